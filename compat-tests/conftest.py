@@ -1,0 +1,216 @@
+"""Fixtures shared by every compat test: a real fjord process per test.
+
+Each test starts its own broker on a free 127.0.0.1 port with a fresh data
+directory and stops it afterwards. On failure the broker's stderr tail is
+attached to the test report.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+FJORD_BIN = Path(os.environ.get("FJORD_BIN", ROOT / "target" / "release" / "fjord"))
+JARS = Path(os.environ.get("FJORD_JARS", ROOT / ".cache" / "jars"))
+JAVA_SRC = Path(__file__).resolve().parent / "java"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, timeout=10.0, interval=0.05, what="condition"):
+    """Poll cond() until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last_exc = e
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
+        time.sleep(interval)
+
+
+class Broker:
+    def __init__(self, log_dir, port=None, overrides=None, name="fjord"):
+        self.log_dir = Path(log_dir)
+        self.port = port or free_port()
+        self.overrides = dict(overrides or {})
+        self.name = name
+        self.proc = None
+        self.stderr_path = self.log_dir.parent / f"{self.log_dir.name}.{name}.stderr"
+        self.starts = 0
+
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def host(self):
+        return "127.0.0.1"
+
+    def argv(self):
+        args = [str(FJORD_BIN),
+                "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "--override", f"log.dirs={self.log_dir}"]
+        for k, v in self.overrides.items():
+            args += ["--override", f"{k}={v}"]
+        return args
+
+    def start(self, timeout=10.0):
+        if not FJORD_BIN.exists():
+            pytest.fail(f"fjord binary not found at {FJORD_BIN} (run cargo build --release)")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        err = open(self.stderr_path, "ab")
+        err.write(f"\n===== start #{self.starts}: {' '.join(self.argv())}\n".encode())
+        err.flush()
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                     stdout=err, stderr=err)
+        err.close()
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"fjord exited with {self.proc.returncode} during startup:\n"
+                                     + self.stderr_tail())
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fjord did not accept on port {self.port} within {timeout}s:\n"
+                                     + self.stderr_tail())
+            time.sleep(0.01)
+        self.startup_seconds = time.monotonic() - t0
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL: simulates a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self, kill=False, **extra_overrides):
+        """Stop (SIGTERM, or SIGKILL if kill=True) and start again on the same port and dir."""
+        if kill:
+            self.kill()
+        else:
+            self.stop()
+        self.overrides.update(extra_overrides)
+        return self.start()
+
+    def stderr_tail(self, n=80):
+        try:
+            lines = self.stderr_path.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return "(no stderr captured)"
+        return "\n".join(lines[-n:])
+
+
+@pytest.fixture
+def start_broker(tmp_path, request):
+    """Factory: start_broker(**overrides) -> Broker (keys may use '_' for '.')."""
+    brokers = []
+    request.node._fjord_brokers = brokers
+
+    def _start(overrides=None, name=None, **kw):
+        ov = dict(overrides or {})
+        ov.update({k.replace("__", "-").replace("_", "."): v for k, v in kw.items()})
+        b = Broker(tmp_path / f"data{len(brokers)}", overrides=ov,
+                   name=name or f"fjord{len(brokers)}")
+        brokers.append(b)
+        return b.start()
+
+    yield _start
+    for b in brokers:
+        b.stop()
+
+
+@pytest.fixture
+def broker(start_broker):
+    return start_broker()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for b in getattr(item, "_fjord_brokers", []):
+            rep.sections.append((f"{b.name} stderr (tail, port {b.port})", b.stderr_tail()))
+
+
+# --- Java --------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def java_classes(tmp_path_factory):
+    """Compile compat-tests/java/*.java once per session."""
+    if not list(JARS.glob("kafka-clients-*.jar")):
+        pytest.fail(f"kafka-clients jars missing in {JARS} (run scripts/install-deps.sh)")
+    out = tmp_path_factory.mktemp("java-classes")
+    srcs = sorted(str(p) for p in JAVA_SRC.glob("*.java"))
+    r = subprocess.run(["javac", "-nowarn", "-d", str(out), "-cp", f"{JARS}/*", *srcs],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        pytest.fail("javac failed:\n" + r.stdout + r.stderr)
+    return out
+
+
+def _filter_java_noise(text):
+    return "\n".join(l for l in text.splitlines()
+                     if not l.startswith("SLF4J") and "JAVA_TOOL_OPTIONS" not in l)
+
+
+@pytest.fixture
+def run_java(java_classes):
+    """run_java(MainClass, *args, timeout=...) -> stdout; fails the test on non-zero exit."""
+    def _run(main, *args, timeout=180, check=True):
+        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", main, *map(str, args)]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+            pytest.fail(f"java {main} timed out after {timeout}s\nstdout:\n{out[-4000:]}")
+        out = r.stdout
+        err = _filter_java_noise(r.stderr)
+        if check and r.returncode != 0:
+            pytest.fail(f"java {main} {' '.join(map(str, args))} exited {r.returncode}\n"
+                        f"--- stdout ---\n{out[-6000:]}\n--- stderr ---\n{err[-6000:]}")
+        return out
+    return _run

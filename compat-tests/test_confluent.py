@@ -1,0 +1,150 @@
+"""confluent-kafka (librdkafka 2.12) producer, consumer and admin client."""
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import wait_until
+
+
+def produce(bootstrap, topic, values, keys=None, **conf):
+    """Produce values, flush, return delivery reports [(err, partition, offset, key, value)] in order."""
+    reports = []
+
+    def on_delivery(err, msg):
+        reports.append((err, msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v, key=None if keys is None else keys[i], on_delivery=on_delivery)
+        p.poll(0)
+    remaining = p.flush(30)
+    assert remaining == 0, f"{remaining} messages not delivered"
+    return reports
+
+
+def consume_assigned(bootstrap, topic, n, partition=0, start=OFFSET_BEGINNING, timeout=20, **conf):
+    """assign() (no subscribe, nothing committed) and read exactly n messages."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-assign",
+                  "enable.auto.commit": False, "enable.auto.offset.store": False, **conf})
+    c.assign([TopicPartition(topic, partition, start)])
+    out = []
+    try:
+        import time
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            for m in c.consume(num_messages=n - len(out), timeout=0.5):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise AssertionError(f"consume error: {m.error()}")
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    return out
+
+
+def create_topics(bootstrap, *names, partitions=1):
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+                               operation_timeout=10)
+    for f in futs.values():
+        f.result(timeout=15)
+    return admin
+
+
+def test_produce_with_delivery_callbacks_and_assign_consume(broker):
+    create_topics(broker.bootstrap, "conf")
+    values = [b"value-%04d" % i for i in range(500)]
+    keys = [b"key-%d" % (i % 7) for i in range(500)]
+    reports = produce(broker.bootstrap, "conf", values, keys)
+    assert [r[0] for r in reports] == [None] * 500
+    assert [(r[1], r[2], r[3], r[4]) for r in reports] == [(0, i, keys[i], values[i]) for i in range(500)]
+    got = consume_assigned(broker.bootstrap, "conf", 500)
+    assert got == [(0, i, keys[i], values[i]) for i in range(500)]
+
+
+def test_consume_from_explicit_offset(broker):
+    create_topics(broker.bootstrap, "mid")
+    produce(broker.bootstrap, "mid", [b"%d" % i for i in range(50)])
+    got = consume_assigned(broker.bootstrap, "mid", 10, start=40)
+    assert got == [(0, i, None, b"%d" % i) for i in range(40, 50)]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compression_round_trip(broker, codec):
+    topic = f"ck-{codec}"
+    create_topics(broker.bootstrap, topic)
+    values = [(f"{codec} payload {i} " * 30).encode() for i in range(400)]
+    reports = produce(broker.bootstrap, topic, values, **{"compression.type": codec, "linger.ms": 20})
+    assert [(r[0], r[2]) for r in reports] == [(None, i) for i in range(400)]
+    got = consume_assigned(broker.bootstrap, topic, 400)
+    assert got == [(0, i, None, v) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("acks", ["0", "1", "all"])
+def test_acks(broker, acks):
+    topic = f"acks-{acks}"
+    create_topics(broker.bootstrap, topic)
+    values = [b"a%d-%d" % (i, i * i) for i in range(100)]
+    reports = produce(broker.bootstrap, topic, values, acks=acks)
+    assert [r[0] for r in reports] == [None] * 100
+    if acks == "0":
+        # no response, so no offset is known to the client (librdkafka reports OFFSET_INVALID)
+        assert all(r[2] < 0 for r in reports)
+    else:
+        assert [r[2] for r in reports] == list(range(100))
+    got = consume_assigned(broker.bootstrap, topic, 100)
+    assert got == [(0, i, None, v) for i, v in enumerate(values)]
+
+
+def test_idempotent_producer(broker):
+    create_topics(broker.bootstrap, "idem")
+    values = [b"i%d" % i for i in range(300)]
+    reports = produce(broker.bootstrap, "idem", values, **{"enable.idempotence": True})
+    assert [(r[0], r[2]) for r in reports] == [(None, i) for i in range(300)]
+    assert consume_assigned(broker.bootstrap, "idem", 300) == [(0, i, None, v) for i, v in enumerate(values)]
+
+
+def test_admin_create_list_delete(broker):
+    admin = create_topics(broker.bootstrap, "ca1", "ca2", partitions=3)
+    md = admin.list_topics(timeout=10)
+    assert {"ca1", "ca2"} <= set(md.topics)
+    for t in ("ca1", "ca2"):
+        assert md.topics[t].error is None
+        assert sorted(md.topics[t].partitions) == [0, 1, 2]
+        assert all(p.leader >= 0 for p in md.topics[t].partitions.values())
+    assert len(md.brokers) == 1
+    (b,) = md.brokers.values()
+    assert (b.host, b.port) == ("127.0.0.1", broker.port)
+    assert md.cluster_id
+
+    # creating an existing topic fails with TOPIC_ALREADY_EXISTS
+    f = admin.create_topics([NewTopic("ca1", num_partitions=3, replication_factor=1)])["ca1"]
+    with pytest.raises(Exception) as ei:
+        f.result(timeout=15)
+    assert ei.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
+
+    for f in admin.delete_topics(["ca1"], operation_timeout=10).values():
+        f.result(timeout=15)
+    wait_until(lambda: "ca1" not in admin.list_topics(timeout=10).topics, what="ca1 deleted")
+    assert "ca2" in admin.list_topics(timeout=10).topics
+
+    f = admin.delete_topics(["ca1"], operation_timeout=10)["ca1"]
+    with pytest.raises(Exception) as ei:
+        f.result(timeout=15)
+    assert ei.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_produce_to_many_partitions(broker):
+    create_topics(broker.bootstrap, "multi", partitions=3)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    reports = []
+    for i in range(30):
+        p.produce("multi", value=b"%d" % i, partition=i % 3,
+                  on_delivery=lambda e, m: reports.append((e, m.partition(), m.offset(), m.value())))
+    assert p.flush(30) == 0
+    for part in range(3):
+        mine = [r for r in reports if r[1] == part]
+        assert [(r[0], r[2], r[3]) for r in mine] == [(None, j, b"%d" % (j * 3 + part)) for j in range(10)]
+        got = consume_assigned(broker.bootstrap, "multi", 10, partition=part)
+        assert got == [(part, j, None, b"%d" % (j * 3 + part)) for j in range(10)]

@@ -1,0 +1,64 @@
+"""Idempotent produce at the protocol level: duplicates and sequence gaps."""
+import wire
+
+
+def test_duplicate_batch_is_acknowledged_once_and_gap_rejected(broker):
+    wire.create_topic(broker.port, "idem-raw")
+    with wire.Conn(broker.port) as c:
+        pid, epoch = c.init_producer_id()
+        assert pid >= 0 and epoch >= 0
+
+        def batch(seq, values):
+            return wire.build_batch(values, producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+
+        first = batch(0, [b"a", b"b", b"c"])
+        assert c.produce("idem-raw", 0, first) == (wire.NONE, 0)
+        # a retry of the same batch (same pid/epoch/sequence): acknowledged with the original offset
+        assert c.produce("idem-raw", 0, first) == (wire.NONE, 0)
+        assert c.list_offset("idem-raw", 0) == (wire.NONE, 3)
+
+        assert c.produce("idem-raw", 0, batch(3, [b"d", b"e"])) == (wire.NONE, 3)
+        # an older (non-last) batch retried is still recognised as a duplicate
+        assert c.produce("idem-raw", 0, first) == (wire.NONE, 0)
+        assert c.list_offset("idem-raw", 0) == (wire.NONE, 5)
+
+        # a sequence gap (expected 5)
+        err, _ = c.produce("idem-raw", 0, batch(9, [b"gap"]))
+        assert err == wire.OUT_OF_ORDER_SEQUENCE_NUMBER
+        assert c.list_offset("idem-raw", 0) == (wire.NONE, 5)
+
+        # the expected sequence continues to work
+        assert c.produce("idem-raw", 0, batch(5, [b"f"])) == (wire.NONE, 5)
+        err, hw, recs = c.fetch("idem-raw", 0, 0)
+        assert (err, hw) == (wire.NONE, 6)
+        assert [(o, v) for o, _k, v in recs] == list(enumerate([b"a", b"b", b"c", b"d", b"e", b"f"]))
+
+
+def test_two_producers_have_independent_sequences(broker):
+    wire.create_topic(broker.port, "idem-two")
+    with wire.Conn(broker.port) as c:
+        p1 = c.init_producer_id()
+        p2 = c.init_producer_id()
+        assert p1[0] != p2[0], "InitProducerId handed out the same producer id twice"
+        b1 = wire.build_batch([b"p1-0"], producer_id=p1[0], producer_epoch=p1[1], base_sequence=0)
+        b2 = wire.build_batch([b"p2-0"], producer_id=p2[0], producer_epoch=p2[1], base_sequence=0)
+        assert c.produce("idem-two", 0, b1) == (wire.NONE, 0)
+        assert c.produce("idem-two", 0, b2) == (wire.NONE, 1)
+        assert c.produce("idem-two", 0, b1) == (wire.NONE, 0)
+        assert c.list_offset("idem-two", 0) == (wire.NONE, 2)
+
+
+def test_idempotent_state_survives_restart(start_broker):
+    b = start_broker()
+    wire.create_topic(b.port, "idem-restart")
+    with wire.Conn(b.port) as c:
+        pid, epoch = c.init_producer_id()
+        first = wire.build_batch([b"x", b"y"], producer_id=pid, producer_epoch=epoch, base_sequence=0)
+        assert c.produce("idem-restart", 0, first) == (wire.NONE, 0)
+    b.restart(kill=True)
+    with wire.Conn(b.port) as c:
+        # a producer retrying across the broker restart must not create a duplicate
+        assert c.produce("idem-restart", 0, first) == (wire.NONE, 0)
+        assert c.list_offset("idem-restart", 0) == (wire.NONE, 2)
+        nxt = wire.build_batch([b"z"], producer_id=pid, producer_epoch=epoch, base_sequence=2)
+        assert c.produce("idem-restart", 0, nxt) == (wire.NONE, 2)

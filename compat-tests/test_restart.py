@@ -1,0 +1,120 @@
+"""Durability across SIGKILL and restart, on Kafka's on-disk layout."""
+import re
+import struct
+
+from confluent_kafka import TopicPartition as CTP
+from confluent_kafka import TopicCollection
+from confluent_kafka.admin import AdminClient, NewPartitions
+
+from test_confluent import consume_assigned, create_topics, produce
+import wire
+
+
+def describe(bootstrap, *topics):
+    """{topic: (topic_id, partition count)} via DescribeTopics (confluent-kafka)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futs = admin.describe_topics(TopicCollection(list(topics)))
+    out = {}
+    for name, f in futs.items():
+        d = f.result(timeout=15)
+        out[name] = (str(d.topic_id), len(d.partitions))
+    return out
+
+
+def test_acknowledged_records_survive_sigkill(start_broker):
+    b = start_broker()
+    create_topics(b.bootstrap, "dur")
+    values = [b"durable-%05d" % i for i in range(2000)]
+    reports = produce(b.bootstrap, "dur", values, acks="all")
+    assert [(r[0], r[2]) for r in reports] == [(None, i) for i in range(2000)]
+
+    b.restart(kill=True)
+
+    assert consume_assigned(b.bootstrap, "dur", 2000) == [(0, i, None, v) for i, v in enumerate(values)]
+    with wire.Conn(b.port) as c:
+        assert c.list_offset("dur", 0, wire.LATEST) == (0, 2000)
+        assert c.list_offset("dur", 0, wire.EARLIEST) == (0, 0)
+    reports = produce(b.bootstrap, "dur", [b"after-restart"], acks="all")
+    assert [(r[0], r[2]) for r in reports] == [(None, 2000)]
+    assert consume_assigned(b.bootstrap, "dur", 1, start=2000) == [(0, 2000, None, b"after-restart")]
+
+
+def test_graceful_restart_keeps_data(start_broker):
+    b = start_broker()
+    create_topics(b.bootstrap, "grace")
+    produce(b.bootstrap, "grace", [b"g%d" % i for i in range(100)])
+    rc = b.stop()
+    assert rc != -9, "fjord did not stop within 10 s of SIGTERM and had to be killed"
+    b.start()
+    assert consume_assigned(b.bootstrap, "grace", 100) == [(0, i, None, b"g%d" % i) for i in range(100)]
+
+
+def test_topic_ids_and_partition_counts_survive_restart(start_broker):
+    b = start_broker()
+    admin = create_topics(b.bootstrap, "ids-a", partitions=1)
+    create_topics(b.bootstrap, "ids-b", partitions=4)
+    for f in admin.create_partitions([NewPartitions("ids-a", 3)]).values():
+        f.result(timeout=15)
+    before = describe(b.bootstrap, "ids-a", "ids-b")
+    assert before["ids-a"][1] == 3 and before["ids-b"][1] == 4
+    assert before["ids-a"][0] != before["ids-b"][0]
+    assert all(tid and tid != "AAAAAAAAAAAAAAAAAAAAAA" for tid, _ in before.values())
+
+    b.restart(kill=True)
+    assert describe(b.bootstrap, "ids-a", "ids-b") == before
+    b.restart()
+    assert describe(b.bootstrap, "ids-a", "ids-b") == before
+
+    # deleted topics stay deleted
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    for f in admin.delete_topics(["ids-b"], operation_timeout=10).values():
+        f.result(timeout=15)
+    b.restart(kill=True)
+    assert "ids-b" not in AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(timeout=10).topics
+
+
+SEGMENT = 1024 * 1024  # Kafka's minimum log.segment.bytes
+
+
+def test_many_segments_survive_restart(start_broker, tmp_path):
+    b = start_broker({"log.segment.bytes": str(SEGMENT)})
+    create_topics(b.bootstrap, "segs")
+    values = [(b"%06d" % i) + bytes([65 + i % 26]) * 1018 for i in range(5000)]  # ~5 MB, 1 KiB each
+    reports = produce(b.bootstrap, "segs", values, acks="all", **{"batch.size": 16384})
+    assert [(r[0], r[2]) for r in reports] == [(None, i) for i in range(5000)]
+
+    part_dir = b.log_dir / "segs-0"
+    logs = sorted(part_dir.glob("*.log"))
+    names = [p.name for p in logs]
+    assert all(re.fullmatch(r"\d{20}\.log", n) for n in names), names
+    assert len(logs) >= 4, f"expected several segments of <= {SEGMENT} bytes, got {names}"
+    assert names[0] == "00000000000000000000.log"
+    for p in logs:
+        base = int(p.name[:20])
+        assert p.stat().st_size <= SEGMENT, (p.name, p.stat().st_size)
+        # the file starts with a batch whose baseOffset is the segment's base offset
+        with open(p, "rb") as f:
+            head = f.read(8)
+        if head:
+            assert struct.unpack(">q", head)[0] == base, p.name
+        assert (part_dir / f"{p.name[:20]}.index").exists(), f"no offset index for {p.name}"
+        assert (part_dir / f"{p.name[:20]}.timeindex").exists(), f"no time index for {p.name}"
+
+    b.restart(kill=True)
+    assert consume_assigned(b.bootstrap, "segs", 5000, timeout=60) == [(0, i, None, v) for i, v in enumerate(values)]
+    # reading from the middle of a later segment
+    mid = int(names[2][:20]) + 3
+    assert consume_assigned(b.bootstrap, "segs", 5, start=mid) == [(0, i, None, values[i]) for i in range(mid, mid + 5)]
+    reports = produce(b.bootstrap, "segs", [b"next"], acks="all")
+    assert reports[0][0] is None and reports[0][2] == 5000
+
+
+def test_java_idempotent_producer_survives_restart(start_broker, run_java):
+    b = start_broker()
+    run_java("ProduceConsume", b.bootstrap, "java-restart")
+    b.restart(kill=True)
+    # 1000 records from the first producer + 10 from the second
+    got = consume_assigned(b.bootstrap, "java-restart", 1010)
+    assert [g[1] for g in got] == list(range(1010))
+    assert got[999][2:] == (b"key-999", b"value-999-" + b"x" * (999 % 50))
+    assert got[1009][3] == b"second-9"

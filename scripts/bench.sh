@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmarks a release fjord with the Java kafka-clients and prints a table:
+# startup time, idle RSS, producer throughput and latency (acks=all), consumer
+# throughput, peak RSS, broker CPU per GiB, end-to-end long-poll latency.
+# Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
+#        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+cargo build --release
+exec .venv/bin/python scripts/bench/bench.py

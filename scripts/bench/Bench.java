@@ -1,0 +1,157 @@
+// Load generator for scripts/bench.sh, on the Java kafka-clients (the fastest stock client).
+// Prints one "RESULT key=value ..." line per mode.
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java produce <bootstrap> <topic> <partitions> <records> <bytes>
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java consume <bootstrap> <topic> <partitions> <records>
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java e2e     <bootstrap> <topic> <rounds>
+import java.time.Duration;
+import java.util.*;
+import java.util.concurrent.*;
+import java.util.concurrent.atomic.*;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.clients.consumer.*;
+import org.apache.kafka.clients.producer.*;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.*;
+
+public class Bench {
+    public static void main(String[] a) throws Exception {
+        switch (a[0]) {
+            case "produce" -> produce(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
+            case "consume" -> consume(a[1], a[2], Integer.parseInt(a[3]), Long.parseLong(a[4]));
+            case "e2e" -> e2e(a[1], a[2], Integer.parseInt(a[3]));
+            default -> throw new IllegalArgumentException(a[0]);
+        }
+        System.exit(0);
+    }
+
+    static void createTopic(String bs, String topic, int partitions) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        try (Admin admin = Admin.create(p)) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    static double pct(long[] sortedNanos, double q) {
+        if (sortedNanos.length == 0) return Double.NaN;
+        int i = (int) Math.min(sortedNanos.length - 1, Math.ceil(q * sortedNanos.length) - 1);
+        return sortedNanos[Math.max(0, i)] / 1e6;
+    }
+
+    static void produce(String bs, String topic, int partitions, int n, int size) throws Exception {
+        createTopic(bs, topic, partitions);
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("acks", "all");
+        p.put("linger.ms", "5");
+        p.put("batch.size", String.valueOf(256 * 1024));
+        p.put("buffer.memory", String.valueOf(256L * 1024 * 1024));
+        p.put("max.request.size", String.valueOf(8 * 1024 * 1024));
+        p.put("key.serializer", ByteArraySerializer.class.getName());
+        p.put("value.serializer", ByteArraySerializer.class.getName());
+        byte[] value = new byte[size];
+        new Random(42).nextBytes(value);
+        long[] lat = new long[n];
+        AtomicLong errors = new AtomicLong();
+        AtomicReference<Exception> firstError = new AtomicReference<>();
+        try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p)) {
+            prod.partitionsFor(topic);
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                final int idx = i;
+                final long sent = System.nanoTime();
+                prod.send(new ProducerRecord<>(topic, i % partitions, null, value), (md, e) -> {
+                    lat[idx] = System.nanoTime() - sent;
+                    if (e != null) { errors.incrementAndGet(); firstError.compareAndSet(null, e); }
+                });
+            }
+            prod.flush();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            long[] s = lat.clone();
+            Arrays.sort(s);
+            double mb = (double) n * size / (1024 * 1024);
+            System.out.printf(Locale.ROOT,
+                    "RESULT mode=produce records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f errors=%d%n",
+                    n, (long) n * size, secs, n / secs, mb / secs, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
+            if (firstError.get() != null) System.out.println("first error: " + firstError.get());
+        }
+    }
+
+    static void consume(String bs, String topic, int partitions, long n) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("max.partition.fetch.bytes", String.valueOf(8 * 1024 * 1024));
+        p.put("fetch.max.bytes", String.valueOf(64 * 1024 * 1024));
+        p.put("max.poll.records", "5000");
+        p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+        List<TopicPartition> tps = new ArrayList<>();
+        for (int i = 0; i < partitions; i++) tps.add(new TopicPartition(topic, i));
+        long count = 0, bytes = 0;
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            long t0 = System.nanoTime();
+            long deadline = System.currentTimeMillis() + 600_000;
+            while (count < n && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                    count++;
+                    bytes += r.serializedValueSize();
+                }
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.out.printf(Locale.ROOT, "RESULT mode=consume records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f%n",
+                    count, bytes, secs, count / secs, bytes / secs / (1024 * 1024));
+        }
+    }
+
+    static void e2e(String bs, String topic, int rounds) throws Exception {
+        createTopic(bs, topic, 1);
+        TopicPartition tp = new TopicPartition(topic, 0);
+        ConcurrentHashMap<Integer, Long> got = new ConcurrentHashMap<>();
+        CountDownLatch ready = new CountDownLatch(1);
+        Thread t = new Thread(() -> {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bs);
+            p.put("fetch.max.wait.ms", "5000");
+            p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+            p.put("value.deserializer", StringDeserializer.class.getName());
+            try (KafkaConsumer<byte[], String> c = new KafkaConsumer<>(p)) {
+                c.assign(List.of(tp));
+                c.seekToEnd(List.of(tp));
+                c.position(tp);
+                c.poll(Duration.ofMillis(50));
+                ready.countDown();
+                while (got.size() < rounds)
+                    for (ConsumerRecord<byte[], String> r : c.poll(Duration.ofMillis(100)))
+                        got.put(Integer.parseInt(r.value()), System.nanoTime());
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        ready.await(60, TimeUnit.SECONDS);
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("linger.ms", "0");
+        p.put("key.serializer", ByteArraySerializer.class.getName());
+        p.put("value.serializer", StringSerializer.class.getName());
+        long[] lat = new long[rounds];
+        Random rnd = new Random(7);
+        try (KafkaProducer<byte[], String> prod = new KafkaProducer<>(p)) {
+            prod.partitionsFor(topic);
+            for (int i = 0; i < rounds; i++) {
+                Thread.sleep(20 + rnd.nextInt(30)); // consumer is parked in its long poll by now
+                long t0 = System.nanoTime();
+                prod.send(new ProducerRecord<>(topic, String.valueOf(i))).get(30, TimeUnit.SECONDS);
+                long deadline = System.currentTimeMillis() + 30_000;
+                while (!got.containsKey(i) && System.currentTimeMillis() < deadline) Thread.onSpinWait();
+                Long r = got.get(i);
+                lat[i] = r == null ? Long.MAX_VALUE : r - t0;
+            }
+        }
+        long[] s = lat.clone();
+        Arrays.sort(s);
+        System.out.printf(Locale.ROOT, "RESULT mode=e2e rounds=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f%n",
+                rounds, pct(s, .5), pct(s, .99), pct(s, 1.0));
+    }
+}

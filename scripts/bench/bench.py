@@ -1,0 +1,164 @@
+"""Drives scripts/bench.sh: starts fjord, runs Bench.java modes, samples /proc, prints a table."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FJORD = Path(os.environ.get("FJORD_BIN", ROOT / "target/release/fjord"))
+JARS = ROOT / ".cache/jars"
+RECORDS = int(os.environ.get("BENCH_RECORDS", 1_000_000))
+SIZE = int(os.environ.get("BENCH_RECORD_BYTES", 1024))
+PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", 4))
+E2E_ROUNDS = int(os.environ.get("BENCH_E2E_ROUNDS", 200))
+STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(port, data, stderr):
+    args = [str(FJORD), "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+            "--override", f"log.dirs={data}"]
+    t0 = time.perf_counter()
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return p, (time.perf_counter() - t0) * 1000
+        except OSError:
+            if p.poll() is not None:
+                sys.exit(f"fjord exited with {p.returncode} during startup")
+            if time.perf_counter() - t0 > 10:
+                p.kill()
+                sys.exit("fjord did not accept connections within 10 s")
+            time.sleep(0.0005)
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0, True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak = max(self.peak, rss_kib(self.pid))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+def java(classes, *args):
+    cmd = ["java", "-Xms512m", "-Xmx2g", "-cp", f"{classes}:{JARS}/*", "Bench", *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    results = [l for l in r.stdout.splitlines() if l.startswith("RESULT")]
+    if r.returncode != 0 or not results:
+        sys.exit(f"Bench {args[0]} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    for l in r.stdout.splitlines():
+        if l.startswith("first error"):
+            print(l)
+    return dict(kv.split("=", 1) for kv in results[-1].split()[1:])
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="fjord-bench-"))
+    classes = work / "classes"
+    subprocess.run(["javac", "-nowarn", "-d", str(classes), "-cp", f"{JARS}/*",
+                    str(ROOT / "scripts/bench/Bench.java")], check=True)
+    stderr = open(work / "fjord.stderr", "wb")
+    rows = []
+    try:
+        # startup: exec -> first accepted connection, fresh dir each time
+        times = []
+        for i in range(STARTUP_RUNS):
+            p, ms = start(free_port(), work / f"startup{i}", stderr)
+            times.append(ms)
+            stop(p)
+        rows.append(("startup: exec -> port accepts", f"min {min(times):.1f} ms, median {sorted(times)[len(times)//2]:.1f} ms "
+                     f"over {len(times)} runs"))
+
+        port = free_port()
+        p, _ = start(port, work / "data", stderr)
+        bs = f"127.0.0.1:{port}"
+        time.sleep(1.0)
+        rows.append(("idle RSS", f"{rss_kib(p.pid) / 1024:.1f} MiB"))
+
+        sampler = RssSampler(p.pid)
+        sampler.start()
+        cpu0 = cpu_seconds(p.pid)
+        prod = java(classes, "produce", bs, "bench", PARTITIONS, RECORDS, SIZE)
+        cpu1 = cpu_seconds(p.pid)
+        gib = int(prod["bytes"]) / 2**30
+        rows.append((f"produce {RECORDS} x {SIZE} B, acks=all, {PARTITIONS} partitions",
+                     f"{float(prod['rec_s']):,.0f} rec/s, {prod['mib_s']} MiB/s ({prod['seconds']} s, errors {prod['errors']})"))
+        rows.append(("producer send->ack latency", f"p50 {prod['p50_ms']} ms, p99 {prod['p99_ms']} ms, "
+                     f"p99.9 {prod['p999_ms']} ms, max {prod['max_ms']} ms"))
+        rows.append(("broker CPU per GiB produced", f"{(cpu1 - cpu0) / gib:.2f} CPU-s/GiB "
+                     f"({cpu1 - cpu0:.2f} s for {gib:.2f} GiB)"))
+
+        cpu2 = cpu_seconds(p.pid)
+        cons = java(classes, "consume", bs, "bench", PARTITIONS, RECORDS)
+        cpu3 = cpu_seconds(p.pid)
+        rows.append(("consume (assign, from beginning)",
+                     f"{float(cons['rec_s']):,.0f} rec/s, {cons['mib_s']} MiB/s ({cons['records']} records, {cons['seconds']} s)"))
+        rows.append(("broker CPU per GiB consumed", f"{(cpu3 - cpu2) / max(int(cons['bytes']) / 2**30, 1e-9):.2f} CPU-s/GiB"))
+        sampler.running = False
+        sampler.join()
+        rows.append(("peak RSS under load", f"{sampler.peak / 1024:.1f} MiB"))
+
+        e2e = java(classes, "e2e", bs, "bench-e2e", E2E_ROUNDS)
+        rows.append((f"end-to-end via long poll ({E2E_ROUNDS} single records)",
+                     f"p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms"))
+        rows.append(("RSS after load", f"{rss_kib(p.pid) / 1024:.1f} MiB"))
+        stop(p)
+    finally:
+        stderr.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    w = max(len(k) for k, _ in rows)
+    print()
+    print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release})")
+    print("-" * (w + 60))
+    for k, v in rows:
+        print(f"{k.ljust(w)}  {v}")
+    print("-" * (w + 60))
+
+
+if __name__ == "__main__":
+    main()

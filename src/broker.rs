@@ -1,0 +1,107 @@
+//! The broker core that API handlers work against: config, identity, topics,
+//! producer ids, clock. Owns `meta.properties` (node id and cluster id, as
+//! Kafka's KRaft brokers keep them) so a data dir keeps its cluster id.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::cluster::{TopicError, TopicRegistry};
+use crate::config::{self, Config};
+use crate::txn::producer_id::ProducerIdManager;
+
+pub struct Broker {
+    pub config: Arc<Config>,
+    pub node_id: i32,
+    pub cluster_id: String,
+    pub topics: TopicRegistry,
+    pub producer_ids: ProducerIdManager,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("log dir {0}: {1}")]
+    LogDir(String, std::io::Error),
+    #[error("{0}")]
+    Meta(String),
+    #[error("loading topics: {0}")]
+    Topics(#[from] TopicError),
+}
+
+impl Broker {
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Broker>, StartError> {
+        let config = Arc::new(config);
+        let dir = config.log_dir.clone();
+        let dir_err = |e| StartError::LogDir(dir.display().to_string(), e);
+        fs::create_dir_all(&dir).map_err(dir_err)?;
+        let cluster_id = load_or_create_meta(&dir, &config)?;
+        let topics = TopicRegistry::open(config.clone(), clock.now_ms())?;
+        let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
+        Ok(Arc::new(Broker {
+            node_id: config.node_id,
+            config,
+            cluster_id,
+            topics,
+            producer_ids,
+            clock,
+        }))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Read `meta.properties`, or write a new one. A data dir that belongs to
+/// another node id or cluster id refuses to start, as Kafka does.
+fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError> {
+    let path = dir.join("meta.properties");
+    if let Ok(text) = fs::read_to_string(&path) {
+        let props = config::parse_properties(&text);
+        let cluster = props
+            .get("cluster.id")
+            .cloned()
+            .ok_or_else(|| StartError::Meta(format!("{} has no cluster.id", path.display())))?;
+        if let Some(node) = props.get("node.id")
+            && node.parse::<i32>().ok() != Some(config.node_id)
+        {
+            return Err(StartError::Meta(format!(
+                "{} belongs to node.id {node}, but this broker is node.id {}",
+                path.display(),
+                config.node_id
+            )));
+        }
+        if let Some(want) = &config.cluster_id
+            && want != &cluster
+        {
+            return Err(StartError::Meta(format!(
+                "{} belongs to cluster {cluster}, but cluster.id is {want}",
+                path.display()
+            )));
+        }
+        return Ok(cluster);
+    }
+    let cluster = config
+        .cluster_id
+        .clone()
+        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes()));
+    let directory_id = URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&path)?;
+        write!(
+            f,
+            "#\n#fjord\nversion=1\nnode.id={}\ncluster.id={cluster}\ndirectory.id={directory_id}\n",
+            config.node_id
+        )?;
+        f.sync_all()
+    };
+    write().map_err(|e| StartError::LogDir(path.display().to_string(), e))?;
+    Ok(cluster)
+}

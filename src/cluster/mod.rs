@@ -1,0 +1,568 @@
+//! The topic and partition registry: which topics exist, their ids, configs and
+//! partition logs. Persisted as Kafka lays it out on disk: each
+//! `<topic>-<partition>/` directory holds a `partition.metadata` file with the
+//! topic id; topic-level config overrides sit in `topic.properties` inside the
+//! topic's partition 0 directory. Rebuilt by scanning the log dir at start-up.
+//!
+//! Owns the partition logs' lifecycle (create, open, delete); never speaks the wire.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::config::{self, Config};
+use crate::log::{LogConfig, LogError, PartitionLog};
+use crate::txn::producer_state::ProducerStateTable;
+
+const PARTITION_METADATA: &str = "partition.metadata";
+const TOPIC_PROPERTIES: &str = "topic.properties";
+/// Kafka's limit on topic name length.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("Topic '{0}' already exists.")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicationFactor(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("This server does not host this topic-partition.")]
+    UnknownTopic,
+    #[error("Topic deletion is disabled.")]
+    DeletionDisabled,
+    #[error("storage error: {0}")]
+    Log(#[from] LogError),
+    #[error("storage error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything one partition's writer and readers share.
+pub struct PartitionState {
+    pub log: PartitionLog,
+    pub producers: ProducerStateTable,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub state: Mutex<PartitionState>,
+    /// Log end offset after each append; long-polling fetches wait on it.
+    end_offset: watch::Sender<i64>,
+}
+
+impl Partition {
+    fn new(topic: &str, index: i32, log: PartitionLog) -> Arc<Partition> {
+        let leo = log.log_end_offset();
+        let mut producers = ProducerStateTable::new();
+        rebuild_producer_state(&log, &mut producers);
+        Arc::new(Partition {
+            topic: topic.to_string(),
+            index,
+            end_offset: watch::Sender::new(leo),
+            state: Mutex::new(PartitionState { log, producers }),
+        })
+    }
+
+    /// A receiver that sees every later append.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.end_offset.subscribe()
+    }
+
+    /// Wake fetches waiting on this partition.
+    pub fn notify_append(&self, log_end_offset: i64) {
+        self.end_offset.send_replace(log_end_offset);
+    }
+
+    pub fn offsets(&self) -> (i64, i64) {
+        let st = self.state.lock();
+        (st.log.log_start_offset(), st.log.log_end_offset())
+    }
+}
+
+/// Idempotent producers that retry across a broker restart must still be
+/// deduplicated, so producer state is rebuilt from the batch headers of the
+/// newest data (the part a retry can refer to).
+fn rebuild_producer_state(log: &PartitionLog, producers: &mut ProducerStateTable) {
+    use crate::txn::producer_state::{BatchMetadata, last_sequence};
+    let from = log
+        .segments_info()
+        .last()
+        .map(|(base, _)| *base)
+        .unwrap_or(0);
+    let result = log.scan_batch_headers(from, &mut |base_offset, b| {
+        if b.producer_id >= 0 && !b.is_control {
+            producers.record(
+                b.producer_id,
+                b.producer_epoch,
+                BatchMetadata {
+                    first_seq: b.base_sequence,
+                    last_seq: last_sequence(b.base_sequence, b.last_offset_delta),
+                    first_offset: base_offset,
+                    last_offset: base_offset + b.last_offset_delta as i64,
+                },
+            );
+        }
+    });
+    if let Err(e) = result {
+        tracing::warn!(dir = %log.dir().display(), "could not rebuild producer state: {e}");
+    }
+}
+
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    /// Topic-level overrides only; defaults come from the broker config.
+    pub configs: RwLock<BTreeMap<String, String>>,
+    pub partitions: RwLock<Vec<Arc<Partition>>>,
+}
+
+impl Topic {
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        if index < 0 {
+            return None;
+        }
+        self.partitions.read().get(index as usize).cloned()
+    }
+
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().len() as i32
+    }
+
+    /// A topic config's effective value: override, else broker default.
+    pub fn config_value(&self, broker: &Config, key: &str) -> Option<String> {
+        self.configs
+            .read()
+            .get(key)
+            .cloned()
+            .or_else(|| broker.topic_default(key))
+    }
+
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("__")
+    }
+}
+
+/// Kafka's topic name rule.
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    let err = |why: String| Err(TopicError::InvalidName(why));
+    if name.is_empty() {
+        return err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return err(format!(
+            "Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-')
+    {
+        return err(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// The log settings of a topic: its overrides over the broker defaults.
+pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogConfig {
+    let get = |k: &str| -> i64 {
+        overrides
+            .get(k)
+            .cloned()
+            .or_else(|| broker.topic_default(k))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    LogConfig {
+        segment_bytes: get("segment.bytes").max(14) as u64,
+        segment_ms: get("segment.ms").max(1),
+        index_interval_bytes: get("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
+        max_message_bytes: get("max.message.bytes").max(0) as usize,
+        flush_interval_messages: get("flush.messages").max(1) as u64,
+    }
+}
+
+pub struct TopicRegistry {
+    log_dir: PathBuf,
+    broker: Arc<Config>,
+    topics: DashMap<String, Arc<Topic>>,
+    ids: DashMap<Uuid, String>,
+    /// Serialises create / delete / add-partitions so two admins cannot race.
+    admin: Mutex<()>,
+}
+
+impl TopicRegistry {
+    /// Open every partition found under the log dir.
+    pub fn open(broker: Arc<Config>, now_ms: i64) -> Result<TopicRegistry, TopicError> {
+        let log_dir = broker.log_dir.clone();
+        fs::create_dir_all(&log_dir)?;
+        let reg = TopicRegistry {
+            log_dir: log_dir.clone(),
+            broker,
+            topics: DashMap::new(),
+            ids: DashMap::new(),
+            admin: Mutex::new(()),
+        };
+        let mut found: BTreeMap<String, BTreeMap<i32, PathBuf>> = BTreeMap::new();
+        for entry in fs::read_dir(&log_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let Some((topic, part)) = name.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(part) = part.parse::<i32>() else {
+                continue;
+            };
+            if validate_topic_name(topic).is_err() || part < 0 {
+                continue;
+            }
+            found
+                .entry(topic.to_string())
+                .or_default()
+                .insert(part, entry.path());
+        }
+        for (name, parts) in found {
+            let mut id = None;
+            for dir in parts.values() {
+                if let Some(u) = read_partition_metadata(dir) {
+                    id = Some(u);
+                    break;
+                }
+            }
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    tracing::warn!(topic = %name, "no partition.metadata found; assigning a new topic id");
+                    Uuid::new_v4()
+                }
+            };
+            let configs =
+                read_properties(&log_dir.join(format!("{name}-0")).join(TOPIC_PROPERTIES));
+            let lc = log_config(&reg.broker, &configs);
+            let count = parts.keys().max().map(|m| m + 1).unwrap_or(0);
+            let mut partitions = Vec::with_capacity(count as usize);
+            for p in 0..count {
+                let dir = log_dir.join(format!("{name}-{p}"));
+                let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+                write_partition_metadata(&dir, id)?;
+                partitions.push(Partition::new(&name, p, log));
+            }
+            tracing::debug!(topic = %name, partitions = count, "loaded topic");
+            reg.ids.insert(id, name.clone());
+            reg.topics.insert(
+                name.clone(),
+                Arc::new(Topic {
+                    name,
+                    id,
+                    configs: RwLock::new(configs),
+                    partitions: RwLock::new(partitions),
+                }),
+            );
+        }
+        Ok(reg)
+    }
+
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.get(name).map(|t| t.clone())
+    }
+
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        let name = self.ids.get(&id)?.clone();
+        self.get(&name)
+    }
+
+    /// All topics, sorted by name.
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self.topics.iter().map(|t| t.value().clone()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Check what CreateTopics would do, without doing it.
+    pub fn validate_create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
+        validate_topic_name(name)?;
+        if self.topics.contains_key(name) {
+            return Err(TopicError::AlreadyExists(name.to_string()));
+        }
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions(
+                "Number of partitions must be larger than 0.".into(),
+            ));
+        }
+        if replication_factor < 1 {
+            return Err(TopicError::InvalidReplicationFactor(
+                "Replication factor must be larger than 0.".into(),
+            ));
+        }
+        if replication_factor > 1 {
+            return Err(TopicError::InvalidReplicationFactor(format!(
+                "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only 1 broker(s) are registered."
+            )));
+        }
+        for (k, v) in configs {
+            config::validate_topic_config(k, v)
+                .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let _guard = self.admin.lock();
+        self.validate_create(name, partitions, replication_factor, &configs)?;
+        let id = Uuid::new_v4();
+        let lc = log_config(&self.broker, &configs);
+        let mut parts = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let dir = self.log_dir.join(format!("{name}-{p}"));
+            let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+            write_partition_metadata(&dir, id)?;
+            if p == 0 {
+                write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
+            }
+            parts.push(Partition::new(name, p, log));
+        }
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id,
+            configs: RwLock::new(configs),
+            partitions: RwLock::new(parts),
+        });
+        self.ids.insert(id, name.to_string());
+        self.topics.insert(name.to_string(), topic.clone());
+        tracing::info!(topic = name, partitions, %id, "created topic");
+        Ok(topic)
+    }
+
+    pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
+        if !self.broker.delete_topic_enable {
+            return Err(TopicError::DeletionDisabled);
+        }
+        let _guard = self.admin.lock();
+        let (_, topic) = self.topics.remove(name).ok_or(TopicError::UnknownTopic)?;
+        self.ids.remove(&topic.id);
+        for p in topic.partitions.read().iter() {
+            let dir = p.state.lock().log.dir().to_path_buf();
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), "could not remove partition dir: {e}");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic.id)
+    }
+
+    /// Grow a topic to `total` partitions (CreatePartitions).
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+        now_ms: i64,
+    ) -> Result<(), TopicError> {
+        let _guard = self.admin.lock();
+        let topic = self.get(name).ok_or(TopicError::UnknownTopic)?;
+        let current = topic.partition_count();
+        if total < current {
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic currently has {current} partitions, which is higher than the requested {total}."
+            )));
+        }
+        if total == current {
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic already has {current} partitions."
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let lc = log_config(&self.broker, &topic.configs.read());
+        let mut new = Vec::new();
+        for p in current..total {
+            let dir = self.log_dir.join(format!("{name}-{p}"));
+            let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+            write_partition_metadata(&dir, topic.id)?;
+            new.push(Partition::new(name, p, log));
+        }
+        topic.partitions.write().extend(new);
+        tracing::info!(topic = name, partitions = total, "added partitions");
+        Ok(())
+    }
+
+    /// fsync every partition (clean shutdown).
+    pub fn flush_all(&self) {
+        for t in self.list() {
+            for p in t.partitions.read().iter() {
+                if let Err(e) = p.state.lock().log.flush() {
+                    tracing::warn!(topic = %p.topic, partition = p.index, "flush failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Kafka's `partition.metadata`: `version: 0` and the topic id in Kafka's base64 form.
+fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
+    let path = dir.join(PARTITION_METADATA);
+    if read_partition_metadata(dir) == Some(id) {
+        return Ok(());
+    }
+    let mut f = fs::File::create(&path)?;
+    write!(
+        f,
+        "version: 0\ntopic_id: {}\n",
+        URL_SAFE_NO_PAD.encode(id.as_bytes())
+    )?;
+    f.sync_all()
+}
+
+fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
+    let text = fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("topic_id:"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(line.trim()).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
+
+fn read_properties(path: &Path) -> BTreeMap<String, String> {
+    fs::read_to_string(path)
+        .map(|t| config::parse_properties(&t))
+        .unwrap_or_default()
+}
+
+fn write_properties(path: &Path, map: &BTreeMap<String, String>) -> std::io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    for (k, v) in map {
+        writeln!(f, "{k}={v}")?;
+    }
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(dir: &Path) -> Arc<Config> {
+        let (c, _) =
+            Config::from_sources(None, Vec::new(), &[format!("log.dirs={}", dir.display())])
+                .unwrap();
+        Arc::new(c)
+    }
+
+    #[test]
+    fn topic_names_follow_kafka() {
+        assert!(validate_topic_name("orders.v1_a-b").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("bad topic!").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn topics_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        let mut cfg = BTreeMap::new();
+        cfg.insert("retention.ms".to_string(), "1000".to_string());
+        let t = reg.create("events", 3, 1, cfg, 0).unwrap();
+        let id = t.id;
+        assert!(matches!(
+            reg.create("events", 1, 1, BTreeMap::new(), 0),
+            Err(TopicError::AlreadyExists(_))
+        ));
+        reg.add_partitions("events", 5, false, 0).unwrap();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        let t = reg.get("events").unwrap();
+        assert_eq!(t.id, id);
+        assert_eq!(t.partition_count(), 5);
+        assert_eq!(t.configs.read().get("retention.ms").unwrap(), "1000");
+        assert_eq!(reg.get_by_id(id).unwrap().name, "events");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("events-4/partition.metadata"))
+                .unwrap()
+                .lines()
+                .next(),
+            Some("version: 0")
+        );
+    }
+
+    #[test]
+    fn delete_removes_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = TopicRegistry::open(broker(dir.path()), 0).unwrap();
+        reg.create("gone", 2, 1, BTreeMap::new(), 0).unwrap();
+        assert!(dir.path().join("gone-1").exists());
+        reg.delete("gone").unwrap();
+        assert!(!dir.path().join("gone-0").exists());
+        assert!(reg.get("gone").is_none());
+        assert!(matches!(reg.delete("gone"), Err(TopicError::UnknownTopic)));
+    }
+
+    #[test]
+    fn create_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = TopicRegistry::open(broker(dir.path()), 0).unwrap();
+        let none = BTreeMap::new();
+        assert!(matches!(
+            reg.create("t", 0, 1, none.clone(), 0),
+            Err(TopicError::InvalidPartitions(_))
+        ));
+        assert!(matches!(
+            reg.create("t", 1, 3, none.clone(), 0),
+            Err(TopicError::InvalidReplicationFactor(_))
+        ));
+        let mut bad = BTreeMap::new();
+        bad.insert("cleanup.policy".to_string(), "sometimes".to_string());
+        assert!(matches!(
+            reg.create("t", 1, 1, bad, 0),
+            Err(TopicError::InvalidConfig(_))
+        ));
+        let mut unknown = BTreeMap::new();
+        unknown.insert("no.such.key".to_string(), "1".to_string());
+        assert!(matches!(
+            reg.create("t", 1, 1, unknown, 0),
+            Err(TopicError::InvalidConfig(_))
+        ));
+        assert!(reg.get("t").is_none());
+    }
+}

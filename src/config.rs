@@ -1,0 +1,899 @@
+//! Broker configuration under Kafka's own key names.
+//!
+//! Sources, later ones winning: `--config server.properties`, then `KAFKA_*`
+//! environment variables, then `--override key=value`. Every key fjord knows is
+//! listed in [`BROKER_KEYS`] with its Kafka default; `docs/configuration.md`
+//! is the prose version of that table. This module never touches sockets or
+//! disks beyond reading the properties file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// What kind of value a key holds, as DescribeConfigs reports it (config_type, KIP-569).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Short = 4,
+    Long = 5,
+    Double = 6,
+    List = 7,
+    Class = 8,
+    Password = 9,
+}
+
+/// One broker key fjord understands.
+pub struct KeySpec {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// Kafka's default, or `None` where Kafka has none (null).
+    pub default: Option<&'static str>,
+    /// What fjord does with it; the first line of `fjord --help`'s key list.
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
+use ConfigType as T;
+
+/// Every broker key fjord reads. Defaults are Kafka's except where the doc says why not.
+pub const BROKER_KEYS: &[KeySpec] = &[
+    key(
+        "listeners",
+        T::List,
+        Some("PLAINTEXT://localhost:9092"),
+        "Listeners to bind. Kafka's default binds all interfaces; fjord binds localhost for local use.",
+    ),
+    key(
+        "advertised.listeners",
+        T::List,
+        None,
+        "Addresses handed to clients in Metadata; defaults to listeners.",
+    ),
+    key(
+        "listener.security.protocol.map",
+        T::List,
+        Some(
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        ),
+        "Listener name to security protocol. Only PLAINTEXT is served.",
+    ),
+    key(
+        "controller.listener.names",
+        T::List,
+        None,
+        "Listeners reserved for the KRaft controller; fjord does not bind them.",
+    ),
+    key(
+        "log.dirs",
+        T::List,
+        None,
+        "Data directory (the first one is used). Default ./data (Kafka: /tmp/kafka-logs).",
+    ),
+    key(
+        "log.dir",
+        T::String,
+        Some("./data"),
+        "Used when log.dirs is unset.",
+    ),
+    key(
+        "node.id",
+        T::Int,
+        Some("1"),
+        "This broker's id. Kafka requires it in KRaft mode; fjord defaults to 1.",
+    ),
+    key(
+        "broker.id",
+        T::Int,
+        Some("-1"),
+        "Synonym of node.id when node.id is unset.",
+    ),
+    key(
+        "num.partitions",
+        T::Int,
+        Some("1"),
+        "Partitions of auto-created topics.",
+    ),
+    key(
+        "default.replication.factor",
+        T::Short,
+        Some("1"),
+        "Accepted; a single broker keeps one replica.",
+    ),
+    key(
+        "auto.create.topics.enable",
+        T::Boolean,
+        Some("true"),
+        "Create topics on Metadata requests for unknown topics.",
+    ),
+    key(
+        "delete.topic.enable",
+        T::Boolean,
+        Some("true"),
+        "DeleteTopics is refused when false.",
+    ),
+    key(
+        "log.retention.hours",
+        T::Int,
+        Some("168"),
+        "Retention (stored; enforced in a later release).",
+    ),
+    key(
+        "log.retention.minutes",
+        T::Int,
+        None,
+        "Overrides log.retention.hours.",
+    ),
+    key(
+        "log.retention.ms",
+        T::Long,
+        None,
+        "Overrides log.retention.minutes.",
+    ),
+    key(
+        "log.retention.bytes",
+        T::Long,
+        Some("-1"),
+        "Retention by size (stored; enforced in a later release).",
+    ),
+    key(
+        "log.retention.check.interval.ms",
+        T::Long,
+        Some("300000"),
+        "How often retention runs (stored).",
+    ),
+    key(
+        "log.segment.bytes",
+        T::Int,
+        Some("1073741824"),
+        "Roll segments at this size.",
+    ),
+    key(
+        "log.roll.hours",
+        T::Int,
+        Some("168"),
+        "Roll segments at this age.",
+    ),
+    key("log.roll.ms", T::Long, None, "Overrides log.roll.hours."),
+    key(
+        "log.index.interval.bytes",
+        T::Int,
+        Some("4096"),
+        "Bytes of log between offset index entries.",
+    ),
+    key(
+        "log.cleanup.policy",
+        T::List,
+        Some("delete"),
+        "Default cleanup.policy of topics.",
+    ),
+    key(
+        "log.flush.interval.messages",
+        T::Long,
+        Some("9223372036854775807"),
+        "fsync a partition after this many records (before acknowledging).",
+    ),
+    key(
+        "log.flush.interval.ms",
+        T::Long,
+        None,
+        "Accepted and reported; fjord flushes by message count.",
+    ),
+    key(
+        "message.max.bytes",
+        T::Int,
+        Some("1048588"),
+        "Largest record batch accepted.",
+    ),
+    key(
+        "socket.request.max.bytes",
+        T::Int,
+        Some("104857600"),
+        "Largest request frame; larger frames close the connection.",
+    ),
+    key(
+        "compression.type",
+        T::String,
+        Some("producer"),
+        "Default compression.type of topics (only 'producer' is applied).",
+    ),
+    key(
+        "log.message.timestamp.type",
+        T::String,
+        Some("CreateTime"),
+        "Default message.timestamp.type of topics.",
+    ),
+    key(
+        "min.insync.replicas",
+        T::Int,
+        Some("1"),
+        "Accepted; a single broker.",
+    ),
+    key(
+        "cluster.id",
+        T::String,
+        None,
+        "fjord extension: cluster id for a new data dir (else random, kept in meta.properties).",
+    ),
+];
+
+/// Keys of a Kafka server.properties that mean nothing to a single fjord broker.
+/// They are accepted without a warning so that stock files and compose blocks carry over.
+const IGNORED_KEYS: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "inter.broker.listener.name",
+    "num.network.threads",
+    "num.io.threads",
+    "num.recovery.threads.per.data.dir",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "group.initial.rebalance.delay.ms",
+    "metadata.log.dir",
+    "zookeeper.connect",
+    "confluent.support.metrics.enable",
+];
+
+/// Environment variables of Kafka's launch scripts that are not broker keys.
+const LAUNCHER_ENV: &[&str] = &[
+    "KAFKA_HEAP_OPTS",
+    "KAFKA_OPTS",
+    "KAFKA_JVM_PERFORMANCE_OPTS",
+    "KAFKA_LOG4J_OPTS",
+    "KAFKA_GC_LOG_OPTS",
+    "KAFKA_JMX_OPTS",
+    "KAFKA_DEBUG",
+    "KAFKA_HOME",
+    "KAFKA_VERSION",
+    "KAFKA_CLUSTER_ID",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid value '{value}' for {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("malformed --override '{0}': expected key=value")]
+    Override(String),
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A listener: name (PLAINTEXT, CONTROLLER, …), host and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.name, self.host, self.port)
+    }
+}
+
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, addr) = item
+            .split_once("://")
+            .ok_or_else(|| invalid(key, item, "expected NAME://host:port"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(key, item, "expected NAME://host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid(key, item, "port is not a number 0-65535"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        out.push(Listener {
+            name: name.to_ascii_uppercase(),
+            host: host.to_string(),
+            port,
+        });
+    }
+    if out.is_empty() {
+        return Err(invalid(key, value, "no listener given"));
+    }
+    Ok(out)
+}
+
+/// The typed broker configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Every key as given (after precedence), for DescribeConfigs.
+    pub raw: BTreeMap<String, String>,
+    /// PLAINTEXT listeners to bind.
+    pub listeners: Vec<Listener>,
+    /// What Metadata advertises, matched to `listeners` by name.
+    pub advertised_listeners: Vec<Listener>,
+    pub log_dir: PathBuf,
+    pub node_id: i32,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub log_retention_ms: i64,
+    pub log_retention_bytes: i64,
+    pub log_segment_bytes: i32,
+    pub log_roll_ms: i64,
+    pub log_index_interval_bytes: i32,
+    pub log_flush_interval_messages: i64,
+    pub message_max_bytes: i32,
+    pub socket_request_max_bytes: i32,
+    pub cluster_id: Option<String>,
+}
+
+impl Config {
+    /// Value of `key` as configured, or its Kafka default.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.raw
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| spec(key).and_then(|s| s.default))
+    }
+
+    /// Whether `key` was set explicitly (DescribeConfigs source STATIC_BROKER_CONFIG).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.raw.contains_key(key)
+    }
+
+    /// Build from layered sources. `file` is the properties file text, `env` the
+    /// process environment, `overrides` the `--override` arguments; later wins.
+    pub fn from_sources(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut raw = BTreeMap::new();
+        if let Some(text) = file {
+            raw.extend(parse_properties(text));
+        }
+        for (k, v) in env {
+            if let Some(key) = env_to_key(&k) {
+                raw.insert(key, v);
+            }
+        }
+        for o in overrides {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| ConfigError::Override(o.clone()))?;
+            raw.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        let warnings = raw
+            .keys()
+            .filter(|k| spec(k).is_none() && !IGNORED_KEYS.contains(&k.as_str()))
+            .map(|k| format!("unknown config key '{k}' ignored"))
+            .collect();
+        Ok((Self::from_map(raw)?, warnings))
+    }
+
+    /// Typed view of a key map (after precedence). Validates every known key.
+    pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        for s in BROKER_KEYS {
+            if let Some(v) = raw.get(s.name) {
+                validate_type(s.name, s.kind, v)?;
+            }
+        }
+        let get = |k: &str| {
+            raw.get(k)
+                .map(String::as_str)
+                .or(spec(k).and_then(|s| s.default))
+        };
+        let int = |k: &str| -> Option<i64> { get(k).map(|v| v.trim().parse().unwrap_or_default()) };
+
+        let all_listeners = parse_listeners("listeners", get("listeners").unwrap_or_default())?;
+        let controller_names: Vec<String> = get("controller.listener.names")
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let protocol_map = parse_protocol_map(get("listener.security.protocol.map").unwrap_or(""))?;
+        let mut listeners = Vec::new();
+        for l in all_listeners {
+            if controller_names.contains(&l.name) {
+                continue;
+            }
+            let proto = protocol_map
+                .get(&l.name)
+                .cloned()
+                .unwrap_or_else(|| l.name.clone());
+            if proto != "PLAINTEXT" {
+                return Err(invalid(
+                    "listeners",
+                    &l.to_string(),
+                    format!("security protocol {proto} is not supported; use PLAINTEXT"),
+                ));
+            }
+            listeners.push(l);
+        }
+        if listeners.is_empty() {
+            return Err(invalid(
+                "listeners",
+                get("listeners").unwrap_or(""),
+                "no PLAINTEXT listener left to serve clients",
+            ));
+        }
+        let advertised_listeners = match raw.get("advertised.listeners") {
+            Some(v) => parse_listeners("advertised.listeners", v)?,
+            None => listeners
+                .iter()
+                .map(|l| Listener {
+                    host: if l.host.is_empty() || l.host == "0.0.0.0" || l.host == "::" {
+                        "localhost".to_string()
+                    } else {
+                        l.host.clone()
+                    },
+                    ..l.clone()
+                })
+                .collect(),
+        };
+
+        let log_dir = raw
+            .get("log.dirs")
+            .and_then(|v| v.split(',').map(str::trim).find(|s| !s.is_empty()))
+            .or(get("log.dir"))
+            .unwrap_or("./data");
+
+        let node_id = match raw.get("node.id") {
+            Some(_) => int("node.id").unwrap_or(1),
+            None => match int("broker.id") {
+                Some(b) if b >= 0 => b,
+                _ => 1,
+            },
+        };
+        if node_id < 0 || node_id > i32::MAX as i64 {
+            return Err(invalid("node.id", &node_id.to_string(), "must be >= 0"));
+        }
+
+        let retention_ms = if let Some(ms) = raw.get("log.retention.ms") {
+            ms.trim().parse().unwrap_or(-1)
+        } else if let Some(m) = int("log.retention.minutes") {
+            m.saturating_mul(60_000)
+        } else {
+            int("log.retention.hours")
+                .unwrap_or(168)
+                .saturating_mul(3_600_000)
+        };
+        let roll_ms = match raw.get("log.roll.ms") {
+            Some(v) => v.trim().parse().unwrap_or(604_800_000),
+            None => int("log.roll.hours")
+                .unwrap_or(168)
+                .saturating_mul(3_600_000),
+        };
+
+        let positive = |k: &str, min: i64| -> Result<i64, ConfigError> {
+            let v = int(k).unwrap_or_default();
+            if v < min {
+                return Err(invalid(k, &v.to_string(), format!("must be >= {min}")));
+            }
+            Ok(v)
+        };
+        let num_partitions = positive("num.partitions", 1)? as i32;
+        let rf = positive("default.replication.factor", 1)? as i16;
+        let segment_bytes = positive("log.segment.bytes", 14)? as i32;
+        let index_interval = positive("log.index.interval.bytes", 0)? as i32;
+        let flush_messages = positive("log.flush.interval.messages", 1)?;
+        let message_max = positive("message.max.bytes", 0)? as i32;
+        let request_max = positive("socket.request.max.bytes", 1)? as i32;
+        if roll_ms < 1 {
+            return Err(invalid("log.roll.ms", &roll_ms.to_string(), "must be >= 1"));
+        }
+
+        Ok(Config {
+            listeners,
+            advertised_listeners,
+            log_dir: PathBuf::from(log_dir),
+            node_id: node_id as i32,
+            num_partitions,
+            default_replication_factor: rf,
+            auto_create_topics_enable: get("auto.create.topics.enable") == Some("true"),
+            delete_topic_enable: get("delete.topic.enable") == Some("true"),
+            log_retention_ms: retention_ms,
+            log_retention_bytes: int("log.retention.bytes").unwrap_or(-1),
+            log_segment_bytes: segment_bytes,
+            log_roll_ms: roll_ms,
+            log_index_interval_bytes: index_interval,
+            log_flush_interval_messages: flush_messages,
+            message_max_bytes: message_max,
+            socket_request_max_bytes: request_max,
+            cluster_id: raw.get("cluster.id").cloned(),
+            raw,
+        })
+    }
+
+    /// The listener advertised for the listener a client connected to.
+    pub fn advertised_for(&self, listener: &str) -> Option<&Listener> {
+        self.advertised_listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .or(self.advertised_listeners.first())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_map(BTreeMap::new()).expect("defaults are valid")
+    }
+}
+
+/// The spec of a known broker key.
+pub fn spec(key: &str) -> Option<&'static KeySpec> {
+    BROKER_KEYS.iter().find(|s| s.name == key)
+}
+
+fn validate_type(key: &str, kind: ConfigType, value: &str) -> Result<(), ConfigError> {
+    let v = value.trim();
+    let ok = match kind {
+        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        ConfigType::Int => v.parse::<i32>().is_ok(),
+        ConfigType::Short => v.parse::<i16>().is_ok(),
+        ConfigType::Long => v.parse::<i64>().is_ok(),
+        ConfigType::Double => v.parse::<f64>().is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(key, value, format!("expected {kind:?}")))
+    }
+}
+
+fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut m = BTreeMap::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, proto) = item.split_once(':').ok_or_else(|| {
+            invalid(
+                "listener.security.protocol.map",
+                item,
+                "expected NAME:PROTOCOL",
+            )
+        })?;
+        m.insert(
+            name.trim().to_ascii_uppercase(),
+            proto.trim().to_ascii_uppercase(),
+        );
+    }
+    Ok(m)
+}
+
+/// Java-properties subset: `key=value` or `key: value`, `#`/`!` comments,
+/// trailing-backslash continuation lines.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (k, v) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}
+
+/// `KAFKA_LOG_RETENTION_HOURS` → `log.retention.hours`, following the Apache
+/// Kafka docker image: `_` → `.`, `__` → `_`, `___` → `-`.
+pub fn env_to_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("KAFKA_")?;
+    if rest.is_empty() || LAUNCHER_ENV.contains(&var) {
+        return None;
+    }
+    let lower = rest.to_ascii_lowercase();
+    Some(
+        lower
+            .replace("___", "\u{1}")
+            .replace("__", "\u{2}")
+            .replace('_', ".")
+            .replace('\u{1}', "-")
+            .replace('\u{2}', "_"),
+    )
+}
+
+/// A topic-level key: its Kafka name, type, and the broker key it defaults from.
+pub struct TopicKeySpec {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// The broker key whose value is this key's default (DescribeConfigs synonym).
+    pub broker_synonym: Option<&'static str>,
+    /// Default when there is no broker synonym.
+    pub default: &'static str,
+}
+
+const fn topic_key(
+    name: &'static str,
+    kind: ConfigType,
+    broker_synonym: Option<&'static str>,
+    default: &'static str,
+) -> TopicKeySpec {
+    TopicKeySpec {
+        name,
+        kind,
+        broker_synonym,
+        default,
+    }
+}
+
+/// Topic configs as Kafka 4 names them; CreateTopics accepts these and DescribeConfigs lists them.
+pub const TOPIC_KEYS: &[TopicKeySpec] = &[
+    topic_key(
+        "cleanup.policy",
+        T::List,
+        Some("log.cleanup.policy"),
+        "delete",
+    ),
+    topic_key(
+        "compression.type",
+        T::String,
+        Some("compression.type"),
+        "producer",
+    ),
+    topic_key("delete.retention.ms", T::Long, None, "86400000"),
+    topic_key("file.delete.delay.ms", T::Long, None, "60000"),
+    topic_key(
+        "flush.messages",
+        T::Long,
+        Some("log.flush.interval.messages"),
+        "9223372036854775807",
+    ),
+    topic_key("flush.ms", T::Long, None, "9223372036854775807"),
+    topic_key(
+        "index.interval.bytes",
+        T::Int,
+        Some("log.index.interval.bytes"),
+        "4096",
+    ),
+    topic_key(
+        "max.compaction.lag.ms",
+        T::Long,
+        None,
+        "9223372036854775807",
+    ),
+    topic_key(
+        "max.message.bytes",
+        T::Int,
+        Some("message.max.bytes"),
+        "1048588",
+    ),
+    topic_key("message.timestamp.after.max.ms", T::Long, None, "3600000"),
+    topic_key(
+        "message.timestamp.before.max.ms",
+        T::Long,
+        None,
+        "9223372036854775807",
+    ),
+    topic_key(
+        "message.timestamp.type",
+        T::String,
+        Some("log.message.timestamp.type"),
+        "CreateTime",
+    ),
+    topic_key("min.cleanable.dirty.ratio", T::Double, None, "0.5"),
+    topic_key("min.compaction.lag.ms", T::Long, None, "0"),
+    topic_key(
+        "min.insync.replicas",
+        T::Int,
+        Some("min.insync.replicas"),
+        "1",
+    ),
+    topic_key("preallocate", T::Boolean, None, "false"),
+    topic_key(
+        "retention.bytes",
+        T::Long,
+        Some("log.retention.bytes"),
+        "-1",
+    ),
+    topic_key(
+        "retention.ms",
+        T::Long,
+        Some("log.retention.ms"),
+        "604800000",
+    ),
+    topic_key(
+        "segment.bytes",
+        T::Int,
+        Some("log.segment.bytes"),
+        "1073741824",
+    ),
+    topic_key("segment.index.bytes", T::Int, None, "10485760"),
+    topic_key("segment.jitter.ms", T::Long, None, "0"),
+    topic_key("segment.ms", T::Long, Some("log.roll.ms"), "604800000"),
+    topic_key("unclean.leader.election.enable", T::Boolean, None, "false"),
+];
+
+/// The spec of a known topic key.
+pub fn topic_spec(key: &str) -> Option<&'static TopicKeySpec> {
+    TOPIC_KEYS.iter().find(|s| s.name == key)
+}
+
+/// Check a topic config value as CreateTopics / AlterConfigs must (INVALID_CONFIG otherwise).
+pub fn validate_topic_config(key: &str, value: &str) -> Result<(), ConfigError> {
+    let s = topic_spec(key).ok_or_else(|| invalid(key, value, "unknown topic config"))?;
+    validate_type(key, s.kind, value)?;
+    let v = value.trim();
+    let bad = match key {
+        "cleanup.policy" => !v
+            .split(',')
+            .map(str::trim)
+            .all(|p| p == "delete" || p == "compact"),
+        "message.timestamp.type" => v != "CreateTime" && v != "LogAppendTime",
+        "compression.type" => {
+            !["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"].contains(&v)
+        }
+        "segment.bytes" => v.parse::<i64>().is_ok_and(|n| n < 14),
+        "max.message.bytes" | "segment.ms" | "flush.messages" => {
+            v.parse::<i64>().is_ok_and(|n| n < 0)
+        }
+        _ => false,
+    };
+    if bad {
+        return Err(invalid(key, value, "value not allowed"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// A topic key's broker-level default, following its synonym as Kafka does.
+    pub fn topic_default(&self, key: &str) -> Option<String> {
+        let s = topic_spec(key)?;
+        Some(match s.broker_synonym {
+            Some("log.retention.ms") => self.log_retention_ms.to_string(),
+            Some("log.roll.ms") => self.log_roll_ms.to_string(),
+            Some(b) => self.get(b).unwrap_or(s.default).to_string(),
+            None => s.default.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(file: Option<&str>, env: &[(&str, &str)], ov: &[&str]) -> Config {
+        let env = env.iter().map(|(a, b)| (a.to_string(), b.to_string()));
+        let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
+        Config::from_sources(file, env, &ov).unwrap().0
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = Config::default();
+        assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://localhost:9092");
+        assert_eq!(c.num_partitions, 1);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.log_segment_bytes, 1_073_741_824);
+        assert_eq!(c.log_retention_ms, 168 * 3_600_000);
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert_eq!(c.node_id, 1);
+    }
+
+    #[test]
+    fn precedence_file_env_override() {
+        let file = "num.partitions=2\n# comment\nlog.dirs = /a,/b\nlog.segment.bytes: 1000\n";
+        let c = build(
+            Some(file),
+            &[("KAFKA_NUM_PARTITIONS", "3"), ("KAFKA_HEAP_OPTS", "-Xmx1G")],
+            &["log.segment.bytes=2000"],
+        );
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log_dir, PathBuf::from("/a"));
+        assert_eq!(c.log_segment_bytes, 2000);
+        assert!(!c.raw.contains_key("heap.opts"));
+    }
+
+    #[test]
+    fn env_names_map_like_the_docker_image() {
+        assert_eq!(env_to_key("KAFKA_LOG_DIRS").unwrap(), "log.dirs");
+        assert_eq!(
+            env_to_key("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP").unwrap(),
+            "listener.security.protocol.map"
+        );
+        assert_eq!(env_to_key("KAFKA_A__B___C").unwrap(), "a_b-c");
+        assert_eq!(env_to_key("KAFKA_OPTS"), None);
+        assert_eq!(env_to_key("PATH"), None);
+    }
+
+    #[test]
+    fn retention_synonyms() {
+        assert_eq!(
+            build(None, &[], &["log.retention.minutes=2"]).log_retention_ms,
+            120_000
+        );
+        assert_eq!(
+            build(
+                None,
+                &[],
+                &["log.retention.minutes=2", "log.retention.ms=5"]
+            )
+            .log_retention_ms,
+            5
+        );
+    }
+
+    #[test]
+    fn controller_listener_is_not_bound() {
+        let c = build(
+            None,
+            &[],
+            &[
+                "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+                "controller.listener.names=CONTROLLER",
+            ],
+        );
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].port, 9092);
+        assert_eq!(c.advertised_listeners[0].host, "localhost");
+    }
+
+    #[test]
+    fn invalid_values_stop_startup() {
+        let bad = |o: &str| Config::from_sources(None, Vec::new(), &[o.to_string()]).is_err();
+        assert!(bad("num.partitions=zero"));
+        assert!(bad("num.partitions=0"));
+        assert!(bad("auto.create.topics.enable=maybe"));
+        assert!(bad("listeners=localhost:9092"));
+        assert!(bad("listeners=SSL://:9093"));
+        assert!(bad("noequals"));
+    }
+
+    #[test]
+    fn unknown_keys_warn_known_ignored_do_not() {
+        let (_, w) = Config::from_sources(
+            None,
+            Vec::new(),
+            &["foo.bar=1".into(), "process.roles=broker".into()],
+        )
+        .unwrap();
+        assert_eq!(w, vec!["unknown config key 'foo.bar' ignored".to_string()]);
+    }
+}

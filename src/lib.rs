@@ -1,0 +1,14 @@
+//! fjord: a Kafka broker that speaks the real Kafka protocol.
+//!
+//! Layers talk downward only: `server` (sockets, frames) → `api` (one module
+//! per Kafka API) → broker core (`cluster` topics and partitions, `log`
+//! storage, `txn` producer state). See docs/architecture.md.
+
+pub mod api;
+pub mod broker;
+pub mod clock;
+pub mod cluster;
+pub mod config;
+pub mod log;
+pub mod server;
+pub mod txn;

@@ -1,0 +1,954 @@
+//! One log segment: `<base>.log` (concatenated v2 batches) plus its `.index` and `.timeindex`.
+//!
+//! Index policy (mirrors Kafka's `LogSegment.append`, applied per batch, identically on the
+//! append path and when rebuilding):
+//! * before a batch is accounted, if more than `index_interval_bytes` of log data were written
+//!   since the last offset-index entry, an offset-index entry `(batch last offset, batch position)`
+//!   is added, and a time-index entry `(segment max timestamp so far, last offset of the batch that
+//!   first reached it)` is added if that max is larger than the last time-index entry's
+//!   timestamp (timestamps <= -1, i.e. "no timestamp", are never indexed);
+//! * when a segment stops being the active one (roll, or rebuild of a non-last segment), a final
+//!   time-index entry for the segment's max timestamp is added if it is larger than the last one,
+//!   so the last time-index entry of an inactive segment is always the segment's max timestamp.
+//!
+//! The first batch of a segment never gets an index entry (position 0 is the implicit default).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use super::LogError;
+use super::batch::{
+    ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, MIN_BATCH_LENGTH,
+};
+use super::index::{
+    IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
+    read_entries,
+};
+
+/// File name of a segment file: 20-digit zero-padded base offset plus `suffix` (e.g. ".log").
+pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// Largest file position / relative offset an index entry can hold.
+const MAX_INDEXABLE: u64 = i32::MAX as u64;
+
+/// Running state of the index policy (see module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IndexState {
+    bytes_since_last_entry: u64,
+    max_timestamp: i64,
+    /// Last offset of the batch that first reached `max_timestamp`; -1 if none.
+    offset_of_max_timestamp: i64,
+}
+
+impl IndexState {
+    fn new() -> Self {
+        IndexState {
+            bytes_since_last_entry: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+        }
+    }
+
+    /// Account one batch; returns the index entries to add, if any.
+    fn step(
+        &mut self,
+        base_offset: i64,
+        last_time_ts: i64,
+        position: u64,
+        h: &BatchHeader,
+        interval: u32,
+    ) -> (Option<IndexEntry>, Option<TimeIndexEntry>) {
+        let last = h.last_offset();
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = last;
+        }
+        let mut out = (None, None);
+        if self.bytes_since_last_entry > u64::from(interval) {
+            out.0 = Some(IndexEntry {
+                relative_offset: (last - base_offset) as u32,
+                position: position as u32,
+            });
+            out.1 = self.time_entry(base_offset, last_time_ts);
+            self.bytes_since_last_entry = 0;
+        }
+        self.bytes_since_last_entry += h.size();
+        out
+    }
+
+    fn time_entry(&self, base_offset: i64, last_time_ts: i64) -> Option<TimeIndexEntry> {
+        (self.max_timestamp > last_time_ts).then(|| TimeIndexEntry {
+            timestamp: self.max_timestamp,
+            relative_offset: (self.offset_of_max_timestamp - base_offset) as u32,
+        })
+    }
+}
+
+fn last_ts(t: &TimeIndex) -> i64 {
+    t.last().map_or(-1, |e| e.timestamp)
+}
+
+/// Buffered positioned reader over `[0, end)` of a file (never moves the file cursor).
+struct PosReader<'a> {
+    file: &'a File,
+    end: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+    buf_len: usize,
+}
+
+impl<'a> PosReader<'a> {
+    fn new(file: &'a File, end: u64, capacity: usize) -> Self {
+        PosReader {
+            file,
+            end,
+            buf: vec![0; capacity],
+            buf_start: 0,
+            buf_len: 0,
+        }
+    }
+
+    fn read_exact(&mut self, pos: u64, out: &mut [u8]) -> io::Result<()> {
+        let len = out.len() as u64;
+        if pos.checked_add(len).is_none_or(|e| e > self.end) {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "read past segment end",
+            ));
+        }
+        if pos >= self.buf_start && pos + len <= self.buf_start + self.buf_len as u64 {
+            let at = (pos - self.buf_start) as usize;
+            out.copy_from_slice(&self.buf[at..at + out.len()]);
+            return Ok(());
+        }
+        if out.len() >= self.buf.len() {
+            return self.file.read_exact_at(out, pos);
+        }
+        let n = (self.end - pos).min(self.buf.len() as u64) as usize;
+        self.file.read_exact_at(&mut self.buf[..n], pos)?;
+        self.buf_start = pos;
+        self.buf_len = n;
+        out.copy_from_slice(&self.buf[..out.len()]);
+        Ok(())
+    }
+}
+
+/// Result of walking a segment's batches.
+struct Walk {
+    valid_size: u64,
+    next_offset: i64,
+    index: Vec<IndexEntry>,
+    time: Vec<TimeIndexEntry>,
+    state: IndexState,
+    first_max_timestamp: Option<i64>,
+    /// Why the walk stopped before the end of the file, if it did.
+    stopped: Option<String>,
+}
+
+/// CRC-walk a whole segment file, computing what its indexes should be. Stops at the first
+/// torn/corrupt batch (reported in `stopped`); I/O errors are returned as errors.
+fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -> io::Result<Walk> {
+    let mut r = PosReader::new(file, file_size, 1 << 20);
+    let mut w = Walk {
+        valid_size: 0,
+        next_offset: base_offset,
+        index: Vec::new(),
+        time: Vec::new(),
+        state: IndexState::new(),
+        first_max_timestamp: None,
+        stopped: None,
+    };
+    let mut hdr = [0u8; HEADER_SIZE];
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut pos = 0u64;
+    while pos < file_size {
+        if file_size - pos < HEADER_SIZE as u64 {
+            w.stopped = Some(format!(
+                "{} trailing bytes, less than a batch header",
+                file_size - pos
+            ));
+            break;
+        }
+        r.read_exact(pos, &mut hdr)?;
+        let Some(h) = BatchHeader::parse(&hdr) else {
+            break;
+        };
+        let size = h.size();
+        let reason = if h.batch_length < MIN_BATCH_LENGTH {
+            Some(format!("batch length {}", h.batch_length))
+        } else if pos + size > file_size {
+            Some(format!(
+                "batch of {size} bytes but only {} bytes left",
+                file_size - pos
+            ))
+        } else if h.magic != MAGIC_V2 {
+            Some(format!("magic {}", h.magic))
+        } else if h.last_offset_delta < 0 || h.records_count < 0 {
+            Some(format!(
+                "lastOffsetDelta {} recordsCount {}",
+                h.last_offset_delta, h.records_count
+            ))
+        } else if h.base_offset < w.next_offset {
+            Some(format!(
+                "base offset {} below expected {}",
+                h.base_offset, w.next_offset
+            ))
+        } else if (h.last_offset() - base_offset) as u64 > MAX_INDEXABLE
+            || pos + size > MAX_INDEXABLE
+        {
+            Some(format!(
+                "offset {} / position {pos} not indexable",
+                h.last_offset()
+            ))
+        } else {
+            let mut crc = crc32c::crc32c(&hdr[ATTRIBUTES_AT..]);
+            let end = pos + size;
+            let mut p = pos + HEADER_SIZE as u64;
+            while p < end {
+                let n = (end - p).min(chunk.len() as u64) as usize;
+                r.read_exact(p, &mut chunk[..n])?;
+                crc = crc32c::crc32c_append(crc, &chunk[..n]);
+                p += n as u64;
+            }
+            (crc != h.crc).then(|| {
+                format!(
+                    "CRC mismatch (stored {:#010x}, computed {crc:#010x})",
+                    h.crc
+                )
+            })
+        };
+        if let Some(reason) = reason {
+            w.stopped = Some(format!("at position {pos}: {reason}"));
+            break;
+        }
+        w.first_max_timestamp.get_or_insert(h.max_timestamp);
+        let (ie, te) = w.state.step(
+            base_offset,
+            w.time.last().map_or(-1, |e| e.timestamp),
+            pos,
+            &h,
+            interval,
+        );
+        w.index.extend(ie);
+        w.time.extend(te);
+        pos += size;
+        w.valid_size = pos;
+        w.next_offset = h.last_offset() + 1;
+    }
+    Ok(w)
+}
+
+/// What a quick (header-only) load of a non-last segment found.
+struct QuickLoad {
+    index: Vec<IndexEntry>,
+    time: Vec<TimeIndexEntry>,
+    next_offset: i64,
+}
+
+/// One segment of a partition log.
+#[derive(Debug)]
+pub struct LogSegment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    /// Bytes of valid data (== file length except transiently during a failed write).
+    size: u64,
+    /// Last offset + 1 (== base offset when empty).
+    next_offset: i64,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    state: IndexState,
+    /// When the segment received its first batch (drives segment_ms rolling).
+    first_write_ms: Option<i64>,
+    /// A write failed and the file could not be restored to `size`: no more appends.
+    poisoned: bool,
+}
+
+fn open_log_file(path: &Path, create_new: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(create_new)
+        .open(path)
+}
+
+impl LogSegment {
+    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            dir.join(segment_file_name(base_offset, ".log")),
+            dir.join(segment_file_name(base_offset, ".index")),
+            dir.join(segment_file_name(base_offset, ".timeindex")),
+        )
+    }
+
+    /// Create a new, empty, active segment (fails if its `.log` already exists).
+    pub fn create(dir: &Path, base_offset: i64) -> Result<LogSegment, LogError> {
+        let (lp, ip, tp) = Self::paths(dir, base_offset);
+        let log = open_log_file(&lp, true)?;
+        let mut index = OffsetIndex::new(ip, Vec::new());
+        let mut time_index = TimeIndex::new(tp, Vec::new());
+        index.rewrite(true)?;
+        time_index.rewrite(true)?;
+        Ok(LogSegment {
+            base_offset,
+            log_path: lp,
+            log,
+            size: 0,
+            next_offset: base_offset,
+            index,
+            time_index,
+            state: IndexState::new(),
+            first_write_ms: None,
+            poisoned: false,
+        })
+    }
+
+    /// Open an existing segment.
+    ///
+    /// * `active` (the last segment): always CRC-walked; a torn/corrupt tail is truncated and the
+    ///   indexes are rebuilt if they differ from what the data implies. Index files stay open for appends.
+    /// * otherwise: the indexes are loaded and checked against the log with a short header walk
+    ///   (from the last index entry to the end of the file); if anything is missing or inconsistent
+    ///   the segment is CRC-walked and rebuilt as above (plus its final time-index entry).
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        active: bool,
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> Result<LogSegment, LogError> {
+        let (lp, ip, tp) = Self::paths(dir, base_offset);
+        let log = open_log_file(&lp, false)?;
+        let file_size = log.metadata()?.len();
+        if !active {
+            match Self::quick_load(&log, file_size, base_offset, &ip, &tp) {
+                Ok(q) => {
+                    let state = IndexState {
+                        bytes_since_last_entry: 0,
+                        max_timestamp: q.time.last().map_or(-1, |e| e.timestamp),
+                        offset_of_max_timestamp: q
+                            .time
+                            .last()
+                            .map_or(-1, |e| base_offset + i64::from(e.relative_offset)),
+                    };
+                    return Ok(LogSegment {
+                        base_offset,
+                        log_path: lp,
+                        log,
+                        size: file_size,
+                        next_offset: q.next_offset,
+                        index: OffsetIndex::new(ip, q.index),
+                        time_index: TimeIndex::new(tp, q.time),
+                        state,
+                        first_write_ms: None,
+                        poisoned: false,
+                    });
+                }
+                Err(reason) => {
+                    tracing::warn!(segment = %lp.display(), %reason, "segment index missing or inconsistent; recovering segment");
+                }
+            }
+        }
+
+        let mut w = recovery_walk(&log, file_size, base_offset, index_interval_bytes)?;
+        if let Some(reason) = &w.stopped {
+            tracing::warn!(
+                segment = %lp.display(),
+                %reason,
+                valid_bytes = w.valid_size,
+                truncated_bytes = file_size - w.valid_size,
+                next_offset = w.next_offset,
+                "truncating torn or corrupt segment tail"
+            );
+            log.set_len(w.valid_size)?;
+            log.sync_all()?;
+        }
+        if !active {
+            let last = w.time.last().map_or(-1, |e| e.timestamp);
+            w.time.extend(w.state.time_entry(base_offset, last));
+        }
+        let mut index = OffsetIndex::new(ip, w.index);
+        let mut time_index = TimeIndex::new(tp, w.time);
+        if read_entries::<IndexEntry>(index.path()).ok().as_deref() != Some(index.entries()) {
+            tracing::warn!(index = %index.path().display(), "rebuilding offset index");
+            index.rewrite(active)?;
+        } else if active {
+            index.open_for_append()?;
+        }
+        if read_entries::<TimeIndexEntry>(time_index.path())
+            .ok()
+            .as_deref()
+            != Some(time_index.entries())
+        {
+            tracing::warn!(index = %time_index.path().display(), "rebuilding time index");
+            time_index.rewrite(active)?;
+        } else if active {
+            time_index.open_for_append()?;
+        }
+        let first_write_ms = if active && w.valid_size > 0 {
+            // Kafka rolls on the first batch's timestamp; never let it lie in the future.
+            Some(
+                w.first_max_timestamp
+                    .filter(|&t| t >= 0)
+                    .map_or(now_ms, |t| t.min(now_ms)),
+            )
+        } else {
+            None
+        };
+        if !active {
+            index.sync()?;
+            time_index.sync()?;
+        }
+        Ok(LogSegment {
+            base_offset,
+            log_path: lp,
+            log,
+            size: w.valid_size,
+            next_offset: w.next_offset,
+            index,
+            time_index,
+            state: w.state,
+            first_write_ms,
+            poisoned: false,
+        })
+    }
+
+    /// Load and sanity-check the indexes of a non-last segment without reading its data.
+    fn quick_load(
+        log: &File,
+        file_size: u64,
+        base: i64,
+        ip: &Path,
+        tp: &Path,
+    ) -> Result<QuickLoad, String> {
+        let index: Vec<IndexEntry> = read_entries(ip).map_err(|e| format!("offset index: {e}"))?;
+        let time: Vec<TimeIndexEntry> = read_entries(tp).map_err(|e| format!("time index: {e}"))?;
+        check_offset_entries(&index, file_size).map_err(|e| format!("offset index: {e}"))?;
+        let start = index.last().map_or(0, |e| u64::from(e.position));
+        let mut r = PosReader::new(log, file_size, 64 * 1024);
+        let mut hdr = [0u8; HEADER_SIZE];
+        let mut pos = start;
+        let mut next_offset = base;
+        while pos < file_size {
+            r.read_exact(pos, &mut hdr)
+                .map_err(|e| format!("header at {pos}: {e}"))?;
+            let h = BatchHeader::parse(&hdr).ok_or("short header")?;
+            if h.magic != MAGIC_V2
+                || h.batch_length < MIN_BATCH_LENGTH
+                || pos + h.size() > file_size
+            {
+                return Err(format!("bad batch header at position {pos}"));
+            }
+            if h.base_offset < next_offset
+                || h.last_offset_delta < 0
+                || h.last_offset() - base > MAX_INDEXABLE as i64
+            {
+                return Err(format!("unexpected offsets in batch at position {pos}"));
+            }
+            if pos == start {
+                if let Some(e) = index.last() {
+                    if h.last_offset() != base + i64::from(e.relative_offset) {
+                        return Err(format!(
+                            "last index entry {e:?} does not match batch at {pos}"
+                        ));
+                    }
+                }
+            }
+            next_offset = h.last_offset() + 1;
+            pos += h.size();
+        }
+        check_time_entries(&time, next_offset - 1 - base)
+            .map_err(|e| format!("time index: {e}"))?;
+        Ok(QuickLoad {
+            index,
+            time,
+            next_offset,
+        })
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    /// Offset after the last batch (== base offset when empty).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    /// Bytes of data in the `.log` file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+    /// Largest batch maxTimestamp in the segment, -1 if none.
+    pub fn max_timestamp(&self) -> i64 {
+        self.state.max_timestamp
+    }
+    /// Last offset of the first batch that reached [`Self::max_timestamp`], -1 if none.
+    pub fn offset_of_max_timestamp(&self) -> i64 {
+        self.state.offset_of_max_timestamp
+    }
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+    pub fn offset_index(&self) -> &OffsetIndex {
+        &self.index
+    }
+    pub fn time_index(&self) -> &TimeIndex {
+        &self.time_index
+    }
+    pub fn first_write_ms(&self) -> Option<i64> {
+        self.first_write_ms
+    }
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Whether appending `bytes` bytes ending at offset `last_offset` at `now_ms` requires a roll
+    /// first. An empty segment is never rolled.
+    pub fn should_roll(
+        &self,
+        bytes: u64,
+        last_offset: i64,
+        segment_bytes: u64,
+        segment_ms: i64,
+        now_ms: i64,
+    ) -> bool {
+        if self.size == 0 {
+            return false;
+        }
+        let limit = segment_bytes.min(MAX_INDEXABLE);
+        self.size.saturating_add(bytes) > limit
+            || self
+                .first_write_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) > segment_ms)
+            || last_offset.saturating_sub(self.base_offset) > MAX_INDEXABLE as i64
+    }
+
+    /// Append `data` (whole batches, offsets already assigned in the bytes). `headers` are the
+    /// parsed headers of those batches with their positions inside `data`.
+    pub(crate) fn append(
+        &mut self,
+        data: &[u8],
+        headers: &[(usize, BatchHeader)],
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        if self.poisoned {
+            return Err(LogError::Storage(format!(
+                "segment {} is offline after a failed write",
+                self.log_path.display()
+            )));
+        }
+        let start = self.size;
+        if let Err(e) = (&self.log).write_all(data) {
+            if let Err(e2) = self.log.set_len(start) {
+                tracing::error!(segment = %self.log_path.display(), error = %e2, "cannot undo partial write; segment offline");
+                self.poisoned = true;
+            }
+            return Err(e.into());
+        }
+        self.size += data.len() as u64;
+        self.first_write_ms.get_or_insert(now_ms);
+        for (p, h) in headers {
+            let pos = start + *p as u64;
+            let (ie, te) = self.state.step(
+                self.base_offset,
+                last_ts(&self.time_index),
+                pos,
+                h,
+                index_interval_bytes,
+            );
+            if let Some(e) = ie {
+                self.index.append(e);
+            }
+            if let Some(e) = te {
+                self.time_index.append(e);
+            }
+            self.next_offset = h.last_offset() + 1;
+        }
+        Ok(())
+    }
+
+    /// fsync data and indexes.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.log.sync_data()?;
+        self.index.sync()?;
+        self.time_index.sync()?;
+        Ok(())
+    }
+
+    /// fsync indexes only (rewriting any left dirty by a failed write).
+    pub(crate) fn flush_indexes(&mut self) -> Result<(), LogError> {
+        self.index.sync()?;
+        self.time_index.sync()?;
+        Ok(())
+    }
+
+    /// Prepare to become inactive: add the final time-index entry and fsync everything.
+    pub(crate) fn seal(&mut self) -> Result<(), LogError> {
+        let last = last_ts(&self.time_index);
+        if let Some(e) = self.state.time_entry(self.base_offset, last) {
+            self.time_index.append(e);
+        }
+        self.flush()
+    }
+
+    /// Close the index append handles (after a successful roll).
+    pub(crate) fn close_indexes(&mut self) {
+        self.index.close();
+        self.time_index.close();
+    }
+
+    /// Remove this segment's files (for retention, later).
+    pub fn delete_files(self) -> Result<(), LogError> {
+        let LogSegment {
+            log_path,
+            log,
+            index,
+            time_index,
+            ..
+        } = self;
+        drop(log);
+        for p in [log_path.as_path(), index.path(), time_index.path()] {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn corrupt(&self, pos: u64, what: &str) -> LogError {
+        LogError::CorruptMessage(format!(
+            "{} at position {pos}: {what}",
+            self.log_path.display()
+        ))
+    }
+
+    /// Read and check the header of the batch at `pos` through `r`.
+    fn header_at(&self, r: &mut PosReader<'_>, pos: u64) -> Result<BatchHeader, LogError> {
+        let mut hdr = [0u8; HEADER_SIZE];
+        r.read_exact(pos, &mut hdr).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                self.corrupt(pos, "truncated batch header")
+            } else {
+                LogError::Io(e)
+            }
+        })?;
+        let h = BatchHeader::parse(&hdr).ok_or_else(|| self.corrupt(pos, "short header"))?;
+        if h.magic != MAGIC_V2 || h.batch_length < MIN_BATCH_LENGTH || pos + h.size() > self.size {
+            return Err(self.corrupt(pos, "invalid batch header"));
+        }
+        Ok(h)
+    }
+
+    /// Visit batch headers from position `start` to the end; `f` returns false to stop.
+    pub fn walk_headers(
+        &self,
+        start: u64,
+        f: &mut dyn FnMut(u64, &BatchHeader) -> Result<bool, LogError>,
+    ) -> Result<(), LogError> {
+        let mut r = PosReader::new(&self.log, self.size, 64 * 1024);
+        let mut pos = start;
+        while pos < self.size {
+            let h = self.header_at(&mut r, pos)?;
+            if !f(pos, &h)? {
+                break;
+            }
+            pos += h.size();
+        }
+        Ok(())
+    }
+
+    /// Position of the first batch whose last offset is >= `offset`, or None if there is none
+    /// in this segment. Uses the offset index, then a short header scan.
+    pub fn find_batch_position(&self, offset: i64) -> Result<Option<u64>, LogError> {
+        let start = self.index.lookup(offset - self.base_offset);
+        let mut found = None;
+        self.walk_headers(start, &mut |pos, h| {
+            if h.last_offset() >= offset {
+                found = Some(pos);
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Read whole batches starting at `pos` (a batch boundary): as many as fit in `max_bytes`, and
+    /// only batches whose last offset is < `max_offset`. If the first batch does not fit it is
+    /// returned anyway when `min_one`. Returns the bytes and whether the read stopped only because
+    /// the segment ended (so the caller may continue with the next segment).
+    pub fn read_batches(
+        &self,
+        pos: u64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<(Vec<u8>, bool), LogError> {
+        let avail = self.size.saturating_sub(pos);
+        let want = avail.min(max_bytes as u64) as usize;
+        let mut buf = vec![0u8; want];
+        self.log.read_exact_at(&mut buf, pos)?;
+        let mut p = 0usize;
+        let mut stopped_early = false;
+        while p < want {
+            let Some(h) = BatchHeader::parse(&buf[p..]) else {
+                stopped_early = true;
+                break;
+            };
+            if h.magic != MAGIC_V2
+                || h.batch_length < MIN_BATCH_LENGTH
+                || pos + p as u64 + h.size() > self.size
+            {
+                if p == 0 {
+                    return Err(self.corrupt(pos, "invalid batch header"));
+                }
+                tracing::warn!(segment = %self.log_path.display(), position = pos + p as u64, "invalid batch header during read; returning the batches before it");
+                return Ok((buf[..p].to_vec(), false));
+            }
+            if h.last_offset() >= max_offset {
+                buf.truncate(p);
+                return Ok((buf, false));
+            }
+            if p as u64 + h.size() > want as u64 {
+                stopped_early = true;
+                break;
+            }
+            p += h.size() as usize;
+        }
+        if p == 0 && avail > 0 {
+            // The first batch does not fit in max_bytes.
+            if !min_one {
+                return Ok((Vec::new(), false));
+            }
+            let mut r = PosReader::new(&self.log, self.size, HEADER_SIZE);
+            let h = self.header_at(&mut r, pos)?;
+            if h.last_offset() >= max_offset {
+                return Ok((Vec::new(), false));
+            }
+            let mut one = vec![0u8; h.size() as usize];
+            self.log.read_exact_at(&mut one, pos)?;
+            let end = pos + h.size() == self.size;
+            return Ok((one, end));
+        }
+        buf.truncate(p);
+        Ok((buf, !stopped_early && pos + p as u64 == self.size))
+    }
+
+    /// Read the whole batch at `pos` and decode its records.
+    fn decode_batch_at(
+        &self,
+        pos: u64,
+        h: &BatchHeader,
+    ) -> Result<Vec<kafka_protocol::records::Record>, LogError> {
+        let mut data = vec![0u8; h.size() as usize];
+        self.log.read_exact_at(&mut data, pos)?;
+        let mut bytes = Bytes::from(data);
+        RecordBatchDecoder::decode(&mut bytes)
+            .map(|set| set.records)
+            .map_err(|e| self.corrupt(pos, &format!("cannot decode batch: {e:#}")))
+    }
+
+    /// Earliest record with timestamp >= `ts` and offset >= `min_offset` in this segment:
+    /// `(offset, timestamp)`.
+    pub fn offset_for_timestamp(
+        &self,
+        ts: i64,
+        min_offset: i64,
+    ) -> Result<Option<(i64, i64)>, LogError> {
+        if self.state.max_timestamp < ts {
+            return Ok(None);
+        }
+        let start = match self.time_index.lookup(ts) {
+            Some(rel) => self.index.lookup(i64::from(rel)),
+            None => 0,
+        };
+        let mut found = None;
+        self.walk_headers(start, &mut |pos, h| {
+            if h.last_offset() < min_offset || h.max_timestamp < ts {
+                return Ok(true);
+            }
+            let log_append = h.is_log_append_time();
+            for rec in self.decode_batch_at(pos, h)? {
+                let rts = if log_append {
+                    h.max_timestamp
+                } else {
+                    rec.timestamp
+                };
+                if rts >= ts && rec.offset >= min_offset {
+                    found = Some((rec.offset, rts));
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Offset and timestamp of the first record carrying this segment's max timestamp.
+    pub fn max_timestamp_record(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let target = self.state.max_timestamp;
+        if target < 0 {
+            return Ok(None);
+        }
+        let start = self
+            .index
+            .lookup(self.state.offset_of_max_timestamp - self.base_offset);
+        let mut found = None;
+        self.walk_headers(start, &mut |pos, h| {
+            if h.max_timestamp != target {
+                return Ok(true);
+            }
+            if h.is_log_append_time() {
+                found = Some((h.base_offset, target));
+                return Ok(false);
+            }
+            let recs = self.decode_batch_at(pos, h)?;
+            let first = recs.iter().find(|r| r.timestamp == target);
+            found = Some(first.map_or((h.last_offset(), target), |r| (r.offset, target)));
+            Ok(false)
+        })?;
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::rewrite_base_offset_and_epoch;
+    use crate::log::test_util::*;
+    use kafka_protocol::records::Compression;
+
+    fn append_one(seg: &mut LogSegment, mut data: Vec<u8>, base: i64, interval: u32) -> Vec<u8> {
+        rewrite_base_offset_and_epoch(&mut data, base, 0);
+        let h = BatchHeader::parse(&data).unwrap();
+        seg.append(&data, &[(0, h)], interval, 0).unwrap();
+        data
+    }
+
+    #[test]
+    fn index_policy_matches_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100).unwrap();
+        let mut next = 100;
+        let mut sizes = vec![];
+        for i in 0..20 {
+            let ts = [5, 3, 8, 8, 2, 9, 1, 12, 12, 4][i % 10] * 1000 + i as i64;
+            let b = batch_bytes(&[(ts, "some value here"), (ts - 1, "x")], Compression::None);
+            sizes.push(b.len() as u64);
+            append_one(&mut seg, b, next, 100);
+            next += 2;
+        }
+        assert_eq!(seg.next_offset(), 140);
+        assert_eq!(seg.size(), sizes.iter().sum::<u64>());
+        assert!(!seg.index.entries().is_empty());
+        let idx = seg.index.entries().to_vec();
+        let tidx = seg.time_index.entries().to_vec();
+        // entries point at batch starts with the batch's last offset
+        for e in &idx {
+            let mut r = PosReader::new(&seg.log, seg.size, 64);
+            let h = seg.header_at(&mut r, u64::from(e.position)).unwrap();
+            assert_eq!(h.last_offset(), 100 + i64::from(e.relative_offset));
+        }
+        assert_eq!(seg.max_timestamp(), 12017);
+        assert_eq!(seg.offset_of_max_timestamp(), 135);
+        drop(seg);
+        // reopen as active: the rebuild computes exactly what the append path wrote
+        let seg = LogSegment::open(dir.path(), 100, true, 100, 0).unwrap();
+        assert_eq!(seg.index.entries(), &idx[..]);
+        assert_eq!(seg.time_index.entries(), &tidx[..]);
+        assert_eq!(seg.next_offset(), 140);
+        assert_eq!(seg.max_timestamp(), 12017);
+        // lookups
+        assert_eq!(seg.find_batch_position(100).unwrap(), Some(0));
+        assert_eq!(seg.find_batch_position(101).unwrap(), Some(0));
+        assert_eq!(seg.find_batch_position(102).unwrap(), Some(sizes[0]));
+        assert_eq!(
+            seg.find_batch_position(139).unwrap(),
+            Some(seg.size() - sizes[19])
+        );
+        assert_eq!(seg.find_batch_position(140).unwrap(), None);
+        assert_eq!(seg.max_timestamp_record().unwrap(), Some((134, 12017)));
+        assert_eq!(seg.offset_for_timestamp(12018, 0).unwrap(), None);
+        assert_eq!(
+            seg.offset_for_timestamp(12008, 0).unwrap(),
+            Some((116, 12008))
+        );
+        assert_eq!(
+            seg.offset_for_timestamp(8000, 0).unwrap(),
+            Some((104, 8002))
+        );
+        assert_eq!(seg.offset_for_timestamp(0, 0).unwrap(), Some((100, 5000)));
+        assert_eq!(seg.offset_for_timestamp(0, 131).unwrap(), Some((131, 9014)));
+    }
+
+    #[test]
+    fn inactive_open_uses_indexes_and_final_time_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        for i in 0..10 {
+            append_one(
+                &mut seg,
+                batch_bytes(&[(1000 + i, "v")], Compression::None),
+                i,
+                50,
+            );
+        }
+        seg.seal().unwrap();
+        let t = seg.time_index.entries().to_vec();
+        assert_eq!(t.last().unwrap().timestamp, 1009);
+        assert_eq!(t.last().unwrap().relative_offset, 9);
+        drop(seg);
+        let seg = LogSegment::open(dir.path(), 0, false, 50, 0).unwrap();
+        assert_eq!(seg.next_offset(), 10);
+        assert_eq!(seg.max_timestamp(), 1009);
+        assert_eq!(seg.offset_of_max_timestamp(), 9);
+        assert_eq!(seg.time_index.entries(), &t[..]);
+    }
+
+    #[test]
+    fn read_batches_respects_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        let mut all = vec![];
+        for i in 0..3 {
+            all.push(append_one(
+                &mut seg,
+                batch_bytes(&[(1, "abcdefgh"), (2, "ij")], Compression::None),
+                i * 2,
+                4096,
+            ));
+        }
+        let s0 = all[0].len();
+        let (b, end) = seg.read_batches(0, usize::MAX, false, i64::MAX).unwrap();
+        assert_eq!(b, all.concat());
+        assert!(end);
+        let (b, end) = seg.read_batches(0, s0 * 2 + 5, false, i64::MAX).unwrap();
+        assert_eq!(b, all[..2].concat());
+        assert!(!end);
+        let (b, _) = seg.read_batches(0, 10, false, i64::MAX).unwrap();
+        assert!(b.is_empty());
+        let (b, end) = seg.read_batches(0, 10, true, i64::MAX).unwrap();
+        assert_eq!(b, all[0]);
+        assert!(!end);
+        let (b, end) = seg.read_batches(s0 as u64 * 2, 0, true, i64::MAX).unwrap();
+        assert_eq!(b, all[2]);
+        assert!(end);
+        // max_offset: batches must end before it
+        let (b, end) = seg.read_batches(0, usize::MAX, true, 4).unwrap();
+        assert_eq!(b, all[..2].concat());
+        assert!(!end);
+        let (b, _) = seg.read_batches(0, usize::MAX, true, 1).unwrap();
+        assert!(b.is_empty());
+    }
+}

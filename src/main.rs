@@ -1,0 +1,120 @@
+//! The `fjord` binary: configuration from `--config`, `KAFKA_*` environment
+//! variables and `--override`, then serve until Ctrl-C / SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use fjord::broker::Broker;
+use fjord::clock::SystemClock;
+use fjord::config::{BROKER_KEYS, Config};
+use fjord::server::Server;
+
+fn key_help() -> String {
+    let mut s =
+        String::from("Configuration keys (Kafka's names; file < KAFKA_* env < --override):\n");
+    for k in BROKER_KEYS {
+        s.push_str(&format!(
+            "  {:<34} default {:<28} {}\n",
+            k.name,
+            k.default.unwrap_or("(none)"),
+            k.doc
+        ));
+    }
+    s.push_str(
+        "\nEnvironment: KAFKA_LOG_DIRS=/x sets log.dirs ('_' → '.', '__' → '_', '___' → '-').\n",
+    );
+    s
+}
+
+/// A Kafka broker in one small binary, for the Kafka clients and tools you already use.
+#[derive(Parser, Debug)]
+#[command(name = "fjord", version, after_long_help = key_help(), after_help = "Run with --help for every configuration key.")]
+struct Cli {
+    /// A Kafka server.properties file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Set a config key, e.g. --override num.partitions=3 (repeatable).
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Kafka's scripts take the properties file as a bare argument; so does fjord.
+    #[arg(value_name = "FILE")]
+    positional_config: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FJORD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let file = cli.config.or(cli.positional_config);
+    let text = match &file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let (config, warnings) =
+        Config::from_sources(text.as_deref(), std::env::vars(), &cli.overrides)
+            .context("invalid configuration")?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let broker =
+            Broker::open(config, Arc::new(SystemClock)).context("cannot open the log dir")?;
+        let server = Server::bind(broker.clone()).await?;
+        tracing::info!(
+            node_id = broker.node_id,
+            cluster_id = %broker.cluster_id,
+            log_dir = %broker.config.log_dir.display(),
+            "fjord started in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(server.run(rx));
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+        let _ = serving.await;
+        broker.topics.flush_all();
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

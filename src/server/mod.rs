@@ -1,0 +1,160 @@
+//! Listeners and connections: accept, frame, hand each request to `api`,
+//! write responses back in request order. Knows nothing about topics.
+//!
+//! Kafka processes one request per connection at a time (the channel is muted
+//! until the response is sent), and clients rely on that ordering; a
+//! connection task here does the same. A bad frame closes only its own
+//! connection, with a log line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::api;
+use crate::broker::Broker;
+
+/// What a handler knows about the connection a request came on.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    pub listener: String,
+    pub peer: SocketAddr,
+}
+
+pub struct Server {
+    broker: Arc<Broker>,
+    listeners: Vec<(String, TcpListener)>,
+}
+
+impl Server {
+    /// Bind every configured listener.
+    pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
+        let mut listeners = Vec::new();
+        for l in &broker.config.listeners {
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                l.host.as_str()
+            };
+            let sock = TcpListener::bind((host, l.port)).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot bind listener {l}: {e}"))
+            })?;
+            listeners.push((l.name.clone(), sock));
+        }
+        Ok(Server { broker, listeners })
+    }
+
+    /// The bound addresses, by listener name (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(n, l)| l.local_addr().ok().map(|a| (n.clone(), a)))
+            .collect()
+    }
+
+    /// Serve until `shutdown` flips to true.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let mut tasks = Vec::new();
+        for (name, listener) in self.listeners {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("listening on {name}://{addr}");
+            }
+            let broker = self.broker.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(accept_loop(name, listener, broker, shutdown)));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn accept_loop(
+    name: String,
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff_ms = 5;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    backoff_ms = 5;
+                    let _ = stream.set_nodelay(true);
+                    let info = ConnectionInfo { listener: name.clone(), peer };
+                    let broker = broker.clone();
+                    let shutdown = shutdown.clone();
+                    tokio::spawn(async move {
+                        serve_connection(stream, info, broker, shutdown).await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("accept failed on {name}: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
+                    backoff_ms = (backoff_ms * 2).min(1000);
+                }
+            }
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    info: ConnectionInfo,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
+    let max = broker.config.socket_request_max_bytes;
+    loop {
+        let len = tokio::select! {
+            _ = shutdown.changed() => return,
+            len = rd.read_i32() => match len {
+                Ok(len) => len,
+                Err(_) => return, // closed by the client
+            },
+        };
+        if len < 0 || len > max {
+            tracing::warn!(
+                peer = %info.peer,
+                "closing connection: frame of {len} bytes is outside 0..={max} (socket.request.max.bytes)"
+            );
+            return;
+        }
+        let mut frame = BytesMut::zeroed(len as usize);
+        if let Err(e) = rd.read_exact(&mut frame).await {
+            tracing::debug!(peer = %info.peer, "connection closed mid-frame: {e}");
+            return;
+        }
+        match api::handle_frame(&broker, &info, frame.freeze()).await {
+            Ok(Some(response)) => {
+                if wr.write_all(&response).await.is_err() {
+                    return;
+                }
+                // Pipelined requests already read get their responses in one write.
+                if !complete_frame_buffered(rd.buffer()) && wr.flush().await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(peer = %info.peer, "closing connection: {e}");
+                let _ = wr.flush().await;
+                return;
+            }
+        }
+    }
+}
+
+fn complete_frame_buffered(buf: &[u8]) -> bool {
+    buf.len() >= 4
+        && i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as i64 + 4 <= buf.len() as i64
+}
