@@ -54,8 +54,11 @@ pub fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataResponse {
         Some(list) => list
             .into_iter()
             .map(|rt| match rt.name {
-                Some(name) => by_name(ctx, name, allow_auto, auth_ops),
-                None => match b.topics.get_by_id(rt.topic_id) {
+                // v10+: a topic may be named by id only (name null, or empty from lenient clients).
+                Some(name) if !(name.is_empty() && !rt.topic_id.is_nil()) => {
+                    by_name(ctx, name, allow_auto, auth_ops)
+                }
+                _ => match b.topics.get_by_id(rt.topic_id) {
                     Some(t) => describe(&t, b.node_id, auth_ops),
                     None => MetadataResponseTopic::default()
                         .with_topic_id(rt.topic_id)

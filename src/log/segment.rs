@@ -22,9 +22,7 @@ use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 
 use super::LogError;
-use super::batch::{
-    ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, MIN_BATCH_LENGTH,
-};
+use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
 use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
@@ -452,14 +450,13 @@ impl LogSegment {
             {
                 return Err(format!("unexpected offsets in batch at position {pos}"));
             }
-            if pos == start {
-                if let Some(e) = index.last() {
-                    if h.last_offset() != base + i64::from(e.relative_offset) {
-                        return Err(format!(
-                            "last index entry {e:?} does not match batch at {pos}"
-                        ));
-                    }
-                }
+            if pos == start
+                && let Some(e) = index.last()
+                && h.last_offset() != base + i64::from(e.relative_offset)
+            {
+                return Err(format!(
+                    "last index entry {e:?} does not match batch at {pos}"
+                ));
             }
             next_offset = h.last_offset() + 1;
             pos += h.size();
@@ -860,15 +857,15 @@ mod tests {
             let h = seg.header_at(&mut r, u64::from(e.position)).unwrap();
             assert_eq!(h.last_offset(), 100 + i64::from(e.relative_offset));
         }
-        assert_eq!(seg.max_timestamp(), 12017);
-        assert_eq!(seg.offset_of_max_timestamp(), 135);
+        assert_eq!(seg.max_timestamp(), 12018);
+        assert_eq!(seg.offset_of_max_timestamp(), 137);
         drop(seg);
         // reopen as active: the rebuild computes exactly what the append path wrote
         let seg = LogSegment::open(dir.path(), 100, true, 100, 0).unwrap();
         assert_eq!(seg.index.entries(), &idx[..]);
         assert_eq!(seg.time_index.entries(), &tidx[..]);
         assert_eq!(seg.next_offset(), 140);
-        assert_eq!(seg.max_timestamp(), 12017);
+        assert_eq!(seg.max_timestamp(), 12018);
         // lookups
         assert_eq!(seg.find_batch_position(100).unwrap(), Some(0));
         assert_eq!(seg.find_batch_position(101).unwrap(), Some(0));
@@ -878,8 +875,8 @@ mod tests {
             Some(seg.size() - sizes[19])
         );
         assert_eq!(seg.find_batch_position(140).unwrap(), None);
-        assert_eq!(seg.max_timestamp_record().unwrap(), Some((134, 12017)));
-        assert_eq!(seg.offset_for_timestamp(12018, 0).unwrap(), None);
+        assert_eq!(seg.max_timestamp_record().unwrap(), Some((136, 12018)));
+        assert_eq!(seg.offset_for_timestamp(12019, 0).unwrap(), None);
         assert_eq!(
             seg.offset_for_timestamp(12008, 0).unwrap(),
             Some((116, 12008))

@@ -1,0 +1,684 @@
+//! Every API fjord advertises, at every advertised version, over a real
+//! socket against a real (in-process) server: the request is encoded with the
+//! kafka-protocol codec at that version, the response decoded at that version,
+//! and its contents checked. This is the codec round-trip for each version,
+//! and it exercises the handlers' version-specific fields (a field set outside
+//! its version makes the codec refuse to encode).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use uuid::Uuid;
+
+use fjord::api::SUPPORTED;
+use fjord::broker::Broker;
+use fjord::clock::SystemClock;
+use fjord::config::Config;
+use fjord::server::Server;
+
+struct TestBroker {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+async fn start(extra: &[&str]) -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ov = vec![
+        format!("log.dirs={}", dir.path().display()),
+        "listeners=PLAINTEXT://127.0.0.1:0".to_string(),
+    ];
+    ov.extend(extra.iter().map(|s| s.to_string()));
+    let (config, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
+    let broker = Broker::open(config, Arc::new(SystemClock)).unwrap();
+    let server = Server::bind(broker).await.unwrap();
+    let addr = server.local_addrs()[0].1;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(server.run(rx));
+    TestBroker {
+        addr,
+        _dir: dir,
+        stop,
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        Client {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            correlation: 0,
+        }
+    }
+
+    async fn send_raw(&mut self, body: &[u8]) {
+        let mut frame = BytesMut::new();
+        frame.put_i32(body.len() as i32);
+        frame.put_slice(body);
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    async fn recv_raw(&mut self) -> Option<Bytes> {
+        let len = self.stream.read_i32().await.ok()?;
+        let mut buf = vec![0u8; len as usize];
+        self.stream.read_exact(&mut buf).await.ok()?;
+        Some(Bytes::from(buf))
+    }
+
+    async fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        req: &Req,
+    ) -> Resp {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("protocol-test")));
+        let mut body = BytesMut::new();
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .unwrap();
+        req.encode(&mut body, version)
+            .unwrap_or_else(|e| panic!("{key:?} v{version}: cannot encode request: {e}"));
+        self.send_raw(&body).await;
+        let mut resp = self
+            .recv_raw()
+            .await
+            .unwrap_or_else(|| panic!("{key:?} v{version}: connection closed"));
+        let rh = ResponseHeader::decode(&mut resp, key.response_header_version(version)).unwrap();
+        assert_eq!(rh.correlation_id, self.correlation, "{key:?} v{version}");
+        let out = Resp::decode(&mut resp, version)
+            .unwrap_or_else(|e| panic!("{key:?} v{version}: cannot decode response: {e}"));
+        assert_eq!(resp.remaining(), 0, "{key:?} v{version}: trailing bytes");
+        out
+    }
+}
+
+fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
+    let (_, lo, hi) = SUPPORTED.iter().find(|(k, _, _)| *k == key).unwrap();
+    (*lo).max(key.valid_versions().min)..=*hi
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+fn batch(values: &[&str], ts: i64) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: ts + i as i64,
+            key: None,
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+fn values_of(mut data: Bytes) -> Vec<(i64, String)> {
+    RecordBatchDecoder::decode_all(&mut data)
+        .unwrap()
+        .into_iter()
+        .flat_map(|s| s.records)
+        .map(|r| {
+            (
+                r.offset,
+                String::from_utf8_lossy(&r.value.unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn create_topic(c: &mut Client, topic: &str, partitions: i32) -> Uuid {
+    let req = CreateTopicsRequest::default()
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(name(topic))
+                .with_num_partitions(partitions)
+                .with_replication_factor(1),
+        ])
+        .with_timeout_ms(5000);
+    let resp: CreateTopicsResponse = c.call(ApiKey::CreateTopics, 7, &req).await;
+    assert_eq!(resp.topics[0].error_code, 0);
+    resp.topics[0].topic_id
+}
+
+#[tokio::test]
+async fn api_versions_every_version() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    for v in versions(ApiKey::ApiVersions) {
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("test"))
+            .with_client_software_version(StrBytes::from_static_str("1"));
+        let resp: ApiVersionsResponse = c.call(ApiKey::ApiVersions, v, &req).await;
+        assert_eq!(resp.error_code, 0);
+        assert_eq!(resp.api_keys.len(), SUPPORTED.len());
+        let produce = resp
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == ApiKey::Produce as i16)
+            .unwrap();
+        assert_eq!((produce.min_version, produce.max_version), (0, 13));
+    }
+}
+
+#[tokio::test]
+async fn api_versions_unknown_version_gets_kip511_v0_reply() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let mut body = BytesMut::new();
+    body.put_i16(ApiKey::ApiVersions as i16);
+    body.put_i16(99);
+    body.put_i32(7);
+    body.put_i16(-1);
+    c.send_raw(&body).await;
+    let mut resp = c
+        .recv_raw()
+        .await
+        .expect("a reply, not a closed connection");
+    assert_eq!(resp.get_i32(), 7);
+    let r = ApiVersionsResponse::decode(&mut resp, 0).unwrap();
+    assert_eq!(r.error_code, 35);
+    assert!(r.api_keys.iter().any(|k| k.api_key == ApiKey::Fetch as i16));
+}
+
+#[tokio::test]
+async fn metadata_every_version() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    for v in versions(ApiKey::Metadata) {
+        let topic = format!("meta-v{v}");
+        let req = MetadataRequest::default()
+            .with_topics(Some(vec![
+                MetadataRequestTopic::default().with_name(Some(name(&topic))),
+            ]))
+            .with_allow_auto_topic_creation(true);
+        let resp: MetadataResponse = c.call(ApiKey::Metadata, v, &req).await;
+        assert_eq!(resp.brokers.len(), 1, "v{v}");
+        assert_eq!(resp.brokers[0].node_id.0, 1);
+        let t = &resp.topics[0];
+        assert_eq!(t.error_code, 0, "v{v}");
+        assert_eq!(t.name.as_ref().unwrap().as_str(), topic);
+        assert_eq!(t.partitions.len(), 1);
+        assert_eq!(t.partitions[0].leader_id.0, 1);
+        if v >= 2 {
+            assert!(resp.cluster_id.as_ref().is_some_and(|c| !c.is_empty()));
+        }
+        if v >= 10 {
+            assert_ne!(t.topic_id, Uuid::nil());
+            // and by id (v12+ requests may carry ids only)
+            if v >= 12 {
+                let req = MetadataRequest::default().with_topics(Some(vec![
+                    MetadataRequestTopic::default().with_topic_id(t.topic_id),
+                ]));
+                let by_id: MetadataResponse = c.call(ApiKey::Metadata, v, &req).await;
+                assert_eq!(by_id.topics[0].name.as_ref().unwrap().as_str(), topic);
+            }
+        }
+        // All topics: v0 with an empty list, v1+ with null.
+        let all = if v == 0 {
+            MetadataRequest::default().with_topics(Some(vec![]))
+        } else {
+            MetadataRequest::default().with_topics(None)
+        };
+        let resp: MetadataResponse = c.call(ApiKey::Metadata, v, &all).await;
+        assert_eq!(
+            resp.topics.len() as i16,
+            v + 1,
+            "v{v}: every topic created so far"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metadata_without_auto_create_reports_unknown_topic() {
+    let b = start(&["auto.create.topics.enable=false"]).await;
+    let mut c = Client::connect(b.addr).await;
+    let req = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(name("nope"))),
+            MetadataRequestTopic::default().with_name(Some(name("bad name!"))),
+        ]))
+        .with_allow_auto_topic_creation(true);
+    let resp: MetadataResponse = c.call(ApiKey::Metadata, 12, &req).await;
+    assert_eq!(resp.topics[0].error_code, 3);
+    assert_eq!(resp.topics[1].error_code, 17);
+}
+
+#[tokio::test]
+async fn produce_fetch_list_offsets_every_version() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let id = create_topic(&mut c, "pfl", 1).await;
+    let mut expected = Vec::new();
+    let mut next = 0i64;
+    for v in versions(ApiKey::Produce) {
+        let vals = [format!("p{v}-a"), format!("p{v}-b")];
+        let refs: Vec<&str> = vals.iter().map(String::as_str).collect();
+        let mut td = TopicProduceData::default().with_partition_data(vec![
+            PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch(&refs, 1_000 * v as i64))),
+        ]);
+        if v >= 13 {
+            td.topic_id = id;
+        } else {
+            td.name = name("pfl");
+        }
+        let req = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![td]);
+        let resp: ProduceResponse = c.call(ApiKey::Produce, v, &req).await;
+        let p = &resp.responses[0].partition_responses[0];
+        assert_eq!(p.error_code, 0, "produce v{v}");
+        assert_eq!(p.base_offset, next, "produce v{v}");
+        for (i, s) in vals.iter().enumerate() {
+            expected.push((next + i as i64, s.clone()));
+        }
+        next += 2;
+    }
+    for v in versions(ApiKey::Fetch) {
+        let mut ft = FetchTopic::default().with_partitions(vec![
+            FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(1 << 20),
+        ]);
+        if v >= 13 {
+            ft.topic_id = id;
+        } else {
+            ft.topic = name("pfl");
+        }
+        let req = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(100)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![ft]);
+        let resp: FetchResponse = c.call(ApiKey::Fetch, v, &req).await;
+        let p = &resp.responses[0].partitions[0];
+        assert_eq!(p.error_code, 0, "fetch v{v}");
+        assert_eq!(p.high_watermark, next, "fetch v{v}");
+        assert_eq!(
+            values_of(p.records.clone().unwrap()),
+            expected,
+            "fetch v{v}"
+        );
+    }
+    for v in versions(ApiKey::ListOffsets) {
+        let mut parts = vec![
+            ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(-1),
+            ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(-2),
+            // By timestamp: produce v5 wrote timestamps 5000 and 5001 at offsets 4 and 5.
+            ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_timestamp(5001),
+        ];
+        if v >= 7 {
+            parts.push(
+                ListOffsetsPartition::default()
+                    .with_partition_index(0)
+                    .with_timestamp(-3),
+            );
+        }
+        // One partition per request below v? is allowed to repeat only in newer versions; send one at a time.
+        for (i, part) in parts.into_iter().enumerate() {
+            let req = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    ListOffsetsTopic::default()
+                        .with_name(name("pfl"))
+                        .with_partitions(vec![part]),
+                ]);
+            let resp: ListOffsetsResponse = c.call(ApiKey::ListOffsets, v, &req).await;
+            let p = &resp.topics[0].partitions[0];
+            assert_eq!(p.error_code, 0, "list offsets v{v} #{i}");
+            let want = [next, 0, 5, next - 1][i];
+            assert_eq!(p.offset, want, "list offsets v{v} #{i}");
+            if i == 2 {
+                assert_eq!(p.timestamp, 5001);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn admin_apis_every_version() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    for v in versions(ApiKey::CreateTopics) {
+        let topic = format!("ct-v{v}");
+        let req = CreateTopicsRequest::default()
+            .with_topics(vec![
+                CreatableTopic::default()
+                    .with_name(name(&topic))
+                    .with_num_partitions(2)
+                    .with_replication_factor(1),
+            ])
+            .with_timeout_ms(5000);
+        let resp: CreateTopicsResponse = c.call(ApiKey::CreateTopics, v, &req).await;
+        let t = &resp.topics[0];
+        assert_eq!(t.error_code, 0, "create v{v}");
+        if v >= 5 {
+            assert_eq!(t.num_partitions, 2);
+            assert!(
+                t.configs
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c.name.as_str() == "retention.ms")
+            );
+        }
+        if v >= 7 {
+            assert_ne!(t.topic_id, Uuid::nil());
+        }
+        let again: CreateTopicsResponse = c.call(ApiKey::CreateTopics, v, &req).await;
+        assert_eq!(again.topics[0].error_code, 36, "create again v{v}");
+    }
+    for v in versions(ApiKey::CreatePartitions) {
+        let req = CreatePartitionsRequest::default()
+            .with_topics(vec![
+                CreatePartitionsTopic::default()
+                    .with_name(name(&format!("ct-v{}", v + 2)))
+                    .with_count(4),
+            ])
+            .with_timeout_ms(5000);
+        let resp: CreatePartitionsResponse = c.call(ApiKey::CreatePartitions, v, &req).await;
+        assert_eq!(resp.results[0].error_code, 0, "create partitions v{v}");
+        let shrink: CreatePartitionsResponse = c
+            .call(
+                ApiKey::CreatePartitions,
+                v,
+                &req.clone().with_topics(vec![
+                    CreatePartitionsTopic::default()
+                        .with_name(name(&format!("ct-v{}", v + 2)))
+                        .with_count(3),
+                ]),
+            )
+            .await;
+        assert_eq!(shrink.results[0].error_code, 37, "shrink v{v}");
+    }
+    for v in versions(ApiKey::DescribeConfigs) {
+        let req = DescribeConfigsRequest::default()
+            .with_include_synonyms(true)
+            .with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str("ct-v2"))
+                    .with_configuration_keys(None),
+                DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(StrBytes::from_static_str("1"))
+                    .with_configuration_keys(None),
+                DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str("missing"))
+                    .with_configuration_keys(None),
+            ]);
+        let resp: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, v, &req).await;
+        let topic = &resp.results[0];
+        assert_eq!(topic.error_code, 0);
+        let retention = topic
+            .configs
+            .iter()
+            .find(|c| c.name.as_str() == "retention.ms")
+            .unwrap();
+        assert_eq!(retention.value.as_ref().unwrap().as_str(), "604800000");
+        assert_eq!(retention.config_source, 5, "DEFAULT_CONFIG");
+        let broker = &resp.results[1];
+        assert!(
+            broker
+                .configs
+                .iter()
+                .any(|c| c.name.as_str() == "log.retention.hours"
+                    && c.value.as_ref().unwrap().as_str() == "168")
+        );
+        assert_eq!(resp.results[2].error_code, 3);
+    }
+    for v in versions(ApiKey::DescribeCluster) {
+        let resp: DescribeClusterResponse = c
+            .call(
+                ApiKey::DescribeCluster,
+                v,
+                &DescribeClusterRequest::default().with_endpoint_type(1),
+            )
+            .await;
+        assert_eq!(resp.error_code, 0);
+        assert_eq!(resp.controller_id.0, 1);
+        assert_eq!(resp.brokers.len(), 1);
+        assert!(!resp.cluster_id.is_empty());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for v in versions(ApiKey::InitProducerId) {
+        let req = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+        let resp: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &req).await;
+        assert_eq!(resp.error_code, 0);
+        assert_eq!(resp.producer_epoch, 0);
+        assert!(ids.insert(resp.producer_id.0), "producer ids are unique");
+    }
+    for v in versions(ApiKey::DeleteTopics) {
+        let topic = format!("ct-v{}", v + 1);
+        let req = if v >= 6 {
+            DeleteTopicsRequest::default().with_topics(vec![
+                DeleteTopicState::default().with_name(Some(name(&topic))),
+            ])
+        } else {
+            DeleteTopicsRequest::default().with_topic_names(vec![name(&topic)])
+        };
+        let resp: DeleteTopicsResponse = c.call(ApiKey::DeleteTopics, v, &req).await;
+        assert_eq!(resp.responses[0].error_code, 0, "delete v{v}");
+        let again: DeleteTopicsResponse = c.call(ApiKey::DeleteTopics, v, &req).await;
+        assert_eq!(again.responses[0].error_code, 3, "delete again v{v}");
+    }
+}
+
+#[tokio::test]
+async fn bad_frames_close_only_their_connection() {
+    let b = start(&["socket.request.max.bytes=1000"]).await;
+    let mut good = Client::connect(b.addr).await;
+    let ping = ApiVersionsRequest::default();
+    let _: ApiVersionsResponse = good.call(ApiKey::ApiVersions, 3, &ping).await;
+
+    // Oversized frame.
+    let mut s = TcpStream::connect(b.addr).await.unwrap();
+    s.write_all(&100_000i32.to_be_bytes()).await.unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(s.read(&mut buf).await.unwrap_or(0), 0, "closed");
+
+    // Unknown API key.
+    let mut bad = Client::connect(b.addr).await;
+    bad.send_raw(&[0x27, 0x0f, 0, 0, 0, 0, 0, 1, 0xff, 0xff])
+        .await;
+    assert!(bad.recv_raw().await.is_none());
+
+    // Garbage that claims to be a Produce v9 request.
+    let mut bad = Client::connect(b.addr).await;
+    bad.send_raw(&[0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0x7f, 1, 2, 3])
+        .await;
+    assert!(bad.recv_raw().await.is_none());
+
+    // Produce v2 (advertised for librdkafka's sake, refused).
+    let mut bad = Client::connect(b.addr).await;
+    bad.send_raw(&[0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 1])
+        .await;
+    assert!(bad.recv_raw().await.is_none());
+
+    // The first connection is unaffected.
+    let _: ApiVersionsResponse = good.call(ApiKey::ApiVersions, 3, &ping).await;
+}
+
+#[tokio::test]
+async fn produce_errors_map_to_kafka_codes() {
+    let b = start(&["auto.create.topics.enable=false", "message.max.bytes=200"]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "errs", 1).await;
+    let produce = |topic: &str, records: Bytes| {
+        ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(1000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(name(topic))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(records)),
+                    ]),
+            ])
+    };
+    let code = |r: &ProduceResponse| r.responses[0].partition_responses[0].error_code;
+
+    let r: ProduceResponse = c
+        .call(ApiKey::Produce, 9, &produce("missing", batch(&["x"], 1)))
+        .await;
+    assert_eq!(code(&r), 3, "UNKNOWN_TOPIC_OR_PARTITION");
+
+    let mut corrupt = BytesMut::from(&batch(&["x"], 1)[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let r: ProduceResponse = c
+        .call(ApiKey::Produce, 9, &produce("errs", corrupt.freeze()))
+        .await;
+    assert_eq!(code(&r), 2, "CORRUPT_MESSAGE");
+
+    let big = "y".repeat(500);
+    let r: ProduceResponse = c
+        .call(ApiKey::Produce, 9, &produce("errs", batch(&[&big], 1)))
+        .await;
+    assert_eq!(code(&r), 10, "MESSAGE_TOO_LARGE");
+
+    // Nothing was stored by the failures; a good batch lands at offset 0.
+    let r: ProduceResponse = c
+        .call(ApiKey::Produce, 9, &produce("errs", batch(&["ok"], 1)))
+        .await;
+    assert_eq!(code(&r), 0);
+    assert_eq!(r.responses[0].partition_responses[0].base_offset, 0);
+
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name("errs"))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(5)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &req).await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, 1,
+        "OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(r.responses[0].partitions[0].high_watermark, 1);
+}
+
+#[tokio::test]
+async fn long_poll_is_woken_by_an_append() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "lp", 1).await;
+    let addr = b.addr;
+    let waiter = tokio::spawn(async move {
+        let mut c = Client::connect(addr).await;
+        let req = FetchRequest::default()
+            .with_max_wait_ms(30_000)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(name("lp"))
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(0)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]);
+        let r: FetchResponse = c.call(ApiKey::Fetch, 12, &req).await;
+        values_of(r.responses[0].partitions[0].records.clone().unwrap())
+    });
+    // Make sure the fetch is parked before producing (it cannot finish on its own
+    // for 30 s, so if the join below returns the append woke it).
+    tokio::task::yield_now().await;
+    let req = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name("lp"))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch(&["wake"], 1))),
+                ]),
+        ]);
+    let _: ProduceResponse = c.call(ApiKey::Produce, 9, &req).await;
+    let got = tokio::time::timeout(std::time::Duration::from_secs(20), waiter)
+        .await
+        .expect("long poll was not woken")
+        .unwrap();
+    assert_eq!(got, vec![(0, "wake".to_string())]);
+}
