@@ -793,6 +793,39 @@ impl Config {
     }
 }
 
+/// The key tables of docs/configuration.md, rendered from [`BROKER_KEYS`],
+/// [`IGNORED_KEYS`] and [`TOPIC_KEYS`] (a unit test keeps the doc in step).
+pub fn markdown_tables() -> String {
+    let mut s = String::from(
+        "| key | type | default | what fjord does with it |\n| --- | --- | --- | --- |\n",
+    );
+    for k in BROKER_KEYS {
+        s.push_str(&format!(
+            "| `{}` | {:?} | `{}` | {} |\n",
+            k.name,
+            k.kind,
+            k.default.unwrap_or("(none)"),
+            k.doc
+        ));
+    }
+    s.push_str("\nAccepted without effect (meaningless for a single fjord broker): ");
+    let ignored: Vec<String> = IGNORED_KEYS.iter().map(|k| format!("`{k}`")).collect();
+    s.push_str(&ignored.join(", "));
+    s.push_str(".\n\nTopic keys:\n\n| key | type | broker synonym | default |\n| --- | --- | --- | --- |\n");
+    for k in TOPIC_KEYS {
+        s.push_str(&format!(
+            "| `{}` | {:?} | {} | `{}` |\n",
+            k.name,
+            k.kind,
+            k.broker_synonym
+                .map(|b| format!("`{b}`"))
+                .unwrap_or_else(|| "—".into()),
+            k.default
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -895,5 +928,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w, vec!["unknown config key 'foo.bar' ignored".to_string()]);
+    }
+
+    /// docs/configuration.md carries the tables as rendered here. To refresh:
+    /// `FJORD_UPDATE_DOCS=1 cargo test --lib docs_configuration`.
+    #[test]
+    fn docs_configuration_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- keys:begin -->\n", "<!-- keys:end -->");
+        let (Some(a), Some(b)) = (doc.find(begin), doc.find(end)) else {
+            panic!("docs/configuration.md lacks the {begin:?} / {end:?} markers");
+        };
+        let current = &doc[a + begin.len()..b];
+        let want = markdown_tables();
+        if current != want {
+            if std::env::var_os("FJORD_UPDATE_DOCS").is_some() {
+                let updated = format!("{}{want}{}", &doc[..a + begin.len()], &doc[b..]);
+                std::fs::write(path, updated).unwrap();
+            } else {
+                panic!(
+                    "docs/configuration.md is stale; run FJORD_UPDATE_DOCS=1 cargo test --lib docs_configuration"
+                );
+            }
+        }
     }
 }

@@ -55,7 +55,7 @@ pub fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataResponse {
             .into_iter()
             .map(|rt| match rt.name {
                 // v10+: a topic may be named by id only (name null, or empty from lenient clients).
-                Some(name) if !(name.is_empty() && !rt.topic_id.is_nil()) => {
+                Some(name) if !name.is_empty() || rt.topic_id.is_nil() => {
                     by_name(ctx, name, allow_auto, auth_ops)
                 }
                 _ => match b.topics.get_by_id(rt.topic_id) {

@@ -116,7 +116,8 @@ impl<E: Entry> IndexFile<E> {
         self.entries.last().copied()
     }
 
-    /// Replace the file's content with the in-memory entries; keep an append handle if `keep_open`.
+    /// Replace the file's content with the in-memory entries and fsync it; keep an append
+    /// handle if `keep_open`.
     pub fn rewrite(&mut self, keep_open: bool) -> io::Result<()> {
         self.file = None;
         let mut buf = Vec::with_capacity(self.entries.len() * E::SIZE);
@@ -125,6 +126,7 @@ impl<E: Entry> IndexFile<E> {
         }
         let mut f = File::create(&self.path)?;
         f.write_all(&buf)?;
+        f.sync_data()?;
         self.dirty = false;
         if keep_open {
             self.file = Some(f);
@@ -169,13 +171,7 @@ impl<E: Entry> IndexFile<E> {
     pub fn sync(&mut self) -> io::Result<()> {
         if self.dirty {
             let keep = self.file.is_some();
-            self.rewrite(true)?;
-            if !keep {
-                if let Some(f) = self.file.take() {
-                    f.sync_data()?;
-                }
-                return Ok(());
-            }
+            return self.rewrite(keep);
         }
         match &self.file {
             Some(f) => f.sync_data(),
@@ -227,8 +223,9 @@ pub fn check_offset_entries(entries: &[IndexEntry], log_size: u64) -> Result<(),
     Ok(())
 }
 
-/// Structural check of time-index entries: timestamps and offsets non-decreasing, offsets
-/// within `max_relative_offset`.
+/// Structural check of time-index entries: timestamps strictly increasing (both writers only
+/// append a larger timestamp; this also rejects zero-filled preallocated files), offsets
+/// non-decreasing and within `max_relative_offset`.
 pub fn check_time_entries(
     entries: &[TimeIndexEntry],
     max_relative_offset: i64,
@@ -239,7 +236,7 @@ pub fn check_time_entries(
         }
         if i > 0 {
             let p = entries[i - 1];
-            if e.timestamp < p.timestamp || e.relative_offset < p.relative_offset {
+            if e.timestamp <= p.timestamp || e.relative_offset < p.relative_offset {
                 return Err(format!("entry {i} {e:?} not after {p:?}"));
             }
         }

@@ -1216,7 +1216,7 @@ mod tests {
     }
 
     #[test]
-    fn torn_non_last_segment_with_bad_index_is_recovered() {
+    fn torn_non_last_segment_is_recovered() {
         let dir = tempfile::tempdir().unwrap();
         let c = LogConfig {
             segment_bytes: 1500,
@@ -1393,5 +1393,84 @@ mod tests {
         assert!(p.exists());
         log.delete().unwrap();
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn rolls_before_relative_offsets_overflow() {
+        use crate::log::batch::{LAST_OFFSET_DELTA_AT, RECORDS_COUNT_AT, compute_crc};
+        // A compressed batch may claim any record count without us decoding it.
+        let mut huge = batch_bytes(&[(1, "x")], Compression::Gzip);
+        let n = i32::MAX;
+        huge[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&n.to_be_bytes());
+        huge[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+            .copy_from_slice(&(n - 1).to_be_bytes());
+        let crc = compute_crc(&huge);
+        huge[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        let (r, _) = append(&mut log, &huge, 0);
+        assert_eq!((r.base_offset, r.last_offset), (0, i64::from(n) - 1));
+        let (r, _) = append(&mut log, &value_batch(0, 1), 0);
+        assert_eq!(r.base_offset, i64::from(n));
+        assert_eq!(log.segments_info().len(), 1); // last - base == i32::MAX still fits
+        let (r, _) = append(&mut log, &value_batch(0, 1), 0);
+        assert_eq!(r.base_offset, i64::from(n) + 1);
+        assert_eq!(
+            log.segments_info().iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![0, i64::from(n) + 1]
+        );
+        // a single payload that cannot fit any segment's relative offsets
+        let mut two = [huge.clone(), huge.clone()].concat();
+        let infos = validate_batches(&two, 1 << 20).unwrap();
+        let leo = log.log_end_offset();
+        assert!(matches!(
+            log.append(&mut two, &infos, 0, 0),
+            Err(LogError::MessageTooLarge(_))
+        ));
+        assert_eq!(log.log_end_offset(), leo);
+        drop(log);
+        let log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        assert_eq!(log.log_end_offset(), leo);
+        assert_eq!(log.read(5, 1, true).unwrap().len(), huge.len());
+    }
+
+    #[test]
+    fn zero_filled_preallocated_indexes_are_rebuilt() {
+        // Kafka preallocates index files; after an unclean shutdown they may be zero-filled.
+        let dir = tempfile::tempdir().unwrap();
+        let c = LogConfig {
+            segment_bytes: 1500,
+            index_interval_bytes: 150,
+            ..cfg()
+        };
+        let batches = build(dir.path(), &c, 30);
+        let log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        let max_ts = log.max_timestamp_offset().unwrap();
+        let seg0 = (
+            log.segments()[0].offset_index().entries().to_vec(),
+            log.segments()[0].time_index().entries().to_vec(),
+        );
+        drop(log);
+        fs::write(
+            dir.path().join("00000000000000000000.index"),
+            vec![0u8; 8 * 64],
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("00000000000000000000.timeindex"),
+            vec![0u8; 12 * 64],
+        )
+        .unwrap();
+        let log = PartitionLog::open(dir.path(), c, 0).unwrap();
+        assert_eq!(log.segments()[0].offset_index().entries(), &seg0.0[..]);
+        assert_eq!(log.segments()[0].time_index().entries(), &seg0.1[..]);
+        assert_eq!(log.max_timestamp_offset().unwrap(), max_ts);
+        assert_eq!(&log.read(1, 1, true).unwrap()[..], &batches[0].1[..]);
+    }
+
+    #[test]
+    fn partition_log_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<PartitionLog>();
     }
 }

@@ -400,10 +400,6 @@ impl LogSegment {
         } else {
             None
         };
-        if !active {
-            index.sync()?;
-            time_index.sync()?;
-        }
         Ok(LogSegment {
             base_offset,
             log_path: lp,
@@ -654,7 +650,7 @@ impl LogSegment {
         start: u64,
         f: &mut dyn FnMut(u64, &BatchHeader) -> Result<bool, LogError>,
     ) -> Result<(), LogError> {
-        let mut r = PosReader::new(&self.log, self.size, 64 * 1024);
+        let mut r = PosReader::new(&self.log, self.size, 8 * 1024);
         let mut pos = start;
         while pos < self.size {
             let h = self.header_at(&mut r, pos)?;
