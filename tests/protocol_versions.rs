@@ -682,3 +682,72 @@ async fn long_poll_is_woken_by_an_append() {
         .unwrap();
     assert_eq!(got, vec![(0, "wake".to_string())]);
 }
+
+#[tokio::test]
+async fn log_append_time_topics_are_stamped_by_the_broker() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopicConfig;
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let req = CreateTopicsRequest::default().with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name("lat"))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(vec![
+                CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str("message.timestamp.type"))
+                    .with_value(Some(StrBytes::from_static_str("LogAppendTime"))),
+            ]),
+    ]);
+    let r: CreateTopicsResponse = c.call(ApiKey::CreateTopics, 7, &req).await;
+    assert_eq!(r.topics[0].error_code, 0);
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name("lat"))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch(&["a", "b"], 42))),
+                ]),
+        ]);
+    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &req).await;
+    let stamped = r.responses[0].partition_responses[0].log_append_time_ms;
+    assert!(
+        stamped > 1_600_000_000_000,
+        "log_append_time_ms = {stamped}"
+    );
+    let req = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name("lat"))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &req).await;
+    let data = r.responses[0].partitions[0].records.clone().unwrap();
+    // The CRC was recomputed, so the client-side decoder accepts the batches.
+    let sets = RecordBatchDecoder::decode_all(&mut data.clone()).unwrap();
+    assert_eq!(sets.iter().map(|s| s.records.len()).sum::<usize>(), 2);
+    // Clients read a LogAppendTime batch's timestamp from its header: attributes
+    // bit 3 set and maxTimestamp = the append time.
+    let mut pos = 0;
+    let mut batches = 0;
+    while pos < data.len() {
+        let len = i32::from_be_bytes(data[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        let attrs = i16::from_be_bytes(data[pos + 21..pos + 23].try_into().unwrap());
+        let max_ts = i64::from_be_bytes(data[pos + 35..pos + 43].try_into().unwrap());
+        assert_eq!(attrs & 0x08, 0x08, "timestamp type bit");
+        assert_eq!(max_ts, stamped);
+        pos += 12 + len;
+        batches += 1;
+    }
+    assert!(batches >= 1);
+}

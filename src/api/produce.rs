@@ -13,8 +13,8 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{RequestContext, str_bytes};
-use crate::cluster::{Partition, Topic, log_config};
-use crate::log::{LogError, validate_batches};
+use crate::cluster::{Partition, Topic};
+use crate::log::{LogError, stamp_log_append_time, validate_batches};
 use crate::txn::producer_state::{BatchMetadata, ProducerStateError, SequenceCheck, last_sequence};
 
 /// The leader epoch fjord stamps on batches: a single broker never changes leader.
@@ -47,7 +47,7 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
                 } else {
                     match &topic {
                         None => error(missing, None),
-                        Some(t) => produce_partition(ctx, t, pd, now),
+                        Some(t) => produce_partition(t, pd, now),
                     }
                 };
                 r.with_index(index)
@@ -86,7 +86,6 @@ pub fn log_error_code(e: &LogError) -> E {
 }
 
 fn produce_partition(
-    ctx: &RequestContext,
     topic: &Topic,
     pd: PartitionProduceData,
     now: i64,
@@ -100,8 +99,8 @@ fn produce_partition(
             Some("produce request carries no record batch".into()),
         );
     };
-    let max = log_config(&ctx.broker.config, &topic.configs.read()).max_message_bytes;
-    let batches = match validate_batches(&records, max) {
+    let settings = topic.settings.read().clone();
+    let batches = match validate_batches(&records, settings.log.max_message_bytes) {
         Ok(b) => b,
         Err(e) => {
             tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
@@ -115,6 +114,14 @@ fn produce_partition(
         );
     }
     let mut payload = BytesMut::from(&records[..]);
+    let mut batches = batches;
+    if settings.log_append_time {
+        for b in &mut batches {
+            if let Err(e) = stamp_log_append_time(&mut payload, b, now) {
+                return error(log_error_code(&e), Some(e.to_string()));
+            }
+        }
+    }
     append(&partition, &mut payload, &batches, now)
 }
 

@@ -127,7 +127,30 @@ pub struct Topic {
     pub id: Uuid,
     /// Topic-level overrides only; defaults come from the broker config.
     pub configs: RwLock<BTreeMap<String, String>>,
+    /// The parsed settings the produce path needs, derived from `configs`.
+    pub settings: RwLock<TopicSettings>,
     pub partitions: RwLock<Vec<Arc<Partition>>>,
+}
+
+/// A topic's effective settings, parsed once from its configs.
+#[derive(Clone, Debug)]
+pub struct TopicSettings {
+    pub log: LogConfig,
+    /// message.timestamp.type=LogAppendTime: the broker stamps batches on append.
+    pub log_append_time: bool,
+}
+
+impl TopicSettings {
+    pub fn new(broker: &Config, overrides: &BTreeMap<String, String>) -> TopicSettings {
+        let ts_type = overrides
+            .get("message.timestamp.type")
+            .cloned()
+            .or_else(|| broker.topic_default("message.timestamp.type"));
+        TopicSettings {
+            log: log_config(broker, overrides),
+            log_append_time: ts_type.as_deref() == Some("LogAppendTime"),
+        }
+    }
 }
 
 impl Topic {
@@ -261,7 +284,8 @@ impl TopicRegistry {
             };
             let configs =
                 read_properties(&log_dir.join(format!("{name}-0")).join(TOPIC_PROPERTIES));
-            let lc = log_config(&reg.broker, &configs);
+            let settings = TopicSettings::new(&reg.broker, &configs);
+            let lc = settings.log.clone();
             let count = parts.keys().max().map(|m| m + 1).unwrap_or(0);
             let mut partitions = Vec::with_capacity(count as usize);
             for p in 0..count {
@@ -278,6 +302,7 @@ impl TopicRegistry {
                     name,
                     id,
                     configs: RwLock::new(configs),
+                    settings: RwLock::new(settings),
                     partitions: RwLock::new(partitions),
                 }),
             );
@@ -350,7 +375,8 @@ impl TopicRegistry {
         let _guard = self.admin.lock();
         self.validate_create(name, partitions, replication_factor, &configs)?;
         let id = Uuid::new_v4();
-        let lc = log_config(&self.broker, &configs);
+        let settings = TopicSettings::new(&self.broker, &configs);
+        let lc = settings.log.clone();
         let mut parts = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
             let dir = self.log_dir.join(format!("{name}-{p}"));
@@ -365,6 +391,7 @@ impl TopicRegistry {
             name: name.to_string(),
             id,
             configs: RwLock::new(configs),
+            settings: RwLock::new(settings),
             partitions: RwLock::new(parts),
         });
         self.ids.insert(id, name.to_string());
@@ -414,7 +441,7 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        let lc = log_config(&self.broker, &topic.configs.read());
+        let lc = topic.settings.read().log.clone();
         let mut new = Vec::new();
         for p in current..total {
             let dir = self.log_dir.join(format!("{name}-{p}"));
