@@ -79,8 +79,9 @@ class Broker:
         err = open(self.stderr_path, "ab")
         err.write(f"\n===== start #{self.starts}: {' '.join(self.argv())}\n".encode())
         err.flush()
+        env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                     stdout=err, stderr=err)
+                                     stdout=err, stderr=err, env=env)
         err.close()
         t0 = time.monotonic()
         deadline = t0 + timeout

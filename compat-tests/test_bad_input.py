@@ -47,7 +47,8 @@ def test_garbage_bytes_close_only_that_connection(broker):
 
 def test_truncated_request_body(broker):
     with wire.Conn(broker.port) as c:
-        full = c.header(3, 4) + MetadataRequest_v4(topics=["aaaa", "bbbb"], allow_auto_topic_creation=False).encode()
+        req = MetadataRequest_v4(topics=["aaaa", "bbbb"], allow_auto_topic_creation=False)
+        full = c.header(3, 4) + req.encode()
         c.send_frame(full[:-7])  # a complete frame whose body ends mid-field
         assert c.wait_closed(5), "connection with a truncated request body was not closed"
     assert_serving(broker)
@@ -150,7 +151,9 @@ def test_fetch_past_end_is_offset_out_of_range(broker):
         assert (err, recs) == (wire.OFFSET_OUT_OF_RANGE, [])
         # fetching exactly at the log end is not an error: it is an (empty) long poll
         assert c.fetch("oor", 0, 3) == (wire.NONE, 3, [])
-        assert c.fetch("oor", 0, 1) == (wire.NONE, 3, [(1, None, b"b"), (2, None, b"c")])
+        # a fetch inside a batch returns the whole batch (clients skip the records before)
+        err, hw, recs = c.fetch("oor", 0, 1)
+        assert (err, hw, [r for r in recs if r[0] >= 1]) == (wire.NONE, 3, [(1, None, b"b"), (2, None, b"c")])
 
 
 def test_unknown_partition_and_topic(broker):

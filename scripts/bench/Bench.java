@@ -17,6 +17,7 @@ public class Bench {
     public static void main(String[] a) throws Exception {
         switch (a[0]) {
             case "produce" -> produce(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
+            case "produce-rate" -> produceRate(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
             case "consume" -> consume(a[1], a[2], Integer.parseInt(a[3]), Long.parseLong(a[4]));
             case "e2e" -> e2e(a[1], a[2], Integer.parseInt(a[3]));
             default -> throw new IllegalArgumentException(a[0]);
@@ -75,6 +76,40 @@ public class Bench {
                     n, (long) n * size, secs, n / secs, mb / secs, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
             if (firstError.get() != null) System.out.println("first error: " + firstError.get());
         }
+    }
+
+    /** Open-loop producer at a fixed rate: send->ack latency without self-inflicted queueing. */
+    static void produceRate(String bs, String topic, int n, int size, int ratePerSec) throws Exception {
+        createTopic(bs, topic, 1);
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("acks", "all");
+        p.put("linger.ms", "0");
+        p.put("key.serializer", ByteArraySerializer.class.getName());
+        p.put("value.serializer", ByteArraySerializer.class.getName());
+        byte[] value = new byte[size];
+        long[] lat = new long[n];
+        AtomicLong errors = new AtomicLong();
+        try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p)) {
+            prod.partitionsFor(topic);
+            long t0 = System.nanoTime();
+            long interval = 1_000_000_000L / ratePerSec;
+            for (int i = 0; i < n; i++) {
+                long due = t0 + i * interval;
+                while (System.nanoTime() < due) Thread.onSpinWait();
+                final int idx = i;
+                final long sent = System.nanoTime();
+                prod.send(new ProducerRecord<>(topic, value), (md, e) -> {
+                    lat[idx] = System.nanoTime() - sent;
+                    if (e != null) errors.incrementAndGet();
+                });
+            }
+            prod.flush();
+        }
+        long[] s = lat.clone();
+        Arrays.sort(s);
+        System.out.printf(Locale.ROOT, "RESULT mode=produce-rate records=%d rate=%d p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f errors=%d%n",
+                n, ratePerSec, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
     }
 
     static void consume(String bs, String topic, int partitions, long n) {
