@@ -13,6 +13,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeade
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::broker::Broker;
+use crate::log::FileSlice;
 use crate::server::ConnectionInfo;
 
 pub mod api_versions;
@@ -73,14 +74,37 @@ pub enum FrameError {
     Encode(ApiKey, i16, String),
 }
 
+/// A piece of a response frame: encoded bytes, or a range of a segment file
+/// that the connection copies to the socket itself (fetch data never passes
+/// through an encoding buffer).
+#[derive(Debug)]
+pub enum Chunk {
+    Bytes(Bytes),
+    File(FileSlice),
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::File(f) => f.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Handle one request frame (without its length prefix). Returns the
-/// response frame (with its length prefix), `None` when the request takes no
-/// response (Produce with acks=0), or an error after which the connection is closed.
+/// response frame (with its length prefix) as chunks, `None` when the request
+/// takes no response (Produce with acks=0), or an error after which the
+/// connection is closed.
 pub async fn handle_frame(
     broker: &Arc<Broker>,
     conn: &ConnectionInfo,
     mut frame: Bytes,
-) -> Result<Option<BytesMut>, FrameError> {
+) -> Result<Option<Vec<Chunk>>, FrameError> {
     if frame.len() < 8 {
         return Err(FrameError::Short(frame.len()));
     }
@@ -95,7 +119,7 @@ pub async fn handle_frame(
             // UNSUPPORTED_VERSION and our ranges, so the client can retry lower.
             let resp = api_versions::unsupported_version_response();
             return encode_response(key, 0, correlation_id, &ResponseKind::ApiVersions(resp))
-                .map(Some);
+                .map(|b| Some(vec![Chunk::Bytes(b.freeze())]));
         }
         return Err(FrameError::UnsupportedVersion(key, version));
     }
@@ -118,10 +142,39 @@ pub async fn handle_frame(
         version,
         client_id: header.client_id.clone(),
     };
+    if let RequestKind::Fetch(req) = request {
+        let reply = fetch::handle(&ctx, req).await;
+        return encode_fetch(&reply, version, header.correlation_id).map(Some);
+    }
     let Some(response) = dispatch(&ctx, request).await else {
         return Ok(None);
     };
-    encode_response(key, version, header.correlation_id, &response).map(Some)
+    encode_response(key, version, header.correlation_id, &response)
+        .map(|b| Some(vec![Chunk::Bytes(b.freeze())]))
+}
+
+/// A fetch response frame: length prefix, header, then the body's chunks.
+fn encode_fetch(
+    reply: &fetch::FetchReply,
+    version: i16,
+    correlation_id: i32,
+) -> Result<Vec<Chunk>, FrameError> {
+    let key = ApiKey::Fetch;
+    let enc = |e: anyhow::Error| FrameError::Encode(key, version, e.to_string());
+    let body = fetch::encode_reply(reply, version).map_err(enc)?;
+    let mut head = BytesMut::with_capacity(16);
+    head.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut head, key.response_header_version(version))
+        .map_err(enc)?;
+    let len = head.len() - 4 + body.iter().map(Chunk::len).sum::<usize>();
+    let len = i32::try_from(len).map_err(|_| enc(anyhow::anyhow!("response over 2 GiB")))?;
+    head[..4].copy_from_slice(&len.to_be_bytes());
+    let mut chunks = Vec::with_capacity(body.len() + 1);
+    chunks.push(Chunk::Bytes(head.freeze()));
+    chunks.extend(body);
+    Ok(chunks)
 }
 
 /// What a handler gets besides its request.
@@ -137,7 +190,6 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::ApiVersions(r) => api_versions::handle(ctx, r).into(),
         RequestKind::Metadata(r) => metadata::handle(ctx, r).into(),
         RequestKind::Produce(r) => return produce::handle(ctx, r).map(Into::into),
-        RequestKind::Fetch(r) => fetch::handle(ctx, r).await.into(),
         RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).into(),

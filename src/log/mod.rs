@@ -25,7 +25,7 @@ pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
 pub use partition::{AppendResult, PartitionLog, partition_dir};
-pub use segment::LogSegment;
+pub use segment::{FileSlice, LogSegment};
 
 /// Errors of the storage engine.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
-use super::segment::LogSegment;
+use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
 
 /// `<log_dir>/<topic>-<partition>`, Kafka's partition directory naming.
@@ -340,6 +340,26 @@ impl PartitionLog {
         min_one: bool,
         max_offset: i64,
     ) -> Result<Bytes, LogError> {
+        let slices = self.slices_up_to(offset, max_bytes, min_one, max_offset)?;
+        let total: u64 = slices.iter().map(|s| s.len).sum();
+        let mut out = vec![0u8; total as usize];
+        let mut at = 0usize;
+        for s in &slices {
+            s.read_into(&mut out[at..at + s.len as usize], 0)?;
+            at += s.len as usize;
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Like [`Self::read_up_to`], but returns the file ranges instead of the bytes, so the
+    /// caller can copy them to a socket after releasing the partition lock.
+    pub fn slices_up_to(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<Vec<FileSlice>, LogError> {
         let log_end = self.log_end_offset();
         if offset < self.log_start_offset || offset > log_end {
             return Err(LogError::OffsetOutOfRange {
@@ -348,14 +368,15 @@ impl PartitionLog {
                 log_end,
             });
         }
+        let mut out = Vec::new();
         if offset == log_end || offset >= max_offset {
-            return Ok(Bytes::new());
+            return Ok(out);
         }
         let mut idx = self
             .segments
             .partition_point(|s| s.base_offset() <= offset)
             .saturating_sub(1);
-        let mut out: Vec<u8> = Vec::new();
+        let mut taken = 0usize;
         let mut first = true;
         while idx < self.segments.len() {
             let seg = &self.segments[idx];
@@ -367,19 +388,18 @@ impl PartitionLog {
             };
             first = false;
             let Some(pos) = pos else { continue };
-            let budget = max_bytes.saturating_sub(out.len());
-            let (data, more) =
-                seg.read_batches(pos, budget, min_one && out.is_empty(), max_offset)?;
-            if out.is_empty() {
-                out = data;
-            } else {
-                out.extend_from_slice(&data);
+            let budget = max_bytes.saturating_sub(taken);
+            let (slice, more) =
+                seg.slice_batches(pos, budget, min_one && taken == 0, max_offset)?;
+            if let Some(s) = slice {
+                taken += s.len as usize;
+                out.push(s);
             }
             if !more {
                 break;
             }
         }
-        Ok(Bytes::from(out))
+        Ok(out)
     }
 
     /// The earliest record (at or after the log start) whose timestamp is >= `ts`:

@@ -17,6 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
@@ -27,6 +28,30 @@ use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
 };
+
+/// A byte range of a segment file holding whole batches: what a fetch sends.
+/// Holding the `Arc<File>` keeps the data readable after the partition lock is
+/// released, even if the segment is deleted meanwhile.
+#[derive(Clone, Debug)]
+pub struct FileSlice {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: u64,
+}
+
+impl FileSlice {
+    /// Copy the range into `buf` (exactly `len` bytes).
+    pub fn read_into(&self, buf: &mut [u8], offset_in_slice: u64) -> io::Result<()> {
+        self.file
+            .read_exact_at(buf, self.position + offset_in_slice)
+    }
+
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        let mut v = vec![0u8; self.len as usize];
+        self.read_into(&mut v, 0)?;
+        Ok(v)
+    }
+}
 
 /// File name of a segment file: 20-digit zero-padded base offset plus `suffix` (e.g. ".log").
 pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
@@ -255,7 +280,8 @@ struct QuickLoad {
 pub struct LogSegment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Shared so a fetch can copy a byte range after releasing the partition lock.
+    log: Arc<File>,
     /// Bytes of valid data (== file length except transiently during a failed write).
     size: u64,
     /// Last offset + 1 (== base offset when empty).
@@ -297,7 +323,7 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             log_path: lp,
-            log,
+            log: Arc::new(log),
             size: 0,
             next_offset: base_offset,
             index,
@@ -339,7 +365,7 @@ impl LogSegment {
                     return Ok(LogSegment {
                         base_offset,
                         log_path: lp,
-                        log,
+                        log: Arc::new(log),
                         size: file_size,
                         next_offset: q.next_offset,
                         index: OffsetIndex::new(ip, q.index),
@@ -403,7 +429,7 @@ impl LogSegment {
         Ok(LogSegment {
             base_offset,
             log_path: lp,
-            log,
+            log: Arc::new(log),
             size: w.valid_size,
             next_offset: w.next_offset,
             index,
@@ -541,7 +567,7 @@ impl LogSegment {
             )));
         }
         let start = self.size;
-        if let Err(e) = (&self.log).write_all(data) {
+        if let Err(e) = (&*self.log).write_all(data) {
             if let Err(e2) = self.log.set_len(start) {
                 tracing::error!(segment = %self.log_path.display(), error = %e2, "cannot undo partial write; segment offline");
                 self.poisoned = true;
@@ -677,10 +703,51 @@ impl LogSegment {
         Ok(found)
     }
 
-    /// Read whole batches starting at `pos` (a batch boundary): as many as fit in `max_bytes`, and
-    /// only batches whose last offset is < `max_offset`. If the first batch does not fit it is
-    /// returned anyway when `min_one`. Returns the bytes and whether the read stopped only because
-    /// the segment ended (so the caller may continue with the next segment).
+    /// The byte range of whole batches starting at `pos` (a batch boundary): as many as fit in
+    /// `max_bytes`, and only batches whose last offset is < `max_offset`. If the first batch does
+    /// not fit it is included anyway when `min_one`. Only batch headers are read. Returns the
+    /// range (None when empty) and whether it stopped only because the segment ended (so the
+    /// caller may continue with the next segment).
+    pub fn slice_batches(
+        &self,
+        pos: u64,
+        max_bytes: usize,
+        min_one: bool,
+        max_offset: i64,
+    ) -> Result<(Option<FileSlice>, bool), LogError> {
+        let mut r = PosReader::new(&self.log, self.size, 4096);
+        let mut end = pos;
+        let mut reached_end = true;
+        while end < self.size {
+            let h = match self.header_at(&mut r, end) {
+                Ok(h) => h,
+                Err(e) if end == pos => return Err(e),
+                Err(e) => {
+                    tracing::warn!(segment = %self.log_path.display(), position = end, "invalid batch header during read; returning the batches before it: {e}");
+                    reached_end = false;
+                    break;
+                }
+            };
+            if h.last_offset() >= max_offset {
+                reached_end = false;
+                break;
+            }
+            let taken = end - pos;
+            if taken + h.size() > max_bytes as u64 && !(taken == 0 && min_one) {
+                reached_end = false;
+                break;
+            }
+            end += h.size();
+        }
+        let slice = (end > pos).then(|| FileSlice {
+            file: self.log.clone(),
+            position: pos,
+            len: end - pos,
+        });
+        Ok((slice, reached_end && end == self.size))
+    }
+
+    /// [`Self::slice_batches`], copied into memory.
     pub fn read_batches(
         &self,
         pos: u64,
@@ -688,54 +755,12 @@ impl LogSegment {
         min_one: bool,
         max_offset: i64,
     ) -> Result<(Vec<u8>, bool), LogError> {
-        let avail = self.size.saturating_sub(pos);
-        let want = avail.min(max_bytes as u64) as usize;
-        let mut buf = vec![0u8; want];
-        self.log.read_exact_at(&mut buf, pos)?;
-        let mut p = 0usize;
-        let mut stopped_early = false;
-        while p < want {
-            let Some(h) = BatchHeader::parse(&buf[p..]) else {
-                stopped_early = true;
-                break;
-            };
-            if h.magic != MAGIC_V2
-                || h.batch_length < MIN_BATCH_LENGTH
-                || pos + p as u64 + h.size() > self.size
-            {
-                if p == 0 {
-                    return Err(self.corrupt(pos, "invalid batch header"));
-                }
-                tracing::warn!(segment = %self.log_path.display(), position = pos + p as u64, "invalid batch header during read; returning the batches before it");
-                return Ok((buf[..p].to_vec(), false));
-            }
-            if h.last_offset() >= max_offset {
-                buf.truncate(p);
-                return Ok((buf, false));
-            }
-            if p as u64 + h.size() > want as u64 {
-                stopped_early = true;
-                break;
-            }
-            p += h.size() as usize;
-        }
-        if p == 0 && avail > 0 {
-            // The first batch does not fit in max_bytes.
-            if !min_one {
-                return Ok((Vec::new(), false));
-            }
-            let mut r = PosReader::new(&self.log, self.size, HEADER_SIZE);
-            let h = self.header_at(&mut r, pos)?;
-            if h.last_offset() >= max_offset {
-                return Ok((Vec::new(), false));
-            }
-            let mut one = vec![0u8; h.size() as usize];
-            self.log.read_exact_at(&mut one, pos)?;
-            let end = pos + h.size() == self.size;
-            return Ok((one, end));
-        }
-        buf.truncate(p);
-        Ok((buf, !stopped_early && pos + p as u64 == self.size))
+        let (slice, more) = self.slice_batches(pos, max_bytes, min_one, max_offset)?;
+        let data = match slice {
+            Some(s) => s.read()?,
+            None => Vec::new(),
+        };
+        Ok((data, more))
     }
 
     /// Read the whole batch at `pos` and decode its records.
