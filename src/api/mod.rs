@@ -249,3 +249,34 @@ pub fn topic_error(e: &crate::cluster::TopicError) -> (i16, Option<StrBytes>) {
     };
     (code.code(), Some(str_bytes(e.to_string())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/compatibility.md lists exactly the advertised APIs and ranges.
+    #[test]
+    fn compatibility_doc_lists_every_advertised_api() {
+        let doc = include_str!("../../docs/compatibility.md");
+        let begin = doc.find("<!-- apis:begin -->").expect("apis:begin marker");
+        let end = doc.find("<!-- apis:end -->").expect("apis:end marker");
+        let rows: Vec<Vec<&str>> = doc[begin..end]
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| key") && !l.starts_with("| ---"))
+            .map(|l| l.split('|').map(str::trim).collect())
+            .collect();
+        assert_eq!(rows.len(), SUPPORTED.len(), "one row per advertised API");
+        for (key, lo, hi) in SUPPORTED {
+            let row = rows
+                .iter()
+                .find(|r| r[1] == (*key as i16).to_string())
+                .unwrap_or_else(|| panic!("{key:?} missing from docs/compatibility.md"));
+            assert_eq!(row[2], format!("{key:?}"));
+            assert!(
+                row[3].starts_with(&format!("{lo}–{hi}")),
+                "{key:?}: doc says {}, advertised {lo}–{hi}",
+                row[3]
+            );
+        }
+    }
+}
