@@ -751,3 +751,75 @@ async fn log_append_time_topics_are_stamped_by_the_broker() {
     }
     assert!(batches >= 1);
 }
+
+/// Kafka's limits: whole batches only; partition_max_bytes per partition;
+/// max_bytes across the response; the first batch of the first non-empty
+/// partition is returned even when it alone exceeds the limits.
+#[tokio::test]
+async fn fetch_honours_max_bytes_and_partition_max_bytes() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "mb", 2).await;
+    let big = "z".repeat(1000);
+    let one = batch(&[&big], 1).len() as i32; // every batch below has this size
+    for p in 0..2 {
+        for _ in 0..3 {
+            let req = ProduceRequest::default()
+                .with_acks(1)
+                .with_timeout_ms(1000)
+                .with_topic_data(vec![
+                    TopicProduceData::default()
+                        .with_name(name("mb"))
+                        .with_partition_data(vec![
+                            PartitionProduceData::default()
+                                .with_index(p)
+                                .with_records(Some(batch(&[&big], 1))),
+                        ]),
+                ]);
+            let r: ProduceResponse = c.call(ApiKey::Produce, 9, &req).await;
+            assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        }
+    }
+    let fetch = |max_bytes: i32, part_max: i32| {
+        FetchRequest::default()
+            .with_max_wait_ms(0)
+            .with_max_bytes(max_bytes)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(name("mb"))
+                    .with_partitions(
+                        (0..2)
+                            .map(|p| {
+                                FetchPartition::default()
+                                    .with_partition(p)
+                                    .with_partition_max_bytes(part_max)
+                            })
+                            .collect(),
+                    ),
+            ])
+    };
+    let sizes = |r: &FetchResponse| -> Vec<usize> {
+        r.responses[0]
+            .partitions
+            .iter()
+            .map(|p| p.records.as_ref().map_or(0, |d| d.len()))
+            .collect()
+    };
+    let one = one as usize;
+    // 1.5 batches per partition: one whole batch from each.
+    let r: FetchResponse = c
+        .call(ApiKey::Fetch, 12, &fetch(1 << 20, (one * 3 / 2) as i32))
+        .await;
+    assert_eq!(sizes(&r), vec![one, one]);
+    // 2.5 batches in all: two from partition 0, none fit from partition 1.
+    let r: FetchResponse = c
+        .call(ApiKey::Fetch, 12, &fetch((one * 5 / 2) as i32, 1 << 20))
+        .await;
+    assert_eq!(sizes(&r), vec![2 * one, 0]);
+    // Limits below one batch: the first partition still yields one batch, the second nothing.
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch(10, 10)).await;
+    assert_eq!(sizes(&r), vec![one, 0]);
+    // Everything fits.
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch(1 << 20, 1 << 20)).await;
+    assert_eq!(sizes(&r), vec![3 * one, 3 * one]);
+}
