@@ -146,14 +146,12 @@ class Broker:
 
 @pytest.fixture
 def start_broker(tmp_path, request):
-    """Factory: start_broker(**overrides) -> Broker (keys may use '_' for '.')."""
+    """Factory: start_broker({"kafka.key": "value", ...}) -> a started Broker."""
     brokers = []
     request.node._fjord_brokers = brokers
 
-    def _start(overrides=None, name=None, **kw):
-        ov = dict(overrides or {})
-        ov.update({k.replace("__", "-").replace("_", "."): v for k, v in kw.items()})
-        b = Broker(tmp_path / f"data{len(brokers)}", overrides=ov,
+    def _start(overrides=None, name=None):
+        b = Broker(tmp_path / f"data{len(brokers)}", overrides=overrides,
                    name=name or f"fjord{len(brokers)}")
         brokers.append(b)
         return b.start()
@@ -161,6 +159,10 @@ def start_broker(tmp_path, request):
     yield _start
     for b in brokers:
         b.stop()
+    # Client input must never panic the broker, even where a task boundary hides it.
+    panics = [(b.name, l) for b in brokers for l in b.stderr_tail(100000).splitlines() if "panicked" in l]
+    if panics:
+        pytest.fail("fjord panicked during the test:\n" + "\n".join(f"{n}: {l}" for n, l in panics[:10]))
 
 
 @pytest.fixture
@@ -174,7 +176,8 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         for b in getattr(item, "_fjord_brokers", []):
-            rep.sections.append((f"{b.name} stderr (tail, port {b.port})", b.stderr_tail()))
+            state = "running" if b.alive() else f"EXITED with {b.proc.returncode if b.proc else None}"
+            rep.sections.append((f"{b.name} stderr (tail, port {b.port}, {state})", b.stderr_tail()))
 
 
 # --- Java --------------------------------------------------------------------

@@ -148,3 +148,40 @@ def test_produce_to_many_partitions(broker):
         assert [(r[0], r[2], r[3]) for r in mine] == [(None, j, b"%d" % (j * 3 + part)) for j in range(10)]
         got = consume_assigned(broker.bootstrap, "multi", 10, partition=part)
         assert got == [(part, j, None, b"%d" % (j * 3 + part)) for j in range(10)]
+
+
+def test_log_append_time_topic(broker):
+    """message.timestamp.type=LogAppendTime: the broker stamps records with its own clock."""
+    import time
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    futs = admin.create_topics([NewTopic("lat", num_partitions=1, replication_factor=1,
+                                         config={"message.timestamp.type": "LogAppendTime"}),
+                                NewTopic("ct", num_partitions=1, replication_factor=1)])
+    for f in futs.values():
+        f.result(timeout=15)
+    before = int(time.time() * 1000)
+    for topic in ("lat", "ct"):
+        p = Producer({"bootstrap.servers": broker.bootstrap})
+        for i in range(3):
+            p.produce(topic, value=b"t%d" % i, timestamp=1_000_000 + i)
+        assert p.flush(30) == 0
+    after = int(time.time() * 1000)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ts", "enable.auto.commit": False})
+    for topic, kind in (("lat", TIMESTAMP_LOG_APPEND_TIME), ("ct", TIMESTAMP_CREATE_TIME)):
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        msgs = []
+        deadline = time.monotonic() + 15
+        while len(msgs) < 3 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                msgs.append(m)
+        assert [m.value() for m in msgs] == [b"t0", b"t1", b"t2"], topic
+        for i, m in enumerate(msgs):
+            ttype, ts = m.timestamp()
+            assert ttype == kind, (topic, m.timestamp())
+            if kind == TIMESTAMP_LOG_APPEND_TIME:
+                assert before - 1000 <= ts <= after + 1000, (topic, ts, before, after)
+            else:
+                assert ts == 1_000_000 + i
+    c.close()

@@ -2,7 +2,7 @@
 import re
 import struct
 
-from confluent_kafka import TopicPartition as CTP
+import pytest
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, NewPartitions
 
@@ -118,3 +118,59 @@ def test_java_idempotent_producer_survives_restart(start_broker, run_java):
     assert [g[1] for g in got] == list(range(1010))
     assert got[999][2:] == (b"key-999", b"value-999-" + b"x" * (999 % 50))
     assert got[1009][3] == b"second-9"
+
+
+def _batch_positions(data):
+    pos, out = 0, []
+    while pos + 12 <= len(data):
+        blen = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+        if blen <= 0:
+            break
+        out.append(pos)
+        pos += 12 + blen
+    return out
+
+
+@pytest.mark.parametrize("damage", ["torn-last-batch", "garbage-tail", "zero-tail"])
+def test_recovery_truncates_a_damaged_tail(start_broker, damage):
+    """What a crash mid-write leaves behind: recovery keeps every complete batch before it."""
+    b = start_broker()
+    wire.create_topic(b.port, "torn")
+    with wire.Conn(b.port) as c:
+        for i in range(10):
+            assert c.produce("torn", 0, wire.build_batch([b"b%d-%d" % (i, j) for j in range(10)])) == (0, i * 10)
+    b.kill()
+    log = b.log_dir / "torn-0" / "00000000000000000000.log"
+    data = log.read_bytes()
+    positions = _batch_positions(data)
+    assert len(positions) == 10, f"expected 10 batches in {log.name}, found {len(positions)}"
+    end = positions[-1] + 12 + struct.unpack(">i", data[positions[-1] + 8:positions[-1] + 12])[0]
+    if damage == "torn-last-batch":
+        with open(log, "r+b") as f:
+            f.truncate(positions[-1] + (end - positions[-1]) // 2)
+        survivors = 90
+    elif damage == "garbage-tail":
+        with open(log, "r+b") as f:
+            f.truncate(end)
+            f.seek(end)
+            f.write(bytes(range(7, 250)) * 3)
+        survivors = 100
+    else:
+        with open(log, "r+b") as f:
+            f.truncate(end)
+            f.seek(end)
+            f.write(b"\x00" * 4096)
+        survivors = 100
+    b.start()
+    with wire.Conn(b.port) as c:
+        assert c.list_offset("torn", 0) == (wire.NONE, survivors)
+        got = []
+        while len(got) < survivors:
+            err, hw, recs = c.fetch("torn", 0, len(got))
+            assert (err, hw) == (wire.NONE, survivors)
+            got += [r for r in recs if r[0] >= len(got)]
+        assert [(o, v) for o, _k, v in got] == [(i * 10 + j, b"b%d-%d" % (i, j)) for i in range(survivors // 10)
+                                                for j in range(10)]
+        assert c.produce("torn", 0, wire.build_batch([b"after"])) == (wire.NONE, survivors)
+        err, hw, recs = c.fetch("torn", 0, survivors)
+        assert (err, hw, recs) == (wire.NONE, survivors + 1, [(survivors, None, b"after")])

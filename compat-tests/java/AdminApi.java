@@ -109,6 +109,24 @@ public class AdminApi {
                         InvalidTopicException.class, "create topic with invalid name");
             });
 
+            section("createTopics validation", () -> {
+                expectFailure(admin.createTopics(List.of(new NewTopic("jbad-rf", 1, (short) 3))).all(),
+                        InvalidReplicationFactorException.class, "replication factor 3 on one broker");
+                expectFailure(admin.createTopics(List.of(new NewTopic("jbad-parts", 0, (short) 1))).all(),
+                        InvalidPartitionsException.class, "zero partitions");
+                expectFailure(admin.createTopics(List.of(new NewTopic("jbad-cfg", 1, (short) 1)
+                        .configs(Map.of("cleanup.policy", "bogus")))).all(),
+                        InvalidConfigurationException.class, "invalid cleanup.policy value");
+                expectFailure(admin.createTopics(List.of(new NewTopic("jbad-key", 1, (short) 1)
+                        .configs(Map.of("no.such.config", "1")))).all(),
+                        InvalidConfigurationException.class, "unknown topic config key");
+                get(admin.createTopics(List.of(new NewTopic("jvalidate", 2, (short) 1)),
+                        new CreateTopicsOptions().validateOnly(true)).all());
+                Set<String> names = get(admin.listTopics().names());
+                for (String t : List.of("jbad-rf", "jbad-parts", "jbad-cfg", "jbad-key", "jvalidate"))
+                    check(!names.contains(t), t + " exists after a failed or validate-only create: " + names);
+            });
+
             section("listTopics", () -> {
                 Set<String> names = get(admin.listTopics().names());
                 check(names.containsAll(Set.of("jadm", "jadm-default")), "listTopics: " + names);

@@ -106,7 +106,7 @@ public class Bench {
             }
             prod.flush();
         }
-        long[] s = lat.clone();
+        long[] s = Arrays.copyOfRange(lat, n / 5, n); // first 20% is JVM/connection warm-up
         Arrays.sort(s);
         System.out.printf(Locale.ROOT, "RESULT mode=produce-rate records=%d rate=%d p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f errors=%d%n",
                 n, ratePerSec, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
@@ -184,7 +184,7 @@ public class Bench {
                 lat[i] = r == null ? Long.MAX_VALUE : r - t0;
             }
         }
-        long[] s = lat.clone();
+        long[] s = Arrays.copyOfRange(lat, Math.min(10, rounds / 10), rounds); // skip warm-up rounds
         Arrays.sort(s);
         System.out.printf(Locale.ROOT, "RESULT mode=e2e rounds=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f%n",
                 rounds, pct(s, .5), pct(s, .99), pct(s, 1.0));

@@ -141,7 +141,7 @@ def main():
                      f"({cpu1 - cpu0:.2f} s for {gib:.2f} GiB)"))
 
         lat = java(classes, "produce-rate", bs, "bench-latency", RATE * 5, SIZE, RATE)
-        rows.append((f"producer send->ack latency at {RATE} rec/s", f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
+        rows.append((f"producer send->ack latency at {RATE} rec/s, linger 0 (after 1 s warm-up)", f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
                      f"p99.9 {lat['p999_ms']} ms, max {lat['max_ms']} ms (errors {lat['errors']})"))
 
         cpu2 = cpu_seconds(p.pid)
@@ -155,7 +155,7 @@ def main():
         rows.append(("peak RSS under load", f"{sampler.peak / 1024:.1f} MiB"))
 
         e2e = java(classes, "e2e", bs, "bench-e2e", E2E_ROUNDS)
-        rows.append((f"end-to-end via long poll ({E2E_ROUNDS} single records)",
+        rows.append((f"end-to-end via long poll ({E2E_ROUNDS} single records, after warm-up)",
                      f"p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms"))
         rows.append(("RSS after load", f"{rss_kib(p.pid) / 1024:.1f} MiB"))
         stop(p)
