@@ -66,10 +66,56 @@ def rss_kib(pid):
     return 0
 
 
-def cpu_seconds(pid):
+def cpu_split(pid):
+    """(user, system) CPU seconds of a process."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def cpu_seconds(pid):
+    return sum(cpu_split(pid))
+
+
+def raw_long_poll_latency(port, rounds=300):
+    """A fetch parked in a long poll (raw protocol, no client library in the way) is
+    woken by a produce on another connection: ms from sending the produce to the fetch
+    response arriving, and from the produce's ack to it. Returns (p50, p99, p50 after ack)."""
+    sys.path.insert(0, str(ROOT / "compat-tests"))
+    import wire
+    from kafka.protocol.fetch import FetchRequest_v4
+    wire.create_topic(port, "bench-raw-lp")
+    send_to_fetch, ack_to_fetch = [], []
+    batch = wire.build_batch([b"x"])
+    with wire.Conn(port) as fetcher, wire.Conn(port) as producer:
+        for offset in range(rounds):
+            req = FetchRequest_v4(replica_id=-1, max_wait_time=5000, min_bytes=1, max_bytes=1 << 20,
+                                  isolation_level=0, topics=[("bench-raw-lp", [(0, offset, 1 << 20)])])
+            fetcher.send_frame(fetcher.header(req.API_KEY, req.API_VERSION) + req.encode())
+            time.sleep(0.01)  # the fetch is parked by now
+            t0 = time.perf_counter()
+            producer.produce("bench-raw-lp", 0, batch, acks=1)
+            t1 = time.perf_counter()
+            fetcher.recv_frame(timeout=10)
+            t2 = time.perf_counter()
+            send_to_fetch.append((t2 - t0) * 1000)
+            ack_to_fetch.append((t2 - t1) * 1000)
+    a = sorted(send_to_fetch[rounds // 10:])
+    b = sorted(ack_to_fetch[rounds // 10:])
+    return a[len(a) // 2], a[int(len(a) * 0.99)], b[len(b) // 2]
+
+
+def dd_baseline(work, gib=1):
+    """System CPU seconds for `dd` to write `gib` GiB into the page cache of the same
+    filesystem: the kernel's share of any writer's cost on this machine right now."""
+    target = work / "dd-baseline"
+    r = subprocess.run(["/usr/bin/time", "-f", "%S", "dd", "if=/dev/zero", f"of={target}", "bs=256k",
+                        f"count={4096 * gib}"], capture_output=True, text=True)
+    target.unlink(missing_ok=True)
+    try:
+        return float(r.stderr.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return float("nan")
 
 
 class RssSampler(threading.Thread):
@@ -129,16 +175,21 @@ def main():
 
         sampler = RssSampler(p.pid)
         sampler.start()
-        cpu0 = cpu_seconds(p.pid)
+        u0, s0 = cpu_split(p.pid)
+        cpu0 = u0 + s0
         prod = java(classes, "produce", bs, "bench", PARTITIONS, RECORDS, SIZE)
-        cpu1 = cpu_seconds(p.pid)
+        u1, s1 = cpu_split(p.pid)
+        cpu1 = u1 + s1
         gib = int(prod["bytes"]) / 2**30
         rows.append((f"produce {RECORDS} x {SIZE} B, acks=all, {PARTITIONS} partitions",
                      f"{float(prod['rec_s']):,.0f} rec/s, {prod['mib_s']} MiB/s ({prod['seconds']} s, errors {prod['errors']})"))
         rows.append(("producer send->ack latency (saturated)", f"p50 {prod['p50_ms']} ms, p99 {prod['p99_ms']} ms, "
                      f"p99.9 {prod['p999_ms']} ms, max {prod['max_ms']} ms"))
         rows.append(("broker CPU per GiB produced", f"{(cpu1 - cpu0) / gib:.2f} CPU-s/GiB "
-                     f"({cpu1 - cpu0:.2f} s for {gib:.2f} GiB)"))
+                     f"({cpu1 - cpu0:.2f} s for {gib:.2f} GiB: user {(u1 - u0) / gib:.2f}, "
+                     f"system {(s1 - s0) / gib:.2f} per GiB)"))
+        rows.append(("kernel baseline: dd 1 GiB into the page cache", f"{dd_baseline(work):.2f} system CPU-s "
+                     "(the floor any writer pays here)"))
 
         lat = java(classes, "produce-rate", bs, "bench-latency", RATE * 5, SIZE, RATE)
         rows.append((f"producer send->ack latency at {RATE} rec/s, linger 0 (after 1 s warm-up)", f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, "
@@ -154,6 +205,9 @@ def main():
         sampler.join()
         rows.append(("peak RSS under load", f"{sampler.peak / 1024:.1f} MiB"))
 
+        p50, p99, after_ack = raw_long_poll_latency(port)
+        rows.append(("long-poll wake-up, raw protocol client (produce sent -> parked fetch answered)",
+                     f"p50 {p50:.3f} ms, p99 {p99:.3f} ms; {after_ack:.3f} ms after the produce ack (p50)"))
         e2e = java(classes, "e2e", bs, "bench-e2e", E2E_ROUNDS)
         rows.append((f"end-to-end via long poll ({E2E_ROUNDS} single records, after warm-up)",
                      f"p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms"))
