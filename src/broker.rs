@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::cluster::{TopicError, TopicRegistry};
 use crate::config::{self, Config};
+use crate::group::GroupCoordinator;
 use crate::txn::producer_id::ProducerIdManager;
 
 pub struct Broker {
@@ -22,6 +23,7 @@ pub struct Broker {
     pub cluster_id: String,
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdManager,
+    pub groups: GroupCoordinator,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -44,7 +46,9 @@ impl Broker {
         let cluster_id = load_or_create_meta(&dir, &config)?;
         let topics = TopicRegistry::open(config.clone(), clock.now_ms())?;
         let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
+        let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
         Ok(Arc::new(Broker {
+            groups,
             node_id: config.node_id,
             config,
             cluster_id,
@@ -56,6 +60,11 @@ impl Broker {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Timers that run while the broker serves: the group coordinator's.
+    pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        crate::group::spawn_ticker(self.clone(), shutdown);
     }
 }
 

@@ -224,6 +224,42 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Accepted; a single broker.",
     ),
     key(
+        "group.initial.rebalance.delay.ms",
+        T::Int,
+        Some("0"),
+        "Wait before the first rebalance of an empty group. Kafka: 3000; fjord 0, as Kafka's own dev server.properties sets, so a lone local consumer starts at once.",
+    ),
+    key(
+        "group.min.session.timeout.ms",
+        T::Int,
+        Some("6000"),
+        "Smallest session.timeout.ms a consumer may ask for (INVALID_SESSION_TIMEOUT below).",
+    ),
+    key(
+        "group.max.session.timeout.ms",
+        T::Int,
+        Some("1800000"),
+        "Largest session.timeout.ms a consumer may ask for.",
+    ),
+    key(
+        "offsets.retention.minutes",
+        T::Int,
+        Some("10080"),
+        "Committed offsets of a group that stays empty this long are deleted.",
+    ),
+    key(
+        "offsets.retention.check.interval.ms",
+        T::Long,
+        Some("600000"),
+        "How often expired offsets are looked for.",
+    ),
+    key(
+        "offset.metadata.max.bytes",
+        T::Int,
+        Some("4096"),
+        "Largest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above).",
+    ),
+    key(
         "cluster.id",
         T::String,
         None,
@@ -249,7 +285,6 @@ const IGNORED_KEYS: &[&str] = &[
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
-    "group.initial.rebalance.delay.ms",
     "metadata.log.dir",
     "zookeeper.connect",
     "confluent.support.metrics.enable",
@@ -357,6 +392,12 @@ pub struct Config {
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: i32,
     pub cluster_id: Option<String>,
+    pub group_initial_rebalance_delay_ms: i64,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: i64,
+    pub offset_metadata_max_bytes: usize,
 }
 
 impl Config {
@@ -534,6 +575,15 @@ impl Config {
             message_max_bytes: message_max,
             socket_request_max_bytes: request_max,
             cluster_id: raw.get("cluster.id").cloned(),
+            group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,
+            group_min_session_timeout_ms: positive("group.min.session.timeout.ms", 0)? as i32,
+            group_max_session_timeout_ms: positive("group.max.session.timeout.ms", 0)? as i32,
+            offsets_retention_ms: positive("offsets.retention.minutes", 1)?.saturating_mul(60_000),
+            offsets_retention_check_interval_ms: positive(
+                "offsets.retention.check.interval.ms",
+                1,
+            )?,
+            offset_metadata_max_bytes: positive("offset.metadata.max.bytes", 0)? as usize,
             raw,
         })
     }

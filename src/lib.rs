@@ -9,6 +9,7 @@ pub mod broker;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod group;
 pub mod log;
 pub mod server;
 pub mod txn;

@@ -19,14 +19,25 @@ use crate::server::ConnectionInfo;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// (API, lowest advertised version, highest advertised version).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
@@ -44,6 +55,19 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DescribeCluster, 0, 2),
+    // Consumer groups (classic protocol).
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    // v10 exists, but the codec decodes requests only up to v9.
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The advertised range of an API, if any.
@@ -197,6 +221,17 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).into(),
+        RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).into(),
+        RequestKind::JoinGroup(r) => join_group::handle(ctx, r).await.into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(ctx, r).into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(ctx, r).into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(ctx, r).into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(ctx, r).into(),
+        RequestKind::ListGroups(r) => list_groups::handle(ctx, r).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(ctx, r).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).into(),
+        RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

@@ -57,6 +57,7 @@ impl Server {
 
     /// Serve until `shutdown` flips to true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        self.broker.start_background(shutdown.clone());
         let mut tasks = Vec::new();
         for (name, listener) in self.listeners {
             if let Ok(addr) = listener.local_addr() {

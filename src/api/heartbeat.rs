@@ -1,0 +1,17 @@
+//! Heartbeat (key 12), v0–v4.
+
+use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
+
+use super::RequestContext;
+
+pub fn handle(ctx: &RequestContext, req: HeartbeatRequest) -> HeartbeatResponse {
+    let b = &ctx.broker;
+    let code = b.groups.heartbeat(
+        req.group_id.as_str(),
+        req.member_id.as_str(),
+        req.group_instance_id.as_ref().map(|s| s.as_str()),
+        req.generation_id,
+        b.now_ms(),
+    );
+    HeartbeatResponse::default().with_error_code(code)
+}

@@ -1,0 +1,44 @@
+//! ListGroups (key 16), v0–v5: state filter (v4+) and type filter (v5+; every
+//! fjord group is "classic").
+
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
+
+use super::{RequestContext, str_bytes};
+
+pub fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsResponse {
+    let v = ctx.version;
+    let states: Vec<String> = req
+        .states_filter
+        .iter()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .collect();
+    let types: Vec<String> = req
+        .types_filter
+        .iter()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .collect();
+    if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+        return ListGroupsResponse::default();
+    }
+    let groups = ctx
+        .broker
+        .groups
+        .list_groups()
+        .into_iter()
+        .filter(|g| states.is_empty() || states.contains(&g.state.name().to_ascii_lowercase()))
+        .map(|g| {
+            let mut l = ListedGroup::default()
+                .with_group_id(GroupId(str_bytes(g.group_id)))
+                .with_protocol_type(str_bytes(g.protocol_type));
+            if v >= 4 {
+                l.group_state = str_bytes(g.state.name());
+            }
+            if v >= 5 {
+                l.group_type = str_bytes("classic");
+            }
+            l
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}

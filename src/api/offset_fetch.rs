@@ -1,0 +1,104 @@
+//! OffsetFetch (key 9), v1–v9: one group (v1–v7; null topics = all from v2)
+//! or several groups per request (v8+). A partition without a committed offset
+//! answers offset -1.
+
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
+
+use super::{RequestContext, str_bytes};
+use crate::group::CommittedOffset;
+
+type Fetched = Vec<(String, i32, Option<CommittedOffset>)>;
+type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
+
+/// Group the flat (topic, partition, offset) list by topic, keeping request order.
+fn by_topic(rows: Fetched) -> Vec<TopicOffsets> {
+    let mut out: Vec<TopicOffsets> = Vec::new();
+    for (t, p, o) in rows {
+        match out.iter_mut().find(|(name, _)| *name == t) {
+            Some((_, v)) => v.push((p, o)),
+            None => out.push((t, vec![(p, o)])),
+        }
+    }
+    out
+}
+
+fn values(o: Option<CommittedOffset>) -> (i64, i32, String) {
+    match o {
+        Some(o) => (o.offset, o.leader_epoch, o.metadata),
+        None => (-1, -1, String::new()),
+    }
+}
+
+pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchResponse {
+    let groups = &ctx.broker.groups;
+    if ctx.version >= 8 {
+        let results = req
+            .groups
+            .iter()
+            .map(|g| {
+                let wanted = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let topics = by_topic(groups.fetch_offsets(g.group_id.as_str(), wanted))
+                    .into_iter()
+                    .map(|(name, parts)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(TopicName(str_bytes(name)))
+                            .with_partitions(
+                                parts
+                                    .into_iter()
+                                    .map(|(p, o)| {
+                                        let (offset, epoch, meta) = values(o);
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(offset)
+                                            .with_committed_leader_epoch(epoch)
+                                            .with_metadata(Some(str_bytes(meta)))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_topics(topics)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(results);
+    }
+    let wanted = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
+    let topics = by_topic(groups.fetch_offsets(req.group_id.as_str(), wanted))
+        .into_iter()
+        .map(|(name, parts)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(str_bytes(name)))
+                .with_partitions(
+                    parts
+                        .into_iter()
+                        .map(|(p, o)| {
+                            let (offset, epoch, meta) = values(o);
+                            let mut r = OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_metadata(Some(str_bytes(meta)));
+                            if ctx.version >= 5 {
+                                r.committed_leader_epoch = epoch;
+                            }
+                            r
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}

@@ -1,0 +1,920 @@
+//! The classic group protocol's rebalance state machine, as Kafka's
+//! GroupCoordinator runs it: Empty → PreparingRebalance → CompletingRebalance
+//! → Stable (and Dead), generations, the MEMBER_ID_REQUIRED handshake (KIP-394),
+//! static membership (KIP-345), session and rebalance timeouts.
+//!
+//! Pure and synchronous: every entry point takes `now_ms`, time moves only
+//! through [`ClassicGroup::tick`], and a JoinGroup or SyncGroup that must wait
+//! gets a oneshot receiver that a later call completes. No I/O, no clock, no
+//! wire types beyond plain data — the coordinator and the API handlers wrap it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError as E;
+use tokio::sync::oneshot;
+
+/// A Kafka error code (`ResponseError::code()`), [`NONE`] for success.
+pub type Code = i16;
+pub const NONE: Code = 0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+}
+
+impl GroupState {
+    /// The name Kafka uses in DescribeGroups / ListGroups.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+        }
+    }
+}
+
+/// Broker-side limits that shape a group's behaviour.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupLimits {
+    pub initial_rebalance_delay_ms: i64,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+}
+
+impl Default for GroupLimits {
+    fn default() -> Self {
+        GroupLimits {
+            initial_rebalance_delay_ms: 0,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 1_800_000,
+        }
+    }
+}
+
+/// What JoinGroup answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JoinResult {
+    pub error: Code,
+    pub generation_id: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub leader: String,
+    pub member_id: String,
+    pub skip_assignment: bool,
+    /// Filled for the leader only: (member id, instance id, metadata of the chosen protocol).
+    pub members: Vec<(String, Option<String>, Bytes)>,
+}
+
+impl JoinResult {
+    pub fn error(error: Code, member_id: &str) -> JoinResult {
+        JoinResult {
+            error,
+            generation_id: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: member_id.to_string(),
+            skip_assignment: false,
+            members: Vec::new(),
+        }
+    }
+}
+
+/// What SyncGroup answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncResult {
+    pub error: Code,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub assignment: Bytes,
+}
+
+impl SyncResult {
+    fn error(error: Code) -> SyncResult {
+        SyncResult {
+            error,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        }
+    }
+}
+
+/// An answer now, or one that arrives when the rebalance moves on.
+pub enum Reply<T> {
+    Now(T),
+    Later(oneshot::Receiver<T>),
+}
+
+/// A SyncGroup as the state machine needs it.
+#[derive(Clone, Debug, Default)]
+pub struct SyncRequest {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub generation_id: i32,
+    /// v5+: must match the group's, if given.
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    /// The leader's assignment: member id → assignment.
+    pub assignments: Vec<(String, Bytes)>,
+}
+
+/// A JoinGroup as the state machine needs it.
+#[derive(Clone, Debug)]
+pub struct JoinRequest {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocol_type: String,
+    pub protocols: Vec<(String, Bytes)>,
+    /// v4+: a member without an id is first given one (MEMBER_ID_REQUIRED).
+    pub require_known_member_id: bool,
+}
+
+pub struct Member {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocol_type: String,
+    pub protocols: Vec<(String, Bytes)>,
+    pub assignment: Bytes,
+    pub last_heartbeat_ms: i64,
+    join_waiter: Option<oneshot::Sender<JoinResult>>,
+    sync_waiter: Option<oneshot::Sender<SyncResult>>,
+    /// Sent SyncGroup in the current generation (members that never do are removed).
+    synced: bool,
+    /// Order of first join; the leader is the earliest member when one must be chosen.
+    join_order: u64,
+}
+
+impl Member {
+    fn metadata_for(&self, protocol: &str) -> Bytes {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn is_awaiting_join(&self) -> bool {
+        self.join_waiter.is_some()
+    }
+}
+
+pub struct ClassicGroup {
+    pub group_id: String,
+    pub state: GroupState,
+    pub generation_id: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub leader: Option<String>,
+    pub members: BTreeMap<String, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, awaiting their JoinGroup: id → deadline.
+    pub pending_members: HashMap<String, i64>,
+    /// group.instance.id → member id.
+    pub static_members: HashMap<String, String>,
+    /// When the state last changed (DescribeGroups, offset expiry of empty groups).
+    pub state_since_ms: i64,
+    limits: GroupLimits,
+    /// PreparingRebalance: when the join phase ends regardless of stragglers.
+    rebalance_deadline_ms: Option<i64>,
+    /// PreparingRebalance of a group that was empty: the join phase lasts at least until then.
+    initial_delay_until_ms: Option<i64>,
+    /// CompletingRebalance: members that have not synced by then are removed.
+    sync_deadline_ms: Option<i64>,
+    next_join_order: u64,
+    /// Bumped on every change worth persisting (generation, membership).
+    pub dirty: bool,
+}
+
+impl ClassicGroup {
+    pub fn new(group_id: &str, limits: GroupLimits, now_ms: i64) -> ClassicGroup {
+        ClassicGroup {
+            group_id: group_id.to_string(),
+            state: GroupState::Empty,
+            generation_id: 0,
+            protocol_type: None,
+            protocol_name: None,
+            leader: None,
+            members: BTreeMap::new(),
+            pending_members: HashMap::new(),
+            static_members: HashMap::new(),
+            state_since_ms: now_ms,
+            limits,
+            rebalance_deadline_ms: None,
+            initial_delay_until_ms: None,
+            sync_deadline_ms: None,
+            next_join_order: 0,
+            dirty: false,
+        }
+    }
+
+    pub fn set_limits(&mut self, limits: GroupLimits) {
+        self.limits = limits;
+    }
+
+    fn transition(&mut self, state: GroupState, now_ms: i64) {
+        if self.state != state {
+            self.state = state;
+            self.state_since_ms = now_ms;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Protocols every member supports (the group's candidates).
+    fn candidate_protocols(&self) -> Vec<String> {
+        let mut iter = self.members.values();
+        let Some(first) = iter.next() else {
+            return Vec::new();
+        };
+        let mut c: Vec<String> = first.protocols.iter().map(|(n, _)| n.clone()).collect();
+        for m in iter {
+            c.retain(|p| m.protocols.iter().any(|(n, _)| n == p));
+        }
+        c
+    }
+
+    /// Kafka's vote: each member votes for its most preferred candidate; most votes wins
+    /// (ties go to the candidate listed first by the earliest member).
+    fn select_protocol(&self) -> Option<String> {
+        let candidates = self.candidate_protocols();
+        let mut votes: Vec<(String, usize)> = candidates.iter().map(|c| (c.clone(), 0)).collect();
+        for m in self.members.values() {
+            if let Some((name, _)) = m.protocols.iter().find(|(n, _)| candidates.contains(n))
+                && let Some(v) = votes.iter_mut().find(|(c, _)| c == name)
+            {
+                v.1 += 1;
+            }
+        }
+        let best = votes.iter().map(|(_, n)| *n).max()?;
+        votes.into_iter().find(|(_, n)| *n == best).map(|(c, _)| c)
+    }
+
+    fn supports(&self, protocol_type: &str, protocols: &[(String, Bytes)]) -> bool {
+        if self.members.is_empty() {
+            // An empty group takes any protocol type (its old one is forgotten on join).
+            return !protocol_type.is_empty() && !protocols.is_empty();
+        }
+        if self.protocol_type.as_deref() != Some(protocol_type) {
+            return false;
+        }
+        let candidates = self.candidate_protocols();
+        protocols.iter().any(|(n, _)| candidates.contains(n))
+    }
+
+    fn new_member_id(prefix: &str) -> String {
+        format!("{prefix}-{}", uuid::Uuid::new_v4())
+    }
+
+    /// JoinGroup.
+    pub fn join(&mut self, req: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
+        let fail = |e: Code| Reply::Now(JoinResult::error(e, &req.member_id));
+        if self.state == GroupState::Dead {
+            return fail(E::CoordinatorNotAvailable.code());
+        }
+        if req.session_timeout_ms < self.limits.min_session_timeout_ms
+            || req.session_timeout_ms > self.limits.max_session_timeout_ms
+        {
+            return fail(E::InvalidSessionTimeout.code());
+        }
+        if !self.supports(&req.protocol_type, &req.protocols) {
+            return fail(E::InconsistentGroupProtocol.code());
+        }
+        if req.member_id.is_empty() {
+            return self.join_unknown_member(req, now_ms);
+        }
+        // A known id: a static member must still own it.
+        if let Some(instance) = &req.group_instance_id
+            && let Some(owner) = self.static_members.get(instance)
+            && owner != &req.member_id
+        {
+            return fail(E::FencedInstanceId.code());
+        }
+        if self.pending_members.remove(&req.member_id).is_some() {
+            return self.add_member_and_rebalance(req, now_ms);
+        }
+        if !self.members.contains_key(&req.member_id) {
+            return fail(E::UnknownMemberId.code());
+        }
+        self.join_known_member(req, now_ms)
+    }
+
+    fn join_unknown_member(&mut self, mut req: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
+        if let Some(instance) = req.group_instance_id.clone() {
+            let new_id = Self::new_member_id(&instance);
+            if let Some(old_id) = self.static_members.get(&instance).cloned()
+                && self.members.contains_key(&old_id)
+            {
+                return self.replace_static_member(&old_id, new_id, req, now_ms);
+            }
+            req.member_id = new_id;
+            return self.add_member_and_rebalance(req, now_ms);
+        }
+        let new_id = Self::new_member_id(&req.client_id);
+        if req.require_known_member_id {
+            let deadline = now_ms + req.session_timeout_ms as i64;
+            self.pending_members.insert(new_id.clone(), deadline);
+            return Reply::Now(JoinResult::error(E::MemberIdRequired.code(), &new_id));
+        }
+        req.member_id = new_id;
+        self.add_member_and_rebalance(req, now_ms)
+    }
+
+    /// KIP-345: a static member rejoining with a new member id takes the old one's
+    /// place. The old id is fenced; a Stable group with unchanged protocols keeps
+    /// its assignment and generation (no rebalance).
+    fn replace_static_member(
+        &mut self,
+        old_id: &str,
+        new_id: String,
+        req: JoinRequest,
+        now_ms: i64,
+    ) -> Reply<JoinResult> {
+        let Some(mut member) = self.members.remove(old_id) else {
+            return Reply::Now(JoinResult::error(E::UnknownMemberId.code(), ""));
+        };
+        if let Some(w) = member.join_waiter.take() {
+            let _ = w.send(JoinResult::error(E::FencedInstanceId.code(), old_id));
+        }
+        if let Some(w) = member.sync_waiter.take() {
+            let _ = w.send(SyncResult::error(E::FencedInstanceId.code()));
+        }
+        let protocols_changed = member.protocols != req.protocols;
+        member.member_id = new_id.clone();
+        member.client_id = req.client_id.clone();
+        member.client_host = req.client_host.clone();
+        member.session_timeout_ms = req.session_timeout_ms;
+        member.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        member.protocols = req.protocols.clone();
+        member.last_heartbeat_ms = now_ms;
+        let was_leader = self.leader.as_deref() == Some(old_id);
+        if was_leader {
+            self.leader = Some(new_id.clone());
+        }
+        self.members.insert(new_id.clone(), member);
+        if let Some(instance) = &req.group_instance_id {
+            self.static_members.insert(instance.clone(), new_id.clone());
+        }
+        self.dirty = true;
+        match self.state {
+            GroupState::Stable if !protocols_changed => {
+                // Same generation, same assignment. A rejoining leader is told to
+                // skip assignment (KIP-345 / JoinGroup v9 skip_assignment).
+                Reply::Now(self.current_join_result(&new_id, was_leader))
+            }
+            GroupState::CompletingRebalance | GroupState::Stable => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(m) = self.members.get_mut(&new_id) {
+                    m.join_waiter = Some(tx);
+                }
+                self.prepare_rebalance(now_ms);
+                self.maybe_complete_join(now_ms);
+                Reply::Later(rx)
+            }
+            _ => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(m) = self.members.get_mut(&new_id) {
+                    m.join_waiter = Some(tx);
+                }
+                self.maybe_complete_join(now_ms);
+                Reply::Later(rx)
+            }
+        }
+    }
+
+    fn current_join_result(&self, member_id: &str, skip_assignment: bool) -> JoinResult {
+        let leader = self.leader.clone().unwrap_or_default();
+        let members = if member_id == leader {
+            self.member_list()
+        } else {
+            Vec::new()
+        };
+        JoinResult {
+            error: NONE,
+            generation_id: self.generation_id,
+            protocol_type: self.protocol_type.clone(),
+            protocol_name: self.protocol_name.clone(),
+            leader,
+            member_id: member_id.to_string(),
+            skip_assignment,
+            members,
+        }
+    }
+
+    fn member_list(&self) -> Vec<(String, Option<String>, Bytes)> {
+        let protocol = self.protocol_name.clone().unwrap_or_default();
+        let mut ms: Vec<&Member> = self.members.values().collect();
+        ms.sort_by_key(|m| m.join_order);
+        ms.into_iter()
+            .map(|m| {
+                (
+                    m.member_id.clone(),
+                    m.group_instance_id.clone(),
+                    m.metadata_for(&protocol),
+                )
+            })
+            .collect()
+    }
+
+    fn add_member_and_rebalance(&mut self, req: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
+        let (tx, rx) = oneshot::channel();
+        let member = Member {
+            member_id: req.member_id.clone(),
+            group_instance_id: req.group_instance_id.clone(),
+            client_id: req.client_id,
+            client_host: req.client_host,
+            session_timeout_ms: req.session_timeout_ms,
+            rebalance_timeout_ms: req.rebalance_timeout_ms,
+            protocol_type: req.protocol_type.clone(),
+            protocols: req.protocols,
+            assignment: Bytes::new(),
+            last_heartbeat_ms: now_ms,
+            join_waiter: Some(tx),
+            sync_waiter: None,
+            synced: false,
+            join_order: self.next_join_order,
+        };
+        self.next_join_order += 1;
+        if self.members.is_empty() {
+            self.protocol_type = Some(req.protocol_type);
+        }
+        // (an empty group adopts the first joiner's protocol type)
+        if let Some(instance) = &req.group_instance_id {
+            self.static_members
+                .insert(instance.clone(), req.member_id.clone());
+        }
+        self.members.insert(req.member_id.clone(), member);
+        self.dirty = true;
+        match self.state {
+            GroupState::PreparingRebalance => {
+                // A join during the initial delay extends it, up to the rebalance timeout.
+                if let (Some(until), Some(deadline)) =
+                    (self.initial_delay_until_ms, self.rebalance_deadline_ms)
+                {
+                    let extended = (now_ms + self.limits.initial_rebalance_delay_ms).min(deadline);
+                    self.initial_delay_until_ms = Some(until.max(extended));
+                }
+            }
+            _ => self.prepare_rebalance(now_ms),
+        }
+        self.maybe_complete_join(now_ms);
+        Reply::Later(rx)
+    }
+
+    fn join_known_member(&mut self, req: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
+        let id = req.member_id.clone();
+        let is_leader = self.leader.as_deref() == Some(id.as_str());
+        let Some(m) = self.members.get_mut(&id) else {
+            return Reply::Now(JoinResult::error(E::UnknownMemberId.code(), &id));
+        };
+        let changed = m.protocols != req.protocols;
+        m.last_heartbeat_ms = now_ms;
+        m.client_id = req.client_id;
+        m.client_host = req.client_host;
+        m.session_timeout_ms = req.session_timeout_ms;
+        m.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        m.protocols = req.protocols;
+        match self.state {
+            GroupState::CompletingRebalance | GroupState::Stable if !changed && !is_leader => {
+                // Nothing changed for a follower: hand back the current generation.
+                Reply::Now(self.current_join_result(&id, false))
+            }
+            GroupState::CompletingRebalance if !changed => {
+                Reply::Now(self.current_join_result(&id, false))
+            }
+            _ => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(old) = m.join_waiter.replace(tx) {
+                    // A duplicate JoinGroup: the older request is superseded.
+                    let _ = old.send(JoinResult::error(E::UnknownMemberId.code(), &id));
+                }
+                if self.state != GroupState::PreparingRebalance {
+                    self.prepare_rebalance(now_ms);
+                }
+                self.maybe_complete_join(now_ms);
+                Reply::Later(rx)
+            }
+        }
+    }
+
+    fn max_rebalance_timeout(&self) -> i64 {
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout_ms as i64)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn prepare_rebalance(&mut self, now_ms: i64) {
+        if self.state == GroupState::CompletingRebalance {
+            // The leader's assignment will never come: release waiting syncs.
+            for m in self.members.values_mut() {
+                m.assignment = Bytes::new();
+                if let Some(w) = m.sync_waiter.take() {
+                    let _ = w.send(SyncResult::error(E::RebalanceInProgress.code()));
+                }
+            }
+        }
+        let was_empty = self.state == GroupState::Empty;
+        self.transition(GroupState::PreparingRebalance, now_ms);
+        let deadline = now_ms + self.max_rebalance_timeout();
+        self.rebalance_deadline_ms = Some(deadline);
+        self.sync_deadline_ms = None;
+        self.initial_delay_until_ms = (was_empty && self.limits.initial_rebalance_delay_ms > 0)
+            .then(|| (now_ms + self.limits.initial_rebalance_delay_ms).min(deadline));
+    }
+
+    fn all_members_joined(&self) -> bool {
+        self.pending_members.is_empty() && self.members.values().all(|m| m.join_waiter.is_some())
+    }
+
+    fn maybe_complete_join(&mut self, now_ms: i64) {
+        if self.state != GroupState::PreparingRebalance {
+            return;
+        }
+        let delayed = self.initial_delay_until_ms.is_some_and(|t| now_ms < t);
+        let timed_out = self.rebalance_deadline_ms.is_some_and(|t| now_ms >= t);
+        if (self.all_members_joined() && !delayed) || timed_out {
+            self.complete_join(now_ms);
+        }
+    }
+
+    fn remove_member(&mut self, member_id: &str, error: Code) -> Option<Member> {
+        let mut m = self.members.remove(member_id)?;
+        if let Some(instance) = &m.group_instance_id
+            && self.static_members.get(instance).map(String::as_str) == Some(member_id)
+        {
+            self.static_members.remove(instance);
+        }
+        if let Some(w) = m.join_waiter.take() {
+            let _ = w.send(JoinResult::error(error, member_id));
+        }
+        if let Some(w) = m.sync_waiter.take() {
+            let _ = w.send(SyncResult::error(error));
+        }
+        if self.leader.as_deref() == Some(member_id) {
+            self.leader = None;
+        }
+        self.dirty = true;
+        Some(m)
+    }
+
+    fn complete_join(&mut self, now_ms: i64) {
+        // Members that did not rejoin in time are out.
+        let stragglers: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| m.join_waiter.is_none())
+            .map(|m| m.member_id.clone())
+            .collect();
+        for id in stragglers {
+            self.remove_member(&id, E::UnknownMemberId.code());
+        }
+        self.pending_members.clear();
+        self.rebalance_deadline_ms = None;
+        self.initial_delay_until_ms = None;
+        self.generation_id += 1;
+        self.dirty = true;
+        if self.members.is_empty() {
+            // Kafka keeps the protocol type of an empty group (ListGroups shows it).
+            self.protocol_name = None;
+            self.leader = None;
+            self.transition(GroupState::Empty, now_ms);
+            return;
+        }
+        self.protocol_name = self.select_protocol();
+        if self
+            .leader
+            .as_ref()
+            .is_none_or(|l| !self.members.contains_key(l))
+        {
+            self.leader = self
+                .members
+                .values()
+                .min_by_key(|m| m.join_order)
+                .map(|m| m.member_id.clone());
+        }
+        self.transition(GroupState::CompletingRebalance, now_ms);
+        self.sync_deadline_ms = Some(now_ms + self.max_rebalance_timeout());
+        let leader = self.leader.clone().unwrap_or_default();
+        let list = self.member_list();
+        for m in self.members.values_mut() {
+            m.synced = false;
+            m.assignment = Bytes::new();
+            m.last_heartbeat_ms = now_ms;
+            if let Some(w) = m.join_waiter.take() {
+                let _ = w.send(JoinResult {
+                    error: NONE,
+                    generation_id: self.generation_id,
+                    protocol_type: self.protocol_type.clone(),
+                    protocol_name: self.protocol_name.clone(),
+                    leader: leader.clone(),
+                    member_id: m.member_id.clone(),
+                    skip_assignment: false,
+                    members: if m.member_id == leader {
+                        list.clone()
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
+        }
+    }
+
+    /// Checks common to SyncGroup, Heartbeat and OffsetCommit for a member.
+    fn check_member(
+        &self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), Code> {
+        if let Some(instance) = instance
+            && let Some(owner) = self.static_members.get(instance)
+            && owner != member_id
+        {
+            return Err(E::FencedInstanceId.code());
+        }
+        if !self.members.contains_key(member_id) {
+            return Err(E::UnknownMemberId.code());
+        }
+        if generation_id != self.generation_id {
+            return Err(E::IllegalGeneration.code());
+        }
+        Ok(())
+    }
+
+    /// SyncGroup.
+    pub fn sync(&mut self, req: SyncRequest, now_ms: i64) -> Reply<SyncResult> {
+        let SyncRequest {
+            member_id,
+            group_instance_id,
+            generation_id,
+            protocol_type,
+            protocol_name,
+            assignments,
+        } = req;
+        let member_id = member_id.as_str();
+        let instance = group_instance_id.as_deref();
+        let protocol_type = protocol_type.as_deref();
+        let protocol_name = protocol_name.as_deref();
+        let fail = |e| Reply::Now(SyncResult::error(e));
+        match self.state {
+            GroupState::Dead => return fail(E::CoordinatorNotAvailable.code()),
+            GroupState::Empty => return fail(E::UnknownMemberId.code()),
+            _ => {}
+        }
+        if let Err(e) = self.check_member(member_id, instance, generation_id) {
+            return fail(e);
+        }
+        if protocol_type.is_some_and(|t| Some(t) != self.protocol_type.as_deref())
+            || protocol_name.is_some_and(|n| Some(n) != self.protocol_name.as_deref())
+        {
+            return fail(E::InconsistentGroupProtocol.code());
+        }
+        if let Some(m) = self.members.get_mut(member_id) {
+            m.last_heartbeat_ms = now_ms;
+        }
+        match self.state {
+            GroupState::PreparingRebalance => fail(E::RebalanceInProgress.code()),
+            GroupState::Stable => {
+                let m = &self.members[member_id];
+                Reply::Now(SyncResult {
+                    error: NONE,
+                    protocol_type: self.protocol_type.clone(),
+                    protocol_name: self.protocol_name.clone(),
+                    assignment: m.assignment.clone(),
+                })
+            }
+            GroupState::CompletingRebalance => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(m) = self.members.get_mut(member_id) {
+                    m.synced = true;
+                    if let Some(old) = m.sync_waiter.replace(tx) {
+                        let _ = old.send(SyncResult::error(E::UnknownMemberId.code()));
+                    }
+                }
+                if self.leader.as_deref() == Some(member_id) {
+                    let mut given: HashMap<String, Bytes> = assignments.into_iter().collect();
+                    for m in self.members.values_mut() {
+                        m.assignment = given.remove(&m.member_id).unwrap_or_default();
+                    }
+                    self.transition(GroupState::Stable, now_ms);
+                    self.sync_deadline_ms = None;
+                    self.dirty = true;
+                    for m in self.members.values_mut() {
+                        if let Some(w) = m.sync_waiter.take() {
+                            let _ = w.send(SyncResult {
+                                error: NONE,
+                                protocol_type: self.protocol_type.clone(),
+                                protocol_name: self.protocol_name.clone(),
+                                assignment: m.assignment.clone(),
+                            });
+                        }
+                    }
+                }
+                Reply::Later(rx)
+            }
+            GroupState::Empty | GroupState::Dead => fail(E::UnknownMemberId.code()),
+        }
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(
+        &mut self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+    ) -> Code {
+        match self.state {
+            GroupState::Dead => return E::CoordinatorNotAvailable.code(),
+            GroupState::Empty => return E::UnknownMemberId.code(),
+            _ => {}
+        }
+        if let Err(e) = self.check_member(member_id, instance, generation_id) {
+            // A member that rejoined mid-rebalance may heartbeat with the old generation:
+            // tell it to rejoin rather than that it is illegal (as Kafka does).
+            if e == E::IllegalGeneration.code() && self.state == GroupState::PreparingRebalance {
+                if let Some(m) = self.members.get_mut(member_id) {
+                    m.last_heartbeat_ms = now_ms;
+                }
+                return E::RebalanceInProgress.code();
+            }
+            return e;
+        }
+        if let Some(m) = self.members.get_mut(member_id) {
+            m.last_heartbeat_ms = now_ms;
+        }
+        match self.state {
+            GroupState::PreparingRebalance => E::RebalanceInProgress.code(),
+            _ => NONE,
+        }
+    }
+
+    /// LeaveGroup for one member (by id, or by instance id when the id is empty).
+    pub fn leave(&mut self, member_id: &str, instance: Option<&str>, now_ms: i64) -> Code {
+        if self.state == GroupState::Dead {
+            return E::CoordinatorNotAvailable.code();
+        }
+        let id = if member_id.is_empty() {
+            match instance.and_then(|i| self.static_members.get(i)) {
+                Some(id) => id.clone(),
+                None => return E::UnknownMemberId.code(),
+            }
+        } else {
+            if let Some(i) = instance
+                && let Some(owner) = self.static_members.get(i)
+                && owner != member_id
+            {
+                return E::FencedInstanceId.code();
+            }
+            member_id.to_string()
+        };
+        if self.pending_members.remove(&id).is_some() {
+            self.maybe_complete_join(now_ms);
+            return NONE;
+        }
+        if self.remove_member(&id, E::UnknownMemberId.code()).is_none() {
+            return E::UnknownMemberId.code();
+        }
+        self.after_membership_loss(now_ms);
+        NONE
+    }
+
+    fn after_membership_loss(&mut self, now_ms: i64) {
+        match self.state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.prepare_rebalance(now_ms);
+                self.maybe_complete_join(now_ms);
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(now_ms),
+            _ => {}
+        }
+    }
+
+    /// Whether a commit from this member/generation may be stored now.
+    pub fn check_commit(
+        &self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), Code> {
+        match self.state {
+            GroupState::Dead => Err(E::CoordinatorNotAvailable.code()),
+            // Standalone consumers (assign + commit) commit with generation -1.
+            _ if generation_id < 0 && self.is_empty() => Ok(()),
+            _ => {
+                self.check_member(member_id, instance, generation_id)?;
+                if self.state == GroupState::CompletingRebalance {
+                    return Err(E::RebalanceInProgress.code());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Advance time: expire sessions and pending members, end join and sync phases.
+    pub fn tick(&mut self, now_ms: i64) {
+        let expired_pending: Vec<String> = self
+            .pending_members
+            .iter()
+            .filter(|(_, deadline)| now_ms >= **deadline)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired_pending {
+            self.pending_members.remove(id);
+        }
+        let expired: Vec<String> = self
+            .members
+            .values()
+            .filter(|m| {
+                m.join_waiter.is_none()
+                    && m.sync_waiter.is_none()
+                    && now_ms - m.last_heartbeat_ms >= m.session_timeout_ms as i64
+            })
+            .map(|m| m.member_id.clone())
+            .collect();
+        for id in &expired {
+            tracing::info!(group = %self.group_id, member = %id, "member session expired");
+            self.remove_member(id, E::UnknownMemberId.code());
+        }
+        if !expired.is_empty() {
+            self.after_membership_loss(now_ms);
+        } else if !expired_pending.is_empty() {
+            self.maybe_complete_join(now_ms);
+        }
+        if self.state == GroupState::PreparingRebalance {
+            self.maybe_complete_join(now_ms);
+        }
+        if self.state == GroupState::CompletingRebalance
+            && self.sync_deadline_ms.is_some_and(|t| now_ms >= t)
+        {
+            // KIP-?/Kafka: members that never sent SyncGroup are removed, then rebalance.
+            let unsynced: Vec<String> = self
+                .members
+                .values()
+                .filter(|m| !m.synced)
+                .map(|m| m.member_id.clone())
+                .collect();
+            for id in unsynced {
+                self.remove_member(&id, E::RebalanceInProgress.code());
+            }
+            self.prepare_rebalance(now_ms);
+            self.maybe_complete_join(now_ms);
+        }
+    }
+
+    /// Remove every member and mark the group Dead (DeleteGroups).
+    pub fn mark_dead(&mut self, now_ms: i64) {
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            self.remove_member(&id, E::CoordinatorNotAvailable.code());
+        }
+        self.transition(GroupState::Dead, now_ms);
+    }
+
+    /// Topics the members subscribe to, from their consumer-protocol metadata.
+    pub fn subscribed_topics(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in self.members.values() {
+            for (_, meta) in &m.protocols {
+                for t in super::consumer_protocol::subscription_topics(meta) {
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Restore what a group keeps across a restart (generation, protocol type).
+    pub fn restore(
+        group_id: &str,
+        limits: GroupLimits,
+        generation_id: i32,
+        protocol_type: Option<String>,
+        now_ms: i64,
+    ) -> ClassicGroup {
+        let mut g = ClassicGroup::new(group_id, limits, now_ms);
+        g.generation_id = generation_id;
+        g.protocol_type = protocol_type;
+        g
+    }
+}

@@ -1,0 +1,693 @@
+//! The group coordinator: classic consumer groups and their committed offsets.
+//!
+//! Groups live in memory; what must survive a restart — committed offsets and
+//! each group's generation and protocol type — is written, in Kafka's own
+//! record formats, to the internal topic `__consumer_offsets` (one partition:
+//! there is one coordinator) through the same storage engine as user data, and
+//! replayed at start-up. Never speaks the wire; API handlers translate.
+
+pub mod classic;
+pub mod consumer_protocol;
+pub mod records;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use parking_lot::Mutex;
+
+use crate::cluster::{Topic, TopicRegistry};
+use crate::config::Config;
+use crate::log::validate_batches;
+use classic::{
+    ClassicGroup, Code, GroupLimits, GroupState, JoinRequest, JoinResult, NONE, Reply, SyncRequest,
+    SyncResult,
+};
+use records::{GroupKey, GroupRecord};
+
+/// The internal topic that holds committed offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp_ms: i64,
+}
+
+struct GroupEntry {
+    group: ClassicGroup,
+    offsets: BTreeMap<(String, i32), CommittedOffset>,
+}
+
+/// One row of ListGroups.
+#[derive(Clone, Debug)]
+pub struct GroupListing {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: GroupState,
+}
+
+/// DescribeGroups' view of a group.
+#[derive(Clone, Debug)]
+pub struct GroupDescription {
+    pub group_id: String,
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, GroupEntry>>,
+    limits: GroupLimits,
+    retention_ms: i64,
+    retention_check_interval_ms: i64,
+    metadata_max_bytes: usize,
+    last_expiry_check_ms: Mutex<i64>,
+}
+
+fn limits_of(config: &Config) -> GroupLimits {
+    GroupLimits {
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        min_session_timeout_ms: config.group_min_session_timeout_ms,
+        max_session_timeout_ms: config.group_max_session_timeout_ms,
+    }
+}
+
+impl GroupCoordinator {
+    /// Replay `__consumer_offsets` (if it exists) into memory.
+    pub fn open(config: &Config, topics: &TopicRegistry, now_ms: i64) -> GroupCoordinator {
+        let coord = GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            limits: limits_of(config),
+            retention_ms: config.offsets_retention_ms,
+            retention_check_interval_ms: config.offsets_retention_check_interval_ms,
+            metadata_max_bytes: config.offset_metadata_max_bytes,
+            last_expiry_check_ms: Mutex::new(now_ms),
+        };
+        if let Some(topic) = topics.get(OFFSETS_TOPIC) {
+            let n = coord.replay(&topic, now_ms);
+            tracing::info!(
+                records = n,
+                groups = coord.groups.lock().len(),
+                "loaded {OFFSETS_TOPIC}"
+            );
+        }
+        coord
+    }
+
+    fn replay(&self, topic: &Topic, now_ms: i64) -> usize {
+        let mut applied = 0;
+        for p in topic.partitions.read().iter() {
+            let st = p.state.lock();
+            let mut offset = st.log.log_start_offset();
+            let end = st.log.log_end_offset();
+            while offset < end {
+                let mut data = match st.log.read(offset, 8 << 20, true) {
+                    Ok(d) if !d.is_empty() => d,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!("reading {OFFSETS_TOPIC} at {offset}: {e}");
+                        break;
+                    }
+                };
+                let sets = match RecordBatchDecoder::decode_all(&mut data) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("decoding {OFFSETS_TOPIC} at {offset}: {e}");
+                        break;
+                    }
+                };
+                let mut last = offset;
+                for set in sets {
+                    for r in set.records {
+                        last = last.max(r.offset);
+                        if r.control {
+                            continue;
+                        }
+                        let Some(key) = r.key.as_ref().and_then(records::decode_key) else {
+                            continue;
+                        };
+                        let value = r
+                            .value
+                            .as_ref()
+                            .and_then(|v| records::decode_value(&key, v));
+                        self.apply(key, value, now_ms);
+                        applied += 1;
+                    }
+                }
+                offset = last + 1;
+            }
+        }
+        applied
+    }
+
+    fn apply(&self, key: GroupKey, value: Option<GroupRecord>, now_ms: i64) {
+        let mut groups = self.groups.lock();
+        match (key, value) {
+            (
+                GroupKey::Offset {
+                    group,
+                    topic,
+                    partition,
+                },
+                Some(GroupRecord::Offset(o)),
+            ) => {
+                self.entry(&mut groups, &group, now_ms)
+                    .offsets
+                    .insert((topic, partition), o);
+            }
+            (
+                GroupKey::Offset {
+                    group,
+                    topic,
+                    partition,
+                },
+                _,
+            ) => {
+                if let Some(e) = groups.get_mut(&group) {
+                    e.offsets.remove(&(topic, partition));
+                }
+            }
+            (
+                GroupKey::Metadata { group },
+                Some(GroupRecord::Metadata {
+                    protocol_type,
+                    generation_id,
+                }),
+            ) => {
+                let entry = self.entry(&mut groups, &group, now_ms);
+                entry.group = ClassicGroup::restore(
+                    &group,
+                    self.limits,
+                    generation_id,
+                    (!protocol_type.is_empty()).then_some(protocol_type),
+                    now_ms,
+                );
+            }
+            (GroupKey::Metadata { group }, _) => {
+                groups.remove(&group);
+            }
+        }
+    }
+
+    fn entry<'a>(
+        &self,
+        groups: &'a mut HashMap<String, GroupEntry>,
+        group_id: &str,
+        now_ms: i64,
+    ) -> &'a mut GroupEntry {
+        groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| GroupEntry {
+                group: ClassicGroup::new(group_id, self.limits, now_ms),
+                offsets: BTreeMap::new(),
+            })
+    }
+
+    /// Write records to `__consumer_offsets`, creating it on first use.
+    fn persist(
+        &self,
+        topics: &TopicRegistry,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        now_ms: i64,
+    ) -> Result<(), Code> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let topic = match topics.get(OFFSETS_TOPIC) {
+            Some(t) => t,
+            None => {
+                let mut cfg = BTreeMap::new();
+                cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+                match topics.create(OFFSETS_TOPIC, 1, 1, cfg, now_ms) {
+                    Ok(t) => t,
+                    Err(_) => topics
+                        .get(OFFSETS_TOPIC)
+                        .ok_or(E::CoordinatorNotAvailable.code())?,
+                }
+            }
+        };
+        let partition = topic
+            .partition(0)
+            .ok_or(E::CoordinatorNotAvailable.code())?;
+        let recs: Vec<Record> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now_ms,
+                key: Some(key),
+                value,
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            recs.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| {
+            tracing::error!("encoding group records: {e}");
+            E::UnknownServerError.code()
+        })?;
+        let batches = validate_batches(&buf, usize::MAX).map_err(|e| {
+            tracing::error!("group records failed validation: {e}");
+            E::UnknownServerError.code()
+        })?;
+        let mut st = partition.state.lock();
+        st.log.append(&mut buf, &batches, 0, now_ms).map_err(|e| {
+            tracing::error!("writing {OFFSETS_TOPIC}: {e}");
+            E::CoordinatorNotAvailable.code()
+        })?;
+        let leo = st.log.log_end_offset();
+        drop(st);
+        partition.notify_append(leo);
+        Ok(())
+    }
+
+    fn metadata_record(group: &ClassicGroup) -> (Bytes, Option<Bytes>) {
+        (
+            records::encode_group_key(&group.group_id),
+            Some(records::encode_group_value(group)),
+        )
+    }
+
+    /// Persist a group's metadata if a change made it dirty.
+    fn flush_group(&self, topics: &TopicRegistry, group: &mut ClassicGroup, now_ms: i64) {
+        if group.dirty {
+            group.dirty = false;
+            if let Err(e) = self.persist(topics, vec![Self::metadata_record(group)], now_ms) {
+                tracing::warn!(group = %group.group_id, "could not persist group metadata: {e:?}");
+            }
+        }
+    }
+
+    pub fn join(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: JoinRequest,
+        now_ms: i64,
+    ) -> Reply<JoinResult> {
+        if group_id.is_empty() {
+            return Reply::Now(JoinResult::error(E::InvalidGroupId.code(), &req.member_id));
+        }
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        let reply = entry.group.join(req, now_ms);
+        self.flush_group(topics, &mut entry.group, now_ms);
+        reply
+    }
+
+    pub fn sync(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: SyncRequest,
+        now_ms: i64,
+    ) -> Reply<SyncResult> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Reply::Now(SyncResult {
+                error: E::UnknownMemberId.code(),
+                protocol_type: None,
+                protocol_name: None,
+                assignment: Bytes::new(),
+            });
+        };
+        let reply = entry.group.sync(req, now_ms);
+        self.flush_group(topics, &mut entry.group, now_ms);
+        reply
+    }
+
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+    ) -> Code {
+        let mut groups = self.groups.lock();
+        match groups.get_mut(group_id) {
+            Some(e) => e
+                .group
+                .heartbeat(member_id, instance, generation_id, now_ms),
+            None => E::UnknownMemberId.code(),
+        }
+    }
+
+    /// LeaveGroup: one error per member.
+    pub fn leave(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Err(E::UnknownMemberId.code());
+        };
+        let out = members
+            .iter()
+            .map(|(id, inst)| entry.group.leave(id, inst.as_deref(), now_ms))
+            .collect();
+        self.flush_group(topics, &mut entry.group, now_ms);
+        Ok(out)
+    }
+
+    /// OffsetCommit: a group-level error, or one error per offset (in order).
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        if group_id.is_empty() {
+            return Err(E::InvalidGroupId.code());
+        }
+        let mut groups = self.groups.lock();
+        let exists = groups.contains_key(group_id);
+        if !exists && generation_id >= 0 {
+            // A generation of a group this coordinator does not know (as Kafka answers).
+            return Err(E::IllegalGeneration.code());
+        }
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        entry
+            .group
+            .check_commit(member_id, instance, generation_id)?;
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for (topic, partition, o) in offsets {
+            if o.metadata.len() > self.metadata_max_bytes {
+                results.push(E::OffsetMetadataTooLarge.code());
+                continue;
+            }
+            if topics
+                .get(&topic)
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                results.push(E::UnknownTopicOrPartition.code());
+                continue;
+            }
+            records.push((
+                records::encode_offset_key(group_id, &topic, partition),
+                Some(records::encode_offset_value(&o)),
+            ));
+            accepted.push((results.len(), topic, partition, o));
+            results.push(NONE);
+        }
+        if !exists && !accepted.is_empty() {
+            // First write for a standalone group: make it visible after a restart too.
+            entry.group.dirty = true;
+        }
+        if entry.group.dirty {
+            entry.group.dirty = false;
+            records.push(Self::metadata_record(&entry.group));
+        }
+        if let Err(e) = self.persist(topics, records, now_ms) {
+            for (i, ..) in &accepted {
+                results[*i] = e;
+            }
+            return Ok(results);
+        }
+        for (_, topic, partition, o) in accepted {
+            entry.offsets.insert((topic, partition), o);
+        }
+        Ok(results)
+    }
+
+    /// OffsetFetch: the committed offsets of the requested partitions (all when None).
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        let groups = self.groups.lock();
+        let offsets = groups.get(group_id).map(|e| &e.offsets);
+        match partitions {
+            Some(wanted) => wanted
+                .into_iter()
+                .flat_map(|(topic, parts)| {
+                    parts
+                        .into_iter()
+                        .map(move |p| (topic.clone(), p))
+                        .collect::<Vec<_>>()
+                })
+                .map(|(t, p)| {
+                    let o = offsets.and_then(|m| m.get(&(t.clone(), p)).cloned());
+                    (t, p, o)
+                })
+                .collect(),
+            None => offsets
+                .map(|m| {
+                    m.iter()
+                        .map(|((t, p), o)| (t.clone(), *p, Some(o.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn list_groups(&self) -> Vec<GroupListing> {
+        let groups = self.groups.lock();
+        let mut out: Vec<GroupListing> = groups
+            .values()
+            .filter(|e| e.group.state != GroupState::Dead)
+            .map(|e| GroupListing {
+                group_id: e.group.group_id.clone(),
+                protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
+                state: e.group.state,
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.groups.lock();
+        let g = &groups.get(group_id)?.group;
+        let stable = g.state == GroupState::Stable;
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        let mut members: Vec<&classic::Member> = g.members.values().collect();
+        members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+        Some(GroupDescription {
+            group_id: g.group_id.clone(),
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: members
+                .into_iter()
+                .map(|m| MemberDescription {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    // Kafka includes metadata and assignment only for a Stable group.
+                    metadata: if stable {
+                        m.protocols
+                            .iter()
+                            .find(|(n, _)| *n == protocol)
+                            .map(|(_, b)| b.clone())
+                            .unwrap_or_default()
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups: one error per group.
+    pub fn delete_groups(&self, topics: &TopicRegistry, ids: &[String], now_ms: i64) -> Vec<Code> {
+        let mut groups = self.groups.lock();
+        ids.iter()
+            .map(|id| {
+                let Some(entry) = groups.get_mut(id) else {
+                    return E::GroupIdNotFound.code();
+                };
+                if entry.group.state != GroupState::Empty && entry.group.state != GroupState::Dead {
+                    return E::NonEmptyGroup.code();
+                }
+                let mut records: Vec<(Bytes, Option<Bytes>)> = entry
+                    .offsets
+                    .keys()
+                    .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
+                    .collect();
+                records.push((records::encode_group_key(id), None));
+                if let Err(e) = self.persist(topics, records, now_ms) {
+                    return e;
+                }
+                entry.group.mark_dead(now_ms);
+                groups.remove(id);
+                NONE
+            })
+            .collect()
+    }
+
+    /// OffsetDelete: a group-level error, or one error per partition.
+    pub fn delete_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Err(E::GroupIdNotFound.code());
+        };
+        if entry.group.state == GroupState::Dead {
+            return Err(E::GroupIdNotFound.code());
+        }
+        let subscribed = if entry.group.state == GroupState::Empty {
+            Vec::new()
+        } else {
+            entry.group.subscribed_topics()
+        };
+        let mut results = Vec::with_capacity(partitions.len());
+        let mut records = Vec::new();
+        let mut removed = Vec::new();
+        for (topic, p) in partitions {
+            if subscribed.contains(&topic) {
+                results.push(E::GroupSubscribedToTopic.code());
+                continue;
+            }
+            if entry.offsets.contains_key(&(topic.clone(), p)) {
+                records.push((records::encode_offset_key(group_id, &topic, p), None));
+                removed.push((topic, p));
+            }
+            results.push(NONE);
+        }
+        self.persist(topics, records, now_ms)?;
+        for k in removed {
+            entry.offsets.remove(&k);
+        }
+        Ok(results)
+    }
+
+    /// Advance time: sessions, rebalance and sync deadlines, offset expiry.
+    pub fn tick(&self, topics: &TopicRegistry, now_ms: i64) {
+        let mut groups = self.groups.lock();
+        for entry in groups.values_mut() {
+            entry.group.tick(now_ms);
+            self.flush_group(topics, &mut entry.group, now_ms);
+        }
+        let mut last = self.last_expiry_check_ms.lock();
+        if now_ms - *last < self.retention_check_interval_ms {
+            return;
+        }
+        *last = now_ms;
+        drop(last);
+        self.expire_offsets(topics, &mut groups, now_ms);
+    }
+
+    /// offsets.retention.minutes: an empty group's offsets expire once the group has
+    /// been empty, and the offset uncommitted-to, for the retention period (KIP-211).
+    fn expire_offsets(
+        &self,
+        topics: &TopicRegistry,
+        groups: &mut HashMap<String, GroupEntry>,
+        now_ms: i64,
+    ) {
+        let mut dead = Vec::new();
+        for (id, entry) in groups.iter_mut() {
+            if entry.group.state != GroupState::Empty {
+                continue;
+            }
+            let since = entry.group.state_since_ms;
+            let expired: Vec<(String, i32)> = entry
+                .offsets
+                .iter()
+                .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since) >= self.retention_ms)
+                .map(|(k, _)| k.clone())
+                .collect();
+            if expired.is_empty() {
+                continue;
+            }
+            let mut records: Vec<(Bytes, Option<Bytes>)> = expired
+                .iter()
+                .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
+                .collect();
+            let all_gone = expired.len() == entry.offsets.len();
+            if all_gone {
+                records.push((records::encode_group_key(id), None));
+            }
+            if self.persist(topics, records, now_ms).is_ok() {
+                tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
+                for k in expired {
+                    entry.offsets.remove(&k);
+                }
+                if all_gone {
+                    dead.push(id.clone());
+                }
+            }
+        }
+        for id in dead {
+            groups.remove(&id);
+        }
+    }
+}
+
+/// Drive the coordinator's timers from the broker's clock.
+pub fn spawn_ticker(
+    broker: Arc<crate::broker::Broker>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = interval.tick() => broker.groups.tick(&broker.topics, broker.now_ms()),
+            }
+        }
+    });
+}
