@@ -918,3 +918,376 @@ impl ClassicGroup {
         g
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: i32 = 10_000;
+    const REBALANCE: i32 = 30_000;
+
+    fn limits(delay: i64) -> GroupLimits {
+        GroupLimits {
+            initial_rebalance_delay_ms: delay,
+            ..GroupLimits::default()
+        }
+    }
+
+    fn join_req(member_id: &str, instance: Option<&str>) -> JoinRequest {
+        JoinRequest {
+            member_id: member_id.to_string(),
+            group_instance_id: instance.map(str::to_string),
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: SESSION,
+            rebalance_timeout_ms: REBALANCE,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            require_known_member_id: true,
+        }
+    }
+
+    fn now<T>(r: Reply<T>) -> T {
+        match r {
+            Reply::Now(t) => t,
+            Reply::Later(_) => panic!("expected an immediate reply"),
+        }
+    }
+
+    fn later<T>(r: Reply<T>) -> oneshot::Receiver<T> {
+        match r {
+            Reply::Later(rx) => rx,
+            Reply::Now(_) => panic!("expected a parked reply"),
+        }
+    }
+
+    fn ready<T>(rx: &mut oneshot::Receiver<T>) -> T {
+        rx.try_recv().expect("reply should be ready")
+    }
+
+    fn parked<T>(rx: &mut oneshot::Receiver<T>) {
+        assert!(
+            matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            "reply should still be parked"
+        );
+    }
+
+    fn sync_req(member: &str, generation: i32, assignments: Vec<(String, Bytes)>) -> SyncRequest {
+        SyncRequest {
+            member_id: member.to_string(),
+            generation_id: generation,
+            assignments,
+            ..Default::default()
+        }
+    }
+
+    fn assignment_of(i: usize) -> Bytes {
+        Bytes::from(format!("assignment-{i}"))
+    }
+
+    /// A Stable group of `n` members that joined at t=0 (generation 1, first is leader).
+    fn stable_group(n: usize) -> (ClassicGroup, Vec<String>) {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        // Everyone gets an id first; pending members hold the rebalance open.
+        let ids: Vec<String> = (0..n)
+            .map(|_| now(g.join(join_req("", None), 0)).member_id)
+            .collect();
+        let mut joins: Vec<_> = ids
+            .iter()
+            .map(|id| later(g.join(join_req(id, None), 0)))
+            .collect();
+        for (i, j) in joins.iter_mut().enumerate() {
+            let r = ready(j);
+            assert_eq!((r.error, r.generation_id), (NONE, 1));
+            assert_eq!(r.leader, ids[0]);
+            assert_eq!(r.members.len(), if i == 0 { n } else { 0 });
+        }
+        let mut syncs: Vec<_> = ids[1..]
+            .iter()
+            .map(|id| later(g.sync(sync_req(id, 1, vec![]), 0)))
+            .collect();
+        for s in &mut syncs {
+            parked(s);
+        }
+        let all = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), assignment_of(i)))
+            .collect();
+        let mut leader = later(g.sync(sync_req(&ids[0], 1, all), 0));
+        assert_eq!(ready(&mut leader).assignment, assignment_of(0));
+        for (i, s) in syncs.iter_mut().enumerate() {
+            let r = ready(s);
+            assert_eq!(
+                (r.error, r.assignment.clone()),
+                (NONE, assignment_of(i + 1))
+            );
+        }
+        assert_eq!(g.state, GroupState::Stable);
+        (g, ids)
+    }
+
+    #[test]
+    fn lone_member_handshake_join_sync() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let first = now(g.join(join_req("", None), 0));
+        assert_eq!(first.error, E::MemberIdRequired.code());
+        let id = first.member_id;
+        let mut join = later(g.join(join_req(&id, None), 0));
+        let r = ready(&mut join);
+        assert_eq!((r.error, r.generation_id), (NONE, 1));
+        assert_eq!(r.leader, id);
+        assert_eq!(r.protocol_name.as_deref(), Some("range"));
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        let mut sync = later(g.sync(sync_req(&id, 1, vec![(id.clone(), assignment_of(0))]), 5));
+        assert_eq!(ready(&mut sync).assignment, assignment_of(0));
+        assert_eq!(g.state, GroupState::Stable);
+        assert_eq!(g.heartbeat(&id, None, 1, 10), NONE);
+        assert_eq!(g.heartbeat(&id, None, 0, 10), E::IllegalGeneration.code());
+        assert_eq!(
+            g.heartbeat("nobody", None, 1, 10),
+            E::UnknownMemberId.code()
+        );
+    }
+
+    #[test]
+    fn three_members_form_one_generation() {
+        let (g, ids) = stable_group(3);
+        assert_eq!(g.generation_id, 1);
+        assert_eq!(g.members.len(), 3);
+        assert_eq!(g.leader.as_deref(), Some(ids[0].as_str()));
+    }
+
+    #[test]
+    fn a_new_member_triggers_a_rebalance_everyone_rejoins() {
+        let (mut g, ids) = stable_group(2);
+        let c = now(g.join(join_req("", None), 100)).member_id;
+        let mut c_join = later(g.join(join_req(&c, None), 100));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        // Existing members learn of it through their heartbeat.
+        assert_eq!(
+            g.heartbeat(&ids[0], None, 1, 200),
+            E::RebalanceInProgress.code()
+        );
+        let mut a = later(g.join(join_req(&ids[0], None), 300));
+        parked(&mut c_join);
+        let mut b = later(g.join(join_req(&ids[1], None), 400));
+        for rx in [&mut a, &mut b, &mut c_join] {
+            let r = ready(rx);
+            assert_eq!((r.error, r.generation_id), (NONE, 2));
+        }
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+    }
+
+    #[test]
+    fn session_timeout_evicts_a_silent_member() {
+        let (mut g, ids) = stable_group(2);
+        // A keeps heartbeating, B goes silent.
+        for t in (3_000..=9_000).step_by(3_000) {
+            assert_eq!(g.heartbeat(&ids[0], None, 1, t), NONE);
+            g.tick(t);
+        }
+        assert_eq!(g.members.len(), 2, "B is within its session timeout");
+        g.tick(SESSION as i64);
+        assert_eq!(g.members.len(), 1, "B expired after session.timeout.ms");
+        assert!(!g.members.contains_key(&ids[1]));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(
+            g.heartbeat(&ids[0], None, 1, 10_100),
+            E::RebalanceInProgress.code()
+        );
+        let mut a = later(g.join(join_req(&ids[0], None), 10_200));
+        let r = ready(&mut a);
+        assert_eq!((r.generation_id, r.leader.as_str()), (2, ids[0].as_str()));
+        assert_eq!(
+            g.heartbeat(&ids[1], None, 1, 10_300),
+            E::UnknownMemberId.code()
+        );
+    }
+
+    #[test]
+    fn rebalance_timeout_removes_members_that_do_not_rejoin() {
+        let (mut g, ids) = stable_group(2);
+        let c = now(g.join(join_req("", None), 1_000)).member_id;
+        let mut c_join = later(g.join(join_req(&c, None), 1_000));
+        let mut a = later(g.join(join_req(&ids[0], None), 2_000));
+        // B keeps heartbeating (and is told to rejoin) but never rejoins; the
+        // join phase waits for it...
+        for t in (3_000..1_000 + REBALANCE as i64).step_by(3_000) {
+            assert_eq!(
+                g.heartbeat(&ids[1], None, 1, t),
+                E::RebalanceInProgress.code()
+            );
+            g.tick(t);
+        }
+        g.tick(1_000 + REBALANCE as i64 - 1);
+        parked(&mut a);
+        // ...until the rebalance timeout.
+        g.tick(1_000 + REBALANCE as i64);
+        for rx in [&mut a, &mut c_join] {
+            let r = ready(rx);
+            assert_eq!((r.error, r.generation_id), (NONE, 2));
+        }
+        assert_eq!(g.members.len(), 2);
+        assert!(!g.members.contains_key(&ids[1]));
+    }
+
+    #[test]
+    fn leader_leaving_mid_sync_restarts_the_rebalance() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let ids: Vec<String> = (0..2)
+            .map(|_| now(g.join(join_req("", None), 0)).member_id)
+            .collect();
+        let mut joins: Vec<_> = ids
+            .iter()
+            .map(|id| later(g.join(join_req(id, None), 0)))
+            .collect();
+        for j in &mut joins {
+            ready(j);
+        }
+        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 10));
+        parked(&mut b_sync);
+        assert_eq!(g.leave(&ids[0], None, 20), NONE);
+        assert_eq!(ready(&mut b_sync).error, E::RebalanceInProgress.code());
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        let mut b = later(g.join(join_req(&ids[1], None), 30));
+        let r = ready(&mut b);
+        assert_eq!((r.generation_id, r.leader.as_str()), (2, ids[1].as_str()));
+        assert_eq!(r.members.len(), 1);
+    }
+
+    #[test]
+    fn last_member_leaving_empties_the_group() {
+        let (mut g, ids) = stable_group(1);
+        assert_eq!(g.leave(&ids[0], None, 50), NONE);
+        assert_eq!(g.state, GroupState::Empty);
+        assert_eq!(g.generation_id, 2);
+        assert_eq!(g.leave(&ids[0], None, 60), E::UnknownMemberId.code());
+    }
+
+    #[test]
+    fn static_member_replacing_itself_keeps_the_generation() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let mut s1 = later(g.join(join_req("", Some("i1")), 0));
+        let r = ready(&mut s1);
+        let old = r.member_id.clone();
+        assert!(
+            old.starts_with("i1-"),
+            "static members skip MEMBER_ID_REQUIRED"
+        );
+        let mut sync = later(g.sync(sync_req(&old, 1, vec![(old.clone(), assignment_of(7))]), 0));
+        ready(&mut sync);
+        assert_eq!(g.state, GroupState::Stable);
+
+        // The process restarts: same instance id, no member id.
+        let r = now(g.join(join_req("", Some("i1")), 5_000));
+        assert_eq!(r.error, NONE);
+        assert_ne!(r.member_id, old);
+        assert_eq!(r.generation_id, 1, "no rebalance");
+        assert!(r.skip_assignment, "the leader keeps the assignment it made");
+        assert_eq!(g.state, GroupState::Stable);
+        let new = r.member_id;
+        let s = now(g.sync(
+            SyncRequest {
+                group_instance_id: Some("i1".into()),
+                ..sync_req(&new, 1, vec![])
+            },
+            5_001,
+        ));
+        assert_eq!(s.assignment, assignment_of(7));
+        // The old incarnation is fenced.
+        assert_eq!(
+            g.heartbeat(&old, Some("i1"), 1, 5_002),
+            E::FencedInstanceId.code()
+        );
+        assert_eq!(g.heartbeat(&new, Some("i1"), 1, 5_002), NONE);
+    }
+
+    #[test]
+    fn initial_rebalance_delay_holds_the_first_join() {
+        let mut g = ClassicGroup::new("g", limits(3_000), 0);
+        let id = now(g.join(join_req("", None), 0)).member_id;
+        let mut j = later(g.join(join_req(&id, None), 0));
+        g.tick(2_999);
+        parked(&mut j);
+        g.tick(3_000);
+        assert_eq!(ready(&mut j).generation_id, 1);
+    }
+
+    #[test]
+    fn pending_member_that_never_joins_expires() {
+        let (mut g, ids) = stable_group(1);
+        let ghost = now(g.join(join_req("", None), 100)).member_id;
+        assert!(g.pending_members.contains_key(&ghost));
+        assert_eq!(g.heartbeat(&ids[0], None, 1, 5_000), NONE);
+        g.tick(100 + SESSION as i64);
+        assert!(g.pending_members.is_empty());
+        assert_eq!(
+            g.state,
+            GroupState::Stable,
+            "a member id alone does not rebalance"
+        );
+        let _ = ids;
+    }
+
+    #[test]
+    fn commit_rules() {
+        let (mut g, ids) = stable_group(1);
+        assert_eq!(g.check_commit(&ids[0], None, 1), Ok(()));
+        assert_eq!(
+            g.check_commit(&ids[0], None, 0),
+            Err(E::IllegalGeneration.code())
+        );
+        assert_eq!(g.check_commit("", None, -1), Err(E::UnknownMemberId.code()));
+        let empty = ClassicGroup::new("e", limits(0), 0);
+        assert_eq!(
+            empty.check_commit("", None, -1),
+            Ok(()),
+            "standalone commits"
+        );
+        // During CompletingRebalance commits wait for the assignment.
+        let c = now(g.join(join_req("", None), 10)).member_id;
+        let _cj = later(g.join(join_req(&c, None), 10));
+        let _aj = later(g.join(join_req(&ids[0], None), 10));
+        assert_eq!(g.state, GroupState::CompletingRebalance);
+        assert_eq!(
+            g.check_commit(&ids[0], None, 2),
+            Err(E::RebalanceInProgress.code())
+        );
+    }
+
+    #[test]
+    fn inconsistent_protocols_and_bad_timeouts_are_refused() {
+        let (mut g, _) = stable_group(1);
+        let mut other = join_req("", None);
+        other.protocols = vec![("roundrobin".into(), Bytes::new())];
+        assert_eq!(
+            now(g.join(other, 0)).error,
+            E::InconsistentGroupProtocol.code()
+        );
+        let mut short = join_req("", None);
+        short.session_timeout_ms = 100;
+        assert_eq!(now(g.join(short, 0)).error, E::InvalidSessionTimeout.code());
+    }
+
+    #[test]
+    fn unsynced_members_are_removed_after_the_sync_deadline() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let ids: Vec<String> = (0..2)
+            .map(|_| now(g.join(join_req("", None), 0)).member_id)
+            .collect();
+        let mut joins: Vec<_> = ids
+            .iter()
+            .map(|id| later(g.join(join_req(id, None), 0)))
+            .collect();
+        for j in &mut joins {
+            ready(j);
+        }
+        // Only the follower syncs; the leader never does.
+        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 10));
+        g.tick(REBALANCE as i64);
+        assert_eq!(ready(&mut b_sync).error, E::RebalanceInProgress.code());
+        assert!(!g.members.contains_key(&ids[0]));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+    }
+}

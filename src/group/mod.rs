@@ -691,3 +691,127 @@ pub fn spawn_ticker(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &std::path::Path, extra: &[&str]) -> (Arc<Config>, TopicRegistry) {
+        let mut ov = vec![format!("log.dirs={}", dir.display())];
+        ov.extend(extra.iter().map(|s| s.to_string()));
+        let (c, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
+        let c = Arc::new(c);
+        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
+        (c, reg)
+    }
+
+    fn offset(o: i64, ts: i64) -> CommittedOffset {
+        CommittedOffset {
+            offset: o,
+            leader_epoch: 0,
+            metadata: String::new(),
+            commit_timestamp_ms: ts,
+        }
+    }
+
+    #[test]
+    fn offsets_and_deletions_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (c, reg) = open(dir.path(), &[]);
+            reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
+            let g = GroupCoordinator::open(&c, &reg, 0);
+            let codes = g
+                .commit_offsets(
+                    &reg,
+                    "keep",
+                    "",
+                    None,
+                    -1,
+                    vec![("t".into(), 0, offset(5, 1)), ("t".into(), 1, offset(7, 1))],
+                    1,
+                )
+                .unwrap();
+            assert_eq!(codes, vec![NONE, NONE]);
+            g.commit_offsets(
+                &reg,
+                "keep",
+                "",
+                None,
+                -1,
+                vec![("t".into(), 0, offset(6, 2))],
+                2,
+            )
+            .unwrap();
+            g.commit_offsets(
+                &reg,
+                "gone",
+                "",
+                None,
+                -1,
+                vec![("t".into(), 0, offset(1, 3))],
+                3,
+            )
+            .unwrap();
+            assert_eq!(g.delete_groups(&reg, &["gone".into()], 4), vec![NONE]);
+            // Unknown partitions are refused, nothing stored.
+            let codes = g
+                .commit_offsets(
+                    &reg,
+                    "keep",
+                    "",
+                    None,
+                    -1,
+                    vec![("t".into(), 9, offset(1, 5))],
+                    5,
+                )
+                .unwrap();
+            assert_eq!(codes, vec![E::UnknownTopicOrPartition.code()]);
+        }
+        let (c, reg) = open(dir.path(), &[]);
+        let g = GroupCoordinator::open(&c, &reg, 10);
+        assert_eq!(
+            g.fetch_offsets("keep", None),
+            vec![
+                ("t".to_string(), 0, Some(offset(6, 2))),
+                ("t".to_string(), 1, Some(offset(7, 1)))
+            ]
+        );
+        assert_eq!(g.fetch_offsets("gone", None), vec![]);
+        let listed: Vec<String> = g.list_groups().into_iter().map(|l| l.group_id).collect();
+        assert_eq!(listed, vec!["keep".to_string()]);
+        assert!(reg.get(OFFSETS_TOPIC).unwrap().is_internal());
+    }
+
+    #[test]
+    fn offsets_of_an_empty_group_expire_after_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, reg) = open(
+            dir.path(),
+            &[
+                "offsets.retention.minutes=1",
+                "offsets.retention.check.interval.ms=1000",
+            ],
+        );
+        reg.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let g = GroupCoordinator::open(&c, &reg, 0);
+        g.commit_offsets(
+            &reg,
+            "idle",
+            "",
+            None,
+            -1,
+            vec![("t".into(), 0, offset(3, 0))],
+            0,
+        )
+        .unwrap();
+        g.tick(&reg, 59_000);
+        assert_eq!(g.fetch_offsets("idle", None).len(), 1, "within retention");
+        g.tick(&reg, 60_000);
+        assert_eq!(g.fetch_offsets("idle", None), vec![], "expired");
+        assert!(g.list_groups().is_empty());
+        // and the expiry is durable
+        let g2 = GroupCoordinator::open(&c, &reg, 61_000);
+        assert_eq!(g2.fetch_offsets("idle", None), vec![]);
+    }
+}
