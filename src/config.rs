@@ -242,6 +242,24 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Largest session.timeout.ms a consumer may ask for.",
     ),
     key(
+        "group.consumer.session.timeout.ms",
+        T::Int,
+        Some("45000"),
+        "Session timeout of consumer-protocol (KIP-848) group members.",
+    ),
+    key(
+        "group.consumer.heartbeat.interval.ms",
+        T::Int,
+        Some("5000"),
+        "Heartbeat interval the coordinator gives consumer-protocol members.",
+    ),
+    key(
+        "group.consumer.assignors",
+        T::List,
+        Some("uniform,range"),
+        "Server-side assignors of consumer-protocol groups; the first is the default.",
+    ),
+    key(
         "offsets.retention.minutes",
         T::Int,
         Some("10080"),
@@ -398,6 +416,9 @@ pub struct Config {
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: i64,
     pub offset_metadata_max_bytes: usize,
+    pub group_consumer_session_timeout_ms: i32,
+    pub group_consumer_heartbeat_interval_ms: i32,
+    pub group_consumer_assignors: Vec<String>,
 }
 
 impl Config {
@@ -584,6 +605,32 @@ impl Config {
                 1,
             )?,
             offset_metadata_max_bytes: positive("offset.metadata.max.bytes", 0)? as usize,
+            group_consumer_session_timeout_ms: positive("group.consumer.session.timeout.ms", 1)?
+                as i32,
+            group_consumer_heartbeat_interval_ms: positive(
+                "group.consumer.heartbeat.interval.ms",
+                1,
+            )? as i32,
+            group_consumer_assignors: {
+                let list: Vec<String> = get("group.consumer.assignors")
+                    .unwrap_or("uniform,range")
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if list.is_empty()
+                    || list
+                        .iter()
+                        .any(|a| !crate::group::consumer::ASSIGNORS.contains(&a.as_str()))
+                {
+                    return Err(invalid(
+                        "group.consumer.assignors",
+                        get("group.consumer.assignors").unwrap_or(""),
+                        "fjord's assignors are uniform and range",
+                    ));
+                }
+                list
+            },
             raw,
         })
     }

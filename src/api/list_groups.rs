@@ -1,5 +1,5 @@
-//! ListGroups (key 16), v0–v5: state filter (v4+) and type filter (v5+; every
-//! fjord group is "classic").
+//! ListGroups (key 16), v0–v5: state filter (v4+) and type filter (v5+:
+//! "classic" or "consumer").
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
@@ -18,24 +18,22 @@ pub fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsRespons
         .iter()
         .map(|s| s.as_str().to_ascii_lowercase())
         .collect();
-    if !types.is_empty() && !types.iter().any(|t| t == "classic") {
-        return ListGroupsResponse::default();
-    }
     let groups = ctx
         .broker
         .groups
         .list_groups()
         .into_iter()
-        .filter(|g| states.is_empty() || states.contains(&g.state.name().to_ascii_lowercase()))
+        .filter(|g| states.is_empty() || states.contains(&g.state.to_ascii_lowercase()))
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(g.group_id)))
                 .with_protocol_type(str_bytes(g.protocol_type));
             if v >= 4 {
-                l.group_state = str_bytes(g.state.name());
+                l.group_state = str_bytes(g.state);
             }
             if v >= 5 {
-                l.group_type = str_bytes("classic");
+                l.group_type = str_bytes(g.group_type);
             }
             l
         })

@@ -7,6 +7,7 @@
 //! replayed at start-up. Never speaks the wire; API handlers translate.
 
 pub mod classic;
+pub mod consumer;
 pub mod consumer_protocol;
 pub mod records;
 
@@ -27,6 +28,7 @@ use classic::{
     ClassicGroup, Code, GroupLimits, GroupState, JoinRequest, JoinResult, NONE, Reply, SyncRequest,
     SyncResult,
 };
+use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult, TopicView};
 use records::{GroupKey, GroupRecord};
 
 /// The internal topic that holds committed offsets and group metadata.
@@ -42,7 +44,18 @@ pub struct CommittedOffset {
 
 struct GroupEntry {
     group: ClassicGroup,
+    /// Set when the group runs the KIP-848 consumer protocol (its classic side stays Empty).
+    consumer: Option<ConsumerGroup>,
     offsets: BTreeMap<(String, i32), CommittedOffset>,
+}
+
+impl GroupEntry {
+    /// A consumer-protocol group with members (classic APIs must keep off it).
+    fn is_active_consumer_group(&self) -> bool {
+        self.consumer
+            .as_ref()
+            .is_some_and(|c| !c.members.is_empty())
+    }
 }
 
 /// One row of ListGroups.
@@ -50,7 +63,10 @@ struct GroupEntry {
 pub struct GroupListing {
     pub group_id: String,
     pub protocol_type: String,
-    pub state: GroupState,
+    /// Kafka's state name ("Stable", "Empty", "Reconciling", …).
+    pub state: &'static str,
+    /// "classic" or "consumer" (ListGroups v5 group_type).
+    pub group_type: &'static str,
 }
 
 /// DescribeGroups' view of a group.
@@ -80,6 +96,9 @@ pub struct GroupCoordinator {
     retention_check_interval_ms: i64,
     metadata_max_bytes: usize,
     last_expiry_check_ms: Mutex<i64>,
+    consumer_session_timeout_ms: i32,
+    pub consumer_heartbeat_interval_ms: i32,
+    consumer_assignor: String,
 }
 
 fn limits_of(config: &Config) -> GroupLimits {
@@ -100,6 +119,9 @@ impl GroupCoordinator {
             retention_check_interval_ms: config.offsets_retention_check_interval_ms,
             metadata_max_bytes: config.offset_metadata_max_bytes,
             last_expiry_check_ms: Mutex::new(now_ms),
+            consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
+            consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+            consumer_assignor: config.group_consumer_assignors[0].clone(),
         };
         if let Some(topic) = topics.get(OFFSETS_TOPIC) {
             let n = coord.replay(&topic, now_ms);
@@ -217,6 +239,7 @@ impl GroupCoordinator {
             .entry(group_id.to_string())
             .or_insert_with(|| GroupEntry {
                 group: ClassicGroup::new(group_id, self.limits, now_ms),
+                consumer: None,
                 offsets: BTreeMap::new(),
             })
     }
@@ -323,6 +346,14 @@ impl GroupCoordinator {
         }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.is_active_consumer_group() {
+            return Reply::Now(JoinResult::error(
+                E::InconsistentGroupProtocol.code(),
+                &req.member_id,
+            ));
+        }
+        // An empty consumer-protocol group becomes a classic one.
+        entry.consumer = None;
         let reply = entry.group.join(req, now_ms);
         self.flush_group(topics, &mut entry.group, now_ms);
         reply
@@ -401,6 +432,12 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(E::InvalidGroupId.code());
         }
+        tracing::debug!(
+            group = group_id,
+            member = member_id,
+            generation_id,
+            "offset commit"
+        );
         let mut groups = self.groups.lock();
         let exists = groups.contains_key(group_id);
         if !exists && generation_id >= 0 {
@@ -408,9 +445,14 @@ impl GroupCoordinator {
             return Err(E::IllegalGeneration.code());
         }
         let entry = self.entry(&mut groups, group_id, now_ms);
-        entry
-            .group
-            .check_commit(member_id, instance, generation_id)?;
+        match &entry.consumer {
+            Some(cg) if !(cg.members.is_empty() && generation_id < 0) => {
+                cg.check_member_epoch(member_id, generation_id)?
+            }
+            _ => entry
+                .group
+                .check_commit(member_id, instance, generation_id)?,
+        }
         let mut results = Vec::with_capacity(offsets.len());
         let mut records = Vec::new();
         let mut accepted = Vec::new();
@@ -491,10 +533,19 @@ impl GroupCoordinator {
         let mut out: Vec<GroupListing> = groups
             .values()
             .filter(|e| e.group.state != GroupState::Dead)
-            .map(|e| GroupListing {
-                group_id: e.group.group_id.clone(),
-                protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
-                state: e.group.state,
+            .map(|e| match &e.consumer {
+                Some(cg) => GroupListing {
+                    group_id: e.group.group_id.clone(),
+                    protocol_type: "consumer".into(),
+                    state: cg.state().name(),
+                    group_type: "consumer",
+                },
+                None => GroupListing {
+                    group_id: e.group.group_id.clone(),
+                    protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
+                    state: e.group.state.name(),
+                    group_type: "classic",
+                },
             })
             .collect();
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
@@ -503,7 +554,12 @@ impl GroupCoordinator {
 
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
         let groups = self.groups.lock();
-        let g = &groups.get(group_id)?.group;
+        let entry = groups.get(group_id)?;
+        if entry.consumer.is_some() {
+            // DescribeGroups describes classic groups only (ConsumerGroupDescribe the rest).
+            return None;
+        }
+        let g = &entry.group;
         let stable = g.state == GroupState::Stable;
         let protocol = g.protocol_name.clone().unwrap_or_default();
         let mut members: Vec<&classic::Member> = g.members.values().collect();
@@ -552,7 +608,9 @@ impl GroupCoordinator {
                 let Some(entry) = groups.get_mut(id) else {
                     return E::GroupIdNotFound.code();
                 };
-                if entry.group.state != GroupState::Empty && entry.group.state != GroupState::Dead {
+                if (entry.group.state != GroupState::Empty && entry.group.state != GroupState::Dead)
+                    || entry.is_active_consumer_group()
+                {
                     return E::NonEmptyGroup.code();
                 }
                 let mut records: Vec<(Bytes, Option<Bytes>)> = entry
@@ -586,10 +644,13 @@ impl GroupCoordinator {
         if entry.group.state == GroupState::Dead {
             return Err(E::GroupIdNotFound.code());
         }
-        let subscribed = if entry.group.state == GroupState::Empty {
-            Vec::new()
-        } else {
-            entry.group.subscribed_topics()
+        let subscribed: Vec<String> = match &entry.consumer {
+            Some(cg) => cg
+                .subscribed_topics(&topic_view(topics))
+                .into_iter()
+                .collect(),
+            None if entry.group.state == GroupState::Empty => Vec::new(),
+            None => entry.group.subscribed_topics(),
         };
         let mut results = Vec::with_capacity(partitions.len());
         let mut records = Vec::new();
@@ -615,9 +676,16 @@ impl GroupCoordinator {
     /// Advance time: sessions, rebalance and sync deadlines, offset expiry.
     pub fn tick(&self, topics: &TopicRegistry, now_ms: i64) {
         let mut groups = self.groups.lock();
+        let mut view = None;
         for entry in groups.values_mut() {
             entry.group.tick(now_ms);
             self.flush_group(topics, &mut entry.group, now_ms);
+            if let Some(cg) = &mut entry.consumer
+                && !cg.members.is_empty()
+            {
+                let view = view.get_or_insert_with(|| topic_view(topics));
+                cg.tick(view, now_ms);
+            }
         }
         let mut last = self.last_expiry_check_ms.lock();
         if now_ms - *last < self.retention_check_interval_ms {
@@ -638,7 +706,7 @@ impl GroupCoordinator {
     ) {
         let mut dead = Vec::new();
         for (id, entry) in groups.iter_mut() {
-            if entry.group.state != GroupState::Empty {
+            if entry.group.state != GroupState::Empty || entry.is_active_consumer_group() {
                 continue;
             }
             let since = entry.group.state_since_ms;
@@ -672,6 +740,107 @@ impl GroupCoordinator {
         for id in dead {
             groups.remove(&id);
         }
+    }
+}
+
+/// Every topic's id and partition count, as the consumer protocol's assignors need.
+pub fn topic_view(topics: &TopicRegistry) -> TopicView {
+    topics
+        .list()
+        .iter()
+        .map(|t| (t.name.clone(), (t.id, t.partition_count())))
+        .collect()
+}
+
+/// A ConsumerGroupDescribe member.
+#[derive(Clone, Debug)]
+pub struct ConsumerMemberDescription {
+    pub member: consumer::ConsumerMember,
+    pub target: consumer::Assignment,
+}
+
+/// ConsumerGroupDescribe's view of a group.
+#[derive(Clone, Debug)]
+pub struct ConsumerGroupDescription {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: String,
+    pub members: Vec<ConsumerMemberDescription>,
+}
+
+impl GroupCoordinator {
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub fn consumer_heartbeat(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: HeartbeatRequest,
+        now_ms: i64,
+    ) -> HeartbeatResult {
+        if group_id.is_empty() {
+            return HeartbeatResult {
+                error: E::InvalidGroupId.code(),
+                error_message: Some("GroupId can't be empty.".into()),
+                member_id: req.member_id,
+                member_epoch: -1,
+                assignment: None,
+            };
+        }
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.consumer.is_none() {
+            if !entry.group.is_empty() {
+                return HeartbeatResult {
+                    error: E::GroupIdNotFound.code(),
+                    error_message: Some(format!("Group {group_id} is not a consumer group.")),
+                    member_id: req.member_id,
+                    member_epoch: -1,
+                    assignment: None,
+                };
+            }
+            entry.consumer = Some(ConsumerGroup::new(
+                group_id,
+                self.consumer_session_timeout_ms,
+                &self.consumer_assignor,
+            ));
+        }
+        let cg = entry.consumer.as_mut().expect("set above");
+        tracing::debug!(group = group_id, member = %req.member_id, epoch = req.member_epoch, "consumer group heartbeat");
+        let before = cg.group_epoch;
+        let result = cg.heartbeat(req, &topic_view(topics), now_ms);
+        if cg.group_epoch != before {
+            // Persist that the group exists (and its epoch), as a classic group's generation.
+            entry.group.generation_id = cg.group_epoch;
+            entry.group.protocol_type = Some("consumer".into());
+            entry.group.dirty = true;
+            self.flush_group(topics, &mut entry.group, now_ms);
+        }
+        result
+    }
+
+    /// ConsumerGroupDescribe: None for a group that is not a consumer-protocol group.
+    pub fn consumer_describe(&self, group_id: &str) -> Option<ConsumerGroupDescription> {
+        let groups = self.groups.lock();
+        let cg = groups.get(group_id)?.consumer.as_ref()?;
+        Some(ConsumerGroupDescription {
+            state: cg.state().name(),
+            group_epoch: cg.group_epoch,
+            assignment_epoch: cg.assignment_epoch,
+            assignor: cg
+                .members
+                .values()
+                .find_map(|m| m.server_assignor.clone())
+                .unwrap_or_else(|| cg.default_assignor.clone()),
+            members: cg
+                .members
+                .values()
+                .map(|m| ConsumerMemberDescription {
+                    member: m.clone(),
+                    target: cg.target.get(&m.member_id).cloned().unwrap_or_default(),
+                })
+                .collect(),
+        })
     }
 }
 
@@ -813,5 +982,71 @@ mod tests {
         // and the expiry is durable
         let g2 = GroupCoordinator::open(&c, &reg, 61_000);
         assert_eq!(g2.fetch_offsets("idle", None), vec![]);
+    }
+}
+
+#[cfg(test)]
+mod consumer_protocol_tests {
+    use super::*;
+
+    #[test]
+    fn consumer_group_member_commits_with_its_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = Config::from_sources(
+            None,
+            Vec::new(),
+            &[format!("log.dirs={}", dir.path().display())],
+        )
+        .unwrap();
+        let c = Arc::new(c);
+        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
+        reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
+        let g = GroupCoordinator::open(&c, &reg, 0);
+        let r = g.consumer_heartbeat(
+            &reg,
+            "cg",
+            HeartbeatRequest {
+                member_id: "m1".into(),
+                member_epoch: 0,
+                rebalance_timeout_ms: 30_000,
+                subscribed_topic_names: Some(vec!["t".into()]),
+                ..Default::default()
+            },
+            0,
+        );
+        assert_eq!((r.error, r.member_epoch), (NONE, 1));
+        let o = CommittedOffset {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: 1,
+        };
+        let codes = g.commit_offsets(
+            &reg,
+            "cg",
+            "m1",
+            None,
+            1,
+            vec![("t".into(), 0, o.clone())],
+            1,
+        );
+        assert_eq!(codes, Ok(vec![NONE]));
+        let stale = g.commit_offsets(
+            &reg,
+            "cg",
+            "m1",
+            None,
+            0,
+            vec![("t".into(), 0, o.clone())],
+            1,
+        );
+        assert_eq!(stale, Err(E::StaleMemberEpoch.code()));
+        let unknown = g.commit_offsets(&reg, "cg", "zz", None, 1, vec![("t".into(), 0, o)], 1);
+        assert_eq!(unknown, Err(E::UnknownMemberId.code()));
+        let listed = g.list_groups();
+        assert_eq!(
+            (listed[0].group_type, listed[0].state),
+            ("consumer", "Stable")
+        );
     }
 }
