@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::cluster::{TopicError, TopicRegistry};
 use crate::config::{self, Config};
 use crate::group::GroupCoordinator;
+use crate::txn::coordinator::{TransactionCoordinator, TxnContext};
 use crate::txn::producer_id::ProducerIdManager;
 
 pub struct Broker {
@@ -24,6 +25,7 @@ pub struct Broker {
     pub topics: TopicRegistry,
     pub producer_ids: ProducerIdManager,
     pub groups: GroupCoordinator,
+    pub txns: TransactionCoordinator,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -47,8 +49,18 @@ impl Broker {
         let topics = TopicRegistry::open(config.clone(), clock.now_ms())?;
         let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
         let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
+        let txns = TransactionCoordinator::open(
+            config.transaction_max_timeout_ms,
+            &TxnContext {
+                topics: &topics,
+                groups: &groups,
+                producer_ids: &producer_ids,
+            },
+            clock.now_ms(),
+        );
         Ok(Arc::new(Broker {
             groups,
+            txns,
             node_id: config.node_id,
             config,
             cluster_id,
@@ -62,7 +74,16 @@ impl Broker {
         self.clock.now_ms()
     }
 
-    /// Timers that run while the broker serves: the group coordinator's.
+    /// What the transaction coordinator drives.
+    pub fn txn_context(&self) -> TxnContext<'_> {
+        TxnContext {
+            topics: &self.topics,
+            groups: &self.groups,
+            producer_ids: &self.producer_ids,
+        }
+    }
+
+    /// Timers that run while the broker serves: the group and transaction coordinators'.
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         crate::group::spawn_ticker(self.clone(), shutdown);
     }

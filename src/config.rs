@@ -260,6 +260,12 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Server-side assignors of consumer-protocol groups; the first is the default.",
     ),
     key(
+        "transaction.max.timeout.ms",
+        T::Int,
+        Some("900000"),
+        "Largest transaction.timeout.ms a producer may ask for (INVALID_TRANSACTION_TIMEOUT above).",
+    ),
+    key(
         "offsets.retention.minutes",
         T::Int,
         Some("10080"),
@@ -419,6 +425,7 @@ pub struct Config {
     pub group_consumer_session_timeout_ms: i32,
     pub group_consumer_heartbeat_interval_ms: i32,
     pub group_consumer_assignors: Vec<String>,
+    pub transaction_max_timeout_ms: i32,
 }
 
 impl Config {
@@ -611,6 +618,7 @@ impl Config {
                 "group.consumer.heartbeat.interval.ms",
                 1,
             )? as i32,
+            transaction_max_timeout_ms: positive("transaction.max.timeout.ms", 1)? as i32,
             group_consumer_assignors: {
                 let list: Vec<String> = get("group.consumer.assignors")
                     .unwrap_or("uniform,range")

@@ -170,6 +170,8 @@ fn values_of(mut data: Bytes) -> Vec<(i64, String)> {
         .unwrap()
         .into_iter()
         .flat_map(|s| s.records)
+        // Transaction markers are for the client library, not the application.
+        .filter(|r| !r.control)
         .map(|r| {
             (
                 r.offset,
@@ -1279,5 +1281,307 @@ async fn consumer_group_apis_every_version() {
             )
             .await;
         assert_eq!(d.groups[0].error_code, 69);
+    }
+}
+
+fn txn_batch(values: &[&str], producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: base_sequence + i as i32,
+            timestamp: 1,
+            key: None,
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    buf.freeze()
+}
+
+/// A committed and an aborted transaction at every version of the transaction
+/// APIs: InitProducerId with a transactional id, AddPartitionsToTxn (v0–3 and
+/// the batched v4+), AddOffsetsToTxn, TxnOffsetCommit, EndTxn; read_committed
+/// fetches stop at the last stable offset and list aborted transactions;
+/// require_stable offset fetches see UNSTABLE_OFFSET_COMMIT; a new incarnation
+/// fences the old epoch.
+#[tokio::test]
+async fn txn_apis_every_version() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::{
+        AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+    };
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "xt", 1).await;
+    let v_of = |key: ApiKey, i: i16| {
+        let r = versions(key);
+        i.clamp(*r.start(), *r.end())
+    };
+    let mut next_offset = 0i64;
+    for i in 0..=5i16 {
+        let txn = TransactionalId(StrBytes::from_string(format!("txn-{i}")));
+        let group = GroupId(StrBytes::from_string(format!("xg-{i}")));
+        let init = |v: i16| {
+            InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        };
+        let v = v_of(ApiKey::InitProducerId, i);
+        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init(v)).await;
+        assert_eq!((r.error_code, r.producer_epoch), (0, 0), "init v{v}");
+        let (pid, epoch) = (r.producer_id.0, r.producer_epoch);
+
+        let add_partitions = |v: i16, pid: i64, epoch: i16| {
+            let topics = vec![
+                AddPartitionsToTxnTopic::default()
+                    .with_name(name("xt"))
+                    .with_partitions(vec![0]),
+            ];
+            if v <= 3 {
+                AddPartitionsToTxnRequest::default()
+                    .with_v3_and_below_transactional_id(txn.clone())
+                    .with_v3_and_below_producer_id(ProducerId(pid))
+                    .with_v3_and_below_producer_epoch(epoch)
+                    .with_v3_and_below_topics(topics)
+            } else {
+                AddPartitionsToTxnRequest::default().with_transactions(vec![
+                    AddPartitionsToTxnTransaction::default()
+                        .with_transactional_id(txn.clone())
+                        .with_producer_id(ProducerId(pid))
+                        .with_producer_epoch(epoch)
+                        .with_topics(topics),
+                ])
+            }
+        };
+        let partition_code = |r: &AddPartitionsToTxnResponse, v: i16| {
+            if v <= 3 {
+                r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+            } else {
+                r.results_by_transaction[0].topic_results[0].results_by_partition[0]
+                    .partition_error_code
+            }
+        };
+        let produce = |records: Bytes| {
+            ProduceRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_acks(-1)
+                .with_timeout_ms(1000)
+                .with_topic_data(vec![
+                    TopicProduceData::default()
+                        .with_name(name("xt"))
+                        .with_partition_data(vec![
+                            PartitionProduceData::default()
+                                .with_index(0)
+                                .with_records(Some(records)),
+                        ]),
+                ])
+        };
+        let fetch_committed = |offset: i64| {
+            FetchRequest::default()
+                .with_max_wait_ms(0)
+                .with_max_bytes(1 << 20)
+                .with_isolation_level(1)
+                .with_topics(vec![
+                    FetchTopic::default()
+                        .with_topic(name("xt"))
+                        .with_partitions(vec![
+                            FetchPartition::default()
+                                .with_partition(0)
+                                .with_fetch_offset(offset)
+                                .with_partition_max_bytes(1 << 20),
+                        ]),
+                ])
+        };
+
+        // A transactional batch before its partition was added is refused (KIP-890).
+        let r: ProduceResponse = c
+            .call(
+                ApiKey::Produce,
+                11,
+                &produce(txn_batch(&["early"], pid, epoch, 0)),
+            )
+            .await;
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code, 48,
+            "INVALID_TXN_STATE"
+        );
+
+        let v = v_of(ApiKey::AddPartitionsToTxn, i);
+        let r: AddPartitionsToTxnResponse = c
+            .call(
+                ApiKey::AddPartitionsToTxn,
+                v,
+                &add_partitions(v, pid, epoch),
+            )
+            .await;
+        assert_eq!(partition_code(&r, v), 0, "add partitions v{v}");
+        let first = next_offset;
+        let r: ProduceResponse = c
+            .call(
+                ApiKey::Produce,
+                11,
+                &produce(txn_batch(&["c1", "c2"], pid, epoch, 0)),
+            )
+            .await;
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        assert_eq!(r.responses[0].partition_responses[0].base_offset, first);
+
+        let v = v_of(ApiKey::AddOffsetsToTxn, i);
+        let r: AddOffsetsToTxnResponse = c
+            .call(
+                ApiKey::AddOffsetsToTxn,
+                v,
+                &AddOffsetsToTxnRequest::default()
+                    .with_transactional_id(txn.clone())
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch)
+                    .with_group_id(group.clone()),
+            )
+            .await;
+        assert_eq!(r.error_code, 0, "add offsets v{v}");
+        let v = v_of(ApiKey::TxnOffsetCommit, i);
+        let r: TxnOffsetCommitResponse = c
+            .call(
+                ApiKey::TxnOffsetCommit,
+                v,
+                &TxnOffsetCommitRequest::default()
+                    .with_transactional_id(txn.clone())
+                    .with_group_id(group.clone())
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch)
+                    .with_generation_id(-1)
+                    .with_topics(vec![
+                        TxnOffsetCommitRequestTopic::default()
+                            .with_name(name("xt"))
+                            .with_partitions(vec![
+                                TxnOffsetCommitRequestPartition::default()
+                                    .with_partition_index(0)
+                                    .with_committed_offset(77),
+                            ]),
+                    ]),
+            )
+            .await;
+        assert_eq!(
+            r.topics[0].partitions[0].error_code, 0,
+            "txn offset commit v{v}"
+        );
+
+        // Open transaction: read_committed sees nothing past it, offsets are unstable.
+        let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_committed(first)).await;
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.last_stable_offset, first);
+        assert_eq!(p.records.as_ref().map_or(0, |r| r.len()), 0);
+        let fetch_offsets = OffsetFetchRequest::default()
+            .with_group_id(group.clone())
+            .with_require_stable(true)
+            .with_topics(Some(vec![
+                OffsetFetchRequestTopic::default()
+                    .with_name(name("xt"))
+                    .with_partition_indexes(vec![0]),
+            ]));
+        let r: OffsetFetchResponse = c.call(ApiKey::OffsetFetch, 7, &fetch_offsets).await;
+        assert_eq!(
+            r.topics[0].partitions[0].error_code, 88,
+            "UNSTABLE_OFFSET_COMMIT"
+        );
+
+        let v = v_of(ApiKey::EndTxn, i);
+        let end = |commit: bool, epoch: i16| {
+            EndTxnRequest::default()
+                .with_transactional_id(txn.clone())
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_committed(commit)
+        };
+        let r: EndTxnResponse = c.call(ApiKey::EndTxn, v, &end(true, epoch)).await;
+        assert_eq!(r.error_code, 0, "end txn v{v}");
+        let retry: EndTxnResponse = c.call(ApiKey::EndTxn, v, &end(true, epoch)).await;
+        assert_eq!(retry.error_code, 0, "a retried commit is a no-op");
+        next_offset = first + 3; // two records and the COMMIT marker
+
+        let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_committed(first)).await;
+        let p = &r.responses[0].partitions[0];
+        assert_eq!(p.last_stable_offset, next_offset);
+        assert_eq!(
+            values_of(p.records.clone().unwrap()),
+            vec![(first, "c1".into()), (first + 1, "c2".into())]
+        );
+        let r: OffsetFetchResponse = c.call(ApiKey::OffsetFetch, 7, &fetch_offsets).await;
+        let committed = &r.topics[0].partitions[0];
+        assert_eq!((committed.error_code, committed.committed_offset), (0, 77));
+
+        // An aborted transaction is listed for read_committed consumers.
+        let v = v_of(ApiKey::AddPartitionsToTxn, i);
+        let _: AddPartitionsToTxnResponse = c
+            .call(
+                ApiKey::AddPartitionsToTxn,
+                v,
+                &add_partitions(v, pid, epoch),
+            )
+            .await;
+        let aborted_first = next_offset;
+        let r: ProduceResponse = c
+            .call(
+                ApiKey::Produce,
+                11,
+                &produce(txn_batch(&["a1"], pid, epoch, 2)),
+            )
+            .await;
+        assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+        let v = v_of(ApiKey::EndTxn, i);
+        let r: EndTxnResponse = c.call(ApiKey::EndTxn, v, &end(false, epoch)).await;
+        assert_eq!(r.error_code, 0, "abort v{v}");
+        next_offset += 2;
+        let r: FetchResponse = c
+            .call(ApiKey::Fetch, 12, &fetch_committed(aborted_first))
+            .await;
+        let aborted = r.responses[0].partitions[0]
+            .aborted_transactions
+            .clone()
+            .unwrap();
+        assert_eq!(aborted.len(), 1);
+        assert_eq!(
+            (aborted[0].producer_id.0, aborted[0].first_offset),
+            (pid, aborted_first)
+        );
+
+        // A new incarnation bumps the epoch and fences the old one.
+        let v = v_of(ApiKey::InitProducerId, i);
+        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init(v)).await;
+        assert_eq!((r.producer_id.0, r.producer_epoch), (pid, epoch + 1));
+        let v = v_of(ApiKey::AddPartitionsToTxn, i);
+        let r: AddPartitionsToTxnResponse = c
+            .call(
+                ApiKey::AddPartitionsToTxn,
+                v,
+                &add_partitions(v, pid, epoch),
+            )
+            .await;
+        assert_eq!(partition_code(&r, v), 90, "PRODUCER_FENCED v{v}");
     }
 }

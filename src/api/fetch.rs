@@ -12,7 +12,10 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::select_all;
 use kafka_protocol::ResponseError as E;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::ProducerId;
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -136,9 +139,13 @@ fn read_all(
             };
             let st = partition.state.lock();
             let (start, end) = (st.log.log_start_offset(), st.log.log_end_offset());
+            let lso = st.last_stable_offset();
             pd.high_watermark = end;
-            pd.last_stable_offset = end;
+            pd.last_stable_offset = lso;
             pd.log_start_offset = start;
+            // read_committed reads up to the last stable offset, and is told which
+            // producers' batches in that range belong to aborted transactions.
+            let upper = if read_committed { lso } else { i64::MAX };
             if offset < start || offset > end {
                 pd.error_code = E::OffsetOutOfRange.code();
                 any_error = true;
@@ -152,11 +159,24 @@ fn read_all(
             let min_one = total == 0;
             let mut slices = Vec::new();
             if offset < end && (limit > 0 || min_one) {
-                match st.log.slices_up_to(offset, limit, min_one, i64::MAX) {
+                match st.log.slices_up_to(offset, limit, min_one, upper) {
                     Ok(found) => {
                         total += found.iter().map(|s| s.len as usize).sum::<usize>();
                         if !found.is_empty() {
                             pd.records = None; // placeholder: the data follows from the files
+                            if read_committed {
+                                pd.aborted_transactions = Some(
+                                    st.producers
+                                        .aborted_between(offset, lso)
+                                        .into_iter()
+                                        .map(|a| {
+                                            AbortedTransaction::default()
+                                                .with_producer_id(ProducerId(a.producer_id))
+                                                .with_first_offset(a.first_offset)
+                                        })
+                                        .collect(),
+                                );
+                            }
                         }
                         slices = found;
                     }

@@ -1,25 +1,38 @@
-//! InitProducerId (key 22), v0–v6, for idempotent producers: a fresh producer
-//! id at epoch 0 each time, as Kafka does without a transactional id.
-//! Transactional ids come with the transaction coordinator (issue 4) and are
-//! refused until then.
+//! InitProducerId (key 22), v0–v5. Without a transactional id: a fresh
+//! producer id at epoch 0, as Kafka does for idempotent producers. With one:
+//! the transaction coordinator's id and a bumped epoch, which fences older
+//! incarnations and aborts their open transaction (KIP-98, KIP-360).
 
-use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use super::RequestContext;
 
 pub fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
+    let b = &ctx.broker;
     let resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if req.transactional_id.is_some() {
-        return resp.with_error_code(E::TransactionalIdAuthorizationFailed.code());
-    }
-    match ctx.broker.producer_ids.next_id() {
-        Ok(id) => resp.with_producer_id(ProducerId(id)).with_producer_epoch(0),
-        Err(e) => {
-            tracing::error!("cannot allocate a producer id: {e}");
-            resp.with_error_code(E::KafkaStorageError.code())
+    let result = match &req.transactional_id {
+        Some(id) => {
+            let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)
+                .then_some((req.producer_id.0, req.producer_epoch));
+            b.txns.init_producer_id(
+                &b.txn_context(),
+                id.as_str(),
+                req.transaction_timeout_ms,
+                expected,
+                b.now_ms(),
+            )
         }
+        None => b.producer_ids.next_id().map(|id| (id, 0)).map_err(|e| {
+            tracing::error!("cannot allocate a producer id: {e}");
+            kafka_protocol::ResponseError::KafkaStorageError.code()
+        }),
+    };
+    match result {
+        Ok((id, epoch)) => resp
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(epoch),
+        Err(code) => resp.with_error_code(code),
     }
 }

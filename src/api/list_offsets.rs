@@ -19,6 +19,7 @@ pub const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let b = &ctx.broker;
+    let isolation_level = req.isolation_level;
     let topics = req
         .topics
         .into_iter()
@@ -39,6 +40,8 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
                     };
                     let st = part.state.lock();
                     let found = match p.timestamp {
+                        // read_committed consumers see up to the last stable offset.
+                        LATEST if isolation_level == 1 => Ok(Some((st.last_stable_offset(), -1))),
                         LATEST => Ok(Some((st.log.log_end_offset(), -1))),
                         EARLIEST | EARLIEST_LOCAL => Ok(Some((st.log.log_start_offset(), -1))),
                         MAX_TIMESTAMP => st.log.max_timestamp_offset(),

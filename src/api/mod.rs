@@ -16,6 +16,8 @@ use crate::broker::Broker;
 use crate::log::FileSlice;
 use crate::server::ConnectionInfo;
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -26,6 +28,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -40,6 +43,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 /// (API, lowest advertised version, highest advertised version).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
@@ -73,6 +77,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // Consumer groups (KIP-848 consumer protocol).
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // Transactions.
+    (ApiKey::AddPartitionsToTxn, 0, 5),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
 ];
 
 /// The advertised range of an API, if any.
@@ -239,6 +248,10 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => consumer_group_heartbeat::handle(ctx, r).into(),
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(ctx, r).into(),
+        RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(ctx, r).into(),
+        RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(ctx, r).into(),
+        RequestKind::EndTxn(r) => end_txn::handle(ctx, r).into(),
+        RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

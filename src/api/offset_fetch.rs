@@ -33,8 +33,30 @@ fn values(o: Option<CommittedOffset>) -> (i64, i32, String) {
     }
 }
 
+/// KIP-447 require_stable: a partition with offsets of an open transaction
+/// answers UNSTABLE_OFFSET_COMMIT (the client retries until the transaction ends).
+fn stability(
+    ctx: &RequestContext,
+    require_stable: bool,
+    group: &str,
+    topic: &str,
+    partition: i32,
+) -> i16 {
+    if require_stable
+        && ctx
+            .broker
+            .groups
+            .has_pending_offsets(group, topic, partition)
+    {
+        kafka_protocol::ResponseError::UnstableOffsetCommit.code()
+    } else {
+        0
+    }
+}
+
 pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchResponse {
     let groups = &ctx.broker.groups;
+    let require_stable = ctx.version >= 7 && req.require_stable;
     if ctx.version >= 8 {
         let results = req
             .groups
@@ -49,7 +71,7 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
                     .into_iter()
                     .map(|(name, parts)| {
                         OffsetFetchResponseTopics::default()
-                            .with_name(TopicName(str_bytes(name)))
+                            .with_name(TopicName(str_bytes(name.clone())))
                             .with_partitions(
                                 parts
                                     .into_iter()
@@ -60,6 +82,13 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
                                             .with_committed_offset(offset)
                                             .with_committed_leader_epoch(epoch)
                                             .with_metadata(Some(str_bytes(meta)))
+                                            .with_error_code(stability(
+                                                ctx,
+                                                require_stable,
+                                                g.group_id.as_str(),
+                                                &name,
+                                                p,
+                                            ))
                                     })
                                     .collect(),
                             )
@@ -81,7 +110,7 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
         .into_iter()
         .map(|(name, parts)| {
             OffsetFetchResponseTopic::default()
-                .with_name(TopicName(str_bytes(name)))
+                .with_name(TopicName(str_bytes(name.clone())))
                 .with_partitions(
                     parts
                         .into_iter()
@@ -90,7 +119,14 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
                             let mut r = OffsetFetchResponsePartition::default()
                                 .with_partition_index(p)
                                 .with_committed_offset(offset)
-                                .with_metadata(Some(str_bytes(meta)));
+                                .with_metadata(Some(str_bytes(meta)))
+                                .with_error_code(stability(
+                                    ctx,
+                                    require_stable,
+                                    req.group_id.as_str(),
+                                    &name,
+                                    p,
+                                ));
                             if ctx.version >= 5 {
                                 r.committed_leader_epoch = epoch;
                             }

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::{RequestContext, str_bytes};
 use crate::cluster::{Partition, Topic};
 use crate::log::{LogError, stamp_log_append_time, validate_batches};
+use crate::txn::coordinator::TxnProducer;
 use crate::txn::producer_state::{BatchMetadata, ProducerStateError, SequenceCheck, last_sequence};
 
 /// The leader epoch fjord stamps on batches: a single broker never changes leader.
@@ -25,6 +26,10 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
     let use_ids = ctx.version >= 13;
     let acks_ok = matches!(req.acks, -1..=1);
     let now = b.now_ms();
+    let txn_id = req
+        .transactional_id
+        .as_ref()
+        .map(|t| t.as_str().to_string());
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for td in req.topic_data {
         let topic = if use_ids {
@@ -47,7 +52,7 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
                 } else {
                     match &topic {
                         None => error(missing, None),
-                        Some(t) => produce_partition(t, pd, now),
+                        Some(t) => produce_partition(ctx, txn_id.as_deref(), t, pd, now),
                     }
                 };
                 r.with_index(index)
@@ -86,6 +91,8 @@ pub fn log_error_code(e: &LogError) -> E {
 }
 
 fn produce_partition(
+    ctx: &RequestContext,
+    transactional_id: Option<&str>,
     topic: &Topic,
     pd: PartitionProduceData,
     now: i64,
@@ -107,6 +114,31 @@ fn produce_partition(
             return error(log_error_code(&e), Some(e.to_string()));
         }
     };
+    if batches.iter().any(|b| b.is_control) {
+        return error(
+            E::InvalidRecord,
+            Some("clients may not write control batches".into()),
+        );
+    }
+    if let Some(b) = batches.iter().find(|b| b.is_transactional) {
+        let Some(txn_id) = transactional_id else {
+            return error(
+                E::InvalidRecord,
+                Some("a transactional batch needs the request's transactional id".into()),
+            );
+        };
+        let who = TxnProducer {
+            transactional_id: txn_id,
+            producer_id: b.producer_id,
+            producer_epoch: b.producer_epoch,
+        };
+        if let Err(code) = ctx.broker.txns.verify_produce(who, &topic.name, pd.index) {
+            return PartitionProduceResponse::default()
+                .with_error_code(code)
+                .with_base_offset(-1)
+                .with_log_start_offset(-1);
+        }
+    }
     if batches.len() > 1 && batches.iter().any(|b| b.producer_id >= 0) {
         return error(
             E::InvalidRecord,
@@ -162,6 +194,9 @@ fn append(
     }
     match st.log.append(payload, batches, LEADER_EPOCH, now) {
         Ok(r) => {
+            if let Some(b) = batches.first().filter(|b| b.is_transactional) {
+                st.note_transactional_append(b.producer_id, r.base_offset);
+            }
             if let Some(b) = idempotent {
                 st.producers.record(
                     b.producer_id,

@@ -6,6 +6,8 @@
 //!
 //! Owns the partition logs' lifecycle (create, open, delete); never speaks the wire.
 
+pub mod internal;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -22,6 +24,7 @@ use uuid::Uuid;
 use crate::config::{self, Config};
 use crate::log::{LogConfig, LogError, PartitionLog};
 use crate::txn::producer_state::ProducerStateTable;
+use crate::txn::txn_index::{TxnEvent, TxnIndex};
 
 const PARTITION_METADATA: &str = "partition.metadata";
 const TOPIC_PROPERTIES: &str = "topic.properties";
@@ -54,6 +57,30 @@ pub enum TopicError {
 pub struct PartitionState {
     pub log: PartitionLog,
     pub producers: ProducerStateTable,
+    pub txn_index: TxnIndex,
+}
+
+impl PartitionState {
+    /// The last stable offset: below the oldest open transaction, else the log end.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producers
+            .first_unstable_offset()
+            .unwrap_or_else(|| self.log.log_end_offset())
+    }
+
+    /// Record that a transactional batch of `producer_id` landed at `offset`.
+    pub fn note_transactional_append(&mut self, producer_id: i64, offset: i64) {
+        if !self.producers.has_ongoing(producer_id) {
+            self.producers.on_transactional_append(producer_id, offset);
+            let e = TxnEvent::Begin {
+                producer_id,
+                offset,
+            };
+            if let Err(err) = self.txn_index.append(e) {
+                tracing::error!(dir = %self.log.dir().display(), "writing the transaction index: {err}");
+            }
+        }
+    }
 }
 
 pub struct Partition {
@@ -65,16 +92,59 @@ pub struct Partition {
 }
 
 impl Partition {
-    fn new(topic: &str, index: i32, log: PartitionLog) -> Arc<Partition> {
+    fn new(topic: &str, index: i32, log: PartitionLog) -> Result<Arc<Partition>, TopicError> {
         let leo = log.log_end_offset();
         let mut producers = ProducerStateTable::new();
-        rebuild_producer_state(&log, &mut producers);
-        Arc::new(Partition {
+        let (mut txn_index, events) = TxnIndex::open(log.dir(), leo)?;
+        for e in &events {
+            e.apply(&mut producers);
+        }
+        rebuild_producer_state(&log, &mut producers, &mut txn_index);
+        Ok(Arc::new(Partition {
             topic: topic.to_string(),
             index,
             end_offset: watch::Sender::new(leo),
-            state: Mutex::new(PartitionState { log, producers }),
-        })
+            state: Mutex::new(PartitionState {
+                log,
+                producers,
+                txn_index,
+            }),
+        }))
+    }
+
+    /// Write a transaction marker (COMMIT or ABORT control batch) for a producer.
+    /// Returns the marker's offset.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, TopicError> {
+        let mut payload = crate::txn::markers::control_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        );
+        let batches = crate::log::validate_batches(&payload, usize::MAX)?;
+        let mut st = self.state.lock();
+        let r = st.log.append(&mut payload, &batches, 0, now_ms)?;
+        st.producers.on_marker(producer_id, commit, r.base_offset);
+        let e = TxnEvent::End {
+            producer_id,
+            marker_offset: r.base_offset,
+            commit,
+        };
+        if let Err(err) = st.txn_index.append(e) {
+            tracing::error!(dir = %st.log.dir().display(), "writing the transaction index: {err}");
+        }
+        let leo = st.log.log_end_offset();
+        drop(st);
+        self.notify_append(leo);
+        Ok(r.base_offset)
     }
 
     /// A receiver that sees every later append.
@@ -95,15 +165,26 @@ impl Partition {
 
 /// Idempotent producers that retry across a broker restart must still be
 /// deduplicated, so producer state is rebuilt from the batch headers of the
-/// newest data (the part a retry can refer to).
-fn rebuild_producer_state(log: &PartitionLog, producers: &mut ProducerStateTable) {
+/// newest data (the part a retry can refer to). Transaction begins and ends
+/// the transaction index missed (a crash between the log append and the
+/// index write) are recovered from the same walk.
+fn rebuild_producer_state(
+    log: &PartitionLog,
+    producers: &mut ProducerStateTable,
+    txn_index: &mut TxnIndex,
+) {
     use crate::txn::producer_state::{BatchMetadata, last_sequence};
     let from = log
         .segments_info()
         .last()
         .map(|(base, _)| *base)
         .unwrap_or(0);
+    let covered = txn_index.high_water;
+    let mut missed = Vec::new();
     let result = log.scan_batch_headers(from, &mut |base_offset, b| {
+        if b.is_transactional && base_offset > covered {
+            missed.push((base_offset, b.producer_id, b.is_control));
+        }
         if b.producer_id >= 0 && !b.is_control {
             producers.record(
                 b.producer_id,
@@ -119,6 +200,26 @@ fn rebuild_producer_state(log: &PartitionLog, producers: &mut ProducerStateTable
     });
     if let Err(e) = result {
         tracing::warn!(dir = %log.dir().display(), "could not rebuild producer state: {e}");
+    }
+    for (offset, producer_id, is_control) in missed {
+        let event = if is_control {
+            let commit = crate::txn::markers::read_marker_type(log, offset).unwrap_or(false);
+            TxnEvent::End {
+                producer_id,
+                marker_offset: offset,
+                commit,
+            }
+        } else if producers.has_ongoing(producer_id) {
+            continue;
+        } else {
+            TxnEvent::Begin {
+                producer_id,
+                offset,
+            }
+        };
+        tracing::info!(dir = %log.dir().display(), ?event, "transaction index caught up from the log");
+        event.apply(producers);
+        let _ = txn_index.append(event);
     }
 }
 
@@ -292,7 +393,7 @@ impl TopicRegistry {
                 let dir = log_dir.join(format!("{name}-{p}"));
                 let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
                 write_partition_metadata(&dir, id)?;
-                partitions.push(Partition::new(&name, p, log));
+                partitions.push(Partition::new(&name, p, log)?);
             }
             tracing::debug!(topic = %name, partitions = count, "loaded topic");
             reg.ids.insert(id, name.clone());
@@ -385,7 +486,7 @@ impl TopicRegistry {
             if p == 0 {
                 write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
             }
-            parts.push(Partition::new(name, p, log));
+            parts.push(Partition::new(name, p, log)?);
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -447,7 +548,7 @@ impl TopicRegistry {
             let dir = self.log_dir.join(format!("{name}-{p}"));
             let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
             write_partition_metadata(&dir, topic.id)?;
-            new.push(Partition::new(name, p, log));
+            new.push(Partition::new(name, p, log)?);
         }
         topic.partitions.write().extend(new);
         tracing::info!(topic = name, partitions = total, "added partitions");

@@ -14,16 +14,12 @@ pub mod records;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::ResponseError as E;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use parking_lot::Mutex;
 
-use crate::cluster::{Topic, TopicRegistry};
+use crate::cluster::TopicRegistry;
 use crate::config::Config;
-use crate::log::validate_batches;
 use classic::{
     ClassicGroup, Code, GroupLimits, GroupState, JoinRequest, JoinResult, NONE, Reply, SyncRequest,
     SyncResult,
@@ -47,6 +43,8 @@ struct GroupEntry {
     /// Set when the group runs the KIP-848 consumer protocol (its classic side stays Empty).
     consumer: Option<ConsumerGroup>,
     offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
+    pending_txn: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
 }
 
 impl GroupEntry {
@@ -123,8 +121,8 @@ impl GroupCoordinator {
             consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
             consumer_assignor: config.group_consumer_assignors[0].clone(),
         };
-        if let Some(topic) = topics.get(OFFSETS_TOPIC) {
-            let n = coord.replay(&topic, now_ms);
+        if topics.get(OFFSETS_TOPIC).is_some() {
+            let n = coord.replay(topics, now_ms);
             tracing::info!(
                 records = n,
                 groups = coord.groups.lock().len(),
@@ -134,50 +132,38 @@ impl GroupCoordinator {
         coord
     }
 
-    fn replay(&self, topic: &Topic, now_ms: i64) -> usize {
-        let mut applied = 0;
-        for p in topic.partitions.read().iter() {
-            let st = p.state.lock();
-            let mut offset = st.log.log_start_offset();
-            let end = st.log.log_end_offset();
-            while offset < end {
-                let mut data = match st.log.read(offset, 8 << 20, true) {
-                    Ok(d) if !d.is_empty() => d,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!("reading {OFFSETS_TOPIC} at {offset}: {e}");
-                        break;
-                    }
-                };
-                let sets = match RecordBatchDecoder::decode_all(&mut data) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!("decoding {OFFSETS_TOPIC} at {offset}: {e}");
-                        break;
-                    }
-                };
-                let mut last = offset;
-                for set in sets {
-                    for r in set.records {
-                        last = last.max(r.offset);
-                        if r.control {
-                            continue;
-                        }
-                        let Some(key) = r.key.as_ref().and_then(records::decode_key) else {
-                            continue;
-                        };
-                        let value = r
-                            .value
-                            .as_ref()
-                            .and_then(|v| records::decode_value(&key, v));
-                        self.apply(key, value, now_ms);
-                        applied += 1;
-                    }
+    fn replay(&self, topics: &TopicRegistry, now_ms: i64) -> usize {
+        topics.replay_internal(OFFSETS_TOPIC, &mut |r| {
+            if r.control {
+                // A transaction marker settles that producer's pending offsets.
+                if let Some(commit) = r.key.as_ref().and_then(crate::txn::markers::marker_type) {
+                    self.complete_transaction(r.producer_id, commit);
                 }
-                offset = last + 1;
+                return;
             }
-        }
-        applied
+            let Some(key) = r.key.as_ref().and_then(records::decode_key) else {
+                return;
+            };
+            let value = r
+                .value
+                .as_ref()
+                .and_then(|v| records::decode_value(&key, v));
+            if r.transactional {
+                if let (
+                    GroupKey::Offset {
+                        group,
+                        topic,
+                        partition,
+                    },
+                    Some(GroupRecord::Offset(o)),
+                ) = (key, value)
+                {
+                    self.add_pending(&group, r.producer_id, topic, partition, o, now_ms);
+                }
+                return;
+            }
+            self.apply(key, value, now_ms);
+        })
     }
 
     fn apply(&self, key: GroupKey, value: Option<GroupRecord>, now_ms: i64) {
@@ -241,6 +227,7 @@ impl GroupCoordinator {
                 group: ClassicGroup::new(group_id, self.limits, now_ms),
                 consumer: None,
                 offsets: BTreeMap::new(),
+                pending_txn: HashMap::new(),
             })
     }
 
@@ -254,67 +241,128 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok(());
         }
-        let topic = match topics.get(OFFSETS_TOPIC) {
-            Some(t) => t,
-            None => {
-                let mut cfg = BTreeMap::new();
-                cfg.insert("cleanup.policy".to_string(), "compact".to_string());
-                match topics.create(OFFSETS_TOPIC, 1, 1, cfg, now_ms) {
-                    Ok(t) => t,
-                    Err(_) => topics
-                        .get(OFFSETS_TOPIC)
-                        .ok_or(E::CoordinatorNotAvailable.code())?,
-                }
-            }
-        };
-        let partition = topic
-            .partition(0)
-            .ok_or(E::CoordinatorNotAvailable.code())?;
-        let recs: Vec<Record> = records
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, value))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                timestamp: now_ms,
-                key: Some(key),
-                value,
-                headers: Default::default(),
+        topics
+            .append_internal(OFFSETS_TOPIC, records, None, now_ms)
+            .map(|_| ())
+            .map_err(|e| {
+                tracing::error!("writing {OFFSETS_TOPIC}: {e}");
+                E::CoordinatorNotAvailable.code()
             })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            recs.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| {
-            tracing::error!("encoding group records: {e}");
-            E::UnknownServerError.code()
-        })?;
-        let batches = validate_batches(&buf, usize::MAX).map_err(|e| {
-            tracing::error!("group records failed validation: {e}");
-            E::UnknownServerError.code()
-        })?;
-        let mut st = partition.state.lock();
-        st.log.append(&mut buf, &batches, 0, now_ms).map_err(|e| {
-            tracing::error!("writing {OFFSETS_TOPIC}: {e}");
-            E::CoordinatorNotAvailable.code()
-        })?;
-        let leo = st.log.log_end_offset();
-        drop(st);
-        partition.notify_append(leo);
-        Ok(())
+    }
+
+    /// Make sure `__consumer_offsets` exists (a transaction may add it before any commit).
+    pub fn ensure_offsets_topic(&self, topics: &TopicRegistry, now_ms: i64) -> Result<(), Code> {
+        topics
+            .internal_topic(OFFSETS_TOPIC, now_ms)
+            .map(|_| ())
+            .map_err(|_| E::CoordinatorNotAvailable.code())
+    }
+
+    fn add_pending(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        topic: String,
+        partition: i32,
+        o: CommittedOffset,
+        now_ms: i64,
+    ) {
+        let mut groups = self.groups.lock();
+        self.entry(&mut groups, group_id, now_ms)
+            .pending_txn
+            .entry(producer_id)
+            .or_default()
+            .insert((topic, partition), o);
+    }
+
+    /// A transaction of `producer_id` ended: its offsets become committed, or vanish.
+    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
+        let mut groups = self.groups.lock();
+        for entry in groups.values_mut() {
+            if let Some(pending) = entry.pending_txn.remove(&producer_id)
+                && commit
+            {
+                entry.offsets.extend(pending);
+            }
+        }
+    }
+
+    /// TxnOffsetCommit: offsets that count only if the transaction commits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        // KIP-447: a member/generation, when given, must be current.
+        if generation_id >= 0 || !member_id.is_empty() {
+            match &entry.consumer {
+                Some(cg) => cg.check_member_epoch(member_id, generation_id)?,
+                None => entry
+                    .group
+                    .check_commit(member_id, instance, generation_id)?,
+            }
+        }
+        let mut results = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for (topic, partition, o) in offsets {
+            if o.metadata.len() > self.metadata_max_bytes {
+                results.push(E::OffsetMetadataTooLarge.code());
+                continue;
+            }
+            if topics
+                .get(&topic)
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                results.push(E::UnknownTopicOrPartition.code());
+                continue;
+            }
+            records.push((
+                records::encode_offset_key(group_id, &topic, partition),
+                Some(records::encode_offset_value(&o)),
+            ));
+            accepted.push((topic, partition, o));
+            results.push(NONE);
+        }
+        if !records.is_empty() {
+            topics
+                .append_internal(
+                    OFFSETS_TOPIC,
+                    records,
+                    Some((producer_id, producer_epoch)),
+                    now_ms,
+                )
+                .map_err(|e| {
+                    tracing::error!("writing {OFFSETS_TOPIC}: {e}");
+                    E::CoordinatorNotAvailable.code()
+                })?;
+        }
+        let pending = entry.pending_txn.entry(producer_id).or_default();
+        for (t, p, o) in accepted {
+            pending.insert((t, p), o);
+        }
+        Ok(results)
+    }
+
+    /// Whether a transaction holds uncommitted offsets for a partition (require_stable).
+    pub fn has_pending_offsets(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        let groups = self.groups.lock();
+        groups.get(group_id).is_some_and(|e| {
+            e.pending_txn
+                .values()
+                .any(|m| m.contains_key(&(topic.to_string(), partition)))
+        })
     }
 
     fn metadata_record(group: &ClassicGroup) -> (Bytes, Option<Bytes>) {
@@ -855,7 +903,11 @@ pub fn spawn_ticker(
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = interval.tick() => broker.groups.tick(&broker.topics, broker.now_ms()),
+                _ = interval.tick() => {
+                    let now = broker.now_ms();
+                    broker.groups.tick(&broker.topics, now);
+                    broker.txns.tick(&broker.txn_context(), now);
+                }
             }
         }
     });

@@ -1,5 +1,9 @@
 //! Producer-side state: idempotent producer ids and sequence checks.
-//! Transactions (issue 4) will live here too.
+//! Transactions: markers, the per-partition transaction index, and the
+//! transaction coordinator.
 
+pub mod coordinator;
+pub mod markers;
 pub mod producer_id;
 pub mod producer_state;
+pub mod txn_index;

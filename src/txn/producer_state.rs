@@ -58,9 +58,23 @@ fn next_sequence(seq: i32) -> i32 {
     if seq == i32::MAX { 0 } else { seq + 1 }
 }
 
+/// A transaction that ended with an ABORT marker: read_committed consumers
+/// drop this producer's batches in [first_offset, last_offset].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The offset of the ABORT marker.
+    pub last_offset: i64,
+}
+
 #[derive(Debug, Default)]
 pub struct ProducerStateTable {
     producers: HashMap<i64, ProducerEntry>,
+    /// Producer id → first offset of its open transaction on this partition.
+    ongoing: HashMap<i64, i64>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTxn>,
 }
 
 impl ProducerStateTable {
@@ -135,6 +149,65 @@ impl ProducerStateTable {
             }),
             _ => Ok(SequenceCheck::Append),
         }
+    }
+
+    /// A transactional batch of `producer_id` was appended at `first_offset`.
+    pub fn on_transactional_append(&mut self, producer_id: i64, first_offset: i64) {
+        self.ongoing.entry(producer_id).or_insert(first_offset);
+    }
+
+    /// A COMMIT or ABORT marker of `producer_id` was appended at `marker_offset`.
+    /// Returns the aborted range to remember, if it was an abort of open data.
+    pub fn on_marker(
+        &mut self,
+        producer_id: i64,
+        commit: bool,
+        marker_offset: i64,
+    ) -> Option<AbortedTxn> {
+        let first = self.ongoing.remove(&producer_id)?;
+        if commit {
+            return None;
+        }
+        let a = AbortedTxn {
+            producer_id,
+            first_offset: first,
+            last_offset: marker_offset,
+        };
+        self.aborted.push(a);
+        Some(a)
+    }
+
+    /// Restore an aborted range (from the partition's aborted-transaction index).
+    pub fn restore_aborted(&mut self, a: AbortedTxn) {
+        self.aborted.push(a);
+    }
+
+    /// The first offset of the oldest open transaction (the last stable offset).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.values().copied().min()
+    }
+
+    pub fn has_ongoing(&self, producer_id: i64) -> bool {
+        self.ongoing.contains_key(&producer_id)
+    }
+
+    /// Aborted transactions that overlap offsets [from, to).
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.aborted
+            .iter()
+            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .copied()
+            .collect()
+    }
+
+    /// Open transactions: producer id → first offset (DescribeProducers).
+    pub fn ongoing(&self) -> &HashMap<i64, i64> {
+        &self.ongoing
+    }
+
+    /// Every producer with state here (DescribeProducers).
+    pub fn producers(&self) -> impl Iterator<Item = (&i64, &ProducerEntry)> {
+        self.producers.iter()
     }
 
     /// Remember an appended batch (after [`check`](Self::check) said Append).
@@ -253,6 +326,33 @@ mod tests {
         let mut t = ProducerStateTable::new();
         t.record(1, 0, meta(i32::MAX - 1, i32::MAX, 0));
         assert_eq!(t.check(1, 0, 0, 4), Ok(SequenceCheck::Append));
+    }
+
+    #[test]
+    fn transactions_set_the_last_stable_offset_and_aborted_ranges() {
+        let mut t = ProducerStateTable::new();
+        assert_eq!(t.first_unstable_offset(), None);
+        t.on_transactional_append(1, 10);
+        t.on_transactional_append(1, 12); // later batches of the same txn
+        t.on_transactional_append(2, 11);
+        assert_eq!(t.first_unstable_offset(), Some(10));
+        assert_eq!(
+            t.on_marker(1, true, 13),
+            None,
+            "a commit leaves no aborted range"
+        );
+        assert_eq!(t.first_unstable_offset(), Some(11));
+        let a = t.on_marker(2, false, 14).unwrap();
+        assert_eq!((a.first_offset, a.last_offset), (11, 14));
+        assert_eq!(t.first_unstable_offset(), None);
+        assert_eq!(t.aborted_between(0, 11), vec![]);
+        assert_eq!(t.aborted_between(0, 12), vec![a]);
+        assert_eq!(t.aborted_between(15, 20), vec![]);
+        assert_eq!(
+            t.on_marker(3, false, 15),
+            None,
+            "a marker without open data"
+        );
     }
 
     #[test]

@@ -1,0 +1,24 @@
+//! AddOffsetsToTxn (key 25), v0–v4: the group's offsets join the transaction.
+
+use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+
+use super::RequestContext;
+use crate::txn::coordinator::TxnProducer;
+
+pub fn handle(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
+    let b = &ctx.broker;
+    let code = b
+        .txns
+        .add_offsets(
+            &b.txn_context(),
+            TxnProducer {
+                transactional_id: req.transactional_id.as_str(),
+                producer_id: req.producer_id.0,
+                producer_epoch: req.producer_epoch,
+            },
+            b.now_ms(),
+        )
+        .err()
+        .unwrap_or(0);
+    AddOffsetsToTxnResponse::default().with_error_code(code)
+}

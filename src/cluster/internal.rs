@@ -1,0 +1,123 @@
+//! Internal topics (`__consumer_offsets`, `__transaction_state`): one
+//! compacted partition each, written and replayed by the coordinators through
+//! the same storage engine as user data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::{Topic, TopicError, TopicRegistry};
+use crate::log::{LogError, validate_batches};
+
+/// A key and a value (None: tombstone).
+pub type KeyValue = (Bytes, Option<Bytes>);
+
+impl TopicRegistry {
+    /// The internal topic `name`, created (one compacted partition) on first use.
+    pub fn internal_topic(&self, name: &str, now_ms: i64) -> Result<Arc<Topic>, TopicError> {
+        if let Some(t) = self.get(name) {
+            return Ok(t);
+        }
+        let mut cfg = BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        match self.create(name, 1, 1, cfg, now_ms) {
+            Ok(t) => Ok(t),
+            Err(e) => self.get(name).ok_or(e),
+        }
+    }
+
+    /// Append records to an internal topic as one batch; `producer` makes it a
+    /// transactional batch of that producer id and epoch. Returns the base offset.
+    pub fn append_internal(
+        &self,
+        name: &str,
+        records: Vec<KeyValue>,
+        producer: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<i64, TopicError> {
+        let topic = self.internal_topic(name, now_ms)?;
+        let partition = topic.partition(0).ok_or(TopicError::UnknownTopic)?;
+        let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
+        let recs: Vec<Record> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
+                transactional: producer.is_some(),
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id,
+                producer_epoch,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now_ms,
+                key: Some(key),
+                value,
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            recs.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| LogError::InvalidRecord(e.to_string()))?;
+        let batches = validate_batches(&buf, usize::MAX)?;
+        let mut st = partition.state.lock();
+        let r = st.log.append(&mut buf, &batches, 0, now_ms)?;
+        if producer.is_some() {
+            st.note_transactional_append(producer_id, r.base_offset);
+        }
+        let leo = st.log.log_end_offset();
+        drop(st);
+        partition.notify_append(leo);
+        Ok(r.base_offset)
+    }
+
+    /// Every record of an internal topic, in order (start-up replay).
+    pub fn replay_internal(&self, name: &str, f: &mut dyn FnMut(Record)) -> usize {
+        let Some(topic) = self.get(name) else {
+            return 0;
+        };
+        let mut n = 0;
+        for p in topic.partitions.read().iter() {
+            let st = p.state.lock();
+            let mut offset = st.log.log_start_offset();
+            let end = st.log.log_end_offset();
+            while offset < end {
+                let mut data = match st.log.read(offset, 8 << 20, true) {
+                    Ok(d) if !d.is_empty() => d,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!("reading {name} at {offset}: {e}");
+                        break;
+                    }
+                };
+                let sets = match RecordBatchDecoder::decode_all(&mut data) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!("decoding {name} at {offset}: {e}");
+                        break;
+                    }
+                };
+                let mut last = offset;
+                for r in sets.into_iter().flat_map(|s| s.records) {
+                    last = last.max(r.offset);
+                    n += 1;
+                    f(r);
+                }
+                offset = last + 1;
+            }
+        }
+        n
+    }
+}

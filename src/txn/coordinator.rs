@@ -1,0 +1,601 @@
+//! The transaction coordinator (KIP-98, fencing per KIP-588, server-side
+//! partition verification per KIP-890 part 1).
+//!
+//! A transactional id maps to a producer id and epoch and moves through
+//! Empty → Ongoing → PrepareCommit/PrepareAbort → CompleteCommit/CompleteAbort.
+//! Ending a transaction writes a COMMIT or ABORT marker to every partition in
+//! it (including `__consumer_offsets` for offsets sent with the transaction)
+//! before it is complete. State changes are written to `__transaction_state`
+//! in Kafka's record format and replayed at start-up, where a transaction
+//! caught between Prepare and Complete is completed, never left half visible.
+//!
+//! Time comes in as `now_ms`; `tick` aborts transactions past their timeout.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::ResponseError as E;
+use parking_lot::Mutex;
+
+use crate::cluster::TopicRegistry;
+use crate::group::classic::{Code, NONE};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::txn::producer_id::ProducerIdManager;
+
+pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    Empty = 0,
+    Ongoing = 1,
+    PrepareCommit = 2,
+    PrepareAbort = 3,
+    CompleteCommit = 4,
+    CompleteAbort = 5,
+    Dead = 6,
+    PrepareEpochFence = 7,
+}
+
+impl TxnState {
+    fn from_i8(v: i8) -> Option<TxnState> {
+        Some(match v {
+            0 => TxnState::Empty,
+            1 => TxnState::Ongoing,
+            2 => TxnState::PrepareCommit,
+            3 => TxnState::PrepareAbort,
+            4 => TxnState::CompleteCommit,
+            5 => TxnState::CompleteAbort,
+            6 => TxnState::Dead,
+            7 => TxnState::PrepareEpochFence,
+            _ => return None,
+        })
+    }
+
+    /// Kafka's names (DescribeTransactions / ListTransactions).
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+            TxnState::Dead => "Dead",
+            TxnState::PrepareEpochFence => "PrepareEpochFence",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnMetadata {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub timeout_ms: i32,
+    pub state: TxnState,
+    pub partitions: BTreeSet<(String, i32)>,
+    pub start_ms: i64,
+    pub last_update_ms: i64,
+}
+
+pub struct TransactionCoordinator {
+    txns: Mutex<HashMap<String, TxnMetadata>>,
+    max_timeout_ms: i32,
+}
+
+/// Who a transactional request comes from.
+#[derive(Clone, Copy, Debug)]
+pub struct TxnProducer<'a> {
+    pub transactional_id: &'a str,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+/// Everything the coordinator drives: partitions (markers), groups (offsets), ids.
+pub struct TxnContext<'a> {
+    pub topics: &'a TopicRegistry,
+    pub groups: &'a GroupCoordinator,
+    pub producer_ids: &'a ProducerIdManager,
+}
+
+impl TransactionCoordinator {
+    pub fn new(max_timeout_ms: i32) -> TransactionCoordinator {
+        TransactionCoordinator {
+            txns: Mutex::new(HashMap::new()),
+            max_timeout_ms,
+        }
+    }
+
+    /// Replay `__transaction_state` and finish transactions caught mid-completion.
+    pub fn open(max_timeout_ms: i32, ctx: &TxnContext<'_>, now_ms: i64) -> TransactionCoordinator {
+        let coord = TransactionCoordinator::new(max_timeout_ms);
+        {
+            let mut txns = coord.txns.lock();
+            let n = ctx
+                .topics
+                .replay_internal(TRANSACTION_STATE_TOPIC, &mut |r| {
+                    let Some(id) = r.key.as_ref().and_then(decode_key) else {
+                        return;
+                    };
+                    match r.value.as_ref().and_then(|v| decode_value(&id, v)) {
+                        Some(m) => {
+                            txns.insert(id, m);
+                        }
+                        None => {
+                            txns.remove(&id);
+                        }
+                    }
+                });
+            if n > 0 {
+                tracing::info!(
+                    transactions = txns.len(),
+                    "loaded {TRANSACTION_STATE_TOPIC}"
+                );
+            }
+        }
+        let in_doubt: Vec<String> = coord
+            .txns
+            .lock()
+            .values()
+            .filter(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+            .map(|m| m.transactional_id.clone())
+            .collect();
+        for id in in_doubt {
+            let mut txns = coord.txns.lock();
+            let Some(m) = txns.get_mut(&id) else { continue };
+            let commit = m.state == TxnState::PrepareCommit;
+            tracing::info!(transactional_id = %id, commit, "completing a transaction interrupted by a restart");
+            if let Err(e) = complete(ctx, m, commit, now_ms) {
+                tracing::error!(transactional_id = %id, "could not complete: {e}");
+            }
+        }
+        coord
+    }
+
+    pub fn max_timeout_ms(&self) -> i32 {
+        self.max_timeout_ms
+    }
+
+    /// InitProducerId with a transactional id.
+    pub fn init_producer_id(
+        &self,
+        ctx: &TxnContext<'_>,
+        transactional_id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<(i64, i16), Code> {
+        if transactional_id.is_empty() {
+            return Err(E::InvalidRequest.code());
+        }
+        if timeout_ms <= 0 || timeout_ms > self.max_timeout_ms {
+            return Err(E::InvalidTransactionTimeout.code());
+        }
+        let mut txns = self.txns.lock();
+        let new_id = || {
+            ctx.producer_ids
+                .next_id()
+                .map_err(|_| E::KafkaStorageError.code())
+        };
+        let m = match txns.get_mut(transactional_id) {
+            None => {
+                let m = TxnMetadata {
+                    transactional_id: transactional_id.to_string(),
+                    producer_id: new_id()?,
+                    producer_epoch: 0,
+                    timeout_ms,
+                    state: TxnState::Empty,
+                    partitions: BTreeSet::new(),
+                    start_ms: -1,
+                    last_update_ms: now_ms,
+                };
+                persist(ctx.topics, &m, now_ms)?;
+                let out = (m.producer_id, m.producer_epoch);
+                txns.insert(transactional_id.to_string(), m);
+                return Ok(out);
+            }
+            Some(m) => m,
+        };
+        if let Some((pid, epoch)) = expected
+            && pid >= 0
+            && (pid != m.producer_id || epoch != m.producer_epoch)
+        {
+            return Err(E::ProducerFenced.code());
+        }
+        match m.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                return Err(E::ConcurrentTransactions.code());
+            }
+            TxnState::Ongoing => {
+                // A new incarnation of the producer: fence the old one by aborting its
+                // transaction with a bumped epoch.
+                bump_epoch(m, new_id)?;
+                complete(ctx, m, false, now_ms)?;
+            }
+            _ => {}
+        }
+        bump_epoch(m, new_id)?;
+        m.timeout_ms = timeout_ms;
+        m.state = TxnState::Empty;
+        m.partitions.clear();
+        m.last_update_ms = now_ms;
+        persist(ctx.topics, m, now_ms)?;
+        Ok((m.producer_id, m.producer_epoch))
+    }
+
+    /// Common checks of AddPartitionsToTxn / AddOffsetsToTxn / EndTxn.
+    fn check<'a>(
+        txns: &'a mut HashMap<String, TxnMetadata>,
+        who: TxnProducer<'_>,
+    ) -> Result<&'a mut TxnMetadata, Code> {
+        let TxnProducer {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+        } = who;
+        let Some(m) = txns.get_mut(transactional_id) else {
+            return Err(E::InvalidProducerIdMapping.code());
+        };
+        if m.producer_id != producer_id {
+            return Err(E::InvalidProducerIdMapping.code());
+        }
+        if producer_epoch != m.producer_epoch {
+            return Err(E::ProducerFenced.code());
+        }
+        if matches!(
+            m.state,
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
+        ) {
+            return Err(E::ConcurrentTransactions.code());
+        }
+        Ok(m)
+    }
+
+    /// AddPartitionsToTxn: one code per partition (or one for all).
+    pub fn add_partitions(
+        &self,
+        ctx: &TxnContext<'_>,
+        who: TxnProducer<'_>,
+        partitions: &[(String, i32)],
+        verify_only: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut txns = self.txns.lock();
+        let m = Self::check(&mut txns, who)?;
+        if verify_only {
+            return Ok(partitions
+                .iter()
+                .map(|tp| {
+                    if m.state == TxnState::Ongoing && m.partitions.contains(tp) {
+                        NONE
+                    } else {
+                        E::InvalidTxnState.code()
+                    }
+                })
+                .collect());
+        }
+        let unknown: Vec<bool> = partitions
+            .iter()
+            .map(|(t, p)| ctx.topics.get(t).and_then(|t| t.partition(*p)).is_none())
+            .collect();
+        if unknown.iter().any(|u| *u) {
+            return Ok(unknown
+                .iter()
+                .map(|u| {
+                    if *u {
+                        E::UnknownTopicOrPartition.code()
+                    } else {
+                        E::OperationNotAttempted.code()
+                    }
+                })
+                .collect());
+        }
+        begin(m, now_ms);
+        m.partitions.extend(partitions.iter().cloned());
+        m.last_update_ms = now_ms;
+        persist(ctx.topics, m, now_ms)?;
+        Ok(vec![NONE; partitions.len()])
+    }
+
+    /// AddOffsetsToTxn: the group's offsets partition joins the transaction.
+    pub fn add_offsets(
+        &self,
+        ctx: &TxnContext<'_>,
+        who: TxnProducer<'_>,
+        now_ms: i64,
+    ) -> Result<(), Code> {
+        let mut txns = self.txns.lock();
+        let m = Self::check(&mut txns, who)?;
+        ctx.groups.ensure_offsets_topic(ctx.topics, now_ms)?;
+        begin(m, now_ms);
+        m.partitions.insert((OFFSETS_TOPIC.to_string(), 0));
+        m.last_update_ms = now_ms;
+        persist(ctx.topics, m, now_ms)
+    }
+
+    /// Whether TxnOffsetCommit may add offsets for this producer now.
+    pub fn check_offset_commit(&self, who: TxnProducer<'_>) -> Result<(), Code> {
+        let mut txns = self.txns.lock();
+        let m = Self::check(&mut txns, who)?;
+        if m.state != TxnState::Ongoing || !m.partitions.contains(&(OFFSETS_TOPIC.to_string(), 0)) {
+            return Err(E::InvalidTxnState.code());
+        }
+        Ok(())
+    }
+
+    /// KIP-890 part 1: a transactional batch may be written only to a partition
+    /// its (ongoing) transaction has added, at the current epoch.
+    pub fn verify_produce(
+        &self,
+        who: TxnProducer<'_>,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), Code> {
+        let TxnProducer {
+            transactional_id,
+            producer_id,
+            producer_epoch,
+        } = who;
+        let txns = self.txns.lock();
+        let Some(m) = txns.get(transactional_id) else {
+            return Err(E::InvalidProducerIdMapping.code());
+        };
+        if m.producer_id != producer_id {
+            return Err(E::InvalidProducerIdMapping.code());
+        }
+        if producer_epoch < m.producer_epoch {
+            return Err(E::InvalidProducerEpoch.code());
+        }
+        if m.state != TxnState::Ongoing || !m.partitions.contains(&(topic.to_string(), partition)) {
+            return Err(E::InvalidTxnState.code());
+        }
+        Ok(())
+    }
+
+    /// EndTxn.
+    pub fn end_txn(
+        &self,
+        ctx: &TxnContext<'_>,
+        who: TxnProducer<'_>,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<(), Code> {
+        let mut txns = self.txns.lock();
+        let m = Self::check(&mut txns, who)?;
+        match (m.state, commit) {
+            (TxnState::Ongoing, _) => complete(ctx, m, commit, now_ms),
+            // A retry of an EndTxn that already went through.
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
+            _ => Err(E::InvalidTxnState.code()),
+        }
+    }
+
+    /// Abort transactions that outlived their timeout, fencing their producers.
+    pub fn tick(&self, ctx: &TxnContext<'_>, now_ms: i64) {
+        let mut txns = self.txns.lock();
+        for m in txns.values_mut() {
+            if m.state == TxnState::Ongoing && now_ms - m.start_ms > m.timeout_ms as i64 {
+                tracing::info!(transactional_id = %m.transactional_id, "aborting a transaction past transaction.timeout.ms");
+                let new_id = || {
+                    ctx.producer_ids
+                        .next_id()
+                        .map_err(|_| E::KafkaStorageError.code())
+                };
+                if bump_epoch(m, new_id).is_ok()
+                    && let Err(e) = complete(ctx, m, false, now_ms)
+                {
+                    tracing::error!(transactional_id = %m.transactional_id, "timeout abort failed: {e}");
+                }
+            }
+        }
+    }
+
+    pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
+        self.txns.lock().get(transactional_id).cloned()
+    }
+
+    pub fn list(&self) -> Vec<TxnMetadata> {
+        let mut v: Vec<TxnMetadata> = self.txns.lock().values().cloned().collect();
+        v.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        v
+    }
+}
+
+fn begin(m: &mut TxnMetadata, now_ms: i64) {
+    if m.state != TxnState::Ongoing {
+        m.state = TxnState::Ongoing;
+        m.start_ms = now_ms;
+        m.partitions.clear();
+    }
+}
+
+/// Next epoch, or a new producer id when the epoch is exhausted.
+fn bump_epoch(m: &mut TxnMetadata, new_id: impl Fn() -> Result<i64, Code>) -> Result<(), Code> {
+    if m.producer_epoch >= i16::MAX - 1 {
+        m.producer_id = new_id()?;
+        m.producer_epoch = 0;
+    } else {
+        m.producer_epoch += 1;
+    }
+    Ok(())
+}
+
+/// Prepare, write the markers, complete.
+fn complete(
+    ctx: &TxnContext<'_>,
+    m: &mut TxnMetadata,
+    commit: bool,
+    now_ms: i64,
+) -> Result<(), Code> {
+    m.state = if commit {
+        TxnState::PrepareCommit
+    } else {
+        TxnState::PrepareAbort
+    };
+    m.last_update_ms = now_ms;
+    persist(ctx.topics, m, now_ms)?;
+    for (topic, partition) in &m.partitions {
+        let Some(p) = ctx.topics.get(topic).and_then(|t| t.partition(*partition)) else {
+            // The topic was deleted meanwhile: nothing left to mark.
+            continue;
+        };
+        p.write_marker(m.producer_id, m.producer_epoch, commit, 0, now_ms)
+            .map_err(|e| {
+                tracing::error!(topic = %topic, partition, "writing a transaction marker: {e}");
+                E::KafkaStorageError.code()
+            })?;
+        if topic == OFFSETS_TOPIC {
+            ctx.groups.complete_transaction(m.producer_id, commit);
+        }
+    }
+    m.state = if commit {
+        TxnState::CompleteCommit
+    } else {
+        TxnState::CompleteAbort
+    };
+    m.partitions.clear();
+    m.last_update_ms = now_ms;
+    persist(ctx.topics, m, now_ms)
+}
+
+fn encode_key(id: &str) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i16(0);
+    b.put_i16(id.len() as i16);
+    b.put_slice(id.as_bytes());
+    b.freeze()
+}
+
+/// Kafka's TransactionLogValue v0.
+fn encode_value(m: &TxnMetadata) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i16(0);
+    b.put_i64(m.producer_id);
+    b.put_i16(m.producer_epoch);
+    b.put_i32(m.timeout_ms);
+    b.put_i8(m.state as i8);
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (t, p) in &m.partitions {
+        by_topic.entry(t).or_default().push(*p);
+    }
+    b.put_i32(by_topic.len() as i32);
+    for (t, ps) in by_topic {
+        b.put_i16(t.len() as i16);
+        b.put_slice(t.as_bytes());
+        b.put_i32(ps.len() as i32);
+        for p in ps {
+            b.put_i32(p);
+        }
+    }
+    b.put_i64(m.last_update_ms);
+    b.put_i64(m.start_ms);
+    b.freeze()
+}
+
+fn get_str(b: &mut Bytes) -> Option<String> {
+    if b.remaining() < 2 {
+        return None;
+    }
+    let len = b.get_i16();
+    if len < 0 || b.remaining() < len as usize {
+        return None;
+    }
+    String::from_utf8(b.split_to(len as usize).to_vec()).ok()
+}
+
+fn decode_key(k: &Bytes) -> Option<String> {
+    let mut b = k.clone();
+    if b.remaining() < 2 || b.get_i16() != 0 {
+        return None;
+    }
+    get_str(&mut b)
+}
+
+fn decode_value(id: &str, v: &Bytes) -> Option<TxnMetadata> {
+    let mut b = v.clone();
+    if b.remaining() < 2 + 8 + 2 + 4 + 1 + 4 {
+        return None;
+    }
+    let _version = b.get_i16();
+    let producer_id = b.get_i64();
+    let producer_epoch = b.get_i16();
+    let timeout_ms = b.get_i32();
+    let state = TxnState::from_i8(b.get_i8())?;
+    let topics = b.get_i32();
+    let mut partitions = BTreeSet::new();
+    for _ in 0..topics.max(0) {
+        let t = get_str(&mut b)?;
+        if b.remaining() < 4 {
+            return None;
+        }
+        let n = b.get_i32();
+        for _ in 0..n.max(0) {
+            if b.remaining() < 4 {
+                return None;
+            }
+            partitions.insert((t.clone(), b.get_i32()));
+        }
+    }
+    if b.remaining() < 16 {
+        return None;
+    }
+    let last_update_ms = b.get_i64();
+    let start_ms = b.get_i64();
+    Some(TxnMetadata {
+        transactional_id: id.to_string(),
+        producer_id,
+        producer_epoch,
+        timeout_ms,
+        state,
+        partitions,
+        start_ms,
+        last_update_ms,
+    })
+}
+
+/// Append a transaction's state to `__transaction_state` (created on first use).
+fn persist(topics: &TopicRegistry, m: &TxnMetadata, now_ms: i64) -> Result<(), Code> {
+    topics
+        .append_internal(
+            TRANSACTION_STATE_TOPIC,
+            vec![(encode_key(&m.transactional_id), Some(encode_value(m)))],
+            None,
+            now_ms,
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!("writing {TRANSACTION_STATE_TOPIC}: {e}");
+            E::CoordinatorNotAvailable.code()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_records_round_trip() {
+        let m = TxnMetadata {
+            transactional_id: "tx".into(),
+            producer_id: 7,
+            producer_epoch: 3,
+            timeout_ms: 60_000,
+            state: TxnState::Ongoing,
+            partitions: [
+                ("a".to_string(), 0),
+                ("a".to_string(), 2),
+                ("b".to_string(), 1),
+            ]
+            .into_iter()
+            .collect(),
+            start_ms: 10,
+            last_update_ms: 20,
+        };
+        let id = decode_key(&encode_key("tx")).unwrap();
+        assert_eq!(decode_value(&id, &encode_value(&m)), Some(m));
+        assert_eq!(
+            decode_value("tx", &Bytes::from_static(b"\x00\x00\x01")),
+            None
+        );
+    }
+}
