@@ -1344,7 +1344,7 @@ async fn txn_apis_every_version() {
     for i in 0..=5i16 {
         let txn = TransactionalId(StrBytes::from_string(format!("txn-{i}")));
         let group = GroupId(StrBytes::from_string(format!("xg-{i}")));
-        let init = |v: i16| {
+        let init = || {
             InitProducerIdRequest::default()
                 .with_transactional_id(Some(txn.clone()))
                 .with_transaction_timeout_ms(60_000)
@@ -1352,7 +1352,7 @@ async fn txn_apis_every_version() {
                 .with_producer_epoch(-1)
         };
         let v = v_of(ApiKey::InitProducerId, i);
-        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init(v)).await;
+        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init()).await;
         assert_eq!((r.error_code, r.producer_epoch), (0, 0), "init v{v}");
         let (pid, epoch) = (r.producer_id.0, r.producer_epoch);
 
@@ -1572,7 +1572,7 @@ async fn txn_apis_every_version() {
 
         // A new incarnation bumps the epoch and fences the old one.
         let v = v_of(ApiKey::InitProducerId, i);
-        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init(v)).await;
+        let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, v, &init()).await;
         assert_eq!((r.producer_id.0, r.producer_epoch), (pid, epoch + 1));
         let v = v_of(ApiKey::AddPartitionsToTxn, i);
         let r: AddPartitionsToTxnResponse = c
