@@ -1585,3 +1585,151 @@ async fn txn_apis_every_version() {
         assert_eq!(partition_code(&r, v), 90, "PRODUCER_FENCED v{v}");
     }
 }
+
+/// kafka-transactions.sh's APIs at every version: an open transaction is
+/// listed (with state, producer id, duration and pattern filters), described
+/// with its partitions, and its producer shows the open transaction's first
+/// offset in DescribeProducers.
+#[tokio::test]
+async fn txn_admin_apis_every_version() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "at", 2).await;
+    let txn = TransactionalId(StrBytes::from_static_str("admin-txn"));
+    let r: InitProducerIdResponse = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+        .await;
+    let pid = r.producer_id.0;
+    let r: AddPartitionsToTxnResponse = c
+        .call(
+            ApiKey::AddPartitionsToTxn,
+            3,
+            &AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(txn.clone())
+                .with_v3_and_below_producer_id(ProducerId(pid))
+                .with_v3_and_below_producer_epoch(0)
+                .with_v3_and_below_topics(vec![
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(name("at"))
+                        .with_partitions(vec![1]),
+                ]),
+        )
+        .await;
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let r: ProduceResponse = c
+        .call(
+            ApiKey::Produce,
+            11,
+            &ProduceRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_acks(-1)
+                .with_timeout_ms(1000)
+                .with_topic_data(vec![
+                    TopicProduceData::default()
+                        .with_name(name("at"))
+                        .with_partition_data(vec![
+                            PartitionProduceData::default()
+                                .with_index(1)
+                                .with_records(Some(txn_batch(&["x", "y"], pid, 0, 0))),
+                        ]),
+                ]),
+        )
+        .await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+
+    for v in versions(ApiKey::ListTransactions) {
+        let mut req = ListTransactionsRequest::default()
+            .with_state_filters(vec![StrBytes::from_static_str("Ongoing")]);
+        req.duration_filter = -1;
+        if v >= 2 {
+            req.transactional_id_pattern = Some(StrBytes::from_static_str("admin-.*"));
+        }
+        let r: ListTransactionsResponse = c.call(ApiKey::ListTransactions, v, &req).await;
+        assert_eq!(r.error_code, 0);
+        assert_eq!(r.transaction_states.len(), 1, "list v{v}");
+        let t = &r.transaction_states[0];
+        assert_eq!(
+            (t.transactional_id.as_str(), t.producer_id.0),
+            ("admin-txn", pid)
+        );
+        assert_eq!(t.transaction_state.as_str(), "Ongoing");
+        let none: ListTransactionsResponse = c
+            .call(
+                ApiKey::ListTransactions,
+                v,
+                &ListTransactionsRequest::default()
+                    .with_state_filters(vec![
+                        StrBytes::from_static_str("CompleteCommit"),
+                        StrBytes::from_static_str("Bogus"),
+                    ])
+                    .with_duration_filter(-1),
+            )
+            .await;
+        assert!(none.transaction_states.is_empty());
+        assert_eq!(none.unknown_state_filters.len(), 1);
+    }
+    for v in versions(ApiKey::DescribeTransactions) {
+        let r: DescribeTransactionsResponse = c
+            .call(
+                ApiKey::DescribeTransactions,
+                v,
+                &DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                    txn.clone(),
+                    TransactionalId(StrBytes::from_static_str("nope")),
+                ]),
+            )
+            .await;
+        let t = &r.transaction_states[0];
+        assert_eq!(t.error_code, 0);
+        assert_eq!(t.transaction_state.as_str(), "Ongoing");
+        assert_eq!(
+            (t.producer_id.0, t.producer_epoch, t.transaction_timeout_ms),
+            (pid, 0, 60_000)
+        );
+        assert_eq!(t.topics.len(), 1);
+        assert_eq!(
+            (t.topics[0].topic.as_str(), t.topics[0].partitions.clone()),
+            ("at", vec![1])
+        );
+        assert!(t.transaction_start_time_ms > 0);
+        assert_eq!(
+            r.transaction_states[1].error_code, 105,
+            "TRANSACTIONAL_ID_NOT_FOUND"
+        );
+    }
+    for v in versions(ApiKey::DescribeProducers) {
+        let r: DescribeProducersResponse = c
+            .call(
+                ApiKey::DescribeProducers,
+                v,
+                &DescribeProducersRequest::default().with_topics(vec![
+                    TopicRequest::default()
+                        .with_name(name("at"))
+                        .with_partition_indexes(vec![0, 1]),
+                ]),
+            )
+            .await;
+        let parts = &r.topics[0].partitions;
+        assert!(parts[0].active_producers.is_empty());
+        let p = &parts[1].active_producers[0];
+        assert_eq!(
+            (p.producer_id.0, p.producer_epoch, p.last_sequence),
+            (pid, 0, 1)
+        );
+        assert_eq!(p.current_txn_start_offset, 0);
+    }
+}

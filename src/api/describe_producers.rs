@@ -1,0 +1,66 @@
+//! DescribeProducers (key 61), v0: the idempotent and transactional producers
+//! a partition knows, with their open transaction's first offset.
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
+
+use super::RequestContext;
+
+pub fn handle(ctx: &RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = ctx.broker.topics.get(t.name.as_str());
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|&p| {
+                    let r = PartitionResponse::default().with_partition_index(p);
+                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p)) else {
+                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    };
+                    let st = part.state.lock();
+                    let mut active: Vec<ProducerState> = st
+                        .producers
+                        .producers()
+                        .map(|(pid, e)| {
+                            ProducerState::default()
+                                .with_producer_id(ProducerId(*pid))
+                                .with_producer_epoch(e.epoch as i32)
+                                .with_last_sequence(e.batches.back().map_or(-1, |b| b.last_seq))
+                                .with_last_timestamp(-1)
+                                .with_coordinator_epoch(-1)
+                                .with_current_txn_start_offset(
+                                    st.producers.ongoing().get(pid).copied().unwrap_or(-1),
+                                )
+                        })
+                        .collect();
+                    // Transactional producers that only wrote markers so far.
+                    for (pid, first) in st.producers.ongoing() {
+                        if !active.iter().any(|a| a.producer_id.0 == *pid) {
+                            active.push(
+                                ProducerState::default()
+                                    .with_producer_id(ProducerId(*pid))
+                                    .with_producer_epoch(-1)
+                                    .with_last_sequence(-1)
+                                    .with_last_timestamp(-1)
+                                    .with_coordinator_epoch(-1)
+                                    .with_current_txn_start_offset(*first),
+                            );
+                        }
+                    }
+                    active.sort_by_key(|a| a.producer_id.0);
+                    r.with_active_producers(active)
+                })
+                .collect();
+            TopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
+}
