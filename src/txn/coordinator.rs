@@ -572,6 +572,239 @@ fn persist(topics: &TopicRegistry, m: &TxnMetadata, now_ms: i64) -> Result<(), C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    use crate::config::Config;
+    use crate::group::GroupCoordinator;
+    use std::sync::Arc;
+
+    struct World {
+        _dir: tempfile::TempDir,
+        topics: TopicRegistry,
+        groups: GroupCoordinator,
+        ids: ProducerIdManager,
+    }
+
+    impl World {
+        fn new() -> World {
+            let dir = tempfile::tempdir().unwrap();
+            World::at(dir)
+        }
+
+        fn at(dir: tempfile::TempDir) -> World {
+            let (c, _) = Config::from_sources(
+                None,
+                Vec::new(),
+                &[format!("log.dirs={}", dir.path().display())],
+            )
+            .unwrap();
+            let config = Arc::new(c);
+            let topics = TopicRegistry::open(config.clone(), 0).unwrap();
+            let groups = GroupCoordinator::open(&config, &topics, 0);
+            let ids = ProducerIdManager::open(dir.path()).unwrap();
+            World {
+                _dir: dir,
+                topics,
+                groups,
+                ids,
+            }
+        }
+
+        fn ctx(&self) -> TxnContext<'_> {
+            TxnContext {
+                topics: &self.topics,
+                groups: &self.groups,
+                producer_ids: &self.ids,
+            }
+        }
+
+        fn lso(&self, topic: &str) -> (i64, i64) {
+            let p = self.topics.get(topic).unwrap().partition(0).unwrap();
+            let st = p.state.lock();
+            (st.last_stable_offset(), st.log.log_end_offset())
+        }
+
+        /// A transactional batch of `n` records, as a producer's would land.
+        fn produce(&self, topic: &str, pid: i64, epoch: i16, n: usize) {
+            let p = self.topics.get(topic).unwrap().partition(0).unwrap();
+            let records: Vec<Record> = (0..n)
+                .map(|i| Record {
+                    transactional: true,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: -1,
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    timestamp_type: TimestampType::Creation,
+                    offset: i as i64,
+                    sequence: i as i32,
+                    timestamp: 0,
+                    key: None,
+                    value: Some(Bytes::from_static(b"v")),
+                    headers: Default::default(),
+                })
+                .collect();
+            let mut buf = BytesMut::new();
+            RecordBatchEncoder::encode(
+                &mut buf,
+                records.iter(),
+                &RecordEncodeOptions {
+                    version: 2,
+                    compression: Compression::None,
+                },
+            )
+            .unwrap();
+            let batches = crate::log::validate_batches(&buf, usize::MAX).unwrap();
+            let mut st = p.state.lock();
+            let r = st.log.append(&mut buf, &batches, 0, 0).unwrap();
+            st.note_transactional_append(pid, r.base_offset);
+        }
+    }
+
+    fn who(id: &str, pid: i64, epoch: i16) -> TxnProducer<'_> {
+        TxnProducer {
+            transactional_id: id,
+            producer_id: pid,
+            producer_epoch: epoch,
+        }
+    }
+
+    fn start_txn(w: &World, c: &TransactionCoordinator, now: i64) -> (i64, i16) {
+        let (pid, epoch) = c
+            .init_producer_id(&w.ctx(), "tx", 10_000, None, now)
+            .unwrap();
+        c.add_partitions(
+            &w.ctx(),
+            who("tx", pid, epoch),
+            &[("t".into(), 0)],
+            false,
+            now,
+        )
+        .unwrap();
+        w.produce("t", pid, epoch, 3);
+        (pid, epoch)
+    }
+
+    #[test]
+    fn commit_moves_the_last_stable_offset() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        assert_eq!(w.lso("t"), (0, 3));
+        c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 5).unwrap();
+        assert_eq!(w.lso("t"), (4, 4), "data and the marker are stable");
+        assert_eq!(c.describe("tx").unwrap().state, TxnState::CompleteCommit);
+        // A commit retried after it went through is fine; an abort is not.
+        assert_eq!(c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 6), Ok(()));
+        assert_eq!(
+            c.end_txn(&w.ctx(), who("tx", pid, epoch), false, 6),
+            Err(E::InvalidTxnState.code())
+        );
+    }
+
+    #[test]
+    fn timeout_aborts_and_fences_with_a_simulated_clock() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 1_000);
+        c.tick(&w.ctx(), 11_000);
+        assert_eq!(
+            c.describe("tx").unwrap().state,
+            TxnState::Ongoing,
+            "at the timeout, not past it"
+        );
+        c.tick(&w.ctx(), 11_001);
+        let m = c.describe("tx").unwrap();
+        assert_eq!(
+            (m.state, m.producer_epoch),
+            (TxnState::CompleteAbort, epoch + 1)
+        );
+        assert_eq!(w.lso("t"), (4, 4));
+        let p = w.topics.get("t").unwrap().partition(0).unwrap();
+        let aborted = p.state.lock().producers.aborted_between(0, 4);
+        assert_eq!((aborted[0].first_offset, aborted[0].last_offset), (0, 3));
+        // The timed-out producer is fenced.
+        assert_eq!(
+            c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 12_000),
+            Err(E::ProducerFenced.code())
+        );
+        assert_eq!(
+            c.verify_produce(who("tx", pid, epoch), "t", 0),
+            Err(E::InvalidProducerEpoch.code())
+        );
+    }
+
+    #[test]
+    fn a_new_incarnation_aborts_the_open_transaction() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        let (pid2, epoch2) = c
+            .init_producer_id(&w.ctx(), "tx", 10_000, None, 10)
+            .unwrap();
+        assert_eq!(
+            (pid2, epoch2),
+            (pid, epoch + 2),
+            "one bump to abort, one for the new producer"
+        );
+        assert_eq!(w.lso("t"), (4, 4));
+        assert_eq!(
+            c.add_partitions(
+                &w.ctx(),
+                who("tx", pid, epoch),
+                &[("t".into(), 0)],
+                false,
+                11
+            ),
+            Err(E::ProducerFenced.code())
+        );
+        assert_eq!(
+            c.init_producer_id(&w.ctx(), "tx", 1_000_000, None, 12),
+            Err(E::InvalidTransactionTimeout.code())
+        );
+    }
+
+    #[test]
+    fn state_survives_a_restart_and_in_doubt_transactions_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let w = World::at(dir);
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        // Simulate a crash between PrepareCommit and the markers.
+        {
+            let mut txns = c.txns.lock();
+            let m = txns.get_mut("tx").unwrap();
+            m.state = TxnState::PrepareCommit;
+            persist(&w.topics, m, 1).unwrap();
+        }
+        drop(c);
+        let World { _dir, .. } = w;
+        let w = World::at(_dir);
+        assert_eq!(w.lso("t"), (0, 3), "still open after the restart");
+        let c = TransactionCoordinator::open(900_000, &w.ctx(), 100);
+        let m = c.describe("tx").unwrap();
+        assert_eq!(
+            (m.state, m.producer_id, m.producer_epoch),
+            (TxnState::CompleteCommit, pid, epoch)
+        );
+        assert_eq!(
+            w.lso("t"),
+            (4, 4),
+            "completed at start-up, not left half visible"
+        );
+        assert!(
+            path.join("t-0")
+                .join(crate::txn::txn_index::FILE_NAME)
+                .exists()
+        );
+    }
 
     #[test]
     fn state_records_round_trip() {
