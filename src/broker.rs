@@ -15,6 +15,7 @@ use crate::clock::Clock;
 use crate::cluster::{TopicError, TopicRegistry};
 use crate::config::{self, Config};
 use crate::group::GroupCoordinator;
+use crate::quotas::ClientQuotas;
 use crate::txn::coordinator::{TransactionCoordinator, TxnContext};
 use crate::txn::producer_id::ProducerIdManager;
 
@@ -26,6 +27,7 @@ pub struct Broker {
     pub producer_ids: ProducerIdManager,
     pub groups: GroupCoordinator,
     pub txns: TransactionCoordinator,
+    pub quotas: ClientQuotas,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -58,9 +60,11 @@ impl Broker {
             },
             clock.now_ms(),
         );
+        let quotas = ClientQuotas::open(&dir);
         Ok(Arc::new(Broker {
             groups,
             txns,
+            quotas,
             node_id: config.node_id,
             config,
             cluster_id,

@@ -11,5 +11,6 @@ pub mod cluster;
 pub mod config;
 pub mod group;
 pub mod log;
+pub mod quotas;
 pub mod server;
 pub mod txn;

@@ -19,6 +19,8 @@ use crate::server::ConnectionInfo;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod api_versions;
+pub mod client_quotas;
+pub mod cluster_admin;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_partitions;
@@ -29,11 +31,13 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -44,6 +48,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod txn_offset_commit;
@@ -88,6 +93,16 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 2),
+    // Admin surface.
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::DescribeTopicPartitions, 0, 0),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::ListPartitionReassignments, 0, 0),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
 ];
 
 /// The advertised range of an API, if any.
@@ -261,6 +276,19 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeProducers(r) => describe_producers::handle(ctx, r).into(),
         RequestKind::DescribeTransactions(r) => describe_transactions::handle(ctx, r).into(),
         RequestKind::ListTransactions(r) => list_transactions::handle(ctx, r).into(),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::handle_incremental(ctx, r).into()
+        }
+        RequestKind::AlterConfigs(r) => incremental_alter_configs::handle_alter(ctx, r).into(),
+        RequestKind::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r).into(),
+        RequestKind::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(ctx, r).into(),
+        RequestKind::ListPartitionReassignments(r) => {
+            cluster_admin::list_partition_reassignments(ctx, r).into()
+        }
+        RequestKind::ElectLeaders(r) => cluster_admin::elect_leaders(ctx, r).into(),
+        RequestKind::DescribeLogDirs(r) => cluster_admin::describe_log_dirs(ctx, r).into(),
+        RequestKind::DescribeClientQuotas(r) => client_quotas::describe(ctx, r).into(),
+        RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

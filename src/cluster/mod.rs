@@ -555,6 +555,35 @@ impl TopicRegistry {
         Ok(())
     }
 
+    /// Replace a topic's config overrides (AlterConfigs / IncrementalAlterConfigs):
+    /// validated, persisted, and applied to every partition's log.
+    pub fn alter_configs(
+        &self,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
+        let _guard = self.admin.lock();
+        let topic = self.get(name).ok_or(TopicError::UnknownTopic)?;
+        for (k, v) in &overrides {
+            config::validate_topic_config(k, v)
+                .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let dir0 = self.log_dir.join(format!("{name}-0"));
+        write_properties(&dir0.join(TOPIC_PROPERTIES), &overrides)?;
+        let settings = TopicSettings::new(&self.broker, &overrides);
+        for p in topic.partitions.read().iter() {
+            p.state.lock().log.set_config(settings.log.clone());
+        }
+        *topic.settings.write() = settings;
+        *topic.configs.write() = overrides;
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
     /// fsync every partition (clean shutdown).
     pub fn flush_all(&self) {
         for t in self.list() {

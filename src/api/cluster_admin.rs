@@ -1,0 +1,124 @@
+//! The admin calls a single broker answers trivially but must answer as Kafka
+//! does: ListPartitionReassignments (key 46, v0: nothing is moving),
+//! ElectLeaders (key 43, v0–v2: the only replica already leads, so
+//! ELECTION_NOT_NEEDED), DescribeLogDirs (key 35, v1–v4: the log dir and every
+//! partition's size).
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::{
+    DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
+};
+
+use super::{RequestContext, str_bytes};
+
+pub fn list_partition_reassignments(
+    _ctx: &RequestContext,
+    _req: ListPartitionReassignmentsRequest,
+) -> ListPartitionReassignmentsResponse {
+    ListPartitionReassignmentsResponse::default()
+}
+
+pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse {
+    let b = &ctx.broker;
+    let wanted: Vec<(String, Vec<i32>)> = match req.topic_partitions {
+        Some(tps) => tps
+            .into_iter()
+            .map(|t| (t.topic.as_str().to_string(), t.partitions))
+            .collect(),
+        None => b
+            .topics
+            .list()
+            .iter()
+            .map(|t| (t.name.clone(), (0..t.partition_count()).collect()))
+            .collect(),
+    };
+    let results = wanted
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let t = b.topics.get(&topic);
+            ReplicaElectionResult::default()
+                .with_topic(TopicName(str_bytes(topic)))
+                .with_partition_result(
+                    partitions
+                        .into_iter()
+                        .map(|p| {
+                            let known = t.as_ref().and_then(|t| t.partition(p)).is_some();
+                            let (code, msg) = if known {
+                                (
+                                    E::ElectionNotNeeded.code(),
+                                    "Leader election not needed for topic partition.",
+                                )
+                            } else {
+                                (
+                                    E::UnknownTopicOrPartition.code(),
+                                    "This server does not host this topic-partition.",
+                                )
+                            };
+                            PartitionResult::default()
+                                .with_partition_id(p)
+                                .with_error_code(code)
+                                .with_error_message(Some(str_bytes(msg)))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    ElectLeadersResponse::default().with_replica_election_results(results)
+}
+
+pub fn describe_log_dirs(
+    ctx: &RequestContext,
+    req: DescribeLogDirsRequest,
+) -> DescribeLogDirsResponse {
+    let b = &ctx.broker;
+    let wanted: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.topic.as_str().to_string(), t.partitions))
+            .collect()
+    });
+    let mut topics = Vec::new();
+    for t in b.topics.list() {
+        let parts: Vec<i32> = match &wanted {
+            None => (0..t.partition_count()).collect(),
+            Some(w) => match w.iter().find(|(n, _)| *n == t.name) {
+                Some((_, ps)) => ps.clone(),
+                None => continue,
+            },
+        };
+        let partitions = parts
+            .into_iter()
+            .filter_map(|p| {
+                let part = t.partition(p)?;
+                let size = part.state.lock().log.size_bytes() as i64;
+                Some(
+                    DescribeLogDirsPartition::default()
+                        .with_partition_index(p)
+                        .with_partition_size(size)
+                        .with_offset_lag(0),
+                )
+            })
+            .collect();
+        topics.push(
+            DescribeLogDirsTopic::default()
+                .with_name(TopicName(str_bytes(t.name.clone())))
+                .with_partitions(partitions),
+        );
+    }
+    let dir = std::fs::canonicalize(&b.config.log_dir)
+        .unwrap_or_else(|_| b.config.log_dir.clone())
+        .display()
+        .to_string();
+    DescribeLogDirsResponse::default().with_results(vec![
+        DescribeLogDirsResult::default()
+            .with_log_dir(str_bytes(dir))
+            .with_topics(topics)
+            // UNKNOWN_VOLUME_BYTES: fjord does not ask the filesystem.
+            .with_total_bytes(-1)
+            .with_usable_bytes(-1),
+    ])
+}

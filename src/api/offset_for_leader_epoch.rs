@@ -1,0 +1,51 @@
+//! OffsetForLeaderEpoch (key 23), v2–v4: clients validate their positions
+//! after a leader change (KIP-320). fjord's partitions have one leader epoch,
+//! 0, which ends at the log end offset.
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+
+use super::RequestContext;
+use super::produce::LEADER_EPOCH;
+
+pub fn handle(
+    ctx: &RequestContext,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = ctx.broker.topics.get(t.topic.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let r = EpochEndOffset::default()
+                        .with_partition(p.partition)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1);
+                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
+                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    };
+                    if p.current_leader_epoch > LEADER_EPOCH {
+                        // The client knows of a newer epoch than this leader: it must refresh.
+                        return r.with_error_code(E::UnknownLeaderEpoch.code());
+                    }
+                    if p.leader_epoch < LEADER_EPOCH {
+                        return r; // before the first epoch: undefined
+                    }
+                    let (_, end) = part.offsets();
+                    r.with_leader_epoch(LEADER_EPOCH).with_end_offset(end)
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}
