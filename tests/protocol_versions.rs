@@ -212,6 +212,22 @@ async fn api_versions_every_version() {
             .find(|k| k.api_key == ApiKey::Produce as i16)
             .unwrap();
         assert_eq!((produce.min_version, produce.max_version), (0, 13));
+        if v >= 3 {
+            let group = resp
+                .finalized_features
+                .iter()
+                .find(|f| f.name.as_str() == "group.version")
+                .expect("group.version finalized");
+            assert_eq!(group.max_version_level, 1);
+            assert!(
+                !resp
+                    .finalized_features
+                    .iter()
+                    .any(|f| f.name.as_str() == "transaction.version" && f.max_version_level >= 2),
+                "transaction version 2 would switch clients to KIP-890 part 2"
+            );
+            assert_eq!(resp.supported_features.len(), 2);
+        }
     }
 }
 

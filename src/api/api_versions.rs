@@ -1,10 +1,12 @@
 //! ApiVersions (key 18), v0–v4: the versions fjord serves, from [`super::SUPPORTED`].
 
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use super::{RequestContext, SUPPORTED};
+use super::{RequestContext, SUPPORTED, str_bytes};
 
 fn api_keys() -> Vec<ApiVersion> {
     SUPPORTED
@@ -18,8 +20,40 @@ fn api_keys() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub fn handle(_ctx: &RequestContext, _req: ApiVersionsRequest) -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_api_keys(api_keys())
+/// Feature levels (KIP-584) this broker supports and has finalized:
+/// (name, supported min, supported max, finalized level).
+///
+/// `group.version` 1: the KIP-848 consumer protocol is on. `transaction.version`
+/// stays 0: level 2 would switch Java producers to KIP-890 part 2 (implicit
+/// partition adds through Produce), which fjord does not implement.
+pub const FEATURES: &[(&str, i16, i16, i16)] =
+    &[("group.version", 0, 1, 1), ("transaction.version", 0, 0, 0)];
+
+pub fn handle(ctx: &RequestContext, _req: ApiVersionsRequest) -> ApiVersionsResponse {
+    let mut resp = ApiVersionsResponse::default().with_api_keys(api_keys());
+    if ctx.version >= 3 {
+        resp.supported_features = FEATURES
+            .iter()
+            .map(|&(name, min, max, _)| {
+                SupportedFeatureKey::default()
+                    .with_name(str_bytes(name))
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+            .collect();
+        resp.finalized_features_epoch = 0;
+        resp.finalized_features = FEATURES
+            .iter()
+            .filter(|f| f.3 > 0)
+            .map(|&(name, _, _, level)| {
+                FinalizedFeatureKey::default()
+                    .with_name(str_bytes(name))
+                    .with_min_version_level(level)
+                    .with_max_version_level(level)
+            })
+            .collect();
+    }
+    resp
 }
 
 /// KIP-511: the v0-format answer to an ApiVersions version we don't know.
