@@ -87,9 +87,36 @@ impl Broker {
         }
     }
 
-    /// Timers that run while the broker serves: the group and transaction coordinators'.
+    /// Timers that run while the broker serves: the group and transaction
+    /// coordinators' (every 100 ms) and log retention
+    /// (every log.retention.check.interval.ms).
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
-        crate::group::spawn_ticker(self.clone(), shutdown);
+        crate::group::spawn_ticker(self.clone(), shutdown.clone());
+        let broker = self.clone();
+        let mut shutdown = shutdown;
+        let every = std::time::Duration::from_millis(
+            self.config.log_retention_check_interval_ms.max(1) as u64,
+        );
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval.tick().await; // the first tick is immediate
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = interval.tick() => {
+                        let b = broker.clone();
+                        // File deletion and compaction are blocking work.
+                        let _ = tokio::task::spawn_blocking(move || {
+                            let now = b.now_ms();
+                            b.topics.enforce_retention(now);
+                            b.topics.run_cleaner(now);
+                        })
+                        .await;
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -148,13 +148,13 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "log.retention.bytes",
         T::Long,
         Some("-1"),
-        "Retention by size (stored; enforced in a later release).",
+        "Default retention.bytes of topics (-1: no size limit).",
     ),
     key(
         "log.retention.check.interval.ms",
         T::Long,
         Some("300000"),
-        "How often retention runs (stored).",
+        "How often retention and the log cleaner run.",
     ),
     key(
         "log.segment.bytes",
@@ -426,6 +426,7 @@ pub struct Config {
     pub group_consumer_heartbeat_interval_ms: i32,
     pub group_consumer_assignors: Vec<String>,
     pub transaction_max_timeout_ms: i32,
+    pub log_retention_check_interval_ms: i64,
 }
 
 impl Config {
@@ -619,6 +620,7 @@ impl Config {
                 1,
             )? as i32,
             transaction_max_timeout_ms: positive("transaction.max.timeout.ms", 1)? as i32,
+            log_retention_check_interval_ms: positive("log.retention.check.interval.ms", 1)?,
             group_consumer_assignors: {
                 let list: Vec<String> = get("group.consumer.assignors")
                     .unwrap_or("uniform,range")

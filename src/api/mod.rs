@@ -26,6 +26,7 @@ pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -103,6 +104,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::AlterClientQuotas, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
 ];
 
 /// The advertised range of an API, if any.
@@ -289,6 +291,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeLogDirs(r) => cluster_admin::describe_log_dirs(ctx, r).into(),
         RequestKind::DescribeClientQuotas(r) => client_quotas::describe(ctx, r).into(),
         RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
+        RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

@@ -87,6 +87,8 @@ pub struct Partition {
     pub topic: String,
     pub index: i32,
     pub state: Mutex<PartitionState>,
+    /// Log end offset when the cleaner last compacted this partition (-1: never).
+    cleaned_through: std::sync::atomic::AtomicI64,
     /// Log end offset after each append; long-polling fetches wait on it.
     end_offset: watch::Sender<i64>,
 }
@@ -104,6 +106,7 @@ impl Partition {
             topic: topic.to_string(),
             index,
             end_offset: watch::Sender::new(leo),
+            cleaned_through: std::sync::atomic::AtomicI64::new(-1),
             state: Mutex::new(PartitionState {
                 log,
                 producers,
@@ -239,6 +242,13 @@ pub struct TopicSettings {
     pub log: LogConfig,
     /// message.timestamp.type=LogAppendTime: the broker stamps batches on append.
     pub log_append_time: bool,
+    /// cleanup.policy contains delete / compact.
+    pub cleanup_delete: bool,
+    pub cleanup_compact: bool,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub delete_retention_ms: i64,
+    pub min_compaction_lag_ms: i64,
 }
 
 impl TopicSettings {
@@ -247,9 +257,24 @@ impl TopicSettings {
             .get("message.timestamp.type")
             .cloned()
             .or_else(|| broker.topic_default("message.timestamp.type"));
+        let value = |k: &str| {
+            overrides
+                .get(k)
+                .cloned()
+                .or_else(|| broker.topic_default(k))
+                .unwrap_or_default()
+        };
+        let num = |k: &str, default: i64| value(k).trim().parse().unwrap_or(default);
+        let policy = value("cleanup.policy");
         TopicSettings {
             log: log_config(broker, overrides),
             log_append_time: ts_type.as_deref() == Some("LogAppendTime"),
+            cleanup_delete: policy.split(',').any(|p| p.trim() == "delete"),
+            cleanup_compact: policy.split(',').any(|p| p.trim() == "compact"),
+            retention_ms: num("retention.ms", 604_800_000),
+            retention_bytes: num("retention.bytes", -1),
+            delete_retention_ms: num("delete.retention.ms", 86_400_000),
+            min_compaction_lag_ms: num("min.compaction.lag.ms", 0),
         }
     }
 }
@@ -582,6 +607,79 @@ impl TopicRegistry {
         *topic.configs.write() = overrides;
         tracing::info!(topic = name, "altered topic configs");
         Ok(())
+    }
+
+    /// Delete segments past retention.ms / retention.bytes in every topic whose
+    /// cleanup.policy includes delete (never the active segment).
+    pub fn enforce_retention(&self, now_ms: i64) {
+        for t in self.list() {
+            let settings = t.settings.read().clone();
+            if !settings.cleanup_delete {
+                continue;
+            }
+            for p in t.partitions.read().iter() {
+                let result = p.state.lock().log.apply_retention(
+                    settings.retention_ms,
+                    settings.retention_bytes,
+                    now_ms,
+                );
+                match result {
+                    Ok(r) if !r.deleted_segments.is_empty() => tracing::info!(
+                        topic = %t.name,
+                        partition = p.index,
+                        segments = r.deleted_segments.len(),
+                        bytes = r.deleted_bytes,
+                        log_start_offset = r.new_log_start,
+                        "deleted segments past retention"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = %t.name, partition = p.index, "retention failed: {e}")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compact every partition of topics whose cleanup.policy includes compact.
+    /// The partition lock is held only to plan and to install; the cleaned
+    /// segments are built without it, so producers are never blocked.
+    pub fn run_cleaner(&self, now_ms: i64) {
+        use std::sync::atomic::Ordering;
+        for t in self.list() {
+            let settings = t.settings.read().clone();
+            if !settings.cleanup_compact {
+                continue;
+            }
+            for p in t.partitions.read().iter() {
+                let plan = {
+                    let st = p.state.lock();
+                    if st.log.log_end_offset() == p.cleaned_through.load(Ordering::Relaxed) {
+                        continue; // nothing new since the last clean
+                    }
+                    st.log
+                        .plan_compaction(settings.min_compaction_lag_ms, now_ms)
+                };
+                let Some(plan) = plan else { continue };
+                let end = plan.key_map_range().1;
+                let cleaned = match plan.build(settings.delete_retention_ms, now_ms, plan.dir()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(topic = %t.name, partition = p.index, "compaction failed: {e}");
+                        continue;
+                    }
+                };
+                match p.state.lock().log.install_compaction(cleaned) {
+                    Ok(r) => {
+                        p.cleaned_through.store(end, Ordering::Relaxed);
+                        tracing::debug!(topic = %t.name, partition = p.index, result = ?r, "compacted");
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %t.name, partition = p.index, "installing compaction failed: {e}")
+                    }
+                }
+            }
+        }
     }
 
     /// fsync every partition (clean shutdown).

@@ -4,7 +4,10 @@
 //! `<20-digit base offset>.log` holding record batches exactly as producers sent them (only
 //! baseOffset and partitionLeaderEpoch, neither CRC-covered, are rewritten), the sparse
 //! `.index` / `.timeindex` files, offset assignment, segment rolling, crash recovery (CRC walk of
-//! the last segment, truncation of torn tails, index rebuilds), reads by offset and by timestamp.
+//! the last segment, truncation of torn tails, index rebuilds), reads by offset and by timestamp,
+//! the persisted log start offset (`log-start-offset`, DeleteRecords) and retention
+//! ([`retention`]), and compaction ([`cleaner`]: plan under the lock, build without it, install
+//! under it; `*.cleaned` / `*.swap` files during a compaction).
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes beyond
 //! the [`LogError::kafka_error_code`] hint), topics/partitions as concepts beyond the directory it
@@ -16,15 +19,19 @@
 //! Concurrency: [`PartitionLog`] is not synchronised; the caller wraps it in a lock.
 
 pub mod batch;
+pub mod cleaner;
 pub mod index;
 pub mod partition;
+pub mod retention;
 pub mod segment;
 
 #[cfg(test)]
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
+pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
 pub use partition::{AppendResult, PartitionLog, partition_dir};
+pub use retention::{LOG_START_OFFSET_FILE, RetentionResult};
 pub use segment::{FileSlice, LogSegment};
 
 /// Errors of the storage engine.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
+use super::retention::read_log_start_checkpoint;
 use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
 
@@ -29,11 +30,13 @@ pub struct AppendResult {
 /// One partition's log. Not thread-safe by itself; the caller wraps it in a lock.
 #[derive(Debug)]
 pub struct PartitionLog {
-    dir: PathBuf,
-    config: LogConfig,
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
     /// Ordered by base offset; never empty; the last one is the active segment.
-    segments: Vec<LogSegment>,
-    log_start_offset: i64,
+    pub(super) segments: Vec<LogSegment>,
+    /// First readable offset: >= the first segment's base offset, <= the log end offset.
+    /// Persisted in [`super::LOG_START_OFFSET_FILE`] whenever it moves past the first segment's base.
+    pub(super) log_start_offset: i64,
     /// Records appended since the last fsync.
     unflushed_messages: u64,
 }
@@ -54,7 +57,7 @@ fn parse_segment_file_name(name: &str) -> Option<(i64, &str)> {
 }
 
 /// fsync a directory so new/removed file names are durable (best effort: some filesystems refuse).
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
         tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
     }
@@ -69,8 +72,14 @@ impl PartitionLog {
     /// the same way. Orphan index files are deleted, unrelated files ignored. An empty segment
     /// whose base offset lies inside the previous segment (a stray file) is deleted; a non-empty
     /// overlap is reported as [`LogError::CorruptMessage`].
+    ///
+    /// Before that, leftovers of an interrupted compaction are resolved (see
+    /// [`super::cleaner`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
+    /// place). The log start offset is `max(first segment base, persisted value)` (see
+    /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
+        super::cleaner::recover_leftovers(dir)?;
         let mut logs = BTreeSet::new();
         let mut index_files = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -144,7 +153,11 @@ impl PartitionLog {
             segments.push(LogSegment::create(dir, 0)?);
             sync_dir(dir);
         }
-        let log_start_offset = segments[0].base_offset();
+        let first_base = segments[0].base_offset();
+        let log_end = segments[segments.len() - 1].next_offset();
+        let log_start_offset = read_log_start_checkpoint(dir)
+            .map_or(first_base, |p| p.max(first_base))
+            .min(log_end);
         let log = PartitionLog {
             dir: dir.to_path_buf(),
             config,

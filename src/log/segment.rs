@@ -268,6 +268,26 @@ fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -
     Ok(w)
 }
 
+/// CRC-walk the complete segment data in `file` (`size` bytes, base offset `base_offset`) and
+/// return the offset and time index entries an inactive segment with this data must have
+/// (including the final time-index entry). Any torn or corrupt batch is an error.
+pub(crate) fn compute_inactive_indexes(
+    file: &File,
+    size: u64,
+    base_offset: i64,
+    index_interval_bytes: u32,
+) -> Result<(Vec<IndexEntry>, Vec<TimeIndexEntry>), LogError> {
+    let mut w = recovery_walk(file, size, base_offset, index_interval_bytes)?;
+    if let Some(reason) = w.stopped {
+        return Err(LogError::CorruptMessage(format!(
+            "segment data for base offset {base_offset}: {reason}"
+        )));
+    }
+    let last = w.time.last().map_or(-1, |e| e.timestamp);
+    w.time.extend(w.state.time_entry(base_offset, last));
+    Ok((w.index, w.time))
+}
+
 /// What a quick (header-only) load of a non-last segment found.
 struct QuickLoad {
     index: Vec<IndexEntry>,
@@ -530,6 +550,20 @@ impl LogSegment {
         self.poisoned
     }
 
+    /// The shared `.log` file handle (identity of the segment's data for compaction).
+    pub(crate) fn file(&self) -> &Arc<File> {
+        &self.log
+    }
+
+    /// The whole segment data as a [`FileSlice`] (a snapshot: later appends are not included).
+    pub fn slice_all(&self) -> FileSlice {
+        FileSlice {
+            file: self.log.clone(),
+            position: 0,
+            len: self.size,
+        }
+    }
+
     /// Whether appending `bytes` bytes ending at offset `last_offset` at `now_ms` requires a roll
     /// first. An empty segment is never rolled.
     pub fn should_roll(
@@ -626,7 +660,7 @@ impl LogSegment {
         self.time_index.close();
     }
 
-    /// Remove this segment's files (for retention, later).
+    /// Remove this segment's files (retention, DeleteRecords).
     pub fn delete_files(self) -> Result<(), LogError> {
         let LogSegment {
             log_path,

@@ -68,3 +68,115 @@ pub fn decode_values(data: &[u8]) -> Vec<(i64, i64, String)> {
         })
         .collect()
 }
+
+/// One batch of keyed records `(key, value, timestamp)` at offsets 0.. (None = null).
+/// Producer fields as given (sequence numbers start at `base_sequence`).
+pub fn keyed_batch_with(
+    recs: &[(Option<&str>, Option<&str>, i64)],
+    compression: Compression,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    transactional: bool,
+) -> Vec<u8> {
+    let records: Vec<Record> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v, ts))| Record {
+            transactional,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // what a decoder reports: baseSequence + offset delta (-1 + i without a producer)
+            sequence: base_sequence.wrapping_add(i as i32),
+            timestamp: *ts,
+            key: k.map(|k| Bytes::from(k.to_string())),
+            value: v.map(|v| Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    encode(&records, compression)
+}
+
+/// [`keyed_batch_with`] without a producer id.
+pub fn keyed_batch(
+    recs: &[(Option<&str>, Option<&str>, i64)],
+    compression: Compression,
+) -> Vec<u8> {
+    keyed_batch_with(recs, compression, -1, -1, -1, false)
+}
+
+/// A transaction marker (control batch) of `producer_id`: COMMIT if `commit`, else ABORT.
+pub fn marker_batch(producer_id: i64, producer_epoch: i16, commit: bool, ts: i64) -> Vec<u8> {
+    let rec = Record {
+        transactional: true,
+        control: true,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id,
+        producer_epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: ts,
+        key: Some(Bytes::from(vec![0, 0, 0, u8::from(commit)])),
+        value: Some(Bytes::from(vec![0, 0, 0, 0, 0, 0])),
+        headers: Default::default(),
+    };
+    encode(&[rec], Compression::None)
+}
+
+pub fn encode(records: &[Record], compression: Compression) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .unwrap();
+    buf.to_vec()
+}
+
+/// A decoded record: `(offset, key, value, timestamp)`.
+pub type KeyedRecord = (i64, Option<String>, Option<String>, i64);
+
+/// Decode every non-control record in `data`.
+pub fn decode_keyed(data: &[u8]) -> Vec<KeyedRecord> {
+    let mut b = Bytes::copy_from_slice(data);
+    let s = |v: Option<Bytes>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
+    RecordBatchDecoder::decode_all(&mut b)
+        .unwrap()
+        .into_iter()
+        .flat_map(|set| set.records)
+        .filter(|r| !r.control)
+        .map(|r| (r.offset, s(r.key), s(r.value), r.timestamp))
+        .collect()
+}
+
+/// Validate and append `payload` at `now_ms` (leader epoch 0).
+pub fn append_payload(
+    log: &mut crate::log::PartitionLog,
+    payload: &[u8],
+    now_ms: i64,
+) -> crate::log::AppendResult {
+    let mut p = payload.to_vec();
+    let infos = crate::log::validate_batches(&p, 1 << 20).unwrap();
+    log.append(&mut p, &infos, 0, now_ms).unwrap()
+}
+
+/// Sorted file names in `dir`.
+pub fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,47 @@
+//! DeleteRecords (key 21), v0–v2: move a partition's log start offset
+//! (kafka-delete-records.sh); -1 means up to the high watermark.
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+
+use super::RequestContext;
+use super::produce::log_error_code;
+
+pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = ctx.broker.topics.get(t.name.as_str());
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let r = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_low_watermark(-1);
+                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
+                    else {
+                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    };
+                    let mut st = part.state.lock();
+                    match st.log.delete_records_before(p.offset) {
+                        Ok(low) => r.with_low_watermark(low),
+                        Err(e) => {
+                            let low = st.log.log_start_offset();
+                            r.with_low_watermark(low)
+                                .with_error_code(log_error_code(&e).code())
+                        }
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}
