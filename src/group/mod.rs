@@ -56,6 +56,14 @@ impl GroupEntry {
     }
 }
 
+/// Offsets checked for a commit: a code per offset, the records to write, and
+/// the accepted offsets with their position in `results`.
+struct OffsetBatch {
+    results: Vec<Code>,
+    records: Vec<(Bytes, Option<Bytes>)>,
+    accepted: Vec<(usize, String, i32, CommittedOffset)>,
+}
+
 /// One row of ListGroups.
 #[derive(Clone, Debug)]
 pub struct GroupListing {
@@ -312,29 +320,11 @@ impl GroupCoordinator {
                     .check_commit(member_id, instance, generation_id)?,
             }
         }
-        let mut results = Vec::with_capacity(offsets.len());
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for (topic, partition, o) in offsets {
-            if o.metadata.len() > self.metadata_max_bytes {
-                results.push(E::OffsetMetadataTooLarge.code());
-                continue;
-            }
-            if topics
-                .get(&topic)
-                .and_then(|t| t.partition(partition))
-                .is_none()
-            {
-                results.push(E::UnknownTopicOrPartition.code());
-                continue;
-            }
-            records.push((
-                records::encode_offset_key(group_id, &topic, partition),
-                Some(records::encode_offset_value(&o)),
-            ));
-            accepted.push((topic, partition, o));
-            results.push(NONE);
-        }
+        let OffsetBatch {
+            results,
+            records,
+            accepted,
+        } = self.offset_batch(topics, group_id, offsets);
         if !records.is_empty() {
             topics
                 .append_internal(
@@ -349,10 +339,45 @@ impl GroupCoordinator {
                 })?;
         }
         let pending = entry.pending_txn.entry(producer_id).or_default();
-        for (t, p, o) in accepted {
+        for (_, t, p, o) in accepted {
             pending.insert((t, p), o);
         }
         Ok(results)
+    }
+
+    /// Validate offsets to commit (metadata size, partition exists) and encode the
+    /// records of the valid ones; one result code per offset, in order.
+    fn offset_batch(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+    ) -> OffsetBatch {
+        let mut b = OffsetBatch {
+            results: Vec::with_capacity(offsets.len()),
+            records: Vec::new(),
+            accepted: Vec::new(),
+        };
+        for (topic, partition, o) in offsets {
+            let code = if o.metadata.len() > self.metadata_max_bytes {
+                E::OffsetMetadataTooLarge.code()
+            } else if topics
+                .get(&topic)
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                E::UnknownTopicOrPartition.code()
+            } else {
+                b.records.push((
+                    records::encode_offset_key(group_id, &topic, partition),
+                    Some(records::encode_offset_value(&o)),
+                ));
+                b.accepted.push((b.results.len(), topic, partition, o));
+                NONE
+            };
+            b.results.push(code);
+        }
+        b
     }
 
     /// Whether a transaction holds uncommitted offsets for a partition (require_stable).
@@ -501,29 +526,11 @@ impl GroupCoordinator {
                 .group
                 .check_commit(member_id, instance, generation_id)?,
         }
-        let mut results = Vec::with_capacity(offsets.len());
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for (topic, partition, o) in offsets {
-            if o.metadata.len() > self.metadata_max_bytes {
-                results.push(E::OffsetMetadataTooLarge.code());
-                continue;
-            }
-            if topics
-                .get(&topic)
-                .and_then(|t| t.partition(partition))
-                .is_none()
-            {
-                results.push(E::UnknownTopicOrPartition.code());
-                continue;
-            }
-            records.push((
-                records::encode_offset_key(group_id, &topic, partition),
-                Some(records::encode_offset_value(&o)),
-            ));
-            accepted.push((results.len(), topic, partition, o));
-            results.push(NONE);
-        }
+        let OffsetBatch {
+            mut results,
+            mut records,
+            accepted,
+        } = self.offset_batch(topics, group_id, offsets);
         if !exists && !accepted.is_empty() {
             // First write for a standalone group: make it visible after a restart too.
             entry.group.dirty = true;
