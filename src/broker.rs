@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::cluster::{TopicError, TopicRegistry};
 use crate::config::{self, Config};
+use crate::dynamic_config::DynamicConfigs;
 use crate::group::GroupCoordinator;
 use crate::quotas::ClientQuotas;
 use crate::txn::coordinator::{TransactionCoordinator, TxnContext};
@@ -28,6 +29,7 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     pub txns: TransactionCoordinator,
     pub quotas: ClientQuotas,
+    pub dynamic: DynamicConfigs,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -48,7 +50,8 @@ impl Broker {
         let dir_err = |e| StartError::LogDir(dir.display().to_string(), e);
         fs::create_dir_all(&dir).map_err(dir_err)?;
         let cluster_id = load_or_create_meta(&dir, &config)?;
-        let topics = TopicRegistry::open(config.clone(), clock.now_ms())?;
+        let (dynamic, effective) = DynamicConfigs::open(config.clone(), &dir);
+        let topics = TopicRegistry::open(effective, clock.now_ms())?;
         let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
         let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
         let txns = TransactionCoordinator::open(
@@ -65,6 +68,7 @@ impl Broker {
             groups,
             txns,
             quotas,
+            dynamic,
             node_id: config.node_id,
             config,
             cluster_id,

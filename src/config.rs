@@ -392,11 +392,44 @@ fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError>
     Ok(out)
 }
 
+/// Where a broker key's value comes from (DescribeConfigs' config source).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// server.properties, KAFKA_* environment, --override (STATIC_BROKER_CONFIG).
+    Static,
+    /// Set for all brokers at runtime (DYNAMIC_DEFAULT_BROKER_CONFIG).
+    DynamicDefault,
+    /// Set for this broker at runtime (DYNAMIC_BROKER_CONFIG).
+    DynamicBroker,
+}
+
+/// Broker keys that can change at runtime (IncrementalAlterConfigs on a
+/// broker resource), as in Kafka: the topic defaults and limits of the log.
+pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
+    "log.retention.ms",
+    "log.retention.minutes",
+    "log.retention.hours",
+    "log.retention.bytes",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.index.interval.bytes",
+    "log.cleanup.policy",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.message.timestamp.type",
+    "message.max.bytes",
+    "compression.type",
+    "min.insync.replicas",
+];
+
 /// The typed broker configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Every key as given (after precedence), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
+    /// Which layer each key of `raw` comes from.
+    pub origin: BTreeMap<String, Origin>,
     /// PLAINTEXT listeners to bind.
     pub listeners: Vec<Listener>,
     /// What Metadata advertises, matched to `listeners` by name.
@@ -604,6 +637,7 @@ impl Config {
             message_max_bytes: message_max,
             socket_request_max_bytes: request_max,
             cluster_id: raw.get("cluster.id").cloned(),
+            origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,
             group_min_session_timeout_ms: positive("group.min.session.timeout.ms", 0)? as i32,
             group_max_session_timeout_ms: positive("group.max.session.timeout.ms", 0)? as i32,
@@ -643,6 +677,40 @@ impl Config {
             },
             raw,
         })
+    }
+
+    /// This (static) configuration with dynamic layers on top: the cluster-wide
+    /// defaults, then this broker's own; later wins.
+    pub fn with_dynamic(
+        &self,
+        cluster: &BTreeMap<String, String>,
+        broker: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw: BTreeMap<String, String> = self
+            .raw
+            .iter()
+            .filter(|(k, _)| self.origin.get(*k) == Some(&Origin::Static))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut origin: BTreeMap<String, Origin> =
+            raw.keys().map(|k| (k.clone(), Origin::Static)).collect();
+        for (layer, o) in [
+            (cluster, Origin::DynamicDefault),
+            (broker, Origin::DynamicBroker),
+        ] {
+            for (k, v) in layer {
+                raw.insert(k.clone(), v.clone());
+                origin.insert(k.clone(), o);
+            }
+        }
+        let mut c = Config::from_map(raw)?;
+        c.origin = origin;
+        Ok(c)
+    }
+
+    /// The layer a key's value comes from, or None for Kafka's default.
+    pub fn origin_of(&self, key: &str) -> Option<Origin> {
+        self.origin.get(key).copied()
     }
 
     /// The listener advertised for the listener a client connected to.

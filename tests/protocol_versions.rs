@@ -1883,7 +1883,9 @@ async fn admin_surface_every_version() {
         for (ops, kind, topic, code) in [
             (vec![("retention.ms", 0, Some("soon"))], 2, "cfg", 40),
             (vec![("retention.ms", 0, Some("1"))], 2, "missing", 3),
-            (vec![("log.retention.ms", 0, Some("1"))], 4, "1", 42),
+            (vec![("num.partitions", 0, Some("3"))], 4, "1", 42),
+            (vec![("log.retention.ms", 0, Some("1"))], 4, "7", 42),
+            (vec![("log.retention.ms", 0, Some("never"))], 4, "", 40),
         ] {
             let r: IncrementalAlterConfigsResponse = c
                 .call(ApiKey::IncrementalAlterConfigs, v, &alter(ops, kind, topic))
@@ -1891,6 +1893,75 @@ async fn admin_surface_every_version() {
             assert_eq!(r.responses[0].error_code, code, "v{v} {topic}");
         }
     }
+    // Dynamic broker configs: a cluster-wide default, then this broker's own.
+    for (layer, source) in [("", 3i8), ("1", 2i8)] {
+        let r: IncrementalAlterConfigsResponse = c
+            .call(
+                ApiKey::IncrementalAlterConfigs,
+                1,
+                &IncrementalAlterConfigsRequest::default().with_resources(vec![
+                    AlterConfigsResource::default()
+                        .with_resource_type(4)
+                        .with_resource_name(StrBytes::from_static_str(layer))
+                        .with_configs(vec![
+                            AlterableConfig::default()
+                                .with_name(StrBytes::from_static_str("log.retention.ms"))
+                                .with_config_operation(0)
+                                .with_value(Some(StrBytes::from_string(format!(
+                                    "{}",
+                                    1000 + source as i32
+                                )))),
+                        ]),
+                ]),
+            )
+            .await;
+        assert_eq!(
+            r.responses[0].error_code, 0,
+            "dynamic broker config at {layer:?}"
+        );
+        let got = describe(&mut c).await;
+        let want = (
+            "retention.ms".to_string(),
+            format!("{}", 1000 + source as i32),
+            source,
+        );
+        assert!(got.contains(&want), "{got:?}");
+    }
+    let r: DescribeConfigsResponse = c
+        .call(
+            ApiKey::DescribeConfigs,
+            4,
+            &DescribeConfigsRequest::default()
+                .with_include_synonyms(true)
+                .with_resources(vec![
+                    kafka_protocol::messages::describe_configs_request::DescribeConfigsResource::default()
+                        .with_resource_type(4)
+                        .with_resource_name(StrBytes::from_static_str("1"))
+                        .with_configuration_keys(Some(vec![
+                            StrBytes::from_static_str("log.retention.ms"),
+                            StrBytes::from_static_str("num.partitions"),
+                        ])),
+                ]),
+        )
+        .await;
+    let entries = &r.results[0].configs;
+    let retention = entries
+        .iter()
+        .find(|e| e.name.as_str() == "log.retention.ms")
+        .unwrap();
+    assert_eq!(
+        (
+            retention.value.as_ref().unwrap().as_str(),
+            retention.config_source,
+            retention.read_only
+        ),
+        ("1002", 2, false)
+    );
+    let partitions = entries
+        .iter()
+        .find(|e| e.name.as_str() == "num.partitions")
+        .unwrap();
+    assert!(partitions.read_only);
     for v in versions(ApiKey::AlterConfigs) {
         let req = AlterConfigsRequest::default().with_resources(vec![
             WholeResource::default()

@@ -88,7 +88,7 @@ pub fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsRes
                     if let Some(topic) = &created {
                         result.topic_id = topic.id;
                     }
-                    let entries = topic_entries(&b.config, &configs, None);
+                    let entries = topic_entries(&b.topics.broker_config(), &configs, None);
                     result.configs = Some(
                         entries
                             .into_iter()

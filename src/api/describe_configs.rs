@@ -11,7 +11,7 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::{RequestContext, str_bytes};
-use crate::config::{BROKER_KEYS, Config, ConfigType, TOPIC_KEYS};
+use crate::config::{BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS};
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
@@ -21,8 +21,21 @@ pub const RESOURCE_BROKER_LOGGER: i8 = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
     TopicConfig = 1,
+    DynamicBrokerConfig = 2,
+    DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     Default = 5,
+}
+
+impl ConfigSource {
+    fn of(origin: Option<Origin>) -> ConfigSource {
+        match origin {
+            Some(Origin::DynamicBroker) => ConfigSource::DynamicBrokerConfig,
+            Some(Origin::DynamicDefault) => ConfigSource::DynamicDefaultBrokerConfig,
+            Some(Origin::Static) => ConfigSource::StaticBrokerConfig,
+            None => ConfigSource::Default,
+        }
+    }
 }
 
 /// One described config with its synonyms (most specific first).
@@ -60,7 +73,7 @@ pub fn topic_entries(
                 synonyms.push((
                     bk.to_string(),
                     broker.get(bk).map(str::to_string),
-                    ConfigSource::StaticBrokerConfig,
+                    ConfigSource::of(broker.origin_of(bk)),
                 ));
             }
             let default = s
@@ -75,11 +88,8 @@ pub fn topic_entries(
             let (value, source) = match overrides.get(s.name) {
                 Some(v) => (Some(v.clone()), ConfigSource::TopicConfig),
                 None => {
-                    let src = if s.broker_synonym.is_some_and(|bk| broker.is_set(bk)) {
-                        ConfigSource::StaticBrokerConfig
-                    } else {
-                        ConfigSource::Default
-                    };
+                    let src =
+                        ConfigSource::of(s.broker_synonym.and_then(|bk| broker.origin_of(bk)));
                     (broker.topic_default(s.name), src)
                 }
             };
@@ -102,12 +112,7 @@ pub fn broker_entries(broker: &Config, keys: Option<&[String]>) -> Vec<ConfigEnt
         .iter()
         .filter(|s| keys.is_none_or(|k| k.iter().any(|k| k == s.name)))
         .map(|s| {
-            let set = broker.is_set(s.name);
-            let source = if set {
-                ConfigSource::StaticBrokerConfig
-            } else {
-                ConfigSource::Default
-            };
+            let source = ConfigSource::of(broker.origin_of(s.name));
             let value = broker.get(s.name).map(str::to_string);
             ConfigEntry {
                 name: s.name.to_string(),
@@ -116,7 +121,7 @@ pub fn broker_entries(broker: &Config, keys: Option<&[String]>) -> Vec<ConfigEnt
                 kind: s.kind,
                 synonyms: vec![(s.name.to_string(), value, source)],
                 doc: Some(s.doc),
-                read_only: true,
+                read_only: !DYNAMIC_BROKER_KEYS.contains(&s.name),
             }
         })
         .collect()
@@ -137,7 +142,11 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                 .with_resource_name(r.resource_name.clone());
             let entries = match r.resource_type {
                 RESOURCE_TOPIC => match b.topics.get(r.resource_name.as_str()) {
-                    Some(t) => topic_entries(&b.config, &t.configs.read(), keys.as_deref()),
+                    Some(t) => topic_entries(
+                        &b.topics.broker_config(),
+                        &t.configs.read(),
+                        keys.as_deref(),
+                    ),
                     None => {
                         return result
                             .with_error_code(E::UnknownTopicOrPartition.code())
@@ -157,7 +166,7 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                                 b.node_id
                             ))));
                     }
-                    broker_entries(&b.config, keys.as_deref())
+                    broker_entries(&b.topics.broker_config(), keys.as_deref())
                 }
                 RESOURCE_BROKER_LOGGER => Vec::new(),
                 other => {

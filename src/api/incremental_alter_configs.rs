@@ -1,7 +1,7 @@
 //! IncrementalAlterConfigs (key 44), v0–v1, and AlterConfigs (key 33), v0–v2:
-//! topic configs (kafka-configs.sh --alter --entity-type topics). Broker
-//! configs are static in fjord (set them in server.properties): altering one
-//! is refused with INVALID_REQUEST, as Kafka refuses a non-dynamic key.
+//! topic configs, and the broker configs Kafka lets change at runtime
+//! (kafka-configs.sh --alter --entity-type topics|brokers). Altering a static
+//! broker key is refused with INVALID_REQUEST, as Kafka refuses it.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use super::{RequestContext, str_bytes, topic_error};
+use crate::dynamic_config::{DynamicError, Level};
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -46,12 +47,48 @@ fn apply_topic(
         })
 }
 
-fn non_topic(resource_type: i8) -> Outcome {
-    match resource_type {
-        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => Err((
+/// Change a dynamic broker layer: entity "" is the cluster-wide default,
+/// the node id this broker's own (Kafka's two levels).
+fn apply_broker(
+    ctx: &RequestContext,
+    name: &str,
+    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), String>,
+    validate_only: bool,
+) -> Outcome {
+    let b = &ctx.broker;
+    let level = if name.is_empty() {
+        Level::ClusterDefault
+    } else if name == b.node_id.to_string() {
+        Level::Broker
+    } else {
+        return Err((
             E::InvalidRequest.code(),
-            "fjord's broker configs are static: set them in server.properties or with --override"
-                .into(),
+            format!(
+                "Unexpected broker id, expected {} or empty string, but received {name}",
+                b.node_id
+            ),
+        ));
+    };
+    match b.dynamic.alter(level, change, validate_only) {
+        Ok(effective) => {
+            if !validate_only {
+                b.topics.set_broker_config(effective);
+                tracing::info!(level = ?level, "altered dynamic broker configs");
+            }
+            Ok(())
+        }
+        Err(e @ DynamicError::NotDynamic(_)) => Err((E::InvalidRequest.code(), e.to_string())),
+        Err(e @ DynamicError::Invalid(_)) => Err((E::InvalidConfig.code(), e.to_string())),
+        Err(e @ DynamicError::Io(_)) => Err((E::KafkaStorageError.code(), e.to_string())),
+        Err(DynamicError::Request(m)) => Err((E::InvalidRequest.code(), m)),
+    }
+}
+
+fn unsupported(resource_type: i8) -> Outcome {
+    match resource_type {
+        RESOURCE_BROKER_LOGGER => Err((
+            E::InvalidRequest.code(),
+            "fjord's log levels are set with FJORD_LOG at start-up".into(),
         )),
         other => Err((
             E::InvalidRequest.code(),
@@ -68,62 +105,75 @@ fn list_of(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// Apply IncrementalAlterConfigs operations to a set of overrides; `current`
+/// gives a key's effective value for APPEND / SUBTRACT.
+fn apply_ops(
+    m: &mut BTreeMap<String, String>,
+    configs: &[kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig],
+    current: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    for c in configs {
+        let key = c.name.as_str().to_string();
+        let value = c.value.as_ref().map(|v| v.as_str().to_string());
+        match c.config_operation {
+            SET => {
+                m.insert(key, value.unwrap_or_default());
+            }
+            DELETE => {
+                m.remove(&key);
+            }
+            APPEND | SUBTRACT => {
+                let now = m
+                    .get(&key)
+                    .cloned()
+                    .or_else(|| current(&key))
+                    .unwrap_or_default();
+                let mut items = list_of(&now);
+                for v in list_of(&value.unwrap_or_default()) {
+                    if c.config_operation == APPEND {
+                        if !items.contains(&v) {
+                            items.push(v);
+                        }
+                    } else {
+                        items.retain(|i| *i != v);
+                    }
+                }
+                m.insert(key, items.join(","));
+            }
+            op => return Err(format!("Unknown config operation {op}")),
+        }
+    }
+    Ok(())
+}
+
 pub fn handle_incremental(
     ctx: &RequestContext,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let effective = ctx.broker.topics.broker_config();
     let responses = req
         .resources
         .iter()
         .map(|r| {
-            let outcome = if r.resource_type == RESOURCE_TOPIC {
-                apply_topic(
+            let name = r.resource_name.as_str();
+            let outcome = match r.resource_type {
+                RESOURCE_TOPIC => apply_topic(
                     ctx,
-                    r.resource_name.as_str(),
+                    name,
                     |m| {
-                        for c in &r.configs {
-                            let key = c.name.as_str().to_string();
-                            let value = c.value.as_ref().map(|v| v.as_str().to_string());
-                            match c.config_operation {
-                                SET => {
-                                    m.insert(key, value.unwrap_or_default());
-                                }
-                                DELETE => {
-                                    m.remove(&key);
-                                }
-                                APPEND | SUBTRACT => {
-                                    let current = m
-                                        .get(&key)
-                                        .cloned()
-                                        .or_else(|| ctx.broker.config.topic_default(&key))
-                                        .unwrap_or_default();
-                                    let mut items = list_of(&current);
-                                    for v in list_of(&value.unwrap_or_default()) {
-                                        if c.config_operation == APPEND {
-                                            if !items.contains(&v) {
-                                                items.push(v);
-                                            }
-                                        } else {
-                                            items.retain(|i| *i != v);
-                                        }
-                                    }
-                                    m.insert(key, items.join(","));
-                                }
-                                op => {
-                                    return Err((
-                                        E::InvalidRequest.code(),
-                                        format!("Unknown config operation {op}"),
-                                    ));
-                                }
-                            }
-                        }
-                        Ok(())
+                        apply_ops(m, &r.configs, |k| effective.topic_default(k))
+                            .map_err(|e| (E::InvalidRequest.code(), e))
                     },
                     req.validate_only,
-                )
-            } else {
-                non_topic(r.resource_type)
+                ),
+                RESOURCE_BROKER => apply_broker(
+                    ctx,
+                    name,
+                    |m| apply_ops(m, &r.configs, |k| effective.get(k).map(str::to_string)),
+                    req.validate_only,
+                ),
+                other => unsupported(other),
             };
             let (code, msg) = match outcome {
                 Ok(()) => (0, None),
@@ -145,24 +195,36 @@ pub fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConf
         .resources
         .iter()
         .map(|r| {
-            let outcome = if r.resource_type == RESOURCE_TOPIC {
-                // AlterConfigs replaces the whole set of overrides.
-                apply_topic(
+            // AlterConfigs replaces the whole set of overrides (or of a broker layer).
+            let replace = |m: &mut BTreeMap<String, String>| {
+                m.clear();
+                for c in &r.configs {
+                    if let Some(v) = &c.value {
+                        m.insert(c.name.as_str().to_string(), v.as_str().to_string());
+                    }
+                }
+            };
+            let name = r.resource_name.as_str();
+            let outcome = match r.resource_type {
+                RESOURCE_TOPIC => apply_topic(
                     ctx,
-                    r.resource_name.as_str(),
+                    name,
                     |m| {
-                        m.clear();
-                        for c in &r.configs {
-                            if let Some(v) = &c.value {
-                                m.insert(c.name.as_str().to_string(), v.as_str().to_string());
-                            }
-                        }
+                        replace(m);
                         Ok(())
                     },
                     req.validate_only,
-                )
-            } else {
-                non_topic(r.resource_type)
+                ),
+                RESOURCE_BROKER => apply_broker(
+                    ctx,
+                    name,
+                    |m| {
+                        replace(m);
+                        Ok(())
+                    },
+                    req.validate_only,
+                ),
+                other => unsupported(other),
             };
             let (code, msg): (i16, Option<StrBytes>) = match outcome {
                 Ok(()) => (0, None),

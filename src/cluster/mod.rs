@@ -351,7 +351,8 @@ pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogC
 
 pub struct TopicRegistry {
     log_dir: PathBuf,
-    broker: Arc<Config>,
+    /// The effective broker configuration (static + dynamic layers): topic defaults.
+    broker: RwLock<Arc<Config>>,
     topics: DashMap<String, Arc<Topic>>,
     ids: DashMap<Uuid, String>,
     /// Serialises create / delete / add-partitions so two admins cannot race.
@@ -365,7 +366,7 @@ impl TopicRegistry {
         fs::create_dir_all(&log_dir)?;
         let reg = TopicRegistry {
             log_dir: log_dir.clone(),
-            broker,
+            broker: RwLock::new(broker),
             topics: DashMap::new(),
             ids: DashMap::new(),
             admin: Mutex::new(()),
@@ -410,7 +411,7 @@ impl TopicRegistry {
             };
             let configs =
                 read_properties(&log_dir.join(format!("{name}-0")).join(TOPIC_PROPERTIES));
-            let settings = TopicSettings::new(&reg.broker, &configs);
+            let settings = TopicSettings::new(&reg.broker_config(), &configs);
             let lc = settings.log.clone();
             let count = parts.keys().max().map(|m| m + 1).unwrap_or(0);
             let mut partitions = Vec::with_capacity(count as usize);
@@ -438,6 +439,24 @@ impl TopicRegistry {
 
     pub fn log_dir(&self) -> &Path {
         &self.log_dir
+    }
+
+    /// The effective broker configuration topic defaults come from.
+    pub fn broker_config(&self) -> Arc<Config> {
+        self.broker.read().clone()
+    }
+
+    /// A dynamic broker config changed: every topic's settings follow.
+    pub fn set_broker_config(&self, broker: Arc<Config>) {
+        let _guard = self.admin.lock();
+        *self.broker.write() = broker.clone();
+        for t in self.list() {
+            let settings = TopicSettings::new(&broker, &t.configs.read());
+            for p in t.partitions.read().iter() {
+                p.state.lock().log.set_config(settings.log.clone());
+            }
+            *t.settings.write() = settings;
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -501,7 +520,7 @@ impl TopicRegistry {
         let _guard = self.admin.lock();
         self.validate_create(name, partitions, replication_factor, &configs)?;
         let id = Uuid::new_v4();
-        let settings = TopicSettings::new(&self.broker, &configs);
+        let settings = TopicSettings::new(&self.broker_config(), &configs);
         let lc = settings.log.clone();
         let mut parts = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
@@ -527,7 +546,7 @@ impl TopicRegistry {
     }
 
     pub fn delete(&self, name: &str) -> Result<Uuid, TopicError> {
-        if !self.broker.delete_topic_enable {
+        if !self.broker_config().delete_topic_enable {
             return Err(TopicError::DeletionDisabled);
         }
         let _guard = self.admin.lock();
@@ -599,7 +618,7 @@ impl TopicRegistry {
         }
         let dir0 = self.log_dir.join(format!("{name}-0"));
         write_properties(&dir0.join(TOPIC_PROPERTIES), &overrides)?;
-        let settings = TopicSettings::new(&self.broker, &overrides);
+        let settings = TopicSettings::new(&self.broker_config(), &overrides);
         for p in topic.partitions.read().iter() {
             p.state.lock().log.set_config(settings.log.clone());
         }

@@ -1,0 +1,207 @@
+//! Dynamic broker configs (kafka-configs.sh --alter --entity-type brokers):
+//! a cluster-wide default layer (entity name "") and this broker's own layer
+//! (entity name = node id) over the static configuration, for the keys Kafka
+//! lets change at runtime ([`DYNAMIC_BROKER_KEYS`]). Persisted in
+//! `<log dir>/dynamic-broker.properties` (Kafka keeps them in its metadata log).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::config::{self, Config, ConfigError, DYNAMIC_BROKER_KEYS};
+
+/// Which dynamic layer a change goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    ClusterDefault,
+    Broker,
+}
+
+const FILE: &str = "dynamic-broker.properties";
+
+#[derive(Default, Clone)]
+struct Layers {
+    cluster: BTreeMap<String, String>,
+    broker: BTreeMap<String, String>,
+}
+
+pub struct DynamicConfigs {
+    static_config: Arc<Config>,
+    path: PathBuf,
+    layers: Mutex<Layers>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DynamicError {
+    #[error("Cannot update these configs dynamically: {0:?}")]
+    NotDynamic(Vec<String>),
+    #[error("{0}")]
+    Invalid(#[from] ConfigError),
+    #[error("storing dynamic configs: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Request(String),
+}
+
+impl DynamicConfigs {
+    /// Load the dynamic layers; returns them and the effective configuration.
+    pub fn open(static_config: Arc<Config>, log_dir: &Path) -> (DynamicConfigs, Arc<Config>) {
+        let path = log_dir.join(FILE);
+        let mut layers = Layers::default();
+        if let Ok(text) = fs::read_to_string(&path) {
+            for (k, v) in config::parse_properties(&text) {
+                if let Some(key) = k.strip_prefix("default|") {
+                    layers.cluster.insert(key.to_string(), v);
+                } else if let Some(key) = k.strip_prefix("broker|") {
+                    layers.broker.insert(key.to_string(), v);
+                }
+            }
+        }
+        let effective = match static_config.with_dynamic(&layers.cluster, &layers.broker) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::warn!("ignoring stored dynamic broker configs: {e}");
+                layers = Layers::default();
+                static_config.clone()
+            }
+        };
+        let d = DynamicConfigs {
+            static_config,
+            path,
+            layers: Mutex::new(layers),
+        };
+        (d, effective)
+    }
+
+    /// Change one layer; returns the new effective configuration (nothing is
+    /// stored when `validate_only`).
+    pub fn alter(
+        &self,
+        level: Level,
+        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), String>,
+        validate_only: bool,
+    ) -> Result<Arc<Config>, DynamicError> {
+        let mut layers = self.layers.lock();
+        let mut next = layers.clone();
+        let layer = match level {
+            Level::ClusterDefault => &mut next.cluster,
+            Level::Broker => &mut next.broker,
+        };
+        change(layer).map_err(DynamicError::Request)?;
+        let not_dynamic: Vec<String> = layer
+            .keys()
+            .filter(|k| !DYNAMIC_BROKER_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if !not_dynamic.is_empty() {
+            return Err(DynamicError::NotDynamic(not_dynamic));
+        }
+        let effective = Arc::new(
+            self.static_config
+                .with_dynamic(&next.cluster, &next.broker)?,
+        );
+        if validate_only {
+            return Ok(effective);
+        }
+        let mut text = String::new();
+        for (k, v) in &next.cluster {
+            text.push_str(&format!("default|{k}={v}\n"));
+        }
+        for (k, v) in &next.broker {
+            text.push_str(&format!("broker|{k}={v}\n"));
+        }
+        let tmp = self.path.with_extension("tmp");
+        fs::write(&tmp, text)?;
+        fs::rename(&tmp, &self.path)?;
+        *layers = next;
+        Ok(effective)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Origin;
+
+    #[test]
+    fn layers_stack_persist_and_refuse_static_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) =
+            Config::from_sources(None, Vec::new(), &["log.retention.hours=10".to_string()])
+                .unwrap();
+        let c = Arc::new(c);
+        let (d, eff) = DynamicConfigs::open(c.clone(), dir.path());
+        assert_eq!(eff.log_retention_ms, 10 * 3_600_000);
+        let eff = d
+            .alter(
+                Level::ClusterDefault,
+                |m| {
+                    m.insert("log.retention.ms".into(), "5000".into());
+                    Ok(())
+                },
+                false,
+            )
+            .unwrap();
+        assert_eq!(eff.log_retention_ms, 5000);
+        assert_eq!(
+            eff.origin_of("log.retention.ms"),
+            Some(Origin::DynamicDefault)
+        );
+        let eff = d
+            .alter(
+                Level::Broker,
+                |m| {
+                    m.insert("log.retention.ms".into(), "7000".into());
+                    Ok(())
+                },
+                false,
+            )
+            .unwrap();
+        assert_eq!(eff.log_retention_ms, 7000);
+        assert_eq!(
+            eff.origin_of("log.retention.ms"),
+            Some(Origin::DynamicBroker)
+        );
+        assert_eq!(eff.origin_of("log.retention.hours"), Some(Origin::Static));
+        assert!(matches!(
+            d.alter(
+                Level::Broker,
+                |m| {
+                    m.insert("num.partitions".into(), "3".into());
+                    Ok(())
+                },
+                false
+            ),
+            Err(DynamicError::NotDynamic(_))
+        ));
+        assert!(matches!(
+            d.alter(
+                Level::Broker,
+                |m| {
+                    m.insert("message.max.bytes".into(), "lots".into());
+                    Ok(())
+                },
+                false
+            ),
+            Err(DynamicError::Invalid(_))
+        ));
+        // Reopen: both layers are back, the broker's wins.
+        let (_, eff) = DynamicConfigs::open(c.clone(), dir.path());
+        assert_eq!(eff.log_retention_ms, 7000);
+        let (d, _) = DynamicConfigs::open(c, dir.path());
+        let eff = d
+            .alter(
+                Level::Broker,
+                |m| {
+                    m.remove("log.retention.ms");
+                    Ok(())
+                },
+                false,
+            )
+            .unwrap();
+        assert_eq!(eff.log_retention_ms, 5000, "back to the cluster default");
+    }
+}
