@@ -406,13 +406,12 @@ pub enum Origin {
 /// Broker keys that can change at runtime (IncrementalAlterConfigs on a
 /// broker resource), as in Kafka: the topic defaults and limits of the log.
 pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
+    // Only the primary names: Kafka refuses log.retention.hours/minutes and
+    // log.roll.hours as dynamic configs.
     "log.retention.ms",
-    "log.retention.minutes",
-    "log.retention.hours",
     "log.retention.bytes",
     "log.segment.bytes",
     "log.roll.ms",
-    "log.roll.hours",
     "log.index.interval.bytes",
     "log.cleanup.policy",
     "log.flush.interval.messages",
@@ -943,7 +942,8 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<(), ConfigError> 
         "compression.type" => {
             !["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"].contains(&v)
         }
-        "segment.bytes" => v.parse::<i64>().is_ok_and(|n| n < 14),
+        // KIP-1030 (Kafka 4): a topic's segments are at least 1 MiB.
+        "segment.bytes" => v.parse::<i64>().is_ok_and(|n| n < 1_048_576),
         "max.message.bytes" | "segment.ms" | "flush.messages" => {
             v.parse::<i64>().is_ok_and(|n| n < 0)
         }

@@ -25,16 +25,13 @@ pub fn list_partition_reassignments(
 
 pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse {
     let b = &ctx.broker;
+    // For "all partitions" Kafka lists only partitions that needed an election:
+    // on a single broker, none.
     let wanted: Vec<(String, Vec<i32>)> = match req.topic_partitions {
+        None => Vec::new(),
         Some(tps) => tps
             .into_iter()
             .map(|t| (t.topic.as_str().to_string(), t.partitions))
-            .collect(),
-        None => b
-            .topics
-            .list()
-            .iter()
-            .map(|t| (t.name.clone(), (0..t.partition_count()).collect()))
             .collect(),
     };
     let results = wanted
@@ -109,16 +106,21 @@ pub fn describe_log_dirs(
                 .with_partitions(partitions),
         );
     }
-    let dir = std::fs::canonicalize(&b.config.log_dir)
-        .unwrap_or_else(|_| b.config.log_dir.clone())
-        .display()
-        .to_string();
-    DescribeLogDirsResponse::default().with_results(vec![
-        DescribeLogDirsResult::default()
-            .with_log_dir(str_bytes(dir))
-            .with_topics(topics)
-            // UNKNOWN_VOLUME_BYTES: fjord does not ask the filesystem.
-            .with_total_bytes(-1)
-            .with_usable_bytes(-1),
-    ])
+    let dir = std::fs::canonicalize(&b.config.log_dir).unwrap_or_else(|_| b.config.log_dir.clone());
+    // v4 (KIP-827): the volume's total and usable bytes; -1 if unknown.
+    let (total, usable) = match rustix::fs::statvfs(&dir) {
+        Ok(v) => (
+            (v.f_blocks * v.f_frsize) as i64,
+            (v.f_bavail * v.f_frsize) as i64,
+        ),
+        Err(_) => (-1, -1),
+    };
+    let mut result = DescribeLogDirsResult::default()
+        .with_log_dir(str_bytes(dir.display().to_string()))
+        .with_topics(topics);
+    if ctx.version >= 4 {
+        result.total_bytes = total;
+        result.usable_bytes = usable;
+    }
+    DescribeLogDirsResponse::default().with_results(vec![result])
 }

@@ -49,6 +49,60 @@ pub struct ConfigEntry {
     pub read_only: bool,
 }
 
+/// Kafka's broker synonyms of a broker key, most specific first.
+fn broker_synonyms(key: &'static str) -> &'static [&'static str] {
+    match key {
+        "log.retention.ms" => &[
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ],
+        "log.roll.ms" => &["log.roll.ms", "log.roll.hours"],
+        _ => std::slice::from_ref(
+            BROKER_KEYS
+                .iter()
+                .find(|k| k.name == key)
+                .map_or(&"", |k| &k.name),
+        ),
+    }
+}
+
+/// Kafka's ConfigHelper.configSynonyms: every synonym set in a layer (dynamic
+/// broker, dynamic default, static, then defaults), from the first entry that
+/// is `primary` itself on (an unset primary hides its coarser synonyms).
+fn config_synonyms(
+    broker: &Config,
+    primary: &str,
+    synonyms: &[&str],
+) -> Vec<(String, Option<String>, ConfigSource)> {
+    let mut all = Vec::new();
+    for origin in [
+        Origin::DynamicBroker,
+        Origin::DynamicDefault,
+        Origin::Static,
+    ] {
+        for s in synonyms {
+            if broker.origin_of(s) == Some(origin) {
+                all.push((
+                    s.to_string(),
+                    broker.raw.get(*s).cloned(),
+                    ConfigSource::of(Some(origin)),
+                ));
+            }
+        }
+    }
+    for s in synonyms {
+        if let Some(d) = crate::config::spec(s).and_then(|k| k.default) {
+            all.push((s.to_string(), Some(d.to_string()), ConfigSource::Default));
+        }
+    }
+    let first = all
+        .iter()
+        .position(|(n, _, _)| n == primary)
+        .unwrap_or(all.len());
+    all.split_off(first)
+}
+
 /// The configs of a topic with `overrides`, optionally only `keys`.
 pub fn topic_entries(
     broker: &Config,
@@ -67,24 +121,9 @@ pub fn topic_entries(
                     ConfigSource::TopicConfig,
                 ));
             }
-            if let Some(bk) = s.broker_synonym
-                && broker.is_set(bk)
-            {
-                synonyms.push((
-                    bk.to_string(),
-                    broker.get(bk).map(str::to_string),
-                    ConfigSource::of(broker.origin_of(bk)),
-                ));
+            if let Some(bk) = s.broker_synonym {
+                synonyms.extend(config_synonyms(broker, bk, broker_synonyms(bk)));
             }
-            let default = s
-                .broker_synonym
-                .and_then(|bk| crate::config::spec(bk).and_then(|k| k.default))
-                .unwrap_or(s.default);
-            synonyms.push((
-                s.broker_synonym.unwrap_or(s.name).to_string(),
-                Some(default.to_string()),
-                ConfigSource::Default,
-            ));
             let (value, source) = match overrides.get(s.name) {
                 Some(v) => (Some(v.clone()), ConfigSource::TopicConfig),
                 None => {
@@ -116,12 +155,37 @@ pub fn broker_entries(broker: &Config, keys: Option<&[String]>) -> Vec<ConfigEnt
             let value = broker.get(s.name).map(str::to_string);
             ConfigEntry {
                 name: s.name.to_string(),
-                value: value.clone(),
+                value,
                 source,
                 kind: s.kind,
-                synonyms: vec![(s.name.to_string(), value, source)],
+                synonyms: config_synonyms(broker, s.name, broker_synonyms(s.name)),
                 doc: Some(s.doc),
                 read_only: !DYNAMIC_BROKER_KEYS.contains(&s.name),
+            }
+        })
+        .collect()
+}
+
+/// The cluster-wide dynamic defaults (broker resource ""): only what was set.
+pub fn cluster_default_entries(broker: &Config, keys: Option<&[String]>) -> Vec<ConfigEntry> {
+    BROKER_KEYS
+        .iter()
+        .filter(|s| broker.origin_of(s.name) == Some(Origin::DynamicDefault))
+        .filter(|s| keys.is_none_or(|k| k.iter().any(|k| k == s.name)))
+        .map(|s| {
+            let value = broker.raw.get(s.name).cloned();
+            ConfigEntry {
+                name: s.name.to_string(),
+                value: value.clone(),
+                source: ConfigSource::DynamicDefaultBrokerConfig,
+                kind: s.kind,
+                synonyms: vec![(
+                    s.name.to_string(),
+                    value,
+                    ConfigSource::DynamicDefaultBrokerConfig,
+                )],
+                doc: Some(s.doc),
+                read_only: false,
             }
         })
         .collect()
@@ -166,7 +230,11 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                                 b.node_id
                             ))));
                     }
-                    broker_entries(&b.topics.broker_config(), keys.as_deref())
+                    if name.is_empty() {
+                        cluster_default_entries(&b.topics.broker_config(), keys.as_deref())
+                    } else {
+                        broker_entries(&b.topics.broker_config(), keys.as_deref())
+                    }
                 }
                 RESOURCE_BROKER_LOGGER => Vec::new(),
                 other => {

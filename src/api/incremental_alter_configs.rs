@@ -14,6 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use super::{RequestContext, str_bytes, topic_error};
+use crate::config::{self, ConfigType};
 use crate::dynamic_config::{DynamicError, Level};
 
 const SET: i8 = 0;
@@ -80,7 +81,7 @@ fn apply_broker(
         Err(e @ DynamicError::NotDynamic(_)) => Err((E::InvalidRequest.code(), e.to_string())),
         Err(e @ DynamicError::Invalid(_)) => Err((E::InvalidConfig.code(), e.to_string())),
         Err(e @ DynamicError::Io(_)) => Err((E::KafkaStorageError.code(), e.to_string())),
-        Err(DynamicError::Request(m)) => Err((E::InvalidRequest.code(), m)),
+        Err(DynamicError::Request(m)) => Err((E::InvalidConfig.code(), m)),
     }
 }
 
@@ -111,6 +112,7 @@ fn apply_ops(
     m: &mut BTreeMap<String, String>,
     configs: &[kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig],
     current: impl Fn(&str) -> Option<String>,
+    is_list: impl Fn(&str) -> bool,
 ) -> Result<(), String> {
     for c in configs {
         let key = c.name.as_str().to_string();
@@ -121,6 +123,11 @@ fn apply_ops(
             }
             DELETE => {
                 m.remove(&key);
+            }
+            APPEND | SUBTRACT if !is_list(&key) => {
+                return Err(format!(
+                    "Config {key} is not a list: APPEND and SUBTRACT apply to list configs only"
+                ));
             }
             APPEND | SUBTRACT => {
                 let now = m
@@ -162,15 +169,27 @@ pub fn handle_incremental(
                     ctx,
                     name,
                     |m| {
-                        apply_ops(m, &r.configs, |k| effective.topic_default(k))
-                            .map_err(|e| (E::InvalidRequest.code(), e))
+                        apply_ops(
+                            m,
+                            &r.configs,
+                            |k| effective.topic_default(k),
+                            |k| config::topic_spec(k).is_some_and(|s| s.kind == ConfigType::List),
+                        )
+                        .map_err(|e| (E::InvalidConfig.code(), e))
                     },
                     req.validate_only,
                 ),
                 RESOURCE_BROKER => apply_broker(
                     ctx,
                     name,
-                    |m| apply_ops(m, &r.configs, |k| effective.get(k).map(str::to_string)),
+                    |m| {
+                        apply_ops(
+                            m,
+                            &r.configs,
+                            |k| effective.get(k).map(str::to_string),
+                            |k| config::spec(k).is_some_and(|s| s.kind == ConfigType::List),
+                        )
+                    },
                     req.validate_only,
                 ),
                 other => unsupported(other),
