@@ -133,19 +133,30 @@ fn name(s: &str) -> TopicName {
 }
 
 fn batch(values: &[&str], ts: i64) -> Bytes {
+    encode_batch(values, ts, None)
+}
+
+/// One v2 batch of `values` (timestamps ts, ts+1, …); `producer` makes it a
+/// transactional batch of (producer id, epoch, base sequence).
+fn encode_batch(values: &[&str], ts: i64, producer: Option<(i64, i16, i32)>) -> Bytes {
+    let (producer_id, producer_epoch, base_sequence) = producer.unwrap_or((-1, -1, -1));
     let records: Vec<Record> = values
         .iter()
         .enumerate()
         .map(|(i, v)| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            sequence: if producer.is_some() {
+                base_sequence + i as i32
+            } else {
+                -1
+            },
             timestamp: ts + i as i64,
             key: None,
             value: Some(Bytes::from(v.to_string())),
@@ -1301,36 +1312,7 @@ async fn consumer_group_apis_every_version() {
 }
 
 fn txn_batch(values: &[&str], producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: true,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: base_sequence + i as i32,
-            timestamp: 1,
-            key: None,
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    buf.freeze()
+    encode_batch(values, 1, Some((producer_id, epoch, base_sequence)))
 }
 
 /// A committed and an aborted transaction at every version of the transaction
