@@ -2224,3 +2224,56 @@ async fn delete_records_every_version() {
         );
     }
 }
+
+/// A request whose array claims 2^31 elements (and one claiming 2^32-2 in the
+/// flexible encoding) but carries a few bytes: without bounding the count by
+/// the bytes remaining, the decoder's up-front allocation aborts the whole
+/// broker. The connection is closed; the broker and other connections go on.
+#[tokio::test]
+async fn oversized_array_counts_close_only_that_connection() {
+    let b = start(&[]).await;
+    let mut good = Client::connect(b.addr).await;
+    let ping = ApiVersionsRequest::default();
+    // Metadata v1: topics array (INT32 count) = i32::MAX.
+    let mut bad = Client::connect(b.addr).await;
+    let mut body = BytesMut::new();
+    body.put_i16(ApiKey::Metadata as i16);
+    body.put_i16(1);
+    body.put_i32(1);
+    body.put_i16(1);
+    body.put_u8(b'x');
+    body.put_i32(i32::MAX);
+    bad.send_raw(&body).await;
+    assert!(bad.recv_raw().await.is_none(), "closed");
+    // Metadata v12 (flexible): topics compact array count as an unsigned varint of 2^32-1.
+    let mut bad = Client::connect(b.addr).await;
+    let mut body = BytesMut::new();
+    body.put_i16(ApiKey::Metadata as i16);
+    body.put_i16(12);
+    body.put_i32(2);
+    body.put_i16(1);
+    body.put_u8(b'x');
+    body.put_u8(0); // header tagged fields
+    body.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    bad.send_raw(&body).await;
+    assert!(bad.recv_raw().await.is_none(), "closed");
+    // Produce v9 with a topic array of i32::MAX - 1 entries.
+    let mut bad = Client::connect(b.addr).await;
+    let mut body = BytesMut::new();
+    body.put_i16(ApiKey::Produce as i16);
+    body.put_i16(8);
+    body.put_i32(3);
+    body.put_i16(-1);
+    body.put_i16(-1); // transactional id null
+    body.put_i16(1); // acks
+    body.put_i32(1000); // timeout
+    body.put_i32(i32::MAX - 1);
+    bad.send_raw(&body).await;
+    assert!(bad.recv_raw().await.is_none(), "closed");
+    // Still serving.
+    let r: ApiVersionsResponse = good.call(ApiKey::ApiVersions, 3, &ping).await;
+    assert_eq!(r.error_code, 0);
+    let mut fresh = Client::connect(b.addr).await;
+    let r: ApiVersionsResponse = fresh.call(ApiKey::ApiVersions, 3, &ping).await;
+    assert_eq!(r.error_code, 0);
+}
