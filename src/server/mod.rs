@@ -132,10 +132,23 @@ async fn serve_connection(
             );
             return;
         }
-        let mut frame = BytesMut::zeroed(len as usize);
-        if let Err(e) = rd.read_exact(&mut frame).await {
-            tracing::debug!(peer = %info.peer, "connection closed mid-frame: {e}");
-            return;
+        // The buffer grows with the bytes that actually arrive: a client announcing
+        // a large frame and sending nothing holds no memory for it.
+        let len = len as usize;
+        let mut frame = BytesMut::with_capacity(len.min(FRAME_PREALLOC));
+        let mut body = (&mut rd).take(len as u64);
+        while frame.len() < len {
+            match body.read_buf(&mut frame).await {
+                Ok(0) => {
+                    tracing::debug!(peer = %info.peer, "connection closed mid-frame");
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(peer = %info.peer, "connection closed mid-frame: {e}");
+                    return;
+                }
+            }
         }
         match api::handle_frame(&broker, &info, frame.freeze()).await {
             Ok(Some(chunks)) => {
@@ -162,6 +175,9 @@ fn complete_frame_buffered(buf: &[u8]) -> bool {
     buf.len() >= 4
         && i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as i64 + 4 <= buf.len() as i64
 }
+
+/// Bytes reserved up front for a request frame; larger ones grow as they arrive.
+const FRAME_PREALLOC: usize = 64 * 1024;
 
 /// Size of the buffer fetch data is copied through, file to socket.
 const COPY_CHUNK: usize = 64 * 1024;
