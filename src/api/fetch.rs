@@ -21,8 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::produce::log_error_code;
-use super::{Chunk, RequestContext};
+use super::{Chunk, RequestContext, log_error_code};
 use crate::cluster::Topic;
 use crate::log::FileSlice;
 

@@ -9,7 +9,8 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::RequestContext;
-use super::produce::{LEADER_EPOCH, log_error_code};
+use super::log_error_code;
+use super::produce::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;

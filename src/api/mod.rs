@@ -328,6 +328,19 @@ pub fn str_bytes(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
 
+/// Kafka's error for a storage engine error.
+pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError {
+    use crate::log::LogError as L;
+    use kafka_protocol::ResponseError as E;
+    match e {
+        L::CorruptMessage(_) => E::CorruptMessage,
+        L::MessageTooLarge(_) => E::MessageTooLarge,
+        L::InvalidRecord(_) => E::InvalidRecord,
+        L::OffsetOutOfRange { .. } => E::OffsetOutOfRange,
+        _ => E::KafkaStorageError,
+    }
+}
+
 /// Kafka's error code and message for a topic registry error.
 pub fn topic_error(e: &crate::cluster::TopicError) -> (i16, Option<StrBytes>) {
     use crate::cluster::TopicError as T;

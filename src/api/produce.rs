@@ -12,9 +12,9 @@ use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use super::{RequestContext, str_bytes};
+use super::{RequestContext, log_error_code, str_bytes};
 use crate::cluster::{Partition, Topic};
-use crate::log::{LogError, stamp_log_append_time, validate_batches};
+use crate::log::{stamp_log_append_time, validate_batches};
 use crate::txn::coordinator::TxnProducer;
 use crate::txn::producer_state::{BatchMetadata, ProducerStateError, SequenceCheck, last_sequence};
 
@@ -78,16 +78,6 @@ fn error(code: E, message: Option<String>) -> PartitionProduceResponse {
         .with_base_offset(-1)
         .with_log_start_offset(-1)
         .with_error_message(message.map(str_bytes))
-}
-
-pub fn log_error_code(e: &LogError) -> E {
-    match e {
-        LogError::CorruptMessage(_) => E::CorruptMessage,
-        LogError::MessageTooLarge(_) => E::MessageTooLarge,
-        LogError::InvalidRecord(_) => E::InvalidRecord,
-        LogError::OffsetOutOfRange { .. } => E::OffsetOutOfRange,
-        _ => E::KafkaStorageError,
-    }
 }
 
 fn produce_partition(

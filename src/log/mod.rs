@@ -9,8 +9,8 @@
 //! ([`retention`]), and compaction ([`cleaner`]: plan under the lock, build without it, install
 //! under it; `*.cleaned` / `*.swap` files during a compaction).
 //!
-//! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes beyond
-//! the [`LogError::kafka_error_code`] hint), topics/partitions as concepts beyond the directory it
+//! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
+//! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
 //! is handed, replication, high watermarks or transactions semantics (callers pass bounds such as
 //! `max_offset` in); decode records on the append or fetch path; read the system clock (time is
 //! always a `now_ms` argument); panic on bad bytes from disk or from clients (typed [`LogError`]s
@@ -57,19 +57,6 @@ pub enum LogError {
     /// The log cannot accept writes any more (a failed write could not be undone).
     #[error("storage error: {0}")]
     Storage(String),
-}
-
-impl LogError {
-    /// The Kafka error code this usually maps to (a hint for the API layer).
-    pub fn kafka_error_code(&self) -> i16 {
-        match self {
-            LogError::OffsetOutOfRange { .. } => 1, // OFFSET_OUT_OF_RANGE
-            LogError::CorruptMessage(_) => 2,       // CORRUPT_MESSAGE
-            LogError::MessageTooLarge(_) => 10,     // MESSAGE_TOO_LARGE
-            LogError::Io(_) | LogError::Storage(_) => 56, // KAFKA_STORAGE_ERROR
-            LogError::InvalidRecord(_) => 87,       // INVALID_RECORD
-        }
-    }
 }
 
 /// Per-partition log settings (Kafka names in parentheses).

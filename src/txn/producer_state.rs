@@ -86,14 +86,6 @@ impl ProducerStateTable {
         self.producers.get(&producer_id)
     }
 
-    pub fn len(&self) -> usize {
-        self.producers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.producers.is_empty()
-    }
-
     /// Check a batch from `producer_id` at `epoch` carrying sequences first..=last.
     pub fn check(
         &self,
