@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -92,31 +93,50 @@ impl Broker {
     }
 
     /// Timers that run while the broker serves: the group and transaction
-    /// coordinators' (every 100 ms) and log retention
-    /// (every log.retention.check.interval.ms).
+    /// coordinators' (every 100 ms) and log retention and cleaning
+    /// (every log.retention.check.interval.ms, on a blocking thread: file
+    /// deletion and compaction are blocking work).
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
-        crate::group::spawn_ticker(self.clone(), shutdown.clone());
-        let broker = self.clone();
-        let mut shutdown = shutdown;
-        let every = std::time::Duration::from_millis(
-            self.config.log_retention_check_interval_ms.max(1) as u64,
+        self.every(
+            Duration::from_millis(100),
+            false,
+            shutdown.clone(),
+            |b, now| {
+                b.groups.tick(&b.topics, now);
+                b.txns.tick(&b.txn_context(), now);
+            },
         );
+        let retention =
+            Duration::from_millis(self.config.log_retention_check_interval_ms.max(1) as u64);
+        self.every(retention, true, shutdown, |b, now| {
+            b.topics.enforce_retention(now);
+            b.topics.run_cleaner(now);
+        });
+    }
+
+    /// Run `task` with the broker's clock every `period` until shutdown.
+    fn every(
+        self: &Arc<Self>,
+        period: Duration,
+        blocking: bool,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        task: fn(&Broker, i64),
+    ) {
+        let broker = self.clone();
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(every);
+            let mut interval = tokio::time::interval(period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval.tick().await; // the first tick is immediate
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = interval.tick() => {
-                        let b = broker.clone();
-                        // File deletion and compaction are blocking work.
-                        let _ = tokio::task::spawn_blocking(move || {
-                            let now = b.now_ms();
-                            b.topics.enforce_retention(now);
-                            b.topics.run_cleaner(now);
-                        })
-                        .await;
+                        if blocking {
+                            let b = broker.clone();
+                            let _ = tokio::task::spawn_blocking(move || task(&b, b.now_ms())).await;
+                        } else {
+                            task(&broker, broker.now_ms());
+                        }
                     }
                 }
             }

@@ -12,7 +12,6 @@ pub mod consumer_protocol;
 pub mod records;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::ResponseError as E;
@@ -899,30 +898,10 @@ impl GroupCoordinator {
     }
 }
 
-/// Drive the coordinator's timers from the broker's clock.
-pub fn spawn_ticker(
-    broker: Arc<crate::broker::Broker>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = interval.tick() => {
-                    let now = broker.now_ms();
-                    broker.groups.tick(&broker.topics, now);
-                    broker.txns.tick(&broker.txn_context(), now);
-                }
-            }
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn open(dir: &std::path::Path, extra: &[&str]) -> (Arc<Config>, TopicRegistry) {
         let mut ov = vec![format!("log.dirs={}", dir.display())];
@@ -1047,6 +1026,7 @@ mod tests {
 #[cfg(test)]
 mod consumer_protocol_tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn consumer_group_member_commits_with_its_epoch() {
