@@ -13,11 +13,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::cluster::{TopicError, TopicRegistry};
 use crate::config::{self, Config};
 use crate::dynamic_config::DynamicConfigs;
 use crate::group::GroupCoordinator;
 use crate::quotas::ClientQuotas;
+use crate::topics::{TopicError, TopicRegistry};
 use crate::txn::coordinator::{TransactionCoordinator, TxnContext};
 use crate::txn::producer_id::ProducerIdManager;
 

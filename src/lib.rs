@@ -7,11 +7,13 @@
 pub mod api;
 pub mod broker;
 pub mod clock;
-pub mod cluster;
 pub mod config;
 pub mod dynamic_config;
+pub mod error;
 pub mod group;
 pub mod log;
+pub mod partition;
 pub mod quotas;
 pub mod server;
+pub mod topics;
 pub mod txn;

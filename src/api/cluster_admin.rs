@@ -91,7 +91,7 @@ pub fn describe_log_dirs(
             .into_iter()
             .filter_map(|p| {
                 let part = t.partition(p)?;
-                let size = part.state.lock().log.size_bytes() as i64;
+                let size = part.size_bytes() as i64;
                 Some(
                     DescribeLogDirsPartition::default()
                         .with_partition_index(p)

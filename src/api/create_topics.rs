@@ -12,7 +12,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::describe_configs::topic_entries;
 use super::{RequestContext, str_bytes, topic_error};
-use crate::cluster::TopicError;
+use crate::topics::TopicError;
 
 pub fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let b = &ctx.broker;

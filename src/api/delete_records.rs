@@ -27,14 +27,11 @@ pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsR
                     else {
                         return r.with_error_code(E::UnknownTopicOrPartition.code());
                     };
-                    let mut st = part.state.lock();
-                    match st.log.delete_records_before(p.offset) {
+                    match part.delete_records_before(p.offset) {
                         Ok(low) => r.with_low_watermark(low),
-                        Err(e) => {
-                            let low = st.log.log_start_offset();
-                            r.with_low_watermark(low)
-                                .with_error_code(log_error_code(&e).code())
-                        }
+                        Err((e, low)) => r
+                            .with_low_watermark(low)
+                            .with_error_code(log_error_code(&e).code()),
                     }
                 })
                 .collect();

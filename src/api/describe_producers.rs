@@ -23,37 +23,19 @@ pub fn handle(ctx: &RequestContext, req: DescribeProducersRequest) -> DescribePr
                     let Some(part) = topic.as_ref().and_then(|t| t.partition(p)) else {
                         return r.with_error_code(E::UnknownTopicOrPartition.code());
                     };
-                    let st = part.state.lock();
-                    let mut active: Vec<ProducerState> = st
-                        .producers
-                        .producers()
-                        .map(|(pid, e)| {
+                    let active = part
+                        .active_producers()
+                        .into_iter()
+                        .map(|a| {
                             ProducerState::default()
-                                .with_producer_id(ProducerId(*pid))
-                                .with_producer_epoch(e.epoch as i32)
-                                .with_last_sequence(e.batches.back().map_or(-1, |b| b.last_seq))
+                                .with_producer_id(ProducerId(a.producer_id))
+                                .with_producer_epoch(a.producer_epoch)
+                                .with_last_sequence(a.last_sequence)
                                 .with_last_timestamp(-1)
                                 .with_coordinator_epoch(-1)
-                                .with_current_txn_start_offset(
-                                    st.producers.ongoing().get(pid).copied().unwrap_or(-1),
-                                )
+                                .with_current_txn_start_offset(a.current_txn_start_offset)
                         })
                         .collect();
-                    // Transactional producers that only wrote markers so far.
-                    for (pid, first) in st.producers.ongoing() {
-                        if !active.iter().any(|a| a.producer_id.0 == *pid) {
-                            active.push(
-                                ProducerState::default()
-                                    .with_producer_id(ProducerId(*pid))
-                                    .with_producer_epoch(-1)
-                                    .with_last_sequence(-1)
-                                    .with_last_timestamp(-1)
-                                    .with_coordinator_epoch(-1)
-                                    .with_current_txn_start_offset(*first),
-                            );
-                        }
-                    }
-                    active.sort_by_key(|a| a.producer_id.0);
                     r.with_active_producers(active)
                 })
                 .collect();

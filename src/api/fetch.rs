@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{Chunk, RequestContext, log_error_code};
-use crate::cluster::Topic;
-use crate::log::FileSlice;
+use crate::log::{FileSlice, LogError};
+use crate::topics::Topic;
 
 /// A fetch response whose record data stays in the segment files until it is
 /// written to the socket: `records[t][p]` are the file ranges of topic `t`,
@@ -136,57 +136,45 @@ fn read_all(
                 part_records.push(Vec::new());
                 continue;
             };
-            let st = partition.state.lock();
-            let (start, end) = (st.log.log_start_offset(), st.log.log_end_offset());
-            let lso = st.last_stable_offset();
-            pd.high_watermark = end;
-            pd.last_stable_offset = lso;
-            pd.log_start_offset = start;
-            // read_committed reads up to the last stable offset, and is told which
-            // producers' batches in that range belong to aborted transactions.
-            let upper = if read_committed { lso } else { i64::MAX };
-            if offset < start || offset > end {
-                pd.error_code = E::OffsetOutOfRange.code();
-                any_error = true;
-                parts.push(pd);
-                part_records.push(Vec::new());
-                continue;
-            }
             let limit = (part_max.max(0) as usize).min(max_bytes.saturating_sub(total));
             // Kafka returns the first batch of the first non-empty partition even
             // when it exceeds the limits, so a consumer always makes progress.
             let min_one = total == 0;
+            let read = partition.read(offset, limit, min_one, read_committed);
+            pd.high_watermark = read.offsets.high_watermark;
+            pd.last_stable_offset = read.offsets.last_stable_offset;
+            pd.log_start_offset = read.offsets.log_start_offset;
             let mut slices = Vec::new();
-            if offset < end && (limit > 0 || min_one) {
-                match st.log.slices_up_to(offset, limit, min_one, upper) {
-                    Ok(found) => {
-                        total += found.iter().map(|s| s.len as usize).sum::<usize>();
-                        if !found.is_empty() {
-                            pd.records = None; // placeholder: the data follows from the files
-                            if read_committed {
-                                pd.aborted_transactions = Some(
-                                    st.producers
-                                        .aborted_between(offset, lso)
-                                        .into_iter()
-                                        .map(|a| {
-                                            AbortedTransaction::default()
-                                                .with_producer_id(ProducerId(a.producer_id))
-                                                .with_first_offset(a.first_offset)
-                                        })
-                                        .collect(),
-                                );
-                            }
+            match read.slices {
+                Ok(found) => {
+                    total += found.iter().map(|s| s.len as usize).sum::<usize>();
+                    if !found.is_empty() {
+                        pd.records = None; // placeholder: the data follows from the files
+                        if read_committed {
+                            // read_committed readers are told which producers' batches in
+                            // the range belong to aborted transactions.
+                            pd.aborted_transactions = Some(
+                                read.aborted
+                                    .into_iter()
+                                    .map(|a| {
+                                        AbortedTransaction::default()
+                                            .with_producer_id(ProducerId(a.producer_id))
+                                            .with_first_offset(a.first_offset)
+                                    })
+                                    .collect(),
+                            );
                         }
-                        slices = found;
                     }
-                    Err(e) => {
+                    slices = found;
+                }
+                Err(e) => {
+                    if !matches!(e, LogError::OffsetOutOfRange { .. }) {
                         tracing::warn!(topic = %partition.topic, partition = index, offset, "fetch read failed: {e}");
-                        pd.error_code = log_error_code(&e).code();
-                        any_error = true;
                     }
+                    pd.error_code = log_error_code(&e).code();
+                    any_error = true;
                 }
             }
-            drop(st);
             parts.push(pd);
             part_records.push(slices);
         }

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::RequestContext;
 use super::log_error_code;
-use super::produce::LEADER_EPOCH;
+use crate::partition::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;
@@ -39,15 +39,18 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
                     else {
                         return resp.with_error_code(E::UnknownTopicOrPartition.code());
                     };
-                    let st = part.state.lock();
                     let found = match p.timestamp {
                         // read_committed consumers see up to the last stable offset.
-                        LATEST if isolation_level == 1 => Ok(Some((st.last_stable_offset(), -1))),
-                        LATEST => Ok(Some((st.log.log_end_offset(), -1))),
-                        EARLIEST | EARLIEST_LOCAL => Ok(Some((st.log.log_start_offset(), -1))),
-                        MAX_TIMESTAMP => st.log.max_timestamp_offset(),
+                        LATEST if isolation_level == 1 => {
+                            Ok(Some((part.offsets().last_stable_offset, -1)))
+                        }
+                        LATEST => Ok(Some((part.offsets().high_watermark, -1))),
+                        EARLIEST | EARLIEST_LOCAL => {
+                            Ok(Some((part.offsets().log_start_offset, -1)))
+                        }
+                        MAX_TIMESTAMP => part.max_timestamp_offset(),
                         EARLIEST_PENDING_UPLOAD => Ok(None),
-                        ts if ts >= 0 => st.log.offset_for_timestamp(ts),
+                        ts if ts >= 0 => part.offset_for_timestamp(ts),
                         _ => return resp.with_error_code(E::InvalidRequest.code()),
                     };
                     match found {

@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use super::{RequestContext, str_bytes, topic_error};
-use crate::cluster::{Topic, validate_topic_name};
+use crate::topics::{Topic, validate_topic_name};
 
 /// Bits of the topic operations (AclOperation codes READ=3, WRITE=4, CREATE=5, DELETE=6,
 /// ALTER=7, DESCRIBE=8, DESCRIBE_CONFIGS=10, ALTER_CONFIGS=11): no ACLs, so all allowed.

@@ -1,6 +1,8 @@
 //! The Kafka APIs: one module per API key, each a function from a typed
 //! request (kafka-protocol) and the broker core to a typed response. This is
-//! the only layer that knows protocol versions and error codes.
+//! the only layer that knows protocol versions; it maps the typed errors of
+//! the layers below (`LogError`, `AppendError`, `TopicError`) to Kafka's error
+//! codes ([`crate::error`], which the coordinators use directly).
 //!
 //! [`SUPPORTED`] is the single source of truth for what fjord advertises in
 //! ApiVersions and accepts: an API or version is listed only once it is
@@ -14,7 +16,6 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::broker::Broker;
 use crate::log::FileSlice;
-use crate::server::ConnectionInfo;
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
@@ -238,6 +239,13 @@ fn encode_fetch(
     Ok(chunks)
 }
 
+/// What a handler knows about the connection a request came on.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    pub listener: String,
+    pub peer: std::net::SocketAddr,
+}
+
 /// What a handler gets besides its request.
 pub struct RequestContext {
     pub broker: Arc<Broker>,
@@ -342,8 +350,8 @@ pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError
 }
 
 /// Kafka's error code and message for a topic registry error.
-pub fn topic_error(e: &crate::cluster::TopicError) -> (i16, Option<StrBytes>) {
-    use crate::cluster::TopicError as T;
+pub fn topic_error(e: &crate::topics::TopicError) -> (i16, Option<StrBytes>) {
+    use crate::topics::TopicError as T;
     use kafka_protocol::ResponseError as E;
     let code = match e {
         T::AlreadyExists(_) => E::TopicAlreadyExists,
@@ -353,7 +361,7 @@ pub fn topic_error(e: &crate::cluster::TopicError) -> (i16, Option<StrBytes>) {
         T::InvalidConfig(_) => E::InvalidConfig,
         T::UnknownTopic => E::UnknownTopicOrPartition,
         T::DeletionDisabled => E::TopicDeletionDisabled,
-        T::Log(_) | T::Io(_) => E::KafkaStorageError,
+        T::Log(_) | T::Io(_) | T::Append(_) => E::KafkaStorageError,
     };
     (code.code(), Some(str_bytes(e.to_string())))
 }

@@ -9,7 +9,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::RequestContext;
-use super::produce::LEADER_EPOCH;
+use crate::partition::LEADER_EPOCH;
 
 pub fn handle(
     ctx: &RequestContext,
@@ -38,7 +38,7 @@ pub fn handle(
                     if p.leader_epoch < LEADER_EPOCH {
                         return r; // before the first epoch: undefined
                     }
-                    let (_, end) = part.offsets();
+                    let end = part.offsets().log_end_offset;
                     r.with_leader_epoch(LEADER_EPOCH).with_end_offset(end)
                 })
                 .collect();

@@ -1,10 +1,11 @@
 //! Produce (key 0): served v3–v13, advertised from v0 (see `api::SUPPORTED`).
 //!
-//! Batches are validated (size, magic, CRC-32C) and appended as the producer
-//! sent them; only base offset and leader epoch are rewritten, inside the log.
-//! Idempotent batches go through the partition's producer state first: a
-//! retried batch is acknowledged with its original offsets, a gap is refused
-//! with OUT_OF_ORDER_SEQUENCE_NUMBER.
+//! Batches go through the partition's one write path ([`crate::partition`]):
+//! validated (size, magic, CRC-32C) and appended as the producer sent them;
+//! only base offset and leader epoch are rewritten, inside the log. Between
+//! validation and append, a transactional batch is checked with the
+//! transaction coordinator. A retried idempotent batch is acknowledged with its
+//! original offsets, a gap is refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
 
 use bytes::BytesMut;
 use kafka_protocol::ResponseError as E;
@@ -13,13 +14,10 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{RequestContext, log_error_code, str_bytes};
-use crate::cluster::{Partition, Topic};
-use crate::log::{stamp_log_append_time, validate_batches};
+use crate::partition::producer_state::ProducerStateError;
+use crate::partition::{AppendError, AppendOrigin, AppendOutcome};
+use crate::topics::Topic;
 use crate::txn::coordinator::TxnProducer;
-use crate::txn::producer_state::{BatchMetadata, ProducerStateError, SequenceCheck, last_sequence};
-
-/// The leader epoch fjord stamps on batches: a single broker never changes leader.
-pub const LEADER_EPOCH: i32 = 0;
 
 pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceResponse> {
     let b = &ctx.broker;
@@ -96,21 +94,15 @@ fn produce_partition(
             Some("produce request carries no record batch".into()),
         );
     };
-    let settings = topic.settings.read().clone();
-    let batches = match validate_batches(&records, settings.log.max_message_bytes) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
-            return error(log_error_code(&e), Some(e.to_string()));
-        }
-    };
-    if batches.iter().any(|b| b.is_control) {
-        return error(
-            E::InvalidRecord,
-            Some("clients may not write control batches".into()),
-        );
-    }
-    if let Some(b) = batches.iter().find(|b| b.is_transactional) {
+    let validated =
+        match partition.validate(BytesMut::from(&records[..]), AppendOrigin::Client, now) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
+                return append_error(&e);
+            }
+        };
+    if let Some(b) = validated.batches().iter().find(|b| b.is_transactional) {
         let Some(txn_id) = transactional_id else {
             return error(
                 E::InvalidRecord,
@@ -129,87 +121,38 @@ fn produce_partition(
                 .with_log_start_offset(-1);
         }
     }
-    if batches.len() > 1 && batches.iter().any(|b| b.producer_id >= 0) {
-        return error(
-            E::InvalidRecord,
-            Some("idempotent produce must carry exactly one batch per partition".into()),
-        );
-    }
-    let mut payload = BytesMut::from(&records[..]);
-    let mut batches = batches;
-    if settings.log_append_time {
-        for b in &mut batches {
-            if let Err(e) = stamp_log_append_time(&mut payload, b, now) {
-                return error(log_error_code(&e), Some(e.to_string()));
+    match partition.append(validated, now) {
+        Ok(AppendOutcome::Appended(r)) => PartitionProduceResponse::default()
+            .with_base_offset(r.base_offset)
+            .with_log_append_time_ms(r.log_append_time)
+            .with_log_start_offset(r.log_start_offset),
+        Ok(AppendOutcome::Duplicate {
+            base_offset,
+            log_start_offset,
+        }) => PartitionProduceResponse::default()
+            .with_base_offset(base_offset)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(log_start_offset),
+        Err(e) => {
+            if let AppendError::Log(e) = &e {
+                tracing::error!(topic = %partition.topic, partition = partition.index, "append failed: {e}");
             }
+            append_error(&e)
         }
     }
-    append(&partition, &mut payload, &batches, now)
 }
 
-fn append(
-    partition: &Partition,
-    payload: &mut [u8],
-    batches: &[crate::log::BatchInfo],
-    now: i64,
-) -> PartitionProduceResponse {
-    let mut st = partition.state.lock();
-    let idempotent = batches.first().filter(|b| b.producer_id >= 0).cloned();
-    if let Some(b) = &idempotent {
-        let first_seq = b.base_sequence;
-        let last_seq = last_sequence(b.base_sequence, b.last_offset_delta);
-        match st
-            .producers
-            .check(b.producer_id, b.producer_epoch, first_seq, last_seq)
-        {
-            Ok(SequenceCheck::Append) => {}
-            Ok(SequenceCheck::Duplicate { first_offset, .. }) => {
-                tracing::debug!(
-                    producer_id = b.producer_id,
-                    first_seq,
-                    "duplicate batch acknowledged with its original offset"
-                );
-                return PartitionProduceResponse::default()
-                    .with_base_offset(first_offset)
-                    .with_log_append_time_ms(-1)
-                    .with_log_start_offset(st.log.log_start_offset());
-            }
-            Err(e @ ProducerStateError::InvalidProducerEpoch { .. }) => {
-                return error(E::InvalidProducerEpoch, Some(e.to_string()));
-            }
-            Err(e @ ProducerStateError::OutOfOrderSequence { .. }) => {
-                return error(E::OutOfOrderSequenceNumber, Some(e.to_string()));
-            }
+/// Kafka's error code and message for a refused or failed write.
+fn append_error(e: &AppendError) -> PartitionProduceResponse {
+    let code = match e {
+        AppendError::InvalidRecord(_) => E::InvalidRecord,
+        AppendError::Log(l) => log_error_code(l),
+        AppendError::Producer(ProducerStateError::InvalidProducerEpoch { .. }) => {
+            E::InvalidProducerEpoch
         }
-    }
-    match st.log.append(payload, batches, LEADER_EPOCH, now) {
-        Ok(r) => {
-            if let Some(b) = batches.first().filter(|b| b.is_transactional) {
-                st.note_transactional_append(b.producer_id, r.base_offset);
-            }
-            if let Some(b) = idempotent {
-                st.producers.record(
-                    b.producer_id,
-                    b.producer_epoch,
-                    BatchMetadata {
-                        first_seq: b.base_sequence,
-                        last_seq: last_sequence(b.base_sequence, b.last_offset_delta),
-                        first_offset: r.base_offset,
-                        last_offset: r.last_offset,
-                    },
-                );
-            }
-            let leo = st.log.log_end_offset();
-            drop(st);
-            partition.notify_append(leo);
-            PartitionProduceResponse::default()
-                .with_base_offset(r.base_offset)
-                .with_log_append_time_ms(r.log_append_time)
-                .with_log_start_offset(r.log_start_offset)
+        AppendError::Producer(ProducerStateError::OutOfOrderSequence { .. }) => {
+            E::OutOfOrderSequenceNumber
         }
-        Err(e) => {
-            tracing::error!(topic = %partition.topic, partition = partition.index, "append failed: {e}");
-            error(log_error_code(&e), Some(e.to_string()))
-        }
-    }
+    };
+    error(code, Some(e.to_string()))
 }

@@ -10,13 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::error::KafkaError as E;
 use bytes::Bytes;
-use kafka_protocol::ResponseError as E;
 use tokio::sync::oneshot;
 
-/// A Kafka error code (`ResponseError::code()`), [`NONE`] for success.
-pub type Code = i16;
-pub const NONE: Code = 0;
+pub use crate::error::{Code, NONE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupState {

@@ -16,10 +16,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kafka_protocol::ResponseError as E;
+use crate::error::KafkaError as E;
 use uuid::Uuid;
 
-use super::classic::{Code, NONE};
+use crate::error::{Code, NONE};
 
 /// Partitions by topic id.
 pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;

@@ -13,15 +13,16 @@ pub mod records;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::error::KafkaError as E;
 use bytes::Bytes;
-use kafka_protocol::ResponseError as E;
 use parking_lot::Mutex;
 
-use crate::cluster::TopicRegistry;
 use crate::config::Config;
+use crate::error::{Code, NONE};
+use crate::log::control::marker_type;
+use crate::topics::TopicRegistry;
 use classic::{
-    ClassicGroup, Code, GroupLimits, GroupState, JoinRequest, JoinResult, NONE, Reply, SyncRequest,
-    SyncResult,
+    ClassicGroup, GroupLimits, GroupState, JoinRequest, JoinResult, Reply, SyncRequest, SyncResult,
 };
 use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult, TopicView};
 use records::{GroupKey, GroupRecord};
@@ -143,8 +144,8 @@ impl GroupCoordinator {
         topics.replay_internal(OFFSETS_TOPIC, &mut |r| {
             if r.control {
                 // A transaction marker settles that producer's pending offsets.
-                if let Some(commit) = r.key.as_ref().and_then(crate::txn::markers::marker_type) {
-                    self.complete_transaction(r.producer_id, commit);
+                if let Some(marker) = r.key.as_deref().and_then(marker_type) {
+                    self.complete_transaction(r.producer_id, marker.is_commit());
                 }
                 return;
             }

@@ -59,7 +59,7 @@
 //!   directory; then, per segment, renames `B.index.swap` → `B.index`, `B.timeindex.swap` →
 //!   `B.timeindex` and `B.log.swap` → `B.log` (each atomically replacing the old file), and reopens it.
 //!
-//! On open ([`recover_leftovers`], called by [`PartitionLog::open`]): every `*.cleaned` file is
+//! On open ([`super::recovery::recover_leftovers`], called by [`PartitionLog::open`]): every `*.cleaned` file is
 //! deleted (an unfinished or uninstalled build); for every `B.log.swap` the swap is completed
 //! (its index `.swap` files are moved into place, or, if missing, the old index files are deleted
 //! so they are rebuilt from the data); index `.swap` files without a `B.log.swap` are deleted.
@@ -74,29 +74,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::compression as codec;
-
 use super::LogError;
-use super::batch::{
-    ATTRIBUTES_AT, BatchHeader, CRC_AT, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, MIN_BATCH_LENGTH,
-    compute_crc,
-};
+use super::control::{Marker, batch_marker};
+use super::files::{CLEANED, SEGMENT_SUFFIXES, SWAP, remove_if_exists, segment_path, sync_dir};
 use super::index::{OffsetIndex, TimeIndex};
-use super::partition::{PartitionLog, sync_dir};
-use super::segment::{FileSlice, LogSegment, compute_inactive_indexes, segment_file_name};
-
-const CLEANED: &str = ".cleaned";
-const SWAP: &str = ".swap";
-const SEGMENT_SUFFIXES: [&str; 3] = [".log", ".index", ".timeindex"];
-const COMPRESSION_MASK: i16 = 0x07;
-/// Control record type of an ABORT / COMMIT transaction marker (the key's second i16).
-const MARKER_ABORT: i16 = 0;
-const MARKER_COMMIT: i16 = 1;
+use super::partition::PartitionLog;
+use super::records::{BatchReader, READ_CHUNK, decode_batch, encode_batch};
+use super::segment::{FileSlice, LogSegment, compute_inactive_indexes};
 
 /// One segment of a [`CompactionPlan`]: a snapshot of its data.
 #[derive(Clone, Debug)]
@@ -168,17 +156,6 @@ pub struct CompactionResult {
     pub stats: CompactionStats,
 }
 
-fn file_path(dir: &Path, base: i64, suffix: &str, extra: &str) -> PathBuf {
-    dir.join(format!("{}{extra}", segment_file_name(base, suffix)))
-}
-
-fn remove_if_exists(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 impl CleanedLog {
     /// Counters of the build.
     pub fn stats(&self) -> &CompactionStats {
@@ -198,7 +175,7 @@ impl CleanedLog {
         for s in self.segments.drain(..).filter(|s| s.changed) {
             for sfx in SEGMENT_SUFFIXES {
                 for extra in [CLEANED, SWAP] {
-                    let p = file_path(&self.dir, s.base_offset, sfx, extra);
+                    let p = segment_path(&self.dir, s.base_offset, sfx, extra);
                     if let Err(e) = remove_if_exists(&p) {
                         tracing::warn!(file = %p.display(), error = %e, "cannot delete compaction file");
                     }
@@ -212,327 +189,6 @@ impl Drop for CleanedLog {
     fn drop(&mut self) {
         self.discard();
     }
-}
-
-/// Resolve leftovers of an interrupted compaction in a partition directory (see the module docs):
-/// delete `*.cleaned`, complete committed swaps (`B.log.swap`), delete other `*.swap`.
-pub fn recover_leftovers(dir: &Path) -> Result<(), LogError> {
-    let mut swaps = Vec::new();
-    let mut touched = false;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if name.ends_with(CLEANED) {
-            tracing::warn!(file = %entry.path().display(), "deleting leftover of an unfinished compaction");
-            remove_if_exists(&entry.path())?;
-            touched = true;
-        } else if let Some(inner) = name.strip_suffix(SWAP) {
-            swaps.push(inner.to_owned());
-        }
-    }
-    let base_of = |inner: &str, sfx: &str| -> Option<i64> {
-        let digits = inner.strip_suffix(sfx)?;
-        if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        i64::try_from(digits.parse::<u64>().ok()?).ok()
-    };
-    let committed: HashSet<i64> = swaps.iter().filter_map(|n| base_of(n, ".log")).collect();
-    let mut bases: Vec<i64> = committed.iter().copied().collect();
-    bases.sort_unstable();
-    for base in bases {
-        for sfx in [".index", ".timeindex"] {
-            let swap = file_path(dir, base, sfx, SWAP);
-            let target = file_path(dir, base, sfx, "");
-            if swap.exists() {
-                fs::rename(&swap, &target)?;
-            } else {
-                remove_if_exists(&target)?;
-            }
-        }
-        fs::rename(
-            file_path(dir, base, ".log", SWAP),
-            file_path(dir, base, ".log", ""),
-        )?;
-        tracing::warn!(dir = %dir.display(), base_offset = base, "completed interrupted compaction swap");
-        touched = true;
-    }
-    for inner in &swaps {
-        let uncommitted = [".index", ".timeindex"]
-            .iter()
-            .any(|sfx| base_of(inner, sfx).is_some_and(|b| !committed.contains(&b)));
-        if uncommitted {
-            let p = dir.join(format!("{inner}{SWAP}"));
-            tracing::warn!(file = %p.display(), "deleting uncommitted compaction swap file");
-            remove_if_exists(&p)?;
-            touched = true;
-        }
-    }
-    if touched {
-        sync_dir(dir);
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading batches and raw records.
-
-/// Sequential batch reader over a [`FileSlice`] (chunked positional reads; CRC-checked).
-struct BatchReader<'a> {
-    slice: &'a FileSlice,
-    pos: u64,
-    buf: Vec<u8>,
-    buf_start: u64,
-}
-
-const READ_CHUNK: u64 = 1 << 20;
-
-impl<'a> BatchReader<'a> {
-    fn new(slice: &'a FileSlice) -> Self {
-        BatchReader {
-            slice,
-            pos: 0,
-            buf: Vec::new(),
-            buf_start: 0,
-        }
-    }
-
-    fn corrupt(&self, what: &str) -> LogError {
-        LogError::CorruptMessage(format!(
-            "compaction: batch at position {} of a {}-byte segment: {what}",
-            self.pos, self.slice.len
-        ))
-    }
-
-    /// `len` bytes at `pos` (must lie within the slice).
-    fn bytes(&mut self, pos: u64, len: u64) -> Result<&[u8], LogError> {
-        let buf_end = self.buf_start + self.buf.len() as u64;
-        if pos < self.buf_start || pos + len > buf_end {
-            let n = len.max(READ_CHUNK).min(self.slice.len - pos);
-            self.buf.resize(n as usize, 0);
-            self.slice.read_into(&mut self.buf, pos)?;
-            self.buf_start = pos;
-        }
-        let at = (pos - self.buf_start) as usize;
-        Ok(&self.buf[at..at + len as usize])
-    }
-
-    /// The next batch: header and complete bytes.
-    fn next_batch(&mut self) -> Result<Option<(BatchHeader, Vec<u8>)>, LogError> {
-        let end = self.slice.len;
-        if self.pos >= end {
-            return Ok(None);
-        }
-        if end - self.pos < HEADER_SIZE as u64 {
-            return Err(self.corrupt("truncated header"));
-        }
-        let pos = self.pos;
-        let h = BatchHeader::parse(self.bytes(pos, HEADER_SIZE as u64)?)
-            .ok_or_else(|| self.corrupt("short header"))?;
-        if h.magic != MAGIC_V2 || h.batch_length < MIN_BATCH_LENGTH || h.size() > end - pos {
-            return Err(self.corrupt("invalid batch header"));
-        }
-        let data = self.bytes(pos, h.size())?.to_vec();
-        if compute_crc(&data) != h.crc {
-            return Err(self.corrupt("CRC mismatch"));
-        }
-        self.pos += h.size();
-        Ok(Some((h, data)))
-    }
-}
-
-/// One record inside a batch's (decompressed) records section.
-#[derive(Clone, Debug)]
-struct RawRecord {
-    /// Byte range of the whole record (length prefix included) in the records section.
-    start: usize,
-    end: usize,
-    offset: i64,
-    /// The record's timestamp (LogAppendTime batches: the batch maxTimestamp).
-    timestamp: i64,
-    key: Option<(usize, usize)>,
-    value_is_null: bool,
-}
-
-/// A decoded batch: its records section (decompressed) and where each record lies in it.
-struct DecodedBatch {
-    body: Bytes,
-    records: Vec<RawRecord>,
-}
-
-impl DecodedBatch {
-    fn key(&self, r: &RawRecord) -> Option<&[u8]> {
-        r.key.map(|(s, e)| &self.body[s..e])
-    }
-}
-
-fn read_varlong(b: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut v: u64 = 0;
-    for i in 0..10 {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some(((v >> 1) as i64) ^ -((v & 1) as i64));
-        }
-    }
-    None
-}
-
-fn read_varint(b: &[u8], pos: &mut usize) -> Option<i32> {
-    read_varlong(b, pos).and_then(|v| i32::try_from(v).ok())
-}
-
-fn decompress(codec_id: u8, data: Bytes) -> Result<Bytes, String> {
-    fn run<D: codec::Decompressor<Bytes>>(mut data: Bytes) -> Result<Bytes, String> {
-        D::decompress(&mut data, |b| Ok(b.copy_to_bytes(b.remaining())))
-            .map_err(|e| format!("cannot decompress: {e:#}"))
-    }
-    match codec_id {
-        0 => Ok(data),
-        1 => run::<codec::Gzip>(data),
-        2 => run::<codec::Snappy>(data),
-        3 => run::<codec::Lz4>(data),
-        4 => run::<codec::Zstd>(data),
-        n => Err(format!("unknown compression codec {n}")),
-    }
-}
-
-fn compress(codec_id: u8, raw: &[u8]) -> Result<Vec<u8>, String> {
-    fn run<C: codec::Compressor<BytesMut>>(raw: &[u8]) -> Result<Vec<u8>, String> {
-        let mut out = BytesMut::new();
-        C::compress(&mut out, |b| {
-            b.put_slice(raw);
-            Ok(())
-        })
-        .map_err(|e| format!("cannot compress: {e:#}"))?;
-        Ok(out.to_vec())
-    }
-    match codec_id {
-        0 => Ok(raw.to_vec()),
-        1 => run::<codec::Gzip>(raw),
-        2 => run::<codec::Snappy>(raw),
-        3 => run::<codec::Lz4>(raw),
-        4 => run::<codec::Zstd>(raw),
-        n => Err(format!("unknown compression codec {n}")),
-    }
-}
-
-/// Decode the records of a (CRC-checked) batch down to what compaction needs.
-fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch, LogError> {
-    let bad = |what: String| {
-        LogError::CorruptMessage(format!(
-            "compaction: batch at offset {}: {what}",
-            h.base_offset
-        ))
-    };
-    let body = decompress(
-        h.compression(),
-        Bytes::copy_from_slice(&data[HEADER_SIZE..]),
-    )
-    .map_err(bad)?;
-    let b = &body[..];
-    let count = usize::try_from(h.records_count).map_err(|_| bad("negative count".into()))?;
-    let mut records = Vec::with_capacity(count.min(b.len() / 7 + 1));
-    let mut pos = 0usize;
-    for i in 0..count {
-        let start = pos;
-        let len = read_varint(b, &mut pos)
-            .and_then(|l| usize::try_from(l).ok())
-            .filter(|&l| pos + l <= b.len())
-            .ok_or_else(|| bad(format!("record {i}: bad length")))?;
-        let end = pos + len;
-        let rec = &b[..end];
-        let parsed = (|| {
-            let mut p = pos + 1; // attributes
-            let ts_delta = read_varlong(rec, &mut p)?;
-            let offset_delta = read_varint(rec, &mut p)?;
-            let key_len = read_varint(rec, &mut p)?;
-            let key = match key_len {
-                -1 => None,
-                l if l >= 0 && p + l as usize <= end => {
-                    let k = (p, p + l as usize);
-                    p += l as usize;
-                    Some(k)
-                }
-                _ => return None,
-            };
-            let value_len = read_varint(rec, &mut p)?;
-            if value_len < -1 || (value_len >= 0 && p + value_len as usize > end) {
-                return None;
-            }
-            Some((ts_delta, offset_delta, key, value_len == -1))
-        })();
-        let (ts_delta, offset_delta, key, value_is_null) =
-            parsed.ok_or_else(|| bad(format!("record {i}: malformed")))?;
-        let timestamp = if h.is_log_append_time() {
-            h.max_timestamp
-        } else {
-            h.base_timestamp.saturating_add(ts_delta)
-        };
-        records.push(RawRecord {
-            start,
-            end,
-            offset: h.base_offset.saturating_add(i64::from(offset_delta)),
-            timestamp,
-            key,
-            value_is_null,
-        });
-        pos = end;
-    }
-    if pos != b.len() {
-        return Err(bad(format!(
-            "{} bytes after the last of {count} records",
-            b.len() - pos
-        )));
-    }
-    Ok(DecodedBatch { body, records })
-}
-
-/// Encode a batch like `h` holding only `kept` records of `batch` (see the module docs).
-fn encode_batch(
-    h: &BatchHeader,
-    batch: &DecodedBatch,
-    kept: &[&RawRecord],
-) -> Result<Vec<u8>, LogError> {
-    let mut raw = Vec::new();
-    for r in kept {
-        raw.extend_from_slice(&batch.body[r.start..r.end]);
-    }
-    let codec_id = if kept.is_empty() { 0 } else { h.compression() };
-    let payload = compress(codec_id, &raw).map_err(LogError::InvalidRecord)?;
-    let max_timestamp = if h.is_log_append_time() || kept.is_empty() {
-        h.max_timestamp
-    } else {
-        kept.iter()
-            .map(|r| r.timestamp)
-            .max()
-            .unwrap_or(h.max_timestamp)
-    };
-    let batch_length = i32::try_from(HEADER_SIZE - LOG_OVERHEAD + payload.len())
-        .map_err(|_| LogError::MessageTooLarge("recompressed batch too large".into()))?;
-    let attributes = (h.attributes & !COMPRESSION_MASK) | i16::from(codec_id);
-    let mut out = Vec::with_capacity(HEADER_SIZE + payload.len());
-    out.extend_from_slice(&h.base_offset.to_be_bytes());
-    out.extend_from_slice(&batch_length.to_be_bytes());
-    out.extend_from_slice(&h.partition_leader_epoch.to_be_bytes());
-    out.push(MAGIC_V2 as u8);
-    out.extend_from_slice(&[0; 4]); // CRC, below
-    debug_assert_eq!(out.len(), ATTRIBUTES_AT);
-    out.extend_from_slice(&attributes.to_be_bytes());
-    out.extend_from_slice(&h.last_offset_delta.to_be_bytes());
-    out.extend_from_slice(&h.base_timestamp.to_be_bytes());
-    out.extend_from_slice(&max_timestamp.to_be_bytes());
-    out.extend_from_slice(&h.producer_id.to_be_bytes());
-    out.extend_from_slice(&h.producer_epoch.to_be_bytes());
-    out.extend_from_slice(&h.base_sequence.to_be_bytes());
-    out.extend_from_slice(&(kept.len() as i32).to_be_bytes());
-    out.extend_from_slice(&payload);
-    let crc = compute_crc(&out);
-    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,13 +215,6 @@ struct OpenTxn {
 fn note_newest(map: &mut HashMap<Vec<u8>, i64>, key: Vec<u8>, offset: i64) {
     let e = map.entry(key).or_insert(offset);
     *e = (*e).max(offset);
-}
-
-/// Type of the transaction marker in a control batch (ABORT 0 / COMMIT 1), if it is one.
-fn marker_type(h: &BatchHeader, data: &[u8]) -> Option<i16> {
-    let batch = decode_batch(h, data).ok()?;
-    let key = batch.key(batch.records.first()?)?;
-    (key.len() >= 4).then(|| i16::from_be_bytes([key[2], key[3]]))
 }
 
 impl CompactionPlan {
@@ -606,13 +255,13 @@ impl CompactionPlan {
                 if h.is_control() {
                     if h.is_transactional() && pid >= 0 {
                         let txn = open.remove(&pid).unwrap_or_default();
-                        match marker_type(&h, &data) {
-                            Some(MARKER_COMMIT) => {
+                        match batch_marker(&h, &data) {
+                            Some(Marker::Commit) => {
                                 for (k, o) in txn.keys {
                                     note_newest(&mut map.newest, k, o);
                                 }
                             }
-                            Some(MARKER_ABORT) => map.aborted.extend(txn.batches),
+                            Some(Marker::Abort) => map.aborted.extend(txn.batches),
                             other => {
                                 tracing::warn!(offset = h.base_offset, marker = ?other, "unknown control record; transaction left undecided");
                             }
@@ -683,7 +332,7 @@ impl CompactionPlan {
         // Decide per batch; batches stay in memory only one at a time.
         let mut writer: Option<BufWriter<File>> = None;
         let mut written = 0u64;
-        let log_path = file_path(dir, base, ".log", CLEANED);
+        let log_path = segment_path(dir, base, ".log", CLEANED);
         let mut copied_prefix = 0u64; // bytes of unchanged batches before the first change
         let mut r = BatchReader::new(&seg.slice);
         let result = (|| -> Result<(), LogError> {
@@ -761,7 +410,7 @@ impl CompactionPlan {
         })();
         let cleanup = |e: LogError| {
             for sfx in SEGMENT_SUFFIXES {
-                let _ = remove_if_exists(&file_path(dir, base, sfx, CLEANED));
+                let _ = remove_if_exists(&segment_path(dir, base, sfx, CLEANED));
             }
             e
         };
@@ -781,8 +430,8 @@ impl CompactionPlan {
             let file = File::open(&log_path)?;
             let (idx, tidx) =
                 compute_inactive_indexes(&file, written, base, self.index_interval_bytes)?;
-            OffsetIndex::new(file_path(dir, base, ".index", CLEANED), idx).rewrite(false)?;
-            TimeIndex::new(file_path(dir, base, ".timeindex", CLEANED), tidx).rewrite(false)?;
+            OffsetIndex::new(segment_path(dir, base, ".index", CLEANED), idx).rewrite(false)?;
+            TimeIndex::new(segment_path(dir, base, ".timeindex", CLEANED), tidx).rewrite(false)?;
             Ok(())
         };
         finish().map_err(cleanup)?;
@@ -870,13 +519,13 @@ impl PartitionLog {
         for &base in &changed {
             for sfx in [".index", ".timeindex", ".log"] {
                 if let Err(e) = fs::rename(
-                    file_path(&src, base, sfx, CLEANED),
-                    file_path(&dir, base, sfx, SWAP),
+                    segment_path(&src, base, sfx, CLEANED),
+                    segment_path(&dir, base, sfx, SWAP),
                 ) {
                     // Nothing of this segment or later ones is committed: abandon them.
                     for &b in changed.iter().skip_while(|&&b| b != base) {
                         for sfx in SEGMENT_SUFFIXES {
-                            let _ = remove_if_exists(&file_path(&dir, b, sfx, SWAP));
+                            let _ = remove_if_exists(&segment_path(&dir, b, sfx, SWAP));
                         }
                     }
                     // Committed earlier segments are completed now (or at the next open).
@@ -909,8 +558,8 @@ impl PartitionLog {
         for &base in bases {
             for sfx in [".index", ".timeindex", ".log"] {
                 fs::rename(
-                    file_path(&dir, base, sfx, SWAP),
-                    file_path(&dir, base, sfx, ""),
+                    segment_path(&dir, base, sfx, SWAP),
+                    segment_path(&dir, base, sfx, ""),
                 )?;
             }
             let seg = LogSegment::open(&dir, base, false, interval, 0)?;
@@ -927,7 +576,10 @@ impl PartitionLog {
 mod tests {
     use super::*;
     use crate::log::LogConfig;
+    use crate::log::batch::{BatchHeader, HEADER_SIZE, compute_crc};
+    use crate::log::files::segment_file_name;
     use crate::log::test_util::*;
+    use bytes::Bytes;
     use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, TimestampType};
 
     type Kv<'a> = (Option<&'a str>, Option<&'a str>, i64);

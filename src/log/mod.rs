@@ -19,9 +19,14 @@
 //! Concurrency: [`PartitionLog`] is not synchronised; the caller wraps it in a lock.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod cleaner;
+pub mod control;
+pub mod files;
 pub mod index;
 pub mod partition;
+pub mod records;
+pub mod recovery;
 pub mod retention;
 pub mod segment;
 
@@ -29,9 +34,12 @@ pub mod segment;
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
+pub use checkpoint::LOG_START_OFFSET_FILE;
 pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
-pub use partition::{AppendResult, PartitionLog, partition_dir};
-pub use retention::{LOG_START_OFFSET_FILE, RetentionResult};
+pub use control::Marker;
+pub use files::partition_dir;
+pub use partition::{AppendResult, PartitionLog};
+pub use retention::RetentionResult;
 pub use segment::{FileSlice, LogSegment};
 
 /// Errors of the storage engine.
@@ -73,6 +81,9 @@ pub struct LogConfig {
     pub max_message_bytes: usize,
     /// fsync after this many records since the last flush (`flush.messages`); default `i64::MAX as u64` = never.
     pub flush_interval_messages: u64,
+    /// `message.timestamp.type=LogAppendTime`: the writer stamps the broker's time into each
+    /// batch before appending ([`stamp_log_append_time`]); the log itself never decodes records.
+    pub log_append_time: bool,
 }
 
 impl Default for LogConfig {
@@ -83,6 +94,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             max_message_bytes: 1_048_588,
             flush_interval_messages: i64::MAX as u64,
+            log_append_time: false,
         }
     }
 }

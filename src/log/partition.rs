@@ -1,20 +1,16 @@
 //! [`PartitionLog`]: one partition's ordered list of segments; the last one is active.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
-use super::retention::read_log_start_checkpoint;
+use super::checkpoint::read_log_start_checkpoint;
+use super::files::{parse_segment_file_name, sync_dir};
 use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
-
-/// `<log_dir>/<topic>-<partition>`, Kafka's partition directory naming.
-pub fn partition_dir(log_dir: &Path, topic: &str, partition: i32) -> PathBuf {
-    log_dir.join(format!("{topic}-{partition}"))
-}
 
 /// Offsets assigned by [`PartitionLog::append`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,28 +37,6 @@ pub struct PartitionLog {
     unflushed_messages: u64,
 }
 
-/// `00000000000000000042.log` → `(42, ".log")` for the three segment file kinds.
-fn parse_segment_file_name(name: &str) -> Option<(i64, &str)> {
-    if name.len() <= 20 || !name.is_char_boundary(20) {
-        return None;
-    }
-    let (digits, suffix) = name.split_at(20);
-    if !digits.bytes().all(|b| b.is_ascii_digit())
-        || !matches!(suffix, ".log" | ".index" | ".timeindex")
-    {
-        return None;
-    }
-    let base = i64::try_from(digits.parse::<u64>().ok()?).ok()?;
-    Some((base, suffix))
-}
-
-/// fsync a directory so new/removed file names are durable (best effort: some filesystems refuse).
-pub(super) fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
-    }
-}
-
 impl PartitionLog {
     /// Open or create the partition directory and recover it.
     ///
@@ -74,12 +48,12 @@ impl PartitionLog {
     /// overlap is reported as [`LogError::CorruptMessage`].
     ///
     /// Before that, leftovers of an interrupted compaction are resolved (see
-    /// [`super::cleaner`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
+    /// [`super::recovery`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
     /// place). The log start offset is `max(first segment base, persisted value)` (see
     /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset.
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
-        super::cleaner::recover_leftovers(dir)?;
+        super::recovery::recover_leftovers(dir)?;
         let mut logs = BTreeSet::new();
         let mut index_files = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -587,7 +561,7 @@ mod tests {
         ));
         assert_eq!(log.offset_for_timestamp(0).unwrap(), None);
         assert_eq!(log.max_timestamp_offset().unwrap(), None);
-        assert_eq!(partition_dir(dir.path(), "t", 0), p);
+        assert_eq!(crate::log::partition_dir(dir.path(), "t", 0), p);
     }
 
     #[test]
@@ -1195,7 +1169,7 @@ mod tests {
         drop(log);
         let name = |base: i64, sfx: &str| {
             dir.path()
-                .join(crate::log::segment::segment_file_name(base, sfx))
+                .join(crate::log::files::segment_file_name(base, sfx))
         };
         // odd length
         let mut idx0 = fs::read(name(0, ".index")).unwrap();

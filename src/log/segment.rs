@@ -24,6 +24,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 
 use super::LogError;
 use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
+use super::files::segment_file_name;
 use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
@@ -51,11 +52,6 @@ impl FileSlice {
         self.read_into(&mut v, 0)?;
         Ok(v)
     }
-}
-
-/// File name of a segment file: 20-digit zero-padded base offset plus `suffix` (e.g. ".log").
-pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
-    format!("{base_offset:020}{suffix}")
 }
 
 /// Largest file position / relative offset an index entry can hold.

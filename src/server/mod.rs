@@ -14,15 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::api::{self, Chunk};
+use crate::api::{self, Chunk, ConnectionInfo};
 use crate::broker::Broker;
-
-/// What a handler knows about the connection a request came on.
-#[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    pub listener: String,
-    pub peer: SocketAddr,
-}
 
 pub struct Server {
     broker: Arc<Broker>,

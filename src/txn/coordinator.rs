@@ -13,13 +13,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::error::KafkaError as E;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::ResponseError as E;
 use parking_lot::Mutex;
 
-use crate::cluster::TopicRegistry;
-use crate::group::classic::{Code, NONE};
+use crate::error::{Code, NONE};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::log::Marker;
+use crate::topics::TopicRegistry;
 use crate::txn::producer_id::ProducerIdManager;
 
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
@@ -439,7 +440,12 @@ fn complete(
             // The topic was deleted meanwhile: nothing left to mark.
             continue;
         };
-        p.write_marker(m.producer_id, m.producer_epoch, commit, 0, now_ms)
+        let marker = if commit {
+            Marker::Commit
+        } else {
+            Marker::Abort
+        };
+        p.write_marker(m.producer_id, m.producer_epoch, marker, 0, now_ms)
             .map_err(|e| {
                 tracing::error!(topic = %topic, partition, "writing a transaction marker: {e}");
                 E::KafkaStorageError.code()
@@ -578,6 +584,7 @@ mod tests {
 
     use crate::config::Config;
     use crate::group::GroupCoordinator;
+    use crate::partition::AppendOrigin;
     use std::sync::Arc;
 
     struct World {
@@ -622,8 +629,8 @@ mod tests {
 
         fn lso(&self, topic: &str) -> (i64, i64) {
             let p = self.topics.get(topic).unwrap().partition(0).unwrap();
-            let st = p.state.lock();
-            (st.last_stable_offset(), st.log.log_end_offset())
+            let o = p.offsets();
+            (o.last_stable_offset, o.log_end_offset)
         }
 
         /// A transactional batch of `n` records, as a producer's would land.
@@ -656,10 +663,8 @@ mod tests {
                 },
             )
             .unwrap();
-            let batches = crate::log::validate_batches(&buf, usize::MAX).unwrap();
-            let mut st = p.state.lock();
-            let r = st.log.append(&mut buf, &batches, 0, 0).unwrap();
-            st.note_transactional_append(pid, r.base_offset);
+            let v = p.validate(buf, AppendOrigin::Client, 0).unwrap();
+            p.append(v, 0).unwrap();
         }
     }
 
@@ -725,7 +730,7 @@ mod tests {
         );
         assert_eq!(w.lso("t"), (4, 4));
         let p = w.topics.get("t").unwrap().partition(0).unwrap();
-        let aborted = p.state.lock().producers.aborted_between(0, 4);
+        let aborted = p.aborted_transactions(0, 4);
         assert_eq!((aborted[0].first_offset, aborted[0].last_offset), (0, 3));
         // The timed-out producer is fenced.
         assert_eq!(
@@ -801,7 +806,7 @@ mod tests {
         );
         assert!(
             path.join("t-0")
-                .join(crate::txn::txn_index::FILE_NAME)
+                .join(crate::partition::txn_index::FILE_NAME)
                 .exists()
         );
     }

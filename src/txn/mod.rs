@@ -3,7 +3,4 @@
 //! transaction coordinator.
 
 pub mod coordinator;
-pub mod markers;
 pub mod producer_id;
-pub mod producer_state;
-pub mod txn_index;

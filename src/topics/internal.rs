@@ -11,7 +11,8 @@ use kafka_protocol::records::{
 };
 
 use super::{Topic, TopicError, TopicRegistry};
-use crate::log::{LogError, validate_batches};
+use crate::log::LogError;
+use crate::partition::{AppendOrigin, AppendOutcome};
 
 /// A key and a value (None: tombstone).
 pub type KeyValue = (Bytes, Option<Bytes>);
@@ -71,16 +72,11 @@ impl TopicRegistry {
             },
         )
         .map_err(|e| LogError::InvalidRecord(e.to_string()))?;
-        let batches = validate_batches(&buf, usize::MAX)?;
-        let mut st = partition.state.lock();
-        let r = st.log.append(&mut buf, &batches, 0, now_ms)?;
-        if producer.is_some() {
-            st.note_transactional_append(producer_id, r.base_offset);
+        let validated = partition.validate(buf, AppendOrigin::Coordinator, now_ms)?;
+        match partition.append(validated, now_ms)? {
+            AppendOutcome::Appended(r) => Ok(r.base_offset),
+            AppendOutcome::Duplicate { base_offset, .. } => Ok(base_offset),
         }
-        let leo = st.log.log_end_offset();
-        drop(st);
-        partition.notify_append(leo);
-        Ok(r.base_offset)
     }
 
     /// Every record of an internal topic, in order (start-up replay).
@@ -90,11 +86,11 @@ impl TopicRegistry {
         };
         let mut n = 0;
         for p in topic.partitions.read().iter() {
-            let st = p.state.lock();
-            let mut offset = st.log.log_start_offset();
-            let end = st.log.log_end_offset();
+            let offsets = p.offsets();
+            let mut offset = offsets.log_start_offset;
+            let end = offsets.log_end_offset;
             while offset < end {
-                let mut data = match st.log.read(offset, 8 << 20, true) {
+                let mut data = match p.read_bytes(offset, 8 << 20) {
                     Ok(d) if !d.is_empty() => d,
                     Ok(_) => break,
                     Err(e) => {

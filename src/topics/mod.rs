@@ -18,13 +18,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::{self, Config};
-use crate::log::{LogConfig, LogError, PartitionLog};
-use crate::txn::producer_state::ProducerStateTable;
-use crate::txn::txn_index::{TxnEvent, TxnIndex};
+use crate::log::{LogConfig, LogError, partition_dir};
+use crate::partition::{AppendError, Partition};
 
 const PARTITION_METADATA: &str = "partition.metadata";
 const TOPIC_PROPERTIES: &str = "topic.properties";
@@ -51,179 +49,8 @@ pub enum TopicError {
     Log(#[from] LogError),
     #[error("storage error: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// Everything one partition's writer and readers share.
-pub struct PartitionState {
-    pub log: PartitionLog,
-    pub producers: ProducerStateTable,
-    pub txn_index: TxnIndex,
-}
-
-impl PartitionState {
-    /// The last stable offset: below the oldest open transaction, else the log end.
-    pub fn last_stable_offset(&self) -> i64 {
-        self.producers
-            .first_unstable_offset()
-            .unwrap_or_else(|| self.log.log_end_offset())
-    }
-
-    /// Record that a transactional batch of `producer_id` landed at `offset`.
-    pub fn note_transactional_append(&mut self, producer_id: i64, offset: i64) {
-        if !self.producers.has_ongoing(producer_id) {
-            self.producers.on_transactional_append(producer_id, offset);
-            let e = TxnEvent::Begin {
-                producer_id,
-                offset,
-            };
-            if let Err(err) = self.txn_index.append(e) {
-                tracing::error!(dir = %self.log.dir().display(), "writing the transaction index: {err}");
-            }
-        }
-    }
-}
-
-pub struct Partition {
-    pub topic: String,
-    pub index: i32,
-    pub state: Mutex<PartitionState>,
-    /// Log end offset when the cleaner last compacted this partition (-1: never).
-    cleaned_through: std::sync::atomic::AtomicI64,
-    /// Log end offset after each append; long-polling fetches wait on it.
-    end_offset: watch::Sender<i64>,
-}
-
-impl Partition {
-    fn new(topic: &str, index: i32, log: PartitionLog) -> Result<Arc<Partition>, TopicError> {
-        let leo = log.log_end_offset();
-        let mut producers = ProducerStateTable::new();
-        let (mut txn_index, events) = TxnIndex::open(log.dir(), leo)?;
-        for e in &events {
-            e.apply(&mut producers);
-        }
-        rebuild_producer_state(&log, &mut producers, &mut txn_index);
-        Ok(Arc::new(Partition {
-            topic: topic.to_string(),
-            index,
-            end_offset: watch::Sender::new(leo),
-            cleaned_through: std::sync::atomic::AtomicI64::new(-1),
-            state: Mutex::new(PartitionState {
-                log,
-                producers,
-                txn_index,
-            }),
-        }))
-    }
-
-    /// Write a transaction marker (COMMIT or ABORT control batch) for a producer.
-    /// Returns the marker's offset.
-    pub fn write_marker(
-        &self,
-        producer_id: i64,
-        producer_epoch: i16,
-        commit: bool,
-        coordinator_epoch: i32,
-        now_ms: i64,
-    ) -> Result<i64, TopicError> {
-        let mut payload = crate::txn::markers::control_batch(
-            producer_id,
-            producer_epoch,
-            commit,
-            coordinator_epoch,
-            now_ms,
-        );
-        let batches = crate::log::validate_batches(&payload, usize::MAX)?;
-        let mut st = self.state.lock();
-        let r = st.log.append(&mut payload, &batches, 0, now_ms)?;
-        st.producers.on_marker(producer_id, commit, r.base_offset);
-        let e = TxnEvent::End {
-            producer_id,
-            marker_offset: r.base_offset,
-            commit,
-        };
-        if let Err(err) = st.txn_index.append(e) {
-            tracing::error!(dir = %st.log.dir().display(), "writing the transaction index: {err}");
-        }
-        let leo = st.log.log_end_offset();
-        drop(st);
-        self.notify_append(leo);
-        Ok(r.base_offset)
-    }
-
-    /// A receiver that sees every later append.
-    pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.end_offset.subscribe()
-    }
-
-    /// Wake fetches waiting on this partition.
-    pub fn notify_append(&self, log_end_offset: i64) {
-        self.end_offset.send_replace(log_end_offset);
-    }
-
-    pub fn offsets(&self) -> (i64, i64) {
-        let st = self.state.lock();
-        (st.log.log_start_offset(), st.log.log_end_offset())
-    }
-}
-
-/// Idempotent producers that retry across a broker restart must still be
-/// deduplicated, so producer state is rebuilt from the batch headers of the
-/// newest data (the part a retry can refer to). Transaction begins and ends
-/// the transaction index missed (a crash between the log append and the
-/// index write) are recovered from the same walk.
-fn rebuild_producer_state(
-    log: &PartitionLog,
-    producers: &mut ProducerStateTable,
-    txn_index: &mut TxnIndex,
-) {
-    use crate::txn::producer_state::{BatchMetadata, last_sequence};
-    let from = log
-        .segments_info()
-        .last()
-        .map(|(base, _)| *base)
-        .unwrap_or(0);
-    let covered = txn_index.high_water;
-    let mut missed = Vec::new();
-    let result = log.scan_batch_headers(from, &mut |base_offset, b| {
-        if b.is_transactional && base_offset > covered {
-            missed.push((base_offset, b.producer_id, b.is_control));
-        }
-        if b.producer_id >= 0 && !b.is_control {
-            producers.record(
-                b.producer_id,
-                b.producer_epoch,
-                BatchMetadata {
-                    first_seq: b.base_sequence,
-                    last_seq: last_sequence(b.base_sequence, b.last_offset_delta),
-                    first_offset: base_offset,
-                    last_offset: base_offset + b.last_offset_delta as i64,
-                },
-            );
-        }
-    });
-    if let Err(e) = result {
-        tracing::warn!(dir = %log.dir().display(), "could not rebuild producer state: {e}");
-    }
-    for (offset, producer_id, is_control) in missed {
-        let event = if is_control {
-            let commit = crate::txn::markers::read_marker_type(log, offset).unwrap_or(false);
-            TxnEvent::End {
-                producer_id,
-                marker_offset: offset,
-                commit,
-            }
-        } else if producers.has_ongoing(producer_id) {
-            continue;
-        } else {
-            TxnEvent::Begin {
-                producer_id,
-                offset,
-            }
-        };
-        tracing::info!(dir = %log.dir().display(), ?event, "transaction index caught up from the log");
-        event.apply(producers);
-        let _ = txn_index.append(event);
-    }
+    #[error("storage error: {0}")]
+    Append(#[from] AppendError),
 }
 
 pub struct Topic {
@@ -240,8 +67,6 @@ pub struct Topic {
 #[derive(Clone, Debug)]
 pub struct TopicSettings {
     pub log: LogConfig,
-    /// message.timestamp.type=LogAppendTime: the broker stamps batches on append.
-    pub log_append_time: bool,
     /// cleanup.policy contains delete / compact.
     pub cleanup_delete: bool,
     pub cleanup_compact: bool,
@@ -253,10 +78,6 @@ pub struct TopicSettings {
 
 impl TopicSettings {
     pub fn new(broker: &Config, overrides: &BTreeMap<String, String>) -> TopicSettings {
-        let ts_type = overrides
-            .get("message.timestamp.type")
-            .cloned()
-            .or_else(|| broker.topic_default("message.timestamp.type"));
         let value = |k: &str| {
             overrides
                 .get(k)
@@ -268,7 +89,6 @@ impl TopicSettings {
         let policy = value("cleanup.policy");
         TopicSettings {
             log: log_config(broker, overrides),
-            log_append_time: ts_type.as_deref() == Some("LogAppendTime"),
             cleanup_delete: policy.split(',').any(|p| p.trim() == "delete"),
             cleanup_compact: policy.split(',').any(|p| p.trim() == "compact"),
             retention_ms: num("retention.ms", 604_800_000),
@@ -346,6 +166,12 @@ pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogC
         index_interval_bytes: get("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
         max_message_bytes: get("max.message.bytes").max(0) as usize,
         flush_interval_messages: get("flush.messages").max(1) as u64,
+        log_append_time: overrides
+            .get("message.timestamp.type")
+            .cloned()
+            .or_else(|| broker.topic_default("message.timestamp.type"))
+            .as_deref()
+            == Some("LogAppendTime"),
     }
 }
 
@@ -416,10 +242,10 @@ impl TopicRegistry {
             let count = parts.keys().max().map(|m| m + 1).unwrap_or(0);
             let mut partitions = Vec::with_capacity(count as usize);
             for p in 0..count {
-                let dir = log_dir.join(format!("{name}-{p}"));
-                let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+                let dir = partition_dir(&log_dir, &name, p);
+                let partition = Partition::open(&name, p, &dir, lc.clone(), now_ms)?;
                 write_partition_metadata(&dir, id)?;
-                partitions.push(Partition::new(&name, p, log)?);
+                partitions.push(partition);
             }
             tracing::debug!(topic = %name, partitions = count, "loaded topic");
             reg.ids.insert(id, name.clone());
@@ -453,7 +279,7 @@ impl TopicRegistry {
         for t in self.list() {
             let settings = TopicSettings::new(&broker, &t.configs.read());
             for p in t.partitions.read().iter() {
-                p.state.lock().log.set_config(settings.log.clone());
+                p.set_log_config(settings.log.clone());
             }
             *t.settings.write() = settings;
         }
@@ -524,13 +350,13 @@ impl TopicRegistry {
         let lc = settings.log.clone();
         let mut parts = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
-            let dir = self.log_dir.join(format!("{name}-{p}"));
-            let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+            let dir = partition_dir(&self.log_dir, name, p);
+            let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
             write_partition_metadata(&dir, id)?;
             if p == 0 {
                 write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
             }
-            parts.push(Partition::new(name, p, log)?);
+            parts.push(partition);
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -553,8 +379,8 @@ impl TopicRegistry {
         let (_, topic) = self.topics.remove(name).ok_or(TopicError::UnknownTopic)?;
         self.ids.remove(&topic.id);
         for p in topic.partitions.read().iter() {
-            let dir = p.state.lock().log.dir().to_path_buf();
-            if let Err(e) = fs::remove_dir_all(&dir) {
+            let dir = p.dir();
+            if let Err(e) = fs::remove_dir_all(dir) {
                 tracing::warn!(dir = %dir.display(), "could not remove partition dir: {e}");
             }
         }
@@ -589,10 +415,10 @@ impl TopicRegistry {
         let lc = topic.settings.read().log.clone();
         let mut new = Vec::new();
         for p in current..total {
-            let dir = self.log_dir.join(format!("{name}-{p}"));
-            let log = PartitionLog::open(&dir, lc.clone(), now_ms)?;
+            let dir = partition_dir(&self.log_dir, name, p);
+            let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
             write_partition_metadata(&dir, topic.id)?;
-            new.push(Partition::new(name, p, log)?);
+            new.push(partition);
         }
         topic.partitions.write().extend(new);
         tracing::info!(topic = name, partitions = total, "added partitions");
@@ -620,7 +446,7 @@ impl TopicRegistry {
         write_properties(&dir0.join(TOPIC_PROPERTIES), &overrides)?;
         let settings = TopicSettings::new(&self.broker_config(), &overrides);
         for p in topic.partitions.read().iter() {
-            p.state.lock().log.set_config(settings.log.clone());
+            p.set_log_config(settings.log.clone());
         }
         *topic.settings.write() = settings;
         *topic.configs.write() = overrides;
@@ -637,11 +463,8 @@ impl TopicRegistry {
                 continue;
             }
             for p in t.partitions.read().iter() {
-                let result = p.state.lock().log.apply_retention(
-                    settings.retention_ms,
-                    settings.retention_bytes,
-                    now_ms,
-                );
+                let result =
+                    p.apply_retention(settings.retention_ms, settings.retention_bytes, now_ms);
                 match result {
                     Ok(r) if !r.deleted_segments.is_empty() => tracing::info!(
                         topic = %t.name,
@@ -661,40 +484,25 @@ impl TopicRegistry {
     }
 
     /// Compact every partition of topics whose cleanup.policy includes compact.
-    /// The partition lock is held only to plan and to install; the cleaned
-    /// segments are built without it, so producers are never blocked.
     pub fn run_cleaner(&self, now_ms: i64) {
-        use std::sync::atomic::Ordering;
         for t in self.list() {
             let settings = t.settings.read().clone();
             if !settings.cleanup_compact {
                 continue;
             }
             for p in t.partitions.read().iter() {
-                let plan = {
-                    let st = p.state.lock();
-                    if st.log.log_end_offset() == p.cleaned_through.load(Ordering::Relaxed) {
-                        continue; // nothing new since the last clean
+                let result = p.compact(
+                    settings.min_compaction_lag_ms,
+                    settings.delete_retention_ms,
+                    now_ms,
+                );
+                match result {
+                    None => {}
+                    Some(Ok(r)) => {
+                        tracing::debug!(topic = %t.name, partition = p.index, result = ?r, "compacted")
                     }
-                    st.log
-                        .plan_compaction(settings.min_compaction_lag_ms, now_ms)
-                };
-                let Some(plan) = plan else { continue };
-                let end = plan.key_map_range().1;
-                let cleaned = match plan.build(settings.delete_retention_ms, now_ms, plan.dir()) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(topic = %t.name, partition = p.index, "compaction failed: {e}");
-                        continue;
-                    }
-                };
-                match p.state.lock().log.install_compaction(cleaned) {
-                    Ok(r) => {
-                        p.cleaned_through.store(end, Ordering::Relaxed);
-                        tracing::debug!(topic = %t.name, partition = p.index, result = ?r, "compacted");
-                    }
-                    Err(e) => {
-                        tracing::warn!(topic = %t.name, partition = p.index, "installing compaction failed: {e}")
+                    Some(Err(e)) => {
+                        tracing::warn!(topic = %t.name, partition = p.index, "compaction failed: {e}")
                     }
                 }
             }
@@ -705,7 +513,7 @@ impl TopicRegistry {
     pub fn flush_all(&self) {
         for t in self.list() {
             for p in t.partitions.read().iter() {
-                if let Err(e) = p.state.lock().log.flush() {
+                if let Err(e) = p.flush() {
                     tracing::warn!(topic = %p.topic, partition = p.index, "flush failed: {e}");
                 }
             }

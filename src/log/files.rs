@@ -1,0 +1,62 @@
+//! The names of the files in a partition directory, and the small filesystem steps every
+//! storage part shares.
+//!
+//! A partition directory is `<log.dirs>/<topic>-<partition>/`. A segment is three files named by
+//! its base offset, 20 digits zero-padded: `<base>.log`, `<base>.index`, `<base>.timeindex`.
+//! During a compaction the same names carry a `.cleaned` or `.swap` suffix (see
+//! [`super::recovery`]). Other files in the directory belong to the layers above
+//! (`partition.metadata`, `transactions.index`, ...) or to [`super::checkpoint`].
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Suffix of a compacted segment's files while they are being built.
+pub const CLEANED: &str = ".cleaned";
+/// Suffix of a compacted segment's files between commit and install.
+pub const SWAP: &str = ".swap";
+/// The three files of a segment.
+pub const SEGMENT_SUFFIXES: [&str; 3] = [".log", ".index", ".timeindex"];
+
+/// `<log_dir>/<topic>-<partition>`, Kafka's partition directory naming.
+pub fn partition_dir(log_dir: &Path, topic: &str, partition: i32) -> PathBuf {
+    log_dir.join(format!("{topic}-{partition}"))
+}
+
+/// File name of a segment file: 20-digit zero-padded base offset plus `suffix` (e.g. ".log").
+pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// `dir/<base><suffix><extra>`, e.g. `00000000000000000042.index.swap`.
+pub fn segment_path(dir: &Path, base: i64, suffix: &str, extra: &str) -> PathBuf {
+    dir.join(format!("{}{extra}", segment_file_name(base, suffix)))
+}
+
+/// `00000000000000000042.log` → `(42, ".log")` for the three segment file kinds.
+pub fn parse_segment_file_name(name: &str) -> Option<(i64, &str)> {
+    if name.len() <= 20 || !name.is_char_boundary(20) {
+        return None;
+    }
+    let (digits, suffix) = name.split_at(20);
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !SEGMENT_SUFFIXES.contains(&suffix) {
+        return None;
+    }
+    let base = i64::try_from(digits.parse::<u64>().ok()?).ok()?;
+    Some((base, suffix))
+}
+
+/// fsync a directory so new/removed file names are durable (best effort: some filesystems refuse).
+pub fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
+    }
+}
+
+/// Delete a file; a missing one is not an error.
+pub fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,76 @@
+//! Rebuilding a partition's producer state when it is opened.
+//!
+//! Idempotent producers that retry across a broker restart must still be deduplicated, so
+//! producer state is rebuilt from the batch headers of the newest data (the part a retry can
+//! refer to): the active segment. Open transactions and aborted ranges come from the
+//! transaction index; begins and ends the index missed (a crash between the log append and the
+//! index write) are recovered from the same walk. (Kafka snapshots producer state; fjord rereads
+//! the headers of one segment — cheap, and the log stays the truth.)
+
+use crate::log::control::first_batch_marker;
+use crate::log::{LogError, PartitionLog};
+
+use super::producer_state::{BatchMetadata, ProducerStateTable, last_sequence};
+use super::txn_index::{TxnEvent, TxnIndex};
+
+/// The producer state table and the open transaction index of `log`.
+pub(super) fn producer_state(
+    log: &PartitionLog,
+) -> Result<(ProducerStateTable, TxnIndex), LogError> {
+    let mut producers = ProducerStateTable::new();
+    let (mut txn_index, events) = TxnIndex::open(log.dir(), log.log_end_offset())?;
+    for e in &events {
+        e.apply(&mut producers);
+    }
+    let from = log
+        .segments_info()
+        .last()
+        .map(|(base, _)| *base)
+        .unwrap_or(0);
+    let covered = txn_index.high_water;
+    let mut missed = Vec::new();
+    let result = log.scan_batch_headers(from, &mut |base_offset, b| {
+        if b.is_transactional && base_offset > covered {
+            missed.push((base_offset, b.producer_id, b.is_control));
+        }
+        if b.producer_id >= 0 && !b.is_control {
+            producers.record(
+                b.producer_id,
+                b.producer_epoch,
+                BatchMetadata {
+                    first_seq: b.base_sequence,
+                    last_seq: last_sequence(b.base_sequence, b.last_offset_delta),
+                    first_offset: base_offset,
+                    last_offset: base_offset + b.last_offset_delta as i64,
+                },
+            );
+        }
+    });
+    if let Err(e) = result {
+        tracing::warn!(dir = %log.dir().display(), "could not rebuild producer state: {e}");
+    }
+    for (offset, producer_id, is_control) in missed {
+        let event = if is_control {
+            let marker = log
+                .read(offset, 4096, true)
+                .ok()
+                .and_then(|data| first_batch_marker(&data));
+            TxnEvent::End {
+                producer_id,
+                marker_offset: offset,
+                commit: marker.is_some_and(|m| m.is_commit()),
+            }
+        } else if producers.has_ongoing(producer_id) {
+            continue;
+        } else {
+            TxnEvent::Begin {
+                producer_id,
+                offset,
+            }
+        };
+        tracing::info!(dir = %log.dir().display(), ?event, "transaction index caught up from the log");
+        event.apply(&mut producers);
+        let _ = txn_index.append(event);
+    }
+    Ok((producers, txn_index))
+}

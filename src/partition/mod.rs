@@ -1,0 +1,528 @@
+//! One partition of a topic: its log, its producers' state and its transaction index behind one
+//! lock, and the single write path every append goes through (Kafka's `Partition` +
+//! `UnifiedLog.append`).
+//!
+//! **Owns:** [`Partition::append`], the only function that appends to a partition log. Client
+//! produce, transaction markers and internal-topic records (and, with replication, the batches a
+//! follower fetched) all come through it. A write is two steps, so a caller can check what it
+//! needs between them (the transaction coordinator's check of a transactional produce):
+//! [`Partition::validate`] (size, magic, CRC; rules of the write's [`AppendOrigin`];
+//! LogAppendTime stamping) gives [`ValidatedBatches`], the only thing `append` takes; `append`
+//! then, under the partition lock, checks idempotent sequences → assigns offsets and writes
+//! ([`PartitionLog::append`]) → updates producer state, the transaction index and with them the
+//! last stable offset → and, once the lock is released, wakes every fetch parked on this
+//! partition. Reads (fetch ranges, offsets by time, log start / end, last stable offset, high
+//! watermark), DeleteRecords, retention, compaction, flush and size go through `Partition` too;
+//! nothing outside this module takes the partition lock.
+//!
+//! **Must never:** know the wire protocol or Kafka error codes (callers map [`AppendError`] and
+//! [`LogError`]); know topics beyond its own name and index; read the clock (time is a `now_ms`
+//! argument).
+
+mod load;
+pub mod producer_state;
+pub mod txn_index;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::log::control::{self, Marker};
+use crate::log::{
+    AppendResult, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError, PartitionLog,
+    RetentionResult, stamp_log_append_time, validate_batches,
+};
+use producer_state::{
+    AbortedTxn, BatchMetadata, ProducerStateError, ProducerStateTable, SequenceCheck, last_sequence,
+};
+use txn_index::{TxnEvent, TxnIndex};
+
+/// The leader epoch fjord stamps on batches: a single broker never changes leader.
+pub const LEADER_EPOCH: i32 = 0;
+
+/// Who is writing: decides which checks a write gets (Kafka's `AppendOrigin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer's Produce request: no control batches, one batch per idempotent write,
+    /// sequence numbers checked and remembered.
+    Client,
+    /// The broker's own writes: transaction markers, internal-topic records.
+    Coordinator,
+}
+
+/// Batches that passed [`Partition::validate`]; only `validate` makes them.
+#[derive(Debug)]
+pub struct ValidatedBatches {
+    payload: BytesMut,
+    batches: Vec<BatchInfo>,
+    origin: AppendOrigin,
+}
+
+impl ValidatedBatches {
+    /// The batches' headers, in order.
+    pub fn batches(&self) -> &[BatchInfo] {
+        &self.batches
+    }
+}
+
+/// What [`Partition::append`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended(AppendResult),
+    /// An idempotent producer's retry of a batch already in the log: nothing was written.
+    Duplicate {
+        base_offset: i64,
+        log_start_offset: i64,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The write is not acceptable from its origin (Kafka answers INVALID_RECORD).
+    #[error("{0}")]
+    InvalidRecord(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Producer(#[from] ProducerStateError),
+}
+
+/// The offsets that bound what a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    /// The highest offset every replica has (the log end on a single node) — what
+    /// read_uncommitted consumers may read.
+    pub high_watermark: i64,
+    /// Below the oldest open transaction, else the high watermark: what read_committed
+    /// consumers may read.
+    pub last_stable_offset: i64,
+}
+
+/// What [`Partition::read`] found.
+#[derive(Debug)]
+pub struct PartitionRead {
+    pub offsets: PartitionOffsets,
+    /// Whole batches from the requested offset ([`LogError::OffsetOutOfRange`] outside
+    /// `[log start, log end]`).
+    pub slices: Result<Vec<FileSlice>, LogError>,
+    /// read_committed, and data was found: the aborted transactions overlapping it.
+    pub aborted: Vec<AbortedTxn>,
+}
+
+/// One producer as DescribeProducers shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    /// -1 for a transactional producer that so far only has an open transaction here.
+    pub producer_epoch: i32,
+    pub last_sequence: i32,
+    /// First offset of its open transaction, else -1.
+    pub current_txn_start_offset: i64,
+}
+
+/// Everything one partition's writer and readers share, behind the partition lock.
+struct PartitionState {
+    log: PartitionLog,
+    producers: ProducerStateTable,
+    txn_index: TxnIndex,
+}
+
+impl PartitionState {
+    fn offsets(&self) -> PartitionOffsets {
+        let end = self.log.log_end_offset();
+        PartitionOffsets {
+            log_start_offset: self.log.log_start_offset(),
+            log_end_offset: end,
+            high_watermark: end,
+            last_stable_offset: self.producers.first_unstable_offset().unwrap_or(end),
+        }
+    }
+
+    fn note_txn_event(&mut self, event: TxnEvent) {
+        event.apply(&mut self.producers);
+        if let Err(err) = self.txn_index.append(event) {
+            tracing::error!(dir = %self.log.dir().display(), "writing the transaction index: {err}");
+        }
+    }
+
+    /// Producer state, transaction index and last stable offset after `batches` landed at `r`.
+    fn after_append(
+        &mut self,
+        payload: &[u8],
+        batches: &[BatchInfo],
+        origin: AppendOrigin,
+        r: &AppendResult,
+    ) {
+        let mut offset = r.base_offset;
+        for b in batches {
+            let last_offset = offset + i64::from(b.last_offset_delta);
+            if b.is_control {
+                if b.is_transactional && b.producer_id >= 0 {
+                    let bytes = &payload[b.position..b.position + b.size];
+                    match control::first_batch_marker(bytes) {
+                        Some(marker) => self.note_txn_event(TxnEvent::End {
+                            producer_id: b.producer_id,
+                            marker_offset: offset,
+                            commit: marker.is_commit(),
+                        }),
+                        None => tracing::warn!(
+                            dir = %self.log.dir().display(),
+                            offset,
+                            "control batch that is not a transaction marker"
+                        ),
+                    }
+                }
+            } else {
+                if b.is_transactional && !self.producers.has_ongoing(b.producer_id) {
+                    self.note_txn_event(TxnEvent::Begin {
+                        producer_id: b.producer_id,
+                        offset,
+                    });
+                }
+                if b.producer_id >= 0 && origin == AppendOrigin::Client {
+                    self.producers.record(
+                        b.producer_id,
+                        b.producer_epoch,
+                        BatchMetadata {
+                            first_seq: b.base_sequence,
+                            last_seq: last_sequence(b.base_sequence, b.last_offset_delta),
+                            first_offset: offset,
+                            last_offset,
+                        },
+                    );
+                }
+            }
+            offset = last_offset + 1;
+        }
+    }
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    dir: PathBuf,
+    state: Mutex<PartitionState>,
+    /// Log end offset when the cleaner last compacted this partition (-1: never).
+    cleaned_through: AtomicI64,
+    /// Log end offset after each append; long-polling fetches wait on it.
+    end_offset: watch::Sender<i64>,
+}
+
+impl Partition {
+    /// Open (or create) the partition's directory, recover its log and rebuild its producer
+    /// state (see [`load`]).
+    pub fn open(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<Arc<Partition>, LogError> {
+        let log = PartitionLog::open(dir, config, now_ms)?;
+        let (producers, txn_index) = load::producer_state(&log)?;
+        Ok(Arc::new(Partition {
+            topic: topic.to_string(),
+            index,
+            dir: dir.to_path_buf(),
+            end_offset: watch::Sender::new(log.log_end_offset()),
+            cleaned_through: AtomicI64::new(-1),
+            state: Mutex::new(PartitionState {
+                log,
+                producers,
+                txn_index,
+            }),
+        }))
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Check a payload of record batches before [`append`](Self::append): size, magic and CRC of
+    /// every batch (the log's `max.message.bytes` for clients), then the origin's rules; on a
+    /// LogAppendTime topic the broker's time is stamped into each batch.
+    pub fn validate(
+        &self,
+        payload: BytesMut,
+        origin: AppendOrigin,
+        now_ms: i64,
+    ) -> Result<ValidatedBatches, AppendError> {
+        let (max_bytes, log_append_time) = match origin {
+            AppendOrigin::Client => {
+                let st = self.state.lock();
+                let c = st.log.config();
+                (c.max_message_bytes, c.log_append_time)
+            }
+            AppendOrigin::Coordinator => (usize::MAX, false),
+        };
+        let mut batches = validate_batches(&payload, max_bytes)?;
+        if origin == AppendOrigin::Client && batches.iter().any(|b| b.is_control) {
+            return Err(AppendError::InvalidRecord(
+                "clients may not write control batches".into(),
+            ));
+        }
+        let mut payload = payload;
+        if log_append_time {
+            for b in &mut batches {
+                stamp_log_append_time(&mut payload, b, now_ms)?;
+            }
+        }
+        Ok(ValidatedBatches {
+            payload,
+            batches,
+            origin,
+        })
+    }
+
+    /// The write path: see the module docs.
+    pub fn append(
+        &self,
+        validated: ValidatedBatches,
+        now_ms: i64,
+    ) -> Result<AppendOutcome, AppendError> {
+        let ValidatedBatches {
+            mut payload,
+            batches,
+            origin,
+        } = validated;
+        let idempotent = batches.iter().any(|b| b.producer_id >= 0 && !b.is_control);
+        if origin == AppendOrigin::Client && idempotent && batches.len() > 1 {
+            return Err(AppendError::InvalidRecord(
+                "idempotent produce must carry exactly one batch per partition".into(),
+            ));
+        }
+        let mut st = self.state.lock();
+        if origin == AppendOrigin::Client
+            && let Some(b) = batches.first().filter(|b| b.producer_id >= 0)
+        {
+            let first_seq = b.base_sequence;
+            let last_seq = last_sequence(b.base_sequence, b.last_offset_delta);
+            match st
+                .producers
+                .check(b.producer_id, b.producer_epoch, first_seq, last_seq)?
+            {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate { first_offset, .. } => {
+                    tracing::debug!(
+                        producer_id = b.producer_id,
+                        first_seq,
+                        "duplicate batch acknowledged with its original offset"
+                    );
+                    return Ok(AppendOutcome::Duplicate {
+                        base_offset: first_offset,
+                        log_start_offset: st.log.log_start_offset(),
+                    });
+                }
+            }
+        }
+        let r = st
+            .log
+            .append(&mut payload, &batches, LEADER_EPOCH, now_ms)?;
+        st.after_append(&payload, &batches, origin, &r);
+        let leo = st.log.log_end_offset();
+        drop(st);
+        self.end_offset.send_replace(leo);
+        Ok(AppendOutcome::Appended(r))
+    }
+
+    /// Write a transaction marker (a COMMIT or ABORT control batch) of a producer through
+    /// [`append`](Self::append). Returns the marker's offset.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: Marker,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<i64, AppendError> {
+        let payload = control::control_batch(
+            producer_id,
+            producer_epoch,
+            marker,
+            coordinator_epoch,
+            now_ms,
+        );
+        let validated = self.validate(payload, AppendOrigin::Coordinator, now_ms)?;
+        match self.append(validated, now_ms)? {
+            AppendOutcome::Appended(r) => Ok(r.base_offset),
+            AppendOutcome::Duplicate { base_offset, .. } => Ok(base_offset),
+        }
+    }
+
+    /// A receiver that sees the log end offset after every append.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.end_offset.subscribe()
+    }
+
+    pub fn offsets(&self) -> PartitionOffsets {
+        self.state.lock().offsets()
+    }
+
+    /// Whole batches from `offset`, at most `max_bytes` of them unless `min_one` (then at least
+    /// the first batch, whatever its size), up to the last stable offset for read_committed
+    /// readers, else the high watermark.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        read_committed: bool,
+    ) -> PartitionRead {
+        let st = self.state.lock();
+        let offsets = st.offsets();
+        let (start, end) = (offsets.log_start_offset, offsets.log_end_offset);
+        let mut read = PartitionRead {
+            offsets,
+            slices: Ok(Vec::new()),
+            aborted: Vec::new(),
+        };
+        if offset < start || offset > end {
+            read.slices = Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: start,
+                log_end: end,
+            });
+            return read;
+        }
+        if offset == end || (max_bytes == 0 && !min_one) {
+            return read;
+        }
+        let upper = if read_committed {
+            offsets.last_stable_offset
+        } else {
+            offsets.high_watermark
+        };
+        read.slices = st.log.slices_up_to(offset, max_bytes, min_one, upper);
+        if read_committed && read.slices.as_ref().is_ok_and(|s| !s.is_empty()) {
+            read.aborted = st
+                .producers
+                .aborted_between(offset, offsets.last_stable_offset);
+        }
+        read
+    }
+
+    /// Batches from `offset` as bytes, at least the first whole batch (internal-topic replay).
+    pub fn read_bytes(&self, offset: i64, max_bytes: usize) -> Result<Bytes, LogError> {
+        self.state.lock().log.read(offset, max_bytes, true)
+    }
+
+    /// The first offset whose batch has a timestamp >= `ts`, with that timestamp.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.state.lock().log.offset_for_timestamp(ts)
+    }
+
+    /// The offset and timestamp of the record with the largest timestamp.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        self.state.lock().log.max_timestamp_offset()
+    }
+
+    /// Aborted transactions overlapping offsets `[from, to)`.
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.state.lock().producers.aborted_between(from, to)
+    }
+
+    /// Producers with state here, by producer id (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let st = self.state.lock();
+        let ongoing = st.producers.ongoing();
+        let mut active: Vec<ActiveProducer> = st
+            .producers
+            .producers()
+            .map(|(pid, e)| ActiveProducer {
+                producer_id: *pid,
+                producer_epoch: i32::from(e.epoch),
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                current_txn_start_offset: ongoing.get(pid).copied().unwrap_or(-1),
+            })
+            .collect();
+        // Transactional producers that only wrote markers so far.
+        for (pid, first) in ongoing {
+            if !active.iter().any(|a| a.producer_id == *pid) {
+                active.push(ActiveProducer {
+                    producer_id: *pid,
+                    producer_epoch: -1,
+                    last_sequence: -1,
+                    current_txn_start_offset: *first,
+                });
+            }
+        }
+        active.sort_by_key(|a| a.producer_id);
+        active
+    }
+
+    /// Kafka's DeleteRecords (see [`PartitionLog::delete_records_before`]). Returns the log start
+    /// offset afterwards; on error, the error and the log start offset as it stands.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, (LogError, i64)> {
+        let mut st = self.state.lock();
+        st.log
+            .delete_records_before(offset)
+            .map_err(|e| (e, st.log.log_start_offset()))
+    }
+
+    /// Bytes of log data on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.state.lock().log.size_bytes()
+    }
+
+    /// New log settings (a topic or broker config changed).
+    pub fn set_log_config(&self, config: LogConfig) {
+        self.state.lock().log.set_config(config);
+    }
+
+    /// Delete segments past `retention_ms` / `retention_bytes` (never the active one).
+    pub fn apply_retention(
+        &self,
+        retention_ms: i64,
+        retention_bytes: i64,
+        now_ms: i64,
+    ) -> Result<RetentionResult, LogError> {
+        self.state
+            .lock()
+            .log
+            .apply_retention(retention_ms, retention_bytes, now_ms)
+    }
+
+    /// Compact the log (see [`crate::log::cleaner`]): the lock is held only to plan and to
+    /// install; the cleaned segments are built without it, so producers are never blocked.
+    /// None when there was nothing to do (no new data since the last clean, or no segment old
+    /// enough).
+    pub fn compact(
+        &self,
+        min_compaction_lag_ms: i64,
+        delete_retention_ms: i64,
+        now_ms: i64,
+    ) -> Option<Result<CompactionResult, LogError>> {
+        let plan = {
+            let st = self.state.lock();
+            if st.log.log_end_offset() == self.cleaned_through.load(Ordering::Relaxed) {
+                return None; // nothing new since the last clean
+            }
+            st.log.plan_compaction(min_compaction_lag_ms, now_ms)?
+        };
+        let end = plan.key_map_range().1;
+        let cleaned = match plan.build(delete_retention_ms, now_ms, plan.dir()) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        let result = self.state.lock().log.install_compaction(cleaned);
+        if result.is_ok() {
+            self.cleaned_through.store(end, Ordering::Relaxed);
+        }
+        Some(result)
+    }
+
+    /// fsync the log (clean shutdown).
+    pub fn flush(&self) -> Result<(), LogError> {
+        self.state.lock().log.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests;
