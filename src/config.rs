@@ -403,6 +403,10 @@ pub enum Origin {
     DynamicBroker,
 }
 
+/// The server-side assignors of consumer-protocol groups (KIP-848): the names
+/// `group.consumer.assignors` may list. The group coordinator implements them.
+pub const CONSUMER_GROUP_ASSIGNORS: &[&str] = &["uniform", "range"];
+
 /// Broker keys that can change at runtime (IncrementalAlterConfigs on a
 /// broker resource), as in Kafka: the topic defaults and limits of the log.
 pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
@@ -664,7 +668,7 @@ impl Config {
                 if list.is_empty()
                     || list
                         .iter()
-                        .any(|a| !crate::group::consumer::ASSIGNORS.contains(&a.as_str()))
+                        .any(|a| !CONSUMER_GROUP_ASSIGNORS.contains(&a.as_str()))
                 {
                     return Err(invalid(
                         "group.consumer.assignors",
