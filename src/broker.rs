@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::cluster::{TopicError, TopicRegistry};
+use crate::config::dynamic::DynamicConfigs;
 use crate::config::{self, Config};
-use crate::dynamic_config::DynamicConfigs;
 use crate::group::GroupCoordinator;
 use crate::quotas::ClientQuotas;
 use crate::txn::coordinator::{TransactionCoordinator, TxnContext};

@@ -9,7 +9,6 @@ pub mod broker;
 pub mod clock;
 pub mod cluster;
 pub mod config;
-pub mod dynamic_config;
 pub mod group;
 pub mod log;
 pub mod quotas;

@@ -6,6 +6,8 @@
 //! is the prose version of that table. This module never touches sockets or
 //! disks beyond reading the properties file.
 
+pub mod dynamic;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
