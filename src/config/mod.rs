@@ -7,6 +7,9 @@
 //! disks beyond reading the properties file.
 
 pub mod dynamic;
+pub mod properties;
+
+pub use properties::{env_to_key, parse_properties};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -316,20 +319,6 @@ const IGNORED_KEYS: &[&str] = &[
     "confluent.support.metrics.enable",
 ];
 
-/// Environment variables of Kafka's launch scripts that are not broker keys.
-const LAUNCHER_ENV: &[&str] = &[
-    "KAFKA_HEAP_OPTS",
-    "KAFKA_OPTS",
-    "KAFKA_JVM_PERFORMANCE_OPTS",
-    "KAFKA_LOG4J_OPTS",
-    "KAFKA_GC_LOG_OPTS",
-    "KAFKA_JMX_OPTS",
-    "KAFKA_DEBUG",
-    "KAFKA_HOME",
-    "KAFKA_VERSION",
-    "KAFKA_CLUSTER_ID",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -488,21 +477,7 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[String],
     ) -> Result<(Config, Vec<String>), ConfigError> {
-        let mut raw = BTreeMap::new();
-        if let Some(text) = file {
-            raw.extend(parse_properties(text));
-        }
-        for (k, v) in env {
-            if let Some(key) = env_to_key(&k) {
-                raw.insert(key, v);
-            }
-        }
-        for o in overrides {
-            let (k, v) = o
-                .split_once('=')
-                .ok_or_else(|| ConfigError::Override(o.clone()))?;
-            raw.insert(k.trim().to_string(), v.trim().to_string());
-        }
+        let raw = properties::merge_sources(file, env, overrides)?;
         let warnings = raw
             .keys()
             .filter(|k| spec(k).is_none() && !IGNORED_KEYS.contains(&k.as_str()))
@@ -773,51 +748,6 @@ fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigErr
     Ok(m)
 }
 
-/// Java-properties subset: `key=value` or `key: value`, `#`/`!` comments,
-/// trailing-backslash continuation lines.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut pending = String::new();
-    for line in text.lines() {
-        let line = line.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            pending.push_str(stripped);
-            continue;
-        }
-        pending.push_str(line);
-        let entry = std::mem::take(&mut pending);
-        let split = entry.find(['=', ':']);
-        let (k, v) = match split {
-            Some(i) => (&entry[..i], &entry[i + 1..]),
-            None => (entry.as_str(), ""),
-        };
-        out.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    out
-}
-
-/// `KAFKA_LOG_RETENTION_HOURS` → `log.retention.hours`, following the Apache
-/// Kafka docker image: `_` → `.`, `__` → `_`, `___` → `-`.
-pub fn env_to_key(var: &str) -> Option<String> {
-    let rest = var.strip_prefix("KAFKA_")?;
-    if rest.is_empty() || LAUNCHER_ENV.contains(&var) {
-        return None;
-    }
-    let lower = rest.to_ascii_lowercase();
-    Some(
-        lower
-            .replace("___", "\u{1}")
-            .replace("__", "\u{2}")
-            .replace('_', ".")
-            .replace('\u{1}', "-")
-            .replace('\u{2}', "_"),
-    )
-}
-
 /// A topic-level key: its Kafka name, type, and the broker key it defaults from.
 pub struct TopicKeySpec {
     pub name: &'static str,
@@ -1011,7 +941,7 @@ pub fn markdown_tables() -> String {
 mod tests {
     use super::*;
 
-    fn build(file: Option<&str>, env: &[(&str, &str)], ov: &[&str]) -> Config {
+    pub(super) fn build(file: Option<&str>, env: &[(&str, &str)], ov: &[&str]) -> Config {
         let env = env.iter().map(|(a, b)| (a.to_string(), b.to_string()));
         let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
         Config::from_sources(file, env, &ov).unwrap().0
@@ -1029,32 +959,6 @@ mod tests {
         assert_eq!(c.log_retention_ms, 168 * 3_600_000);
         assert_eq!(c.log_dir, PathBuf::from("./data"));
         assert_eq!(c.node_id, 1);
-    }
-
-    #[test]
-    fn precedence_file_env_override() {
-        let file = "num.partitions=2\n# comment\nlog.dirs = /a,/b\nlog.segment.bytes: 1000\n";
-        let c = build(
-            Some(file),
-            &[("KAFKA_NUM_PARTITIONS", "3"), ("KAFKA_HEAP_OPTS", "-Xmx1G")],
-            &["log.segment.bytes=2000"],
-        );
-        assert_eq!(c.num_partitions, 3);
-        assert_eq!(c.log_dir, PathBuf::from("/a"));
-        assert_eq!(c.log_segment_bytes, 2000);
-        assert!(!c.raw.contains_key("heap.opts"));
-    }
-
-    #[test]
-    fn env_names_map_like_the_docker_image() {
-        assert_eq!(env_to_key("KAFKA_LOG_DIRS").unwrap(), "log.dirs");
-        assert_eq!(
-            env_to_key("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP").unwrap(),
-            "listener.security.protocol.map"
-        );
-        assert_eq!(env_to_key("KAFKA_A__B___C").unwrap(), "a_b-c");
-        assert_eq!(env_to_key("KAFKA_OPTS"), None);
-        assert_eq!(env_to_key("PATH"), None);
     }
 
     #[test]
