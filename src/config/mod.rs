@@ -1,10 +1,29 @@
 //! Broker configuration under Kafka's own key names.
 //!
-//! Sources, later ones winning: `--config server.properties`, then `KAFKA_*`
-//! environment variables, then `--override key=value`. Every key fjord knows is
-//! listed in [`BROKER_KEYS`] with its Kafka default; `docs/configuration.md`
-//! is the prose version of that table. This module never touches sockets or
-//! disks beyond reading the properties file.
+//! This module owns what a Kafka config key means: its name, type, Kafka's
+//! default, the checks its value must pass, where values come from and how
+//! layers stack. Sources, later ones winning: `--config server.properties`,
+//! then `KAFKA_*` environment variables, then `--override key=value`; dynamic
+//! layers (cluster default, then this broker) go on top at runtime.
+//!
+//! - [`broker`]: every broker key fjord knows ([`BROKER_KEYS`]) with its Kafka
+//!   default, the keys that may change at runtime, and how a key map becomes
+//!   the typed, validated [`Config`].
+//! - [`topic`]: topic keys ([`TOPIC_KEYS`]), the broker keys they default
+//!   from, and [`validate_topic_config`].
+//! - [`properties`]: properties-file parsing, `KAFKA_*` environment mapping
+//!   and `--override`.
+//! - [`dynamic`]: the dynamic broker layers (kafka-configs.sh `--alter
+//!   --entity-type brokers`).
+//! - here: [`Config`] and the glue — [`Config::from_sources`], the dynamic
+//!   layering, and the key tables of `docs/configuration.md` (the prose
+//!   version of [`BROKER_KEYS`] and [`TOPIC_KEYS`]).
+//!
+//! It must never know the wire protocol (requests, responses, error codes:
+//! callers turn a [`ConfigError`] into a Kafka error) or the storage (logs,
+//! segments, topic metadata), and imports nothing from the rest of fjord.
+//! The only file it touches itself is `dynamic-broker.properties`, where
+//! [`dynamic`] keeps its layers.
 
 pub mod broker;
 pub mod dynamic;
@@ -58,6 +77,23 @@ fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
         key: key.to_string(),
         value: value.to_string(),
         reason: reason.into(),
+    }
+}
+
+fn validate_type(key: &str, kind: ConfigType, value: &str) -> Result<(), ConfigError> {
+    let v = value.trim();
+    let ok = match kind {
+        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        ConfigType::Int => v.parse::<i32>().is_ok(),
+        ConfigType::Short => v.parse::<i16>().is_ok(),
+        ConfigType::Long => v.parse::<i64>().is_ok(),
+        ConfigType::Double => v.parse::<f64>().is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(key, value, format!("expected {kind:?}")))
     }
 }
 
@@ -187,23 +223,6 @@ impl Config {
 impl Default for Config {
     fn default() -> Self {
         Config::from_map(BTreeMap::new()).expect("defaults are valid")
-    }
-}
-
-fn validate_type(key: &str, kind: ConfigType, value: &str) -> Result<(), ConfigError> {
-    let v = value.trim();
-    let ok = match kind {
-        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-        ConfigType::Int => v.parse::<i32>().is_ok(),
-        ConfigType::Short => v.parse::<i16>().is_ok(),
-        ConfigType::Long => v.parse::<i64>().is_ok(),
-        ConfigType::Double => v.parse::<f64>().is_ok(),
-        _ => true,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(key, value, format!("expected {kind:?}")))
     }
 }
 
