@@ -13,8 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::config::dynamic::DynamicConfigs;
 use crate::config::{self, Config};
-use crate::dynamic_config::DynamicConfigs;
 use crate::group::GroupCoordinator;
 use crate::quotas::ClientQuotas;
 use crate::topics::{TopicError, TopicRegistry};

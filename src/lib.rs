@@ -8,7 +8,6 @@ pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
-pub mod dynamic_config;
 pub mod error;
 pub mod group;
 pub mod log;

@@ -14,8 +14,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use super::{RequestContext, str_bytes, topic_error};
+use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
-use crate::dynamic_config::{DynamicError, Level};
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;

@@ -27,7 +27,7 @@ pub type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
 /// What the group needs to know of topics: name → (id, partition count).
 pub type TopicView = BTreeMap<String, (Uuid, i32)>;
 
-pub const ASSIGNORS: &[&str] = &["uniform", "range"];
+pub use crate::config::CONSUMER_GROUP_ASSIGNORS as ASSIGNORS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsumerGroupState {

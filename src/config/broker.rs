@@ -1,0 +1,623 @@
+//! Broker keys: every key fjord reads with its type, Kafka default and what
+//! fjord does with it ([`BROKER_KEYS`]), the keys accepted without effect,
+//! the keys that may change at runtime, and how a key map becomes a
+//! validated, typed [`Config`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::{Config, ConfigError, ConfigType, Origin, invalid, validate_type};
+
+use ConfigType as T;
+
+/// One broker key fjord understands.
+pub struct KeySpec {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// Kafka's default, or `None` where Kafka has none (null).
+    pub default: Option<&'static str>,
+    /// What fjord does with it; the first line of `fjord --help`'s key list.
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    doc: &'static str,
+) -> KeySpec {
+    KeySpec {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
+/// Every broker key fjord reads. Defaults are Kafka's except where the doc says why not.
+pub const BROKER_KEYS: &[KeySpec] = &[
+    key(
+        "listeners",
+        T::List,
+        Some("PLAINTEXT://localhost:9092"),
+        "Listeners to bind. Kafka's default binds all interfaces; fjord binds localhost for local use.",
+    ),
+    key(
+        "advertised.listeners",
+        T::List,
+        None,
+        "Addresses handed to clients in Metadata; defaults to listeners.",
+    ),
+    key(
+        "listener.security.protocol.map",
+        T::List,
+        Some(
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        ),
+        "Listener name to security protocol. Only PLAINTEXT is served.",
+    ),
+    key(
+        "controller.listener.names",
+        T::List,
+        None,
+        "Listeners reserved for the KRaft controller; fjord does not bind them.",
+    ),
+    key(
+        "log.dirs",
+        T::List,
+        None,
+        "Data directory (the first one is used). Default ./data (Kafka: /tmp/kafka-logs).",
+    ),
+    key(
+        "log.dir",
+        T::String,
+        Some("./data"),
+        "Used when log.dirs is unset.",
+    ),
+    key(
+        "node.id",
+        T::Int,
+        Some("1"),
+        "This broker's id. Kafka requires it in KRaft mode; fjord defaults to 1.",
+    ),
+    key(
+        "broker.id",
+        T::Int,
+        Some("-1"),
+        "Synonym of node.id when node.id is unset.",
+    ),
+    key(
+        "num.partitions",
+        T::Int,
+        Some("1"),
+        "Partitions of auto-created topics.",
+    ),
+    key(
+        "default.replication.factor",
+        T::Short,
+        Some("1"),
+        "Accepted; a single broker keeps one replica.",
+    ),
+    key(
+        "auto.create.topics.enable",
+        T::Boolean,
+        Some("true"),
+        "Create topics on Metadata requests for unknown topics.",
+    ),
+    key(
+        "delete.topic.enable",
+        T::Boolean,
+        Some("true"),
+        "DeleteTopics is refused when false.",
+    ),
+    key(
+        "log.retention.hours",
+        T::Int,
+        Some("168"),
+        "Retention (stored; enforced in a later release).",
+    ),
+    key(
+        "log.retention.minutes",
+        T::Int,
+        None,
+        "Overrides log.retention.hours.",
+    ),
+    key(
+        "log.retention.ms",
+        T::Long,
+        None,
+        "Overrides log.retention.minutes.",
+    ),
+    key(
+        "log.retention.bytes",
+        T::Long,
+        Some("-1"),
+        "Default retention.bytes of topics (-1: no size limit).",
+    ),
+    key(
+        "log.retention.check.interval.ms",
+        T::Long,
+        Some("300000"),
+        "How often retention and the log cleaner run.",
+    ),
+    key(
+        "log.segment.bytes",
+        T::Int,
+        Some("1073741824"),
+        "Roll segments at this size.",
+    ),
+    key(
+        "log.roll.hours",
+        T::Int,
+        Some("168"),
+        "Roll segments at this age.",
+    ),
+    key("log.roll.ms", T::Long, None, "Overrides log.roll.hours."),
+    key(
+        "log.index.interval.bytes",
+        T::Int,
+        Some("4096"),
+        "Bytes of log between offset index entries.",
+    ),
+    key(
+        "log.cleanup.policy",
+        T::List,
+        Some("delete"),
+        "Default cleanup.policy of topics.",
+    ),
+    key(
+        "log.flush.interval.messages",
+        T::Long,
+        Some("9223372036854775807"),
+        "fsync a partition after this many records (before acknowledging).",
+    ),
+    key(
+        "log.flush.interval.ms",
+        T::Long,
+        None,
+        "Accepted and reported; fjord flushes by message count.",
+    ),
+    key(
+        "message.max.bytes",
+        T::Int,
+        Some("1048588"),
+        "Largest record batch accepted.",
+    ),
+    key(
+        "socket.request.max.bytes",
+        T::Int,
+        Some("104857600"),
+        "Largest request frame; larger frames close the connection.",
+    ),
+    key(
+        "compression.type",
+        T::String,
+        Some("producer"),
+        "Default compression.type of topics (only 'producer' is applied).",
+    ),
+    key(
+        "log.message.timestamp.type",
+        T::String,
+        Some("CreateTime"),
+        "Default message.timestamp.type of topics.",
+    ),
+    key(
+        "min.insync.replicas",
+        T::Int,
+        Some("1"),
+        "Accepted; a single broker.",
+    ),
+    key(
+        "group.initial.rebalance.delay.ms",
+        T::Int,
+        Some("0"),
+        "Wait before the first rebalance of an empty group. Kafka: 3000; fjord 0, as Kafka's own dev server.properties sets, so a lone local consumer starts at once.",
+    ),
+    key(
+        "group.min.session.timeout.ms",
+        T::Int,
+        Some("6000"),
+        "Smallest session.timeout.ms a consumer may ask for (INVALID_SESSION_TIMEOUT below).",
+    ),
+    key(
+        "group.max.session.timeout.ms",
+        T::Int,
+        Some("1800000"),
+        "Largest session.timeout.ms a consumer may ask for.",
+    ),
+    key(
+        "group.consumer.session.timeout.ms",
+        T::Int,
+        Some("45000"),
+        "Session timeout of consumer-protocol (KIP-848) group members.",
+    ),
+    key(
+        "group.consumer.heartbeat.interval.ms",
+        T::Int,
+        Some("5000"),
+        "Heartbeat interval the coordinator gives consumer-protocol members.",
+    ),
+    key(
+        "group.consumer.assignors",
+        T::List,
+        Some("uniform,range"),
+        "Server-side assignors of consumer-protocol groups; the first is the default.",
+    ),
+    key(
+        "transaction.max.timeout.ms",
+        T::Int,
+        Some("900000"),
+        "Largest transaction.timeout.ms a producer may ask for (INVALID_TRANSACTION_TIMEOUT above).",
+    ),
+    key(
+        "offsets.retention.minutes",
+        T::Int,
+        Some("10080"),
+        "Committed offsets of a group that stays empty this long are deleted.",
+    ),
+    key(
+        "offsets.retention.check.interval.ms",
+        T::Long,
+        Some("600000"),
+        "How often expired offsets are looked for.",
+    ),
+    key(
+        "offset.metadata.max.bytes",
+        T::Int,
+        Some("4096"),
+        "Largest metadata string of a committed offset (OFFSET_METADATA_TOO_LARGE above).",
+    ),
+    key(
+        "cluster.id",
+        T::String,
+        None,
+        "fjord extension: cluster id for a new data dir (else random, kept in meta.properties).",
+    ),
+];
+
+/// The spec of a known broker key.
+pub fn spec(key: &str) -> Option<&'static KeySpec> {
+    BROKER_KEYS.iter().find(|s| s.name == key)
+}
+
+/// Keys of a Kafka server.properties that mean nothing to a single fjord broker.
+/// They are accepted without a warning so that stock files and compose blocks carry over.
+pub(super) const IGNORED_KEYS: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "inter.broker.listener.name",
+    "num.network.threads",
+    "num.io.threads",
+    "num.recovery.threads.per.data.dir",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "offsets.topic.replication.factor",
+    "offsets.topic.num.partitions",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "metadata.log.dir",
+    "zookeeper.connect",
+    "confluent.support.metrics.enable",
+];
+
+/// The server-side assignors of consumer-protocol groups (KIP-848): the names
+/// `group.consumer.assignors` may list. The group coordinator implements them.
+pub const CONSUMER_GROUP_ASSIGNORS: &[&str] = &["uniform", "range"];
+
+/// Broker keys that can change at runtime (IncrementalAlterConfigs on a
+/// broker resource), as in Kafka: the topic defaults and limits of the log.
+pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
+    // Only the primary names: Kafka refuses log.retention.hours/minutes and
+    // log.roll.hours as dynamic configs.
+    "log.retention.ms",
+    "log.retention.bytes",
+    "log.segment.bytes",
+    "log.roll.ms",
+    "log.index.interval.bytes",
+    "log.cleanup.policy",
+    "log.flush.interval.messages",
+    "log.flush.interval.ms",
+    "log.message.timestamp.type",
+    "message.max.bytes",
+    "compression.type",
+    "min.insync.replicas",
+];
+
+/// A listener: name (PLAINTEXT, CONTROLLER, …), host and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.name, self.host, self.port)
+    }
+}
+
+impl Config {
+    /// Typed view of a key map (after precedence). Validates every known key.
+    pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        for s in BROKER_KEYS {
+            if let Some(v) = raw.get(s.name) {
+                validate_type(s.name, s.kind, v)?;
+            }
+        }
+        let get = |k: &str| {
+            raw.get(k)
+                .map(String::as_str)
+                .or(spec(k).and_then(|s| s.default))
+        };
+        let int = |k: &str| -> Option<i64> { get(k).map(|v| v.trim().parse().unwrap_or_default()) };
+
+        let all_listeners = parse_listeners("listeners", get("listeners").unwrap_or_default())?;
+        let controller_names: Vec<String> = get("controller.listener.names")
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let protocol_map = parse_protocol_map(get("listener.security.protocol.map").unwrap_or(""))?;
+        let mut listeners = Vec::new();
+        for l in all_listeners {
+            if controller_names.contains(&l.name) {
+                continue;
+            }
+            let proto = protocol_map
+                .get(&l.name)
+                .cloned()
+                .unwrap_or_else(|| l.name.clone());
+            if proto != "PLAINTEXT" {
+                return Err(invalid(
+                    "listeners",
+                    &l.to_string(),
+                    format!("security protocol {proto} is not supported; use PLAINTEXT"),
+                ));
+            }
+            listeners.push(l);
+        }
+        if listeners.is_empty() {
+            return Err(invalid(
+                "listeners",
+                get("listeners").unwrap_or(""),
+                "no PLAINTEXT listener left to serve clients",
+            ));
+        }
+        let advertised_listeners = match raw.get("advertised.listeners") {
+            Some(v) => parse_listeners("advertised.listeners", v)?,
+            None => listeners
+                .iter()
+                .map(|l| Listener {
+                    host: if l.host.is_empty() || l.host == "0.0.0.0" || l.host == "::" {
+                        "localhost".to_string()
+                    } else {
+                        l.host.clone()
+                    },
+                    ..l.clone()
+                })
+                .collect(),
+        };
+
+        let log_dir = raw
+            .get("log.dirs")
+            .and_then(|v| v.split(',').map(str::trim).find(|s| !s.is_empty()))
+            .or(get("log.dir"))
+            .unwrap_or("./data");
+
+        let node_id = match raw.get("node.id") {
+            Some(_) => int("node.id").unwrap_or(1),
+            None => match int("broker.id") {
+                Some(b) if b >= 0 => b,
+                _ => 1,
+            },
+        };
+        if node_id < 0 || node_id > i32::MAX as i64 {
+            return Err(invalid("node.id", &node_id.to_string(), "must be >= 0"));
+        }
+
+        let retention_ms = if let Some(ms) = raw.get("log.retention.ms") {
+            ms.trim().parse().unwrap_or(-1)
+        } else if let Some(m) = int("log.retention.minutes") {
+            m.saturating_mul(60_000)
+        } else {
+            int("log.retention.hours")
+                .unwrap_or(168)
+                .saturating_mul(3_600_000)
+        };
+        let roll_ms = match raw.get("log.roll.ms") {
+            Some(v) => v.trim().parse().unwrap_or(604_800_000),
+            None => int("log.roll.hours")
+                .unwrap_or(168)
+                .saturating_mul(3_600_000),
+        };
+
+        let positive = |k: &str, min: i64| -> Result<i64, ConfigError> {
+            let v = int(k).unwrap_or_default();
+            if v < min {
+                return Err(invalid(k, &v.to_string(), format!("must be >= {min}")));
+            }
+            Ok(v)
+        };
+        let num_partitions = positive("num.partitions", 1)? as i32;
+        let rf = positive("default.replication.factor", 1)? as i16;
+        let segment_bytes = positive("log.segment.bytes", 14)? as i32;
+        let index_interval = positive("log.index.interval.bytes", 0)? as i32;
+        let flush_messages = positive("log.flush.interval.messages", 1)?;
+        let message_max = positive("message.max.bytes", 0)? as i32;
+        let request_max = positive("socket.request.max.bytes", 1)? as i32;
+        if roll_ms < 1 {
+            return Err(invalid("log.roll.ms", &roll_ms.to_string(), "must be >= 1"));
+        }
+
+        Ok(Config {
+            listeners,
+            advertised_listeners,
+            log_dir: PathBuf::from(log_dir),
+            node_id: node_id as i32,
+            num_partitions,
+            default_replication_factor: rf,
+            auto_create_topics_enable: get("auto.create.topics.enable") == Some("true"),
+            delete_topic_enable: get("delete.topic.enable") == Some("true"),
+            log_retention_ms: retention_ms,
+            log_retention_bytes: int("log.retention.bytes").unwrap_or(-1),
+            log_segment_bytes: segment_bytes,
+            log_roll_ms: roll_ms,
+            log_index_interval_bytes: index_interval,
+            log_flush_interval_messages: flush_messages,
+            message_max_bytes: message_max,
+            socket_request_max_bytes: request_max,
+            cluster_id: raw.get("cluster.id").cloned(),
+            origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
+            group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,
+            group_min_session_timeout_ms: positive("group.min.session.timeout.ms", 0)? as i32,
+            group_max_session_timeout_ms: positive("group.max.session.timeout.ms", 0)? as i32,
+            offsets_retention_ms: positive("offsets.retention.minutes", 1)?.saturating_mul(60_000),
+            offsets_retention_check_interval_ms: positive(
+                "offsets.retention.check.interval.ms",
+                1,
+            )?,
+            offset_metadata_max_bytes: positive("offset.metadata.max.bytes", 0)? as usize,
+            group_consumer_session_timeout_ms: positive("group.consumer.session.timeout.ms", 1)?
+                as i32,
+            group_consumer_heartbeat_interval_ms: positive(
+                "group.consumer.heartbeat.interval.ms",
+                1,
+            )? as i32,
+            transaction_max_timeout_ms: positive("transaction.max.timeout.ms", 1)? as i32,
+            log_retention_check_interval_ms: positive("log.retention.check.interval.ms", 1)?,
+            group_consumer_assignors: {
+                let list: Vec<String> = get("group.consumer.assignors")
+                    .unwrap_or("uniform,range")
+                    .split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                if list.is_empty()
+                    || list
+                        .iter()
+                        .any(|a| !CONSUMER_GROUP_ASSIGNORS.contains(&a.as_str()))
+                {
+                    return Err(invalid(
+                        "group.consumer.assignors",
+                        get("group.consumer.assignors").unwrap_or(""),
+                        "fjord's assignors are uniform and range",
+                    ));
+                }
+                list
+            },
+            raw,
+        })
+    }
+}
+
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, addr) = item
+            .split_once("://")
+            .ok_or_else(|| invalid(key, item, "expected NAME://host:port"))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(key, item, "expected NAME://host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid(key, item, "port is not a number 0-65535"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        out.push(Listener {
+            name: name.to_ascii_uppercase(),
+            host: host.to_string(),
+            port,
+        });
+    }
+    if out.is_empty() {
+        return Err(invalid(key, value, "no listener given"));
+    }
+    Ok(out)
+}
+
+fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut m = BTreeMap::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, proto) = item.split_once(':').ok_or_else(|| {
+            invalid(
+                "listener.security.protocol.map",
+                item,
+                "expected NAME:PROTOCOL",
+            )
+        })?;
+        m.insert(
+            name.trim().to_ascii_uppercase(),
+            proto.trim().to_ascii_uppercase(),
+        );
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::build;
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = Config::default();
+        assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://localhost:9092");
+        assert_eq!(c.num_partitions, 1);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.log_segment_bytes, 1_073_741_824);
+        assert_eq!(c.log_retention_ms, 168 * 3_600_000);
+        assert_eq!(c.log_dir, PathBuf::from("./data"));
+        assert_eq!(c.node_id, 1);
+    }
+
+    #[test]
+    fn retention_synonyms() {
+        assert_eq!(
+            build(None, &[], &["log.retention.minutes=2"]).log_retention_ms,
+            120_000
+        );
+        assert_eq!(
+            build(
+                None,
+                &[],
+                &["log.retention.minutes=2", "log.retention.ms=5"]
+            )
+            .log_retention_ms,
+            5
+        );
+    }
+
+    #[test]
+    fn controller_listener_is_not_bound() {
+        let c = build(
+            None,
+            &[],
+            &[
+                "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+                "controller.listener.names=CONTROLLER",
+            ],
+        );
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].port, 9092);
+        assert_eq!(c.advertised_listeners[0].host, "localhost");
+    }
+
+    #[test]
+    fn invalid_values_stop_startup() {
+        let bad = |o: &str| Config::from_sources(None, Vec::new(), &[o.to_string()]).is_err();
+        assert!(bad("num.partitions=zero"));
+        assert!(bad("num.partitions=0"));
+        assert!(bad("auto.create.topics.enable=maybe"));
+        assert!(bad("listeners=localhost:9092"));
+        assert!(bad("listeners=SSL://:9093"));
+        assert!(bad("noequals"));
+    }
+}
