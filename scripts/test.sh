@@ -17,6 +17,9 @@ scripts/install-deps.sh || { echo "install-deps failed"; exit 1; }
 step "cargo build --release"
 cargo build --release || { echo "cargo build --release failed"; exit 1; }
 
+step "module structure (scripts/module-deps.py)"
+python3 scripts/module-deps.py || status=1
+
 step "cargo test"
 cargo test --no-fail-fast 2>&1 | tee "$OUT/cargo-test.log"
 cargo_rc=${PIPESTATUS[0]}
