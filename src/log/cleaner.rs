@@ -82,7 +82,7 @@ use super::LogError;
 use super::control::{Marker, batch_marker};
 use super::files::{CLEANED, SEGMENT_SUFFIXES, SWAP, remove_if_exists, segment_path, sync_dir};
 use super::index::{OffsetIndex, TimeIndex};
-use super::partition::PartitionLog;
+use super::partition_log::PartitionLog;
 use super::records::{BatchReader, READ_CHUNK, decode_batch, encode_batch};
 use super::segment::{FileSlice, LogSegment, compute_inactive_indexes};
 

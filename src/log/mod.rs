@@ -1,13 +1,24 @@
 //! fjord's storage engine: partition logs on local disk in Kafka's own layout.
 //!
-//! **Owns:** the partition directory `<topic>-<partition>/` and everything in it: segments
-//! `<20-digit base offset>.log` holding record batches exactly as producers sent them (only
-//! baseOffset and partitionLeaderEpoch, neither CRC-covered, are rewritten), the sparse
-//! `.index` / `.timeindex` files, offset assignment, segment rolling, crash recovery (CRC walk of
-//! the last segment, truncation of torn tails, index rebuilds), reads by offset and by timestamp,
-//! the persisted log start offset (`log-start-offset`, DeleteRecords) and retention
-//! ([`retention`]), and compaction ([`cleaner`]: plan under the lock, build without it, install
-//! under it; `*.cleaned` / `*.swap` files during a compaction).
+//! **Owns:** the partition directory `<topic>-<partition>/` and the log in it. Its parts are its
+//! file names:
+//!
+//! | file | part |
+//! | --- | --- |
+//! | [`partition_log`] | [`PartitionLog`]: the ordered segments, offset assignment, rolling, reads by offset and time, opening |
+//! | [`segment`] | one `<base>.log` with its indexes; the CRC walk that recovers a torn tail |
+//! | [`index`] | the sparse `.index` (offset → position) and `.timeindex` (timestamp → offset) |
+//! | [`batch`] | v2 batch headers: validation (size, magic, CRC-32C), offset rewrite, LogAppendTime stamping |
+//! | [`records`] | the record codec, for the few places that look inside batches |
+//! | [`control`] | control batches: the COMMIT / ABORT transaction markers |
+//! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
+//! | [`checkpoint`] | `log-start-offset`, the persisted log start |
+//! | [`recovery`] | completing or discarding an interrupted compaction at open |
+//! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` |
+//! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
+//!
+//! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,
+//! neither CRC-covered, are rewritten).
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
 //! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
@@ -16,7 +27,8 @@
 //! always a `now_ms` argument); panic on bad bytes from disk or from clients (typed [`LogError`]s
 //! instead); use `unsafe`.
 //!
-//! Concurrency: [`PartitionLog`] is not synchronised; the caller wraps it in a lock.
+//! Concurrency: [`PartitionLog`] is not synchronised; its one owner, `crate::partition::Partition`,
+//! wraps it in a lock.
 
 pub mod batch;
 pub mod checkpoint;
@@ -24,7 +36,7 @@ pub mod cleaner;
 pub mod control;
 pub mod files;
 pub mod index;
-pub mod partition;
+pub mod partition_log;
 pub mod records;
 pub mod recovery;
 pub mod retention;
@@ -38,7 +50,7 @@ pub use checkpoint::LOG_START_OFFSET_FILE;
 pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
 pub use control::Marker;
 pub use files::partition_dir;
-pub use partition::{AppendResult, PartitionLog};
+pub use partition_log::{AppendResult, PartitionLog};
 pub use retention::RetentionResult;
 pub use segment::{FileSlice, LogSegment};
 

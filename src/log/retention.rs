@@ -21,7 +21,7 @@
 use super::LogError;
 use super::checkpoint::write_log_start_checkpoint;
 use super::files::sync_dir;
-use super::partition::PartitionLog;
+use super::partition_log::PartitionLog;
 use super::segment::LogSegment;
 
 /// What [`PartitionLog::apply_retention`] did.

@@ -1,31 +1,39 @@
-//! The topic and partition registry: which topics exist, their ids, configs and
-//! partition logs. Persisted as Kafka lays it out on disk: each
-//! `<topic>-<partition>/` directory holds a `partition.metadata` file with the
-//! topic id; topic-level config overrides sit in `topic.properties` inside the
-//! topic's partition 0 directory. Rebuilt by scanning the log dir at start-up.
+//! The topic registry ([`TopicRegistry`]): which topics exist, their ids, configs and
+//! partitions. Persisted as Kafka lays it out on disk: each `<topic>-<partition>/` directory
+//! holds a `partition.metadata` file with the topic id; topic-level config overrides sit in
+//! `topic.properties` inside the topic's partition 0 directory ([`files`]). Rebuilt by scanning
+//! the log dir at start-up.
 //!
-//! Owns the partition logs' lifecycle (create, open, delete); never speaks the wire.
+//! **Owns:** the partitions' lifecycle (create, open, delete, add), topic settings
+//! ([`settings`]), the internal topics' record format ([`internal`]), and the periodic
+//! retention and compaction passes over every partition.
+//!
+//! **Must never:** speak the wire or know error codes (it returns [`TopicError`]s); write to or
+//! read from a partition's log except through [`Partition`].
 
+mod files;
 pub mod internal;
+mod settings;
+
+pub use settings::{TopicSettings, log_config};
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::config::{self, Config};
-use crate::log::{LogConfig, LogError, partition_dir};
+use crate::log::{LogError, partition_dir};
 use crate::partition::{AppendError, Partition};
+use files::{
+    TOPIC_PROPERTIES, read_partition_metadata, read_properties, write_partition_metadata,
+    write_properties,
+};
 
-const PARTITION_METADATA: &str = "partition.metadata";
-const TOPIC_PROPERTIES: &str = "topic.properties";
 /// Kafka's limit on topic name length.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
@@ -61,42 +69,6 @@ pub struct Topic {
     /// The parsed settings the produce path needs, derived from `configs`.
     pub settings: RwLock<TopicSettings>,
     pub partitions: RwLock<Vec<Arc<Partition>>>,
-}
-
-/// A topic's effective settings, parsed once from its configs.
-#[derive(Clone, Debug)]
-pub struct TopicSettings {
-    pub log: LogConfig,
-    /// cleanup.policy contains delete / compact.
-    pub cleanup_delete: bool,
-    pub cleanup_compact: bool,
-    pub retention_ms: i64,
-    pub retention_bytes: i64,
-    pub delete_retention_ms: i64,
-    pub min_compaction_lag_ms: i64,
-}
-
-impl TopicSettings {
-    pub fn new(broker: &Config, overrides: &BTreeMap<String, String>) -> TopicSettings {
-        let value = |k: &str| {
-            overrides
-                .get(k)
-                .cloned()
-                .or_else(|| broker.topic_default(k))
-                .unwrap_or_default()
-        };
-        let num = |k: &str, default: i64| value(k).trim().parse().unwrap_or(default);
-        let policy = value("cleanup.policy");
-        TopicSettings {
-            log: log_config(broker, overrides),
-            cleanup_delete: policy.split(',').any(|p| p.trim() == "delete"),
-            cleanup_compact: policy.split(',').any(|p| p.trim() == "compact"),
-            retention_ms: num("retention.ms", 604_800_000),
-            retention_bytes: num("retention.bytes", -1),
-            delete_retention_ms: num("delete.retention.ms", 86_400_000),
-            min_compaction_lag_ms: num("min.compaction.lag.ms", 0),
-        }
-    }
 }
 
 impl Topic {
@@ -148,31 +120,6 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
         ));
     }
     Ok(())
-}
-
-/// The log settings of a topic: its overrides over the broker defaults.
-pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogConfig {
-    let get = |k: &str| -> i64 {
-        overrides
-            .get(k)
-            .cloned()
-            .or_else(|| broker.topic_default(k))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    LogConfig {
-        segment_bytes: get("segment.bytes").max(14) as u64,
-        segment_ms: get("segment.ms").max(1),
-        index_interval_bytes: get("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
-        max_message_bytes: get("max.message.bytes").max(0) as usize,
-        flush_interval_messages: get("flush.messages").max(1) as u64,
-        log_append_time: overrides
-            .get("message.timestamp.type")
-            .cloned()
-            .or_else(|| broker.topic_default("message.timestamp.type"))
-            .as_deref()
-            == Some("LogAppendTime"),
-    }
 }
 
 pub struct TopicRegistry {
@@ -519,42 +466,6 @@ impl TopicRegistry {
             }
         }
     }
-}
-
-/// Kafka's `partition.metadata`: `version: 0` and the topic id in Kafka's base64 form.
-fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
-    let path = dir.join(PARTITION_METADATA);
-    if read_partition_metadata(dir) == Some(id) {
-        return Ok(());
-    }
-    let mut f = fs::File::create(&path)?;
-    write!(
-        f,
-        "version: 0\ntopic_id: {}\n",
-        URL_SAFE_NO_PAD.encode(id.as_bytes())
-    )?;
-    f.sync_all()
-}
-
-fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
-    let text = fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
-    let line = text.lines().find_map(|l| l.strip_prefix("topic_id:"))?;
-    let bytes = URL_SAFE_NO_PAD.decode(line.trim()).ok()?;
-    Uuid::from_slice(&bytes).ok()
-}
-
-fn read_properties(path: &Path) -> BTreeMap<String, String> {
-    fs::read_to_string(path)
-        .map(|t| config::parse_properties(&t))
-        .unwrap_or_default()
-}
-
-fn write_properties(path: &Path, map: &BTreeMap<String, String>) -> std::io::Result<()> {
-    let mut f = fs::File::create(path)?;
-    for (k, v) in map {
-        writeln!(f, "{k}={v}")?;
-    }
-    f.sync_all()
 }
 
 #[cfg(test)]

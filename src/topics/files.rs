@@ -1,0 +1,53 @@
+//! The topic registry's files inside partition directories: Kafka's `partition.metadata` (the
+//! topic id) in every partition, and `topic.properties` (the topic's config overrides, which
+//! Kafka keeps in the KRaft metadata log) in partition 0.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::config;
+
+pub const PARTITION_METADATA: &str = "partition.metadata";
+pub const TOPIC_PROPERTIES: &str = "topic.properties";
+
+/// Kafka's `partition.metadata`: `version: 0` and the topic id in Kafka's base64 form.
+pub fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
+    let path = dir.join(PARTITION_METADATA);
+    if read_partition_metadata(dir) == Some(id) {
+        return Ok(());
+    }
+    let mut f = fs::File::create(&path)?;
+    write!(
+        f,
+        "version: 0\ntopic_id: {}\n",
+        URL_SAFE_NO_PAD.encode(id.as_bytes())
+    )?;
+    f.sync_all()
+}
+
+pub fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
+    let text = fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("topic_id:"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(line.trim()).ok()?;
+    Uuid::from_slice(&bytes).ok()
+}
+
+pub fn read_properties(path: &Path) -> BTreeMap<String, String> {
+    fs::read_to_string(path)
+        .map(|t| config::parse_properties(&t))
+        .unwrap_or_default()
+}
+
+pub fn write_properties(path: &Path, map: &BTreeMap<String, String>) -> std::io::Result<()> {
+    let mut f = fs::File::create(path)?;
+    for (k, v) in map {
+        writeln!(f, "{k}={v}")?;
+    }
+    f.sync_all()
+}
