@@ -1,6 +1,8 @@
 //! The `fjord` binary: configuration from `--config`, `KAFKA_*` environment
 //! variables and `--override`, then serve until Ctrl-C / SIGTERM.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -44,6 +46,12 @@ struct Cli {
     positional_config: Option<PathBuf>,
 }
 
+/// Colour log lines only for a person at a terminal: never when stderr is a file, a pipe or a
+/// supervisor's capture, and never when `NO_COLOR` is set to anything non-empty (no-color.org).
+fn log_colour(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -64,6 +72,10 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(log_colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
     let cli = Cli::parse();
     let file = cli.config.or(cli.positional_config);
@@ -128,5 +140,22 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_colour_only_on_a_terminal_without_no_color() {
+        assert!(log_colour(true, None));
+        assert!(!log_colour(false, None), "file or pipe");
+        assert!(!log_colour(true, Some("1".into())));
+        assert!(!log_colour(false, Some("1".into())));
+        assert!(
+            log_colour(true, Some("".into())),
+            "an empty NO_COLOR is unset"
+        );
     }
 }
