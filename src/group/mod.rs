@@ -12,7 +12,7 @@ pub mod consumer_protocol;
 mod offsets;
 pub mod records;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::error::KafkaError as E;
 use bytes::Bytes;
@@ -29,6 +29,7 @@ use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult, TopicView};
 use records::{GroupKey, GroupRecord};
 
 pub use offsets::CommittedOffset;
+use offsets::GroupOffsets;
 
 /// The internal topic that holds committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -37,9 +38,7 @@ struct GroupEntry {
     group: ClassicGroup,
     /// Set when the group runs the KIP-848 consumer protocol (its classic side stays Empty).
     consumer: Option<ConsumerGroup>,
-    offsets: BTreeMap<(String, i32), CommittedOffset>,
-    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
-    pending_txn: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
+    offsets: GroupOffsets,
 }
 
 impl GroupEntry {
@@ -174,7 +173,7 @@ impl GroupCoordinator {
             ) => {
                 self.entry(&mut groups, &group, now_ms)
                     .offsets
-                    .insert((topic, partition), o);
+                    .commit((topic, partition), o);
             }
             (
                 GroupKey::Offset {
@@ -185,7 +184,7 @@ impl GroupCoordinator {
                 _,
             ) => {
                 if let Some(e) = groups.get_mut(&group) {
-                    e.offsets.remove(&(topic, partition));
+                    e.offsets.delete(&(topic, partition));
                 }
             }
             (
@@ -221,8 +220,7 @@ impl GroupCoordinator {
             .or_insert_with(|| GroupEntry {
                 group: ClassicGroup::new(group_id, self.limits, now_ms),
                 consumer: None,
-                offsets: BTreeMap::new(),
-                pending_txn: HashMap::new(),
+                offsets: GroupOffsets::default(),
             })
     }
 

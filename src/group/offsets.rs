@@ -1,6 +1,6 @@
 //! Committed offsets: what each group has committed, and what open transactions hold.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 
@@ -17,6 +17,86 @@ pub struct CommittedOffset {
     pub leader_epoch: i32,
     pub metadata: String,
     pub commit_timestamp_ms: i64,
+}
+
+/// A partition, as the offset maps key it.
+type TopicPartition = (String, i32);
+
+/// One group's offsets: the committed ones, and those open transactions hold
+/// until their marker commits them (they become committed) or aborts them.
+#[derive(Default)]
+pub(super) struct GroupOffsets {
+    committed: BTreeMap<TopicPartition, CommittedOffset>,
+    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
+    pending_txn: HashMap<i64, BTreeMap<TopicPartition, CommittedOffset>>,
+}
+
+impl GroupOffsets {
+    /// The committed offset of a partition.
+    fn get(&self, tp: &TopicPartition) -> Option<&CommittedOffset> {
+        self.committed.get(tp)
+    }
+
+    /// Every committed offset, by partition.
+    fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &CommittedOffset)> {
+        self.committed.iter()
+    }
+
+    /// The partitions with a committed offset, in order.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.committed.keys()
+    }
+
+    /// How many partitions have a committed offset.
+    fn len(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// Commit an offset (replacing the partition's previous one).
+    pub(super) fn commit(&mut self, tp: TopicPartition, o: CommittedOffset) {
+        self.committed.insert(tp, o);
+    }
+
+    /// Forget a partition's committed offset.
+    pub(super) fn delete(&mut self, tp: &TopicPartition) {
+        self.committed.remove(tp);
+    }
+
+    /// Hold offsets for `producer_id`'s open transaction.
+    fn add_pending(
+        &mut self,
+        producer_id: i64,
+        offsets: impl IntoIterator<Item = (TopicPartition, CommittedOffset)>,
+    ) {
+        self.pending_txn
+            .entry(producer_id)
+            .or_default()
+            .extend(offsets);
+    }
+
+    /// `producer_id`'s transaction ended: its offsets become committed, or vanish.
+    fn complete_transaction(&mut self, producer_id: i64, commit: bool) {
+        if let Some(pending) = self.pending_txn.remove(&producer_id)
+            && commit
+        {
+            self.committed.extend(pending);
+        }
+    }
+
+    /// Whether an open transaction holds an offset for a partition.
+    fn has_pending(&self, tp: &TopicPartition) -> bool {
+        self.pending_txn.values().any(|m| m.contains_key(tp))
+    }
+
+    /// The partitions whose committed offset is past retention at `now_ms`:
+    /// `retention_ms` after its commit, or after `since_ms` if that is later.
+    fn expired(&self, since_ms: i64, retention_ms: i64, now_ms: i64) -> Vec<TopicPartition> {
+        self.committed
+            .iter()
+            .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since_ms) >= retention_ms)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
 }
 
 /// Offsets checked for a commit: a code per offset, the records to write, and
@@ -84,7 +164,7 @@ impl GroupCoordinator {
             return Ok(results);
         }
         for (_, topic, partition, o) in accepted {
-            entry.offsets.insert((topic, partition), o);
+            entry.offsets.commit((topic, partition), o);
         }
         Ok(results)
     }
@@ -132,10 +212,10 @@ impl GroupCoordinator {
                     E::CoordinatorNotAvailable.code()
                 })?;
         }
-        let pending = entry.pending_txn.entry(producer_id).or_default();
-        for (_, t, p, o) in accepted {
-            pending.insert((t, p), o);
-        }
+        entry.offsets.add_pending(
+            producer_id,
+            accepted.into_iter().map(|(_, t, p, o)| ((t, p), o)),
+        );
         Ok(results)
     }
 
@@ -237,7 +317,7 @@ impl GroupCoordinator {
                 results.push(E::GroupSubscribedToTopic.code());
                 continue;
             }
-            if entry.offsets.contains_key(&(topic.clone(), p)) {
+            if entry.offsets.get(&(topic.clone(), p)).is_some() {
                 records.push((records::encode_offset_key(group_id, &topic, p), None));
                 removed.push((topic, p));
             }
@@ -245,7 +325,7 @@ impl GroupCoordinator {
         }
         self.persist(topics, records, now_ms)?;
         for k in removed {
-            entry.offsets.remove(&k);
+            entry.offsets.delete(&k);
         }
         Ok(results)
     }
@@ -261,32 +341,24 @@ impl GroupCoordinator {
     ) {
         let mut groups = self.groups.lock();
         self.entry(&mut groups, group_id, now_ms)
-            .pending_txn
-            .entry(producer_id)
-            .or_default()
-            .insert((topic, partition), o);
+            .offsets
+            .add_pending(producer_id, [((topic, partition), o)]);
     }
 
     /// A transaction of `producer_id` ended: its offsets become committed, or vanish.
     pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
         let mut groups = self.groups.lock();
         for entry in groups.values_mut() {
-            if let Some(pending) = entry.pending_txn.remove(&producer_id)
-                && commit
-            {
-                entry.offsets.extend(pending);
-            }
+            entry.offsets.complete_transaction(producer_id, commit);
         }
     }
 
     /// Whether a transaction holds uncommitted offsets for a partition (require_stable).
     pub fn has_pending_offsets(&self, group_id: &str, topic: &str, partition: i32) -> bool {
         let groups = self.groups.lock();
-        groups.get(group_id).is_some_and(|e| {
-            e.pending_txn
-                .values()
-                .any(|m| m.contains_key(&(topic.to_string(), partition)))
-        })
+        groups
+            .get(group_id)
+            .is_some_and(|e| e.offsets.has_pending(&(topic.to_string(), partition)))
     }
 
     /// offsets.retention.minutes: an empty group's offsets expire once the group has
@@ -303,12 +375,7 @@ impl GroupCoordinator {
                 continue;
             }
             let since = entry.group.state_since_ms;
-            let expired: Vec<(String, i32)> = entry
-                .offsets
-                .iter()
-                .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since) >= self.retention_ms)
-                .map(|(k, _)| k.clone())
-                .collect();
+            let expired = entry.offsets.expired(since, self.retention_ms, now_ms);
             if expired.is_empty() {
                 continue;
             }
@@ -323,7 +390,7 @@ impl GroupCoordinator {
             if self.persist(topics, records, now_ms).is_ok() {
                 tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
                 for k in expired {
-                    entry.offsets.remove(&k);
+                    entry.offsets.delete(&k);
                 }
                 if all_gone {
                     dead.push(id.clone());
