@@ -231,11 +231,23 @@ impl GroupCoordinator {
         records: Vec<(Bytes, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<(), Code> {
+        self.persist_as(topics, records, None, now_ms)
+    }
+
+    /// [`Self::persist`], as a write of the transactional producer `(producer_id, epoch)`
+    /// when one is given (TxnOffsetCommit).
+    fn persist_as(
+        &self,
+        topics: &TopicRegistry,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        producer: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<(), Code> {
         if records.is_empty() {
             return Ok(());
         }
         topics
-            .append_internal(OFFSETS_TOPIC, records, None, now_ms)
+            .append_internal(OFFSETS_TOPIC, records, producer, now_ms)
             .map(|_| ())
             .map_err(|e| {
                 tracing::error!("writing {OFFSETS_TOPIC}: {e}");

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::classic::GroupState;
 use super::records;
-use super::{GroupCoordinator, GroupEntry, OFFSETS_TOPIC, topic_view};
+use super::{GroupCoordinator, GroupEntry, topic_view};
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
 use crate::topics::TopicRegistry;
@@ -199,19 +199,7 @@ impl GroupCoordinator {
             records,
             accepted,
         } = self.offset_batch(topics, group_id, offsets);
-        if !records.is_empty() {
-            topics
-                .append_internal(
-                    OFFSETS_TOPIC,
-                    records,
-                    Some((producer_id, producer_epoch)),
-                    now_ms,
-                )
-                .map_err(|e| {
-                    tracing::error!("writing {OFFSETS_TOPIC}: {e}");
-                    E::CoordinatorNotAvailable.code()
-                })?;
-        }
+        self.persist_as(topics, records, Some((producer_id, producer_epoch)), now_ms)?;
         entry.offsets.add_pending(
             producer_id,
             accepted.into_iter().map(|(_, t, p, o)| ((t, p), o)),
@@ -407,6 +395,7 @@ impl GroupCoordinator {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::group::OFFSETS_TOPIC;
     use crate::group::consumer::HeartbeatRequest;
     use std::collections::BTreeMap;
     use std::sync::Arc;
