@@ -1,10 +1,19 @@
-//! The group coordinator: classic consumer groups and their committed offsets.
+//! The group coordinator: consumer groups, classic and KIP-848, and the internal topic
+//! `__consumer_offsets` that makes them and their committed offsets survive a restart.
 //!
-//! Groups live in memory; what must survive a restart — committed offsets and
-//! each group's generation and protocol type — is written, in Kafka's own
-//! record formats, to the internal topic `__consumer_offsets` (one partition:
-//! there is one coordinator) through the same storage engine as user data, and
-//! replayed at start-up. Never speaks the wire; API handlers translate.
+//! **Owns:** [`GroupCoordinator`] and its groups map (groups live in memory); the membership
+//! APIs — JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups, DeleteGroups,
+//! and KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe — which drive the state
+//! machines of [`classic`] and [`consumer`]; `__consumer_offsets` itself (one partition: there is
+//! one coordinator): the only code that writes it (`persist`, in Kafka's own record formats from
+//! [`records`], through the same storage engine as user data) and its replay at start-up, which
+//! restores committed offsets and each group's generation and protocol type; and
+//! [`GroupCoordinator::tick`] (session, rebalance and sync deadlines; it triggers offset expiry).
+//!
+//! **Must never:** speak the wire (API handlers translate requests and responses); read the
+//! clock (time is a `now_ms` argument); touch a group's offsets other than through
+//! `offsets::GroupOffsets` — committing, fetching, deleting, transaction-pending and expiring
+//! offsets live in `offsets.rs`.
 
 pub mod classic;
 pub mod consumer;

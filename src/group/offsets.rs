@@ -1,4 +1,19 @@
-//! Committed offsets: what each group has committed, and what open transactions hold.
+//! Committed offsets: what each group has committed, and what open transactions hold for it.
+//!
+//! **Owns:** [`CommittedOffset`]; `GroupOffsets`, one group's committed offsets and the offsets
+//! pending with open transactions (TxnOffsetCommit, by producer id), and every change to them
+//! (commit, delete, add pending, complete a transaction, expiry); the validation of offsets to
+//! commit (metadata size, partition exists) and the encoding of their records; and the
+//! coordinator's offset operations — OffsetCommit, TxnOffsetCommit, OffsetFetch, OffsetDelete,
+//! settling a transaction's offsets at its marker, the pending check of `require_stable`, and
+//! retention (`offsets.retention.minutes`, KIP-211).
+//!
+//! **Must never:** run membership — join, leave, rebalance, move a generation or epoch (a commit
+//! only checks the member and generation or epoch it is given; the only group-level effects here
+//! are that a first commit creates a standalone group and persists its metadata, and that expiry
+//! drops an empty group left without offsets); write `__consumer_offsets` except through the
+//! coordinator's `persist` / `persist_as`; speak the wire; read the clock (time is a `now_ms`
+//! argument).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +26,8 @@ use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
 use crate::topics::TopicRegistry;
 
+/// A partition's committed offset, as OffsetCommit sends it and an offset-commit record of
+/// `__consumer_offsets` stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommittedOffset {
     pub offset: i64,
