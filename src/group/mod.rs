@@ -1,17 +1,27 @@
-//! The group coordinator: classic consumer groups and their committed offsets.
+//! The group coordinator: consumer groups, classic and KIP-848, and the internal topic
+//! `__consumer_offsets` that makes them and their committed offsets survive a restart.
 //!
-//! Groups live in memory; what must survive a restart — committed offsets and
-//! each group's generation and protocol type — is written, in Kafka's own
-//! record formats, to the internal topic `__consumer_offsets` (one partition:
-//! there is one coordinator) through the same storage engine as user data, and
-//! replayed at start-up. Never speaks the wire; API handlers translate.
+//! **Owns:** [`GroupCoordinator`] and its groups map (groups live in memory); the membership
+//! APIs — JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups, DeleteGroups,
+//! and KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe — which drive the state
+//! machines of [`classic`] and [`consumer`]; `__consumer_offsets` itself (one partition: there is
+//! one coordinator): the only code that writes it (`persist`, in Kafka's own record formats from
+//! [`records`], through the same storage engine as user data) and its replay at start-up, which
+//! restores committed offsets and each group's generation and protocol type; and
+//! [`GroupCoordinator::tick`] (session, rebalance and sync deadlines; it triggers offset expiry).
+//!
+//! **Must never:** speak the wire (API handlers translate requests and responses); read the
+//! clock (time is a `now_ms` argument); touch a group's offsets other than through
+//! `offsets::GroupOffsets` — committing, fetching, deleting, transaction-pending and expiring
+//! offsets live in `offsets.rs`.
 
 pub mod classic;
 pub mod consumer;
 pub mod consumer_protocol;
+mod offsets;
 pub mod records;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::error::KafkaError as E;
 use bytes::Bytes;
@@ -27,24 +37,17 @@ use classic::{
 use consumer::{ConsumerGroup, HeartbeatRequest, HeartbeatResult, TopicView};
 use records::{GroupKey, GroupRecord};
 
+pub use offsets::CommittedOffset;
+use offsets::GroupOffsets;
+
 /// The internal topic that holds committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommittedOffset {
-    pub offset: i64,
-    pub leader_epoch: i32,
-    pub metadata: String,
-    pub commit_timestamp_ms: i64,
-}
 
 struct GroupEntry {
     group: ClassicGroup,
     /// Set when the group runs the KIP-848 consumer protocol (its classic side stays Empty).
     consumer: Option<ConsumerGroup>,
-    offsets: BTreeMap<(String, i32), CommittedOffset>,
-    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
-    pending_txn: HashMap<i64, BTreeMap<(String, i32), CommittedOffset>>,
+    offsets: GroupOffsets,
 }
 
 impl GroupEntry {
@@ -54,14 +57,6 @@ impl GroupEntry {
             .as_ref()
             .is_some_and(|c| !c.members.is_empty())
     }
-}
-
-/// Offsets checked for a commit: a code per offset, the records to write, and
-/// the accepted offsets with their position in `results`.
-struct OffsetBatch {
-    results: Vec<Code>,
-    records: Vec<(Bytes, Option<Bytes>)>,
-    accepted: Vec<(usize, String, i32, CommittedOffset)>,
 }
 
 /// One row of ListGroups.
@@ -187,7 +182,7 @@ impl GroupCoordinator {
             ) => {
                 self.entry(&mut groups, &group, now_ms)
                     .offsets
-                    .insert((topic, partition), o);
+                    .commit((topic, partition), o);
             }
             (
                 GroupKey::Offset {
@@ -198,7 +193,7 @@ impl GroupCoordinator {
                 _,
             ) => {
                 if let Some(e) = groups.get_mut(&group) {
-                    e.offsets.remove(&(topic, partition));
+                    e.offsets.delete(&(topic, partition));
                 }
             }
             (
@@ -234,8 +229,7 @@ impl GroupCoordinator {
             .or_insert_with(|| GroupEntry {
                 group: ClassicGroup::new(group_id, self.limits, now_ms),
                 consumer: None,
-                offsets: BTreeMap::new(),
-                pending_txn: HashMap::new(),
+                offsets: GroupOffsets::default(),
             })
     }
 
@@ -246,11 +240,23 @@ impl GroupCoordinator {
         records: Vec<(Bytes, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<(), Code> {
+        self.persist_as(topics, records, None, now_ms)
+    }
+
+    /// [`Self::persist`], as a write of the transactional producer `(producer_id, epoch)`
+    /// when one is given (TxnOffsetCommit).
+    fn persist_as(
+        &self,
+        topics: &TopicRegistry,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        producer: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<(), Code> {
         if records.is_empty() {
             return Ok(());
         }
         topics
-            .append_internal(OFFSETS_TOPIC, records, None, now_ms)
+            .append_internal(OFFSETS_TOPIC, records, producer, now_ms)
             .map(|_| ())
             .map_err(|e| {
                 tracing::error!("writing {OFFSETS_TOPIC}: {e}");
@@ -264,130 +270,6 @@ impl GroupCoordinator {
             .internal_topic(OFFSETS_TOPIC, now_ms)
             .map(|_| ())
             .map_err(|_| E::CoordinatorNotAvailable.code())
-    }
-
-    fn add_pending(
-        &self,
-        group_id: &str,
-        producer_id: i64,
-        topic: String,
-        partition: i32,
-        o: CommittedOffset,
-        now_ms: i64,
-    ) {
-        let mut groups = self.groups.lock();
-        self.entry(&mut groups, group_id, now_ms)
-            .pending_txn
-            .entry(producer_id)
-            .or_default()
-            .insert((topic, partition), o);
-    }
-
-    /// A transaction of `producer_id` ended: its offsets become committed, or vanish.
-    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
-        let mut groups = self.groups.lock();
-        for entry in groups.values_mut() {
-            if let Some(pending) = entry.pending_txn.remove(&producer_id)
-                && commit
-            {
-                entry.offsets.extend(pending);
-            }
-        }
-    }
-
-    /// TxnOffsetCommit: offsets that count only if the transaction commits.
-    #[allow(clippy::too_many_arguments)]
-    pub fn txn_commit_offsets(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        producer_id: i64,
-        producer_epoch: i16,
-        member_id: &str,
-        instance: Option<&str>,
-        generation_id: i32,
-        offsets: Vec<(String, i32, CommittedOffset)>,
-        now_ms: i64,
-    ) -> Result<Vec<Code>, Code> {
-        let mut groups = self.groups.lock();
-        let entry = self.entry(&mut groups, group_id, now_ms);
-        // KIP-447: a member/generation, when given, must be current.
-        if generation_id >= 0 || !member_id.is_empty() {
-            match &entry.consumer {
-                Some(cg) => cg.check_member_epoch(member_id, generation_id)?,
-                None => entry
-                    .group
-                    .check_commit(member_id, instance, generation_id)?,
-            }
-        }
-        let OffsetBatch {
-            results,
-            records,
-            accepted,
-        } = self.offset_batch(topics, group_id, offsets);
-        if !records.is_empty() {
-            topics
-                .append_internal(
-                    OFFSETS_TOPIC,
-                    records,
-                    Some((producer_id, producer_epoch)),
-                    now_ms,
-                )
-                .map_err(|e| {
-                    tracing::error!("writing {OFFSETS_TOPIC}: {e}");
-                    E::CoordinatorNotAvailable.code()
-                })?;
-        }
-        let pending = entry.pending_txn.entry(producer_id).or_default();
-        for (_, t, p, o) in accepted {
-            pending.insert((t, p), o);
-        }
-        Ok(results)
-    }
-
-    /// Validate offsets to commit (metadata size, partition exists) and encode the
-    /// records of the valid ones; one result code per offset, in order.
-    fn offset_batch(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        offsets: Vec<(String, i32, CommittedOffset)>,
-    ) -> OffsetBatch {
-        let mut b = OffsetBatch {
-            results: Vec::with_capacity(offsets.len()),
-            records: Vec::new(),
-            accepted: Vec::new(),
-        };
-        for (topic, partition, o) in offsets {
-            let code = if o.metadata.len() > self.metadata_max_bytes {
-                E::OffsetMetadataTooLarge.code()
-            } else if topics
-                .get(&topic)
-                .and_then(|t| t.partition(partition))
-                .is_none()
-            {
-                E::UnknownTopicOrPartition.code()
-            } else {
-                b.records.push((
-                    records::encode_offset_key(group_id, &topic, partition),
-                    Some(records::encode_offset_value(&o)),
-                ));
-                b.accepted.push((b.results.len(), topic, partition, o));
-                NONE
-            };
-            b.results.push(code);
-        }
-        b
-    }
-
-    /// Whether a transaction holds uncommitted offsets for a partition (require_stable).
-    pub fn has_pending_offsets(&self, group_id: &str, topic: &str, partition: i32) -> bool {
-        let groups = self.groups.lock();
-        groups.get(group_id).is_some_and(|e| {
-            e.pending_txn
-                .values()
-                .any(|m| m.contains_key(&(topic.to_string(), partition)))
-        })
     }
 
     fn metadata_record(group: &ClassicGroup) -> (Bytes, Option<Bytes>) {
@@ -488,99 +370,6 @@ impl GroupCoordinator {
             .collect();
         self.flush_group(topics, &mut entry.group, now_ms);
         Ok(out)
-    }
-
-    /// OffsetCommit: a group-level error, or one error per offset (in order).
-    #[allow(clippy::too_many_arguments)]
-    pub fn commit_offsets(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        member_id: &str,
-        instance: Option<&str>,
-        generation_id: i32,
-        offsets: Vec<(String, i32, CommittedOffset)>,
-        now_ms: i64,
-    ) -> Result<Vec<Code>, Code> {
-        if group_id.is_empty() {
-            return Err(E::InvalidGroupId.code());
-        }
-        tracing::debug!(
-            group = group_id,
-            member = member_id,
-            generation_id,
-            "offset commit"
-        );
-        let mut groups = self.groups.lock();
-        let exists = groups.contains_key(group_id);
-        if !exists && generation_id >= 0 {
-            // A generation of a group this coordinator does not know (as Kafka answers).
-            return Err(E::IllegalGeneration.code());
-        }
-        let entry = self.entry(&mut groups, group_id, now_ms);
-        match &entry.consumer {
-            Some(cg) if !(cg.members.is_empty() && generation_id < 0) => {
-                cg.check_member_epoch(member_id, generation_id)?
-            }
-            _ => entry
-                .group
-                .check_commit(member_id, instance, generation_id)?,
-        }
-        let OffsetBatch {
-            mut results,
-            mut records,
-            accepted,
-        } = self.offset_batch(topics, group_id, offsets);
-        if !exists && !accepted.is_empty() {
-            // First write for a standalone group: make it visible after a restart too.
-            entry.group.dirty = true;
-        }
-        if entry.group.dirty {
-            entry.group.dirty = false;
-            records.push(Self::metadata_record(&entry.group));
-        }
-        if let Err(e) = self.persist(topics, records, now_ms) {
-            for (i, ..) in &accepted {
-                results[*i] = e;
-            }
-            return Ok(results);
-        }
-        for (_, topic, partition, o) in accepted {
-            entry.offsets.insert((topic, partition), o);
-        }
-        Ok(results)
-    }
-
-    /// OffsetFetch: the committed offsets of the requested partitions (all when None).
-    pub fn fetch_offsets(
-        &self,
-        group_id: &str,
-        partitions: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
-        let groups = self.groups.lock();
-        let offsets = groups.get(group_id).map(|e| &e.offsets);
-        match partitions {
-            Some(wanted) => wanted
-                .into_iter()
-                .flat_map(|(topic, parts)| {
-                    parts
-                        .into_iter()
-                        .map(move |p| (topic.clone(), p))
-                        .collect::<Vec<_>>()
-                })
-                .map(|(t, p)| {
-                    let o = offsets.and_then(|m| m.get(&(t.clone(), p)).cloned());
-                    (t, p, o)
-                })
-                .collect(),
-            None => offsets
-                .map(|m| {
-                    m.iter()
-                        .map(|((t, p), o)| (t.clone(), *p, Some(o.clone())))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
     }
 
     pub fn list_groups(&self) -> Vec<GroupListing> {
@@ -684,50 +473,6 @@ impl GroupCoordinator {
             .collect()
     }
 
-    /// OffsetDelete: a group-level error, or one error per partition.
-    pub fn delete_offsets(
-        &self,
-        topics: &TopicRegistry,
-        group_id: &str,
-        partitions: Vec<(String, i32)>,
-        now_ms: i64,
-    ) -> Result<Vec<Code>, Code> {
-        let mut groups = self.groups.lock();
-        let Some(entry) = groups.get_mut(group_id) else {
-            return Err(E::GroupIdNotFound.code());
-        };
-        if entry.group.state == GroupState::Dead {
-            return Err(E::GroupIdNotFound.code());
-        }
-        let subscribed: Vec<String> = match &entry.consumer {
-            Some(cg) => cg
-                .subscribed_topics(&topic_view(topics))
-                .into_iter()
-                .collect(),
-            None if entry.group.state == GroupState::Empty => Vec::new(),
-            None => entry.group.subscribed_topics(),
-        };
-        let mut results = Vec::with_capacity(partitions.len());
-        let mut records = Vec::new();
-        let mut removed = Vec::new();
-        for (topic, p) in partitions {
-            if subscribed.contains(&topic) {
-                results.push(E::GroupSubscribedToTopic.code());
-                continue;
-            }
-            if entry.offsets.contains_key(&(topic.clone(), p)) {
-                records.push((records::encode_offset_key(group_id, &topic, p), None));
-                removed.push((topic, p));
-            }
-            results.push(NONE);
-        }
-        self.persist(topics, records, now_ms)?;
-        for k in removed {
-            entry.offsets.remove(&k);
-        }
-        Ok(results)
-    }
-
     /// Advance time: sessions, rebalance and sync deadlines, offset expiry.
     pub fn tick(&self, topics: &TopicRegistry, now_ms: i64) {
         let mut groups = self.groups.lock();
@@ -749,52 +494,6 @@ impl GroupCoordinator {
         *last = now_ms;
         drop(last);
         self.expire_offsets(topics, &mut groups, now_ms);
-    }
-
-    /// offsets.retention.minutes: an empty group's offsets expire once the group has
-    /// been empty, and the offset uncommitted-to, for the retention period (KIP-211).
-    fn expire_offsets(
-        &self,
-        topics: &TopicRegistry,
-        groups: &mut HashMap<String, GroupEntry>,
-        now_ms: i64,
-    ) {
-        let mut dead = Vec::new();
-        for (id, entry) in groups.iter_mut() {
-            if entry.group.state != GroupState::Empty || entry.is_active_consumer_group() {
-                continue;
-            }
-            let since = entry.group.state_since_ms;
-            let expired: Vec<(String, i32)> = entry
-                .offsets
-                .iter()
-                .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since) >= self.retention_ms)
-                .map(|(k, _)| k.clone())
-                .collect();
-            if expired.is_empty() {
-                continue;
-            }
-            let mut records: Vec<(Bytes, Option<Bytes>)> = expired
-                .iter()
-                .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
-                .collect();
-            let all_gone = expired.len() == entry.offsets.len();
-            if all_gone {
-                records.push((records::encode_group_key(id), None));
-            }
-            if self.persist(topics, records, now_ms).is_ok() {
-                tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
-                for k in expired {
-                    entry.offsets.remove(&k);
-                }
-                if all_gone {
-                    dead.push(id.clone());
-                }
-            }
-        }
-        for id in dead {
-            groups.remove(&id);
-        }
     }
 }
 
@@ -896,197 +595,5 @@ impl GroupCoordinator {
                 })
                 .collect(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    fn open(dir: &std::path::Path, extra: &[&str]) -> (Arc<Config>, TopicRegistry) {
-        let mut ov = vec![format!("log.dirs={}", dir.display())];
-        ov.extend(extra.iter().map(|s| s.to_string()));
-        let (c, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
-        let c = Arc::new(c);
-        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
-        (c, reg)
-    }
-
-    fn offset(o: i64, ts: i64) -> CommittedOffset {
-        CommittedOffset {
-            offset: o,
-            leader_epoch: 0,
-            metadata: String::new(),
-            commit_timestamp_ms: ts,
-        }
-    }
-
-    #[test]
-    fn offsets_and_deletions_survive_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (c, reg) = open(dir.path(), &[]);
-            reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
-            let g = GroupCoordinator::open(&c, &reg, 0);
-            let codes = g
-                .commit_offsets(
-                    &reg,
-                    "keep",
-                    "",
-                    None,
-                    -1,
-                    vec![("t".into(), 0, offset(5, 1)), ("t".into(), 1, offset(7, 1))],
-                    1,
-                )
-                .unwrap();
-            assert_eq!(codes, vec![NONE, NONE]);
-            g.commit_offsets(
-                &reg,
-                "keep",
-                "",
-                None,
-                -1,
-                vec![("t".into(), 0, offset(6, 2))],
-                2,
-            )
-            .unwrap();
-            g.commit_offsets(
-                &reg,
-                "gone",
-                "",
-                None,
-                -1,
-                vec![("t".into(), 0, offset(1, 3))],
-                3,
-            )
-            .unwrap();
-            assert_eq!(g.delete_groups(&reg, &["gone".into()], 4), vec![NONE]);
-            // Unknown partitions are refused, nothing stored.
-            let codes = g
-                .commit_offsets(
-                    &reg,
-                    "keep",
-                    "",
-                    None,
-                    -1,
-                    vec![("t".into(), 9, offset(1, 5))],
-                    5,
-                )
-                .unwrap();
-            assert_eq!(codes, vec![E::UnknownTopicOrPartition.code()]);
-        }
-        let (c, reg) = open(dir.path(), &[]);
-        let g = GroupCoordinator::open(&c, &reg, 10);
-        assert_eq!(
-            g.fetch_offsets("keep", None),
-            vec![
-                ("t".to_string(), 0, Some(offset(6, 2))),
-                ("t".to_string(), 1, Some(offset(7, 1)))
-            ]
-        );
-        assert_eq!(g.fetch_offsets("gone", None), vec![]);
-        let listed: Vec<String> = g.list_groups().into_iter().map(|l| l.group_id).collect();
-        assert_eq!(listed, vec!["keep".to_string()]);
-        assert!(reg.get(OFFSETS_TOPIC).unwrap().is_internal());
-    }
-
-    #[test]
-    fn offsets_of_an_empty_group_expire_after_retention() {
-        let dir = tempfile::tempdir().unwrap();
-        let (c, reg) = open(
-            dir.path(),
-            &[
-                "offsets.retention.minutes=1",
-                "offsets.retention.check.interval.ms=1000",
-            ],
-        );
-        reg.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
-        let g = GroupCoordinator::open(&c, &reg, 0);
-        g.commit_offsets(
-            &reg,
-            "idle",
-            "",
-            None,
-            -1,
-            vec![("t".into(), 0, offset(3, 0))],
-            0,
-        )
-        .unwrap();
-        g.tick(&reg, 59_000);
-        assert_eq!(g.fetch_offsets("idle", None).len(), 1, "within retention");
-        g.tick(&reg, 60_000);
-        assert_eq!(g.fetch_offsets("idle", None), vec![], "expired");
-        assert!(g.list_groups().is_empty());
-        // and the expiry is durable
-        let g2 = GroupCoordinator::open(&c, &reg, 61_000);
-        assert_eq!(g2.fetch_offsets("idle", None), vec![]);
-    }
-}
-
-#[cfg(test)]
-mod consumer_protocol_tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[test]
-    fn consumer_group_member_commits_with_its_epoch() {
-        let dir = tempfile::tempdir().unwrap();
-        let (c, _) = Config::from_sources(
-            None,
-            Vec::new(),
-            &[format!("log.dirs={}", dir.path().display())],
-        )
-        .unwrap();
-        let c = Arc::new(c);
-        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
-        reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
-        let g = GroupCoordinator::open(&c, &reg, 0);
-        let r = g.consumer_heartbeat(
-            &reg,
-            "cg",
-            HeartbeatRequest {
-                member_id: "m1".into(),
-                member_epoch: 0,
-                rebalance_timeout_ms: 30_000,
-                subscribed_topic_names: Some(vec!["t".into()]),
-                ..Default::default()
-            },
-            0,
-        );
-        assert_eq!((r.error, r.member_epoch), (NONE, 1));
-        let o = CommittedOffset {
-            offset: 5,
-            leader_epoch: -1,
-            metadata: String::new(),
-            commit_timestamp_ms: 1,
-        };
-        let codes = g.commit_offsets(
-            &reg,
-            "cg",
-            "m1",
-            None,
-            1,
-            vec![("t".into(), 0, o.clone())],
-            1,
-        );
-        assert_eq!(codes, Ok(vec![NONE]));
-        let stale = g.commit_offsets(
-            &reg,
-            "cg",
-            "m1",
-            None,
-            0,
-            vec![("t".into(), 0, o.clone())],
-            1,
-        );
-        assert_eq!(stale, Err(E::StaleMemberEpoch.code()));
-        let unknown = g.commit_offsets(&reg, "cg", "zz", None, 1, vec![("t".into(), 0, o)], 1);
-        assert_eq!(unknown, Err(E::UnknownMemberId.code()));
-        let listed = g.list_groups();
-        assert_eq!(
-            (listed[0].group_type, listed[0].state),
-            ("consumer", "Stable")
-        );
     }
 }

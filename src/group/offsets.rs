@@ -1,0 +1,599 @@
+//! Committed offsets: what each group has committed, and what open transactions hold for it.
+//!
+//! **Owns:** [`CommittedOffset`]; `GroupOffsets`, one group's committed offsets and the offsets
+//! pending with open transactions (TxnOffsetCommit, by producer id), and every change to them
+//! (commit, delete, add pending, complete a transaction, expiry); the validation of offsets to
+//! commit (metadata size, partition exists) and the encoding of their records; and the
+//! coordinator's offset operations — OffsetCommit, TxnOffsetCommit, OffsetFetch, OffsetDelete,
+//! settling a transaction's offsets at its marker, the pending check of `require_stable`, and
+//! retention (`offsets.retention.minutes`, KIP-211).
+//!
+//! **Must never:** run membership — join, leave, rebalance, move a generation or epoch (a commit
+//! only checks the member and generation or epoch it is given; the only group-level effects here
+//! are that a first commit creates a standalone group and persists its metadata, and that expiry
+//! drops an empty group left without offsets); write `__consumer_offsets` except through the
+//! coordinator's `persist` / `persist_as`; speak the wire; read the clock (time is a `now_ms`
+//! argument).
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+
+use super::classic::GroupState;
+use super::records;
+use super::{GroupCoordinator, GroupEntry, topic_view};
+use crate::error::KafkaError as E;
+use crate::error::{Code, NONE};
+use crate::topics::TopicRegistry;
+
+/// A partition's committed offset, as OffsetCommit sends it and an offset-commit record of
+/// `__consumer_offsets` stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp_ms: i64,
+}
+
+/// A partition, as the offset maps key it.
+type TopicPartition = (String, i32);
+
+/// One group's offsets: the committed ones, and those open transactions hold
+/// until their marker commits them (they become committed) or aborts them.
+#[derive(Default)]
+pub(super) struct GroupOffsets {
+    committed: BTreeMap<TopicPartition, CommittedOffset>,
+    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
+    pending_txn: HashMap<i64, BTreeMap<TopicPartition, CommittedOffset>>,
+}
+
+impl GroupOffsets {
+    /// The committed offset of a partition.
+    fn get(&self, tp: &TopicPartition) -> Option<&CommittedOffset> {
+        self.committed.get(tp)
+    }
+
+    /// Every committed offset, by partition.
+    fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &CommittedOffset)> {
+        self.committed.iter()
+    }
+
+    /// The partitions with a committed offset, in order.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.committed.keys()
+    }
+
+    /// How many partitions have a committed offset.
+    fn len(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// Commit an offset (replacing the partition's previous one).
+    pub(super) fn commit(&mut self, tp: TopicPartition, o: CommittedOffset) {
+        self.committed.insert(tp, o);
+    }
+
+    /// Forget a partition's committed offset.
+    pub(super) fn delete(&mut self, tp: &TopicPartition) {
+        self.committed.remove(tp);
+    }
+
+    /// Hold offsets for `producer_id`'s open transaction.
+    fn add_pending(
+        &mut self,
+        producer_id: i64,
+        offsets: impl IntoIterator<Item = (TopicPartition, CommittedOffset)>,
+    ) {
+        self.pending_txn
+            .entry(producer_id)
+            .or_default()
+            .extend(offsets);
+    }
+
+    /// `producer_id`'s transaction ended: its offsets become committed, or vanish.
+    fn complete_transaction(&mut self, producer_id: i64, commit: bool) {
+        if let Some(pending) = self.pending_txn.remove(&producer_id)
+            && commit
+        {
+            self.committed.extend(pending);
+        }
+    }
+
+    /// Whether an open transaction holds an offset for a partition.
+    fn has_pending(&self, tp: &TopicPartition) -> bool {
+        self.pending_txn.values().any(|m| m.contains_key(tp))
+    }
+
+    /// The partitions whose committed offset is past retention at `now_ms`:
+    /// `retention_ms` after its commit, or after `since_ms` if that is later.
+    fn expired(&self, since_ms: i64, retention_ms: i64, now_ms: i64) -> Vec<TopicPartition> {
+        self.committed
+            .iter()
+            .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since_ms) >= retention_ms)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+/// Offsets checked for a commit: a code per offset, the records to write, and
+/// the accepted offsets with their position in `results`.
+struct OffsetBatch {
+    results: Vec<Code>,
+    records: Vec<(Bytes, Option<Bytes>)>,
+    accepted: Vec<(usize, String, i32, CommittedOffset)>,
+}
+
+impl GroupCoordinator {
+    /// OffsetCommit: a group-level error, or one error per offset (in order).
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        if group_id.is_empty() {
+            return Err(E::InvalidGroupId.code());
+        }
+        tracing::debug!(
+            group = group_id,
+            member = member_id,
+            generation_id,
+            "offset commit"
+        );
+        let mut groups = self.groups.lock();
+        let exists = groups.contains_key(group_id);
+        if !exists && generation_id >= 0 {
+            // A generation of a group this coordinator does not know (as Kafka answers).
+            return Err(E::IllegalGeneration.code());
+        }
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        match &entry.consumer {
+            Some(cg) if !(cg.members.is_empty() && generation_id < 0) => {
+                cg.check_member_epoch(member_id, generation_id)?
+            }
+            _ => entry
+                .group
+                .check_commit(member_id, instance, generation_id)?,
+        }
+        let OffsetBatch {
+            mut results,
+            mut records,
+            accepted,
+        } = self.offset_batch(topics, group_id, offsets);
+        if !exists && !accepted.is_empty() {
+            // First write for a standalone group: make it visible after a restart too.
+            entry.group.dirty = true;
+        }
+        if entry.group.dirty {
+            entry.group.dirty = false;
+            records.push(Self::metadata_record(&entry.group));
+        }
+        if let Err(e) = self.persist(topics, records, now_ms) {
+            for (i, ..) in &accepted {
+                results[*i] = e;
+            }
+            return Ok(results);
+        }
+        for (_, topic, partition, o) in accepted {
+            entry.offsets.commit((topic, partition), o);
+        }
+        Ok(results)
+    }
+
+    /// TxnOffsetCommit: offsets that count only if the transaction commits.
+    #[allow(clippy::too_many_arguments)]
+    pub fn txn_commit_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        // KIP-447: a member/generation, when given, must be current.
+        if generation_id >= 0 || !member_id.is_empty() {
+            match &entry.consumer {
+                Some(cg) => cg.check_member_epoch(member_id, generation_id)?,
+                None => entry
+                    .group
+                    .check_commit(member_id, instance, generation_id)?,
+            }
+        }
+        let OffsetBatch {
+            results,
+            records,
+            accepted,
+        } = self.offset_batch(topics, group_id, offsets);
+        self.persist_as(topics, records, Some((producer_id, producer_epoch)), now_ms)?;
+        entry.offsets.add_pending(
+            producer_id,
+            accepted.into_iter().map(|(_, t, p, o)| ((t, p), o)),
+        );
+        Ok(results)
+    }
+
+    /// Validate offsets to commit (metadata size, partition exists) and encode the
+    /// records of the valid ones; one result code per offset, in order.
+    fn offset_batch(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        offsets: Vec<(String, i32, CommittedOffset)>,
+    ) -> OffsetBatch {
+        let mut b = OffsetBatch {
+            results: Vec::with_capacity(offsets.len()),
+            records: Vec::new(),
+            accepted: Vec::new(),
+        };
+        for (topic, partition, o) in offsets {
+            let code = if o.metadata.len() > self.metadata_max_bytes {
+                E::OffsetMetadataTooLarge.code()
+            } else if topics
+                .get(&topic)
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                E::UnknownTopicOrPartition.code()
+            } else {
+                b.records.push((
+                    records::encode_offset_key(group_id, &topic, partition),
+                    Some(records::encode_offset_value(&o)),
+                ));
+                b.accepted.push((b.results.len(), topic, partition, o));
+                NONE
+            };
+            b.results.push(code);
+        }
+        b
+    }
+
+    /// OffsetFetch: the committed offsets of the requested partitions (all when None).
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        let groups = self.groups.lock();
+        let offsets = groups.get(group_id).map(|e| &e.offsets);
+        match partitions {
+            Some(wanted) => wanted
+                .into_iter()
+                .flat_map(|(topic, parts)| {
+                    parts
+                        .into_iter()
+                        .map(move |p| (topic.clone(), p))
+                        .collect::<Vec<_>>()
+                })
+                .map(|(t, p)| {
+                    let o = offsets.and_then(|m| m.get(&(t.clone(), p)).cloned());
+                    (t, p, o)
+                })
+                .collect(),
+            None => offsets
+                .map(|m| {
+                    m.iter()
+                        .map(|((t, p), o)| (t.clone(), *p, Some(o.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// OffsetDelete: a group-level error, or one error per partition.
+    pub fn delete_offsets(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Err(E::GroupIdNotFound.code());
+        };
+        if entry.group.state == GroupState::Dead {
+            return Err(E::GroupIdNotFound.code());
+        }
+        let subscribed: Vec<String> = match &entry.consumer {
+            Some(cg) => cg
+                .subscribed_topics(&topic_view(topics))
+                .into_iter()
+                .collect(),
+            None if entry.group.state == GroupState::Empty => Vec::new(),
+            None => entry.group.subscribed_topics(),
+        };
+        let mut results = Vec::with_capacity(partitions.len());
+        let mut records = Vec::new();
+        let mut removed = Vec::new();
+        for (topic, p) in partitions {
+            if subscribed.contains(&topic) {
+                results.push(E::GroupSubscribedToTopic.code());
+                continue;
+            }
+            if entry.offsets.get(&(topic.clone(), p)).is_some() {
+                records.push((records::encode_offset_key(group_id, &topic, p), None));
+                removed.push((topic, p));
+            }
+            results.push(NONE);
+        }
+        self.persist(topics, records, now_ms)?;
+        for k in removed {
+            entry.offsets.delete(&k);
+        }
+        Ok(results)
+    }
+
+    pub(super) fn add_pending(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        topic: String,
+        partition: i32,
+        o: CommittedOffset,
+        now_ms: i64,
+    ) {
+        let mut groups = self.groups.lock();
+        self.entry(&mut groups, group_id, now_ms)
+            .offsets
+            .add_pending(producer_id, [((topic, partition), o)]);
+    }
+
+    /// A transaction of `producer_id` ended: its offsets become committed, or vanish.
+    pub fn complete_transaction(&self, producer_id: i64, commit: bool) {
+        let mut groups = self.groups.lock();
+        for entry in groups.values_mut() {
+            entry.offsets.complete_transaction(producer_id, commit);
+        }
+    }
+
+    /// Whether a transaction holds uncommitted offsets for a partition (require_stable).
+    pub fn has_pending_offsets(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        let groups = self.groups.lock();
+        groups
+            .get(group_id)
+            .is_some_and(|e| e.offsets.has_pending(&(topic.to_string(), partition)))
+    }
+
+    /// offsets.retention.minutes: an empty group's offsets expire once the group has
+    /// been empty, and the offset uncommitted-to, for the retention period (KIP-211).
+    pub(super) fn expire_offsets(
+        &self,
+        topics: &TopicRegistry,
+        groups: &mut HashMap<String, GroupEntry>,
+        now_ms: i64,
+    ) {
+        let mut dead = Vec::new();
+        for (id, entry) in groups.iter_mut() {
+            if entry.group.state != GroupState::Empty || entry.is_active_consumer_group() {
+                continue;
+            }
+            let since = entry.group.state_since_ms;
+            let expired = entry.offsets.expired(since, self.retention_ms, now_ms);
+            if expired.is_empty() {
+                continue;
+            }
+            let mut records: Vec<(Bytes, Option<Bytes>)> = expired
+                .iter()
+                .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
+                .collect();
+            let all_gone = expired.len() == entry.offsets.len();
+            if all_gone {
+                records.push((records::encode_group_key(id), None));
+            }
+            if self.persist(topics, records, now_ms).is_ok() {
+                tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
+                for k in expired {
+                    entry.offsets.delete(&k);
+                }
+                if all_gone {
+                    dead.push(id.clone());
+                }
+            }
+        }
+        for id in dead {
+            groups.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::group::OFFSETS_TOPIC;
+    use crate::group::consumer::HeartbeatRequest;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn open(dir: &std::path::Path, extra: &[&str]) -> (Arc<Config>, TopicRegistry) {
+        let mut ov = vec![format!("log.dirs={}", dir.display())];
+        ov.extend(extra.iter().map(|s| s.to_string()));
+        let (c, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
+        let c = Arc::new(c);
+        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
+        (c, reg)
+    }
+
+    fn offset(o: i64, ts: i64) -> CommittedOffset {
+        CommittedOffset {
+            offset: o,
+            leader_epoch: 0,
+            metadata: String::new(),
+            commit_timestamp_ms: ts,
+        }
+    }
+
+    #[test]
+    fn offsets_and_deletions_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (c, reg) = open(dir.path(), &[]);
+            reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
+            let g = GroupCoordinator::open(&c, &reg, 0);
+            let codes = g
+                .commit_offsets(
+                    &reg,
+                    "keep",
+                    "",
+                    None,
+                    -1,
+                    vec![("t".into(), 0, offset(5, 1)), ("t".into(), 1, offset(7, 1))],
+                    1,
+                )
+                .unwrap();
+            assert_eq!(codes, vec![NONE, NONE]);
+            g.commit_offsets(
+                &reg,
+                "keep",
+                "",
+                None,
+                -1,
+                vec![("t".into(), 0, offset(6, 2))],
+                2,
+            )
+            .unwrap();
+            g.commit_offsets(
+                &reg,
+                "gone",
+                "",
+                None,
+                -1,
+                vec![("t".into(), 0, offset(1, 3))],
+                3,
+            )
+            .unwrap();
+            assert_eq!(g.delete_groups(&reg, &["gone".into()], 4), vec![NONE]);
+            // Unknown partitions are refused, nothing stored.
+            let codes = g
+                .commit_offsets(
+                    &reg,
+                    "keep",
+                    "",
+                    None,
+                    -1,
+                    vec![("t".into(), 9, offset(1, 5))],
+                    5,
+                )
+                .unwrap();
+            assert_eq!(codes, vec![E::UnknownTopicOrPartition.code()]);
+        }
+        let (c, reg) = open(dir.path(), &[]);
+        let g = GroupCoordinator::open(&c, &reg, 10);
+        assert_eq!(
+            g.fetch_offsets("keep", None),
+            vec![
+                ("t".to_string(), 0, Some(offset(6, 2))),
+                ("t".to_string(), 1, Some(offset(7, 1)))
+            ]
+        );
+        assert_eq!(g.fetch_offsets("gone", None), vec![]);
+        let listed: Vec<String> = g.list_groups().into_iter().map(|l| l.group_id).collect();
+        assert_eq!(listed, vec!["keep".to_string()]);
+        assert!(reg.get(OFFSETS_TOPIC).unwrap().is_internal());
+    }
+
+    #[test]
+    fn offsets_of_an_empty_group_expire_after_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, reg) = open(
+            dir.path(),
+            &[
+                "offsets.retention.minutes=1",
+                "offsets.retention.check.interval.ms=1000",
+            ],
+        );
+        reg.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let g = GroupCoordinator::open(&c, &reg, 0);
+        g.commit_offsets(
+            &reg,
+            "idle",
+            "",
+            None,
+            -1,
+            vec![("t".into(), 0, offset(3, 0))],
+            0,
+        )
+        .unwrap();
+        g.tick(&reg, 59_000);
+        assert_eq!(g.fetch_offsets("idle", None).len(), 1, "within retention");
+        g.tick(&reg, 60_000);
+        assert_eq!(g.fetch_offsets("idle", None), vec![], "expired");
+        assert!(g.list_groups().is_empty());
+        // and the expiry is durable
+        let g2 = GroupCoordinator::open(&c, &reg, 61_000);
+        assert_eq!(g2.fetch_offsets("idle", None), vec![]);
+    }
+
+    #[test]
+    fn consumer_group_member_commits_with_its_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = Config::from_sources(
+            None,
+            Vec::new(),
+            &[format!("log.dirs={}", dir.path().display())],
+        )
+        .unwrap();
+        let c = Arc::new(c);
+        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
+        reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
+        let g = GroupCoordinator::open(&c, &reg, 0);
+        let r = g.consumer_heartbeat(
+            &reg,
+            "cg",
+            HeartbeatRequest {
+                member_id: "m1".into(),
+                member_epoch: 0,
+                rebalance_timeout_ms: 30_000,
+                subscribed_topic_names: Some(vec!["t".into()]),
+                ..Default::default()
+            },
+            0,
+        );
+        assert_eq!((r.error, r.member_epoch), (NONE, 1));
+        let o = CommittedOffset {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: 1,
+        };
+        let codes = g.commit_offsets(
+            &reg,
+            "cg",
+            "m1",
+            None,
+            1,
+            vec![("t".into(), 0, o.clone())],
+            1,
+        );
+        assert_eq!(codes, Ok(vec![NONE]));
+        let stale = g.commit_offsets(
+            &reg,
+            "cg",
+            "m1",
+            None,
+            0,
+            vec![("t".into(), 0, o.clone())],
+            1,
+        );
+        assert_eq!(stale, Err(E::StaleMemberEpoch.code()));
+        let unknown = g.commit_offsets(&reg, "cg", "zz", None, 1, vec![("t".into(), 0, o)], 1);
+        assert_eq!(unknown, Err(E::UnknownMemberId.code()));
+        let listed = g.list_groups();
+        assert_eq!(
+            (listed[0].group_type, listed[0].state),
+            ("consumer", "Stable")
+        );
+    }
+}
