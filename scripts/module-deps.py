@@ -146,6 +146,13 @@ def main():
             target = resolve(mod, p, known)
             if target and target != mod and target[: len(mod)] != mod:
                 deps.add(target)
+        # A module's own children, used by name (`produce::handle`). Re-exporting them
+        # (`pub use batch::X`) is the folder's public face, not a use.
+        body = re.sub(r"^\s*pub(?:\([^)]*\))? use [^;]*;", "", text, flags=re.M)
+        for child in re.findall(r"^\s*(?:pub(?:\([^)]*\))? )?mod (\w+);", text, re.M):
+            c = mod + (child,)
+            if c in known and re.search(rf"\b{child}::", body):
+                deps.add(c)
         graph[mod] = deps
         for name, owners in OWNED.items():
             if mod[0] not in owners and re.search(rf"\b{name}\b", text):

@@ -2,7 +2,7 @@
 
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {

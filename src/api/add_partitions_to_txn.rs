@@ -7,7 +7,7 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::txn::coordinator::TxnProducer;
 
 fn results(

@@ -1,4 +1,4 @@
-//! ApiVersions (key 18), v0–v4: the versions fjord serves, from [`super::SUPPORTED`].
+//! ApiVersions (key 18), v0–v4: the versions fjord serves, from [`super::supported::SUPPORTED`].
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::{
@@ -6,7 +6,8 @@ use kafka_protocol::messages::api_versions_response::{
 };
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use super::{RequestContext, SUPPORTED, str_bytes};
+use super::context::{RequestContext, str_bytes};
+use super::supported::SUPPORTED;
 
 fn api_keys() -> Vec<ApiVersion> {
     SUPPORTED

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
     DescribeClientQuotasResponse,
 };
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::quotas::Entity;
 
 const MATCH_EXACT: i8 = 0;

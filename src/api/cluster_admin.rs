@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
 };
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 pub fn list_partition_reassignments(
     _ctx: &RequestContext,

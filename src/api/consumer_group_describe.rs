@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, TopicName,
 };
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::group::consumer::Assignment;
 
 /// Every group operation bit (READ=3, DELETE=6, DESCRIBE=8): no ACLs.

@@ -7,7 +7,7 @@ use kafka_protocol::messages::consumer_group_heartbeat_response::{
 };
 use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::group::consumer::{Assignment, HeartbeatRequest};
 
 pub fn handle(

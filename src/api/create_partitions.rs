@@ -4,7 +4,7 @@ use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
-use super::{RequestContext, str_bytes, topic_error};
+use super::context::{RequestContext, str_bytes, topic_error};
 
 pub fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let b = &ctx.broker;

@@ -10,8 +10,8 @@ use kafka_protocol::messages::create_topics_response::{
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
+use super::context::{RequestContext, str_bytes, topic_error};
 use super::describe_configs::topic_entries;
-use super::{RequestContext, str_bytes, topic_error};
 use crate::topics::TopicError;
 
 pub fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {

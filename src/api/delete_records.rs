@@ -7,8 +7,8 @@ use kafka_protocol::messages::delete_records_response::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use super::RequestContext;
-use super::log_error_code;
+use super::context::RequestContext;
+use super::context::log_error_code;
 
 pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let topics = req

@@ -5,7 +5,7 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use uuid::Uuid;
 
-use super::{RequestContext, topic_error};
+use super::context::{RequestContext, topic_error};
 
 pub fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let b = &ctx.broker;
@@ -34,7 +34,7 @@ pub fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsRes
                 };
                 return r.with_error_code(code.code());
             };
-            r.name = Some(TopicName(super::str_bytes(topic.name.clone())));
+            r.name = Some(TopicName(super::context::str_bytes(topic.name.clone())));
             r.topic_id = topic.id;
             match b.topics.delete(&topic.name) {
                 Ok(_) => r,

@@ -5,7 +5,7 @@ use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 /// Bits of the cluster operations (AclOperation codes CREATE=5, ALTER=7, DESCRIBE=8,
 /// CLUSTER_ACTION=9, DESCRIBE_CONFIGS=10, ALTER_CONFIGS=11, IDEMPOTENT_WRITE=12,

@@ -10,7 +10,7 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::config::{BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS};
 
 pub const RESOURCE_TOPIC: i8 = 2;

@@ -5,7 +5,7 @@ use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 /// Every group operation bit (READ=3, DELETE=6, DESCRIBE=8): no ACLs.
 const ALL_GROUP_OPERATIONS: i32 = 1 << 3 | 1 << 6 | 1 << 8;

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 pub fn handle(
     ctx: &RequestContext,

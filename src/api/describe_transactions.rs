@@ -6,7 +6,7 @@ use kafka_protocol::messages::{
     DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName,
 };
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 pub fn handle(
     ctx: &RequestContext,

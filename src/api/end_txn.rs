@@ -3,7 +3,7 @@
 
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{Chunk, RequestContext, log_error_code};
+use super::context::{Chunk, RequestContext, log_error_code};
 use crate::log::{FileSlice, LogError};
 use crate::topics::Topic;
 

@@ -6,7 +6,7 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;

@@ -2,7 +2,7 @@
 
 use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
 
-use super::RequestContext;
+use super::context::RequestContext;
 
 pub fn handle(ctx: &RequestContext, req: HeartbeatRequest) -> HeartbeatResponse {
     let b = &ctx.broker;

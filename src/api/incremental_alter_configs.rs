@@ -12,8 +12,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::context::{RequestContext, str_bytes, topic_error};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
-use super::{RequestContext, str_bytes, topic_error};
 use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
 

@@ -5,7 +5,7 @@
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use super::RequestContext;
+use super::context::RequestContext;
 
 pub fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let b = &ctx.broker;

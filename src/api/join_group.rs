@@ -5,7 +5,7 @@
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::group::classic::{JoinRequest, JoinResult, Reply};
 
 pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupResponse {

@@ -8,8 +8,8 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use super::RequestContext;
-use super::log_error_code;
+use super::context::RequestContext;
+use super::context::log_error_code;
 use crate::partition::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;

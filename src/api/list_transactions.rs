@@ -6,7 +6,7 @@ use kafka_protocol::messages::{
     ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId,
 };
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 
 const STATES: &[&str] = &[
     "Empty",

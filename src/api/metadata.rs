@@ -12,7 +12,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::{RequestContext, str_bytes, topic_error};
+use super::context::{RequestContext, str_bytes, topic_error};
 use crate::topics::{Topic, validate_topic_name};
 
 /// Bits of the topic operations (AclOperation codes READ=3, WRITE=4, CREATE=5, DELETE=6,

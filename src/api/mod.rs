@@ -4,18 +4,23 @@
 //! the layers below (`LogError`, `AppendError`, `TopicError`) to Kafka's error
 //! codes ([`crate::error`], which the coordinators use directly).
 //!
-//! [`SUPPORTED`] is the single source of truth for what fjord advertises in
-//! ApiVersions and accepts: an API or version is listed only once it is
-//! implemented and covered by a real-client test (docs/compatibility.md).
+//! This file turns a frame into a typed request, dispatches it and encodes
+//! the response; [`supported`] is what fjord advertises, [`context`] what
+//! every handler works with.
 
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
-use crate::log::FileSlice;
+
+mod context;
+mod supported;
+
+pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};
+pub use supported::{SUPPORTED, accepts, advertised};
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
@@ -55,73 +60,6 @@ pub mod produce;
 pub mod sync_group;
 pub mod txn_offset_commit;
 
-/// (API, lowest advertised version, highest advertised version).
-pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    // Advertised from v0 as Kafka 4 does (KAFKA-18659: librdkafka reads the
-    // range to detect features); v0-v2 requests are refused, see `accepts`.
-    (ApiKey::Produce, 0, 13),
-    (ApiKey::Fetch, 4, 18),
-    (ApiKey::ListOffsets, 1, 10),
-    (ApiKey::Metadata, 0, 13),
-    (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 6),
-    // v6 exists, but the codec decodes requests only up to v5.
-    (ApiKey::InitProducerId, 0, 5),
-    (ApiKey::DescribeConfigs, 1, 4),
-    (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::DescribeCluster, 0, 2),
-    // Consumer groups (classic protocol).
-    (ApiKey::FindCoordinator, 0, 6),
-    (ApiKey::JoinGroup, 0, 9),
-    (ApiKey::SyncGroup, 0, 5),
-    (ApiKey::Heartbeat, 0, 4),
-    (ApiKey::LeaveGroup, 0, 5),
-    // v10 exists, but the codec decodes requests only up to v9.
-    (ApiKey::OffsetCommit, 2, 9),
-    (ApiKey::OffsetFetch, 1, 9),
-    (ApiKey::ListGroups, 0, 5),
-    (ApiKey::DescribeGroups, 0, 6),
-    (ApiKey::DeleteGroups, 0, 2),
-    (ApiKey::OffsetDelete, 0, 0),
-    // Consumer groups (KIP-848 consumer protocol).
-    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
-    (ApiKey::ConsumerGroupDescribe, 0, 1),
-    // Transactions.
-    (ApiKey::AddPartitionsToTxn, 0, 5),
-    (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 5),
-    (ApiKey::TxnOffsetCommit, 0, 5),
-    (ApiKey::DescribeProducers, 0, 0),
-    (ApiKey::DescribeTransactions, 0, 0),
-    (ApiKey::ListTransactions, 0, 2),
-    // Admin surface.
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
-    (ApiKey::AlterConfigs, 0, 2),
-    (ApiKey::DescribeTopicPartitions, 0, 0),
-    (ApiKey::OffsetForLeaderEpoch, 2, 4),
-    (ApiKey::ListPartitionReassignments, 0, 0),
-    (ApiKey::ElectLeaders, 0, 2),
-    (ApiKey::DescribeLogDirs, 1, 4),
-    (ApiKey::DescribeClientQuotas, 0, 1),
-    (ApiKey::AlterClientQuotas, 0, 1),
-    (ApiKey::DeleteRecords, 0, 2),
-];
-
-/// The advertised range of an API, if any.
-pub fn advertised(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|&(_, lo, hi)| (lo, hi))
-}
-
-/// Whether a request of this API and version is served.
-pub fn accepts(key: ApiKey, version: i16) -> bool {
-    let floor = key.valid_versions().min; // what the codec can decode
-    matches!(advertised(key), Some((lo, hi)) if version >= lo.max(floor) && version <= hi)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
     #[error("request frame of {0} bytes is too short for a header")]
@@ -134,28 +72,6 @@ pub enum FrameError {
     Decode(ApiKey, i16, String),
     #[error("cannot encode {0:?} v{1} response: {2}")]
     Encode(ApiKey, i16, String),
-}
-
-/// A piece of a response frame: encoded bytes, or a range of a segment file
-/// that the connection copies to the socket itself (fetch data never passes
-/// through an encoding buffer).
-#[derive(Debug)]
-pub enum Chunk {
-    Bytes(Bytes),
-    File(FileSlice),
-}
-
-impl Chunk {
-    pub fn len(&self) -> usize {
-        match self {
-            Chunk::Bytes(b) => b.len(),
-            Chunk::File(f) => f.len as usize,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Handle one request frame (without its length prefix). Returns the
@@ -239,21 +155,6 @@ fn encode_fetch(
     Ok(chunks)
 }
 
-/// What a handler knows about the connection a request came on.
-#[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    pub listener: String,
-    pub peer: std::net::SocketAddr,
-}
-
-/// What a handler gets besides its request.
-pub struct RequestContext {
-    pub broker: Arc<Broker>,
-    pub conn: ConnectionInfo,
-    pub version: i16,
-    pub client_id: Option<StrBytes>,
-}
-
 async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
     Some(match request {
         RequestKind::ApiVersions(r) => api_versions::handle(ctx, r).into(),
@@ -329,70 +230,4 @@ pub fn encode_response(
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
-}
-
-/// `StrBytes` from anything string-like.
-pub fn str_bytes(s: impl Into<String>) -> StrBytes {
-    StrBytes::from_string(s.into())
-}
-
-/// Kafka's error for a storage engine error.
-pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError {
-    use crate::log::LogError as L;
-    use kafka_protocol::ResponseError as E;
-    match e {
-        L::CorruptMessage(_) => E::CorruptMessage,
-        L::MessageTooLarge(_) => E::MessageTooLarge,
-        L::InvalidRecord(_) => E::InvalidRecord,
-        L::OffsetOutOfRange { .. } => E::OffsetOutOfRange,
-        _ => E::KafkaStorageError,
-    }
-}
-
-/// Kafka's error code and message for a topic registry error.
-pub fn topic_error(e: &crate::topics::TopicError) -> (i16, Option<StrBytes>) {
-    use crate::topics::TopicError as T;
-    use kafka_protocol::ResponseError as E;
-    let code = match e {
-        T::AlreadyExists(_) => E::TopicAlreadyExists,
-        T::InvalidName(_) => E::InvalidTopicException,
-        T::InvalidPartitions(_) => E::InvalidPartitions,
-        T::InvalidReplicationFactor(_) => E::InvalidReplicationFactor,
-        T::InvalidConfig(_) => E::InvalidConfig,
-        T::UnknownTopic => E::UnknownTopicOrPartition,
-        T::DeletionDisabled => E::TopicDeletionDisabled,
-        T::Log(_) | T::Io(_) | T::Append(_) => E::KafkaStorageError,
-    };
-    (code.code(), Some(str_bytes(e.to_string())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// docs/compatibility.md lists exactly the advertised APIs and ranges.
-    #[test]
-    fn compatibility_doc_lists_every_advertised_api() {
-        let doc = include_str!("../../docs/compatibility.md");
-        let begin = doc.find("<!-- apis:begin -->").expect("apis:begin marker");
-        let end = doc.find("<!-- apis:end -->").expect("apis:end marker");
-        let rows: Vec<Vec<&str>> = doc[begin..end]
-            .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| key") && !l.starts_with("| ---"))
-            .map(|l| l.split('|').map(str::trim).collect())
-            .collect();
-        assert_eq!(rows.len(), SUPPORTED.len(), "one row per advertised API");
-        for (key, lo, hi) in SUPPORTED {
-            let row = rows
-                .iter()
-                .find(|r| r[1] == (*key as i16).to_string())
-                .unwrap_or_else(|| panic!("{key:?} missing from docs/compatibility.md"));
-            assert_eq!(row[2], format!("{key:?}"));
-            assert!(
-                row[3].starts_with(&format!("{lo}–{hi}")),
-                "{key:?}: doc says {}, advertised {lo}–{hi}",
-                row[3]
-            );
-        }
-    }
 }

@@ -8,7 +8,7 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::group::CommittedOffset;
 
 type Fetched = Vec<(String, i32, Option<CommittedOffset>)>;

@@ -8,7 +8,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::partition::LEADER_EPOCH;
 
 pub fn handle(

@@ -13,7 +13,7 @@ use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
-use super::{RequestContext, log_error_code, str_bytes};
+use super::context::{RequestContext, log_error_code, str_bytes};
 use crate::partition::producer_state::ProducerStateError;
 use crate::partition::{AppendError, AppendOrigin, AppendOutcome};
 use crate::topics::Topic;

@@ -4,7 +4,7 @@
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
-use super::{RequestContext, str_bytes};
+use super::context::{RequestContext, str_bytes};
 use crate::group::classic::{Reply, SyncRequest, SyncResult};
 
 pub async fn handle(ctx: &RequestContext, req: SyncGroupRequest) -> SyncGroupResponse {

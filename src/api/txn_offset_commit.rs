@@ -6,7 +6,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use super::RequestContext;
+use super::context::RequestContext;
 use crate::group::CommittedOffset;
 use crate::txn::coordinator::TxnProducer;
 

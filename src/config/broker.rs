@@ -7,7 +7,80 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{Config, ConfigError, ConfigType, Origin, invalid, validate_type};
+use super::value::{ConfigError, ConfigType, Origin, invalid, validate_type};
+
+/// The typed broker configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Every key as given (after precedence), for DescribeConfigs.
+    pub raw: BTreeMap<String, String>,
+    /// Which layer each key of `raw` comes from.
+    pub origin: BTreeMap<String, Origin>,
+    /// PLAINTEXT listeners to bind.
+    pub listeners: Vec<Listener>,
+    /// What Metadata advertises, matched to `listeners` by name.
+    pub advertised_listeners: Vec<Listener>,
+    pub log_dir: PathBuf,
+    pub node_id: i32,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub log_retention_ms: i64,
+    pub log_retention_bytes: i64,
+    pub log_segment_bytes: i32,
+    pub log_roll_ms: i64,
+    pub log_index_interval_bytes: i32,
+    pub log_flush_interval_messages: i64,
+    pub message_max_bytes: i32,
+    pub socket_request_max_bytes: i32,
+    pub cluster_id: Option<String>,
+    pub group_initial_rebalance_delay_ms: i64,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: i64,
+    pub offset_metadata_max_bytes: usize,
+    pub group_consumer_session_timeout_ms: i32,
+    pub group_consumer_heartbeat_interval_ms: i32,
+    pub group_consumer_assignors: Vec<String>,
+    pub transaction_max_timeout_ms: i32,
+    pub log_retention_check_interval_ms: i64,
+}
+
+impl Config {
+    /// Value of `key` as configured, or its Kafka default.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.raw
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| spec(key).and_then(|s| s.default))
+    }
+
+    /// Whether `key` was set explicitly (DescribeConfigs source STATIC_BROKER_CONFIG).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.raw.contains_key(key)
+    }
+
+    /// The layer a key's value comes from, or None for Kafka's default.
+    pub fn origin_of(&self, key: &str) -> Option<Origin> {
+        self.origin.get(key).copied()
+    }
+
+    /// The listener advertised for the listener a client connected to.
+    pub fn advertised_for(&self, listener: &str) -> Option<&Listener> {
+        self.advertised_listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .or(self.advertised_listeners.first())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_map(BTreeMap::new()).expect("defaults are valid")
+    }
+}
 
 use ConfigType as T;
 

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::config::{self, Config, ConfigError, DYNAMIC_BROKER_KEYS};
+use super::broker::{Config, DYNAMIC_BROKER_KEYS};
+use super::properties::parse_properties;
+use super::value::{ConfigError, Origin};
 
 /// Which dynamic layer a change goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +54,7 @@ impl DynamicConfigs {
         let path = log_dir.join(FILE);
         let mut layers = Layers::default();
         if let Ok(text) = fs::read_to_string(&path) {
-            for (k, v) in config::parse_properties(&text) {
+            for (k, v) in parse_properties(&text) {
                 if let Some(key) = k.strip_prefix("default|") {
                     layers.cluster.insert(key.to_string(), v);
                 } else if let Some(key) = k.strip_prefix("broker|") {
@@ -118,6 +120,37 @@ impl DynamicConfigs {
         fs::rename(&tmp, &self.path)?;
         *layers = next;
         Ok(effective)
+    }
+}
+
+impl Config {
+    /// This (static) configuration with dynamic layers on top: the cluster-wide
+    /// defaults, then this broker's own; later wins.
+    pub fn with_dynamic(
+        &self,
+        cluster: &BTreeMap<String, String>,
+        broker: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw: BTreeMap<String, String> = self
+            .raw
+            .iter()
+            .filter(|(k, _)| self.origin.get(*k) == Some(&Origin::Static))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut origin: BTreeMap<String, Origin> =
+            raw.keys().map(|k| (k.clone(), Origin::Static)).collect();
+        for (layer, o) in [
+            (cluster, Origin::DynamicDefault),
+            (broker, Origin::DynamicBroker),
+        ] {
+            for (k, v) in layer {
+                raw.insert(k.clone(), v.clone());
+                origin.insert(k.clone(), o);
+            }
+        }
+        let mut c = Config::from_map(raw)?;
+        c.origin = origin;
+        Ok(c)
     }
 }
 

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::ConfigError;
+use super::broker::{Config, IGNORED_KEYS, spec};
+use super::value::ConfigError;
 
 /// Environment variables of Kafka's launch scripts that are not broker keys.
 const LAUNCHER_ENV: &[&str] = &[
@@ -90,6 +91,24 @@ pub fn env_to_key(var: &str) -> Option<String> {
             .replace('\u{1}', "-")
             .replace('\u{2}', "_"),
     )
+}
+
+impl Config {
+    /// Build from layered sources. `file` is the properties file text, `env` the
+    /// process environment, `overrides` the `--override` arguments; later wins.
+    pub fn from_sources(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[String],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let raw = merge_sources(file, env, overrides)?;
+        let warnings = raw
+            .keys()
+            .filter(|k| spec(k).is_none() && !IGNORED_KEYS.contains(&k.as_str()))
+            .map(|k| format!("unknown config key '{k}' ignored"))
+            .collect();
+        Ok((Self::from_map(raw)?, warnings))
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! Kafka names and types, the broker keys they default from ([`TOPIC_KEYS`]),
 //! and the checks a topic config value must pass.
 
-use super::{Config, ConfigError, ConfigType, invalid, validate_type};
+use super::broker::Config;
+use super::value::{ConfigError, ConfigType, invalid, validate_type};
 
 use ConfigType as T;
 

@@ -1,12 +1,7 @@
-//! Committed offsets: what each group has committed, and what open transactions hold for it.
-//!
-//! **Owns:** [`CommittedOffset`]; `GroupOffsets`, one group's committed offsets and the offsets
-//! pending with open transactions (TxnOffsetCommit, by producer id), and every change to them
-//! (commit, delete, add pending, complete a transaction, expiry); the validation of offsets to
-//! commit (metadata size, partition exists) and the encoding of their records; and the
-//! coordinator's offset operations — OffsetCommit, TxnOffsetCommit, OffsetFetch, OffsetDelete,
+//! The coordinator's offset APIs: OffsetCommit, TxnOffsetCommit, OffsetFetch, OffsetDelete,
 //! settling a transaction's offsets at its marker, the pending check of `require_stable`, and
-//! retention (`offsets.retention.minutes`, KIP-211).
+//! retention (`offsets.retention.minutes`, KIP-211). The offsets themselves sit in each group's
+//! [`super::offset_store::GroupOffsets`].
 //!
 //! **Must never:** run membership — join, leave, rebalance, move a generation or epoch (a commit
 //! only checks the member and generation or epoch it is given; the only group-level effects here
@@ -15,114 +10,17 @@
 //! coordinator's `persist` / `persist_as`; speak the wire; read the clock (time is a `now_ms`
 //! argument).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use bytes::Bytes;
 
 use super::classic::GroupState;
-use super::records;
-use super::{GroupCoordinator, GroupEntry, topic_view};
+use super::coordinator::{GroupCoordinator, GroupEntry, topic_view};
+use super::offset_store::OffsetBatch;
+use super::records::{self, CommittedOffset};
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
 use crate::topics::TopicRegistry;
-
-/// A partition's committed offset, as OffsetCommit sends it and an offset-commit record of
-/// `__consumer_offsets` stores it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommittedOffset {
-    pub offset: i64,
-    pub leader_epoch: i32,
-    pub metadata: String,
-    pub commit_timestamp_ms: i64,
-}
-
-/// A partition, as the offset maps key it.
-type TopicPartition = (String, i32);
-
-/// One group's offsets: the committed ones, and those open transactions hold
-/// until their marker commits them (they become committed) or aborts them.
-#[derive(Default)]
-pub(super) struct GroupOffsets {
-    committed: BTreeMap<TopicPartition, CommittedOffset>,
-    /// Offsets sent with open transactions (TxnOffsetCommit), by producer id.
-    pending_txn: HashMap<i64, BTreeMap<TopicPartition, CommittedOffset>>,
-}
-
-impl GroupOffsets {
-    /// The committed offset of a partition.
-    fn get(&self, tp: &TopicPartition) -> Option<&CommittedOffset> {
-        self.committed.get(tp)
-    }
-
-    /// Every committed offset, by partition.
-    fn iter(&self) -> impl Iterator<Item = (&TopicPartition, &CommittedOffset)> {
-        self.committed.iter()
-    }
-
-    /// The partitions with a committed offset, in order.
-    pub(super) fn keys(&self) -> impl Iterator<Item = &TopicPartition> {
-        self.committed.keys()
-    }
-
-    /// How many partitions have a committed offset.
-    fn len(&self) -> usize {
-        self.committed.len()
-    }
-
-    /// Commit an offset (replacing the partition's previous one).
-    pub(super) fn commit(&mut self, tp: TopicPartition, o: CommittedOffset) {
-        self.committed.insert(tp, o);
-    }
-
-    /// Forget a partition's committed offset.
-    pub(super) fn delete(&mut self, tp: &TopicPartition) {
-        self.committed.remove(tp);
-    }
-
-    /// Hold offsets for `producer_id`'s open transaction.
-    fn add_pending(
-        &mut self,
-        producer_id: i64,
-        offsets: impl IntoIterator<Item = (TopicPartition, CommittedOffset)>,
-    ) {
-        self.pending_txn
-            .entry(producer_id)
-            .or_default()
-            .extend(offsets);
-    }
-
-    /// `producer_id`'s transaction ended: its offsets become committed, or vanish.
-    fn complete_transaction(&mut self, producer_id: i64, commit: bool) {
-        if let Some(pending) = self.pending_txn.remove(&producer_id)
-            && commit
-        {
-            self.committed.extend(pending);
-        }
-    }
-
-    /// Whether an open transaction holds an offset for a partition.
-    fn has_pending(&self, tp: &TopicPartition) -> bool {
-        self.pending_txn.values().any(|m| m.contains_key(tp))
-    }
-
-    /// The partitions whose committed offset is past retention at `now_ms`:
-    /// `retention_ms` after its commit, or after `since_ms` if that is later.
-    fn expired(&self, since_ms: i64, retention_ms: i64, now_ms: i64) -> Vec<TopicPartition> {
-        self.committed
-            .iter()
-            .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since_ms) >= retention_ms)
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-}
-
-/// Offsets checked for a commit: a code per offset, the records to write, and
-/// the accepted offsets with their position in `results`.
-struct OffsetBatch {
-    results: Vec<Code>,
-    records: Vec<(Bytes, Option<Bytes>)>,
-    accepted: Vec<(usize, String, i32, CommittedOffset)>,
-}
 
 impl GroupCoordinator {
     /// OffsetCommit: a group-level error, or one error per offset (in order).

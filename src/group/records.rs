@@ -12,8 +12,17 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use super::CommittedOffset;
 use super::classic::ClassicGroup;
+
+/// A partition's committed offset, as OffsetCommit sends it and an offset-commit record of
+/// `__consumer_offsets` stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+    pub commit_timestamp_ms: i64,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupKey {

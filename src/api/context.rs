@@ -1,0 +1,83 @@
+//! What every handler works with besides its typed request and response: the
+//! [`RequestContext`] (broker core, connection, version), response [`Chunk`]s, and the mapping
+//! of the lower layers' typed errors to Kafka error codes.
+
+use std::sync::Arc;
+
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Broker;
+use crate::log::FileSlice;
+use bytes::Bytes;
+
+/// What a handler knows about the connection a request came on.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    pub listener: String,
+    pub peer: std::net::SocketAddr,
+}
+
+/// What a handler gets besides its request.
+pub struct RequestContext {
+    pub broker: Arc<Broker>,
+    pub conn: ConnectionInfo,
+    pub version: i16,
+    pub client_id: Option<StrBytes>,
+}
+
+/// A piece of a response frame: encoded bytes, or a range of a segment file
+/// that the connection copies to the socket itself (fetch data never passes
+/// through an encoding buffer).
+#[derive(Debug)]
+pub enum Chunk {
+    Bytes(Bytes),
+    File(FileSlice),
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::File(f) => f.len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `StrBytes` from anything string-like.
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+/// Kafka's error for a storage engine error.
+pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError {
+    use crate::log::LogError as L;
+    use kafka_protocol::ResponseError as E;
+    match e {
+        L::CorruptMessage(_) => E::CorruptMessage,
+        L::MessageTooLarge(_) => E::MessageTooLarge,
+        L::InvalidRecord(_) => E::InvalidRecord,
+        L::OffsetOutOfRange { .. } => E::OffsetOutOfRange,
+        _ => E::KafkaStorageError,
+    }
+}
+
+/// Kafka's error code and message for a topic registry error.
+pub fn topic_error(e: &crate::topics::TopicError) -> (i16, Option<StrBytes>) {
+    use crate::topics::TopicError as T;
+    use kafka_protocol::ResponseError as E;
+    let code = match e {
+        T::AlreadyExists(_) => E::TopicAlreadyExists,
+        T::InvalidName(_) => E::InvalidTopicException,
+        T::InvalidPartitions(_) => E::InvalidPartitions,
+        T::InvalidReplicationFactor(_) => E::InvalidReplicationFactor,
+        T::InvalidConfig(_) => E::InvalidConfig,
+        T::UnknownTopic => E::UnknownTopicOrPartition,
+        T::DeletionDisabled => E::TopicDeletionDisabled,
+        T::Log(_) | T::Io(_) | T::Append(_) => E::KafkaStorageError,
+    };
+    (code.code(), Some(str_bytes(e.to_string())))
+}

@@ -1,0 +1,103 @@
+//! What fjord advertises in ApiVersions and accepts: [`SUPPORTED`] is the single source of
+//! truth. An API or version is listed only once it is implemented and covered by a real-client
+//! test (docs/compatibility.md, which a unit test here holds to this table).
+
+use kafka_protocol::messages::ApiKey;
+
+/// (API, lowest advertised version, highest advertised version).
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    // Advertised from v0 as Kafka 4 does (KAFKA-18659: librdkafka reads the
+    // range to detect features); v0-v2 requests are refused, see `accepts`.
+    (ApiKey::Produce, 0, 13),
+    (ApiKey::Fetch, 4, 18),
+    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Metadata, 0, 13),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    // v6 exists, but the codec decodes requests only up to v5.
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 2),
+    // Consumer groups (classic protocol).
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    // v10 exists, but the codec decodes requests only up to v9.
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 6),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    // Consumer groups (KIP-848 consumer protocol).
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // Transactions.
+    (ApiKey::AddPartitionsToTxn, 0, 5),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 2),
+    // Admin surface.
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::DescribeTopicPartitions, 0, 0),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::ListPartitionReassignments, 0, 0),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
+];
+
+/// The advertised range of an API, if any.
+pub fn advertised(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, lo, hi)| (lo, hi))
+}
+
+/// Whether a request of this API and version is served.
+pub fn accepts(key: ApiKey, version: i16) -> bool {
+    let floor = key.valid_versions().min; // what the codec can decode
+    matches!(advertised(key), Some((lo, hi)) if version >= lo.max(floor) && version <= hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/compatibility.md lists exactly the advertised APIs and ranges.
+    #[test]
+    fn compatibility_doc_lists_every_advertised_api() {
+        let doc = include_str!("../../docs/compatibility.md");
+        let begin = doc.find("<!-- apis:begin -->").expect("apis:begin marker");
+        let end = doc.find("<!-- apis:end -->").expect("apis:end marker");
+        let rows: Vec<Vec<&str>> = doc[begin..end]
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| key") && !l.starts_with("| ---"))
+            .map(|l| l.split('|').map(str::trim).collect())
+            .collect();
+        assert_eq!(rows.len(), SUPPORTED.len(), "one row per advertised API");
+        for (key, lo, hi) in SUPPORTED {
+            let row = rows
+                .iter()
+                .find(|r| r[1] == (*key as i16).to_string())
+                .unwrap_or_else(|| panic!("{key:?} missing from docs/compatibility.md"));
+            assert_eq!(row[2], format!("{key:?}"));
+            assert!(
+                row[3].starts_with(&format!("{lo}–{hi}")),
+                "{key:?}: doc says {}, advertised {lo}–{hi}",
+                row[3]
+            );
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The membership APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
+//! ListGroups, DeleteGroups, and KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe.
+//! Each finds its group in the coordinator's state and drives the state machine of
+//! [`super::classic`] or [`super::consumer`].
+//!
+//! **Must never:** touch a group's offsets (only DeleteGroups drops a whole group); speak the
+//! wire; read the clock.
+
+use bytes::Bytes;
+
+use super::classic::{self, GroupState, JoinRequest, JoinResult, Reply, SyncRequest, SyncResult};
+use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
+use super::coordinator::{GroupCoordinator, topic_view};
+use super::records;
+use crate::error::KafkaError as E;
+use crate::error::{Code, NONE};
+use crate::topics::TopicRegistry;
+
+/// One row of ListGroups.
+#[derive(Clone, Debug)]
+pub struct GroupListing {
+    pub group_id: String,
+    pub protocol_type: String,
+    /// Kafka's state name ("Stable", "Empty", "Reconciling", …).
+    pub state: &'static str,
+    /// "classic" or "consumer" (ListGroups v5 group_type).
+    pub group_type: &'static str,
+}
+
+/// DescribeGroups' view of a group.
+#[derive(Clone, Debug)]
+pub struct GroupDescription {
+    pub group_id: String,
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+/// A ConsumerGroupDescribe member.
+#[derive(Clone, Debug)]
+pub struct ConsumerMemberDescription {
+    pub member: consumer::ConsumerMember,
+    pub target: consumer::Assignment,
+}
+
+/// ConsumerGroupDescribe's view of a group.
+#[derive(Clone, Debug)]
+pub struct ConsumerGroupDescription {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: String,
+    pub members: Vec<ConsumerMemberDescription>,
+}
+
+impl GroupCoordinator {
+    pub fn join(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: JoinRequest,
+        now_ms: i64,
+    ) -> Reply<JoinResult> {
+        if group_id.is_empty() {
+            return Reply::Now(JoinResult::error(E::InvalidGroupId.code(), &req.member_id));
+        }
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.is_active_consumer_group() {
+            return Reply::Now(JoinResult::error(
+                E::InconsistentGroupProtocol.code(),
+                &req.member_id,
+            ));
+        }
+        // An empty consumer-protocol group becomes a classic one.
+        entry.consumer = None;
+        let reply = entry.group.join(req, now_ms);
+        self.flush_group(topics, &mut entry.group, now_ms);
+        reply
+    }
+
+    pub fn sync(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: SyncRequest,
+        now_ms: i64,
+    ) -> Reply<SyncResult> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Reply::Now(SyncResult {
+                error: E::UnknownMemberId.code(),
+                protocol_type: None,
+                protocol_name: None,
+                assignment: Bytes::new(),
+            });
+        };
+        let reply = entry.group.sync(req, now_ms);
+        self.flush_group(topics, &mut entry.group, now_ms);
+        reply
+    }
+
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+    ) -> Code {
+        let mut groups = self.groups.lock();
+        match groups.get_mut(group_id) {
+            Some(e) => e
+                .group
+                .heartbeat(member_id, instance, generation_id, now_ms),
+            None => E::UnknownMemberId.code(),
+        }
+    }
+
+    /// LeaveGroup: one error per member.
+    pub fn leave(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+        now_ms: i64,
+    ) -> Result<Vec<Code>, Code> {
+        let mut groups = self.groups.lock();
+        let Some(entry) = groups.get_mut(group_id) else {
+            return Err(E::UnknownMemberId.code());
+        };
+        let out = members
+            .iter()
+            .map(|(id, inst)| entry.group.leave(id, inst.as_deref(), now_ms))
+            .collect();
+        self.flush_group(topics, &mut entry.group, now_ms);
+        Ok(out)
+    }
+
+    pub fn list_groups(&self) -> Vec<GroupListing> {
+        let groups = self.groups.lock();
+        let mut out: Vec<GroupListing> = groups
+            .values()
+            .filter(|e| e.group.state != GroupState::Dead)
+            .map(|e| match &e.consumer {
+                Some(cg) => GroupListing {
+                    group_id: e.group.group_id.clone(),
+                    protocol_type: "consumer".into(),
+                    state: cg.state().name(),
+                    group_type: "consumer",
+                },
+                None => GroupListing {
+                    group_id: e.group.group_id.clone(),
+                    protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
+                    state: e.group.state.name(),
+                    group_type: "classic",
+                },
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.groups.lock();
+        let entry = groups.get(group_id)?;
+        if entry.consumer.is_some() {
+            // DescribeGroups describes classic groups only (ConsumerGroupDescribe the rest).
+            return None;
+        }
+        let g = &entry.group;
+        let stable = g.state == GroupState::Stable;
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        let mut members: Vec<&classic::Member> = g.members.values().collect();
+        members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+        Some(GroupDescription {
+            group_id: g.group_id.clone(),
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: members
+                .into_iter()
+                .map(|m| MemberDescription {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    // Kafka includes metadata and assignment only for a Stable group.
+                    metadata: if stable {
+                        m.protocols
+                            .iter()
+                            .find(|(n, _)| *n == protocol)
+                            .map(|(_, b)| b.clone())
+                            .unwrap_or_default()
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// DeleteGroups: one error per group.
+    pub fn delete_groups(&self, topics: &TopicRegistry, ids: &[String], now_ms: i64) -> Vec<Code> {
+        let mut groups = self.groups.lock();
+        ids.iter()
+            .map(|id| {
+                let Some(entry) = groups.get_mut(id) else {
+                    return E::GroupIdNotFound.code();
+                };
+                if (entry.group.state != GroupState::Empty && entry.group.state != GroupState::Dead)
+                    || entry.is_active_consumer_group()
+                {
+                    return E::NonEmptyGroup.code();
+                }
+                let mut records: Vec<(Bytes, Option<Bytes>)> = entry
+                    .offsets
+                    .keys()
+                    .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
+                    .collect();
+                records.push((records::encode_group_key(id), None));
+                if let Err(e) = self.persist(topics, records, now_ms) {
+                    return e;
+                }
+                entry.group.mark_dead(now_ms);
+                groups.remove(id);
+                NONE
+            })
+            .collect()
+    }
+}
+
+impl GroupCoordinator {
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub fn consumer_heartbeat(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: HeartbeatRequest,
+        now_ms: i64,
+    ) -> HeartbeatResult {
+        if group_id.is_empty() {
+            return HeartbeatResult {
+                error: E::InvalidGroupId.code(),
+                error_message: Some("GroupId can't be empty.".into()),
+                member_id: req.member_id,
+                member_epoch: -1,
+                assignment: None,
+            };
+        }
+        let mut groups = self.groups.lock();
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.consumer.is_none() {
+            if !entry.group.is_empty() {
+                return HeartbeatResult {
+                    error: E::GroupIdNotFound.code(),
+                    error_message: Some(format!("Group {group_id} is not a consumer group.")),
+                    member_id: req.member_id,
+                    member_epoch: -1,
+                    assignment: None,
+                };
+            }
+            entry.consumer = Some(ConsumerGroup::new(
+                group_id,
+                self.consumer_session_timeout_ms,
+                &self.consumer_assignor,
+            ));
+        }
+        let cg = entry.consumer.as_mut().expect("set above");
+        tracing::debug!(group = group_id, member = %req.member_id, epoch = req.member_epoch, "consumer group heartbeat");
+        let before = cg.group_epoch;
+        let result = cg.heartbeat(req, &topic_view(topics), now_ms);
+        if cg.group_epoch != before {
+            // Persist that the group exists (and its epoch), as a classic group's generation.
+            entry.group.generation_id = cg.group_epoch;
+            entry.group.protocol_type = Some("consumer".into());
+            entry.group.dirty = true;
+            self.flush_group(topics, &mut entry.group, now_ms);
+        }
+        result
+    }
+
+    /// ConsumerGroupDescribe: None for a group that is not a consumer-protocol group.
+    pub fn consumer_describe(&self, group_id: &str) -> Option<ConsumerGroupDescription> {
+        let groups = self.groups.lock();
+        let cg = groups.get(group_id)?.consumer.as_ref()?;
+        Some(ConsumerGroupDescription {
+            state: cg.state().name(),
+            group_epoch: cg.group_epoch,
+            assignment_epoch: cg.assignment_epoch,
+            assignor: cg
+                .members
+                .values()
+                .find_map(|m| m.server_assignor.clone())
+                .unwrap_or_else(|| cg.default_assignor.clone()),
+            members: cg
+                .members
+                .values()
+                .map(|m| ConsumerMemberDescription {
+                    member: m.clone(),
+                    target: cg.target.get(&m.member_id).cloned().unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+}
