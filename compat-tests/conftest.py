@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import wire  # noqa: E402 - found through the sys.path entry above
+
 FJORD_BIN = Path(os.environ.get("FJORD_BIN", ROOT / "target" / "release" / "fjord"))
 JARS = Path(os.environ.get("FJORD_JARS", ROOT / ".cache" / "jars"))
 JAVA_SRC = Path(__file__).resolve().parent / "java"
@@ -168,6 +170,27 @@ def start_broker(tmp_path, request):
 @pytest.fixture
 def broker(start_broker):
     return start_broker()
+
+
+# --- consumer groups -----------------------------------------------------------
+
+GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+# fjord's key; Kafka also needs group.consumer.min.heartbeat.interval.ms lowered for this
+KIP848_OVERRIDES = {**GROUP_OVERRIDES, "group.consumer.heartbeat.interval.ms": "1000"}
+CONSUMER_GROUP_HEARTBEAT = 68
+
+
+@pytest.fixture
+def gbroker(start_broker):
+    """A broker whose groups rebalance without the initial delay."""
+    return start_broker(GROUP_OVERRIDES)
+
+
+def require_kip848(broker):
+    with wire.Conn(broker.port) as c:
+        versions = c.api_versions()
+    if CONSUMER_GROUP_HEARTBEAT not in versions:
+        pytest.xfail("KIP-848 not implemented yet: ConsumerGroupHeartbeat (68) not in ApiVersions")
 
 
 @pytest.hookimpl(hookwrapper=True)

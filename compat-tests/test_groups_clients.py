@@ -16,16 +16,10 @@ from confluent_kafka import TopicPartition as CTopicPartition
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from conftest import wait_until
+from conftest import KIP848_OVERRIDES, require_kip848, wait_until
 import wire
 
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
-
-
-@pytest.fixture
-def gbroker(start_broker):
-    return start_broker(GROUP_OVERRIDES)
 
 
 def produce(bootstrap, topic, partitions, start, n):
@@ -344,7 +338,6 @@ def test_confluent_admin_list_and_describe_groups(gbroker):
 
 
 def test_confluent_kip848_two_consumers(start_broker):
-    from test_groups_java import KIP848_OVERRIDES, require_kip848
     b = start_broker(KIP848_OVERRIDES)
     require_kip848(b)
     topic, parts = "ck-848", 4

@@ -11,16 +11,8 @@ import time
 
 import pytest
 
-from conftest import JARS, wait_until
+from conftest import JARS, KIP848_OVERRIDES, require_kip848, wait_until
 import wire
-
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
-CONSUMER_GROUP_HEARTBEAT = 68
-
-
-@pytest.fixture
-def gbroker(start_broker):
-    return start_broker(GROUP_OVERRIDES)
 
 
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
@@ -45,17 +37,6 @@ def test_admin_as_kafka_consumer_groups_sh(gbroker, run_java):
 
 def test_console_consumer_group_auto_commit(gbroker, run_java):
     assert "OK" in run_java("GroupScenarios", "console", gbroker.bootstrap, "console-topic", "console-consumer-12345")
-
-
-# fjord's key; Kafka also needs group.consumer.min.heartbeat.interval.ms lowered for this
-KIP848_OVERRIDES = {**GROUP_OVERRIDES, "group.consumer.heartbeat.interval.ms": "1000"}
-
-
-def require_kip848(broker):
-    with wire.Conn(broker.port) as c:
-        versions = c.api_versions()
-    if CONSUMER_GROUP_HEARTBEAT not in versions:
-        pytest.xfail("KIP-848 not implemented yet: ConsumerGroupHeartbeat (68) not in ApiVersions")
 
 
 def test_kip848_consumer_protocol_two_members(start_broker, run_java):

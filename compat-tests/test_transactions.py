@@ -15,9 +15,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import JARS
-
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+from conftest import GROUP_OVERRIDES, JARS
 
 
 def parse_dump(out):
