@@ -5,6 +5,7 @@ directory and stops it afterwards. On failure the broker's stderr tail is
 attached to the test report.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -191,6 +195,70 @@ def require_kip848(broker):
         versions = c.api_versions()
     if CONSUMER_GROUP_HEARTBEAT not in versions:
         pytest.xfail("KIP-848 not implemented yet: ConsumerGroupHeartbeat (68) not in ApiVersions")
+
+
+# --- client helpers ------------------------------------------------------------
+
+KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+needs_kcat = pytest.mark.skipif(KCAT is None, reason="kcat not installed (scripts/install-deps.sh installs it)")
+
+
+def create_topics(bootstrap, *names, partitions=1):
+    """Create topics with confluent-kafka's AdminClient; returns the client."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+                               operation_timeout=10)
+    for f in futs.values():
+        f.result(timeout=15)
+    return admin
+
+
+def produce(bootstrap, topic, values, keys=None, **conf):
+    """confluent-kafka: produce values, flush, return delivery reports [(err, partition, offset, key, value)] in order."""
+    reports = []
+
+    def on_delivery(err, msg):
+        reports.append((err, msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v, key=None if keys is None else keys[i], on_delivery=on_delivery)
+        p.poll(0)
+    remaining = p.flush(30)
+    assert remaining == 0, f"{remaining} messages not delivered"
+    return reports
+
+
+def consume_assigned(bootstrap, topic, n, partition=0, start=OFFSET_BEGINNING, timeout=20, **conf):
+    """confluent-kafka: assign() (no subscribe, nothing committed) and read exactly n messages."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-assign",
+                  "enable.auto.commit": False, "enable.auto.offset.store": False, **conf})
+    c.assign([TopicPartition(topic, partition, start)])
+    out = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            for m in c.consume(num_messages=n - len(out), timeout=0.5):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise AssertionError(f"consume error: {m.error()}")
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    return out
+
+
+def produce_per_partition(bootstrap, topic, partitions, start, n):
+    """kafka-python: n records b"p<p>-<offset>" to each partition; asserts they land at start..start+n-1."""
+    prod = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    futs = [(p, start + i, prod.send(topic, value=b"p%d-%d" % (p, start + i), partition=p))
+            for i in range(n) for p in range(partitions)]
+    prod.flush(30)
+    for p, off, f in futs:
+        md = f.get(timeout=30)
+        assert (md.partition, md.offset) == (p, off)
+    prod.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import JARS, KIP848_OVERRIDES, require_kip848, wait_until
+from conftest import JARS, KIP848_OVERRIDES, produce_per_partition, require_kip848, wait_until
 import wire
 
 
@@ -145,19 +145,6 @@ def java_member(java_classes):
         if m.proc.poll() is None:
             m.proc.kill()
             m.proc.wait(10)
-
-
-def produce_per_partition(bootstrap, topic, partitions, start, n):
-    """n records "p<p>-<offset>" to each partition; checks they land at start..start+n-1."""
-    from kafka import KafkaProducer
-    prod = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    futs = [(p, start + i, prod.send(topic, value=f"p{p}-{start + i}".encode(), partition=p))
-            for i in range(n) for p in range(partitions)]
-    prod.flush(30)
-    for p, off, f in futs:
-        md = f.get(timeout=30)
-        assert (md.partition, md.offset) == (p, off)
-    prod.close()
 
 
 def describe(run_java, bootstrap, group):

@@ -6,8 +6,7 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka import Producer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from test_confluent import consume_assigned
-from test_kcat import KCAT
+from conftest import KCAT, consume_assigned
 import wire
 
 TOPIC = "interop"

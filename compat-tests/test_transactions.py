@@ -13,9 +13,8 @@ import threading
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import GROUP_OVERRIDES, JARS
+from conftest import GROUP_OVERRIDES, JARS, create_topics
 
 
 def parse_dump(out):
@@ -160,13 +159,6 @@ def test_broker_sigkill_after_commit_everything_visible(broker, run_java):
 
 
 # --- confluent-kafka (librdkafka 2.12) ---------------------------------------------------------
-
-def create_topics(bootstrap, *names):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names],
-                                 operation_timeout=10).values():
-        f.result(timeout=15)
-
 
 def ck_read_all(bootstrap, topic, isolation, end, timeout=20):
     """assign() from the beginning, read to partition EOF at `end`: [(offset, value)], position."""
