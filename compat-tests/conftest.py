@@ -5,11 +5,13 @@ directory and stops it afterwards. On failure the broker's stderr tail is
 attached to the test report.
 """
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -287,6 +289,11 @@ def java_classes(tmp_path_factory):
     return out
 
 
+def java_cmd(java_classes, main, *args):
+    """The command line running one of compat-tests/java's programs."""
+    return ["java", "-cp", f"{java_classes}:{JARS}/*", main, *map(str, args)]
+
+
 def _filter_java_noise(text):
     return "\n".join(l for l in text.splitlines()
                      if not l.startswith("SLF4J") and "JAVA_TOOL_OPTIONS" not in l)
@@ -296,7 +303,7 @@ def _filter_java_noise(text):
 def run_java(java_classes):
     """run_java(MainClass, *args, timeout=...) -> stdout; fails the test on non-zero exit."""
     def _run(main, *args, timeout=180, check=True):
-        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", main, *map(str, args)]
+        cmd = java_cmd(java_classes, main, *args)
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
@@ -309,3 +316,81 @@ def run_java(java_classes):
                         f"--- stdout ---\n{out[-6000:]}\n--- stderr ---\n{err[-6000:]}")
         return out
     return _run
+
+
+class JavaProc:
+    """One of compat-tests/java's programs as a separate JVM, stdin kept open.
+
+    Its output lines (stdout and stderr) are kept with their arrival times and
+    also arrive on a queue for wait_line()."""
+
+    def __init__(self, java_classes, main, *args):
+        self.proc = subprocess.Popen(java_cmd(java_classes, main, *args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.timed_lines = []  # (monotonic time, line)
+        self.q = queue.Queue()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            with self._lock:
+                self.timed_lines.append((time.monotonic(), line))
+            self.q.put(line)
+
+    @property
+    def lines(self):
+        return [l for _, l in self.events()]
+
+    def events(self, prefix=None):
+        """[(time, line)] so far, optionally only the lines starting with prefix."""
+        with self._lock:
+            return [(t, l) for t, l in self.timed_lines if prefix is None or l.startswith(prefix)]
+
+    def output(self):
+        return "\n".join(l for _, l in self.events())[-6000:]
+
+    def wait_line(self, want, timeout=60):
+        """Wait for the line `want`; a FAIL line or the process ending fails the test."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0 and self.proc.poll() is None or not self.q.empty(), \
+                f"no {want!r} line (exit {self.proc.poll()}):\n" + "\n".join(self.lines[-60:])
+            try:
+                line = self.q.get(timeout=min(max(left, 0.01), 0.5))
+            except queue.Empty:
+                continue
+            if line.startswith("FAIL"):
+                time.sleep(0.2)
+                raise AssertionError("\n".join(self.lines[-60:]))
+            if line == want:
+                return
+
+    def sigkill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        """SIGKILL if still running; reap."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def close(self, timeout=30):
+        """Ask the program to finish ("close" on stdin), SIGKILL after timeout; the exit code."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("close\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        return self.proc.returncode

@@ -5,13 +5,11 @@ scenarios that need a member to die without leaving run java/GroupMember.java as
 that this file SIGKILLs and restarts. Apache Kafka's behaviour is the expectation.
 """
 import signal
-import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import JARS, KIP848_OVERRIDES, produce_per_partition, require_kip848, wait_until
+from conftest import KIP848_OVERRIDES, JavaProc, produce_per_partition, require_kip848, wait_until
 import wire
 
 
@@ -47,36 +45,18 @@ def test_kip848_consumer_protocol_two_members(start_broker, run_java):
 
 # --- members as separate JVMs -----------------------------------------------------------------
 
-class JavaMember:
-    """A GroupMember JVM; its stdout lines are collected with arrival times."""
+class JavaMember(JavaProc):
+    """A GroupMember JVM; reads the group events it prints (ASSIGNED, REVOKED, LOST, REC, COMMITTED)."""
 
     def __init__(self, java_classes, bootstrap, topic, group, name, **configs):
         self.name = name
-        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", "GroupMember", bootstrap, topic, group,
-               *[f"{k.replace('_', '.')}={v}" for k, v in configs.items()]]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []  # (monotonic time, line)
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def events(self, prefix=None):
-        with self._lock:
-            return [(t, l) for t, l in self.lines if prefix is None or l.startswith(prefix)]
+        super().__init__(java_classes, "GroupMember", bootstrap, topic, group,
+                         *[f"{k.replace('_', '.')}={v}" for k, v in configs.items()])
 
     def check_alive(self):
         errs = [l for _, l in self.events("ERROR")]
         assert not errs, f"{self.name}: {errs}\n" + self.output()
         assert self.proc.poll() is None, f"{self.name} exited {self.proc.returncode}:\n" + self.output()
-
-    def output(self):
-        return "\n".join(l for _, l in self.events())[-6000:]
 
     def assignments(self):
         """[(time, generation, member id, [partitions])] from ASSIGNED lines."""
@@ -110,25 +90,6 @@ class JavaMember:
                 p, o = kv.split("=")
                 out[int(p)] = int(o)
         return out
-
-    def sigkill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def close(self, timeout=30):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("close\n")
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._reader.join(5)
-        return self.proc.returncode
 
 
 @pytest.fixture
