@@ -1,8 +1,15 @@
-"""Fixtures shared by every compat test: a real fjord process per test.
+"""Fixtures and helpers shared by the compat tests: a real fjord process per test.
 
 Each test starts its own broker on a free 127.0.0.1 port with a fresh data
 directory and stops it afterwards. On failure the broker's stderr tail is
 attached to the test report.
+
+Every fixture or helper used by more than one test file is defined here, once
+(test files import from conftest, never from each other): brokers
+(`start_broker`, `broker`, `gbroker`), group settings (`GROUP_OVERRIDES`,
+`KIP848_OVERRIDES`, `require_kip848`), client helpers (`create_topics`,
+`produce`, `consume_assigned`, `produce_per_partition`, `KCAT`, `needs_kcat`)
+and the programs in java/ (`run_java`, `JavaProc`).
 """
 import os
 import queue
