@@ -1,21 +1,36 @@
-"""Fixtures shared by every compat test: a real fjord process per test.
+"""Fixtures and helpers shared by the compat tests: a real fjord process per test.
 
 Each test starts its own broker on a free 127.0.0.1 port with a fresh data
 directory and stops it afterwards. On failure the broker's stderr tail is
 attached to the test report.
+
+Every fixture or helper used by more than one test file is defined here, once
+(test files import from conftest, never from each other): brokers
+(`start_broker`, `broker`, `gbroker`), group settings (`GROUP_OVERRIDES`,
+`KIP848_OVERRIDES`, `require_kip848`), client helpers (`create_topics`,
+`produce`, `consume_assigned`, `produce_per_partition`, `KCAT`, `needs_kcat`)
+and the programs in java/ (`run_java`, `JavaProc`).
 """
 import os
+import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import wire  # noqa: E402 - found through the sys.path entry above
 
 FJORD_BIN = Path(os.environ.get("FJORD_BIN", ROOT / "target" / "release" / "fjord"))
 JARS = Path(os.environ.get("FJORD_JARS", ROOT / ".cache" / "jars"))
@@ -170,6 +185,91 @@ def broker(start_broker):
     return start_broker()
 
 
+# --- consumer groups -----------------------------------------------------------
+
+GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+# fjord's key; Kafka also needs group.consumer.min.heartbeat.interval.ms lowered for this
+KIP848_OVERRIDES = {**GROUP_OVERRIDES, "group.consumer.heartbeat.interval.ms": "1000"}
+CONSUMER_GROUP_HEARTBEAT = 68
+
+
+@pytest.fixture
+def gbroker(start_broker):
+    """A broker whose groups rebalance without the initial delay."""
+    return start_broker(GROUP_OVERRIDES)
+
+
+def require_kip848(broker):
+    with wire.Conn(broker.port) as c:
+        versions = c.api_versions()
+    if CONSUMER_GROUP_HEARTBEAT not in versions:
+        pytest.xfail("KIP-848 not implemented yet: ConsumerGroupHeartbeat (68) not in ApiVersions")
+
+
+# --- client helpers ------------------------------------------------------------
+
+KCAT = shutil.which("kcat") or shutil.which("kafkacat")
+needs_kcat = pytest.mark.skipif(KCAT is None, reason="kcat not installed (scripts/install-deps.sh installs it)")
+
+
+def create_topics(bootstrap, *names, partitions=1):
+    """Create topics with confluent-kafka's AdminClient; returns the client."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
+                               operation_timeout=10)
+    for f in futs.values():
+        f.result(timeout=15)
+    return admin
+
+
+def produce(bootstrap, topic, values, keys=None, **conf):
+    """confluent-kafka: produce values, flush, return delivery reports [(err, partition, offset, key, value)] in order."""
+    reports = []
+
+    def on_delivery(err, msg):
+        reports.append((err, msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v, key=None if keys is None else keys[i], on_delivery=on_delivery)
+        p.poll(0)
+    remaining = p.flush(30)
+    assert remaining == 0, f"{remaining} messages not delivered"
+    return reports
+
+
+def consume_assigned(bootstrap, topic, n, partition=0, start=OFFSET_BEGINNING, timeout=20, **conf):
+    """confluent-kafka: assign() (no subscribe, nothing committed) and read exactly n messages."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-assign",
+                  "enable.auto.commit": False, "enable.auto.offset.store": False, **conf})
+    c.assign([TopicPartition(topic, partition, start)])
+    out = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            for m in c.consume(num_messages=n - len(out), timeout=0.5):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise AssertionError(f"consume error: {m.error()}")
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    return out
+
+
+def produce_per_partition(bootstrap, topic, partitions, start, n):
+    """kafka-python: n records b"p<p>-<offset>" to each partition; asserts they land at start..start+n-1."""
+    prod = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    futs = [(p, start + i, prod.send(topic, value=b"p%d-%d" % (p, start + i), partition=p))
+            for i in range(n) for p in range(partitions)]
+    prod.flush(30)
+    for p, off, f in futs:
+        md = f.get(timeout=30)
+        assert (md.partition, md.offset) == (p, off)
+    prod.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -196,6 +296,11 @@ def java_classes(tmp_path_factory):
     return out
 
 
+def java_cmd(java_classes, main, *args):
+    """The command line running one of compat-tests/java's programs."""
+    return ["java", "-cp", f"{java_classes}:{JARS}/*", main, *map(str, args)]
+
+
 def _filter_java_noise(text):
     return "\n".join(l for l in text.splitlines()
                      if not l.startswith("SLF4J") and "JAVA_TOOL_OPTIONS" not in l)
@@ -205,7 +310,7 @@ def _filter_java_noise(text):
 def run_java(java_classes):
     """run_java(MainClass, *args, timeout=...) -> stdout; fails the test on non-zero exit."""
     def _run(main, *args, timeout=180, check=True):
-        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", main, *map(str, args)]
+        cmd = java_cmd(java_classes, main, *args)
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
@@ -218,3 +323,81 @@ def run_java(java_classes):
                         f"--- stdout ---\n{out[-6000:]}\n--- stderr ---\n{err[-6000:]}")
         return out
     return _run
+
+
+class JavaProc:
+    """One of compat-tests/java's programs as a separate JVM, stdin kept open.
+
+    Its output lines (stdout and stderr) are kept with their arrival times and
+    also arrive on a queue for wait_line()."""
+
+    def __init__(self, java_classes, main, *args):
+        self.proc = subprocess.Popen(java_cmd(java_classes, main, *args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.timed_lines = []  # (monotonic time, line)
+        self.q = queue.Queue()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            with self._lock:
+                self.timed_lines.append((time.monotonic(), line))
+            self.q.put(line)
+
+    @property
+    def lines(self):
+        return [l for _, l in self.events()]
+
+    def events(self, prefix=None):
+        """[(time, line)] so far, optionally only the lines starting with prefix."""
+        with self._lock:
+            return [(t, l) for t, l in self.timed_lines if prefix is None or l.startswith(prefix)]
+
+    def output(self):
+        return "\n".join(l for _, l in self.events())[-6000:]
+
+    def wait_line(self, want, timeout=60):
+        """Wait for the line `want`; a FAIL line or the process ending fails the test."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0 and self.proc.poll() is None or not self.q.empty(), \
+                f"no {want!r} line (exit {self.proc.poll()}):\n" + "\n".join(self.lines[-60:])
+            try:
+                line = self.q.get(timeout=min(max(left, 0.01), 0.5))
+            except queue.Empty:
+                continue
+            if line.startswith("FAIL"):
+                time.sleep(0.2)
+                raise AssertionError("\n".join(self.lines[-60:]))
+            if line == want:
+                return
+
+    def sigkill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        """SIGKILL if still running; reap."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def close(self, timeout=30):
+        """Ask the program to finish ("close" on stdin), SIGKILL after timeout; the exit code."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("close\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        return self.proc.returncode

@@ -3,53 +3,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import wait_until
-
-
-def produce(bootstrap, topic, values, keys=None, **conf):
-    """Produce values, flush, return delivery reports [(err, partition, offset, key, value)] in order."""
-    reports = []
-
-    def on_delivery(err, msg):
-        reports.append((err, msg.partition(), msg.offset(), msg.key(), msg.value()))
-
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
-    for i, v in enumerate(values):
-        p.produce(topic, value=v, key=None if keys is None else keys[i], on_delivery=on_delivery)
-        p.poll(0)
-    remaining = p.flush(30)
-    assert remaining == 0, f"{remaining} messages not delivered"
-    return reports
-
-
-def consume_assigned(bootstrap, topic, n, partition=0, start=OFFSET_BEGINNING, timeout=20, **conf):
-    """assign() (no subscribe, nothing committed) and read exactly n messages."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compat-assign",
-                  "enable.auto.commit": False, "enable.auto.offset.store": False, **conf})
-    c.assign([TopicPartition(topic, partition, start)])
-    out = []
-    try:
-        import time
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            for m in c.consume(num_messages=n - len(out), timeout=0.5):
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise AssertionError(f"consume error: {m.error()}")
-                out.append((m.partition(), m.offset(), m.key(), m.value()))
-    finally:
-        c.close()
-    return out
-
-
-def create_topics(bootstrap, *names, partitions=1):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futs = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names],
-                               operation_timeout=10)
-    for f in futs.values():
-        f.result(timeout=15)
-    return admin
+from conftest import consume_assigned, create_topics, produce, wait_until
 
 
 def test_produce_with_delivery_callbacks_and_assign_consume(broker):

@@ -5,7 +5,6 @@ resumes after the committed offset, committed() reports exactly what was committ
 one group split the partitions and every record is delivered once.
 """
 import asyncio
-import shutil
 import subprocess
 import threading
 import time
@@ -14,30 +13,10 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType
 from confluent_kafka import TopicPartition as CTopicPartition
 from confluent_kafka.admin import AdminClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from conftest import wait_until
+from conftest import KIP848_OVERRIDES, KCAT, needs_kcat, produce_per_partition, require_kip848, wait_until
 import wire
-
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
-KCAT = shutil.which("kcat") or shutil.which("kafkacat")
-
-
-@pytest.fixture
-def gbroker(start_broker):
-    return start_broker(GROUP_OVERRIDES)
-
-
-def produce(bootstrap, topic, partitions, start, n):
-    """n records b"p<p>-<offset>" to each partition; asserts they land at start..start+n-1."""
-    prod = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    futs = [(p, start + i, prod.send(topic, value=b"p%d-%d" % (p, start + i), partition=p))
-            for i in range(n) for p in range(partitions)]
-    prod.flush(30)
-    for p, off, f in futs:
-        md = f.get(timeout=30)
-        assert (md.partition, md.offset) == (p, off)
-    prod.close()
 
 
 def expected(partitions, start, end):
@@ -65,7 +44,7 @@ def kp_poll_until(consumer, n, timeout=30, max_records=None):
 
 def test_kafka_python_commit_then_second_consumer_resumes(gbroker):
     wire.create_topic(gbroker.port, "kp-resume")
-    produce(gbroker.bootstrap, "kp-resume", 1, 0, 50)
+    produce_per_partition(gbroker.bootstrap, "kp-resume", 1, 0, 50)
     tp = TopicPartition("kp-resume", 0)
 
     c1 = kp_consumer(gbroker.bootstrap, "kp-resume", group="kp-g", max_poll_records=7)
@@ -99,7 +78,7 @@ def test_kafka_python_commit_then_second_consumer_resumes(gbroker):
 
 def test_kafka_python_auto_commit_on_close(gbroker):
     wire.create_topic(gbroker.port, "kp-auto")
-    produce(gbroker.bootstrap, "kp-auto", 1, 0, 25)
+    produce_per_partition(gbroker.bootstrap, "kp-auto", 1, 0, 25)
     tp = TopicPartition("kp-auto", 0)
     c = kp_consumer(gbroker.bootstrap, "kp-auto", group="kp-auto-g", enable_auto_commit=True,
                     auto_commit_interval_ms=100)
@@ -119,7 +98,7 @@ def test_kafka_python_auto_commit_on_close(gbroker):
 def test_kafka_python_two_consumers_split_four_partitions(gbroker):
     topic, parts = "kp-split", 4
     wire.create_topic(gbroker.port, topic, partitions=parts)
-    produce(gbroker.bootstrap, topic, parts, 0, 25)  # 100 before anyone joins
+    produce_per_partition(gbroker.bootstrap, topic, parts, 0, 25)  # 100 before anyone joins
     members = []
 
     class Member(threading.Thread):
@@ -157,7 +136,7 @@ def test_kafka_python_two_consumers_split_four_partitions(gbroker):
         wait_until(settled, timeout=45, what="2/2 split of 4 partitions")
         wait_until(lambda: settled() and sum(len(m.records) for m in members) >= 100, timeout=30,
                    what="the first 100 records")
-        produce(gbroker.bootstrap, topic, parts, 25, 10)  # 40 after the split
+        produce_per_partition(gbroker.bootstrap, topic, parts, 25, 10)  # 40 after the split
         wait_until(lambda: settled() and sum(len(m.records) for m in members) >= 140, timeout=30,
                    what="all 140 records")
         assert settled()
@@ -203,7 +182,7 @@ def ck_committed(c, topic, parts):
 
 def test_confluent_subscribe_commit_committed_and_resume(gbroker):
     wire.create_topic(gbroker.port, "ck-resume", partitions=2)
-    produce(gbroker.bootstrap, "ck-resume", 2, 0, 15)
+    produce_per_partition(gbroker.bootstrap, "ck-resume", 2, 0, 15)
     c = ck_consumer(gbroker.bootstrap, "ck-g")
     c.subscribe(["ck-resume"])
     got = ck_consume(c, 30)
@@ -213,7 +192,7 @@ def test_confluent_subscribe_commit_committed_and_resume(gbroker):
     assert ck_committed(c, "ck-resume", [0, 1]) == {0: 15, 1: 15}
     c.close()
 
-    produce(gbroker.bootstrap, "ck-resume", 2, 15, 5)
+    produce_per_partition(gbroker.bootstrap, "ck-resume", 2, 15, 5)
     c2 = ck_consumer(gbroker.bootstrap, "ck-g")
     assert ck_committed(c2, "ck-resume", [0, 1]) == {0: 15, 1: 15}
     c2.subscribe(["ck-resume"])
@@ -229,7 +208,7 @@ def test_confluent_subscribe_commit_committed_and_resume(gbroker):
 def test_confluent_two_consumers_split_partitions(gbroker, strategy):
     topic, parts = "ck-split", 4
     wire.create_topic(gbroker.port, topic, partitions=parts)
-    produce(gbroker.bootstrap, topic, parts, 0, 10)
+    produce_per_partition(gbroker.bootstrap, topic, parts, 0, 10)
     conf = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "partition.assignment.strategy": strategy}
     cs = [ck_consumer(gbroker.bootstrap, "ck-split-g", **conf, **{"client.id": f"ck-{i}"}) for i in range(2)]
     records = [[], []]
@@ -256,7 +235,7 @@ def test_confluent_two_consumers_split_partitions(gbroker, strategy):
             return len(a) == 2 and len(b) == 2 and sorted(a + b) == list(range(parts)) and sum(map(len, records)) >= 40
         wait_until(settled, timeout=45, interval=0, what="2/2 split and the first 40 records")
         split = assignments()
-        produce(gbroker.bootstrap, topic, parts, 10, 10)
+        produce_per_partition(gbroker.bootstrap, topic, parts, 10, 10)
         wait_until(lambda: settled() and sum(map(len, records)) >= 80, timeout=30, interval=0, what="all 80 records")
         assert assignments() == split
         everything = records[0] + records[1]
@@ -272,7 +251,7 @@ def test_confluent_two_consumers_split_partitions(gbroker, strategy):
 
 def test_confluent_committed_offsets_survive_broker_sigkill(gbroker):
     wire.create_topic(gbroker.port, "ck-dur", partitions=2)
-    produce(gbroker.bootstrap, "ck-dur", 2, 0, 20)
+    produce_per_partition(gbroker.bootstrap, "ck-dur", 2, 0, 20)
     c = ck_consumer(gbroker.bootstrap, "ck-dur-g")
     c.subscribe(["ck-dur"])
     ck_consume(c, 40)
@@ -293,7 +272,7 @@ def test_confluent_committed_offsets_survive_broker_sigkill(gbroker):
 
 def test_confluent_admin_list_and_describe_groups(gbroker):
     wire.create_topic(gbroker.port, "ck-adm", partitions=3)
-    produce(gbroker.bootstrap, "ck-adm", 3, 0, 2)
+    produce_per_partition(gbroker.bootstrap, "ck-adm", 3, 0, 2)
     c = ck_consumer(gbroker.bootstrap, "ck-adm-g", **{"client.id": "ck-adm-client"})
     c.subscribe(["ck-adm"])
     try:
@@ -344,7 +323,6 @@ def test_confluent_admin_list_and_describe_groups(gbroker):
 
 
 def test_confluent_kip848_two_consumers(start_broker):
-    from test_groups_java import KIP848_OVERRIDES, require_kip848
     b = start_broker(KIP848_OVERRIDES)
     require_kip848(b)
     topic, parts = "ck-848", 4
@@ -374,7 +352,7 @@ def test_confluent_kip848_two_consumers(start_broker):
             return len(a) == 2 and len(b_) == 2 and sorted(a + b_) == list(range(parts))
         wait_until(settled, timeout=45, interval=0, what="2/2 split under group.protocol=consumer")
         split = assignments()
-        produce(b.bootstrap, topic, parts, 0, 10)
+        produce_per_partition(b.bootstrap, topic, parts, 0, 10)
         wait_until(lambda: settled() and sum(map(len, records)) >= 40, timeout=30, interval=0, what="40 records")
         assert assignments() == split
         for i in range(2):
@@ -397,7 +375,7 @@ def test_aiokafka_group_commit_and_resume(gbroker):
     from aiokafka.structs import TopicPartition as ATP
 
     wire.create_topic(gbroker.port, "aio-g")
-    produce(gbroker.bootstrap, "aio-g", 1, 0, 40)
+    produce_per_partition(gbroker.bootstrap, "aio-g", 1, 0, 40)
     tp = ATP("aio-g", 0)
 
     async def consume(n, max_records):
@@ -430,11 +408,11 @@ def test_aiokafka_group_commit_and_resume(gbroker):
 
 # --- kcat ----------------------------------------------------------------------------------------
 
-@pytest.mark.skipif(KCAT is None, reason="kcat not installed (scripts/install-deps.sh installs it)")
+@needs_kcat
 def test_kcat_balanced_consumer(gbroker):
     topic = "kc-group"
     wire.create_topic(gbroker.port, topic, partitions=2)
-    produce(gbroker.bootstrap, topic, 2, 0, 15)
+    produce_per_partition(gbroker.bootstrap, topic, 2, 0, 15)
 
     def kcat_g(count):
         r = subprocess.run([KCAT, "-b", gbroker.bootstrap, "-G", "kc-g", "-X", "auto.offset.reset=earliest",
@@ -444,7 +422,7 @@ def test_kcat_balanced_consumer(gbroker):
         return sorted(tuple(l.split(" ")) for l in r.stdout.decode().splitlines())
 
     assert kcat_g(30) == sorted((str(p), str(o), f"p{p}-{o}") for p in range(2) for o in range(15))
-    produce(gbroker.bootstrap, topic, 2, 15, 3)
+    produce_per_partition(gbroker.bootstrap, topic, 2, 15, 3)
     # the second run resumes after what the first committed on exit
     assert kcat_g(6) == sorted((str(p), str(o), f"p{p}-{o}") for p in range(2) for o in range(15, 18))
 

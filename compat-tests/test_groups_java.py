@@ -5,22 +5,12 @@ scenarios that need a member to die without leaving run java/GroupMember.java as
 that this file SIGKILLs and restarts. Apache Kafka's behaviour is the expectation.
 """
 import signal
-import subprocess
-import threading
 import time
 
 import pytest
 
-from conftest import JARS, wait_until
+from conftest import KIP848_OVERRIDES, JavaProc, produce_per_partition, require_kip848, wait_until
 import wire
-
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
-CONSUMER_GROUP_HEARTBEAT = 68
-
-
-@pytest.fixture
-def gbroker(start_broker):
-    return start_broker(GROUP_OVERRIDES)
 
 
 @pytest.mark.parametrize("assignor", ["range", "cooperative-sticky"])
@@ -47,17 +37,6 @@ def test_console_consumer_group_auto_commit(gbroker, run_java):
     assert "OK" in run_java("GroupScenarios", "console", gbroker.bootstrap, "console-topic", "console-consumer-12345")
 
 
-# fjord's key; Kafka also needs group.consumer.min.heartbeat.interval.ms lowered for this
-KIP848_OVERRIDES = {**GROUP_OVERRIDES, "group.consumer.heartbeat.interval.ms": "1000"}
-
-
-def require_kip848(broker):
-    with wire.Conn(broker.port) as c:
-        versions = c.api_versions()
-    if CONSUMER_GROUP_HEARTBEAT not in versions:
-        pytest.xfail("KIP-848 not implemented yet: ConsumerGroupHeartbeat (68) not in ApiVersions")
-
-
 def test_kip848_consumer_protocol_two_members(start_broker, run_java):
     b = start_broker(KIP848_OVERRIDES)
     require_kip848(b)
@@ -66,36 +45,18 @@ def test_kip848_consumer_protocol_two_members(start_broker, run_java):
 
 # --- members as separate JVMs -----------------------------------------------------------------
 
-class JavaMember:
-    """A GroupMember JVM; its stdout lines are collected with arrival times."""
+class JavaMember(JavaProc):
+    """A GroupMember JVM; reads the group events it prints (ASSIGNED, REVOKED, LOST, REC, COMMITTED)."""
 
     def __init__(self, java_classes, bootstrap, topic, group, name, **configs):
         self.name = name
-        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", "GroupMember", bootstrap, topic, group,
-               *[f"{k.replace('_', '.')}={v}" for k, v in configs.items()]]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []  # (monotonic time, line)
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._lock:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def events(self, prefix=None):
-        with self._lock:
-            return [(t, l) for t, l in self.lines if prefix is None or l.startswith(prefix)]
+        super().__init__(java_classes, "GroupMember", bootstrap, topic, group,
+                         *[f"{k.replace('_', '.')}={v}" for k, v in configs.items()])
 
     def check_alive(self):
         errs = [l for _, l in self.events("ERROR")]
         assert not errs, f"{self.name}: {errs}\n" + self.output()
         assert self.proc.poll() is None, f"{self.name} exited {self.proc.returncode}:\n" + self.output()
-
-    def output(self):
-        return "\n".join(l for _, l in self.events())[-6000:]
 
     def assignments(self):
         """[(time, generation, member id, [partitions])] from ASSIGNED lines."""
@@ -130,25 +91,6 @@ class JavaMember:
                 out[int(p)] = int(o)
         return out
 
-    def sigkill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def close(self, timeout=30):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write("close\n")
-                self.proc.stdin.flush()
-            except (BrokenPipeError, OSError):
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._reader.join(5)
-        return self.proc.returncode
-
 
 @pytest.fixture
 def java_member(java_classes):
@@ -164,19 +106,6 @@ def java_member(java_classes):
         if m.proc.poll() is None:
             m.proc.kill()
             m.proc.wait(10)
-
-
-def produce_per_partition(bootstrap, topic, partitions, start, n):
-    """n records "p<p>-<offset>" to each partition; checks they land at start..start+n-1."""
-    from kafka import KafkaProducer
-    prod = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    futs = [(p, start + i, prod.send(topic, value=f"p{p}-{start + i}".encode(), partition=p))
-            for i in range(n) for p in range(partitions)]
-    prod.flush(30)
-    for p, off, f in futs:
-        md = f.get(timeout=30)
-        assert (md.partition, md.offset) == (p, off)
-    prod.close()
 
 
 def describe(run_java, bootstrap, group):

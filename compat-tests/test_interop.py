@@ -6,8 +6,7 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka import Producer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from test_confluent import consume_assigned
-from test_kcat import KCAT
+from conftest import KCAT, consume_assigned, java_cmd
 import wire
 
 TOPIC = "interop"
@@ -51,8 +50,7 @@ def test_all_clients_write_and_read_one_partition(broker, java_classes, tmp_path
     expected += [(b"ai%d" % i, b"aiokafka %d" % i) for i in range(20)]
 
     # Java (what kafka-console-producer.sh runs), lz4, idempotent by default
-    from conftest import JARS
-    java = ["java", "-cp", f"{java_classes}:{JARS}/*", "Console"]
+    java = java_cmd(java_classes, "Console")
     r = subprocess.run(java + ["produce", broker.bootstrap, TOPIC, "lz4"], capture_output=True, timeout=120,
                        input="".join(f"jv{i}\tjava {i}\n" for i in range(20)).encode())
     assert r.returncode == 0, r.stderr.decode()[-3000:]

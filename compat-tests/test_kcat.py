@@ -1,14 +1,13 @@
 """kcat (Debian's, librdkafka 2.0.2): -L metadata, -P produce from stdin, -C consume."""
 import json
-import shutil
 import subprocess
 
 import pytest
 
+from conftest import KCAT, needs_kcat
 import wire
 
-KCAT = shutil.which("kcat") or shutil.which("kafkacat")
-pytestmark = pytest.mark.skipif(KCAT is None, reason="kcat not installed (scripts/install-deps.sh installs it)")
+pytestmark = needs_kcat
 
 
 def kcat(broker, *args, stdin=None, timeout=30):

@@ -6,7 +6,7 @@ from confluent_kafka import Producer
 from kafka.protocol.api_versions import ApiVersionsRequest_v0
 from kafka.protocol.produce import ProduceRequest_v7
 
-from test_confluent import consume_assigned, create_topics
+from conftest import consume_assigned, create_topics
 import wire
 
 

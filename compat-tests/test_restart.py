@@ -6,7 +6,7 @@ import pytest
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from test_confluent import consume_assigned, create_topics, produce
+from conftest import consume_assigned, create_topics, produce
 import wire
 
 

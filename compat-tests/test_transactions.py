@@ -7,17 +7,11 @@ transaction left open past transaction.timeout.ms, and transaction state survive
 SIGKILL. Java scenarios live in java/TxnScenarios.java; they assert on their own and print
 REC/END lines where this file asserts instead.
 """
-import queue
-import subprocess
-import threading
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import JARS
-
-GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0"}
+from conftest import GROUP_OVERRIDES, JavaProc, create_topics
 
 
 def parse_dump(out):
@@ -36,45 +30,6 @@ def dump(run_java, bootstrap, topic, isolation, end, wait_ms=15000):
 
 def seq(prefix, n, first_offset):
     return [(first_offset + i, f"{prefix}{i}") for i in range(n)]
-
-
-class JavaProc:
-    """A TxnScenarios JVM whose stdout lines arrive on a queue; stdin stays open."""
-
-    def __init__(self, java_classes, *args):
-        cmd = ["java", "-cp", f"{java_classes}:{JARS}/*", "TxnScenarios", *map(str, args)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            self.lines.append(line)
-            self.q.put(line)
-
-    def wait_line(self, want, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0 and self.proc.poll() is None or not self.q.empty(), \
-                f"no {want!r} line (exit {self.proc.poll()}):\n" + "\n".join(self.lines[-60:])
-            try:
-                line = self.q.get(timeout=min(max(left, 0.01), 0.5))
-            except queue.Empty:
-                continue
-            if line.startswith("FAIL"):
-                time.sleep(0.2)
-                raise AssertionError("\n".join(self.lines[-60:]))
-            if line == want:
-                return
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
 
 
 # --- Java kafka-clients 4.3 --------------------------------------------------------------------
@@ -113,7 +68,7 @@ def test_java_open_transaction_aborted_after_timeout(broker, run_java):
 
 def test_broker_sigkill_mid_transaction_open_data_never_visible(broker, java_classes, run_java):
     # before-0..2 committed (marker at 3), open-0..4 at 4..8 flushed but never committed.
-    p = JavaProc(java_classes, "open", broker.bootstrap, "txn-crash", "tx-crash", 3000)
+    p = JavaProc(java_classes, "TxnScenarios", "open", broker.bootstrap, "txn-crash", "tx-crash", 3000)
     try:
         p.wait_line("FLUSHED")
         broker.restart(kill=True)
@@ -136,7 +91,7 @@ def test_broker_sigkill_mid_transaction_open_data_never_visible(broker, java_cla
 def test_broker_sigkill_mid_transaction_producer_commits_after_restart(broker, java_classes, run_java):
     # The open transaction (and its partition) survives the crash in __transaction_state; within
     # transaction.timeout.ms the same producer commits it once the broker is back.
-    p = JavaProc(java_classes, "open", broker.bootstrap, "txn-crash-commit", "tx-crash-commit", 60000)
+    p = JavaProc(java_classes, "TxnScenarios", "open", broker.bootstrap, "txn-crash-commit", "tx-crash-commit", 60000)
     try:
         p.wait_line("FLUSHED")
         broker.restart(kill=True)
@@ -162,13 +117,6 @@ def test_broker_sigkill_after_commit_everything_visible(broker, run_java):
 
 
 # --- confluent-kafka (librdkafka 2.12) ---------------------------------------------------------
-
-def create_topics(bootstrap, *names):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names],
-                                 operation_timeout=10).values():
-        f.result(timeout=15)
-
 
 def ck_read_all(bootstrap, topic, isolation, end, timeout=20):
     """assign() from the beginning, read to partition EOF at `end`: [(offset, value)], position."""
