@@ -1,5 +1,4 @@
 """Hostile or broken input on raw sockets: one bad connection never hurts another."""
-import io
 import struct
 
 import pytest

@@ -361,6 +361,11 @@ impl Partition {
         self.end_offset.subscribe()
     }
 
+    /// Fetches waiting on this partition right now (Kafka's fetch purgatory size, per partition).
+    pub fn waiting_fetches(&self) -> usize {
+        self.end_offset.receiver_count()
+    }
+
     pub fn offsets(&self) -> PartitionOffsets {
         self.state.lock().offsets()
     }

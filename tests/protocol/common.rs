@@ -25,6 +25,8 @@ use fjord::server::Server;
 
 pub struct TestBroker {
     pub addr: SocketAddr,
+    /// The broker core, for tests that must observe what the protocol does not show.
+    pub broker: Arc<Broker>,
     _dir: tempfile::TempDir,
     stop: tokio::sync::watch::Sender<bool>,
 }
@@ -38,12 +40,13 @@ pub async fn start(extra: &[&str]) -> TestBroker {
     ov.extend(extra.iter().map(|s| s.to_string()));
     let (config, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
     let broker = Broker::open(config, Arc::new(SystemClock)).unwrap();
-    let server = Server::bind(broker).await.unwrap();
+    let server = Server::bind(broker.clone()).await.unwrap();
     let addr = server.local_addrs()[0].1;
     let (stop, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(server.run(rx));
     TestBroker {
         addr,
+        broker,
         _dir: dir,
         stop,
     }

@@ -17,6 +17,7 @@ mod bad_input;
 mod consumer_groups;
 mod delete_records;
 mod groups;
+mod long_poll;
 mod metadata;
 mod produce_fetch;
 mod transactions;
