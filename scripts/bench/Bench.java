@@ -3,6 +3,7 @@
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java produce <bootstrap> <topic> <partitions> <records> <bytes>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java consume <bootstrap> <topic> <partitions> <records>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java e2e     <bootstrap> <topic> <rounds>
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java group-first <bootstrap> <topic> <runs>
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
@@ -20,6 +21,7 @@ public class Bench {
             case "produce-rate" -> produceRate(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
             case "consume" -> consume(a[1], a[2], Integer.parseInt(a[3]), Long.parseLong(a[4]));
             case "e2e" -> e2e(a[1], a[2], Integer.parseInt(a[3]));
+            case "group-first" -> groupFirst(a[1], a[2], Integer.parseInt(a[3]));
             default -> throw new IllegalArgumentException(a[0]);
         }
         System.exit(0);
@@ -191,5 +193,39 @@ public class Bench {
         Arrays.sort(s);
         System.out.printf(Locale.ROOT, "RESULT mode=e2e rounds=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f%n",
                 rounds, pct(s, .5), pct(s, .99), pct(s, 1.0));
+    }
+
+    /** A lone consumer of a new group: ms from creating it (subscribe) to its first record. The
+     *  first run pays the JVM's class loading; the rest are what a warm service sees. */
+    static void groupFirst(String bs, String topic, int runs) throws Exception {
+        createTopic(bs, topic, 1);
+        Properties pp = new Properties();
+        pp.put("bootstrap.servers", bs);
+        pp.put("key.serializer", ByteArraySerializer.class.getName());
+        pp.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<byte[], String> prod = new KafkaProducer<>(pp)) {
+            prod.send(new ProducerRecord<>(topic, "first")).get();
+        }
+        double[] ms = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bs);
+            p.put("group.id", topic + "-group-" + i);
+            p.put("auto.offset.reset", "earliest");
+            p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+            p.put("value.deserializer", StringDeserializer.class.getName());
+            long t0 = System.nanoTime();
+            try (KafkaConsumer<byte[], String> c = new KafkaConsumer<>(p)) {
+                c.subscribe(List.of(topic));
+                while (c.poll(Duration.ofMillis(10)).isEmpty()) {
+                    if (System.nanoTime() - t0 > 30_000_000_000L) throw new IllegalStateException("no record in 30 s");
+                }
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        double[] warm = Arrays.copyOfRange(ms, 1, runs);
+        Arrays.sort(warm);
+        System.out.printf(Locale.ROOT, "RESULT mode=group-first runs=%d cold_ms=%.0f warm_p50_ms=%.0f warm_max_ms=%.0f%n",
+                runs, ms[0], warm[warm.length / 2], warm[warm.length - 1]);
     }
 }

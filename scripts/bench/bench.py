@@ -19,6 +19,8 @@ SIZE = int(os.environ.get("BENCH_RECORD_BYTES", 1024))
 PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", 4))
 E2E_ROUNDS = int(os.environ.get("BENCH_E2E_ROUNDS", 200))
 STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
+GROUP_FIRST_RUNS = int(os.environ.get("BENCH_GROUP_FIRST_RUNS", 11))
+INITIAL_JOIN_WINDOW_MS = 20  # src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -211,6 +213,10 @@ def main():
         e2e = java(classes, "e2e", bs, "bench-e2e", E2E_ROUNDS)
         rows.append((f"end-to-end via long poll ({E2E_ROUNDS} single records, after warm-up)",
                      f"p50 {e2e['p50_ms']} ms, p99 {e2e['p99_ms']} ms, max {e2e['max_ms']} ms"))
+        first = java(classes, "group-first", bs, "bench-group-first", GROUP_FIRST_RUNS)
+        rows.append((f"lone group consumer: subscribe -> first record (Java, {GROUP_FIRST_RUNS} new groups)",
+                     f"first (cold JVM) {first['cold_ms']} ms; then p50 {first['warm_p50_ms']} ms, "
+                     f"max {first['warm_max_ms']} ms (includes the {INITIAL_JOIN_WINDOW_MS} ms first-join window)"))
         rows.append(("RSS after load", f"{rss_kib(p.pid) / 1024:.1f} MiB"))
         stop(p)
     finally:

@@ -1,6 +1,8 @@
 //! JoinGroup (key 11), v0–v9: the MEMBER_ID_REQUIRED handshake from v4,
 //! static membership (group.instance.id) from v5, skip_assignment in v9.
-//! A join that must wait for the rebalance parks until the group completes it.
+//! A join that must wait for the rebalance parks until the group completes it;
+//! the first join of an empty group completes from a timer (see
+//! `group::classic::INITIAL_JOIN_WINDOW_MS`), which this handler arms.
 
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
@@ -38,9 +40,12 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupRes
             .collect(),
         require_known_member_id: v >= 4,
     };
-    let reply = b
-        .groups
-        .join(&b.topics, req.group_id.as_str(), join, b.now_ms());
+    let group_id = req.group_id.as_str();
+    let now = b.now_ms();
+    let reply = b.groups.join(&b.topics, group_id, join, now);
+    if b.groups.join_deadline(group_id, now).is_some() {
+        b.wake_group_join(group_id);
+    }
     let result = match reply {
         Reply::Now(r) => r,
         Reply::Later(rx) => rx.await.unwrap_or_else(|_| {

@@ -114,6 +114,7 @@ pub async fn handle_frame(
             "trailing bytes after request"
         );
     }
+    tracing::trace!(?key, version, client = ?header.client_id, peer = %conn.peer, "request");
     let ctx = RequestContext {
         broker: broker.clone(),
         conn: conn.clone(),

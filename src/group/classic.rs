@@ -38,6 +38,16 @@ impl GroupState {
     }
 }
 
+/// How long the first join of an empty group stays open for more members after the last one
+/// arrived, when `group.initial.rebalance.delay.ms` is shorter. Kafka never completes an empty
+/// group's first join on the spot: its timer does, even at a delay of 0, and each member added
+/// meanwhile re-arms it; so consumers started together land in one generation instead of the
+/// first taking every partition and a rebalance taking them back a heartbeat (3 s) later.
+/// Consumers that have already asked for the group's coordinator but not joined yet hold it
+/// longer (see [`ClassicGroup::expect_members_until`]). A lone Java consumer's first record
+/// comes ~25 ms later for it (scripts/bench.sh measures it).
+pub const INITIAL_JOIN_WINDOW_MS: i64 = 20;
+
 /// Broker-side limits that shape a group's behaviour.
 #[derive(Clone, Copy, Debug)]
 pub struct GroupLimits {
@@ -191,6 +201,9 @@ pub struct ClassicGroup {
     rebalance_deadline_ms: Option<i64>,
     /// PreparingRebalance of a group that was empty: the join phase lasts at least until then.
     initial_delay_until_ms: Option<i64>,
+    /// Consumers known to be on their way to the first join (they asked for the coordinator
+    /// and have not joined): wait for them until then.
+    expected_until_ms: Option<i64>,
     /// CompletingRebalance: members that have not synced by then are removed.
     sync_deadline_ms: Option<i64>,
     next_join_order: u64,
@@ -214,6 +227,7 @@ impl ClassicGroup {
             limits,
             rebalance_deadline_ms: None,
             initial_delay_until_ms: None,
+            expected_until_ms: None,
             sync_deadline_ms: None,
             next_join_order: 0,
             dirty: false,
@@ -328,6 +342,8 @@ impl ClassicGroup {
         if req.require_known_member_id {
             let deadline = now_ms + req.session_timeout_ms as i64;
             self.pending_members.insert(new_id.clone(), deadline);
+            // It will be back with its member id in a round trip: hold the first join for it.
+            self.extend_initial_delay(now_ms);
             return Reply::Now(JoinResult::error(E::MemberIdRequired.code(), &new_id));
         }
         req.member_id = new_id;
@@ -461,13 +477,7 @@ impl ClassicGroup {
         self.dirty = true;
         match self.state {
             GroupState::PreparingRebalance => {
-                // A join during the initial delay extends it, up to the rebalance timeout.
-                if let (Some(until), Some(deadline)) =
-                    (self.initial_delay_until_ms, self.rebalance_deadline_ms)
-                {
-                    let extended = (now_ms + self.limits.initial_rebalance_delay_ms).min(deadline);
-                    self.initial_delay_until_ms = Some(until.max(extended));
-                }
+                self.extend_initial_delay(now_ms);
             }
             _ => self.prepare_rebalance(now_ms),
         }
@@ -534,8 +544,53 @@ impl ClassicGroup {
         let deadline = now_ms + self.max_rebalance_timeout();
         self.rebalance_deadline_ms = Some(deadline);
         self.sync_deadline_ms = None;
-        self.initial_delay_until_ms = (was_empty && self.limits.initial_rebalance_delay_ms > 0)
-            .then(|| (now_ms + self.limits.initial_rebalance_delay_ms).min(deadline));
+        self.initial_delay_until_ms =
+            was_empty.then(|| (now_ms + self.initial_delay_step()).min(deadline));
+    }
+
+    /// The first join of an empty group waits this long after the last member arrived.
+    fn initial_delay_step(&self) -> i64 {
+        self.limits
+            .initial_rebalance_delay_ms
+            .max(INITIAL_JOIN_WINDOW_MS)
+    }
+
+    /// A member arrived during the first join of an empty group (Kafka's `newMemberAdded`):
+    /// keep the join open for the next one, up to the rebalance timeout.
+    fn extend_initial_delay(&mut self, now_ms: i64) {
+        if let (Some(until), Some(deadline)) =
+            (self.initial_delay_until_ms, self.rebalance_deadline_ms)
+        {
+            let extended = (now_ms + self.initial_delay_step()).min(deadline);
+            self.initial_delay_until_ms = Some(until.max(extended));
+        }
+    }
+
+    /// Consumers have asked for this group's coordinator (FindCoordinator) and not joined yet:
+    /// the first join of an empty group waits for them, until `until_ms` at the latest (None:
+    /// nobody is expected). librdkafka, for one, can send a consumer's first JoinGroup ~50 ms
+    /// after its coordinator lookup (its connection to the coordinator is still being set up),
+    /// so consumers created together are not all there within the join window.
+    pub fn expect_members_until(&mut self, until_ms: Option<i64>) {
+        self.expected_until_ms = until_ms;
+    }
+
+    /// Until when the first join waits for members that asked for the coordinator.
+    fn expected_members_until(&self, now_ms: i64) -> Option<i64> {
+        self.expected_until_ms.filter(|&until| now_ms < until)
+    }
+
+    /// When a join now waiting will complete on its own (the first join of an empty group),
+    /// so the caller can run [`Self::tick`] then rather than at its next periodic tick.
+    pub fn join_deadline(&self, now_ms: i64) -> Option<i64> {
+        if self.state != GroupState::PreparingRebalance {
+            return None;
+        }
+        let window = self.initial_delay_until_ms?;
+        Some(match self.expected_members_until(now_ms) {
+            Some(until) => window.max(until),
+            None => window,
+        })
     }
 
     fn all_members_joined(&self) -> bool {
@@ -546,7 +601,9 @@ impl ClassicGroup {
         if self.state != GroupState::PreparingRebalance {
             return;
         }
-        let delayed = self.initial_delay_until_ms.is_some_and(|t| now_ms < t);
+        let delayed = self
+            .initial_delay_until_ms
+            .is_some_and(|t| now_ms < t || self.expected_members_until(now_ms).is_some());
         let timed_out = self.rebalance_deadline_ms.is_some_and(|t| now_ms >= t);
         if (self.all_members_joined() && !delayed) || timed_out {
             self.complete_join(now_ms);
@@ -587,6 +644,7 @@ impl ClassicGroup {
         self.pending_members.clear();
         self.rebalance_deadline_ms = None;
         self.initial_delay_until_ms = None;
+        self.expected_until_ms = None;
         self.generation_id += 1;
         self.dirty = true;
         if self.members.is_empty() {
@@ -994,6 +1052,11 @@ mod tests {
             .iter()
             .map(|id| later(g.join(join_req(id, None), 0)))
             .collect();
+        // The first join of an empty group completes from its timer, even at delay 0.
+        assert_eq!(g.join_deadline(0), Some(INITIAL_JOIN_WINDOW_MS));
+        g.tick(INITIAL_JOIN_WINDOW_MS - 1);
+        joins.iter_mut().for_each(parked);
+        g.tick(INITIAL_JOIN_WINDOW_MS);
         for (i, j) in joins.iter_mut().enumerate() {
             let r = ready(j);
             assert_eq!((r.error, r.generation_id), (NONE, 1));
@@ -1032,12 +1095,14 @@ mod tests {
         assert_eq!(first.error, E::MemberIdRequired.code());
         let id = first.member_id;
         let mut join = later(g.join(join_req(&id, None), 0));
+        parked(&mut join);
+        g.tick(INITIAL_JOIN_WINDOW_MS);
         let r = ready(&mut join);
         assert_eq!((r.error, r.generation_id), (NONE, 1));
         assert_eq!(r.leader, id);
         assert_eq!(r.protocol_name.as_deref(), Some("range"));
         assert_eq!(g.state, GroupState::CompletingRebalance);
-        let mut sync = later(g.sync(sync_req(&id, 1, vec![(id.clone(), assignment_of(0))]), 5));
+        let mut sync = later(g.sync(sync_req(&id, 1, vec![(id.clone(), assignment_of(0))]), 25));
         assert_eq!(ready(&mut sync).assignment, assignment_of(0));
         assert_eq!(g.state, GroupState::Stable);
         assert_eq!(g.heartbeat(&id, None, 1, 10), NONE);
@@ -1140,15 +1205,17 @@ mod tests {
             .iter()
             .map(|id| later(g.join(join_req(id, None), 0)))
             .collect();
+        g.tick(INITIAL_JOIN_WINDOW_MS);
         for j in &mut joins {
             ready(j);
         }
-        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 10));
+        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 30));
         parked(&mut b_sync);
-        assert_eq!(g.leave(&ids[0], None, 20), NONE);
+        assert_eq!(g.leave(&ids[0], None, 40), NONE);
         assert_eq!(ready(&mut b_sync).error, E::RebalanceInProgress.code());
         assert_eq!(g.state, GroupState::PreparingRebalance);
-        let mut b = later(g.join(join_req(&ids[1], None), 30));
+        // Not a group's first join: it completes as soon as everyone is back.
+        let mut b = later(g.join(join_req(&ids[1], None), 50));
         let r = ready(&mut b);
         assert_eq!((r.generation_id, r.leader.as_str()), (2, ids[1].as_str()));
         assert_eq!(r.members.len(), 1);
@@ -1167,6 +1234,7 @@ mod tests {
     fn static_member_replacing_itself_keeps_the_generation() {
         let mut g = ClassicGroup::new("g", limits(0), 0);
         let mut s1 = later(g.join(join_req("", Some("i1")), 0));
+        g.tick(INITIAL_JOIN_WINDOW_MS);
         let r = ready(&mut s1);
         let old = r.member_id.clone();
         assert!(
@@ -1210,6 +1278,112 @@ mod tests {
         parked(&mut j);
         g.tick(3_000);
         assert_eq!(ready(&mut j).generation_id, 1);
+    }
+
+    #[test]
+    fn first_join_collects_members_that_arrive_together() {
+        const W: i64 = INITIAL_JOIN_WINDOW_MS;
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        // Static members skip MEMBER_ID_REQUIRED: without the window the first would be a
+        // generation of its own at once.
+        let mut a = later(g.join(join_req("", Some("a")), 0));
+        assert_eq!(g.join_deadline(0), Some(W));
+        let mut b = later(g.join(join_req("", Some("b")), W - 5));
+        assert_eq!(
+            g.join_deadline(W - 5),
+            Some(2 * W - 5),
+            "each arrival re-arms the window"
+        );
+        // A dynamic member's first JoinGroup (MEMBER_ID_REQUIRED) holds it open too.
+        let c_id = now(g.join(join_req("", None), 2 * W - 10)).member_id;
+        assert_eq!(g.join_deadline(2 * W - 10), Some(3 * W - 10));
+        let mut c = later(g.join(join_req(&c_id, None), 2 * W));
+        g.tick(3 * W - 1);
+        parked(&mut a);
+        parked(&mut b);
+        parked(&mut c);
+        g.tick(3 * W);
+        let results = [ready(&mut a), ready(&mut b), ready(&mut c)];
+        for r in &results {
+            assert_eq!((r.error, r.generation_id), (NONE, 1));
+        }
+        assert_eq!(results[0].members.len(), 3, "the leader sees all three");
+        assert_eq!(g.join_deadline(3 * W), None);
+    }
+
+    #[test]
+    fn a_member_after_the_window_rebalances_a_formed_group() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let mut a = later(g.join(join_req("", Some("a")), 0));
+        g.tick(INITIAL_JOIN_WINDOW_MS);
+        let a_id = ready(&mut a).member_id;
+        let mut sync = later(g.sync(
+            sync_req(&a_id, 1, vec![(a_id.clone(), assignment_of(0))]),
+            30,
+        ));
+        ready(&mut sync);
+        let mut b = later(g.join(join_req("", Some("b")), 500));
+        assert_eq!(g.state, GroupState::PreparingRebalance);
+        assert_eq!(
+            g.join_deadline(500),
+            None,
+            "only an empty group's first join waits"
+        );
+        assert_eq!(
+            g.heartbeat(&a_id, Some("a"), 1, 600),
+            E::RebalanceInProgress.code()
+        );
+        let mut a2 = later(g.join(join_req(&a_id, Some("a")), 600));
+        assert_eq!(ready(&mut a2).generation_id, 2);
+        assert_eq!(ready(&mut b).generation_id, 2);
+    }
+
+    #[test]
+    fn the_first_join_waits_for_consumers_that_asked_for_the_coordinator() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        // Two more consumers looked the coordinator up; one joins at once.
+        g.expect_members_until(Some(250));
+        let mut a = later(g.join(join_req("", Some("a")), 1));
+        assert_eq!(g.join_deadline(1), Some(250));
+        g.tick(INITIAL_JOIN_WINDOW_MS + 1);
+        parked(&mut a);
+        // The others come 50 ms later (librdkafka's connection set-up), well inside the wait;
+        // with them here, nobody else is expected.
+        let mut b = later(g.join(join_req("", Some("b")), 51));
+        let mut c = later(g.join(join_req("", Some("c")), 52));
+        g.expect_members_until(None);
+        assert_eq!(g.join_deadline(52), Some(52 + INITIAL_JOIN_WINDOW_MS));
+        g.tick(52 + INITIAL_JOIN_WINDOW_MS);
+        for r in [ready(&mut a), ready(&mut b), ready(&mut c)] {
+            assert_eq!(r.generation_id, 1);
+        }
+        assert_eq!(g.members.len(), 3);
+    }
+
+    #[test]
+    fn a_consumer_that_looked_up_but_never_joins_holds_the_first_join_only_so_long() {
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        g.expect_members_until(Some(250)); // e.g. an admin tool describing the group
+        let mut a = later(g.join(join_req("", Some("a")), 0));
+        g.tick(249);
+        parked(&mut a);
+        assert_eq!(g.join_deadline(249), Some(250));
+        g.tick(250);
+        assert_eq!(ready(&mut a).generation_id, 1);
+    }
+
+    #[test]
+    fn a_longer_initial_delay_still_governs() {
+        let mut g = ClassicGroup::new("g", limits(3_000), 0);
+        let mut a = later(g.join(join_req("", Some("a")), 0));
+        assert_eq!(g.join_deadline(0), Some(3_000));
+        let mut b = later(g.join(join_req("", Some("b")), 2_000));
+        assert_eq!(g.join_deadline(2_000), Some(5_000));
+        g.tick(4_999);
+        parked(&mut a);
+        g.tick(5_000);
+        assert_eq!(ready(&mut a).generation_id, 1);
+        assert_eq!(ready(&mut b).generation_id, 1);
     }
 
     #[test]
@@ -1278,12 +1452,13 @@ mod tests {
             .iter()
             .map(|id| later(g.join(join_req(id, None), 0)))
             .collect();
+        g.tick(INITIAL_JOIN_WINDOW_MS);
         for j in &mut joins {
             ready(j);
         }
         // Only the follower syncs; the leader never does.
-        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 10));
-        g.tick(REBALANCE as i64);
+        let mut b_sync = later(g.sync(sync_req(&ids[1], 1, vec![]), 30));
+        g.tick(INITIAL_JOIN_WINDOW_MS + REBALANCE as i64);
         assert_eq!(ready(&mut b_sync).error, E::RebalanceInProgress.code());
         assert!(!g.members.contains_key(&ids[0]));
         assert_eq!(g.state, GroupState::PreparingRebalance);
