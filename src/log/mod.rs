@@ -11,6 +11,7 @@
 //! | [`batch`] | v2 batch headers: validation (size, magic, CRC-32C), offset rewrite, LogAppendTime stamping |
 //! | [`records`] | the record codec, for the few places that look inside batches |
 //! | [`control`] | control batches: the COMMIT / ABORT transaction markers |
+//! | [`legacy`] | message formats v0/v1: up-conversion on produce, down-conversion on fetch |
 //! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
 //! | [`checkpoint`] | `log-start-offset`, the persisted log start |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
@@ -36,6 +37,7 @@ pub mod cleaner;
 pub mod control;
 pub mod files;
 pub mod index;
+pub mod legacy;
 pub mod partition_log;
 pub mod records;
 pub mod recovery;

@@ -89,6 +89,8 @@ pub(super) struct RawRecord {
     /// The record's timestamp (LogAppendTime batches: the batch maxTimestamp).
     pub(super) timestamp: i64,
     pub(super) key: Option<(usize, usize)>,
+    /// Byte range of the value (None: a null value, a tombstone).
+    pub(super) value: Option<(usize, usize)>,
     pub(super) value_is_null: bool,
 }
 
@@ -101,6 +103,10 @@ pub(super) struct DecodedBatch {
 impl DecodedBatch {
     pub(super) fn key(&self, r: &RawRecord) -> Option<&[u8]> {
         r.key.map(|(s, e)| &self.body[s..e])
+    }
+
+    pub(super) fn value(&self, r: &RawRecord) -> Option<&[u8]> {
+        r.value.map(|(s, e)| &self.body[s..e])
     }
 }
 
@@ -159,10 +165,7 @@ fn compress(codec_id: u8, raw: &[u8]) -> Result<Vec<u8>, String> {
 /// Decode the records of a (CRC-checked) batch down to what compaction needs.
 pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch, LogError> {
     let bad = |what: String| {
-        LogError::CorruptMessage(format!(
-            "compaction: batch at offset {}: {what}",
-            h.base_offset
-        ))
+        LogError::CorruptMessage(format!("batch at offset {}: {what}", h.base_offset))
     };
     let body = decompress(
         h.compression(),
@@ -196,12 +199,14 @@ pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch,
                 _ => return None,
             };
             let value_len = read_varint(rec, &mut p)?;
-            if value_len < -1 || (value_len >= 0 && p + value_len as usize > end) {
-                return None;
-            }
-            Some((ts_delta, offset_delta, key, value_len == -1))
+            let value = match value_len {
+                -1 => None,
+                l if l >= 0 && p + l as usize <= end => Some((p, p + l as usize)),
+                _ => return None,
+            };
+            Some((ts_delta, offset_delta, key, value))
         })();
-        let (ts_delta, offset_delta, key, value_is_null) =
+        let (ts_delta, offset_delta, key, value) =
             parsed.ok_or_else(|| bad(format!("record {i}: malformed")))?;
         let timestamp = if h.is_log_append_time() {
             h.max_timestamp
@@ -214,7 +219,8 @@ pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch,
             offset: h.base_offset.saturating_add(i64::from(offset_delta)),
             timestamp,
             key,
-            value_is_null,
+            value,
+            value_is_null: value.is_none(),
         });
         pos = end;
     }
@@ -238,7 +244,6 @@ pub(super) fn encode_batch(
         raw.extend_from_slice(&batch.body[r.start..r.end]);
     }
     let codec_id = if kept.is_empty() { 0 } else { h.compression() };
-    let payload = compress(codec_id, &raw).map_err(LogError::InvalidRecord)?;
     let max_timestamp = if h.is_log_append_time() || kept.is_empty() {
         h.max_timestamp
     } else {
@@ -247,9 +252,76 @@ pub(super) fn encode_batch(
             .max()
             .unwrap_or(h.max_timestamp)
     };
-    let batch_length = i32::try_from(HEADER_SIZE - LOG_OVERHEAD + payload.len())
-        .map_err(|_| LogError::MessageTooLarge("recompressed batch too large".into()))?;
     let attributes = (h.attributes & !COMPRESSION_MASK) | i16::from(codec_id);
+    write_batch(
+        &BatchHeader {
+            attributes,
+            max_timestamp,
+            records_count: kept.len() as i32,
+            ..*h
+        },
+        &raw,
+    )
+}
+
+/// A record to encode: timestamp, key, value.
+pub(super) type NewRecord<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// A new batch (offsets from 0, no producer, CreateTime) of `records`, compressed with codec
+/// `codec_id`.
+pub(super) fn encode_new_batch(
+    records: &[NewRecord<'_>],
+    codec_id: u8,
+) -> Result<Vec<u8>, LogError> {
+    let base_timestamp = records.first().map_or(-1, |r| r.0);
+    let mut raw = Vec::new();
+    let mut rec = Vec::new();
+    for (i, (ts, key, value)) in records.iter().enumerate() {
+        rec.clear();
+        rec.push(0); // attributes
+        put_varlong(&mut rec, ts.wrapping_sub(base_timestamp));
+        put_varlong(&mut rec, i as i64);
+        for field in [key, value] {
+            match field {
+                Some(b) => {
+                    put_varlong(&mut rec, b.len() as i64);
+                    rec.extend_from_slice(b);
+                }
+                None => put_varlong(&mut rec, -1),
+            }
+        }
+        put_varlong(&mut rec, 0); // headers
+        put_varlong(&mut raw, rec.len() as i64);
+        raw.extend_from_slice(&rec);
+    }
+    let n = i32::try_from(records.len())
+        .map_err(|_| LogError::MessageTooLarge("too many records for one batch".into()))?;
+    write_batch(
+        &BatchHeader {
+            base_offset: 0,
+            batch_length: 0,
+            partition_leader_epoch: -1,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes: i16::from(codec_id),
+            last_offset_delta: n - 1,
+            base_timestamp,
+            max_timestamp: records.iter().map(|r| r.0).max().unwrap_or(-1),
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            records_count: n,
+        },
+        &raw,
+    )
+}
+
+/// A batch with `h`'s header fields (length and CRC computed) around the records section `raw`,
+/// compressed with `h`'s codec.
+fn write_batch(h: &BatchHeader, raw: &[u8]) -> Result<Vec<u8>, LogError> {
+    let payload = compress(h.compression(), raw).map_err(LogError::InvalidRecord)?;
+    let batch_length = i32::try_from(HEADER_SIZE - LOG_OVERHEAD + payload.len())
+        .map_err(|_| LogError::MessageTooLarge("batch too large".into()))?;
     let mut out = Vec::with_capacity(HEADER_SIZE + payload.len());
     out.extend_from_slice(&h.base_offset.to_be_bytes());
     out.extend_from_slice(&batch_length.to_be_bytes());
@@ -257,16 +329,25 @@ pub(super) fn encode_batch(
     out.push(MAGIC_V2 as u8);
     out.extend_from_slice(&[0; 4]); // CRC, below
     debug_assert_eq!(out.len(), ATTRIBUTES_AT);
-    out.extend_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&h.attributes.to_be_bytes());
     out.extend_from_slice(&h.last_offset_delta.to_be_bytes());
     out.extend_from_slice(&h.base_timestamp.to_be_bytes());
-    out.extend_from_slice(&max_timestamp.to_be_bytes());
+    out.extend_from_slice(&h.max_timestamp.to_be_bytes());
     out.extend_from_slice(&h.producer_id.to_be_bytes());
     out.extend_from_slice(&h.producer_epoch.to_be_bytes());
     out.extend_from_slice(&h.base_sequence.to_be_bytes());
-    out.extend_from_slice(&(kept.len() as i32).to_be_bytes());
+    out.extend_from_slice(&h.records_count.to_be_bytes());
     out.extend_from_slice(&payload);
     let crc = compute_crc(&out);
     out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(out)
+}
+
+fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
 }
