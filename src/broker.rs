@@ -116,12 +116,12 @@ impl Broker {
 
     /// Complete a group's pending first join on time (see `group::classic::join_deadline`),
     /// sooner than the 100 ms tick would: sleep until its deadline, run the group's timers, and
-    /// again while the deadline moves (more members arrived or are expected).
+    /// again while the deadline moves (more members arrived).
     pub fn wake_group_join(self: &Arc<Self>, group_id: &str) {
         let broker = self.clone();
         let group_id = group_id.to_string();
         tokio::spawn(async move {
-            let mut next = broker.groups.join_deadline(&group_id, broker.now_ms());
+            let mut next = broker.groups.join_deadline(&group_id);
             while let Some(at) = next {
                 let wait = (at - broker.now_ms()).max(0) as u64;
                 tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -129,10 +129,7 @@ impl Broker {
                 broker.groups.tick_group(&broker.topics, &group_id, now);
                 // Only a later deadline re-arms; a join that is due but still waits (for a
                 // member told its id that never came back) is the periodic tick's.
-                next = broker
-                    .groups
-                    .join_deadline(&group_id, now)
-                    .filter(|&t| t > now);
+                next = broker.groups.join_deadline(&group_id).filter(|&t| t > now);
             }
         });
     }

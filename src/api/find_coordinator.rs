@@ -28,11 +28,6 @@ pub fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> FindCoordina
         if key.is_empty() && req.key_type == GROUP {
             return (E::InvalidGroupId.code(), None);
         }
-        if req.key_type == GROUP {
-            // A consumer about to join: an empty group's first join waits for it a little.
-            b.groups
-                .note_lookup(key.as_str(), ctx.conn.peer, b.now_ms());
-        }
         (0, None)
     };
     if ctx.version >= 4 {

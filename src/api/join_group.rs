@@ -43,7 +43,7 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupRes
     let group_id = req.group_id.as_str();
     let now = b.now_ms();
     let reply = b.groups.join(&b.topics, group_id, join, now);
-    if b.groups.join_deadline(group_id, now).is_some() {
+    if b.groups.join_deadline(group_id).is_some() {
         b.wake_group_join(group_id);
     }
     let result = match reply {

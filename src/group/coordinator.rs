@@ -39,27 +39,8 @@ impl GroupEntry {
     }
 }
 
-/// How long a consumer's coordinator lookup counts as "about to join" for an empty group's
-/// first join (see [`super::classic::ClassicGroup::expect_members_until`]): its join normally
-/// follows within milliseconds, librdkafka's sometimes ~50 ms later. A lookup that never turns
-/// into a join holds a first join this long at most: an admin tool describing the group, or
-/// librdkafka's second lookup of the same consumer (it asks again from another connection as
-/// it joins, and nothing on the wire tells the two apart).
-pub const COORDINATOR_LOOKUP_GRACE_MS: i64 = 100;
-
-/// One FindCoordinator of a group.
-pub struct Lookup {
-    pub peer: std::net::SocketAddr,
-    pub at_ms: i64,
-    /// Accounted for by a consumer's first JoinGroup.
-    pub claimed: bool,
-}
-
 pub struct GroupCoordinator {
     pub(super) groups: Mutex<HashMap<String, GroupEntry>>,
-    /// Recent FindCoordinator lookups of each group. Kept apart from
-    /// `groups` so a lookup never creates a group.
-    pub(super) lookups: Mutex<HashMap<String, Vec<Lookup>>>,
     pub(super) limits: GroupLimits,
     pub(super) retention_ms: i64,
     pub(super) retention_check_interval_ms: i64,
@@ -92,7 +73,6 @@ impl GroupCoordinator {
     pub(super) fn new(config: &Config, now_ms: i64) -> GroupCoordinator {
         GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
-            lookups: Mutex::new(HashMap::new()),
             limits: limits_of(config),
             retention_ms: config.offsets_retention_ms,
             retention_check_interval_ms: config.offsets_retention_check_interval_ms,

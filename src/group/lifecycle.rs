@@ -6,9 +6,7 @@
 //! **Must never:** read the clock (the broker's ticker, or a test, passes `now_ms`).
 
 use super::classic::ClassicGroup;
-use super::coordinator::{
-    COORDINATOR_LOOKUP_GRACE_MS, GroupCoordinator, OFFSETS_TOPIC, topic_view,
-};
+use super::coordinator::{GroupCoordinator, OFFSETS_TOPIC, topic_view};
 use super::records::{self, GroupKey, GroupRecord};
 use crate::config::Config;
 use crate::log::control::marker_type;
@@ -114,10 +112,6 @@ impl GroupCoordinator {
 
     /// Advance time: sessions, rebalance and sync deadlines, offset expiry.
     pub fn tick(&self, topics: &TopicRegistry, now_ms: i64) {
-        self.lookups.lock().retain(|_, recent| {
-            recent.retain(|l| now_ms - l.at_ms < COORDINATOR_LOOKUP_GRACE_MS);
-            !recent.is_empty()
-        });
         let mut groups = self.groups.lock();
         let mut view = None;
         for entry in groups.values_mut() {

@@ -6,13 +6,11 @@
 //! **Must never:** touch a group's offsets (only DeleteGroups drops a whole group); speak the
 //! wire; read the clock.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 
 use super::classic::{self, GroupState, JoinRequest, JoinResult, Reply, SyncRequest, SyncResult};
 use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
-use super::coordinator::{COORDINATOR_LOOKUP_GRACE_MS, GroupCoordinator, Lookup, topic_view};
+use super::coordinator::{GroupCoordinator, topic_view};
 use super::records;
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
@@ -94,12 +92,6 @@ impl GroupCoordinator {
             state = entry.group.state.name(),
             "JoinGroup"
         );
-        let hold = if req.member_id.is_empty() {
-            self.claim_lookup(group_id, now_ms)
-        } else {
-            self.pending_lookups_until(group_id, now_ms)
-        };
-        entry.group.expect_members_until(hold);
         let reply = entry.group.join(req, now_ms);
         self.flush_group(topics, &mut entry.group, now_ms);
         reply
@@ -108,62 +100,14 @@ impl GroupCoordinator {
     /// When the group's pending join completes on its own (the first join of an empty group,
     /// see [`super::classic::INITIAL_JOIN_WINDOW_MS`]), for a timer to call
     /// [`Self::tick_group`] then.
-    pub fn join_deadline(&self, group_id: &str, now_ms: i64) -> Option<i64> {
-        self.groups
-            .lock()
-            .get(group_id)?
-            .group
-            .join_deadline(now_ms)
-    }
-
-    /// A FindCoordinator for `group_id` from the connection `peer`: a consumer that may be
-    /// about to join (see [`super::classic::ClassicGroup::expect_members_until`]).
-    pub fn note_lookup(&self, group_id: &str, peer: SocketAddr, now_ms: i64) {
-        let hold = {
-            let mut lookups = self.lookups.lock();
-            let recent = lookups.entry(group_id.to_string()).or_default();
-            recent.retain(|l| l.peer != peer);
-            recent.push(Lookup {
-                peer,
-                at_ms: now_ms,
-                claimed: false,
-            });
-            unclaimed_until(recent, now_ms)
-        };
-        if let Some(entry) = self.groups.lock().get_mut(group_id) {
-            entry.group.expect_members_until(hold);
-        }
-    }
-
-    /// A new consumer (no member id yet) joined: it accounts for the oldest lookup not yet
-    /// accounted for. Returns how long the first join should still wait for others.
-    fn claim_lookup(&self, group_id: &str, now_ms: i64) -> Option<i64> {
-        let mut lookups = self.lookups.lock();
-        let recent = lookups.get_mut(group_id)?;
-        recent.retain(|l| now_ms - l.at_ms < COORDINATOR_LOOKUP_GRACE_MS);
-        if let Some(oldest) = recent.iter_mut().find(|l| !l.claimed) {
-            oldest.claimed = true;
-        }
-        unclaimed_until(recent, now_ms)
-    }
-
-    /// How long the first join should still wait for consumers that looked it up.
-    fn pending_lookups_until(&self, group_id: &str, now_ms: i64) -> Option<i64> {
-        let mut lookups = self.lookups.lock();
-        let recent = lookups.get_mut(group_id)?;
-        let until = unclaimed_until(recent, now_ms);
-        if recent.is_empty() {
-            lookups.remove(group_id);
-        }
-        until
+    pub fn join_deadline(&self, group_id: &str) -> Option<i64> {
+        self.groups.lock().get(group_id)?.group.join_deadline()
     }
 
     /// One group's timers ([`GroupCoordinator::tick`] runs every group's).
     pub fn tick_group(&self, topics: &TopicRegistry, group_id: &str, now_ms: i64) {
         let mut groups = self.groups.lock();
         if let Some(entry) = groups.get_mut(group_id) {
-            let hold = self.pending_lookups_until(group_id, now_ms);
-            entry.group.expect_members_until(hold);
             entry.group.tick(now_ms);
             self.flush_group(topics, &mut entry.group, now_ms);
         }
@@ -401,128 +345,5 @@ impl GroupCoordinator {
                 })
                 .collect(),
         })
-    }
-}
-
-/// Drop lookups past the grace period; the time until which the newest unclaimed one holds
-/// the first join, if any.
-fn unclaimed_until(recent: &mut Vec<Lookup>, now_ms: i64) -> Option<i64> {
-    recent.retain(|l| now_ms - l.at_ms < COORDINATOR_LOOKUP_GRACE_MS);
-    recent
-        .iter()
-        .filter(|l| !l.claimed)
-        .map(|l| l.at_ms + COORDINATOR_LOOKUP_GRACE_MS)
-        .max()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::group::classic::{INITIAL_JOIN_WINDOW_MS, JoinRequest};
-    use std::sync::Arc;
-
-    fn open(dir: &std::path::Path) -> (GroupCoordinator, TopicRegistry) {
-        let (c, _) =
-            Config::from_sources(None, Vec::new(), &[format!("log.dirs={}", dir.display())])
-                .unwrap();
-        let c = Arc::new(c);
-        let reg = TopicRegistry::open(c.clone(), 0).unwrap();
-        (GroupCoordinator::open(&c, &reg, 0), reg)
-    }
-
-    fn static_join(instance: &str) -> JoinRequest {
-        JoinRequest {
-            member_id: String::new(),
-            group_instance_id: Some(instance.into()),
-            client_id: "c".into(),
-            client_host: "/127.0.0.1".into(),
-            session_timeout_ms: 10_000,
-            rebalance_timeout_ms: 30_000,
-            protocol_type: "consumer".into(),
-            protocols: vec![("range".into(), Bytes::from_static(b"m"))],
-            require_known_member_id: true,
-        }
-    }
-
-    fn peer(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    fn generation(r: &mut tokio::sync::oneshot::Receiver<JoinResult>) -> Option<i32> {
-        r.try_recv().ok().map(|j| j.generation_id)
-    }
-
-    fn later(r: Reply<JoinResult>) -> tokio::sync::oneshot::Receiver<JoinResult> {
-        match r {
-            Reply::Later(rx) => rx,
-            Reply::Now(j) => panic!("answered at once: {j:?}"),
-        }
-    }
-
-    /// Three consumers look the coordinator up together; one joins at once, the others 50 ms
-    /// later (librdkafka's connection set-up): one generation of three, formed a window after
-    /// the last of them, while a lone consumer is held only by the window.
-    #[test]
-    fn lookups_hold_the_first_join_for_consumers_on_their_way() {
-        let dir = tempfile::tempdir().unwrap();
-        let (g, topics) = open(dir.path());
-        for port in [1, 2, 3] {
-            g.note_lookup("g", peer(port), 10);
-        }
-        let mut a = later(g.join(&topics, "g", static_join("a"), 11));
-        g.tick_group(&topics, "g", 11 + INITIAL_JOIN_WINDOW_MS);
-        assert_eq!(
-            generation(&mut a),
-            None,
-            "two more consumers are on their way"
-        );
-        assert_eq!(
-            g.join_deadline("g", 40),
-            Some(10 + COORDINATOR_LOOKUP_GRACE_MS)
-        );
-        let mut b = later(g.join(&topics, "g", static_join("b"), 61));
-        let mut c = later(g.join(&topics, "g", static_join("c"), 62));
-        assert_eq!(
-            g.join_deadline("g", 62),
-            Some(62 + INITIAL_JOIN_WINDOW_MS),
-            "everyone who looked is here: only the window is left"
-        );
-        g.tick_group(&topics, "g", 62 + INITIAL_JOIN_WINDOW_MS);
-        assert_eq!(
-            [generation(&mut a), generation(&mut b), generation(&mut c)],
-            [Some(1); 3]
-        );
-
-        // A lone consumer: its own lookup is accounted for by its join.
-        g.note_lookup("solo", peer(9), 1_000);
-        let mut s = later(g.join(&topics, "solo", static_join("s"), 1_001));
-        assert_eq!(
-            g.join_deadline("solo", 1_001),
-            Some(1_001 + INITIAL_JOIN_WINDOW_MS)
-        );
-        g.tick_group(&topics, "solo", 1_001 + INITIAL_JOIN_WINDOW_MS);
-        assert_eq!(generation(&mut s), Some(1));
-    }
-
-    /// A lookup that never becomes a join (an admin tool) holds a first join only so long.
-    #[test]
-    fn a_lookup_without_a_join_holds_the_first_join_at_most_the_grace() {
-        let dir = tempfile::tempdir().unwrap();
-        let (g, topics) = open(dir.path());
-        g.note_lookup("g", peer(1), 0);
-        g.note_lookup("g", peer(2), 0);
-        let mut a = later(g.join(&topics, "g", static_join("a"), 1));
-        g.tick_group(&topics, "g", COORDINATOR_LOOKUP_GRACE_MS - 1);
-        assert_eq!(generation(&mut a), None);
-        g.tick_group(&topics, "g", COORDINATOR_LOOKUP_GRACE_MS);
-        assert_eq!(generation(&mut a), Some(1));
-        assert!(
-            g.lookups
-                .lock()
-                .get("g")
-                .is_none_or(|l| l.iter().all(|l| l.claimed)),
-            "expired lookups are dropped"
-        );
     }
 }
