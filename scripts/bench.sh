@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks a release fjord with the Java kafka-clients and prints a table:
 # startup time, idle RSS, producer throughput and latency (acks=all), consumer
-# throughput, peak RSS, broker CPU per GiB, end-to-end long-poll latency.
+# throughput, peak RSS, broker CPU per GiB, end-to-end long-poll latency, an old
+# (message format v1) consumer's throughput and the broker CPU its down-conversion costs, and a
+# lone group consumer's time to its first record.
 # Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
-#        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5).
+#        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5), BENCH_GROUP_FIRST_RUNS (11),
+#        BENCH_OLD_RECORDS (200000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null

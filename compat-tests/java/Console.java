@@ -1,6 +1,7 @@
 // What kafka-console-producer.sh / kafka-console-consumer.sh do, minus the group:
 //   produce <bootstrap> <topic> [compression]   stdin lines "key<TAB>value" -> records; prints offsets
 //   consume <bootstrap> <topic> <n>             partition 0 from the beginning; prints "offset<TAB>key<TAB>value"
+//   consume-ts <bootstrap> <topic> <n>          the same, with "<TAB>timestamp<TAB>timestamp type" appended
 import java.io.*;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -42,7 +43,8 @@ public class Console {
                 long deadline = System.currentTimeMillis() + 30_000;
                 while (got < n && System.currentTimeMillis() < deadline)
                     for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) {
-                        if (got++ < n) System.out.println(r.offset() + "\t" + r.key() + "\t" + r.value());
+                        if (got++ < n) System.out.println(r.offset() + "\t" + r.key() + "\t" + r.value()
+                                + (a[0].equals("consume-ts") ? "\t" + r.timestamp() + "\t" + r.timestampType() : ""));
                     }
             }
             if (got < n) {

@@ -20,7 +20,8 @@ PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", 4))
 E2E_ROUNDS = int(os.environ.get("BENCH_E2E_ROUNDS", 200))
 STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
 GROUP_FIRST_RUNS = int(os.environ.get("BENCH_GROUP_FIRST_RUNS", 11))
-INITIAL_JOIN_WINDOW_MS = 20  # src/group/classic.rs
+OLD_RECORDS = int(os.environ.get("BENCH_OLD_RECORDS", 200_000))
+INITIAL_JOIN_WINDOW_MS = 100  # src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -105,6 +106,24 @@ def raw_long_poll_latency(port, rounds=300):
     a = sorted(send_to_fetch[rounds // 10:])
     b = sorted(ack_to_fetch[rounds // 10:])
     return a[len(a) // 2], a[int(len(a) * 0.99)], b[len(b) // 2]
+
+
+def old_consumer(bootstrap, topic, partitions, records):
+    """kafka-python pinned to api_version (0,10): Fetch v2, message format v1."""
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, api_version=(0, 10), auto_offset_reset="earliest",
+                      max_partition_fetch_bytes=1 << 20, consumer_timeout_ms=10000)
+    c.assign([TopicPartition(topic, i) for i in range(partitions)])
+    n = size = 0
+    t0 = time.perf_counter()
+    for m in c:
+        n += 1
+        size += len(m.value) + (len(m.key) if m.key else 0)
+        if n >= records:
+            break
+    seconds = time.perf_counter() - t0
+    c.close()
+    return {"rec_s": n / seconds, "mib_s": size / seconds / 2**20, "seconds": seconds, "bytes": size}
 
 
 def dd_baseline(work, gib=1):
@@ -203,6 +222,15 @@ def main():
         rows.append(("consume (assign, from beginning)",
                      f"{float(cons['rec_s']):,.0f} rec/s, {cons['mib_s']} MiB/s ({cons['records']} records, {cons['seconds']} s)"))
         rows.append(("broker CPU per GiB consumed", f"{(cpu3 - cpu2) / max(int(cons['bytes']) / 2**30, 1e-9):.2f} CPU-s/GiB"))
+        # An old (message format v1) consumer: every batch is down-converted by the broker.
+        cpu4 = cpu_seconds(p.pid)
+        old = old_consumer(bs, "bench", PARTITIONS, OLD_RECORDS)
+        cpu5 = cpu_seconds(p.pid)
+        rows.append((f"consume with kafka-python api_version=(0,10) ({OLD_RECORDS} records, down-converted)",
+                     f"{old['rec_s']:,.0f} rec/s, {old['mib_s']:.1f} MiB/s ({old['seconds']:.2f} s; "
+                     f"the client decoding in Python is the bottleneck)"))
+        rows.append(("broker CPU per GiB down-converted (v2 -> v1 messages)",
+                     f"{(cpu5 - cpu4) / max(old['bytes'] / 2**30, 1e-9):.2f} CPU-s/GiB"))
         sampler.running = False
         sampler.join()
         rows.append(("peak RSS under load", f"{sampler.peak / 1024:.1f} MiB"))

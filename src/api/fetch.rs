@@ -1,4 +1,10 @@
-//! Fetch (key 1), v4–v18.
+//! Fetch (key 1), v0–v18.
+//!
+//! v0–v3 (old clients, message formats v0/v1) read the same way and then
+//! down-convert each partition's batches into the message format the version
+//! implies (v0 for Fetch v0–v1, v1 for v2–v3), in memory and bounded by the
+//! partition's max bytes; control batches and aborted transactions' data are
+//! not shown.
 //!
 //! Reads whole batches as byte ranges of the partition logs. A fetch that has
 //! fewer than min_bytes parks until an append to one of its partitions wakes
@@ -22,7 +28,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::context::{Chunk, RequestContext, log_error_code};
-use crate::log::{FileSlice, LogError};
+use crate::log::legacy::down_convert;
+use crate::log::{BatchHeader, FileSlice, LogError};
+use crate::partition::Partition;
 use crate::topics::Topic;
 
 /// A fetch response whose record data stays in the segment files until it is
@@ -84,7 +92,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         }
         let (reply, bytes, errors) = read_all(&wanted, use_ids, read_committed, max_bytes);
         if bytes >= min_bytes || errors || bytes >= max_bytes || Instant::now() >= deadline {
-            return reply;
+            return finish(ctx.version, &wanted, reply);
         }
         if wakers.is_empty() {
             tokio::time::sleep_until(deadline).await;
@@ -93,9 +101,79 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         let changed = select_all(wakers.iter_mut().map(|rx| Box::pin(rx.changed())));
         if tokio::time::timeout_at(deadline, changed).await.is_err() {
             // Timed out: one last read, which may still be short of min_bytes.
-            return read_all(&wanted, use_ids, read_committed, max_bytes).0;
+            let reply = read_all(&wanted, use_ids, read_committed, max_bytes).0;
+            return finish(ctx.version, &wanted, reply);
         }
     }
+}
+
+/// The reply as the request's version needs it: v4+ as read, v0–v3 down-converted.
+fn finish(version: i16, wanted: &[WantedTopic], mut reply: FetchReply) -> FetchReply {
+    if version > 3 {
+        return reply;
+    }
+    let magic = if version <= 1 { 0 } else { 1 };
+    for ((w, t), slices) in wanted
+        .iter()
+        .zip(reply.response.responses.iter_mut())
+        .zip(reply.records.iter_mut())
+    {
+        for ((&(index, offset, part_max), pd), slices) in w
+            .partitions
+            .iter()
+            .zip(t.partitions.iter_mut())
+            .zip(slices.iter_mut())
+        {
+            let taken = std::mem::take(slices);
+            if taken.is_empty() {
+                continue;
+            }
+            let partition = w.topic.as_ref().and_then(|t| t.partition(index));
+            let converted = partition.ok_or(LogError::OffsetOutOfRange {
+                offset,
+                log_start: -1,
+                log_end: -1,
+            });
+            let converted = converted.and_then(|p| {
+                down_convert_partition(&p, &taken, magic, offset, part_max.max(0) as usize)
+            });
+            match converted {
+                Ok(messages) => pd.records = Some(Bytes::from(messages)),
+                Err(e) => {
+                    tracing::warn!(partition = index, offset, "down-conversion failed: {e}");
+                    pd.error_code = log_error_code(&e).code();
+                    pd.records = Some(Bytes::new());
+                }
+            }
+        }
+    }
+    reply
+}
+
+/// A partition's fetched batches as an old client's message set.
+fn down_convert_partition(
+    partition: &Partition,
+    slices: &[FileSlice],
+    magic: i8,
+    offset: i64,
+    max_bytes: usize,
+) -> Result<Vec<u8>, LogError> {
+    let mut data = Vec::with_capacity(slices.iter().map(|s| s.len as usize).sum());
+    for s in slices {
+        data.extend_from_slice(&s.read()?);
+    }
+    // Old clients know nothing of transactions: aborted data is left out for them.
+    let hw = partition.offsets().high_watermark;
+    let aborted = partition.aborted_transactions(offset, hw);
+    let skip = |h: &BatchHeader| {
+        h.is_transactional()
+            && aborted.iter().any(|a| {
+                a.producer_id == h.producer_id
+                    && a.first_offset <= h.base_offset
+                    && h.base_offset <= a.last_offset
+            })
+    };
+    Ok(down_convert(&data, magic, offset, max_bytes, &skip)?.messages)
 }
 
 /// One pass over every requested partition. Returns the response, the bytes

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::broker::Broker;
 
 mod context;
+pub mod legacy_codec;
 mod supported;
 
 pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};
@@ -104,8 +105,13 @@ pub async fn handle_frame(
 
     let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
         .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
-    let request = RequestKind::decode(key, &mut frame, version)
-        .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
+    let legacy = legacy_codec::carries(key, version);
+    let request = if legacy {
+        legacy_codec::decode_request(key, version, &mut frame)
+    } else {
+        RequestKind::decode(key, &mut frame, version)
+    }
+    .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
     if frame.has_remaining() {
         tracing::debug!(
             ?key,
@@ -123,6 +129,12 @@ pub async fn handle_frame(
     };
     if let RequestKind::Fetch(req) = request {
         let reply = fetch::handle(&ctx, req).await;
+        if legacy {
+            // Down-converted: the records are in the response itself.
+            let response = ResponseKind::Fetch(reply.response);
+            return encode_response(key, version, header.correlation_id, &response)
+                .map(|b| Some(vec![Chunk::Bytes(b.freeze())]));
+        }
         return encode_fetch(&reply, version, header.correlation_id).map(Some);
     }
     let Some(response) = dispatch(&ctx, request).await else {
@@ -227,7 +239,11 @@ pub fn encode_response(
     header
         .encode(&mut buf, key.response_header_version(version))
         .map_err(enc)?;
-    response.encode(&mut buf, version).map_err(enc)?;
+    if legacy_codec::carries(key, version) {
+        legacy_codec::encode_response(key, version, response, &mut buf).map_err(enc)?;
+    } else {
+        response.encode(&mut buf, version).map_err(enc)?;
+    }
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)

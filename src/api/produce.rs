@@ -1,4 +1,6 @@
-//! Produce (key 0): served v3–v13, advertised from v0 (see `api::SUPPORTED`).
+//! Produce (key 0), v0–v13. v0–v2 carry message formats v0/v1 (old clients):
+//! their message set is CRC-checked and up-converted into one v2 batch first
+//! (`log::legacy`), as Kafka 3.x did; the log keeps v2 only.
 //!
 //! Batches go through the partition's one write path ([`crate::partition`]):
 //! validated (size, magic, CRC-32C) and appended as the producer sent them;
@@ -14,6 +16,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::context::{RequestContext, log_error_code, str_bytes};
+use crate::log::legacy::{is_legacy, up_convert};
 use crate::partition::producer_state::ProducerStateError;
 use crate::partition::{AppendError, AppendOrigin, AppendOutcome};
 use crate::topics::Topic;
@@ -94,14 +97,32 @@ fn produce_partition(
             Some("produce request carries no record batch".into()),
         );
     };
-    let validated =
-        match partition.validate(BytesMut::from(&records[..]), AppendOrigin::Client, now) {
-            Ok(v) => v,
+    // Produce v0–v2 carries message formats v0/v1: the log keeps v2 only.
+    let payload = if ctx.version <= 2 {
+        if !is_legacy(&records) {
+            return error(
+                E::InvalidRecord,
+                Some("produce v0-v2 carries message format v0 or v1".into()),
+            );
+        }
+        let limit = ctx.broker.config.socket_request_max_bytes.max(0) as usize;
+        match up_convert(&records, limit) {
+            Ok(up) => up.batch,
             Err(e) => {
                 tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
-                return append_error(&e);
+                return error(log_error_code(&e), Some(e.to_string()));
             }
-        };
+        }
+    } else {
+        BytesMut::from(&records[..])
+    };
+    let validated = match partition.validate(payload, AppendOrigin::Client, now) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
+            return append_error(&e);
+        }
+    };
     if let Some(b) = validated.batches().iter().find(|b| b.is_transactional) {
         let Some(txn_id) = transactional_id else {
             return error(

@@ -4,17 +4,20 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::legacy_codec;
+
 /// (API, lowest advertised version, highest advertised version).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    // Advertised from v0 as Kafka 4 does (KAFKA-18659: librdkafka reads the
-    // range to detect features); v0-v2 requests are refused, see `accepts`.
+    // v0-v2 (message formats v0/v1), Fetch v0-v3 and ListOffsets v0 are the
+    // versions Kafka 4 dropped (KIP-896); fjord serves them for old clients,
+    // through api::legacy_codec (kafka-protocol 0.18 no longer carries them).
     (ApiKey::Produce, 0, 13),
-    (ApiKey::Fetch, 4, 18),
-    (ApiKey::ListOffsets, 1, 10),
+    (ApiKey::Fetch, 0, 18),
+    (ApiKey::ListOffsets, 0, 10),
     (ApiKey::Metadata, 0, 13),
     (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::CreateTopics, 0, 7),
+    (ApiKey::DeleteTopics, 0, 6),
     // v6 exists, but the codec decodes requests only up to v5.
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::DescribeConfigs, 1, 4),
@@ -27,8 +30,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Heartbeat, 0, 4),
     (ApiKey::LeaveGroup, 0, 5),
     // v10 exists, but the codec decodes requests only up to v9.
-    (ApiKey::OffsetCommit, 2, 9),
-    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::OffsetCommit, 0, 9),
+    (ApiKey::OffsetFetch, 0, 9),
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DescribeGroups, 0, 6),
     (ApiKey::DeleteGroups, 0, 2),
@@ -67,8 +70,9 @@ pub fn advertised(key: ApiKey) -> Option<(i16, i16)> {
 
 /// Whether a request of this API and version is served.
 pub fn accepts(key: ApiKey, version: i16) -> bool {
-    let floor = key.valid_versions().min; // what the codec can decode
-    matches!(advertised(key), Some((lo, hi)) if version >= lo.max(floor) && version <= hi)
+    // What the codec can decode, or fjord's own codec for the versions it dropped.
+    let decodable = version >= key.valid_versions().min || legacy_codec::carries(key, version);
+    matches!(advertised(key), Some((lo, hi)) if decodable && version >= lo && version <= hi)
 }
 
 #[cfg(test)]

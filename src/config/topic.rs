@@ -72,6 +72,14 @@ pub const TOPIC_KEYS: &[TopicKeySpec] = &[
         Some("message.max.bytes"),
         "1048588",
     ),
+    // Kafka 3.x's; Kafka 4 dropped it. Stored and described for tools that still set it, and
+    // ignored as Kafka 3.x ignored it: the log always keeps message format v2.
+    topic_key(
+        "message.format.version",
+        T::String,
+        Some("log.message.format.version"),
+        "3.0-IV1",
+    ),
     topic_key("message.timestamp.after.max.ms", T::Long, None, "3600000"),
     topic_key(
         "message.timestamp.before.max.ms",
@@ -134,6 +142,15 @@ pub fn validate_topic_config(key: &str, value: &str) -> Result<(), ConfigError> 
             .map(str::trim)
             .all(|p| p == "delete" || p == "compact"),
         "message.timestamp.type" => v != "CreateTime" && v != "LogAppendTime",
+        // A Kafka version: 0.10.2, 2.8-IV1, 3.0-IV1, ...
+        "message.format.version" => {
+            let (version, iv) = v.split_once("-IV").unwrap_or((v, "0"));
+            v.is_empty()
+                || !iv.bytes().all(|c| c.is_ascii_digit())
+                || !version
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+        }
         "compression.type" => {
             !["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"].contains(&v)
         }

@@ -98,6 +98,9 @@ pub struct LogConfig {
     /// `message.timestamp.type=LogAppendTime`: the writer stamps the broker's time into each
     /// batch before appending ([`stamp_log_append_time`]); the log itself never decodes records.
     pub log_append_time: bool,
+    /// `cleanup.policy` includes compact: clients' records must carry keys (checked by the
+    /// writer with [`records::all_records_keyed`], as Kafka's LogValidator does).
+    pub compact: bool,
 }
 
 impl Default for LogConfig {
@@ -109,6 +112,7 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             flush_interval_messages: i64::MAX as u64,
             log_append_time: false,
+            compact: false,
         }
     }
 }

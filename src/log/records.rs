@@ -233,6 +233,20 @@ pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch,
     Ok(DecodedBatch { body, records })
 }
 
+/// Whether every record of the (validated) batch `data` has a key. Compacted topics refuse
+/// keyless records; this is the one check on the produce path that decodes records, and only
+/// compacted topics pay for it.
+pub fn all_records_keyed(data: &[u8]) -> Result<bool, LogError> {
+    let h = BatchHeader::parse(data)
+        .ok_or_else(|| LogError::CorruptMessage("short batch header".into()))?;
+    let end = usize::try_from(h.size())
+        .ok()
+        .filter(|&e| e <= data.len())
+        .ok_or_else(|| LogError::CorruptMessage("batch past the end of the data".into()))?;
+    let batch = decode_batch(&h, &data[..end])?;
+    Ok(batch.records.iter().all(|r| r.key.is_some()))
+}
+
 /// Encode a batch like `h` holding only `kept` records of `batch` (see the module docs).
 pub(super) fn encode_batch(
     h: &BatchHeader,

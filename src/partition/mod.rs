@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::log::control::{self, Marker};
+use crate::log::records::all_records_keyed;
 use crate::log::{
     AppendResult, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError, PartitionLog,
     RetentionResult, stamp_log_append_time, validate_batches,
@@ -254,19 +255,28 @@ impl Partition {
         origin: AppendOrigin,
         now_ms: i64,
     ) -> Result<ValidatedBatches, AppendError> {
-        let (max_bytes, log_append_time) = match origin {
+        let (max_bytes, log_append_time, compact) = match origin {
             AppendOrigin::Client => {
                 let st = self.state.lock();
                 let c = st.log.config();
-                (c.max_message_bytes, c.log_append_time)
+                (c.max_message_bytes, c.log_append_time, c.compact)
             }
-            AppendOrigin::Coordinator => (usize::MAX, false),
+            AppendOrigin::Coordinator => (usize::MAX, false, false),
         };
         let mut batches = validate_batches(&payload, max_bytes)?;
         if origin == AppendOrigin::Client && batches.iter().any(|b| b.is_control) {
             return Err(AppendError::InvalidRecord(
                 "clients may not write control batches".into(),
             ));
+        }
+        if compact {
+            for b in &batches {
+                if !all_records_keyed(&payload[b.position..b.position + b.size])? {
+                    return Err(AppendError::InvalidRecord(
+                        "Compacted topic cannot accept message without key.".into(),
+                    ));
+                }
+            }
         }
         let mut payload = payload;
         if log_append_time {

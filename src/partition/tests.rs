@@ -158,3 +158,44 @@ fn aborted_transactions_reach_read_committed_readers_across_a_reopen() {
         Err(LogError::OffsetOutOfRange { .. })
     ));
 }
+
+/// Kafka's LogValidator: a compacted topic refuses a client's record without a key, whatever
+/// else the batch holds; the coordinator's own records are not checked.
+#[test]
+fn a_compacted_log_refuses_records_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        compact: true,
+        ..LogConfig::default()
+    };
+    let p = Partition::open("t", 0, dir.path(), config, 0).unwrap();
+    let keyed = batch_bytes(&[(1, "a"), (2, "b")], Compression::Gzip);
+    client_write(&p, keyed).unwrap();
+    let keyless = crate::log::test_util::encode(
+        &[kafka_protocol::records::Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: kafka_protocol::records::TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 3,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"no key")),
+            headers: Default::default(),
+        }],
+        Compression::None,
+    );
+    assert!(matches!(
+        client_write(&p, keyless.clone()),
+        Err(AppendError::InvalidRecord(m)) if m.contains("without key")
+    ));
+    assert_eq!(p.offsets().log_end_offset, 2, "nothing written");
+    let v = p
+        .validate(BytesMut::from(&keyless[..]), AppendOrigin::Coordinator, 0)
+        .unwrap();
+    p.append(v, 0).unwrap();
+}

@@ -97,6 +97,17 @@ impl Topic {
     }
 }
 
+/// Keys stored and described but without effect, as in Kafka 3.x: say so once per change.
+fn warn_ignored_configs(topic: &str, configs: &BTreeMap<String, String>) {
+    if let Some(v) = configs.get("message.format.version") {
+        tracing::warn!(
+            topic,
+            value = %v,
+            "message.format.version is ignored: the log keeps message format v2 (old clients' formats are converted)"
+        );
+    }
+}
+
 /// Kafka's topic name rule.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     let err = |why: String| Err(TopicError::InvalidName(why));
@@ -292,6 +303,7 @@ impl TopicRegistry {
     ) -> Result<Arc<Topic>, TopicError> {
         let _guard = self.admin.lock();
         self.validate_create(name, partitions, replication_factor, &configs)?;
+        warn_ignored_configs(name, &configs);
         let id = Uuid::new_v4();
         let settings = TopicSettings::new(&self.broker_config(), &configs);
         let lc = settings.log.clone();
@@ -389,6 +401,7 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
+        warn_ignored_configs(name, &overrides);
         let dir0 = self.log_dir.join(format!("{name}-0"));
         write_properties(&dir0.join(TOPIC_PROPERTIES), &overrides)?;
         let settings = TopicSettings::new(&self.broker_config(), &overrides);

@@ -58,6 +58,11 @@ pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogC
         index_interval_bytes: get("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
         max_message_bytes: get("max.message.bytes").max(0) as usize,
         flush_interval_messages: get("flush.messages").max(1) as u64,
+        compact: overrides
+            .get("cleanup.policy")
+            .cloned()
+            .or_else(|| broker.topic_default("cleanup.policy"))
+            .is_some_and(|p| p.split(',').any(|p| p.trim() == "compact")),
         log_append_time: overrides
             .get("message.timestamp.type")
             .cloned()
