@@ -171,22 +171,8 @@ fn a_compacted_log_refuses_records_without_keys() {
     let p = Partition::open("t", 0, dir.path(), config, 0).unwrap();
     let keyed = batch_bytes(&[(1, "a"), (2, "b")], Compression::Gzip);
     client_write(&p, keyed).unwrap();
-    let keyless = crate::log::test_util::encode(
-        &[kafka_protocol::records::Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: kafka_protocol::records::TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 3,
-            key: None,
-            value: Some(bytes::Bytes::from_static(b"no key")),
-            headers: Default::default(),
-        }],
+    let keyless = crate::log::test_util::keyed_batch(
+        &[(Some("k"), Some("keyed"), 3), (None, Some("no key"), 3)],
         Compression::None,
     );
     assert!(matches!(
