@@ -30,7 +30,19 @@ fn api_keys() -> Vec<ApiVersion> {
 pub const FEATURES: &[(&str, i16, i16, i16)] =
     &[("group.version", 0, 1, 1), ("transaction.version", 0, 0, 0)];
 
-pub fn handle(ctx: &RequestContext, _req: ApiVersionsRequest) -> ApiVersionsResponse {
+pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest) -> ApiVersionsResponse {
+    if ctx.version >= 3 {
+        // KIP-511: which client library this connection is.
+        ctx.conn
+            .client_software
+            .get_or_init(|| req.client_software_name.to_string());
+        tracing::debug!(
+            peer = %ctx.conn.peer,
+            software = %req.client_software_name.as_str(),
+            version = %req.client_software_version.as_str(),
+            "client software"
+        );
+    }
     let mut resp = ApiVersionsResponse::default().with_api_keys(api_keys());
     if ctx.version >= 3 {
         resp.supported_features = FEATURES

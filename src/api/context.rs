@@ -15,6 +15,8 @@ use bytes::Bytes;
 pub struct ConnectionInfo {
     pub listener: String,
     pub peer: std::net::SocketAddr,
+    /// The client library, as its ApiVersions (v3+, KIP-511) names it.
+    pub client_software: Arc<std::sync::OnceLock<String>>,
 }
 
 /// What a handler gets besides its request.

@@ -8,7 +8,7 @@ use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::context::{RequestContext, str_bytes};
-use crate::group::classic::{JoinRequest, JoinResult, Reply};
+use crate::group::classic::{JoinRequest, JoinResult, Reply, initial_join_window_ms};
 
 pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupResponse {
     let b = &ctx.broker;
@@ -39,6 +39,7 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupRes
             .map(|p| (p.name.as_str().to_string(), p.metadata.clone()))
             .collect(),
         require_known_member_id: v >= 4,
+        join_window_ms: initial_join_window_ms(ctx.conn.client_software.get().map(String::as_str)),
     };
     let group_id = req.group_id.as_str();
     let now = b.now_ms();

@@ -43,12 +43,34 @@ impl GroupState {
 /// group's first join on the spot: its timer does, even at a delay of 0, and each member added
 /// meanwhile re-arms it; so consumers started together land in one generation instead of the
 /// first taking every partition and a rebalance taking them back a heartbeat (3 s) later.
-/// fjord answers in microseconds where Kafka takes milliseconds, which changes a race inside
-/// librdkafka: a consumer created right after another often finds its connections still
-/// "suppressed" (its sparse-connect interval) and looks up the coordinator or sends its first
-/// JoinGroup ~50 ms later. The window covers that with room to spare; a lone consumer pays it
-/// once (scripts/bench.sh measures its time to the first record).
+///
+/// How long "together" is depends on the client library, so each arrival re-arms the window
+/// for its own client ([`initial_join_window_ms`]). fjord answers in microseconds where Kafka
+/// takes milliseconds, which changes a race inside librdkafka: a consumer created right after
+/// another often finds its connections still "suppressed" (its sparse-connect interval) and
+/// looks up the coordinator or sends its first JoinGroup ~50 ms later. Its window covers that
+/// with room to spare; a lone consumer pays it once (scripts/bench.sh measures it).
 pub const INITIAL_JOIN_WINDOW_MS: i64 = 100;
+
+/// The window for clients whose consumers started together send their JoinGroups within a few
+/// milliseconds of each other (the Java client's do, measured: 3-6 ms apart).
+pub const SHORT_JOIN_WINDOW_MS: i64 = 20;
+
+/// The first-join window for a member from this client library, as its ApiVersions request
+/// names it (KIP-511): the long one for librdkafka and everything built on it, and for clients
+/// that did not say; the short one for the others.
+pub fn initial_join_window_ms(client_software: Option<&str>) -> i64 {
+    match client_software {
+        Some(name)
+            if !name.is_empty()
+                && !name.contains("rdkafka")
+                && !name.contains("confluent-kafka") =>
+        {
+            SHORT_JOIN_WINDOW_MS
+        }
+        _ => INITIAL_JOIN_WINDOW_MS,
+    }
+}
 
 /// Broker-side limits that shape a group's behaviour.
 #[derive(Clone, Copy, Debug)]
@@ -149,6 +171,9 @@ pub struct JoinRequest {
     pub protocols: Vec<(String, Bytes)>,
     /// v4+: a member without an id is first given one (MEMBER_ID_REQUIRED).
     pub require_known_member_id: bool,
+    /// How long an empty group's first join waits after this member arrived
+    /// ([`initial_join_window_ms`]).
+    pub join_window_ms: i64,
 }
 
 pub struct Member {
@@ -203,6 +228,8 @@ pub struct ClassicGroup {
     rebalance_deadline_ms: Option<i64>,
     /// PreparingRebalance of a group that was empty: the join phase lasts at least until then.
     initial_delay_until_ms: Option<i64>,
+    /// The first-join window of the member that arrived last.
+    arrival_window_ms: i64,
     /// CompletingRebalance: members that have not synced by then are removed.
     sync_deadline_ms: Option<i64>,
     next_join_order: u64,
@@ -226,6 +253,7 @@ impl ClassicGroup {
             limits,
             rebalance_deadline_ms: None,
             initial_delay_until_ms: None,
+            arrival_window_ms: INITIAL_JOIN_WINDOW_MS,
             sync_deadline_ms: None,
             next_join_order: 0,
             dirty: false,
@@ -294,6 +322,7 @@ impl ClassicGroup {
 
     /// JoinGroup.
     pub fn join(&mut self, req: JoinRequest, now_ms: i64) -> Reply<JoinResult> {
+        self.arrival_window_ms = req.join_window_ms;
         let fail = |e: Code| Reply::Now(JoinResult::error(e, &req.member_id));
         if self.state == GroupState::Dead {
             return fail(E::CoordinatorNotAvailable.code());
@@ -550,7 +579,7 @@ impl ClassicGroup {
     fn initial_delay_step(&self) -> i64 {
         self.limits
             .initial_rebalance_delay_ms
-            .max(INITIAL_JOIN_WINDOW_MS)
+            .max(self.arrival_window_ms)
     }
 
     /// A member arrived during the first join of an empty group (Kafka's `newMemberAdded`):
@@ -977,6 +1006,7 @@ mod tests {
             protocol_type: "consumer".into(),
             protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
             require_known_member_id: true,
+            join_window_ms: INITIAL_JOIN_WINDOW_MS,
         }
     }
 
@@ -1313,6 +1343,45 @@ mod tests {
         let mut a2 = later(g.join(join_req(&a_id, Some("a")), 600));
         assert_eq!(ready(&mut a2).generation_id, 2);
         assert_eq!(ready(&mut b).generation_id, 2);
+    }
+
+    #[test]
+    fn the_window_follows_the_client_library() {
+        assert_eq!(
+            initial_join_window_ms(Some("apache-kafka-java")),
+            SHORT_JOIN_WINDOW_MS
+        );
+        assert_eq!(
+            initial_join_window_ms(Some("kafka-python")),
+            SHORT_JOIN_WINDOW_MS
+        );
+        assert_eq!(
+            initial_join_window_ms(Some("librdkafka")),
+            INITIAL_JOIN_WINDOW_MS
+        );
+        assert_eq!(
+            initial_join_window_ms(Some("confluent-kafka-python")),
+            INITIAL_JOIN_WINDOW_MS
+        );
+        assert_eq!(
+            initial_join_window_ms(None),
+            INITIAL_JOIN_WINDOW_MS,
+            "did not say"
+        );
+        // A Java consumer alone waits the short window; a librdkafka one arriving later
+        // re-arms it with its own.
+        let mut g = ClassicGroup::new("g", limits(0), 0);
+        let java = JoinRequest {
+            join_window_ms: SHORT_JOIN_WINDOW_MS,
+            ..join_req("", Some("j"))
+        };
+        let mut a = later(g.join(java, 0));
+        assert_eq!(g.join_deadline(), Some(SHORT_JOIN_WINDOW_MS));
+        let mut b = later(g.join(join_req("", Some("r")), 10));
+        assert_eq!(g.join_deadline(), Some(10 + INITIAL_JOIN_WINDOW_MS));
+        g.tick(10 + INITIAL_JOIN_WINDOW_MS);
+        assert_eq!(ready(&mut a).generation_id, 1);
+        assert_eq!(ready(&mut b).generation_id, 1);
     }
 
     #[test]

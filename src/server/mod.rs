@@ -80,7 +80,11 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     backoff_ms = 5;
                     let _ = stream.set_nodelay(true);
-                    let info = ConnectionInfo { listener: name.clone(), peer };
+                    let info = ConnectionInfo {
+                        listener: name.clone(),
+                        peer,
+                        client_software: Default::default(),
+                    };
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
