@@ -78,8 +78,15 @@ impl GroupOffsets {
         self.pending_txn.values().any(|m| m.contains_key(tp))
     }
 
+    /// Whether any open transaction holds offsets of this group.
+    pub(super) fn has_any_pending(&self) -> bool {
+        self.pending_txn.values().any(|m| !m.is_empty())
+    }
+
     /// The partitions whose committed offset is past retention at `now_ms`:
-    /// `retention_ms` after its commit, or after `since_ms` if that is later.
+    /// `retention_ms` after its commit, or after `since_ms` if that is later. A partition an
+    /// open transaction holds an offset for is kept, as Kafka keeps it: the transaction's
+    /// commit would otherwise bring back an offset whose tombstone was written.
     pub(super) fn expired(
         &self,
         since_ms: i64,
@@ -88,7 +95,10 @@ impl GroupOffsets {
     ) -> Vec<TopicPartition> {
         self.committed
             .iter()
-            .filter(|(_, o)| now_ms - o.commit_timestamp_ms.max(since_ms) >= retention_ms)
+            .filter(|(tp, o)| {
+                now_ms - o.commit_timestamp_ms.max(since_ms) >= retention_ms
+                    && !self.has_pending(tp)
+            })
             .map(|(k, _)| k.clone())
             .collect()
     }

@@ -286,7 +286,8 @@ impl GroupCoordinator {
                 .iter()
                 .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
                 .collect();
-            let all_gone = expired.len() == entry.offsets.len();
+            // A group that an open transaction still holds offsets for stays (Kafka's rule).
+            let all_gone = expired.len() == entry.offsets.len() && !entry.offsets.has_any_pending();
             if all_gone {
                 records.push((records::encode_group_key(id), None));
             }
@@ -432,6 +433,69 @@ mod tests {
         // and the expiry is durable
         let g2 = GroupCoordinator::open(&c, &reg, 61_000);
         assert_eq!(g2.fetch_offsets("idle", None), vec![]);
+    }
+
+    /// Kafka keeps what an open transaction holds: a partition with a pending transactional
+    /// offset does not expire, and the group stays while the transaction is open; once it
+    /// commits, the offset is a committed one with its own retention.
+    #[test]
+    fn offsets_held_by_an_open_transaction_do_not_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, reg) = open(
+            dir.path(),
+            &[
+                "offsets.retention.minutes=1",
+                "offsets.retention.check.interval.ms=1000",
+            ],
+        );
+        reg.create("t", 2, 1, BTreeMap::new(), 0).unwrap();
+        let g = GroupCoordinator::open(&c, &reg, 0);
+        g.commit_offsets(
+            &reg,
+            "eos",
+            "",
+            None,
+            -1,
+            vec![("t".into(), 0, offset(3, 0)), ("t".into(), 1, offset(4, 0))],
+            0,
+        )
+        .unwrap();
+        g.txn_commit_offsets(
+            &reg,
+            "eos",
+            77,
+            0,
+            "",
+            None,
+            -1,
+            vec![("t".into(), 0, offset(9, 1_000))],
+            1_000,
+        )
+        .unwrap();
+        g.tick(&reg, 60_000);
+        let left: Vec<i32> = g
+            .fetch_offsets("eos", None)
+            .into_iter()
+            .map(|(_, p, _)| p)
+            .collect();
+        assert_eq!(
+            left,
+            vec![0],
+            "partition 1 expired; partition 0 is held by the transaction"
+        );
+        assert_eq!(
+            g.list_groups().len(),
+            1,
+            "the group stays while the transaction is open"
+        );
+        g.complete_transaction(77, true);
+        assert_eq!(
+            g.fetch_offsets("eos", None)[0].2.as_ref().unwrap().offset,
+            9
+        );
+        g.tick(&reg, 61_000 + 60_000);
+        assert!(g.fetch_offsets("eos", None).is_empty());
+        assert!(g.list_groups().is_empty());
     }
 
     #[test]
