@@ -128,16 +128,12 @@ fn finish(version: i16, wanted: &[WantedTopic], mut reply: FetchReply) -> FetchR
             if taken.is_empty() {
                 continue;
             }
-            let partition = w.topic.as_ref().and_then(|t| t.partition(index));
-            let converted = partition.ok_or(LogError::OffsetOutOfRange {
-                offset,
-                log_start: -1,
-                log_end: -1,
-            });
-            let converted = converted.and_then(|p| {
-                down_convert_partition(&p, &taken, magic, offset, part_max.max(0) as usize)
-            });
-            match converted {
+            // Data was read, so the partition exists.
+            let Some(partition) = w.topic.as_ref().and_then(|t| t.partition(index)) else {
+                continue;
+            };
+            let max_bytes = part_max.max(0) as usize;
+            match down_convert_partition(&partition, &taken, magic, offset, max_bytes) {
                 Ok(messages) => pd.records = Some(Bytes::from(messages)),
                 Err(e) => {
                     tracing::warn!(partition = index, offset, "down-conversion failed: {e}");

@@ -26,11 +26,9 @@ use std::io::Read;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::LogError;
-use super::batch::{BatchHeader, HEADER_SIZE, MAGIC_V2};
+use super::batch::{BatchHeader, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2};
 use super::records::{NewRecord, decode_batch, encode_new_batch};
 
-/// offset + size.
-const LOG_OVERHEAD: usize = 12;
 /// crc + magic + attributes + key length + value length.
 const MESSAGE_V0_MIN: usize = 4 + 1 + 1 + 4 + 4;
 /// v0 plus the timestamp.
