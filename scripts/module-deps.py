@@ -19,6 +19,7 @@ LAYERS = [
     ["topics", "quotas"],
     ["group"],
     ["txn"],
+    ["cluster"],
     ["broker"],
     ["api"],
     ["server"],

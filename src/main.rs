@@ -69,7 +69,7 @@ fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FJORD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(log_colour(
@@ -98,9 +98,37 @@ fn run() -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let broker =
-            Broker::open(config, Arc::new(SystemClock)).context("cannot open the log dir")?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let broker = Broker::start(config, Arc::new(SystemClock), rx.clone())
+            .await
+            .context("cannot start")?;
         let server = Server::bind(broker.clone()).await?;
+        if let Some(cluster) = &broker.cluster {
+            let endpoints = server
+                .local_addrs()
+                .into_iter()
+                .filter_map(|(name, addr)| {
+                    let adv = broker.config.advertised_for(&name)?;
+                    let port = if adv.port == 0 { addr.port() } else { adv.port };
+                    Some(fjord::cluster::records::Endpoint {
+                        listener: name,
+                        host: adv.host.clone(),
+                        port,
+                    })
+                })
+                .collect();
+            cluster.start_broker_lifecycle(endpoints, rx.clone());
+            tracing::info!(
+                voters = cluster.config.voters.len(),
+                "cluster node: controller listener {}",
+                cluster
+                    .config
+                    .controller_listener
+                    .as_ref()
+                    .map(|l| l.to_string())
+                    .unwrap_or_default()
+            );
+        }
         tracing::info!(
             node_id = broker.node_id,
             cluster_id = %broker.cluster_id,
@@ -108,7 +136,6 @@ fn run() -> anyhow::Result<()> {
             "fjord started in {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
-        let (tx, rx) = tokio::sync::watch::channel(false);
         let serving = tokio::spawn(server.run(rx));
         shutdown_signal().await;
         tracing::info!("shutting down");

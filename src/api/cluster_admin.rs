@@ -37,14 +37,16 @@ pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLea
     let results = wanted
         .into_iter()
         .map(|(topic, partitions)| {
-            let t = b.topics.get(&topic);
+            let t = b.topic_view(&topic);
             ReplicaElectionResult::default()
                 .with_topic(TopicName(str_bytes(topic)))
                 .with_partition_result(
                     partitions
                         .into_iter()
                         .map(|p| {
-                            let known = t.as_ref().and_then(|t| t.partition(p)).is_some();
+                            let known = t
+                                .as_ref()
+                                .is_some_and(|t| p >= 0 && (p as usize) < t.partitions.len());
                             let (code, msg) = if known {
                                 (
                                     E::ElectionNotNeeded.code(),
@@ -81,7 +83,7 @@ pub fn describe_log_dirs(
     let mut topics = Vec::new();
     for t in b.topics.list() {
         let parts: Vec<i32> = match &wanted {
-            None => (0..t.partition_count()).collect(),
+            None => t.partitions.read().keys().copied().collect(),
             Some(w) => match w.iter().find(|(n, _)| *n == t.name) {
                 Some((_, ps)) => ps.clone(),
                 None => continue,

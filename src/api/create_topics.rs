@@ -1,6 +1,6 @@
-//! CreateTopics (key 19), v2–v7: partitions, replication factor (a single
-//! broker: 1, or -1 for the default), topic configs, validate_only; v5+
-//! answers with the topic's configs, v7+ with its id.
+//! CreateTopics (key 19), v2–v7: partitions, replication factor (-1 for the default) or an
+//! explicit replica assignment, topic configs, validate_only; v5+ answers with the topic's
+//! configs, v7+ with its id. In a cluster the active controller places and creates the topic.
 
 use std::collections::BTreeMap;
 
@@ -10,109 +10,135 @@ use kafka_protocol::messages::create_topics_response::{
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
-use super::context::{RequestContext, str_bytes, topic_error};
+use super::context::{RequestContext, str_bytes};
 use super::describe_configs::topic_entries;
-use crate::topics::TopicError;
+use crate::cluster::controller::NewTopic;
 
-pub fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let b = &ctx.broker;
     let mut seen = std::collections::HashSet::new();
-    let results = req
-        .topics
-        .into_iter()
-        .map(|t| {
-            let name = t.name.as_str().to_string();
-            let mut result = CreatableTopicResult::default()
-                .with_name(t.name.clone())
-                .with_num_partitions(-1)
-                .with_replication_factor(-1);
-            if !seen.insert(name.clone()) {
-                return result
+    // Each topic's result, or the spec to create it with (answered after the broker has).
+    let mut results: Vec<CreatableTopicResult> = Vec::with_capacity(req.topics.len());
+    let mut specs: Vec<(usize, NewTopic)> = Vec::new();
+    for t in req.topics {
+        let name = t.name.as_str().to_string();
+        let result = CreatableTopicResult::default()
+            .with_name(t.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        if !seen.insert(name.clone()) {
+            results.push(
+                result
                     .with_error_code(E::InvalidRequest.code())
                     .with_error_message(Some(str_bytes(format!(
                         "Create topics request from client contains a duplicate topic: {name}"
-                    ))));
+                    )))),
+            );
+            continue;
+        }
+        if !t.assignments.is_empty() && (t.num_partitions != -1 || t.replication_factor != -1) {
+            results.push(result.with_error_code(E::InvalidRequest.code()).with_error_message(
+                Some(str_bytes(
+                    "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+                )),
+            ));
+            continue;
+        }
+        let partitions = if t.num_partitions == -1 {
+            b.config.num_partitions
+        } else {
+            t.num_partitions
+        };
+        let internal_default = name == "__consumer_offsets" || name == "__transaction_state";
+        let rf = match t.replication_factor {
+            // An internal topic takes its own factor (offsets.topic.replication.factor …).
+            -1 if internal_default && b.cluster.is_some() => -1,
+            -1 => b.config.default_replication_factor,
+            rf => rf,
+        };
+        let mut assignments: Vec<(i32, Vec<i32>)> = t
+            .assignments
+            .iter()
+            .map(|a| {
+                (
+                    a.partition_index,
+                    a.broker_ids.iter().map(|id| id.0).collect(),
+                )
+            })
+            .collect();
+        assignments.sort_by_key(|(p, _)| *p);
+        if assignments
+            .iter()
+            .enumerate()
+            .any(|(i, (p, _))| *p != i as i32)
+        {
+            results.push(
+                result
+                    .with_error_code(E::InvalidReplicaAssignment.code())
+                    .with_error_message(Some(str_bytes(
+                        "Partitions should be a consecutive 0-based integer sequence",
+                    ))),
+            );
+            continue;
+        }
+        let mut configs = BTreeMap::new();
+        for c in &t.configs {
+            if let Some(v) = &c.value {
+                configs.insert(c.name.as_str().to_string(), v.as_str().to_string());
             }
-            let mut partitions = if t.num_partitions == -1 {
-                b.config.num_partitions
-            } else {
-                t.num_partitions
-            };
-            let mut rf = if t.replication_factor == -1 {
-                b.config.default_replication_factor
-            } else {
-                t.replication_factor
-            };
-            if !t.assignments.is_empty() {
-                if t.num_partitions != -1 || t.replication_factor != -1 {
-                    return result.with_error_code(E::InvalidRequest.code()).with_error_message(
-                        Some(str_bytes(
-                            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
-                        )),
-                    );
-                }
-                partitions = t.assignments.len() as i32;
-                rf = t.assignments[0].broker_ids.len() as i16;
-                let bad = t
-                    .assignments
-                    .iter()
-                    .any(|a| a.broker_ids.iter().any(|id| id.0 != b.node_id));
-                if bad {
-                    return result
-                        .with_error_code(E::InvalidReplicaAssignment.code())
-                        .with_error_message(Some(str_bytes(format!(
-                            "Replica assignment may only name broker {}",
-                            b.node_id
-                        ))));
-                }
+        }
+        specs.push((
+            results.len(),
+            NewTopic {
+                name,
+                partitions,
+                replication_factor: rf,
+                assignments: assignments.into_iter().map(|(_, r)| r).collect(),
+                configs,
+            },
+        ));
+        results.push(result);
+    }
+    let slots: Vec<usize> = specs.iter().map(|(i, _)| *i).collect();
+    let configs: Vec<BTreeMap<String, String>> =
+        specs.iter().map(|(_, s)| s.configs.clone()).collect();
+    let outcomes = b
+        .create_topics(
+            specs.into_iter().map(|(_, s)| s).collect(),
+            req.validate_only,
+        )
+        .await;
+    let broker_config = b.topics.broker_config();
+    for ((slot, outcome), configs) in slots.into_iter().zip(outcomes).zip(configs) {
+        let result = &mut results[slot];
+        match outcome {
+            Ok(created) => {
+                result.num_partitions = created.partitions;
+                result.replication_factor = created.replication_factor;
+                result.topic_id = created.id;
+                let entries = topic_entries(&broker_config, &configs, None);
+                result.configs = Some(
+                    entries
+                        .into_iter()
+                        .map(|e| {
+                            CreatableTopicConfigs::default()
+                                .with_name(str_bytes(e.name))
+                                .with_value(e.value.map(str_bytes))
+                                .with_read_only(false)
+                                .with_config_source(e.source as i8)
+                                .with_is_sensitive(false)
+                        })
+                        .collect(),
+                );
             }
-            let mut configs = BTreeMap::new();
-            for c in &t.configs {
-                if let Some(v) = &c.value {
-                    configs.insert(c.name.as_str().to_string(), v.as_str().to_string());
+            Err(e) => {
+                if e.code != E::TopicAlreadyExists.code() {
+                    tracing::info!(topic = %result.name.as_str(), "create topic refused: {}", e.message);
                 }
+                result.error_code = e.code;
+                result.error_message = Some(str_bytes(e.message));
             }
-            let outcome = if req.validate_only {
-                b.topics
-                    .validate_create(&name, partitions, rf, &configs)
-                    .map(|_| None)
-            } else {
-                b.topics
-                    .create(&name, partitions, rf, configs.clone(), b.now_ms())
-                    .map(Some)
-            };
-            match outcome {
-                Ok(created) => {
-                    result.num_partitions = partitions;
-                    result.replication_factor = rf;
-                    if let Some(topic) = &created {
-                        result.topic_id = topic.id;
-                    }
-                    let entries = topic_entries(&b.topics.broker_config(), &configs, None);
-                    result.configs = Some(
-                        entries
-                            .into_iter()
-                            .map(|e| {
-                                CreatableTopicConfigs::default()
-                                    .with_name(str_bytes(e.name))
-                                    .with_value(e.value.map(str_bytes))
-                                    .with_read_only(false)
-                                    .with_config_source(e.source as i8)
-                                    .with_is_sensitive(false)
-                            })
-                            .collect(),
-                    );
-                    result
-                }
-                Err(e) => {
-                    if !matches!(e, TopicError::AlreadyExists(_)) {
-                        tracing::info!(topic = %name, "create topic refused: {e}");
-                    }
-                    let (code, msg) = topic_error(&e);
-                    result.with_error_code(code).with_error_message(msg)
-                }
-            }
-        })
-        .collect();
+        }
+    }
     CreateTopicsResponse::default().with_topics(results)
 }

@@ -1,7 +1,6 @@
 //! DeleteRecords (key 21), v0–v2: move a partition's log start offset
 //! (kafka-delete-records.sh); -1 means up to the high watermark.
 
-use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
@@ -9,13 +8,14 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
 use super::context::RequestContext;
 use super::context::log_error_code;
+use crate::broker::TopicRef;
 
 pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
-            let topic = ctx.broker.topics.get(t.name.as_str());
+            let name = t.name.as_str().to_string();
             let partitions = t
                 .partitions
                 .iter()
@@ -23,9 +23,12 @@ pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsR
                     let r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
-                    else {
-                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    let part = match ctx
+                        .broker
+                        .leader_partition(TopicRef::Name(&name), p.partition_index)
+                    {
+                        Ok(part) => part,
+                        Err(code) => return r.with_error_code(code),
                     };
                     match part.delete_records_before(p.offset) {
                         Ok(low) => r.with_low_watermark(low),

@@ -1,5 +1,5 @@
-//! DescribeCluster (key 60), v0–v2: this one broker, the cluster id, and
-//! itself as controller.
+//! DescribeCluster (key 60), v0–v2: the live brokers, the cluster id and the active
+//! controller.
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
@@ -24,21 +24,20 @@ pub fn handle(ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClus
             .with_controller_id(BrokerId(-1));
     }
     let brokers = b
-        .config
-        .advertised_for(&ctx.conn.listener)
-        .map(|l| {
-            vec![
-                DescribeClusterBroker::default()
-                    .with_broker_id(BrokerId(b.node_id))
-                    .with_host(str_bytes(l.host.clone()))
-                    .with_port(l.port as i32),
-            ]
+        .brokers(&ctx.conn.listener)
+        .into_iter()
+        .map(|e| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(e.id))
+                .with_host(str_bytes(e.host))
+                .with_port(e.port as i32)
+                .with_rack(e.rack.map(str_bytes))
         })
-        .unwrap_or_default();
+        .collect();
     let mut resp = DescribeClusterResponse::default()
         .with_endpoint_type(1)
         .with_cluster_id(str_bytes(b.cluster_id.clone()))
-        .with_controller_id(BrokerId(b.node_id))
+        .with_controller_id(BrokerId(b.controller_id()))
         .with_brokers(brokers);
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
         ALL_CLUSTER_OPERATIONS

@@ -205,12 +205,10 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
             let entries = match r.resource_type {
-                RESOURCE_TOPIC => match b.topics.get(r.resource_name.as_str()) {
-                    Some(t) => topic_entries(
-                        &b.topics.broker_config(),
-                        &t.configs.read(),
-                        keys.as_deref(),
-                    ),
+                RESOURCE_TOPIC => match b.topic_configs(r.resource_name.as_str()) {
+                    Some(configs) => {
+                        topic_entries(&b.topics.broker_config(), &configs, keys.as_deref())
+                    }
                     None => {
                         return result
                             .with_error_code(E::UnknownTopicOrPartition.code())

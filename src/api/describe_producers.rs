@@ -1,27 +1,28 @@
 //! DescribeProducers (key 61), v0: the idempotent and transactional producers
 //! a partition knows, with their open transaction's first offset.
 
-use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
 
 use super::context::RequestContext;
+use crate::broker::TopicRef;
 
 pub fn handle(ctx: &RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse {
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
-            let topic = ctx.broker.topics.get(t.name.as_str());
+            let name = t.name.as_str().to_string();
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|&p| {
                     let r = PartitionResponse::default().with_partition_index(p);
-                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p)) else {
-                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    let part = match ctx.broker.leader_partition(TopicRef::Name(&name), p) {
+                        Ok(part) => part,
+                        Err(code) => return r.with_error_code(code),
                     };
                     let active = part
                         .active_producers()

@@ -18,9 +18,8 @@ pub fn handle(
     req: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let b = &ctx.broker;
-    let node = BrokerId(b.node_id);
     let mut names: Vec<String> = if req.topics.is_empty() {
-        b.topics.list().iter().map(|t| t.name.clone()).collect()
+        b.topic_views().into_iter().map(|t| t.name).collect()
     } else {
         req.topics
             .iter()
@@ -47,7 +46,7 @@ pub fn handle(
         {
             continue;
         }
-        let Some(t) = b.topics.get(&name) else {
+        let Some(t) = b.topic_view(&name) else {
             topics.push(
                 DescribeTopicPartitionsResponseTopic::default()
                     .with_error_code(E::UnknownTopicOrPartition.code())
@@ -69,17 +68,26 @@ pub fn handle(
             );
             break;
         }
-        let count = t.partition_count();
+        let count = t.partitions.len() as i32;
+        let ids = |n: &[i32]| n.iter().map(|&i| BrokerId(i)).collect::<Vec<_>>();
         let mut partitions = Vec::new();
         let mut p = first;
         while p < count && budget > 0 {
+            let view = &t.partitions[p as usize];
+            let code = if view.leader < 0 {
+                E::LeaderNotAvailable.code()
+            } else {
+                0
+            };
             partitions.push(
                 DescribeTopicPartitionsResponsePartition::default()
+                    .with_error_code(code)
                     .with_partition_index(p)
-                    .with_leader_id(node)
-                    .with_leader_epoch(0)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
+                    .with_leader_id(BrokerId(view.leader))
+                    .with_leader_epoch(view.leader_epoch)
+                    .with_replica_nodes(ids(&view.replicas))
+                    .with_isr_nodes(ids(&view.isr))
+                    .with_offline_replicas(ids(&view.offline))
                     .with_eligible_leader_replicas(Some(vec![]))
                     .with_last_known_elr(Some(vec![])),
             );
@@ -90,7 +98,7 @@ pub fn handle(
             DescribeTopicPartitionsResponseTopic::default()
                 .with_name(Some(TopicName(str_bytes(t.name.clone()))))
                 .with_topic_id(t.id)
-                .with_is_internal(t.is_internal())
+                .with_is_internal(t.internal)
                 .with_partitions(partitions),
         );
         if p < count {

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::select_all;
-use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::ProducerId;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
@@ -28,10 +27,11 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::context::{Chunk, RequestContext, log_error_code};
+use crate::broker::TopicRef;
+use crate::error::Code;
 use crate::log::legacy::down_convert;
 use crate::log::{BatchHeader, FileSlice, LogError};
 use crate::partition::Partition;
-use crate::topics::Topic;
 
 /// A fetch response whose record data stays in the segment files until it is
 /// written to the socket: `records[t][p]` are the file ranges of topic `t`,
@@ -42,7 +42,8 @@ pub struct FetchReply {
 }
 
 struct WantedTopic {
-    topic: Option<Arc<Topic>>,
+    /// Each wanted partition as this broker serves it: its leader copy, or the error code.
+    resolved: Vec<Result<Arc<Partition>, Code>>,
     name: TopicName,
     id: Uuid,
     partitions: Vec<(i32, i64, i32)>, // (partition, fetch offset, partition max bytes)
@@ -55,11 +56,18 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         .topics
         .into_iter()
         .map(|t| WantedTopic {
-            topic: if use_ids {
-                b.topics.get_by_id(t.topic_id)
-            } else {
-                b.topics.get(t.topic.as_str())
-            },
+            resolved: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let at = if use_ids {
+                        TopicRef::Id(t.topic_id)
+                    } else {
+                        TopicRef::Name(t.topic.as_str())
+                    };
+                    b.leader_partition(at, p.partition)
+                })
+                .collect(),
             name: t.topic,
             id: t.topic_id,
             partitions: t
@@ -82,12 +90,8 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         // Subscribe before reading, so an append between the read and the wait still wakes us.
         let mut wakers: Vec<watch::Receiver<i64>> = Vec::new();
         for w in &wanted {
-            if let Some(t) = &w.topic {
-                for &(p, _, _) in &w.partitions {
-                    if let Some(part) = t.partition(p) {
-                        wakers.push(part.subscribe());
-                    }
-                }
+            for part in w.resolved.iter().flatten() {
+                wakers.push(part.subscribe());
             }
         }
         let (reply, bytes, errors) = read_all(&wanted, use_ids, read_committed, max_bytes);
@@ -118,22 +122,23 @@ fn finish(version: i16, wanted: &[WantedTopic], mut reply: FetchReply) -> FetchR
         .zip(reply.response.responses.iter_mut())
         .zip(reply.records.iter_mut())
     {
-        for ((&(index, offset, part_max), pd), slices) in w
+        for (((&(index, offset, part_max), pd), slices), resolved) in w
             .partitions
             .iter()
             .zip(t.partitions.iter_mut())
             .zip(slices.iter_mut())
+            .zip(&w.resolved)
         {
             let taken = std::mem::take(slices);
             if taken.is_empty() {
                 continue;
             }
-            // Data was read, so the partition exists.
-            let Some(partition) = w.topic.as_ref().and_then(|t| t.partition(index)) else {
+            // Data was read, so the partition resolved.
+            let Ok(partition) = resolved else {
                 continue;
             };
             let max_bytes = part_max.max(0) as usize;
-            match down_convert_partition(&partition, &taken, magic, offset, max_bytes) {
+            match down_convert_partition(partition, &taken, magic, offset, max_bytes) {
                 Ok(messages) => pd.records = Some(Bytes::from(messages)),
                 Err(e) => {
                     tracing::warn!(partition = index, offset, "down-conversion failed: {e}");
@@ -187,7 +192,7 @@ fn read_all(
     for w in wanted {
         let mut parts = Vec::with_capacity(w.partitions.len());
         let mut part_records = Vec::with_capacity(w.partitions.len());
-        for &(index, offset, part_max) in &w.partitions {
+        for (i, &(index, offset, part_max)) in w.partitions.iter().enumerate() {
             let mut pd = PartitionData::default()
                 .with_partition_index(index)
                 .with_high_watermark(-1)
@@ -197,14 +202,12 @@ fn read_all(
             if read_committed {
                 pd.aborted_transactions = Some(Vec::new());
             }
-            let partition = w.topic.as_ref().and_then(|t| t.partition(index));
-            let Some(partition) = partition else {
-                let code = if use_ids && w.topic.is_none() {
-                    E::UnknownTopicId
-                } else {
-                    E::UnknownTopicOrPartition
-                };
-                pd.error_code = code.code();
+            let partition = match &w.resolved[i] {
+                Ok(p) => Ok(p.clone()),
+                Err(code) => Err(*code),
+            };
+            let Ok(partition) = partition else {
+                pd.error_code = partition.err().unwrap_or_default();
                 any_error = true;
                 parts.push(pd);
                 part_records.push(Vec::new());

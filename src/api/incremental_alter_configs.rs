@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::context::{RequestContext, str_bytes, topic_error};
+use super::context::{RequestContext, str_bytes};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
@@ -25,27 +25,23 @@ const SUBTRACT: i8 = 3;
 /// The new overrides of a topic, or an error code and message.
 type Outcome = Result<(), (i16, String)>;
 
-fn apply_topic(
+async fn apply_topic(
     ctx: &RequestContext,
     name: &str,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Outcome,
     validate_only: bool,
 ) -> Outcome {
     let b = &ctx.broker;
-    let Some(topic) = b.topics.get(name) else {
+    let Some(mut overrides) = b.topic_configs(name) else {
         return Err((
             E::UnknownTopicOrPartition.code(),
             format!("Topic {name} does not exist."),
         ));
     };
-    let mut overrides = topic.configs.read().clone();
     change(&mut overrides)?;
-    b.topics
-        .alter_configs(name, overrides, validate_only)
-        .map_err(|e| {
-            let (code, msg) = topic_error(&e);
-            (code, msg.map(|m| m.to_string()).unwrap_or_default())
-        })
+    b.alter_topic_configs(name, overrides, validate_only)
+        .await
+        .map_err(|e| (e.code, e.message))
 }
 
 /// Change a dynamic broker layer: entity "" is the cluster-wide default,
@@ -153,19 +149,18 @@ fn apply_ops(
     Ok(())
 }
 
-pub fn handle_incremental(
+pub async fn handle_incremental(
     ctx: &RequestContext,
     req: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let effective = ctx.broker.topics.broker_config();
-    let responses = req
-        .resources
-        .iter()
-        .map(|r| {
-            let name = r.resource_name.as_str();
-            let outcome = match r.resource_type {
-                RESOURCE_TOPIC => apply_topic(
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources.iter() {
+        let name = r.resource_name.as_str();
+        let outcome = match r.resource_type {
+            RESOURCE_TOPIC => {
+                apply_topic(
                     ctx,
                     name,
                     |m| {
@@ -178,54 +173,56 @@ pub fn handle_incremental(
                         .map_err(|e| (E::InvalidConfig.code(), e))
                     },
                     req.validate_only,
-                ),
-                RESOURCE_BROKER => apply_broker(
-                    ctx,
-                    name,
-                    |m| {
-                        apply_ops(
-                            m,
-                            &r.configs,
-                            |k| effective.get(k).map(str::to_string),
-                            |k| config::spec(k).is_some_and(|s| s.kind == ConfigType::List),
-                        )
-                    },
-                    req.validate_only,
-                ),
-                other => unsupported(other),
-            };
-            let (code, msg) = match outcome {
-                Ok(()) => (0, None),
-                Err((c, m)) => (c, Some(str_bytes(m))),
-            };
+                )
+                .await
+            }
+            RESOURCE_BROKER => apply_broker(
+                ctx,
+                name,
+                |m| {
+                    apply_ops(
+                        m,
+                        &r.configs,
+                        |k| effective.get(k).map(str::to_string),
+                        |k| config::spec(k).is_some_and(|s| s.kind == ConfigType::List),
+                    )
+                },
+                req.validate_only,
+            ),
+            other => unsupported(other),
+        };
+        let (code, msg) = match outcome {
+            Ok(()) => (0, None),
+            Err((c, m)) => (c, Some(str_bytes(m))),
+        };
+        responses.push(
             AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(msg)
                 .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
-        })
-        .collect();
+                .with_resource_name(r.resource_name.clone()),
+        );
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-pub fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-    let responses = req
-        .resources
-        .iter()
-        .map(|r| {
-            // AlterConfigs replaces the whole set of overrides (or of a broker layer).
-            let replace = |m: &mut BTreeMap<String, String>| {
-                m.clear();
-                for c in &r.configs {
-                    if let Some(v) = &c.value {
-                        m.insert(c.name.as_str().to_string(), v.as_str().to_string());
-                    }
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for r in req.resources.iter() {
+        // AlterConfigs replaces the whole set of overrides (or of a broker layer).
+        let replace = |m: &mut BTreeMap<String, String>| {
+            m.clear();
+            for c in &r.configs {
+                if let Some(v) = &c.value {
+                    m.insert(c.name.as_str().to_string(), v.as_str().to_string());
                 }
-            };
-            let name = r.resource_name.as_str();
-            let outcome = match r.resource_type {
-                RESOURCE_TOPIC => apply_topic(
+            }
+        };
+        let name = r.resource_name.as_str();
+        let outcome = match r.resource_type {
+            RESOURCE_TOPIC => {
+                apply_topic(
                     ctx,
                     name,
                     |m| {
@@ -233,28 +230,31 @@ pub fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConf
                         Ok(())
                     },
                     req.validate_only,
-                ),
-                RESOURCE_BROKER => apply_broker(
-                    ctx,
-                    name,
-                    |m| {
-                        replace(m);
-                        Ok(())
-                    },
-                    req.validate_only,
-                ),
-                other => unsupported(other),
-            };
-            let (code, msg): (i16, Option<StrBytes>) = match outcome {
-                Ok(()) => (0, None),
-                Err((c, m)) => (c, Some(str_bytes(m))),
-            };
+                )
+                .await
+            }
+            RESOURCE_BROKER => apply_broker(
+                ctx,
+                name,
+                |m| {
+                    replace(m);
+                    Ok(())
+                },
+                req.validate_only,
+            ),
+            other => unsupported(other),
+        };
+        let (code, msg): (i16, Option<StrBytes>) = match outcome {
+            Ok(()) => (0, None),
+            Err((c, m)) => (c, Some(str_bytes(m))),
+        };
+        responses.push(
             AlterConfigsResourceResponse::default()
                 .with_error_code(code)
                 .with_error_message(msg)
                 .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone())
-        })
-        .collect();
+                .with_resource_name(r.resource_name.clone()),
+        );
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }

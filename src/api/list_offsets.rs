@@ -10,6 +10,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::context::RequestContext;
 use super::context::log_error_code;
+use crate::broker::TopicRef;
 use crate::partition::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;
@@ -19,13 +20,12 @@ pub const EARLIEST_LOCAL: i64 = -4;
 pub const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
-    let b = &ctx.broker;
     let isolation_level = req.isolation_level;
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
-            let topic = b.topics.get(t.name.as_str());
+            let name = t.name.as_str().to_string();
             let partitions = t
                 .partitions
                 .into_iter()
@@ -35,9 +35,12 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition_index))
-                    else {
-                        return resp.with_error_code(E::UnknownTopicOrPartition.code());
+                    let part = match ctx
+                        .broker
+                        .leader_partition(TopicRef::Name(&name), p.partition_index)
+                    {
+                        Ok(part) => part,
+                        Err(code) => return resp.with_error_code(code),
                     };
                     let found = match p.timestamp {
                         // read_committed consumers see up to the last stable offset.

@@ -171,12 +171,12 @@ fn encode_fetch(
 async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
     Some(match request {
         RequestKind::ApiVersions(r) => api_versions::handle(ctx, r).into(),
-        RequestKind::Metadata(r) => metadata::handle(ctx, r).into(),
+        RequestKind::Metadata(r) => metadata::handle(ctx, r).await.into(),
         RequestKind::Produce(r) => return produce::handle(ctx, r).map(Into::into),
         RequestKind::ListOffsets(r) => list_offsets::handle(ctx, r).into(),
-        RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).into(),
-        RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).into(),
-        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).into(),
+        RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await.into(),
+        RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await.into(),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await.into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).into(),
@@ -201,9 +201,13 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeTransactions(r) => describe_transactions::handle(ctx, r).into(),
         RequestKind::ListTransactions(r) => list_transactions::handle(ctx, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => {
-            incremental_alter_configs::handle_incremental(ctx, r).into()
+            incremental_alter_configs::handle_incremental(ctx, r)
+                .await
+                .into()
         }
-        RequestKind::AlterConfigs(r) => incremental_alter_configs::handle_alter(ctx, r).into(),
+        RequestKind::AlterConfigs(r) => {
+            incremental_alter_configs::handle_alter(ctx, r).await.into()
+        }
         RequestKind::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r).into(),
         RequestKind::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(ctx, r).into(),
         RequestKind::ListPartitionReassignments(r) => {

@@ -9,6 +9,7 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use super::context::RequestContext;
+use crate::broker::TopicRef;
 use crate::partition::LEADER_EPOCH;
 
 pub fn handle(
@@ -19,7 +20,7 @@ pub fn handle(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = ctx.broker.topics.get(t.topic.as_str());
+            let name = t.topic.as_str().to_string();
             let partitions = t
                 .partitions
                 .iter()
@@ -28,8 +29,12 @@ pub fn handle(
                         .with_partition(p.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
-                    let Some(part) = topic.as_ref().and_then(|t| t.partition(p.partition)) else {
-                        return r.with_error_code(E::UnknownTopicOrPartition.code());
+                    let part = match ctx
+                        .broker
+                        .leader_partition(TopicRef::Name(&name), p.partition)
+                    {
+                        Ok(part) => part,
+                        Err(code) => return r.with_error_code(code),
                     };
                     if p.current_leader_epoch > LEADER_EPOCH {
                         // The client knows of a newer epoch than this leader: it must refresh.

@@ -10,13 +10,18 @@
 //! original offsets, a gap is refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
 
 use bytes::BytesMut;
+use std::sync::Arc;
+
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::context::{RequestContext, log_error_code, str_bytes};
+use crate::broker::TopicRef;
+use crate::error::Code;
 use crate::log::legacy::{is_legacy, up_convert};
+use crate::partition::Partition;
 use crate::partition::producer_state::ProducerStateError;
 use crate::partition::{AppendError, AppendOrigin, AppendOutcome};
 use crate::topics::Topic;
@@ -33,11 +38,6 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
         .map(|t| t.as_str().to_string());
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for td in req.topic_data {
-        let topic = if use_ids {
-            b.topics.get_by_id(td.topic_id)
-        } else {
-            b.topics.get(td.name.as_str())
-        };
         let missing = if use_ids {
             E::UnknownTopicId
         } else {
@@ -51,9 +51,17 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
                 let r = if !acks_ok {
                     error(E::InvalidRequiredAcks, None)
                 } else {
-                    match &topic {
-                        None => error(missing, None),
-                        Some(t) => produce_partition(ctx, txn_id.as_deref(), t, pd, now),
+                    let at = if use_ids {
+                        TopicRef::Id(td.topic_id)
+                    } else {
+                        TopicRef::Name(td.name.as_str())
+                    };
+                    match b.leader_partition(at, index) {
+                        Ok(p) => match b.topics.get(&p.topic) {
+                            Some(t) => produce_partition(ctx, txn_id.as_deref(), &t, p, pd, now),
+                            None => error(missing, None),
+                        },
+                        Err(code) => error_code(code),
                     }
                 };
                 r.with_index(index)
@@ -73,6 +81,14 @@ pub fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<ProduceRespon
     Some(ProduceResponse::default().with_responses(responses))
 }
 
+fn error_code(code: Code) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+}
+
 fn error(code: E, message: Option<String>) -> PartitionProduceResponse {
     PartitionProduceResponse::default()
         .with_error_code(code.code())
@@ -85,12 +101,10 @@ fn produce_partition(
     ctx: &RequestContext,
     transactional_id: Option<&str>,
     topic: &Topic,
+    partition: Arc<Partition>,
     pd: PartitionProduceData,
     now: i64,
 ) -> PartitionProduceResponse {
-    let Some(partition) = topic.partition(pd.index) else {
-        return error(E::UnknownTopicOrPartition, None);
-    };
     let Some(records) = pd.records.filter(|r| !r.is_empty()) else {
         return error(
             E::InvalidRecord,

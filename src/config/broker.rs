@@ -46,6 +46,38 @@ pub struct Config {
     pub group_consumer_assignors: Vec<String>,
     pub transaction_max_timeout_ms: i32,
     pub log_retention_check_interval_ms: i64,
+    /// The cluster keys (`process.roles`, `controller.quorum.voters`, …); `None` for the
+    /// single-node broker.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// What a node of a cluster needs beyond the single-node keys.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// `process.roles` includes `broker`.
+    pub broker: bool,
+    /// `process.roles` includes `controller`.
+    pub controller: bool,
+    /// `controller.quorum.voters` (or `controller.quorum.bootstrap.servers`, whose entries
+    /// carry no id: those are contacted but never voted for).
+    pub voters: Vec<Voter>,
+    /// The listener the controller binds (the first of `controller.listener.names` found in
+    /// `listeners`); `None` on a broker-only node.
+    pub controller_listener: Option<Listener>,
+    /// `inter.broker.listener.name`: what the other brokers use to reach this one.
+    pub inter_broker_listener: String,
+    pub broker_session_timeout_ms: i64,
+    pub broker_heartbeat_interval_ms: i64,
+    pub offsets_topic_replication_factor: i16,
+    pub transaction_state_log_replication_factor: i16,
+}
+
+/// One entry of `controller.quorum.voters`: `id@host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Voter {
+    pub id: i32,
+    pub host: String,
+    pub port: u16,
 }
 
 impl Config {
@@ -134,7 +166,43 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "controller.listener.names",
         T::List,
         None,
-        "Listeners reserved for the KRaft controller; fjord does not bind them.",
+        "Listeners the controller binds (Raft and broker-to-controller traffic). The single-node broker does not bind them.",
+    ),
+    key(
+        "process.roles",
+        T::List,
+        None,
+        "broker, controller, or both (combined mode). Unset, or a quorum of this node alone: the single-node broker.",
+    ),
+    key(
+        "controller.quorum.voters",
+        T::List,
+        None,
+        "The static controller quorum: id@host:port for each voter (its CONTROLLER listener).",
+    ),
+    key(
+        "controller.quorum.bootstrap.servers",
+        T::List,
+        None,
+        "host:port of controllers to reach when controller.quorum.voters is not set (broker-only nodes).",
+    ),
+    key(
+        "inter.broker.listener.name",
+        T::String,
+        None,
+        "The listener other brokers connect to; defaults to the first non-controller listener.",
+    ),
+    key(
+        "broker.session.timeout.ms",
+        T::Int,
+        Some("9000"),
+        "A broker not heard from for this long is fenced: it leaves Metadata and its partitions lose their leader.",
+    ),
+    key(
+        "broker.heartbeat.interval.ms",
+        T::Int,
+        Some("2000"),
+        "How often a broker heartbeats to the active controller.",
     ),
     key(
         "log.dirs",
@@ -170,7 +238,19 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "default.replication.factor",
         T::Short,
         Some("1"),
-        "Accepted; a single broker keeps one replica.",
+        "Replicas of a topic created without a replication factor (cluster mode; a single broker keeps one).",
+    ),
+    key(
+        "offsets.topic.replication.factor",
+        T::Short,
+        Some("3"),
+        "Replicas of __consumer_offsets in a cluster; it is created once that many brokers are registered.",
+    ),
+    key(
+        "transaction.state.log.replication.factor",
+        T::Short,
+        Some("3"),
+        "Replicas of __transaction_state in a cluster; it is created once that many brokers are registered.",
     ),
     key(
         "auto.create.topics.enable",
@@ -357,18 +437,12 @@ pub fn spec(key: &str) -> Option<&'static KeySpec> {
 /// Keys of a Kafka server.properties that mean nothing to a single fjord broker.
 /// They are accepted without a warning so that stock files and compose blocks carry over.
 pub(super) const IGNORED_KEYS: &[&str] = &[
-    "process.roles",
-    "controller.quorum.voters",
-    "controller.quorum.bootstrap.servers",
-    "inter.broker.listener.name",
     "num.network.threads",
     "num.io.threads",
     "num.recovery.threads.per.data.dir",
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
-    "offsets.topic.replication.factor",
     "offsets.topic.num.partitions",
-    "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
@@ -441,8 +515,10 @@ impl Config {
             .collect();
         let protocol_map = parse_protocol_map(get("listener.security.protocol.map").unwrap_or(""))?;
         let mut listeners = Vec::new();
+        let mut controller_listeners = Vec::new();
         for l in all_listeners {
             if controller_names.contains(&l.name) {
+                controller_listeners.push(l);
                 continue;
             }
             let proto = protocol_map
@@ -497,6 +573,13 @@ impl Config {
             return Err(invalid("node.id", &node_id.to_string(), "must be >= 0"));
         }
 
+        let cluster = parse_cluster(
+            &raw,
+            node_id as i32,
+            &controller_names,
+            controller_listeners,
+            &listeners,
+        )?;
         let retention_ms = if let Some(ms) = raw.get("log.retention.ms") {
             ms.trim().parse().unwrap_or(-1)
         } else if let Some(m) = int("log.retention.minutes") {
@@ -567,6 +650,7 @@ impl Config {
             )? as i32,
             transaction_max_timeout_ms: positive("transaction.max.timeout.ms", 1)? as i32,
             log_retention_check_interval_ms: positive("log.retention.check.interval.ms", 1)?,
+            cluster,
             group_consumer_assignors: {
                 let list: Vec<String> = get("group.consumer.assignors")
                     .unwrap_or("uniform,range")
@@ -590,6 +674,187 @@ impl Config {
             raw,
         })
     }
+}
+
+/// The cluster keys, checked against each other as Kafka checks them at start-up. `None` when
+/// `process.roles` is unset, or when it is `broker,controller` with this node the only voter:
+/// a quorum of one is the single-node broker, with no extra port or files.
+fn parse_cluster(
+    raw: &BTreeMap<String, String>,
+    node_id: i32,
+    controller_names: &[String],
+    controller_listeners: Vec<Listener>,
+    listeners: &[Listener],
+) -> Result<Option<ClusterConfig>, ConfigError> {
+    let Some(roles_value) = raw.get("process.roles") else {
+        return Ok(None);
+    };
+    let (mut broker, mut controller) = (false, false);
+    for role in roles_value
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        match role {
+            "broker" => broker = true,
+            "controller" => controller = true,
+            _ => {
+                return Err(invalid(
+                    "process.roles",
+                    roles_value,
+                    format!("unknown role '{role}': the roles are broker and controller"),
+                ));
+            }
+        }
+    }
+    if !broker && !controller {
+        return Err(invalid("process.roles", roles_value, "no role given"));
+    }
+    if !raw.contains_key("node.id") {
+        return Err(invalid(
+            "node.id",
+            "",
+            "must be set when process.roles is set",
+        ));
+    }
+    let voters = match raw.get("controller.quorum.voters") {
+        Some(v) => parse_voters(v)?,
+        None => Vec::new(),
+    };
+    if voters.is_empty() {
+        let why = if raw.contains_key("controller.quorum.bootstrap.servers") {
+            "a dynamic quorum (controller.quorum.bootstrap.servers alone) is not supported; list the voters as id@host:port"
+        } else {
+            "must list the controller quorum as id@host:port,… when process.roles is set"
+        };
+        return Err(invalid("controller.quorum.voters", "", why));
+    }
+    let voters_value = raw
+        .get("controller.quorum.voters")
+        .map(String::as_str)
+        .unwrap_or("");
+    let is_voter = voters.iter().any(|v| v.id == node_id);
+    if controller && !is_voter {
+        return Err(invalid(
+            "controller.quorum.voters",
+            voters_value,
+            format!("node.id {node_id} has the controller role but is not one of the voters"),
+        ));
+    }
+    if !controller && is_voter {
+        return Err(invalid(
+            "controller.quorum.voters",
+            voters_value,
+            format!("node.id {node_id} is a voter but process.roles does not include controller"),
+        ));
+    }
+    if broker && controller && voters.len() == 1 {
+        return Ok(None);
+    }
+    let controller_listener = if controller {
+        if controller_names.is_empty() {
+            return Err(invalid(
+                "controller.listener.names",
+                "",
+                "must name the controller's listener (for example CONTROLLER) when process.roles includes controller",
+            ));
+        }
+        let found = controller_listeners.into_iter().next().ok_or_else(|| {
+            invalid(
+                "listeners",
+                raw.get("listeners").map(String::as_str).unwrap_or(""),
+                format!(
+                    "no listener named {} (controller.listener.names) for the controller to bind",
+                    controller_names.join(",")
+                ),
+            )
+        })?;
+        let me = voters.iter().find(|v| v.id == node_id).expect("checked");
+        if found.port != 0 && found.port != me.port {
+            return Err(invalid(
+                "controller.quorum.voters",
+                voters_value,
+                format!(
+                    "node.id {node_id}'s entry has port {} but its {} listener binds {}",
+                    me.port, found.name, found.port
+                ),
+            ));
+        }
+        Some(found)
+    } else {
+        None
+    };
+    let inter_broker_listener = match raw.get("inter.broker.listener.name") {
+        Some(name) => {
+            let name = name.trim().to_ascii_uppercase();
+            if broker && !listeners.iter().any(|l| l.name == name) {
+                return Err(invalid(
+                    "inter.broker.listener.name",
+                    &name,
+                    "names no broker listener in listeners",
+                ));
+            }
+            name
+        }
+        None => listeners
+            .first()
+            .map(|l| l.name.clone())
+            .unwrap_or_default(),
+    };
+    let int = |k: &str, default: i64| -> Result<i64, ConfigError> {
+        let v = raw
+            .get(k)
+            .map(|v| v.trim().parse().unwrap_or(default))
+            .unwrap_or(default);
+        if v < 1 {
+            return Err(invalid(k, &v.to_string(), "must be >= 1"));
+        }
+        Ok(v)
+    };
+    Ok(Some(ClusterConfig {
+        broker,
+        controller,
+        voters,
+        controller_listener,
+        inter_broker_listener,
+        broker_session_timeout_ms: int("broker.session.timeout.ms", 9000)?,
+        broker_heartbeat_interval_ms: int("broker.heartbeat.interval.ms", 2000)?,
+        offsets_topic_replication_factor: int("offsets.topic.replication.factor", 3)?
+            .min(i16::MAX as i64) as i16,
+        transaction_state_log_replication_factor: int(
+            "transaction.state.log.replication.factor",
+            3,
+        )?
+        .min(i16::MAX as i64) as i16,
+    }))
+}
+
+/// `controller.quorum.voters`: `id@host:port,…`, each id once.
+fn parse_voters(value: &str) -> Result<Vec<Voter>, ConfigError> {
+    let key = "controller.quorum.voters";
+    let mut out: Vec<Voter> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = || invalid(key, item, "expected id@host:port");
+        let (id, addr) = item.split_once('@').ok_or_else(bad)?;
+        let id: i32 = id.trim().parse().map_err(|_| bad())?;
+        if id < 0 {
+            return Err(invalid(key, item, "a voter id must be >= 0"));
+        }
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if out.iter().any(|v| v.id == id) {
+            return Err(invalid(key, value, format!("node id {id} appears twice")));
+        }
+        out.push(Voter {
+            id,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+        });
+    }
+    Ok(out)
 }
 
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
@@ -669,6 +934,83 @@ mod tests {
             .log_retention_ms,
             5
         );
+    }
+
+    fn cluster(extra: &[&str]) -> Result<Config, ConfigError> {
+        let mut ov: Vec<String> = vec![
+            "process.roles=broker,controller".into(),
+            "node.id=2".into(),
+            "controller.quorum.voters=1@localhost:9093,2@localhost:9095,3@localhost:9097".into(),
+            "listeners=PLAINTEXT://localhost:9094,CONTROLLER://localhost:9095".into(),
+            "controller.listener.names=CONTROLLER".into(),
+        ];
+        for e in extra {
+            let key = e.split('=').next().unwrap();
+            ov.retain(|o| !o.starts_with(&format!("{key}=")));
+            if !e.ends_with('=') {
+                ov.push(e.to_string());
+            }
+        }
+        Config::from_sources(None, Vec::new(), &ov).map(|(c, _)| c)
+    }
+
+    fn cluster_err(extra: &[&str]) -> String {
+        cluster(extra).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cluster_keys_as_kafka_checks_them() {
+        let c = cluster(&[]).unwrap();
+        let cc = c.cluster.expect("cluster mode");
+        assert!(cc.broker && cc.controller);
+        assert_eq!(cc.voters.len(), 3);
+        assert_eq!(
+            cc.voters[2],
+            Voter {
+                id: 3,
+                host: "localhost".into(),
+                port: 9097
+            }
+        );
+        assert_eq!(cc.controller_listener.unwrap().port, 9095);
+        assert_eq!(cc.inter_broker_listener, "PLAINTEXT");
+        assert_eq!(cc.broker_session_timeout_ms, 9000);
+        assert_eq!(
+            c.listeners.len(),
+            1,
+            "the controller listener is not a client listener"
+        );
+
+        // A quorum of this node alone is the single-node broker.
+        let single = cluster(&["controller.quorum.voters=2@localhost:9095"]).unwrap();
+        assert!(single.cluster.is_none());
+        // No process.roles: the single-node broker, whatever else is set.
+        assert!(cluster(&["process.roles="]).unwrap().cluster.is_none());
+
+        let e = cluster_err(&["node.id=4"]);
+        assert!(
+            e.contains("controller.quorum.voters") && e.contains("node.id 4"),
+            "{e}"
+        );
+        let e = cluster_err(&["controller.quorum.voters=1@a:1,2@localhost:9095,1@c:3"]);
+        assert!(e.contains("node id 1 appears twice"), "{e}");
+        let e = cluster_err(&["listeners=PLAINTEXT://localhost:9094"]);
+        assert!(e.contains("listeners") && e.contains("CONTROLLER"), "{e}");
+        let e = cluster_err(&["controller.listener.names="]);
+        assert!(e.contains("controller.listener.names"), "{e}");
+        let e = cluster_err(&["process.roles=broker,zookeeper"]);
+        assert!(e.contains("process.roles"), "{e}");
+        let e = cluster_err(&["process.roles=broker"]);
+        assert!(e.contains("does not include controller"), "{e}");
+        let e = cluster_err(&[
+            "controller.quorum.voters=",
+            "controller.quorum.bootstrap.servers=a:1",
+        ]);
+        assert!(e.contains("controller.quorum.voters"), "{e}");
+        let e = cluster_err(&["inter.broker.listener.name=INTERNAL"]);
+        assert!(e.contains("inter.broker.listener.name"), "{e}");
+        let e = cluster_err(&["listeners=PLAINTEXT://localhost:9094,CONTROLLER://localhost:9999"]);
+        assert!(e.contains("port 9095"), "{e}");
     }
 
     #[test]

@@ -35,7 +35,8 @@ pub mod topic;
 pub mod value;
 
 pub use broker::{
-    BROKER_KEYS, CONSUMER_GROUP_ASSIGNORS, Config, DYNAMIC_BROKER_KEYS, KeySpec, Listener, spec,
+    BROKER_KEYS, CONSUMER_GROUP_ASSIGNORS, ClusterConfig, Config, DYNAMIC_BROKER_KEYS, KeySpec,
+    Listener, Voter, spec,
 };
 pub use docs::markdown_tables;
 pub use properties::{env_to_key, parse_properties};
@@ -57,7 +58,7 @@ mod tests {
         let (_, w) = Config::from_sources(
             None,
             Vec::new(),
-            &["foo.bar=1".into(), "process.roles=broker".into()],
+            &["foo.bar=1".into(), "num.network.threads=3".into()],
         )
         .unwrap();
         assert_eq!(w, vec!["unknown config key 'foo.bar' ignored".to_string()]);

@@ -85,7 +85,7 @@ impl TopicRegistry {
             return 0;
         };
         let mut n = 0;
-        for p in topic.partitions.read().iter() {
+        for p in topic.partitions.read().values() {
             let offsets = p.offsets();
             let mut offset = offsets.log_start_offset;
             let end = offsets.log_end_offset;

@@ -34,6 +34,9 @@ use files::{
     write_properties,
 };
 
+/// The cluster's metadata log directory (see `cluster`), which is not a topic.
+pub const CLUSTER_METADATA_DIR: &str = "__cluster_metadata-0";
+
 /// Kafka's limit on topic name length.
 pub const MAX_TOPIC_NAME_LEN: usize = 249;
 
@@ -68,19 +71,24 @@ pub struct Topic {
     pub configs: RwLock<BTreeMap<String, String>>,
     /// The parsed settings the produce path needs, derived from `configs`.
     pub settings: RwLock<TopicSettings>,
-    pub partitions: RwLock<Vec<Arc<Partition>>>,
+    /// The partitions this node holds, by index: all of them on a single broker, the ones
+    /// the cluster assigned to it in a cluster.
+    pub partitions: RwLock<BTreeMap<i32, Arc<Partition>>>,
 }
 
 impl Topic {
     pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
-        if index < 0 {
-            return None;
-        }
-        self.partitions.read().get(index as usize).cloned()
+        self.partitions.read().get(&index).cloned()
     }
 
+    /// How many partitions this node holds (on a single broker: the topic's partition count).
     pub fn partition_count(&self) -> i32 {
         self.partitions.read().len() as i32
+    }
+
+    /// The partitions this node holds, in index order.
+    pub fn local_partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().values().cloned().collect()
     }
 
     /// A topic config's effective value: override, else broker default.
@@ -170,7 +178,8 @@ impl TopicRegistry {
             let Ok(part) = part.parse::<i32>() else {
                 continue;
             };
-            if validate_topic_name(topic).is_err() || part < 0 {
+            // The metadata log of a cluster is not a topic.
+            if validate_topic_name(topic).is_err() || part < 0 || name == CLUSTER_METADATA_DIR {
                 continue;
             }
             found
@@ -197,13 +206,20 @@ impl TopicRegistry {
                 read_properties(&log_dir.join(format!("{name}-0")).join(TOPIC_PROPERTIES));
             let settings = TopicSettings::new(&reg.broker_config(), &configs);
             let lc = settings.log.clone();
-            let count = parts.keys().max().map(|m| m + 1).unwrap_or(0);
-            let mut partitions = Vec::with_capacity(count as usize);
-            for p in 0..count {
+            // A single broker holds every partition (a missing directory is recreated empty);
+            // a cluster node holds the ones found, and follows the metadata image from there.
+            let indexes: Vec<i32> = if reg.broker_config().cluster.is_some() {
+                parts.keys().copied().collect()
+            } else {
+                (0..parts.keys().max().map(|m| m + 1).unwrap_or(0)).collect()
+            };
+            let count = indexes.len();
+            let mut partitions = BTreeMap::new();
+            for p in indexes {
                 let dir = partition_dir(&log_dir, &name, p);
                 let partition = Partition::open(&name, p, &dir, lc.clone(), now_ms)?;
                 write_partition_metadata(&dir, id)?;
-                partitions.push(partition);
+                partitions.insert(p, partition);
             }
             tracing::debug!(topic = %name, partitions = count, "loaded topic");
             reg.ids.insert(id, name.clone());
@@ -236,7 +252,7 @@ impl TopicRegistry {
         *self.broker.write() = broker.clone();
         for t in self.list() {
             let settings = TopicSettings::new(&broker, &t.configs.read());
-            for p in t.partitions.read().iter() {
+            for p in t.partitions.read().values() {
                 p.set_log_config(settings.log.clone());
             }
             *t.settings.write() = settings;
@@ -307,7 +323,7 @@ impl TopicRegistry {
         let id = Uuid::new_v4();
         let settings = TopicSettings::new(&self.broker_config(), &configs);
         let lc = settings.log.clone();
-        let mut parts = Vec::with_capacity(partitions as usize);
+        let mut parts = BTreeMap::new();
         for p in 0..partitions {
             let dir = partition_dir(&self.log_dir, name, p);
             let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
@@ -315,7 +331,7 @@ impl TopicRegistry {
             if p == 0 {
                 write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
             }
-            parts.push(partition);
+            parts.insert(p, partition);
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -334,10 +350,16 @@ impl TopicRegistry {
         if !self.broker_config().delete_topic_enable {
             return Err(TopicError::DeletionDisabled);
         }
+        self.remove(name)
+    }
+
+    /// Drop a topic and its data from this node, whatever delete.topic.enable says (a cluster
+    /// node follows the metadata image: the controller already checked).
+    pub fn remove(&self, name: &str) -> Result<Uuid, TopicError> {
         let _guard = self.admin.lock();
         let (_, topic) = self.topics.remove(name).ok_or(TopicError::UnknownTopic)?;
         self.ids.remove(&topic.id);
-        for p in topic.partitions.read().iter() {
+        for p in topic.partitions.read().values() {
             let dir = p.dir();
             if let Err(e) = fs::remove_dir_all(dir) {
                 tracing::warn!(dir = %dir.display(), "could not remove partition dir: {e}");
@@ -345,6 +367,76 @@ impl TopicRegistry {
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
+    }
+
+    /// Hold partition `index` of topic `name` (id `id`) on this node, creating the topic entry
+    /// and the partition's directory when missing: a cluster node following the metadata
+    /// image. A local topic of that name with another id (deleted and created again while this
+    /// node was away) is dropped first.
+    pub fn ensure_partition(
+        &self,
+        name: &str,
+        id: Uuid,
+        index: i32,
+        configs: &BTreeMap<String, String>,
+        now_ms: i64,
+    ) -> Result<Arc<Partition>, TopicError> {
+        if let Some(p) = self
+            .get(name)
+            .filter(|t| t.id == id)
+            .and_then(|t| t.partition(index))
+        {
+            return Ok(p);
+        }
+        if self.get(name).is_some_and(|t| t.id != id) {
+            tracing::info!(
+                topic = name,
+                "dropping the local copy of a topic that was deleted and created again"
+            );
+            self.remove(name)?;
+        }
+        let _guard = self.admin.lock();
+        let topic = match self.get(name) {
+            Some(t) => t,
+            None => {
+                let settings = TopicSettings::new(&self.broker_config(), configs);
+                let topic = Arc::new(Topic {
+                    name: name.to_string(),
+                    id,
+                    configs: RwLock::new(configs.clone()),
+                    settings: RwLock::new(settings),
+                    partitions: RwLock::new(BTreeMap::new()),
+                });
+                self.ids.insert(id, name.to_string());
+                self.topics.insert(name.to_string(), topic.clone());
+                topic
+            }
+        };
+        if let Some(p) = topic.partition(index) {
+            return Ok(p);
+        }
+        let lc = topic.settings.read().log.clone();
+        let dir = partition_dir(&self.log_dir, name, index);
+        let partition = Partition::open(name, index, &dir, lc, now_ms)?;
+        write_partition_metadata(&dir, id)?;
+        topic.partitions.write().insert(index, partition.clone());
+        tracing::info!(topic = name, partition = index, "hosting partition");
+        Ok(partition)
+    }
+
+    /// Set a topic's config overrides as the cluster decided them (already validated).
+    pub fn follow_configs(&self, name: &str, configs: &BTreeMap<String, String>) {
+        let _guard = self.admin.lock();
+        let Some(topic) = self.get(name) else { return };
+        if *topic.configs.read() == *configs {
+            return;
+        }
+        let settings = TopicSettings::new(&self.broker_config(), configs);
+        for p in topic.partitions.read().values() {
+            p.set_log_config(settings.log.clone());
+        }
+        *topic.settings.write() = settings;
+        *topic.configs.write() = configs.clone();
     }
 
     /// Grow a topic to `total` partitions (CreatePartitions).
@@ -377,7 +469,7 @@ impl TopicRegistry {
             let dir = partition_dir(&self.log_dir, name, p);
             let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
             write_partition_metadata(&dir, topic.id)?;
-            new.push(partition);
+            new.push((p, partition));
         }
         topic.partitions.write().extend(new);
         tracing::info!(topic = name, partitions = total, "added partitions");
@@ -405,7 +497,7 @@ impl TopicRegistry {
         let dir0 = self.log_dir.join(format!("{name}-0"));
         write_properties(&dir0.join(TOPIC_PROPERTIES), &overrides)?;
         let settings = TopicSettings::new(&self.broker_config(), &overrides);
-        for p in topic.partitions.read().iter() {
+        for p in topic.partitions.read().values() {
             p.set_log_config(settings.log.clone());
         }
         *topic.settings.write() = settings;
@@ -422,7 +514,7 @@ impl TopicRegistry {
             if !settings.cleanup_delete {
                 continue;
             }
-            for p in t.partitions.read().iter() {
+            for p in t.local_partitions() {
                 let result =
                     p.apply_retention(settings.retention_ms, settings.retention_bytes, now_ms);
                 match result {
@@ -450,7 +542,7 @@ impl TopicRegistry {
             if !settings.cleanup_compact {
                 continue;
             }
-            for p in t.partitions.read().iter() {
+            for p in t.local_partitions() {
                 let result = p.compact(
                     settings.min_compaction_lag_ms,
                     settings.delete_retention_ms,
@@ -472,7 +564,7 @@ impl TopicRegistry {
     /// fsync every partition (clean shutdown).
     pub fn flush_all(&self) {
         for t in self.list() {
-            for p in t.partitions.read().iter() {
+            for p in t.local_partitions() {
                 if let Err(e) = p.flush() {
                     tracing::warn!(topic = %p.topic, partition = p.index, "flush failed: {e}");
                 }

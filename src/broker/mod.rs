@@ -12,7 +12,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+mod follow;
+pub mod view;
+
+pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};
+
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::config::dynamic::DynamicConfigs;
 use crate::config::{self, Config};
 use crate::group::GroupCoordinator;
@@ -32,6 +38,8 @@ pub struct Broker {
     pub quotas: ClientQuotas,
     pub dynamic: DynamicConfigs,
     pub clock: Arc<dyn Clock>,
+    /// The cluster this broker is a node of; `None` for the single-node broker.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,15 +50,49 @@ pub enum StartError {
     Meta(String),
     #[error("loading topics: {0}")]
     Topics(#[from] TopicError),
+    #[error("{0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 impl Broker {
+    /// Open the single-node broker (the config has no cluster keys).
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Broker>, StartError> {
         let config = Arc::new(config);
+        let (cluster_id, _) = prepare_dir(&config)?;
+        Self::open_with(config, cluster_id, clock, None)
+    }
+
+    /// Open a broker as `Broker::open` does, and when the config names a cluster, join its
+    /// metadata quorum first (binding the CONTROLLER listener) and follow its image.
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Arc<Broker>, StartError> {
+        let config = Arc::new(config);
+        let (cluster_id, fresh) = prepare_dir(&config)?;
+        let cluster = match &config.cluster {
+            None => None,
+            Some(_) => Some(
+                Cluster::start(&config, &cluster_id, fresh, clock.clone(), shutdown.clone())
+                    .await?,
+            ),
+        };
+        let broker = Self::open_with(config, cluster_id, clock, cluster)?;
+        if broker.cluster.is_some() {
+            broker.follow_image(shutdown);
+        }
+        Ok(broker)
+    }
+
+    fn open_with(
+        config: Arc<Config>,
+        cluster_id: String,
+        clock: Arc<dyn Clock>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Result<Arc<Broker>, StartError> {
         let dir = config.log_dir.clone();
         let dir_err = |e| StartError::LogDir(dir.display().to_string(), e);
-        fs::create_dir_all(&dir).map_err(dir_err)?;
-        let cluster_id = load_or_create_meta(&dir, &config)?;
         let (dynamic, effective) = DynamicConfigs::open(config.clone(), &dir);
         let topics = TopicRegistry::open(effective, clock.now_ms())?;
         let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
@@ -76,6 +118,7 @@ impl Broker {
             topics,
             producer_ids,
             clock,
+            cluster,
         }))
     }
 
@@ -164,10 +207,36 @@ impl Broker {
     }
 }
 
+/// Create the log dir and read or write its `meta.properties`: the cluster id, and whether the
+/// dir is new.
+fn prepare_dir(config: &Config) -> Result<(String, bool), StartError> {
+    let dir = &config.log_dir;
+    fs::create_dir_all(dir).map_err(|e| StartError::LogDir(dir.display().to_string(), e))?;
+    let fresh = !dir.join("meta.properties").exists();
+    Ok((load_or_create_meta(dir, config)?, fresh))
+}
+
+/// The cluster id of a cluster whose config does not set `cluster.id`: derived from the voter
+/// list, so every node computes the same one without a format step.
+fn derived_cluster_id(config: &Config) -> Option<String> {
+    let cc = config.cluster.as_ref()?;
+    let voters: Vec<String> = cc
+        .voters
+        .iter()
+        .map(|v| format!("{}@{}:{}", v.id, v.host, v.port))
+        .collect();
+    let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, voters.join(",").as_bytes());
+    Some(URL_SAFE_NO_PAD.encode(id.as_bytes()))
+}
+
 /// Read `meta.properties`, or write a new one. A data dir that belongs to
 /// another node id or cluster id refuses to start, as Kafka does.
 fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError> {
     let path = dir.join("meta.properties");
+    let wanted = config
+        .cluster_id
+        .clone()
+        .or_else(|| derived_cluster_id(config));
     if let Ok(text) = fs::read_to_string(&path) {
         let props = config::parse_properties(&text);
         let cluster = props
@@ -183,20 +252,22 @@ fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError
                 config.node_id
             )));
         }
-        if let Some(want) = &config.cluster_id
+        if let Some(want) = &wanted
             && want != &cluster
         {
+            let why = if config.cluster_id.is_some() {
+                "cluster.id is"
+            } else {
+                "this node's controller.quorum.voters make it cluster"
+            };
             return Err(StartError::Meta(format!(
-                "{} belongs to cluster {cluster}, but cluster.id is {want}",
+                "{} belongs to cluster {cluster}, but {why} {want} (cluster.id)",
                 path.display()
             )));
         }
         return Ok(cluster);
     }
-    let cluster = config
-        .cluster_id
-        .clone()
-        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes()));
+    let cluster = wanted.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes()));
     let directory_id = URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&path)?;

@@ -1,0 +1,81 @@
+//! A cluster node follows the metadata image: whenever it moves, the partitions assigned to
+//! this node are opened (created empty when new), the topics the cluster no longer has are
+//! dropped with their data, and topic configs follow the image.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::Broker;
+
+/// A topic of the image as this node holds it: name, id, configs, the partitions assigned here.
+type Wanted = (String, uuid::Uuid, BTreeMap<String, String>, Vec<i32>);
+
+impl Broker {
+    /// Watch the image for as long as the broker runs and reconcile after every change.
+    pub(super) fn follow_image(self: &Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let broker = self.clone();
+        let mut changes = cluster.subscribe();
+        tokio::spawn(async move {
+            loop {
+                changes.mark_unchanged();
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.reconcile()).await;
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    r = changes.changed() => if r.is_err() { return },
+                }
+            }
+        });
+    }
+
+    /// Make the local topics match the image: what to host, what to drop, which configs.
+    pub fn reconcile(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let me = self.node_id;
+        // (name, id, configs, partitions assigned here), read under the image lock only.
+        let wanted: Vec<Wanted> = {
+            let image = cluster.image();
+            image
+                .topics
+                .values()
+                .map(|t| {
+                    let mine = t
+                        .partitions
+                        .iter()
+                        .filter(|p| p.replicas.contains(&me))
+                        .map(|p| p.partition)
+                        .collect();
+                    (t.name.clone(), t.id, t.configs.clone(), mine)
+                })
+                .collect()
+        };
+        let keep: BTreeSet<(&str, uuid::Uuid)> = wanted
+            .iter()
+            .map(|(n, id, _, _)| (n.as_str(), *id))
+            .collect();
+        for local in self.topics.list() {
+            if !keep.contains(&(local.name.as_str(), local.id)) {
+                match self.topics.remove(&local.name) {
+                    Ok(_) => {
+                        tracing::info!(topic = %local.name, "deleted topic (no longer in the cluster)")
+                    }
+                    Err(e) => tracing::warn!(topic = %local.name, "cannot delete local topic: {e}"),
+                }
+            }
+        }
+        let now = self.now_ms();
+        for (name, id, configs, mine) in wanted {
+            for p in mine {
+                if let Err(e) = self.topics.ensure_partition(&name, id, p, &configs, now) {
+                    tracing::warn!(topic = %name, partition = p, "cannot open partition: {e}");
+                }
+            }
+            self.topics.follow_configs(&name, &configs);
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! What the API handlers ask of the cluster, one way whether fjord runs alone or as a node of
+//! a cluster: the brokers and controller to advertise, each topic's partitions with their
+//! leaders, replicas and epochs, the partition a request may be served from here, and the
+//! admin changes (create, delete, grow, configure topics).
+//!
+//! On a single broker the answers come from the local topic registry (this broker leads every
+//! partition at epoch 0); in a cluster from the metadata image, and admin changes go to the
+//! active controller.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::ResponseError as E;
+use uuid::Uuid;
+
+use super::Broker;
+use crate::cluster::controller::{
+    ApiError, ControllerReply, ControllerRequest, CreatedTopic, NewPartitions, NewTopic,
+};
+use crate::cluster::image::TopicImage;
+use crate::error::Code;
+use crate::partition::Partition;
+use crate::topics::{Topic, TopicError};
+
+/// How long an admin request waits for the active controller.
+const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A topic as a request names it.
+#[derive(Clone, Copy, Debug)]
+pub enum TopicRef<'a> {
+    Name(&'a str),
+    Id(Uuid),
+}
+
+/// A broker as Metadata and DescribeCluster list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    pub id: i32,
+    pub host: String,
+    pub port: u16,
+    pub rack: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionView {
+    pub partition: i32,
+    /// -1: no leader.
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// Replicas on brokers that are down.
+    pub offline: Vec<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicView {
+    pub name: String,
+    pub id: Uuid,
+    pub internal: bool,
+    pub partitions: Vec<PartitionView>,
+}
+
+/// A topic error as the controller would answer it.
+pub fn api_error(e: &TopicError) -> ApiError {
+    let code = match e {
+        TopicError::AlreadyExists(_) => E::TopicAlreadyExists,
+        TopicError::InvalidName(_) => E::InvalidTopicException,
+        TopicError::InvalidPartitions(_) => E::InvalidPartitions,
+        TopicError::InvalidReplicationFactor(_) => E::InvalidReplicationFactor,
+        TopicError::InvalidConfig(_) => E::InvalidConfig,
+        TopicError::UnknownTopic => E::UnknownTopicOrPartition,
+        TopicError::DeletionDisabled => E::TopicDeletionDisabled,
+        TopicError::Log(_) | TopicError::Io(_) | TopicError::Append(_) => E::KafkaStorageError,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+impl Broker {
+    /// The brokers a client connected on `listener` is told about, by id.
+    pub fn brokers(&self, listener: &str) -> Vec<BrokerEndpoint> {
+        match &self.cluster {
+            None => self
+                .config
+                .advertised_for(listener)
+                .map(|l| {
+                    vec![BrokerEndpoint {
+                        id: self.node_id,
+                        host: l.host.clone(),
+                        port: l.port,
+                        rack: None,
+                    }]
+                })
+                .unwrap_or_default(),
+            Some(c) => c
+                .image()
+                .live_brokers()
+                .filter_map(|b| {
+                    // The listener of the same name, else the broker's first.
+                    let e = b.endpoint(listener).or(b.endpoints.first())?;
+                    Some(BrokerEndpoint {
+                        id: b.node_id,
+                        host: e.host.clone(),
+                        port: e.port,
+                        rack: b.rack.clone(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// The active controller's id (-1 while there is none).
+    pub fn controller_id(&self) -> i32 {
+        match &self.cluster {
+            None => self.node_id,
+            Some(c) => c.controller_id().unwrap_or(-1),
+        }
+    }
+
+    fn local_view(&self, t: &Topic) -> TopicView {
+        TopicView {
+            name: t.name.clone(),
+            id: t.id,
+            internal: t.is_internal(),
+            partitions: (0..t.partition_count())
+                .map(|p| PartitionView {
+                    partition: p,
+                    leader: self.node_id,
+                    leader_epoch: 0,
+                    replicas: vec![self.node_id],
+                    isr: vec![self.node_id],
+                    offline: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn image_view(image: &crate::cluster::image::Image, t: &TopicImage) -> TopicView {
+        TopicView {
+            name: t.name.clone(),
+            id: t.id,
+            internal: t.is_internal(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| PartitionView {
+                    partition: p.partition,
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    offline: p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .filter(|&r| !image.is_live(r))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn topic_view(&self, name: &str) -> Option<TopicView> {
+        match &self.cluster {
+            None => self.topics.get(name).map(|t| self.local_view(&t)),
+            Some(c) => {
+                let image = c.image();
+                image.topics.get(name).map(|t| Self::image_view(&image, t))
+            }
+        }
+    }
+
+    pub fn topic_view_by_id(&self, id: Uuid) -> Option<TopicView> {
+        match &self.cluster {
+            None => self.topics.get_by_id(id).map(|t| self.local_view(&t)),
+            Some(c) => {
+                let image = c.image();
+                image.topic_by_id(id).map(|t| Self::image_view(&image, t))
+            }
+        }
+    }
+
+    /// Every topic, sorted by name.
+    pub fn topic_views(&self) -> Vec<TopicView> {
+        match &self.cluster {
+            None => self
+                .topics
+                .list()
+                .iter()
+                .map(|t| self.local_view(t))
+                .collect(),
+            Some(c) => {
+                let image = c.image();
+                image
+                    .topics
+                    .values()
+                    .map(|t| Self::image_view(&image, t))
+                    .collect()
+            }
+        }
+    }
+
+    /// A topic's partition count and id, cluster-wide.
+    pub fn topic_shape(&self, name: &str) -> Option<(Uuid, i32)> {
+        match &self.cluster {
+            None => self.topics.get(name).map(|t| (t.id, t.partition_count())),
+            Some(c) => c
+                .image()
+                .topics
+                .get(name)
+                .map(|t| (t.id, t.partitions.len() as i32)),
+        }
+    }
+
+    /// The partition a request for (`topic`, `index`) is served from on this broker: its
+    /// leader's copy. UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID for a topic named by id)
+    /// when the cluster has no such partition, NOT_LEADER_OR_FOLLOWER when another broker
+    /// leads it (or none does).
+    pub fn leader_partition(&self, topic: TopicRef, index: i32) -> Result<Arc<Partition>, Code> {
+        let missing = match topic {
+            TopicRef::Name(_) => E::UnknownTopicOrPartition.code(),
+            TopicRef::Id(_) => E::UnknownTopicId.code(),
+        };
+        let Some(cluster) = &self.cluster else {
+            let local = match topic {
+                TopicRef::Name(n) => self.topics.get(n),
+                TopicRef::Id(id) => self.topics.get_by_id(id),
+            };
+            let local = local.ok_or(missing)?;
+            return local
+                .partition(index)
+                .ok_or(E::UnknownTopicOrPartition.code());
+        };
+        let (name, id, configs) = {
+            let image = cluster.image();
+            let t = match topic {
+                TopicRef::Name(n) => image.topics.get(n),
+                TopicRef::Id(id) => image.topic_by_id(id),
+            }
+            .ok_or(missing)?;
+            let p = usize::try_from(index)
+                .ok()
+                .and_then(|i| t.partitions.get(i))
+                .ok_or(E::UnknownTopicOrPartition.code())?;
+            if p.leader != self.node_id {
+                return Err(E::NotLeaderOrFollower.code());
+            }
+            (t.name.clone(), t.id, t.configs.clone())
+        };
+        let topic = name.as_str();
+        // Usually already there: the image follower creates a partition as soon as it is
+        // assigned here. A request can beat it by a moment.
+        self.topics
+            .ensure_partition(topic, id, index, &configs, self.now_ms())
+            .map_err(|e| {
+                tracing::warn!(topic, partition = index, "cannot open partition: {e}");
+                E::NotLeaderOrFollower.code()
+            })
+    }
+
+    /// CreateTopics, one result per topic in order.
+    pub async fn create_topics(
+        &self,
+        topics: Vec<NewTopic>,
+        validate_only: bool,
+    ) -> Vec<Result<CreatedTopic, ApiError>> {
+        let Some(cluster) = &self.cluster else {
+            return topics
+                .into_iter()
+                .map(|t| self.create_local(t, validate_only))
+                .collect();
+        };
+        let n = topics.len();
+        let req = ControllerRequest::CreateTopics {
+            topics,
+            validate_only,
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await {
+            Ok(ControllerReply::Created(results)) if results.len() == n => results,
+            Ok(other) => vec![Err(unexpected(other)); n],
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    fn create_local(&self, t: NewTopic, validate_only: bool) -> Result<CreatedTopic, ApiError> {
+        let (partitions, rf) = if t.assignments.is_empty() {
+            (t.partitions, t.replication_factor)
+        } else {
+            if let Some(bad) = t
+                .assignments
+                .iter()
+                .flatten()
+                .find(|&&id| id != self.node_id)
+            {
+                return Err(ApiError::new(
+                    E::InvalidReplicaAssignment,
+                    format!(
+                        "The manual partition assignment includes broker {bad}, but only broker {} is registered.",
+                        self.node_id
+                    ),
+                ));
+            }
+            (t.assignments.len() as i32, t.assignments[0].len() as i16)
+        };
+        if validate_only {
+            self.topics
+                .validate_create(&t.name, partitions, rf, &t.configs)
+                .map_err(|e| api_error(&e))?;
+            return Ok(CreatedTopic {
+                id: Uuid::nil(),
+                partitions,
+                replication_factor: rf,
+            });
+        }
+        let topic = self
+            .topics
+            .create(&t.name, partitions, rf, t.configs, self.now_ms())
+            .map_err(|e| api_error(&e))?;
+        Ok(CreatedTopic {
+            id: topic.id,
+            partitions,
+            replication_factor: rf,
+        })
+    }
+
+    /// DeleteTopics by name, one result per name in order.
+    pub async fn delete_topics(&self, names: Vec<String>) -> Vec<Result<(), ApiError>> {
+        let Some(cluster) = &self.cluster else {
+            return names
+                .iter()
+                .map(|n| self.topics.delete(n).map(|_| ()).map_err(|e| api_error(&e)))
+                .collect();
+        };
+        if !self.config.delete_topic_enable {
+            return vec![Err(api_error(&TopicError::DeletionDisabled)); names.len()];
+        }
+        let n = names.len();
+        match cluster
+            .request(
+                ControllerRequest::DeleteTopics { names },
+                CONTROLLER_TIMEOUT,
+            )
+            .await
+        {
+            Ok(ControllerReply::Done(results)) if results.len() == n => results,
+            Ok(other) => vec![Err(unexpected(other)); n],
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    /// CreatePartitions, one result per topic in order.
+    pub async fn create_partitions(
+        &self,
+        topics: Vec<NewPartitions>,
+        validate_only: bool,
+    ) -> Vec<Result<(), ApiError>> {
+        let Some(cluster) = &self.cluster else {
+            return topics
+                .into_iter()
+                .map(|t| {
+                    if t.assignments.iter().flatten().any(|&id| id != self.node_id) {
+                        return Err(ApiError::new(
+                            E::InvalidReplicaAssignment,
+                            format!("Replica assignment may only name broker {}", self.node_id),
+                        ));
+                    }
+                    self.topics
+                        .add_partitions(&t.name, t.total, validate_only, self.now_ms())
+                        .map_err(|e| api_error(&e))
+                })
+                .collect();
+        };
+        let n = topics.len();
+        let req = ControllerRequest::CreatePartitions {
+            topics,
+            validate_only,
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await {
+            Ok(ControllerReply::Done(results)) if results.len() == n => results,
+            Ok(other) => vec![Err(unexpected(other)); n],
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    /// Replace a topic's config overrides.
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let Some(cluster) = &self.cluster else {
+            return self
+                .topics
+                .alter_configs(name, configs, validate_only)
+                .map_err(|e| api_error(&e));
+        };
+        let req = ControllerRequest::AlterTopicConfigs {
+            name: name.to_string(),
+            configs,
+            validate_only,
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+            ControllerReply::Done(mut r) if r.len() == 1 => r.remove(0),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A topic's config overrides, cluster-wide.
+    pub fn topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        match &self.cluster {
+            None => self.topics.get(name).map(|t| t.configs.read().clone()),
+            Some(c) => c.image().topics.get(name).map(|t| t.configs.clone()),
+        }
+    }
+}
+
+fn unexpected(reply: ControllerReply) -> ApiError {
+    ApiError::new(
+        E::UnknownServerError,
+        format!("unexpected controller reply {reply:?}"),
+    )
+}

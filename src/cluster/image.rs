@@ -1,0 +1,291 @@
+//! The metadata image: the cluster as the committed metadata log describes it (brokers, topics,
+//! partition leaders and epochs, producer id blocks). Every node replays the same records into
+//! its own image, in log order, so every node's image at a given log index is the same.
+//!
+//! **Owns:** applying a [`MetaRecord`] (deterministic, no clock, no I/O) and the queries the
+//! controller and the API handlers make of the result.
+//!
+//! **Must never:** decide anything (placement, elections: that is the controller's work, written
+//! down as records) or do I/O.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::records::{Endpoint, MetaRecord, MetaResponse, PartitionChange, PartitionState};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerState {
+    pub node_id: i32,
+    pub incarnation: Uuid,
+    /// The log index of its registration (Kafka's broker epoch).
+    pub epoch: i64,
+    pub endpoints: Vec<Endpoint>,
+    pub rack: Option<String>,
+    pub fenced: bool,
+}
+
+impl BrokerState {
+    pub fn endpoint(&self, listener: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.listener == listener)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicImage {
+    pub name: String,
+    pub id: Uuid,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<PartitionState>,
+}
+
+impl TopicImage {
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("__")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub brokers: BTreeMap<i32, BrokerState>,
+    pub topics: BTreeMap<String, TopicImage>,
+    #[serde(skip)]
+    ids: HashMap<Uuid, String>,
+    /// The first producer id not yet handed out.
+    pub next_producer_id: i64,
+}
+
+impl Image {
+    /// Rebuild the derived indexes after deserializing a snapshot.
+    pub fn reindex(&mut self) {
+        self.ids = self
+            .topics
+            .values()
+            .map(|t| (t.id, t.name.clone()))
+            .collect();
+    }
+
+    pub fn topic_by_id(&self, id: Uuid) -> Option<&TopicImage> {
+        self.topics.get(self.ids.get(&id)?)
+    }
+
+    /// Registered brokers that are not fenced, by id.
+    pub fn live_brokers(&self) -> impl Iterator<Item = &BrokerState> {
+        self.brokers.values().filter(|b| !b.fenced)
+    }
+
+    pub fn is_live(&self, node_id: i32) -> bool {
+        self.brokers.get(&node_id).is_some_and(|b| !b.fenced)
+    }
+
+    /// Apply one committed record at log index `index`.
+    pub fn apply(&mut self, index: u64, record: &MetaRecord) -> MetaResponse {
+        let rejected = |why: String| MetaResponse::Rejected(why);
+        match record {
+            MetaRecord::RegisterBroker {
+                node_id,
+                incarnation,
+                endpoints,
+                rack,
+            } => {
+                self.brokers.insert(
+                    *node_id,
+                    BrokerState {
+                        node_id: *node_id,
+                        incarnation: *incarnation,
+                        epoch: index as i64,
+                        endpoints: endpoints.clone(),
+                        rack: rack.clone(),
+                        fenced: false,
+                    },
+                );
+            }
+            MetaRecord::BrokerFenced {
+                node_id,
+                fenced,
+                changes,
+            } => {
+                let Some(b) = self.brokers.get_mut(node_id) else {
+                    return rejected(format!("broker {node_id} is not registered"));
+                };
+                b.fenced = *fenced;
+                self.apply_changes(changes);
+            }
+            MetaRecord::Topic {
+                name,
+                id,
+                configs,
+                partitions,
+            } => {
+                if self.topics.contains_key(name) {
+                    return rejected(format!("Topic '{name}' already exists."));
+                }
+                if self.ids.contains_key(id) {
+                    return rejected(format!("topic id {id} is taken"));
+                }
+                self.ids.insert(*id, name.clone());
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        name: name.clone(),
+                        id: *id,
+                        configs: configs.clone(),
+                        partitions: partitions.clone(),
+                    },
+                );
+            }
+            MetaRecord::AddPartitions {
+                topic_id,
+                partitions,
+            } => {
+                let Some(name) = self.ids.get(topic_id) else {
+                    return rejected(format!("topic id {topic_id} does not exist"));
+                };
+                let topic = self.topics.get_mut(name).expect("indexed");
+                let next = topic.partitions.len() as i32;
+                if partitions.first().map(|p| p.partition) != Some(next) {
+                    return rejected(format!(
+                        "topic {} has {next} partitions; the new ones must start there",
+                        topic.name
+                    ));
+                }
+                topic.partitions.extend(partitions.iter().cloned());
+            }
+            MetaRecord::RemoveTopic { id } => {
+                let Some(name) = self.ids.remove(id) else {
+                    return rejected(format!("topic id {id} does not exist"));
+                };
+                self.topics.remove(&name);
+            }
+            MetaRecord::TopicConfigs { id, configs } => {
+                let Some(name) = self.ids.get(id) else {
+                    return rejected(format!("topic id {id} does not exist"));
+                };
+                self.topics.get_mut(name).expect("indexed").configs = configs.clone();
+            }
+            MetaRecord::PartitionChanges(changes) => self.apply_changes(changes),
+            MetaRecord::ProducerIds { first, size, .. } => {
+                self.next_producer_id = self.next_producer_id.max(first + size);
+            }
+        }
+        MetaResponse::Applied
+    }
+
+    /// A change for a topic deleted meanwhile is skipped: the topic is gone on every node.
+    fn apply_changes(&mut self, changes: &[PartitionChange]) {
+        for c in changes {
+            let Some(name) = self.ids.get(&c.topic_id) else {
+                continue;
+            };
+            let topic = self.topics.get_mut(name).expect("indexed");
+            if let Some(p) = topic.partitions.get_mut(c.state.partition as usize) {
+                *p = c.state.clone();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(p: i32, replicas: &[i32]) -> PartitionState {
+        PartitionState {
+            partition: p,
+            replicas: replicas.to_vec(),
+            isr: vec![replicas[0]],
+            leader: replicas[0],
+            leader_epoch: 0,
+            partition_epoch: 0,
+        }
+    }
+
+    fn register(id: i32) -> MetaRecord {
+        MetaRecord::RegisterBroker {
+            node_id: id,
+            incarnation: Uuid::new_v4(),
+            endpoints: vec![Endpoint {
+                listener: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port: 9092 + id as u16,
+            }],
+            rack: None,
+        }
+    }
+
+    #[test]
+    fn replay_builds_brokers_and_topics() {
+        let mut img = Image::default();
+        assert_eq!(img.apply(1, &register(1)), MetaResponse::Applied);
+        img.apply(2, &register(2));
+        assert_eq!(img.brokers[&2].epoch, 2);
+        let id = Uuid::new_v4();
+        let topic = MetaRecord::Topic {
+            name: "t".into(),
+            id,
+            configs: BTreeMap::new(),
+            partitions: vec![part(0, &[1]), part(1, &[2])],
+        };
+        assert_eq!(img.apply(3, &topic), MetaResponse::Applied);
+        // The same name again is rejected on replay, identically on every node.
+        assert!(matches!(img.apply(4, &topic), MetaResponse::Rejected(_)));
+        img.apply(
+            5,
+            &MetaRecord::AddPartitions {
+                topic_id: id,
+                partitions: vec![part(2, &[1])],
+            },
+        );
+        assert_eq!(img.topic_by_id(id).unwrap().partitions.len(), 3);
+        // Adding at the wrong index is refused.
+        assert!(matches!(
+            img.apply(
+                6,
+                &MetaRecord::AddPartitions {
+                    topic_id: id,
+                    partitions: vec![part(5, &[1])],
+                }
+            ),
+            MetaResponse::Rejected(_)
+        ));
+        let mut moved = part(1, &[2]);
+        moved.leader = -1;
+        moved.leader_epoch = 1;
+        img.apply(
+            7,
+            &MetaRecord::BrokerFenced {
+                node_id: 2,
+                fenced: true,
+                changes: vec![PartitionChange {
+                    topic_id: id,
+                    state: moved.clone(),
+                }],
+            },
+        );
+        assert!(!img.is_live(2));
+        assert_eq!(img.live_brokers().count(), 1);
+        assert_eq!(img.topics["t"].partitions[1], moved);
+
+        // A snapshot round trip gives the same image, indexes included.
+        let json = serde_json::to_vec(&img).unwrap();
+        let mut back: Image = serde_json::from_slice(&json).unwrap();
+        back.reindex();
+        assert_eq!(back.topic_by_id(id).unwrap().name, "t");
+        assert_eq!(back, img);
+
+        img.apply(8, &MetaRecord::RemoveTopic { id });
+        assert!(img.topics.is_empty() && img.topic_by_id(id).is_none());
+        // A change for the deleted topic is skipped.
+        assert_eq!(
+            img.apply(
+                9,
+                &MetaRecord::PartitionChanges(vec![PartitionChange {
+                    topic_id: id,
+                    state: moved
+                }])
+            ),
+            MetaResponse::Applied
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! The metadata log's records: what the controller decides and every node replays into its
+//! [`Image`](super::image::Image). A record states a result (a topic with its partitions placed,
+//! a broker fenced with the leaders that moved), never a request, so replay needs no decisions.
+//!
+//! Records travel through the Raft log as JSON (serde) and are stored in
+//! `__cluster_metadata-0/`. Changing a variant's fields breaks reading an existing metadata log:
+//! add variants or optional fields instead.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A broker's address on one listener, as Metadata hands it to clients.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub listener: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// One partition as the controller assigned it. `isr` and the leader epoch are present from
+/// the start so that replication changes them without a new record shape.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// -1: no leader (every in-sync replica is fenced).
+    pub leader: i32,
+    pub leader_epoch: i32,
+    /// Bumped on every change of this partition (Kafka's partition epoch).
+    pub partition_epoch: i32,
+}
+
+/// A new state for an existing partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionChange {
+    pub topic_id: Uuid,
+    pub state: PartitionState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetaRecord {
+    /// A broker (re)started: its endpoints and a fresh incarnation. It is unfenced. The record's
+    /// log index becomes its broker epoch.
+    RegisterBroker {
+        node_id: i32,
+        incarnation: Uuid,
+        endpoints: Vec<Endpoint>,
+        rack: Option<String>,
+    },
+    /// A broker missed its session (fenced) or came back (unfenced), with the leader moves
+    /// that follow from it.
+    BrokerFenced {
+        node_id: i32,
+        fenced: bool,
+        changes: Vec<PartitionChange>,
+    },
+    /// A topic created with all its partitions placed.
+    Topic {
+        name: String,
+        id: Uuid,
+        configs: BTreeMap<String, String>,
+        partitions: Vec<PartitionState>,
+    },
+    /// Partitions appended to a topic (CreatePartitions); the first has index = current count.
+    AddPartitions {
+        topic_id: Uuid,
+        partitions: Vec<PartitionState>,
+    },
+    RemoveTopic {
+        id: Uuid,
+    },
+    /// A topic's config overrides, replaced whole.
+    TopicConfigs {
+        id: Uuid,
+        configs: BTreeMap<String, String>,
+    },
+    /// Leaders, ISRs and epochs that moved (elections, and later ISR changes).
+    PartitionChanges(Vec<PartitionChange>),
+    /// A block of producer ids handed to a broker's transaction coordinator.
+    ProducerIds {
+        node_id: i32,
+        first: i64,
+        size: i64,
+    },
+}
+
+/// What applying a record did: one per entry of the Raft log.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MetaResponse {
+    #[default]
+    Applied,
+    /// The record's precondition no longer held when it was applied (a topic created twice at
+    /// once, deleted meanwhile): nothing changed, on every node alike.
+    Rejected(String),
+}
