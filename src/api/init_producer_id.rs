@@ -7,11 +7,12 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 
 use super::context::RequestContext;
 
-pub fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let b = &ctx.broker;
     let resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
+    b.refill_producer_ids().await;
     let result = match &req.transactional_id {
         Some(id) => {
             let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)

@@ -179,7 +179,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await.into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
-        RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).into(),
+        RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).into(),
         RequestKind::JoinGroup(r) => join_group::handle(ctx, r).await.into(),
         RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await.into(),

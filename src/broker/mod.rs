@@ -40,6 +40,8 @@ pub struct Broker {
     pub clock: Arc<dyn Clock>,
     /// The cluster this broker is a node of; `None` for the single-node broker.
     pub cluster: Option<Arc<Cluster>>,
+    /// One producer id block request to the controller at a time.
+    producer_id_refill: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +97,11 @@ impl Broker {
         let dir_err = |e| StartError::LogDir(dir.display().to_string(), e);
         let (dynamic, effective) = DynamicConfigs::open(config.clone(), &dir);
         let topics = TopicRegistry::open(effective, clock.now_ms())?;
-        let producer_ids = ProducerIdManager::open(&dir).map_err(dir_err)?;
+        let producer_ids = if cluster.is_some() {
+            ProducerIdManager::for_cluster()
+        } else {
+            ProducerIdManager::open(&dir).map_err(dir_err)?
+        };
         let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
         let txns = TransactionCoordinator::open(
             config.transaction_max_timeout_ms,
@@ -119,6 +125,7 @@ impl Broker {
             producer_ids,
             clock,
             cluster,
+            producer_id_refill: tokio::sync::Mutex::new(()),
         }))
     }
 

@@ -407,6 +407,32 @@ impl Broker {
         }
     }
 
+    /// In a cluster, make sure the producer id manager holds ids: ask the active controller
+    /// for a block when it runs low (one request at a time).
+    pub async fn refill_producer_ids(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        if !self.producer_ids.wants_block() {
+            return;
+        }
+        let _one = self.producer_id_refill.lock().await;
+        if !self.producer_ids.wants_block() {
+            return;
+        }
+        let req = ControllerRequest::AllocateProducerIds {
+            node_id: self.node_id,
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await {
+            Ok(ControllerReply::ProducerIds { first, size }) => {
+                tracing::debug!(first, size, "producer id block from the controller");
+                self.producer_ids.add_block(first, size);
+            }
+            Ok(other) => tracing::warn!("unexpected controller reply {other:?}"),
+            Err(e) => tracing::warn!("no producer id block: {}", e.message),
+        }
+    }
+
     /// A topic's config overrides, cluster-wide.
     pub fn topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
         match &self.cluster {

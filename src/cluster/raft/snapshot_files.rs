@@ -48,7 +48,7 @@ pub struct SnapshotFiles {
 impl SnapshotFiles {
     /// Snapshot files in `dir`, which is created if missing.
     pub fn open(dir: &Path) -> io::Result<SnapshotFiles> {
-        fs::create_dir_all(dir)?;
+        super::store::create_dir_durably(dir)?;
         Ok(SnapshotFiles {
             dir: dir.to_path_buf(),
         })
@@ -101,7 +101,12 @@ impl SnapshotFiles {
         }
         sync_dir(&self.dir);
 
-        for (_, _, other) in self.list()? {
+        // The new checkpoint is durable: failing to clean up is only logged.
+        let others = self.list().unwrap_or_else(|e| {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list old metadata snapshots");
+            Vec::new()
+        });
+        for (_, _, other) in others {
             if other != name {
                 let p = self.dir.join(&other);
                 match fs::remove_file(&p) {

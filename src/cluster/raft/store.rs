@@ -11,12 +11,20 @@
 //! | [`LOG_START_FILE`] | JSON of the last purged log id (`null` or a LogId) | `purge`: temp file + fsync + rename + directory fsync, *before* any purged entry leaves the log file |
 //! | [`LOG_FILE`] | frames `[u32 BE payload length][u32 BE crc32c of the payload][payload: JSON of the Entry]` | `append`: all frames of the batch, then fdatasync, then the callback |
 //!
-//! The metadata log is small, so every live entry is also kept in memory (with its frame's byte
-//! position); reads never touch the disk. `truncate` cuts the file at the first removed frame
-//! and fsyncs it. `purge` persists the log start, then drops the entries from memory; the dead
-//! frames stay at the front of the file (skipped by index on open) until they are more than
-//! half the file or [`REWRITE_DEAD_BYTES`], when the live frames are copied to
-//! `<log file>.tmp`, fsynced and renamed over the log file.
+//! `save_committed` may lose its rename in a crash (openraft only needs committed as a hint),
+//! but it still fsyncs the temp file before the rename: the vote lives in the same file, and an
+//! unsynced rename could leave an empty `quorum-state` after a crash. Directory fsyncs are best
+//! effort, as everywhere in fjord ([`crate::log::files::sync_dir`]).
+//!
+//! The metadata log is small, so every live entry is also kept in memory (with its frame's
+//! byte position); reads never touch the disk. An append must continue the log (the index after
+//! the last entry; any index when the log is empty) or it fails without writing anything;
+//! entries at indexes already purged are dropped from the batch (openraft's own test suite
+//! appends some after a purge). `truncate` cuts the file at the first removed frame and fsyncs
+//! it. `purge` persists the log start, then drops the entries from memory; their frames stay at
+//! the front of the file (skipped by index on open) until they are more than half the file or
+//! more than [`REWRITE_DEAD_BYTES`]: then the live frames are copied to `<log file>.tmp`,
+//! fsynced and renamed over the log file.
 //!
 //! **Open** (crash recovery): leftover `.tmp` files are deleted; a missing file means "empty";
 //! an unreadable `quorum-state` or `log-start` fails the open (a guessed vote could elect two
@@ -135,7 +143,7 @@ where
     /// from a crash (see the module docs). Blocking: call it before starting Raft, or from a
     /// blocking thread.
     pub fn open(dir: &Path) -> io::Result<LogStore<C>> {
-        fs::create_dir_all(dir)?;
+        create_dir_durably(dir)?;
         for name in [QUORUM_STATE_FILE, LOG_START_FILE, LOG_FILE] {
             let tmp = dir.join(format!("{name}{TMP}"));
             match fs::remove_file(&tmp) {
@@ -152,12 +160,17 @@ where
         let last_purged: Option<LogId<NodeIdOf<C>>> = read_json(dir, LOG_START_FILE)?.flatten();
 
         let path = dir.join(LOG_FILE);
+        let created = !path.try_exists()?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)?;
+        if created {
+            // The new name must be durable before an append is acknowledged.
+            sync_dir(dir);
+        }
         let bytes = fs::read(&path)?;
         let scan = scan_frames::<C>(&bytes, &path, last_purged.as_ref().map(|l| l.index))?;
         if scan.valid_len < bytes.len() as u64 {
@@ -359,10 +372,28 @@ impl LogFile {
     where
         C: RaftTypeConfig,
     {
+        // Entries at purged indexes are already covered by the snapshot the purge followed:
+        // storing them would only put dead frames after live ones. (openraft's own test suite
+        // appends such entries after `get_initial_state` purged up to the state machine's
+        // last applied id.)
+        let purged = cache.lock().last_purged.as_ref().map(|l| l.index);
+        let mut entries = entries;
+        if let Some(p) = purged {
+            let before = entries.len();
+            entries.retain(|e| e.get_log_id().index > p);
+            if entries.len() < before {
+                tracing::debug!(
+                    dropped = before - entries.len(),
+                    purged_upto = p,
+                    "append of purged log indexes ignored"
+                );
+            }
+        }
         if entries.is_empty() {
             return Ok(());
         }
-        let purged = cache.lock().last_purged.as_ref().map(|l| l.index);
+        // None: the log is empty, any index may come next (openraft never leaves a gap after
+        // the purged id; opening such a log would fail).
         let mut expected = self
             .positions
             .last_key_value()
@@ -376,12 +407,6 @@ impl LogFile {
                     return Err(invalid_input(format!(
                         "append of log index {index} would leave a hole: expected {}",
                         next.map_or("nothing (log is full)".to_string(), |n| n.to_string())
-                    )));
-                }
-                None if purged.is_some_and(|p| index <= p) => {
-                    return Err(invalid_input(format!(
-                        "append of log index {index}, which is purged (up to {})",
-                        purged.unwrap_or_default()
                     )));
                 }
                 _ => {}
@@ -623,6 +648,19 @@ fn scan_frames<C: RaftTypeConfig>(
     })
 }
 
+/// `fs::create_dir_all`, plus a fsync of the parent when `dir` is new, so that files
+/// fsynced in it later cannot vanish with it in a crash.
+pub(crate) fn create_dir_durably(dir: &Path) -> io::Result<()> {
+    if dir.try_exists()? {
+        return Ok(());
+    }
+    fs::create_dir_all(dir)?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent);
+    }
+    Ok(())
+}
+
 /// Read `dir/name` as JSON; None if the file does not exist. Unreadable content is an error.
 fn read_json<T: DeserializeOwned>(dir: &Path, name: &str) -> io::Result<Option<T>> {
     let path = dir.join(name);
@@ -663,4 +701,610 @@ fn invalid_data(msg: String) -> io::Error {
 
 fn invalid_input(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use openraft::storage::{RaftLogStorageExt, RaftStateMachine, Snapshot, SnapshotMeta};
+    use openraft::testing::{StoreBuilder, Suite};
+    use openraft::{
+        BasicNode, CommittedLeaderId, Entry, EntryPayload, RaftSnapshotBuilder, StoredMembership,
+    };
+
+    use super::*;
+    use crate::cluster::raft::snapshot_files::SnapshotFiles;
+
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    enum Cmd {
+        Set { key: String, value: String },
+    }
+
+    openraft::declare_raft_types!(
+        TestConfig:
+            D = Cmd,
+            R = (),
+            NodeId = u64,
+            Node = BasicNode,
+    );
+
+    type Store = LogStore<TestConfig>;
+
+    // ---- a small in-memory state machine whose snapshots are SnapshotFiles, for the Suite ----
+
+    #[derive(Clone, Default, Serialize, Deserialize)]
+    struct SmData {
+        last_applied: Option<LogId<u64>>,
+        membership: StoredMembership<u64, BasicNode>,
+        kv: BTreeMap<String, String>,
+    }
+
+    type Meta = SnapshotMeta<u64, BasicNode>;
+
+    struct TestSm {
+        data: Arc<Mutex<SmData>>,
+        files: SnapshotFiles,
+        built: Arc<Mutex<u64>>,
+    }
+
+    fn sto_err(e: &io::Error) -> StorageError<u64> {
+        StorageIOError::write_state_machine(e).into()
+    }
+
+    impl RaftSnapshotBuilder<TestConfig> for TestSm {
+        async fn build_snapshot(&mut self) -> Result<Snapshot<TestConfig>, StorageError<u64>> {
+            let data = self.data.lock().clone();
+            let bytes = serde_json::to_vec(&data).map_err(|e| sto_err(&io::Error::other(e)))?;
+            let n = {
+                let mut b = self.built.lock();
+                *b += 1;
+                *b
+            };
+            let (index, term) = data
+                .last_applied
+                .as_ref()
+                .map_or((0, 0), |l| (l.index, l.leader_id.term));
+            let meta = Meta {
+                last_log_id: data.last_applied,
+                last_membership: data.membership.clone(),
+                snapshot_id: format!("{index}-{n}"),
+            };
+            self.files
+                .save(&meta, index, term, &bytes)
+                .map_err(|e| sto_err(&e))?;
+            Ok(Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(bytes)),
+            })
+        }
+    }
+
+    impl RaftStateMachine<TestConfig> for TestSm {
+        type SnapshotBuilder = TestSm;
+
+        async fn applied_state(
+            &mut self,
+        ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>>
+        {
+            let d = self.data.lock();
+            Ok((d.last_applied, d.membership.clone()))
+        }
+
+        async fn apply<I>(&mut self, entries: I) -> Result<Vec<()>, StorageError<u64>>
+        where
+            I: IntoIterator<Item = Entry<TestConfig>> + OptionalSend,
+            I::IntoIter: OptionalSend,
+        {
+            let mut d = self.data.lock();
+            let mut out = Vec::new();
+            for e in entries {
+                d.last_applied = Some(e.log_id);
+                match e.payload {
+                    EntryPayload::Blank => {}
+                    EntryPayload::Normal(Cmd::Set { key, value }) => {
+                        d.kv.insert(key, value);
+                    }
+                    EntryPayload::Membership(m) => {
+                        d.membership = StoredMembership::new(Some(e.log_id), m)
+                    }
+                }
+                out.push(());
+            }
+            Ok(out)
+        }
+
+        async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+            TestSm {
+                data: self.data.clone(),
+                files: self.files.clone(),
+                built: self.built.clone(),
+            }
+        }
+
+        async fn begin_receiving_snapshot(
+            &mut self,
+        ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+            Ok(Box::new(Cursor::new(Vec::new())))
+        }
+
+        async fn install_snapshot(
+            &mut self,
+            meta: &Meta,
+            snapshot: Box<Cursor<Vec<u8>>>,
+        ) -> Result<(), StorageError<u64>> {
+            let bytes = snapshot.into_inner();
+            let data: SmData =
+                serde_json::from_slice(&bytes).map_err(|e| sto_err(&io::Error::other(e)))?;
+            let (index, term) = meta
+                .last_log_id
+                .as_ref()
+                .map_or((0, 0), |l| (l.index, l.leader_id.term));
+            self.files
+                .save(meta, index, term, &bytes)
+                .map_err(|e| sto_err(&e))?;
+            *self.data.lock() = data;
+            Ok(())
+        }
+
+        async fn get_current_snapshot(
+            &mut self,
+        ) -> Result<Option<Snapshot<TestConfig>>, StorageError<u64>> {
+            let found = self.files.load_latest::<Meta>().map_err(|e| sto_err(&e))?;
+            Ok(found.map(|(meta, bytes)| Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(bytes)),
+            }))
+        }
+    }
+
+    /// Makes a fresh store and state machine in a new temp dir; counts how often.
+    #[derive(Default)]
+    struct Builder(std::sync::atomic::AtomicUsize);
+
+    impl StoreBuilder<TestConfig, Store, TestSm, tempfile::TempDir> for Builder {
+        async fn build(&self) -> Result<(tempfile::TempDir, Store, TestSm), StorageError<u64>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = tempfile::tempdir().map_err(|e| StorageIOError::write(&e))?;
+            let store = Store::open(dir.path()).map_err(|e| StorageIOError::read(&e))?;
+            let sm = TestSm {
+                data: Arc::default(),
+                files: SnapshotFiles::open(dir.path()).map_err(|e| StorageIOError::read(&e))?,
+                built: Arc::default(),
+            };
+            Ok((dir, store, sm))
+        }
+    }
+
+    /// openraft's own conformance suite (35 cases). A plain test: it makes a runtime per case.
+    #[test]
+    fn openraft_storage_suite() {
+        let builder = Arc::new(Builder::default());
+        Suite::test_all(builder.clone()).unwrap();
+        // 34 cases build one store each, transfer_snapshot builds two: all 35 ran.
+        assert_eq!(builder.0.load(std::sync::atomic::Ordering::Relaxed), 36);
+    }
+
+    impl StoreBuilder<TestConfig, Store, TestSm, tempfile::TempDir> for Arc<Builder> {
+        async fn build(&self) -> Result<(tempfile::TempDir, Store, TestSm), StorageError<u64>> {
+            self.as_ref().build().await
+        }
+    }
+
+    // ---- durability and recovery ----
+
+    fn lid(term: u64, index: u64) -> LogId<u64> {
+        LogId::new(CommittedLeaderId::new(term, 1), index)
+    }
+
+    fn ent(term: u64, index: u64) -> Entry<TestConfig> {
+        Entry {
+            log_id: lid(term, index),
+            payload: EntryPayload::Normal(Cmd::Set {
+                key: format!("k{index}"),
+                value: format!("value of {index} in term {term}"),
+            }),
+        }
+    }
+
+    fn frame(entry: &Entry<TestConfig>) -> Vec<u8> {
+        let payload = serde_json::to_vec(entry).unwrap();
+        let mut f = (payload.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&crc32c::crc32c(&payload).to_be_bytes());
+        f.extend_from_slice(&payload);
+        f
+    }
+
+    async fn append(store: &mut Store, term: u64, indexes: impl IntoIterator<Item = u64>) {
+        let entries: Vec<_> = indexes.into_iter().map(|i| ent(term, i)).collect();
+        store.blocking_append(entries).await.unwrap();
+    }
+
+    /// `(term, index)` of every entry the store returns.
+    async fn ids(store: &mut Store) -> Vec<(u64, u64)> {
+        store
+            .try_get_log_entries(..)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (e.log_id.leader_id.term, e.log_id.index))
+            .collect()
+    }
+
+    fn ids_of(term: u64, indexes: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {
+        indexes.into_iter().map(|i| (term, i)).collect()
+    }
+
+    fn log_len(dir: &Path) -> u64 {
+        fs::metadata(dir.join(LOG_FILE)).unwrap().len()
+    }
+
+    fn open_err(dir: &Path) -> io::Error {
+        match Store::open(dir) {
+            Ok(_) => panic!("open should fail"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_entries_vote_committed_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.read_vote().await.unwrap(), None);
+        assert_eq!(store.read_committed().await.unwrap(), None);
+        append(&mut store, 1, 0..10).await;
+        store.save_vote(&Vote::new(3, 1)).await.unwrap();
+        store.save_committed(Some(lid(1, 7))).await.unwrap();
+        let len = log_len(dir.path());
+        store.purge(lid(1, 2)).await.unwrap();
+        assert_eq!(
+            log_len(dir.path()),
+            len,
+            "a small purge leaves the dead frames in the file"
+        );
+        drop(store);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(1, 3..10));
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(lid(1, 2)));
+        assert_eq!(state.last_log_id, Some(lid(1, 9)));
+        assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(3, 1)));
+        assert_eq!(store.read_committed().await.unwrap(), Some(lid(1, 7)));
+
+        // Appends after a reopen go after the last frame and survive the next reopen; a later
+        // committed id keeps the vote, a later vote keeps the committed id.
+        append(&mut store, 2, 10..12).await;
+        store.save_committed(Some(lid(2, 11))).await.unwrap();
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut want = ids_of(1, 3..10);
+        want.extend(ids_of(2, 10..12));
+        assert_eq!(ids(&mut store).await, want);
+        assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(3, 1)));
+        store.save_vote(&Vote::new(4, 2)).await.unwrap();
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(4, 2)));
+        assert_eq!(store.read_committed().await.unwrap(), Some(lid(2, 11)));
+        let state: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(QUORUM_STATE_FILE)).unwrap()).unwrap();
+        assert!(
+            state.get("vote").is_some() && state.get("committed").is_some(),
+            "{state}"
+        );
+    }
+
+    #[tokio::test]
+    async fn truncate_then_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        append(&mut store, 1, 0..10).await;
+        store.truncate(lid(1, 6)).await.unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(1, 0..6));
+        let cut = log_len(dir.path());
+        let six_frames: usize = (0..6).map(|i| frame(&ent(1, i)).len()).sum();
+        assert_eq!(
+            cut, six_frames as u64,
+            "the file is cut at the first removed frame"
+        );
+        // A conflicting entry from a new leader replaces the removed ones.
+        append(&mut store, 2, 6..8).await;
+        // Truncating past the end is a no-op.
+        store.truncate(lid(2, 100)).await.unwrap();
+        drop(store);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut want = ids_of(1, 0..6);
+        want.extend(ids_of(2, 6..8));
+        assert_eq!(ids(&mut store).await, want);
+        store.truncate(lid(1, 0)).await.unwrap();
+        assert_eq!(log_len(dir.path()), 0);
+        assert_eq!(store.get_log_state().await.unwrap().last_log_id, None);
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, vec![]);
+    }
+
+    #[tokio::test]
+    async fn torn_tail_is_cut_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let mut store = Store::open(dir.path()).unwrap();
+        append(&mut store, 1, 0..5).await;
+        drop(store);
+        let good = fs::read(&path).unwrap();
+
+        let last = frame(&ent(1, 4)).len();
+        let mut bad_crc = good.clone();
+        let n = bad_crc.len();
+        bad_crc[n - 3] ^= 0x55;
+        let mut garbage = good.clone();
+        garbage.extend_from_slice(&[0, 0, 0, 200, 1, 2, 3, 4, b'{', b'"']);
+        let mut zeros = good.clone();
+        zeros.extend_from_slice(&[0; 4096]);
+        let mut header_only = good.clone();
+        header_only.extend_from_slice(&[0, 0, 0]);
+        let cases: [(&str, Vec<u8>, u64); 5] = [
+            ("garbage after the last frame", garbage, 5),
+            ("zeros after the last frame", zeros, 5),
+            ("a short header", header_only, 5),
+            (
+                "last frame cut in half",
+                good[..good.len() - last / 2].to_vec(),
+                4,
+            ),
+            ("last frame with a bad CRC", bad_crc, 4),
+        ];
+        for (what, bytes, kept) in cases {
+            fs::write(&path, &bytes).unwrap();
+            let mut store = Store::open(dir.path()).unwrap();
+            assert_eq!(ids(&mut store).await, ids_of(1, 0..kept), "{what}");
+            let good_len: usize = (0..kept).map(|i| frame(&ent(1, i)).len()).sum();
+            assert_eq!(
+                log_len(dir.path()),
+                good_len as u64,
+                "{what}: file cut at the last good frame"
+            );
+            // The repaired log takes new appends and reopens cleanly.
+            append(&mut store, 2, kept..kept + 1).await;
+            drop(store);
+            let mut store = Store::open(dir.path()).unwrap();
+            assert_eq!(ids(&mut store).await.len() as u64, kept + 1, "{what}");
+        }
+    }
+
+    #[tokio::test]
+    async fn purge_with_rewrite_then_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        append(&mut store, 1, 0..10).await;
+        let before = log_len(dir.path());
+        store.purge(lid(1, 6)).await.unwrap();
+        let live: usize = (7..10).map(|i| frame(&ent(1, i)).len()).sum();
+        assert!(log_len(dir.path()) < before);
+        assert_eq!(
+            log_len(dir.path()),
+            live as u64,
+            "the file holds only the live frames"
+        );
+        assert!(!dir.path().join(format!("{LOG_FILE}.tmp")).exists());
+        // Positions were shifted: a truncate after the rewrite cuts at the right byte.
+        store.truncate(lid(1, 9)).await.unwrap();
+        append(&mut store, 2, 9..11).await;
+        // Purging backwards is a no-op.
+        store.purge(lid(1, 3)).await.unwrap();
+        drop(store);
+
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut want = ids_of(1, 7..9);
+        want.extend(ids_of(2, 9..11));
+        assert_eq!(ids(&mut store).await, want);
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(lid(1, 6))
+        );
+
+        // Purge beyond the last entry (a follower that installed a snapshot): the log is empty,
+        // its last log id is the purged one, and appends continue after it.
+        store.purge(lid(3, 20)).await.unwrap();
+        assert_eq!(log_len(dir.path()), 0);
+        let state = store.get_log_state().await.unwrap();
+        assert_eq!(
+            (state.last_purged_log_id, state.last_log_id),
+            (Some(lid(3, 20)), Some(lid(3, 20)))
+        );
+        // An entry at a purged index is dropped, not stored.
+        append(&mut store, 3, 19..23).await;
+        assert_eq!(ids(&mut store).await, ids_of(3, 21..23));
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(3, 21..23));
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_purged_log_id,
+            Some(lid(3, 20))
+        );
+    }
+
+    #[tokio::test]
+    async fn crash_between_log_start_and_rewrite_reopens() {
+        // log-start says 4 is purged, but the file still holds every frame (the rewrite never
+        // happened): the dead frames are skipped.
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = Vec::new();
+        for i in 0..8 {
+            bytes.extend(frame(&ent(1, i)));
+        }
+        fs::write(dir.path().join(LOG_FILE), &bytes).unwrap();
+        fs::write(
+            dir.path().join(LOG_START_FILE),
+            serde_json::to_vec(&Some(lid(1, 4))).unwrap(),
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join(format!("{LOG_FILE}.tmp")),
+            b"half a rewrite",
+        )
+        .unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(1, 5..8));
+        assert!(!dir.path().join(format!("{LOG_FILE}.tmp")).exists());
+        // Truncating every live entry keeps the dead frames, and the log stays valid.
+        store.truncate(lid(1, 5)).await.unwrap();
+        append(&mut store, 2, 5..6).await;
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(2, 5..6));
+    }
+
+    #[test]
+    fn non_contiguous_log_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let write = |indexes: &[u64]| {
+            let bytes: Vec<u8> = indexes.iter().flat_map(|&i| frame(&ent(1, i))).collect();
+            fs::write(&path, bytes).unwrap();
+        };
+        let refused = |why: &str| {
+            let e = open_err(dir.path());
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{why}: {e}");
+            assert!(
+                e.to_string().contains(LOG_FILE),
+                "{why}: the error names the file: {e}"
+            );
+        };
+
+        write(&[0, 1, 3, 4]);
+        refused("a hole");
+        write(&[0, 1, 2, 1]);
+        refused("going backwards");
+        write(&[2, 3]);
+        refused("missing start, nothing purged");
+        fs::write(
+            dir.path().join(LOG_START_FILE),
+            serde_json::to_vec(&Some(lid(1, 1))).unwrap(),
+        )
+        .unwrap();
+        write(&[0, 1, 3, 4]);
+        refused("a hole after the purged entries");
+        write(&[0, 1, 2, 0]);
+        refused("a purged index after a live one");
+        write(&[0, 1, 2, 3]);
+        assert!(Store::open(dir.path()).is_ok());
+
+        // A frame whose CRC is right but which is not an entry is damage, not a torn write.
+        let payload = b"{\"not\":\"an entry\"}";
+        let mut bytes: Vec<u8> = [0u64, 1, 2]
+            .iter()
+            .flat_map(|&i| frame(&ent(1, i)))
+            .collect();
+        bytes.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
+        bytes.extend_from_slice(payload);
+        bytes.extend(frame(&ent(1, 3)));
+        fs::write(&path, &bytes).unwrap();
+        refused("an undecodable frame");
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            bytes,
+            "a refused log is not modified"
+        );
+    }
+
+    #[test]
+    fn damaged_quorum_state_or_log_start_refused() {
+        for name in [QUORUM_STATE_FILE, LOG_START_FILE] {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(name), b"{\"vote\": ").unwrap();
+            let e = open_err(dir.path());
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{name}: {e}");
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    }
+
+    #[tokio::test]
+    async fn leftover_temp_files_removed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store.save_vote(&Vote::new(2, 1)).await.unwrap();
+        drop(store);
+        for name in [QUORUM_STATE_FILE, LOG_START_FILE] {
+            fs::write(dir.path().join(format!("{name}.tmp")), b"{\"vo").unwrap();
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.read_vote().await.unwrap(), Some(Vote::new(2, 1)));
+        for name in [QUORUM_STATE_FILE, LOG_START_FILE] {
+            assert!(!dir.path().join(format!("{name}.tmp")).exists());
+        }
+    }
+
+    #[tokio::test]
+    async fn append_that_would_leave_a_hole_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        append(&mut store, 1, 0..3).await;
+        let len = log_len(dir.path());
+        assert!(store.blocking_append([ent(1, 4)]).await.is_err());
+        assert!(store.blocking_append([ent(1, 3), ent(1, 5)]).await.is_err());
+        assert!(store.blocking_append([ent(1, 2)]).await.is_err());
+        assert_eq!(log_len(dir.path()), len, "nothing was written");
+        assert_eq!(ids(&mut store).await, ids_of(1, 0..3));
+        store.blocking_append(Vec::new()).await.unwrap();
+        drop(store);
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(ids(&mut store).await, ids_of(1, 0..3));
+    }
+
+    #[tokio::test]
+    async fn reader_sees_appends_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let mut reader = store.get_log_reader().await;
+        let mut reader2 = reader.clone();
+        append(&mut store, 1, 0..10).await;
+        let idx = |v: Vec<Entry<TestConfig>>| v.iter().map(|e| e.log_id.index).collect::<Vec<_>>();
+        assert_eq!(
+            idx(reader.try_get_log_entries(3..6).await.unwrap()),
+            vec![3, 4, 5]
+        );
+        assert_eq!(
+            idx(reader2.try_get_log_entries(8..).await.unwrap()),
+            vec![8, 9]
+        );
+        assert_eq!(
+            idx(reader.try_get_log_entries(..=1).await.unwrap()),
+            vec![0, 1]
+        );
+        assert_eq!(
+            idx(reader.try_get_log_entries(9..=u64::MAX).await.unwrap()),
+            vec![9]
+        );
+        assert_eq!(
+            idx(reader
+                .try_get_log_entries((Bound::Included(6), Bound::Excluded(3)))
+                .await
+                .unwrap()),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            idx(reader.try_get_log_entries(5..5).await.unwrap()),
+            Vec::<u64>::new()
+        );
+        let excluded = (Bound::Excluded(u64::MAX), Bound::Unbounded);
+        assert_eq!(
+            idx(reader.try_get_log_entries(excluded).await.unwrap()),
+            Vec::<u64>::new()
+        );
+        let excluded = (Bound::Excluded(2), Bound::Excluded(5));
+        assert_eq!(
+            idx(reader.try_get_log_entries(excluded).await.unwrap()),
+            vec![3, 4]
+        );
+        store.purge(lid(1, 4)).await.unwrap();
+        store.truncate(lid(1, 8)).await.unwrap();
+        assert_eq!(
+            idx(reader.try_get_log_entries(..).await.unwrap()),
+            vec![5, 6, 7]
+        );
+    }
 }
