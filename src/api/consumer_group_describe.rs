@@ -22,10 +22,9 @@ pub fn handle(
 ) -> ConsumerGroupDescribeResponse {
     let b = &ctx.broker;
     let names: std::collections::HashMap<uuid::Uuid, String> = b
-        .topics
-        .list()
-        .iter()
-        .map(|t| (t.id, t.name.clone()))
+        .topic_views()
+        .into_iter()
+        .map(|t| (t.id, t.name))
         .collect();
     let wire = |a: &Assignment| {
         WireAssignment::default().with_topic_partitions(
@@ -48,6 +47,9 @@ pub fn handle(
             let mut d = DescribedGroup::default().with_group_id(gid.clone());
             if req.include_authorized_operations {
                 d.authorized_operations = ALL_GROUP_OPERATIONS;
+            }
+            if let Err(code) = b.check_group_coordinator(gid.as_str()) {
+                return d.with_error_code(code);
             }
             let Some(g) = b.groups.consumer_describe(gid.as_str()) else {
                 return d

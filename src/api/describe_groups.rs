@@ -20,6 +20,9 @@ pub fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroup
             if v >= 3 && req.include_authorized_operations {
                 d.authorized_operations = ALL_GROUP_OPERATIONS;
             }
+            if let Err(code) = ctx.broker.check_group_coordinator(id.as_str()) {
+                return d.with_error_code(code);
+            }
             let Some(g) = ctx.broker.groups.describe(id.as_str()) else {
                 d.group_state = str_bytes("Dead");
                 if v >= 6 {

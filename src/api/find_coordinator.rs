@@ -1,5 +1,7 @@
-//! FindCoordinator (key 10), v0–v6: this broker coordinates every group and
-//! transactional id. v4+ batches keys (`coordinator_keys`).
+//! FindCoordinator (key 10), v0–v6: the broker that coordinates a group or a transactional id.
+//! A single broker coordinates everything; in a cluster it is the leader of the key's
+//! `__consumer_offsets` / `__transaction_state` partition. v4+ batches keys
+//! (`coordinator_keys`).
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -7,59 +9,58 @@ use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinator
 use kafka_protocol::protocol::StrBytes;
 
 use super::context::{RequestContext, str_bytes};
+use crate::broker::BrokerEndpoint;
+use crate::broker::coordinators::{GROUP_KEY, TRANSACTION_KEY};
 
-const GROUP: i8 = 0;
-const TRANSACTION: i8 = 1;
+async fn answer(
+    ctx: &RequestContext,
+    key_type: i8,
+    key: &StrBytes,
+) -> Result<BrokerEndpoint, (i16, Option<StrBytes>)> {
+    if key_type != GROUP_KEY && key_type != TRANSACTION_KEY {
+        return Err((
+            E::InvalidRequest.code(),
+            Some(str_bytes(format!("unknown key type {key_type}"))),
+        ));
+    }
+    if key.is_empty() && key_type == GROUP_KEY {
+        return Err((E::InvalidGroupId.code(), None));
+    }
+    ctx.broker
+        .find_coordinator(key_type, key.as_str(), &ctx.conn.listener)
+        .await
+        .map_err(|code| (code, None))
+}
 
-pub fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
-    let b = &ctx.broker;
-    let (host, port) = b
-        .config
-        .advertised_for(&ctx.conn.listener)
-        .map(|l| (l.host.clone(), l.port as i32))
-        .unwrap_or_default();
-    let answer = |key: &StrBytes| -> (i16, Option<StrBytes>) {
-        if req.key_type != GROUP && req.key_type != TRANSACTION {
-            return (
-                E::InvalidRequest.code(),
-                Some(str_bytes(format!("unknown key type {}", req.key_type))),
-            );
-        }
-        if key.is_empty() && req.key_type == GROUP {
-            return (E::InvalidGroupId.code(), None);
-        }
-        (0, None)
-    };
+pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     if ctx.version >= 4 {
-        let coordinators = req
-            .coordinator_keys
-            .iter()
-            .map(|k| {
-                let (code, msg) = answer(k);
-                let c = Coordinator::default()
-                    .with_key(k.clone())
+        let mut coordinators = Vec::with_capacity(req.coordinator_keys.len());
+        for k in &req.coordinator_keys {
+            let c = Coordinator::default().with_key(k.clone());
+            coordinators.push(match answer(ctx, req.key_type, k).await {
+                Ok(e) => c
+                    .with_node_id(BrokerId(e.id))
+                    .with_host(str_bytes(e.host))
+                    .with_port(e.port as i32),
+                Err((code, msg)) => c
                     .with_error_code(code)
-                    .with_error_message(msg);
-                if code == 0 {
-                    c.with_node_id(BrokerId(b.node_id))
-                        .with_host(str_bytes(host.clone()))
-                        .with_port(port)
-                } else {
-                    c.with_node_id(BrokerId(-1)).with_port(-1)
-                }
-            })
-            .collect();
+                    .with_error_message(msg)
+                    .with_node_id(BrokerId(-1))
+                    .with_port(-1),
+            });
+        }
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let (code, msg) = answer(&req.key);
-    let resp = FindCoordinatorResponse::default()
-        .with_error_code(code)
-        .with_error_message(msg);
-    if code == 0 {
-        resp.with_node_id(BrokerId(b.node_id))
-            .with_host(str_bytes(host))
-            .with_port(port)
-    } else {
-        resp.with_node_id(BrokerId(-1)).with_port(-1)
+    let resp = FindCoordinatorResponse::default();
+    match answer(ctx, req.key_type, &req.key).await {
+        Ok(e) => resp
+            .with_node_id(BrokerId(e.id))
+            .with_host(str_bytes(e.host))
+            .with_port(e.port as i32),
+        Err((code, msg)) => resp
+            .with_error_code(code)
+            .with_error_message(msg)
+            .with_node_id(BrokerId(-1))
+            .with_port(-1),
     }
 }

@@ -180,7 +180,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await.into(),
-        RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).into(),
+        RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).await.into(),
         RequestKind::JoinGroup(r) => join_group::handle(ctx, r).await.into(),
         RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await.into(),
         RequestKind::Heartbeat(r) => heartbeat::handle(ctx, r).into(),

@@ -67,6 +67,11 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
                         .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
+                if let Err(code) = ctx.broker.check_group_coordinator(g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(code);
+                }
                 let topics = by_topic(groups.fetch_offsets(g.group_id.as_str(), wanted))
                     .into_iter()
                     .map(|(name, parts)| {
@@ -100,6 +105,10 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(results);
+    }
+    if let Err(code) = ctx.broker.check_group_coordinator(req.group_id.as_str()) {
+        // v2+ says so at the top; v0-v1 have only the partitions' codes (none asked: none).
+        return OffsetFetchResponse::default().with_error_code(code);
     }
     let wanted = req.topics.as_ref().map(|ts| {
         ts.iter()

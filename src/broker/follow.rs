@@ -77,5 +77,6 @@ impl Broker {
             }
             self.topics.follow_configs(&name, &configs);
         }
+        self.follow_coordinators();
     }
 }

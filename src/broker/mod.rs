@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+pub mod coordinators;
 mod follow;
 pub mod view;
 
@@ -82,6 +83,7 @@ impl Broker {
         };
         let broker = Self::open_with(config, cluster_id, clock, cluster)?;
         if broker.cluster.is_some() {
+            broker.join_cluster_coordinators();
             broker.follow_image(shutdown);
         }
         Ok(broker)
@@ -109,6 +111,7 @@ impl Broker {
                 topics: &topics,
                 groups: &groups,
                 producer_ids: &producer_ids,
+                state_partitions: 1,
             },
             clock.now_ms(),
         );
@@ -139,6 +142,7 @@ impl Broker {
             topics: &self.topics,
             groups: &self.groups,
             producer_ids: &self.producer_ids,
+            state_partitions: self.txn_state_partitions(),
         }
     }
 

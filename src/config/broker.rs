@@ -70,6 +70,10 @@ pub struct ClusterConfig {
     pub broker_heartbeat_interval_ms: i64,
     pub offsets_topic_replication_factor: i16,
     pub transaction_state_log_replication_factor: i16,
+    /// Partitions of `__consumer_offsets` / `__transaction_state` in a cluster (a single
+    /// broker keeps one of each).
+    pub offsets_topic_num_partitions: i32,
+    pub transaction_state_log_num_partitions: i32,
 }
 
 /// One entry of `controller.quorum.voters`: `id@host:port`.
@@ -245,6 +249,18 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         T::Short,
         Some("3"),
         "Replicas of __consumer_offsets in a cluster; it is created once that many brokers are registered.",
+    ),
+    key(
+        "offsets.topic.num.partitions",
+        T::Int,
+        Some("50"),
+        "Partitions of __consumer_offsets in a cluster (groups spread over their leaders); a single broker keeps one.",
+    ),
+    key(
+        "transaction.state.log.num.partitions",
+        T::Int,
+        Some("50"),
+        "Partitions of __transaction_state in a cluster; a single broker keeps one.",
     ),
     key(
         "transaction.state.log.replication.factor",
@@ -442,7 +458,6 @@ pub(super) const IGNORED_KEYS: &[&str] = &[
     "num.recovery.threads.per.data.dir",
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
-    "offsets.topic.num.partitions",
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
@@ -826,6 +841,9 @@ fn parse_cluster(
             3,
         )?
         .min(i16::MAX as i64) as i16,
+        offsets_topic_num_partitions: int("offsets.topic.num.partitions", 50)?.min(10_000) as i32,
+        transaction_state_log_num_partitions: int("transaction.state.log.num.partitions", 50)?
+            .min(10_000) as i32,
     }))
 }
 

@@ -6,10 +6,12 @@
 //!
 //! **Must never:** speak the wire; read the clock (time is a `now_ms` argument).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use super::classic::{ClassicGroup, GroupLimits};
 use super::consumer::{ConsumerGroup, TopicView};
@@ -49,6 +51,35 @@ pub struct GroupCoordinator {
     pub(super) consumer_session_timeout_ms: i32,
     pub consumer_heartbeat_interval_ms: i32,
     pub(super) consumer_assignor: String,
+    /// How many partitions `__consumer_offsets` has: 1 on a single broker, the cluster's
+    /// `offsets.topic.num.partitions` in a cluster.
+    offsets_partitions: AtomicI32,
+    /// The `__consumer_offsets` partitions whose groups this node coordinates; `None`: all
+    /// (the single broker).
+    owned: RwLock<Option<BTreeSet<i32>>>,
+    /// Where the consumer protocol's assignors see topics, when not the local registry (a
+    /// cluster node sees the whole cluster's topics in its metadata image).
+    topic_source: RwLock<Option<TopicSource>>,
+}
+
+/// Every topic's id and partition count, from somewhere other than the local registry.
+pub type TopicSource = Arc<dyn Fn() -> TopicView + Send + Sync>;
+
+/// Java's `String.hashCode` (over UTF-16 code units), which Kafka uses to map a group id or a
+/// transactional id to its coordinator's partition.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// Kafka's `Utils.abs(key.hashCode()) % partitions`.
+pub fn partition_for_key(key: &str, partitions: i32) -> i32 {
+    if partitions <= 1 {
+        return 0;
+    }
+    let h = java_string_hash(key);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions
 }
 
 fn limits_of(config: &Config) -> GroupLimits {
@@ -59,8 +90,8 @@ fn limits_of(config: &Config) -> GroupLimits {
     }
 }
 
-/// Every topic's id and partition count, as the consumer protocol's assignors need.
-pub(super) fn topic_view(topics: &TopicRegistry) -> TopicView {
+/// Every topic's id and partition count from the local registry (a single broker).
+fn local_topic_view(topics: &TopicRegistry) -> TopicView {
     topics
         .list()
         .iter()
@@ -81,7 +112,72 @@ impl GroupCoordinator {
             consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
             consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
             consumer_assignor: config.group_consumer_assignors[0].clone(),
+            offsets_partitions: AtomicI32::new(1),
+            owned: RwLock::new(None),
+            topic_source: RwLock::new(None),
         }
+    }
+
+    /// Every topic's id and partition count, as the consumer protocol's assignors need.
+    pub(super) fn topic_view(&self, topics: &TopicRegistry) -> TopicView {
+        match &*self.topic_source.read() {
+            Some(source) => source(),
+            None => local_topic_view(topics),
+        }
+    }
+
+    /// A cluster node: assignors see the cluster's topics through `source`, and this node
+    /// coordinates no group until it leads a `__consumer_offsets` partition.
+    pub fn join_cluster(&self, source: TopicSource) {
+        *self.topic_source.write() = Some(source);
+        *self.owned.write() = Some(BTreeSet::new());
+    }
+
+    /// The `__consumer_offsets` partition that holds `group_id`.
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        partition_for_key(group_id, self.offsets_partitions.load(Ordering::Relaxed))
+    }
+
+    /// Whether this node coordinates `group_id`.
+    pub fn owns(&self, group_id: &str) -> bool {
+        match &*self.owned.read() {
+            None => true,
+            Some(set) => set.contains(&self.partition_for(group_id)),
+        }
+    }
+
+    /// The partitions this node coordinates (`None`: all, a single broker).
+    pub fn owned_partitions(&self) -> Option<BTreeSet<i32>> {
+        self.owned.read().clone()
+    }
+
+    /// Take over the groups of `__consumer_offsets` partition `partition` (of `count`): replay
+    /// it, then serve them.
+    pub fn load_partition(&self, topics: &TopicRegistry, partition: i32, count: i32, now_ms: i64) {
+        self.offsets_partitions
+            .store(count.max(1), Ordering::Relaxed);
+        let n = self.replay_partition(topics, partition, now_ms);
+        if let Some(set) = &mut *self.owned.write() {
+            set.insert(partition);
+        }
+        tracing::debug!(
+            partition,
+            records = n,
+            "now coordinating the groups of {OFFSETS_TOPIC}-{partition}"
+        );
+    }
+
+    /// Hand over the groups of `partition`: forget them (their new coordinator replays them).
+    pub fn unload_partition(&self, partition: i32) {
+        if let Some(set) = &mut *self.owned.write() {
+            set.remove(&partition);
+        }
+        let mut groups = self.groups.lock();
+        groups.retain(|id, _| self.partition_for(id) != partition);
+        tracing::debug!(
+            partition,
+            "no longer coordinating the groups of {OFFSETS_TOPIC}-{partition}"
+        );
     }
 
     pub(super) fn entry<'a>(
@@ -99,14 +195,16 @@ impl GroupCoordinator {
             })
     }
 
-    /// Write records to `__consumer_offsets`, creating it on first use.
+    /// Write `group_id`'s records to its `__consumer_offsets` partition (a single broker
+    /// creates the topic on first use).
     pub(super) fn persist(
         &self,
         topics: &TopicRegistry,
+        group_id: &str,
         records: Vec<(Bytes, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<(), Code> {
-        self.persist_as(topics, records, None, now_ms)
+        self.persist_as(topics, group_id, records, None, now_ms)
     }
 
     /// [`Self::persist`], as a write of the transactional producer `(producer_id, epoch)`
@@ -114,6 +212,7 @@ impl GroupCoordinator {
     pub(super) fn persist_as(
         &self,
         topics: &TopicRegistry,
+        group_id: &str,
         records: Vec<(Bytes, Option<Bytes>)>,
         producer: Option<(i64, i16)>,
         now_ms: i64,
@@ -121,8 +220,12 @@ impl GroupCoordinator {
         if records.is_empty() {
             return Ok(());
         }
+        if !self.owns(group_id) {
+            return Err(E::NotCoordinator.code());
+        }
+        let partition = self.partition_for(group_id);
         topics
-            .append_internal(OFFSETS_TOPIC, records, producer, now_ms)
+            .append_internal(OFFSETS_TOPIC, partition, records, producer, now_ms)
             .map(|_| ())
             .map_err(|e| {
                 tracing::error!("writing {OFFSETS_TOPIC}: {e}");
@@ -154,7 +257,8 @@ impl GroupCoordinator {
     ) {
         if group.dirty {
             group.dirty = false;
-            if let Err(e) = self.persist(topics, vec![Self::metadata_record(group)], now_ms) {
+            let record = Self::metadata_record(group);
+            if let Err(e) = self.persist(topics, &group.group_id.clone(), vec![record], now_ms) {
                 tracing::warn!(group = %group.group_id, "could not persist group metadata: {e:?}");
             }
         }

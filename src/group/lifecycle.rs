@@ -6,7 +6,7 @@
 //! **Must never:** read the clock (the broker's ticker, or a test, passes `now_ms`).
 
 use super::classic::ClassicGroup;
-use super::coordinator::{GroupCoordinator, OFFSETS_TOPIC, topic_view};
+use super::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
 use super::records::{self, GroupKey, GroupRecord};
 use crate::config::Config;
 use crate::log::control::marker_type;
@@ -28,7 +28,22 @@ impl GroupCoordinator {
     }
 
     fn replay(&self, topics: &TopicRegistry, now_ms: i64) -> usize {
-        topics.replay_internal(OFFSETS_TOPIC, &mut |r| {
+        topics.replay_internal(OFFSETS_TOPIC, &mut |r| self.replay_record(r, now_ms))
+    }
+
+    pub(super) fn replay_partition(
+        &self,
+        topics: &TopicRegistry,
+        partition: i32,
+        now_ms: i64,
+    ) -> usize {
+        topics.replay_internal_partition(OFFSETS_TOPIC, partition, &mut |r| {
+            self.replay_record(r, now_ms)
+        })
+    }
+
+    fn replay_record(&self, r: kafka_protocol::records::Record, now_ms: i64) {
+        {
             if r.control {
                 // A transaction marker settles that producer's pending offsets.
                 if let Some(marker) = r.key.as_deref().and_then(marker_type) {
@@ -58,7 +73,7 @@ impl GroupCoordinator {
                 return;
             }
             self.apply(key, value, now_ms);
-        })
+        }
     }
 
     fn apply(&self, key: GroupKey, value: Option<GroupRecord>, now_ms: i64) {
@@ -120,7 +135,7 @@ impl GroupCoordinator {
             if let Some(cg) = &mut entry.consumer
                 && !cg.members.is_empty()
             {
-                let view = view.get_or_insert_with(|| topic_view(topics));
+                let view = view.get_or_insert_with(|| self.topic_view(topics));
                 cg.tick(view, now_ms);
             }
         }

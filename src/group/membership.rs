@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::classic::{self, GroupState, JoinRequest, JoinResult, Reply, SyncRequest, SyncResult};
 use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
-use super::coordinator::{GroupCoordinator, topic_view};
+use super::coordinator::GroupCoordinator;
 use super::records;
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
@@ -75,6 +75,9 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Reply::Now(JoinResult::error(E::InvalidGroupId.code(), &req.member_id));
         }
+        if !self.owns(group_id) {
+            return Reply::Now(JoinResult::error(E::NotCoordinator.code(), &req.member_id));
+        }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
         if entry.is_active_consumer_group() {
@@ -121,9 +124,17 @@ impl GroupCoordinator {
         now_ms: i64,
     ) -> Reply<SyncResult> {
         let mut groups = self.groups.lock();
-        let Some(entry) = groups.get_mut(group_id) else {
+        let missing = if self.owns(group_id) {
+            E::UnknownMemberId
+        } else {
+            E::NotCoordinator
+        };
+        let Some(entry) = groups
+            .get_mut(group_id)
+            .filter(|_| missing != E::NotCoordinator)
+        else {
             return Reply::Now(SyncResult {
-                error: E::UnknownMemberId.code(),
+                error: missing.code(),
                 protocol_type: None,
                 protocol_name: None,
                 assignment: Bytes::new(),
@@ -142,6 +153,9 @@ impl GroupCoordinator {
         generation_id: i32,
         now_ms: i64,
     ) -> Code {
+        if !self.owns(group_id) {
+            return E::NotCoordinator.code();
+        }
         let mut groups = self.groups.lock();
         match groups.get_mut(group_id) {
             Some(e) => e
@@ -159,6 +173,9 @@ impl GroupCoordinator {
         members: &[(String, Option<String>)],
         now_ms: i64,
     ) -> Result<Vec<Code>, Code> {
+        if !self.owns(group_id) {
+            return Err(E::NotCoordinator.code());
+        }
         let mut groups = self.groups.lock();
         let Some(entry) = groups.get_mut(group_id) else {
             return Err(E::UnknownMemberId.code());
@@ -248,6 +265,9 @@ impl GroupCoordinator {
         let mut groups = self.groups.lock();
         ids.iter()
             .map(|id| {
+                if !self.owns(id) {
+                    return E::NotCoordinator.code();
+                }
                 let Some(entry) = groups.get_mut(id) else {
                     return E::GroupIdNotFound.code();
                 };
@@ -262,7 +282,7 @@ impl GroupCoordinator {
                     .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
                     .collect();
                 records.push((records::encode_group_key(id), None));
-                if let Err(e) = self.persist(topics, records, now_ms) {
+                if let Err(e) = self.persist(topics, id, records, now_ms) {
                     return e;
                 }
                 entry.group.mark_dead(now_ms);
@@ -291,6 +311,15 @@ impl GroupCoordinator {
                 assignment: None,
             };
         }
+        if !self.owns(group_id) {
+            return HeartbeatResult {
+                error: E::NotCoordinator.code(),
+                error_message: None,
+                member_id: req.member_id,
+                member_epoch: -1,
+                assignment: None,
+            };
+        }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
         if entry.consumer.is_none() {
@@ -312,7 +341,7 @@ impl GroupCoordinator {
         let cg = entry.consumer.as_mut().expect("set above");
         tracing::debug!(group = group_id, member = %req.member_id, epoch = req.member_epoch, "consumer group heartbeat");
         let before = cg.group_epoch;
-        let result = cg.heartbeat(req, &topic_view(topics), now_ms);
+        let result = cg.heartbeat(req, &self.topic_view(topics), now_ms);
         if cg.group_epoch != before {
             // Persist that the group exists (and its epoch), as a classic group's generation.
             entry.group.generation_id = cg.group_epoch;

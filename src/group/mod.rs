@@ -37,7 +37,9 @@ mod offset_store;
 mod offsets;
 pub mod records;
 
-pub use coordinator::{GroupCoordinator, OFFSETS_TOPIC};
+pub use coordinator::{
+    GroupCoordinator, OFFSETS_TOPIC, TopicSource, java_string_hash, partition_for_key,
+};
 pub use membership::{
     ConsumerGroupDescription, ConsumerMemberDescription, GroupDescription, GroupListing,
     MemberDescription,

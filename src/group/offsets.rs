@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::classic::GroupState;
-use super::coordinator::{GroupCoordinator, GroupEntry, topic_view};
+use super::coordinator::{GroupCoordinator, GroupEntry};
 use super::offset_store::OffsetBatch;
 use super::records::{self, CommittedOffset};
 use crate::error::KafkaError as E;
@@ -37,6 +37,9 @@ impl GroupCoordinator {
     ) -> Result<Vec<Code>, Code> {
         if group_id.is_empty() {
             return Err(E::InvalidGroupId.code());
+        }
+        if !self.owns(group_id) {
+            return Err(E::NotCoordinator.code());
         }
         tracing::debug!(
             group = group_id,
@@ -72,7 +75,7 @@ impl GroupCoordinator {
             entry.group.dirty = false;
             records.push(Self::metadata_record(&entry.group));
         }
-        if let Err(e) = self.persist(topics, records, now_ms) {
+        if let Err(e) = self.persist(topics, group_id, records, now_ms) {
             for (i, ..) in &accepted {
                 results[*i] = e;
             }
@@ -98,6 +101,9 @@ impl GroupCoordinator {
         offsets: Vec<(String, i32, CommittedOffset)>,
         now_ms: i64,
     ) -> Result<Vec<Code>, Code> {
+        if !self.owns(group_id) {
+            return Err(E::NotCoordinator.code());
+        }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
         // KIP-447: a member/generation, when given, must be current.
@@ -114,7 +120,13 @@ impl GroupCoordinator {
             records,
             accepted,
         } = self.offset_batch(topics, group_id, offsets);
-        self.persist_as(topics, records, Some((producer_id, producer_epoch)), now_ms)?;
+        self.persist_as(
+            topics,
+            group_id,
+            records,
+            Some((producer_id, producer_epoch)),
+            now_ms,
+        )?;
         entry.offsets.add_pending(
             producer_id,
             accepted.into_iter().map(|(_, t, p, o)| ((t, p), o)),
@@ -135,13 +147,13 @@ impl GroupCoordinator {
             records: Vec::new(),
             accepted: Vec::new(),
         };
+        let view = self.topic_view(topics);
         for (topic, partition, o) in offsets {
             let code = if o.metadata.len() > self.metadata_max_bytes {
                 E::OffsetMetadataTooLarge.code()
-            } else if topics
+            } else if !view
                 .get(&topic)
-                .and_then(|t| t.partition(partition))
-                .is_none()
+                .is_some_and(|&(_, count)| partition >= 0 && partition < count)
             {
                 E::UnknownTopicOrPartition.code()
             } else {
@@ -197,6 +209,9 @@ impl GroupCoordinator {
         partitions: Vec<(String, i32)>,
         now_ms: i64,
     ) -> Result<Vec<Code>, Code> {
+        if !self.owns(group_id) {
+            return Err(E::NotCoordinator.code());
+        }
         let mut groups = self.groups.lock();
         let Some(entry) = groups.get_mut(group_id) else {
             return Err(E::GroupIdNotFound.code());
@@ -206,7 +221,7 @@ impl GroupCoordinator {
         }
         let subscribed: Vec<String> = match &entry.consumer {
             Some(cg) => cg
-                .subscribed_topics(&topic_view(topics))
+                .subscribed_topics(&self.topic_view(topics))
                 .into_iter()
                 .collect(),
             None if entry.group.state == GroupState::Empty => Vec::new(),
@@ -226,7 +241,7 @@ impl GroupCoordinator {
             }
             results.push(NONE);
         }
-        self.persist(topics, records, now_ms)?;
+        self.persist(topics, group_id, records, now_ms)?;
         for k in removed {
             entry.offsets.delete(&k);
         }
@@ -291,7 +306,7 @@ impl GroupCoordinator {
             if all_gone {
                 records.push((records::encode_group_key(id), None));
             }
-            if self.persist(topics, records, now_ms).is_ok() {
+            if self.persist(topics, id, records, now_ms).is_ok() {
                 tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
                 for k in expired {
                     entry.offsets.delete(&k);

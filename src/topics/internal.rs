@@ -1,6 +1,8 @@
-//! Internal topics (`__consumer_offsets`, `__transaction_state`): one
-//! compacted partition each, written and replayed by the coordinators through
-//! the same storage engine as user data.
+//! Internal topics (`__consumer_offsets`, `__transaction_state`): compacted partitions
+//! written and replayed by the coordinators through the same storage engine as user data. A
+//! single broker creates each with one partition on first use; in a cluster the controller
+//! creates them (many partitions, each coordinator writing the ones this node leads), so here
+//! they are only looked up.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +25,9 @@ impl TopicRegistry {
         if let Some(t) = self.get(name) {
             return Ok(t);
         }
+        if self.broker_config().cluster.is_some() {
+            return Err(TopicError::UnknownTopic);
+        }
         let mut cfg = BTreeMap::new();
         cfg.insert("cleanup.policy".to_string(), "compact".to_string());
         match self.create(name, 1, 1, cfg, now_ms) {
@@ -36,12 +41,13 @@ impl TopicRegistry {
     pub fn append_internal(
         &self,
         name: &str,
+        partition: i32,
         records: Vec<KeyValue>,
         producer: Option<(i64, i16)>,
         now_ms: i64,
     ) -> Result<i64, TopicError> {
         let topic = self.internal_topic(name, now_ms)?;
-        let partition = topic.partition(0).ok_or(TopicError::UnknownTopic)?;
+        let partition = topic.partition(partition).ok_or(TopicError::UnknownTopic)?;
         let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
         let recs: Vec<Record> = records
             .into_iter()
@@ -81,11 +87,34 @@ impl TopicRegistry {
 
     /// Every record of an internal topic, in order (start-up replay).
     pub fn replay_internal(&self, name: &str, f: &mut dyn FnMut(Record)) -> usize {
+        self.replay_internal_partitions(name, None, f)
+    }
+
+    /// Every record of one partition of an internal topic, in order (a coordinator taking
+    /// over that partition).
+    pub fn replay_internal_partition(
+        &self,
+        name: &str,
+        partition: i32,
+        f: &mut dyn FnMut(Record),
+    ) -> usize {
+        self.replay_internal_partitions(name, Some(partition), f)
+    }
+
+    fn replay_internal_partitions(
+        &self,
+        name: &str,
+        only: Option<i32>,
+        f: &mut dyn FnMut(Record),
+    ) -> usize {
         let Some(topic) = self.get(name) else {
             return 0;
         };
         let mut n = 0;
-        for p in topic.partitions.read().values() {
+        for p in topic.local_partitions() {
+            if only.is_some_and(|o| o != p.index) {
+                continue;
+            }
             let offsets = p.offsets();
             let mut offset = offsets.log_start_offset;
             let end = offsets.log_end_offset;
@@ -142,6 +171,7 @@ mod tests {
         let at = reg
             .append_internal(
                 "__consumer_offsets",
+                0,
                 vec![kv("a", "1"), kv("b", "2")],
                 None,
                 0,
@@ -152,7 +182,7 @@ mod tests {
         assert_eq!(*parked.borrow_and_update(), 2);
 
         let at = reg
-            .append_internal("__consumer_offsets", vec![kv("c", "3")], Some((9, 0)), 0)
+            .append_internal("__consumer_offsets", 0, vec![kv("c", "3")], Some((9, 0)), 0)
             .unwrap();
         assert_eq!(at, 2);
         assert_eq!(*parked.borrow_and_update(), 3);

@@ -18,7 +18,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 
 use crate::error::{Code, NONE};
-use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC, partition_for_key};
 use crate::log::Marker;
 use crate::topics::TopicRegistry;
 use crate::txn::producer_id::ProducerIdManager;
@@ -97,6 +97,8 @@ pub struct TxnContext<'a> {
     pub topics: &'a TopicRegistry,
     pub groups: &'a GroupCoordinator,
     pub producer_ids: &'a ProducerIdManager,
+    /// How many partitions `__transaction_state` has (1 on a single broker).
+    pub state_partitions: i32,
 }
 
 impl TransactionCoordinator {
@@ -190,7 +192,7 @@ impl TransactionCoordinator {
                     start_ms: -1,
                     last_update_ms: now_ms,
                 };
-                persist(ctx.topics, &m, now_ms)?;
+                persist(ctx, &m, now_ms)?;
                 let out = (m.producer_id, m.producer_epoch);
                 txns.insert(transactional_id.to_string(), m);
                 return Ok(out);
@@ -220,7 +222,7 @@ impl TransactionCoordinator {
         m.state = TxnState::Empty;
         m.partitions.clear();
         m.last_update_ms = now_ms;
-        persist(ctx.topics, m, now_ms)?;
+        persist(ctx, m, now_ms)?;
         Ok((m.producer_id, m.producer_epoch))
     }
 
@@ -294,7 +296,7 @@ impl TransactionCoordinator {
         begin(m, now_ms);
         m.partitions.extend(partitions.iter().cloned());
         m.last_update_ms = now_ms;
-        persist(ctx.topics, m, now_ms)?;
+        persist(ctx, m, now_ms)?;
         Ok(vec![NONE; partitions.len()])
     }
 
@@ -311,7 +313,7 @@ impl TransactionCoordinator {
         begin(m, now_ms);
         m.partitions.insert((OFFSETS_TOPIC.to_string(), 0));
         m.last_update_ms = now_ms;
-        persist(ctx.topics, m, now_ms)
+        persist(ctx, m, now_ms)
     }
 
     /// Whether TxnOffsetCommit may add offsets for this producer now.
@@ -434,7 +436,7 @@ fn complete(
         TxnState::PrepareAbort
     };
     m.last_update_ms = now_ms;
-    persist(ctx.topics, m, now_ms)?;
+    persist(ctx, m, now_ms)?;
     for (topic, partition) in &m.partitions {
         let Some(p) = ctx.topics.get(topic).and_then(|t| t.partition(*partition)) else {
             // The topic was deleted meanwhile: nothing left to mark.
@@ -461,7 +463,7 @@ fn complete(
     };
     m.partitions.clear();
     m.last_update_ms = now_ms;
-    persist(ctx.topics, m, now_ms)
+    persist(ctx, m, now_ms)
 }
 
 fn encode_key(id: &str) -> Bytes {
@@ -560,10 +562,12 @@ fn decode_value(id: &str, v: &Bytes) -> Option<TxnMetadata> {
 }
 
 /// Append a transaction's state to `__transaction_state` (created on first use).
-fn persist(topics: &TopicRegistry, m: &TxnMetadata, now_ms: i64) -> Result<(), Code> {
-    topics
+fn persist(ctx: &TxnContext<'_>, m: &TxnMetadata, now_ms: i64) -> Result<(), Code> {
+    let partition = partition_for_key(&m.transactional_id, ctx.state_partitions);
+    ctx.topics
         .append_internal(
             TRANSACTION_STATE_TOPIC,
+            partition,
             vec![(encode_key(&m.transactional_id), Some(encode_value(m)))],
             None,
             now_ms,
@@ -624,6 +628,7 @@ mod tests {
                 topics: &self.topics,
                 groups: &self.groups,
                 producer_ids: &self.ids,
+                state_partitions: 1,
             }
         }
 
@@ -787,7 +792,7 @@ mod tests {
             let mut txns = c.txns.lock();
             let m = txns.get_mut("tx").unwrap();
             m.state = TxnState::PrepareCommit;
-            persist(&w.topics, m, 1).unwrap();
+            persist(&w.ctx(), m, 1).unwrap();
         }
         drop(c);
         let World { _dir, .. } = w;

@@ -1,0 +1,164 @@
+//! Where groups and transactions are coordinated. A single broker coordinates everything. In a
+//! cluster, as in Kafka, a group id (transactional id) maps to a partition of
+//! `__consumer_offsets` (`__transaction_state`) by its Java hash, and the leader of that
+//! partition is its coordinator: FindCoordinator answers with it, and the others answer
+//! NOT_COORDINATOR. The internal topics are created through the controller the first time a
+//! coordinator is looked for. When a node gains (loses) the leadership of such a partition it
+//! replays (forgets) the groups in it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kafka_protocol::ResponseError as E;
+
+use super::Broker;
+use super::view::BrokerEndpoint;
+use crate::cluster::controller::NewTopic;
+use crate::error::Code;
+use crate::group::{OFFSETS_TOPIC, TopicSource, partition_for_key};
+use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
+
+/// FindCoordinator's key types.
+pub const GROUP_KEY: i8 = 0;
+pub const TRANSACTION_KEY: i8 = 1;
+
+impl Broker {
+    /// How many partitions `__transaction_state` has (1 on a single broker).
+    pub fn txn_state_partitions(&self) -> i32 {
+        match &self.cluster {
+            None => 1,
+            Some(c) => c
+                .image()
+                .topics
+                .get(TRANSACTION_STATE_TOPIC)
+                .map(|t| t.partitions.len() as i32)
+                .unwrap_or(c.config.transaction_state_log_num_partitions),
+        }
+    }
+
+    /// Cluster mode: let the group coordinator's assignors see every topic of the cluster.
+    pub(super) fn join_cluster_coordinators(&self) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let source: TopicSource = Arc::new(move || {
+            cluster
+                .image()
+                .topics
+                .values()
+                .map(|t| (t.name.clone(), (t.id, t.partitions.len() as i32)))
+                .collect()
+        });
+        self.groups.join_cluster(source);
+    }
+
+    /// The broker coordinating `key`: COORDINATOR_NOT_AVAILABLE while its partition has no
+    /// leader (or its internal topic is being created).
+    pub async fn find_coordinator(
+        &self,
+        key_type: i8,
+        key: &str,
+        listener: &str,
+    ) -> Result<BrokerEndpoint, Code> {
+        let Some(cluster) = &self.cluster else {
+            return self
+                .brokers(listener)
+                .into_iter()
+                .next()
+                .ok_or(E::CoordinatorNotAvailable.code());
+        };
+        let (topic, count, rf) = match key_type {
+            GROUP_KEY => (
+                OFFSETS_TOPIC,
+                cluster.config.offsets_topic_num_partitions,
+                cluster.config.offsets_topic_replication_factor,
+            ),
+            _ => (
+                TRANSACTION_STATE_TOPIC,
+                cluster.config.transaction_state_log_num_partitions,
+                cluster.config.transaction_state_log_replication_factor,
+            ),
+        };
+        let exists = cluster.image().topics.contains_key(topic);
+        if !exists {
+            let mut configs = BTreeMap::new();
+            configs.insert("cleanup.policy".to_string(), "compact".to_string());
+            let spec = NewTopic {
+                name: topic.to_string(),
+                partitions: count,
+                replication_factor: rf,
+                assignments: vec![],
+                configs,
+            };
+            if let Err(e) = self.create_topics(vec![spec], false).await.remove(0)
+                && e.code != E::TopicAlreadyExists.code()
+            {
+                tracing::warn!(topic, "cannot create the internal topic yet: {}", e.message);
+                return Err(E::CoordinatorNotAvailable.code());
+            }
+        }
+        let leader = {
+            let image = cluster.image();
+            let t = image
+                .topics
+                .get(topic)
+                .ok_or(E::CoordinatorNotAvailable.code())?;
+            let p = partition_for_key(key, t.partitions.len() as i32);
+            t.partitions[p as usize].leader
+        };
+        if leader < 0 {
+            return Err(E::CoordinatorNotAvailable.code());
+        }
+        self.brokers(listener)
+            .into_iter()
+            .find(|b| b.id == leader)
+            .ok_or(E::CoordinatorNotAvailable.code())
+    }
+
+    /// NOT_COORDINATOR unless this node coordinates `group_id`.
+    pub fn check_group_coordinator(&self, group_id: &str) -> Result<(), Code> {
+        if self.groups.owns(group_id) {
+            Ok(())
+        } else {
+            Err(E::NotCoordinator.code())
+        }
+    }
+
+    /// After the image moved: take over the groups of the `__consumer_offsets` partitions this
+    /// node now leads, hand over the ones it no longer leads.
+    pub(super) fn follow_coordinators(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let (count, led): (i32, BTreeSet<i32>) = {
+            let image = cluster.image();
+            match image.topics.get(OFFSETS_TOPIC) {
+                None => (0, BTreeSet::new()),
+                Some(t) => (
+                    t.partitions.len() as i32,
+                    t.partitions
+                        .iter()
+                        .filter(|p| p.leader == self.node_id)
+                        .map(|p| p.partition)
+                        .collect(),
+                ),
+            }
+        };
+        let owned = self.groups.owned_partitions().unwrap_or_default();
+        if owned == led {
+            return;
+        }
+        for &p in owned.difference(&led) {
+            self.groups.unload_partition(p);
+        }
+        let now = self.now_ms();
+        for &p in led.difference(&owned) {
+            self.groups.load_partition(&self.topics, p, count, now);
+        }
+        tracing::info!(
+            partitions = ?led,
+            "coordinating the groups of {} of {count} {OFFSETS_TOPIC} partitions",
+            led.len()
+        );
+    }
+}
