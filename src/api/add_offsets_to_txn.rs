@@ -7,6 +7,9 @@ use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
     let b = &ctx.broker;
+    if let Err(code) = b.check_txn_coordinator(req.transactional_id.as_str()) {
+        return AddOffsetsToTxnResponse::default().with_error_code(code);
+    }
     let code = b
         .txns
         .add_offsets(
@@ -16,6 +19,7 @@ pub fn handle(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsTo
                 producer_id: req.producer_id.0,
                 producer_epoch: req.producer_epoch,
             },
+            req.group_id.as_str(),
             b.now_ms(),
         )
         .err()

@@ -32,14 +32,14 @@ fn results(
         producer_id: pid,
         producer_epoch: epoch,
     };
-    let codes =
-        match b
-            .txns
+    let added = b.check_txn_coordinator(id).and_then(|()| {
+        b.txns
             .add_partitions(&b.txn_context(), who, &partitions, verify_only, b.now_ms())
-        {
-            Ok(codes) => codes,
-            Err(code) => vec![code; partitions.len()],
-        };
+    });
+    let codes = match added {
+        Ok(codes) => codes,
+        Err(code) => vec![code; partitions.len()],
+    };
     let mut codes = codes.into_iter();
     topics
         .iter()

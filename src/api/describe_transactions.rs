@@ -17,6 +17,9 @@ pub fn handle(
         .into_iter()
         .map(|id| {
             let s = TransactionState::default().with_transactional_id(id.clone());
+            if let Err(code) = ctx.broker.check_txn_coordinator(id.as_str()) {
+                return s.with_error_code(code);
+            }
             let Some(m) = ctx.broker.txns.describe(id.as_str()) else {
                 return s
                     .with_error_code(E::TransactionalIdNotFound.code())

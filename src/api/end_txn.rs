@@ -9,17 +9,19 @@ use crate::txn::coordinator::TxnProducer;
 pub fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
     let b = &ctx.broker;
     let code = b
-        .txns
-        .end_txn(
-            &b.txn_context(),
-            TxnProducer {
-                transactional_id: req.transactional_id.as_str(),
-                producer_id: req.producer_id.0,
-                producer_epoch: req.producer_epoch,
-            },
-            req.committed,
-            b.now_ms(),
-        )
+        .check_txn_coordinator(req.transactional_id.as_str())
+        .and_then(|()| {
+            b.txns.end_txn(
+                &b.txn_context(),
+                TxnProducer {
+                    transactional_id: req.transactional_id.as_str(),
+                    producer_id: req.producer_id.0,
+                    producer_epoch: req.producer_epoch,
+                },
+                req.committed,
+                b.now_ms(),
+            )
+        })
         .err()
         .unwrap_or(0);
     let mut resp = EndTxnResponse::default().with_error_code(code);

@@ -14,6 +14,9 @@ pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitPro
         .with_producer_epoch(-1);
     b.refill_producer_ids().await;
     let result = match &req.transactional_id {
+        Some(id) if b.check_txn_coordinator(id.as_str()).is_err() => {
+            Err(kafka_protocol::ResponseError::NotCoordinator.code())
+        }
         Some(id) => {
             let expected = (ctx.version >= 3 && req.producer_id.0 >= 0)
                 .then_some((req.producer_id.0, req.producer_epoch));

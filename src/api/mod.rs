@@ -60,6 +60,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -218,6 +219,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeClientQuotas(r) => client_quotas::describe(ctx, r).into(),
         RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).into(),
+        RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

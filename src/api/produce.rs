@@ -149,7 +149,12 @@ fn produce_partition(
             producer_id: b.producer_id,
             producer_epoch: b.producer_epoch,
         };
-        if let Err(code) = ctx.broker.txns.verify_produce(who, &topic.name, pd.index) {
+        // KIP-890 verification where the transaction is coordinated (in a cluster, a leader
+        // that is not its coordinator takes the batch as Kafka did before KIP-890).
+        let coordinated_here = ctx.broker.check_txn_coordinator(txn_id).is_ok();
+        if coordinated_here
+            && let Err(code) = ctx.broker.txns.verify_produce(who, &topic.name, pd.index)
+        {
             return PartitionProduceResponse::default()
                 .with_error_code(code)
                 .with_base_offset(-1)

@@ -36,31 +36,41 @@ pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCom
         })
         .collect();
     let total = offsets.len();
-    let outcome = b
-        .txns
-        .check_offset_commit(TxnProducer {
-            transactional_id: req.transactional_id.as_str(),
-            producer_id: req.producer_id.0,
-            producer_epoch: req.producer_epoch,
-        })
-        .and_then(|_| {
-            let (generation, member) = if ctx.version >= 3 {
-                (req.generation_id, req.member_id.as_str())
-            } else {
-                (-1, "")
-            };
-            b.groups.txn_commit_offsets(
-                &b.topics,
-                req.group_id.as_str(),
-                req.producer_id.0,
-                req.producer_epoch,
-                member,
-                req.group_instance_id.as_ref().map(|s| s.as_str()),
-                generation,
-                offsets,
-                now,
-            )
-        });
+    // The transaction is checked where it is coordinated: here on a single broker, and in a
+    // cluster when this node is also its transaction coordinator.
+    let txn_check = if b
+        .check_txn_coordinator(req.transactional_id.as_str())
+        .is_ok()
+    {
+        b.txns.check_offset_commit(
+            TxnProducer {
+                transactional_id: req.transactional_id.as_str(),
+                producer_id: req.producer_id.0,
+                producer_epoch: req.producer_epoch,
+            },
+            b.groups.partition_for(req.group_id.as_str()),
+        )
+    } else {
+        Ok(())
+    };
+    let outcome = txn_check.and_then(|_| {
+        let (generation, member) = if ctx.version >= 3 {
+            (req.generation_id, req.member_id.as_str())
+        } else {
+            (-1, "")
+        };
+        b.groups.txn_commit_offsets(
+            &b.topics,
+            req.group_id.as_str(),
+            req.producer_id.0,
+            req.producer_epoch,
+            member,
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+            generation,
+            offsets,
+            now,
+        )
+    });
     let codes = match outcome {
         Ok(c) => c,
         Err(code) => vec![code; total],

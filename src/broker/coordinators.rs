@@ -16,7 +16,22 @@ use super::view::BrokerEndpoint;
 use crate::cluster::controller::NewTopic;
 use crate::error::Code;
 use crate::group::{OFFSETS_TOPIC, TopicSource, partition_for_key};
-use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
+use crate::partition::Partition;
+use crate::txn::coordinator::{PartitionDirectory, TRANSACTION_STATE_TOPIC};
+
+/// In a cluster, where the transaction coordinator finds partitions: the image says whether
+/// one exists, leadership whether this node writes its markers.
+impl PartitionDirectory for Broker {
+    fn exists(&self, topic: &str, partition: i32) -> bool {
+        self.topic_view(topic)
+            .is_some_and(|t| partition >= 0 && (partition as usize) < t.partitions.len())
+    }
+
+    fn local_leader(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.leader_partition(super::TopicRef::Name(topic), partition)
+            .ok()
+    }
+}
 
 /// FindCoordinator's key types.
 pub const GROUP_KEY: i8 = 0;
@@ -33,6 +48,31 @@ impl Broker {
                 .get(TRANSACTION_STATE_TOPIC)
                 .map(|t| t.partitions.len() as i32)
                 .unwrap_or(c.config.transaction_state_log_num_partitions),
+        }
+    }
+
+    /// How many partitions `__consumer_offsets` has (1 on a single broker).
+    pub fn offsets_partitions(&self) -> i32 {
+        match &self.cluster {
+            None => 1,
+            Some(c) => c
+                .image()
+                .topics
+                .get(OFFSETS_TOPIC)
+                .map(|t| t.partitions.len() as i32)
+                .unwrap_or(c.config.offsets_topic_num_partitions),
+        }
+    }
+
+    /// NOT_COORDINATOR unless this node coordinates `transactional_id`.
+    pub fn check_txn_coordinator(&self, transactional_id: &str) -> Result<(), Code> {
+        if self
+            .txns
+            .owns(transactional_id, self.txn_state_partitions())
+        {
+            Ok(())
+        } else {
+            Err(E::NotCoordinator.code())
         }
     }
 
@@ -124,26 +164,34 @@ impl Broker {
         }
     }
 
-    /// After the image moved: take over the groups of the `__consumer_offsets` partitions this
-    /// node now leads, hand over the ones it no longer leads.
-    pub(super) fn follow_coordinators(&self) {
+    /// The partitions of `topic` this node leads, and the topic's partition count.
+    fn led_partitions(&self, topic: &str) -> (i32, BTreeSet<i32>) {
         let Some(cluster) = &self.cluster else {
+            return (0, BTreeSet::new());
+        };
+        let image = cluster.image();
+        match image.topics.get(topic) {
+            None => (0, BTreeSet::new()),
+            Some(t) => (
+                t.partitions.len() as i32,
+                t.partitions
+                    .iter()
+                    .filter(|p| p.leader == self.node_id)
+                    .map(|p| p.partition)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// After the image moved: take over the groups (transactions) of the `__consumer_offsets`
+    /// (`__transaction_state`) partitions this node now leads, hand over the ones it no longer
+    /// leads.
+    pub(super) fn follow_coordinators(&self) {
+        if self.cluster.is_none() {
             return;
-        };
-        let (count, led): (i32, BTreeSet<i32>) = {
-            let image = cluster.image();
-            match image.topics.get(OFFSETS_TOPIC) {
-                None => (0, BTreeSet::new()),
-                Some(t) => (
-                    t.partitions.len() as i32,
-                    t.partitions
-                        .iter()
-                        .filter(|p| p.leader == self.node_id)
-                        .map(|p| p.partition)
-                        .collect(),
-                ),
-            }
-        };
+        }
+        self.follow_txn_coordinator();
+        let (count, led) = self.led_partitions(OFFSETS_TOPIC);
         let owned = self.groups.owned_partitions().unwrap_or_default();
         if owned == led {
             return;
@@ -158,6 +206,27 @@ impl Broker {
         tracing::info!(
             partitions = ?led,
             "coordinating the groups of {} of {count} {OFFSETS_TOPIC} partitions",
+            led.len()
+        );
+    }
+
+    fn follow_txn_coordinator(&self) {
+        let (count, led) = self.led_partitions(TRANSACTION_STATE_TOPIC);
+        let owned = self.txns.owned_partitions().unwrap_or_default();
+        if owned == led {
+            return;
+        }
+        for &p in owned.difference(&led) {
+            self.txns.unload_partition(p, count);
+        }
+        let now = self.now_ms();
+        let ctx = self.txn_context();
+        for &p in led.difference(&owned) {
+            self.txns.load_partition(&ctx, p, now);
+        }
+        tracing::info!(
+            partitions = ?led,
+            "coordinating the transactions of {} of {count} {TRANSACTION_STATE_TOPIC} partitions",
             led.len()
         );
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 pub mod coordinators;
 mod follow;
+mod markers;
 pub mod view;
 
 pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};
@@ -84,7 +85,8 @@ impl Broker {
         let broker = Self::open_with(config, cluster_id, clock, cluster)?;
         if broker.cluster.is_some() {
             broker.join_cluster_coordinators();
-            broker.follow_image(shutdown);
+            broker.follow_image(shutdown.clone());
+            broker.deliver_markers(shutdown);
         }
         Ok(broker)
     }
@@ -104,17 +106,29 @@ impl Broker {
         } else {
             ProducerIdManager::open(&dir).map_err(dir_err)?
         };
-        let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
-        let txns = TransactionCoordinator::open(
-            config.transaction_max_timeout_ms,
-            &TxnContext {
-                topics: &topics,
-                groups: &groups,
-                producer_ids: &producer_ids,
-                state_partitions: 1,
-            },
-            clock.now_ms(),
-        );
+        // A cluster node's coordinators start empty: they load the partitions they come to
+        // lead (see coordinators.rs).
+        let (groups, txns) = if cluster.is_some() {
+            let groups = GroupCoordinator::for_cluster(&config, clock.now_ms());
+            let txns = TransactionCoordinator::new(config.transaction_max_timeout_ms);
+            txns.join_cluster();
+            (groups, txns)
+        } else {
+            let groups = GroupCoordinator::open(&config, &topics, clock.now_ms());
+            let txns = TransactionCoordinator::open(
+                config.transaction_max_timeout_ms,
+                &TxnContext {
+                    topics: &topics,
+                    groups: &groups,
+                    producer_ids: &producer_ids,
+                    state_partitions: 1,
+                    offsets_partitions: 1,
+                    directory: &topics,
+                },
+                clock.now_ms(),
+            );
+            (groups, txns)
+        };
         let quotas = ClientQuotas::open(&dir);
         Ok(Arc::new(Broker {
             groups,
@@ -143,6 +157,11 @@ impl Broker {
             groups: &self.groups,
             producer_ids: &self.producer_ids,
             state_partitions: self.txn_state_partitions(),
+            offsets_partitions: self.offsets_partitions(),
+            directory: match self.cluster {
+                None => &self.topics,
+                Some(_) => self,
+            },
         }
     }
 

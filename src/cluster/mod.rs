@@ -14,6 +14,7 @@
 
 pub mod controller;
 pub mod image;
+pub mod peer;
 pub mod raft;
 pub mod records;
 pub mod rpc;

@@ -126,6 +126,11 @@ impl GroupCoordinator {
         }
     }
 
+    /// A cluster node's coordinator: no groups until [`Self::load_partition`].
+    pub fn for_cluster(config: &Config, now_ms: i64) -> GroupCoordinator {
+        GroupCoordinator::new(config, now_ms)
+    }
+
     /// A cluster node: assignors see the cluster's topics through `source`, and this node
     /// coordinates no group until it leads a `__consumer_offsets` partition.
     pub fn join_cluster(&self, source: TopicSource) {

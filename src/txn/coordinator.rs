@@ -10,8 +10,16 @@
 //! caught between Prepare and Complete is completed, never left half visible.
 //!
 //! Time comes in as `now_ms`; `tick` aborts transactions past their timeout.
+//!
+//! In a cluster a transaction's partitions may be led by other brokers. Their markers are
+//! left `pending` on the transaction, which stays Prepare* (and answers
+//! CONCURRENT_TRANSACTIONS) until the broker has delivered them (WriteTxnMarkers) and called
+//! [`TransactionCoordinator::markers_written`]; as in Kafka, EndTxn answers once the Prepare
+//! state is durable. A coordinator only holds the transactions of the `__transaction_state`
+//! partitions it leads ([`TransactionCoordinator::load_partition`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::error::KafkaError as E;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -20,6 +28,7 @@ use parking_lot::Mutex;
 use crate::error::{Code, NONE};
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, partition_for_key};
 use crate::log::Marker;
+use crate::partition::Partition;
 use crate::topics::TopicRegistry;
 use crate::txn::producer_id::ProducerIdManager;
 
@@ -77,11 +86,47 @@ pub struct TxnMetadata {
     pub partitions: BTreeSet<(String, i32)>,
     pub start_ms: i64,
     pub last_update_ms: i64,
+    /// Partitions of a Prepare* transaction whose markers other brokers still have to write
+    /// (not persisted: a coordinator that takes over sends every marker again).
+    pub pending: BTreeSet<(String, i32)>,
 }
 
 pub struct TransactionCoordinator {
     txns: Mutex<HashMap<String, TxnMetadata>>,
     max_timeout_ms: i32,
+    /// The `__transaction_state` partitions this node coordinates; `None`: all.
+    owned: parking_lot::RwLock<Option<BTreeSet<i32>>>,
+}
+
+/// Where partitions are, for marker writing and validation: on a single broker, the local
+/// registry; in a cluster, the metadata image and leadership.
+pub trait PartitionDirectory: Sync {
+    /// Whether the partition exists (anywhere in the cluster).
+    fn exists(&self, topic: &str, partition: i32) -> bool;
+    /// The partition, when this node leads it.
+    fn local_leader(&self, topic: &str, partition: i32) -> Option<Arc<Partition>>;
+}
+
+impl PartitionDirectory for TopicRegistry {
+    fn exists(&self, topic: &str, partition: i32) -> bool {
+        self.get(topic)
+            .and_then(|t| t.partition(partition))
+            .is_some()
+    }
+
+    fn local_leader(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        self.get(topic).and_then(|t| t.partition(partition))
+    }
+}
+
+/// Markers a coordinator still has to have written on other brokers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMarkers {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub commit: bool,
+    pub partitions: Vec<(String, i32)>,
 }
 
 /// Who a transactional request comes from.
@@ -99,6 +144,9 @@ pub struct TxnContext<'a> {
     pub producer_ids: &'a ProducerIdManager,
     /// How many partitions `__transaction_state` has (1 on a single broker).
     pub state_partitions: i32,
+    /// How many partitions `__consumer_offsets` has (1 on a single broker).
+    pub offsets_partitions: i32,
+    pub directory: &'a dyn PartitionDirectory,
 }
 
 impl TransactionCoordinator {
@@ -106,6 +154,102 @@ impl TransactionCoordinator {
         TransactionCoordinator {
             txns: Mutex::new(HashMap::new()),
             max_timeout_ms,
+            owned: parking_lot::RwLock::new(None),
+        }
+    }
+
+    /// A cluster node: it coordinates no transaction until it leads a `__transaction_state`
+    /// partition.
+    pub fn join_cluster(&self) {
+        *self.owned.write() = Some(BTreeSet::new());
+    }
+
+    /// Whether this node coordinates `transactional_id` (of `partitions` state partitions).
+    pub fn owns(&self, transactional_id: &str, partitions: i32) -> bool {
+        match &*self.owned.read() {
+            None => true,
+            Some(set) => set.contains(&partition_for_key(transactional_id, partitions)),
+        }
+    }
+
+    /// The state partitions this node coordinates (`None`: all).
+    pub fn owned_partitions(&self) -> Option<BTreeSet<i32>> {
+        self.owned.read().clone()
+    }
+
+    /// Take over the transactions of `__transaction_state` partition `partition`: replay it,
+    /// and finish the ones caught between Prepare and Complete.
+    pub fn load_partition(&self, ctx: &TxnContext<'_>, partition: i32, now_ms: i64) {
+        let mut loaded = HashMap::new();
+        ctx.topics
+            .replay_internal_partition(TRANSACTION_STATE_TOPIC, partition, &mut |r| {
+                replay_record(&mut loaded, r)
+            });
+        let mut txns = self.txns.lock();
+        let ids: Vec<String> = loaded.keys().cloned().collect();
+        txns.extend(loaded);
+        if let Some(set) = &mut *self.owned.write() {
+            set.insert(partition);
+        }
+        for id in ids {
+            if let Some(m) = txns.get_mut(&id) {
+                finish_in_doubt(ctx, m, now_ms);
+            }
+        }
+    }
+
+    /// Hand over the transactions of `partition` to its new coordinator.
+    pub fn unload_partition(&self, partition: i32, partitions: i32) {
+        if let Some(set) = &mut *self.owned.write() {
+            set.remove(&partition);
+        }
+        self.txns
+            .lock()
+            .retain(|id, _| partition_for_key(id, partitions) != partition);
+    }
+
+    /// Every transaction waiting for markers on other brokers.
+    pub fn pending_markers(&self) -> Vec<PendingMarkers> {
+        self.txns
+            .lock()
+            .values()
+            .filter(|m| !m.pending.is_empty())
+            .map(|m| PendingMarkers {
+                transactional_id: m.transactional_id.clone(),
+                producer_id: m.producer_id,
+                producer_epoch: m.producer_epoch,
+                commit: m.state == TxnState::PrepareCommit,
+                partitions: m.pending.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// Markers of `transactional_id`'s transaction (at `producer_id`/`epoch`) were written on
+    /// `partitions`; the transaction completes once none is left.
+    pub fn markers_written(
+        &self,
+        ctx: &TxnContext<'_>,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: &[(String, i32)],
+        now_ms: i64,
+    ) {
+        let mut txns = self.txns.lock();
+        let Some(m) = txns.get_mut(transactional_id) else {
+            return;
+        };
+        if m.producer_id != producer_id || m.producer_epoch != producer_epoch {
+            return;
+        }
+        for tp in partitions {
+            m.pending.remove(tp);
+        }
+        if m.pending.is_empty()
+            && matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
+            && let Err(e) = finish(ctx, m, now_ms)
+        {
+            tracing::error!(transactional_id, "could not complete the transaction: {e}");
         }
     }
 
@@ -117,17 +261,7 @@ impl TransactionCoordinator {
             let n = ctx
                 .topics
                 .replay_internal(TRANSACTION_STATE_TOPIC, &mut |r| {
-                    let Some(id) = r.key.as_ref().and_then(decode_key) else {
-                        return;
-                    };
-                    match r.value.as_ref().and_then(|v| decode_value(&id, v)) {
-                        Some(m) => {
-                            txns.insert(id, m);
-                        }
-                        None => {
-                            txns.remove(&id);
-                        }
-                    }
+                    replay_record(&mut txns, r)
                 });
             if n > 0 {
                 tracing::info!(
@@ -146,11 +280,7 @@ impl TransactionCoordinator {
         for id in in_doubt {
             let mut txns = coord.txns.lock();
             let Some(m) = txns.get_mut(&id) else { continue };
-            let commit = m.state == TxnState::PrepareCommit;
-            tracing::info!(transactional_id = %id, commit, "completing a transaction interrupted by a restart");
-            if let Err(e) = complete(ctx, m, commit, now_ms) {
-                tracing::error!(transactional_id = %id, "could not complete: {e}");
-            }
+            finish_in_doubt(ctx, m, now_ms);
         }
         coord
     }
@@ -191,6 +321,7 @@ impl TransactionCoordinator {
                     partitions: BTreeSet::new(),
                     start_ms: -1,
                     last_update_ms: now_ms,
+                    pending: BTreeSet::new(),
                 };
                 persist(ctx, &m, now_ms)?;
                 let out = (m.producer_id, m.producer_epoch);
@@ -279,7 +410,7 @@ impl TransactionCoordinator {
         }
         let unknown: Vec<bool> = partitions
             .iter()
-            .map(|(t, p)| ctx.topics.get(t).and_then(|t| t.partition(*p)).is_none())
+            .map(|(t, p)| !ctx.directory.exists(t, *p))
             .collect();
         if unknown.iter().any(|u| *u) {
             return Ok(unknown
@@ -305,22 +436,35 @@ impl TransactionCoordinator {
         &self,
         ctx: &TxnContext<'_>,
         who: TxnProducer<'_>,
+        group_id: &str,
         now_ms: i64,
     ) -> Result<(), Code> {
         let mut txns = self.txns.lock();
         let m = Self::check(&mut txns, who)?;
-        ctx.groups.ensure_offsets_topic(ctx.topics, now_ms)?;
+        if ctx.offsets_partitions <= 1 {
+            ctx.groups.ensure_offsets_topic(ctx.topics, now_ms)?;
+        }
         begin(m, now_ms);
-        m.partitions.insert((OFFSETS_TOPIC.to_string(), 0));
+        let partition = partition_for_key(group_id, ctx.offsets_partitions);
+        m.partitions.insert((OFFSETS_TOPIC.to_string(), partition));
         m.last_update_ms = now_ms;
         persist(ctx, m, now_ms)
     }
 
-    /// Whether TxnOffsetCommit may add offsets for this producer now.
-    pub fn check_offset_commit(&self, who: TxnProducer<'_>) -> Result<(), Code> {
+    /// Whether TxnOffsetCommit may add offsets for this producer now (the group's offsets
+    /// partition `offsets_partition` must be in its ongoing transaction).
+    pub fn check_offset_commit(
+        &self,
+        who: TxnProducer<'_>,
+        offsets_partition: i32,
+    ) -> Result<(), Code> {
         let mut txns = self.txns.lock();
         let m = Self::check(&mut txns, who)?;
-        if m.state != TxnState::Ongoing || !m.partitions.contains(&(OFFSETS_TOPIC.to_string(), 0)) {
+        if m.state != TxnState::Ongoing
+            || !m
+                .partitions
+                .contains(&(OFFSETS_TOPIC.to_string(), offsets_partition))
+        {
             return Err(E::InvalidTxnState.code());
         }
         Ok(())
@@ -423,7 +567,8 @@ fn bump_epoch(m: &mut TxnMetadata, new_id: impl Fn() -> Result<i64, Code>) -> Re
     Ok(())
 }
 
-/// Prepare, write the markers, complete.
+/// Prepare, write the markers this node can write, and complete when none is left to
+/// other brokers.
 fn complete(
     ctx: &TxnContext<'_>,
     m: &mut TxnMetadata,
@@ -437,9 +582,23 @@ fn complete(
     };
     m.last_update_ms = now_ms;
     persist(ctx, m, now_ms)?;
+    write_markers(ctx, m, now_ms)?;
+    if m.pending.is_empty() {
+        finish(ctx, m, now_ms)?;
+    }
+    Ok(())
+}
+
+/// Write the markers of a Prepare* transaction on the partitions this node leads; the others
+/// become `pending` (a partition that no longer exists needs none).
+fn write_markers(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Result<(), Code> {
+    let commit = m.state == TxnState::PrepareCommit;
+    m.pending.clear();
     for (topic, partition) in &m.partitions {
-        let Some(p) = ctx.topics.get(topic).and_then(|t| t.partition(*partition)) else {
-            // The topic was deleted meanwhile: nothing left to mark.
+        let Some(p) = ctx.directory.local_leader(topic, *partition) else {
+            if ctx.directory.exists(topic, *partition) {
+                m.pending.insert((topic.clone(), *partition));
+            }
             continue;
         };
         let marker = if commit {
@@ -456,14 +615,55 @@ fn complete(
             ctx.groups.complete_transaction(m.producer_id, commit);
         }
     }
-    m.state = if commit {
+    Ok(())
+}
+
+/// Every marker is written: the transaction is complete.
+fn finish(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Result<(), Code> {
+    m.state = if m.state == TxnState::PrepareCommit {
         TxnState::CompleteCommit
     } else {
         TxnState::CompleteAbort
     };
     m.partitions.clear();
+    m.pending.clear();
     m.last_update_ms = now_ms;
     persist(ctx, m, now_ms)
+}
+
+/// A transaction found between Prepare and Complete (after a restart or a change of
+/// coordinator): write its markers again and complete it, never leave it half visible.
+fn finish_in_doubt(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) {
+    if !matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+        return;
+    }
+    let commit = m.state == TxnState::PrepareCommit;
+    tracing::info!(transactional_id = %m.transactional_id, commit, "completing a transaction caught between prepare and complete");
+    let result = write_markers(ctx, m, now_ms).and_then(|()| {
+        if m.pending.is_empty() {
+            finish(ctx, m, now_ms)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = result {
+        tracing::error!(transactional_id = %m.transactional_id, "could not complete: {e}");
+    }
+}
+
+/// One `__transaction_state` record into a map of transactions (a tombstone removes one).
+fn replay_record(txns: &mut HashMap<String, TxnMetadata>, r: kafka_protocol::records::Record) {
+    let Some(id) = r.key.as_ref().and_then(decode_key) else {
+        return;
+    };
+    match r.value.as_ref().and_then(|v| decode_value(&id, v)) {
+        Some(m) => {
+            txns.insert(id, m);
+        }
+        None => {
+            txns.remove(&id);
+        }
+    }
 }
 
 fn encode_key(id: &str) -> Bytes {
@@ -558,6 +758,7 @@ fn decode_value(id: &str, v: &Bytes) -> Option<TxnMetadata> {
         partitions,
         start_ms,
         last_update_ms,
+        pending: BTreeSet::new(),
     })
 }
 
@@ -629,6 +830,8 @@ mod tests {
                 groups: &self.groups,
                 producer_ids: &self.ids,
                 state_partitions: 1,
+                offsets_partitions: 1,
+                directory: &self.topics,
             }
         }
 
@@ -831,6 +1034,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            pending: BTreeSet::new(),
             start_ms: 10,
             last_update_ms: 20,
         };

@@ -431,3 +431,124 @@ async fn txn_admin_apis_every_version() {
         assert_eq!(p.current_txn_start_offset, 0);
     }
 }
+
+/// WriteTxnMarkers v1 (what a transaction coordinator on another broker of a cluster sends):
+/// a COMMIT marker written through it ends the producer's transaction on that partition, so
+/// read_committed fetches see the records; a partition the broker does not have is refused
+/// with UNKNOWN_TOPIC_OR_PARTITION.
+#[tokio::test]
+async fn write_txn_markers_v1_ends_a_partitions_transaction() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::write_txn_markers_request::{
+        WritableTxnMarker, WritableTxnMarkerTopic,
+    };
+
+    assert_eq!(versions(ApiKey::WriteTxnMarkers), 1..=1);
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "wm", 1).await;
+    let txn = TransactionalId(StrBytes::from_static_str("wm-txn"));
+    let r: InitProducerIdResponse = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+        .await;
+    let (pid, epoch) = (r.producer_id.0, r.producer_epoch);
+    let r: AddPartitionsToTxnResponse = c
+        .call(
+            ApiKey::AddPartitionsToTxn,
+            3,
+            &AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(txn.clone())
+                .with_v3_and_below_producer_id(ProducerId(pid))
+                .with_v3_and_below_producer_epoch(epoch)
+                .with_v3_and_below_topics(vec![
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(name("wm"))
+                        .with_partitions(vec![0]),
+                ]),
+        )
+        .await;
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let r: ProduceResponse = c
+        .call(
+            ApiKey::Produce,
+            11,
+            &ProduceRequest::default()
+                .with_transactional_id(Some(txn.clone()))
+                .with_acks(-1)
+                .with_timeout_ms(1000)
+                .with_topic_data(vec![
+                    TopicProduceData::default()
+                        .with_name(name("wm"))
+                        .with_partition_data(vec![
+                            PartitionProduceData::default()
+                                .with_index(0)
+                                .with_records(Some(txn_batch(&["a", "b"], pid, epoch, 0))),
+                        ]),
+                ]),
+        )
+        .await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+
+    let marker = |partitions: Vec<i32>| {
+        WriteTxnMarkersRequest::default().with_markers(vec![
+            WritableTxnMarker::default()
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_transaction_result(true)
+                .with_coordinator_epoch(0)
+                .with_topics(vec![
+                    WritableTxnMarkerTopic::default()
+                        .with_name(name("wm"))
+                        .with_partition_indexes(partitions),
+                ]),
+        ])
+    };
+    let r: WriteTxnMarkersResponse = c
+        .call(ApiKey::WriteTxnMarkers, 1, &marker(vec![0, 9]))
+        .await;
+    let m = &r.markers[0];
+    assert_eq!(m.producer_id.0, pid);
+    let codes: Vec<(i32, i16)> = m.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(0, 0), (9, 3)],
+        "written; UNKNOWN_TOPIC_OR_PARTITION"
+    );
+
+    let fetch = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_isolation_level(1)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(name("wm"))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(0)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch).await;
+    let p = &r.responses[0].partitions[0];
+    assert_eq!(p.last_stable_offset, 3, "two records and the COMMIT marker");
+    assert_eq!(
+        values_of(p.records.clone().unwrap()),
+        vec![(0, "a".into()), (1, "b".into())]
+    );
+}

@@ -1,0 +1,189 @@
+//! Delivering a transaction's markers to the partitions other brokers lead (a cluster). The
+//! transaction coordinator leaves them `pending`; this task sends them with WriteTxnMarkers to
+//! each partition's current leader, on its inter-broker listener, and tells the coordinator
+//! which were written. A leader that is down or changed is tried again on the next round.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::write_txn_markers_request::{
+    WritableTxnMarker, WritableTxnMarkerTopic,
+};
+use kafka_protocol::messages::{ProducerId, TopicName, WriteTxnMarkersRequest};
+use kafka_protocol::protocol::StrBytes;
+
+use super::Broker;
+use crate::cluster::peer::Peer;
+use crate::txn::coordinator::PendingMarkers;
+
+/// How often pending markers are retried.
+const ROUND: Duration = Duration::from_millis(50);
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Broker {
+    pub(super) fn deliver_markers(
+        self: &Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let broker = self.clone();
+        tokio::spawn(async move {
+            let mut peers: HashMap<i32, Arc<Peer>> = HashMap::new();
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(ROUND) => {}
+                }
+                for pending in broker.txns.pending_markers() {
+                    broker.deliver(&pending, &mut peers).await;
+                }
+            }
+        });
+    }
+
+    /// The leader of each pending partition, or -1.
+    fn leaders_of(&self, partitions: &[(String, i32)]) -> Vec<i32> {
+        partitions
+            .iter()
+            .map(|(t, p)| {
+                self.topic_view(t)
+                    .and_then(|v| v.partitions.get(*p as usize).map(|p| p.leader))
+                    .unwrap_or(-1)
+            })
+            .collect()
+    }
+
+    /// A connection to broker `id`'s inter-broker listener (new when its address changed).
+    fn peer(&self, id: i32, peers: &mut HashMap<i32, Arc<Peer>>) -> Option<Arc<Peer>> {
+        let cluster = self.cluster.as_ref()?;
+        let addr = {
+            let image = cluster.image();
+            let b = image.brokers.get(&id)?;
+            let e = b
+                .endpoint(&cluster.config.inter_broker_listener)
+                .or(b.endpoints.first())?;
+            format!("{}:{}", e.host, e.port)
+        };
+        if let Some(p) = peers.get(&id)
+            && p.addr() == addr
+        {
+            return Some(p.clone());
+        }
+        let p = Arc::new(Peer::new(addr, self.node_id));
+        peers.insert(id, p.clone());
+        Some(p)
+    }
+
+    async fn deliver(&self, pending: &PendingMarkers, peers: &mut HashMap<i32, Arc<Peer>>) {
+        let leaders = self.leaders_of(&pending.partitions);
+        let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+        for (tp, leader) in pending.partitions.iter().zip(leaders) {
+            if leader >= 0 {
+                by_leader.entry(leader).or_default().push(tp.clone());
+            }
+        }
+        for (leader, partitions) in by_leader {
+            let written = if leader == self.node_id {
+                // Leadership moved here meanwhile: write them as any local marker.
+                self.write_local_markers(pending, &partitions)
+            } else {
+                let Some(peer) = self.peer(leader, peers) else {
+                    continue;
+                };
+                self.send_markers(&peer, pending, &partitions).await
+            };
+            if !written.is_empty() {
+                self.txns.markers_written(
+                    &self.txn_context(),
+                    &pending.transactional_id,
+                    pending.producer_id,
+                    pending.producer_epoch,
+                    &written,
+                    self.now_ms(),
+                );
+            }
+        }
+    }
+
+    fn write_local_markers(
+        &self,
+        pending: &PendingMarkers,
+        partitions: &[(String, i32)],
+    ) -> Vec<(String, i32)> {
+        let marker = if pending.commit {
+            crate::log::Marker::Commit
+        } else {
+            crate::log::Marker::Abort
+        };
+        partitions
+            .iter()
+            .filter(|(t, p)| {
+                let Ok(part) = self.leader_partition(super::TopicRef::Name(t), *p) else {
+                    return false;
+                };
+                let ok = part
+                    .write_marker(
+                        pending.producer_id,
+                        pending.producer_epoch,
+                        marker,
+                        0,
+                        self.now_ms(),
+                    )
+                    .is_ok();
+                if ok && t == crate::group::OFFSETS_TOPIC {
+                    self.groups
+                        .complete_transaction(pending.producer_id, pending.commit);
+                }
+                ok
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// WriteTxnMarkers to one leader; the partitions it wrote.
+    async fn send_markers(
+        &self,
+        peer: &Peer,
+        pending: &PendingMarkers,
+        partitions: &[(String, i32)],
+    ) -> Vec<(String, i32)> {
+        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in partitions {
+            topics.entry(t).or_default().push(*p);
+        }
+        let marker = WritableTxnMarker::default()
+            .with_producer_id(ProducerId(pending.producer_id))
+            .with_producer_epoch(pending.producer_epoch)
+            .with_transaction_result(pending.commit)
+            .with_coordinator_epoch(0)
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        WritableTxnMarkerTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                            .with_partition_indexes(ps)
+                    })
+                    .collect(),
+            );
+        let req = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
+        match peer.write_txn_markers(&req, TIMEOUT).await {
+            Ok(resp) => resp
+                .markers
+                .iter()
+                .flat_map(|m| {
+                    m.topics.iter().flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .filter(|p| p.error_code == 0)
+                            .map(|p| (t.name.as_str().to_string(), p.partition_index))
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!(peer = peer.addr(), "WriteTxnMarkers failed: {e}");
+                Vec::new()
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Kafka-protocol requests from one broker to another, on the other's inter-broker listener,
+//! as Kafka's brokers send them: WriteTxnMarkers from a transaction coordinator to the leaders
+//! of its transaction's partitions (and, with replication, Fetch from followers).
+//!
+//! **Owns:** one lazily (re)connected connection per peer broker, request framing (length,
+//! request header v2, body) and reading the matching response.
+//!
+//! **Must never:** retry (callers decide) or interpret a response.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Responses larger than this close the connection.
+const MAX_RESPONSE: usize = 256 << 20;
+
+pub struct Peer {
+    addr: String,
+    client_id: String,
+    conn: tokio::sync::Mutex<Option<TcpStream>>,
+    correlation: AtomicI32,
+}
+
+fn bad(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+impl Peer {
+    pub fn new(addr: String, node_id: i32) -> Peer {
+        Peer {
+            addr,
+            client_id: format!("fjord-broker-{node_id}"),
+            conn: tokio::sync::Mutex::new(None),
+            correlation: AtomicI32::new(0),
+        }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// WriteTxnMarkers v1.
+    pub async fn write_txn_markers(
+        &self,
+        req: &WriteTxnMarkersRequest,
+        timeout: Duration,
+    ) -> io::Result<WriteTxnMarkersResponse> {
+        const VERSION: i16 = 1;
+        let key = ApiKey::WriteTxnMarkers;
+        let mut body = BytesMut::new();
+        req.encode(&mut body, VERSION).map_err(bad)?;
+        let mut resp = self.call(key, VERSION, body).await_within(timeout).await?;
+        WriteTxnMarkersResponse::decode(&mut resp, VERSION).map_err(bad)
+    }
+
+    fn call(&self, key: ApiKey, version: i16, body: BytesMut) -> Call<'_> {
+        Call {
+            peer: self,
+            key,
+            version,
+            body,
+        }
+    }
+}
+
+struct Call<'a> {
+    peer: &'a Peer,
+    key: ApiKey,
+    version: i16,
+    body: BytesMut,
+}
+
+impl Call<'_> {
+    async fn await_within(self, timeout: Duration) -> io::Result<bytes::Bytes> {
+        let peer = self.peer;
+        let mut guard = peer.conn.lock().await;
+        let correlation_id = peer.correlation.fetch_add(1, Ordering::Relaxed);
+        let header = RequestHeader::default()
+            .with_request_api_key(self.key as i16)
+            .with_request_api_version(self.version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_string(peer.client_id.clone())));
+        let mut frame = BytesMut::new();
+        frame.put_i32(0);
+        header
+            .encode(&mut frame, self.key.request_header_version(self.version))
+            .map_err(bad)?;
+        frame.extend_from_slice(&self.body);
+        let len = (frame.len() - 4) as i32;
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        let key = self.key;
+        let version = self.version;
+        let result = tokio::time::timeout(timeout, async {
+            if guard.is_none() {
+                let stream = TcpStream::connect(&peer.addr).await?;
+                stream.set_nodelay(true)?;
+                *guard = Some(stream);
+            }
+            let stream = guard.as_mut().expect("connected");
+            stream.write_all(&frame).await?;
+            let len = stream.read_i32().await?;
+            if len < 0 || len as usize > MAX_RESPONSE {
+                return Err(bad(format!("response of {len} bytes")));
+            }
+            let mut buf = vec![0; len as usize];
+            stream.read_exact(&mut buf).await?;
+            let mut buf = bytes::Bytes::from(buf);
+            let header = ResponseHeader::decode(&mut buf, key.response_header_version(version))
+                .map_err(bad)?;
+            if header.correlation_id != correlation_id {
+                return Err(bad(format!(
+                    "correlation id {} answers {correlation_id}",
+                    header.correlation_id
+                )));
+            }
+            Ok(buf)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no response in time",
+            ))
+        });
+        if result.is_err() {
+            *guard = None;
+        }
+        result.map(|mut b| b.copy_to_bytes(b.remaining()))
+    }
+}
