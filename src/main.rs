@@ -33,8 +33,10 @@ fn key_help() -> String {
 
 /// A Kafka broker in one small binary, for the Kafka clients and tools you already use.
 #[derive(Parser, Debug)]
-#[command(name = "fjord", version, after_long_help = key_help(), after_help = "Run with --help for every configuration key.")]
+#[command(name = "fjord", version, after_long_help = key_help(), after_help = "Run with --help for every configuration key.", args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// A Kafka server.properties file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -44,6 +46,124 @@ struct Cli {
     /// Kafka's scripts take the properties file as a bare argument; so does fjord.
     #[arg(value_name = "FILE")]
     positional_config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Start a local cluster of fjord processes (combined broker+controller nodes) and print
+    /// its bootstrap servers; Ctrl-C stops them all. Each node is its own process, so one can
+    /// be killed alone (its pid is in DIR/nodeN.pid).
+    DevCluster {
+        /// How many nodes (each a voter of the metadata quorum).
+        #[arg(long, default_value_t = 3)]
+        nodes: u16,
+        /// Where the nodes keep their data (DIR/nodeN) and logs (DIR/nodeN.log).
+        #[arg(long, default_value = "./dev-cluster")]
+        dir: PathBuf,
+        /// Client port of node 1; node N listens on base-port + N - 1, its controller on
+        /// base-port + 1000 + N - 1.
+        #[arg(long, default_value_t = 9092)]
+        base_port: u16,
+        /// More config for every node, as for fjord itself.
+        #[arg(long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+/// `fjord dev-cluster`: the processes and the string to give clients.
+fn dev_cluster(
+    nodes: u16,
+    dir: &std::path::Path,
+    base_port: u16,
+    extra: &[String],
+) -> anyhow::Result<()> {
+    if nodes == 0 || nodes > 9 {
+        anyhow::bail!("--nodes must be 1 to 9");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // One cluster id for the directory, kept across restarts of the dev cluster.
+    let id_file = dir.join("cluster.id");
+    let cluster_id = match std::fs::read_to_string(&id_file) {
+        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => {
+            let id = uuid::Uuid::new_v4().simple().to_string()[..22].to_string();
+            std::fs::write(&id_file, &id)?;
+            id
+        }
+    };
+    let port = |n: u16, offset: u16| -> anyhow::Result<u16> {
+        base_port
+            .checked_add(offset + n - 1)
+            .context("--base-port too high for that many nodes")
+    };
+    let mut voters = Vec::new();
+    for n in 1..=nodes {
+        voters.push(format!("{n}@localhost:{}", port(n, 1000)?));
+    }
+    let exe = std::env::current_exe().context("cannot find the fjord binary")?;
+    let mut children = Vec::new();
+    for n in 1..=nodes {
+        let data = dir.join(format!("node{n}"));
+        let log = std::fs::File::create(dir.join(format!("node{n}.log")))?;
+        let mut cmd = std::process::Command::new(&exe);
+        for o in [
+            format!("node.id={n}"),
+            "process.roles=broker,controller".to_string(),
+            format!("controller.quorum.voters={}", voters.join(",")),
+            format!(
+                "listeners=PLAINTEXT://localhost:{},CONTROLLER://localhost:{}",
+                port(n, 0)?,
+                port(n, 1000)?
+            ),
+            "controller.listener.names=CONTROLLER".to_string(),
+            format!("log.dirs={}", data.display()),
+            format!("cluster.id={cluster_id}"),
+            format!("default.replication.factor={}", nodes.min(3)),
+            format!("offsets.topic.replication.factor={}", nodes.min(3)),
+            format!("transaction.state.log.replication.factor={}", nodes.min(3)),
+        ]
+        .iter()
+        .chain(extra)
+        {
+            cmd.arg("--override").arg(o);
+        }
+        let child = cmd
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start node {n}"))?;
+        std::fs::write(dir.join(format!("node{n}.pid")), child.id().to_string())?;
+        children.push(child);
+    }
+    let bootstrap: Vec<String> = (1..=nodes)
+        .map(|n| port(n, 0).map(|p| format!("localhost:{p}")))
+        .collect::<anyhow::Result<_>>()?;
+    println!("bootstrap.servers={}", bootstrap.join(","));
+    eprintln!(
+        "fjord dev-cluster: {nodes} nodes, cluster id {cluster_id}, data and logs in {}; Ctrl-C stops them",
+        dir.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(shutdown_signal());
+    // Each node shuts down cleanly on SIGTERM (a terminal's Ctrl-C reaches them already).
+    for c in &children {
+        if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+    for c in &mut children {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c.try_wait()?.is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if c.try_wait()?.is_none() {
+            let _ = c.kill();
+        }
+        let _ = c.wait();
+    }
+    Ok(())
 }
 
 /// Colour log lines only for a person at a terminal: never when stderr is a file, a pipe or a
@@ -78,6 +198,15 @@ fn run() -> anyhow::Result<()> {
         ))
         .init();
     let cli = Cli::parse();
+    if let Some(Command::DevCluster {
+        nodes,
+        dir,
+        base_port,
+        overrides,
+    }) = &cli.command
+    {
+        return dev_cluster(*nodes, dir, *base_port, overrides);
+    }
     let file = cli.config.or(cli.positional_config);
     let text = match &file {
         Some(p) => Some(
@@ -103,7 +232,7 @@ fn run() -> anyhow::Result<()> {
             .await
             .context("cannot start")?;
         let server = Server::bind(broker.clone()).await?;
-        if let Some(cluster) = &broker.cluster {
+        if let Some(cluster) = broker.cluster.as_ref().filter(|c| c.config.broker) {
             let endpoints = server
                 .local_addrs()
                 .into_iter()

@@ -39,6 +39,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_producers;
+pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod end_txn;
@@ -179,6 +180,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await.into(),
         RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await.into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).into(),
+        RequestKind::DescribeQuorum(r) => describe_quorum::handle(ctx, r).await.into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(ctx, r).await.into(),

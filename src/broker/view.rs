@@ -110,11 +110,17 @@ impl Broker {
         }
     }
 
-    /// The active controller's id (-1 while there is none).
+    /// The controller id Metadata and DescribeCluster give clients: the active controller when
+    /// it is also a broker (combined mode), else, as Kafka's KRaft brokers answer, a live
+    /// broker (this one): clients send controller requests there and brokers forward them.
     pub fn controller_id(&self) -> i32 {
         match &self.cluster {
             None => self.node_id,
-            Some(c) => c.controller_id().unwrap_or(-1),
+            Some(c) => match c.controller_id() {
+                Some(id) if c.image().is_live(id) => id,
+                _ if c.config.broker => self.node_id,
+                _ => -1,
+            },
         }
     }
 

@@ -79,6 +79,31 @@ pub enum ControllerRequest {
     AllocateProducerIds {
         node_id: i32,
     },
+    /// DescribeQuorum, answered by the leader, which knows every voter's progress.
+    DescribeQuorum,
+}
+
+/// A voter's (or observer's) progress as the quorum leader sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaProgress {
+    pub node_id: i32,
+    /// Next log index this replica does not have (Kafka's log end offset); -1: unknown.
+    pub log_end_offset: i64,
+    /// When the leader last heard from it (ms since the epoch); -1: unknown.
+    pub last_fetch_ms: i64,
+    pub last_caught_up_ms: i64,
+}
+
+/// The metadata quorum, for DescribeQuorum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumInfo {
+    pub leader: i32,
+    /// The Raft term (Kafka's leader epoch of the metadata partition).
+    pub epoch: i32,
+    /// Next index past the last committed entry.
+    pub high_watermark: i64,
+    pub voters: Vec<ReplicaProgress>,
+    pub observers: Vec<ReplicaProgress>,
 }
 
 /// A Kafka error code with its message, as the controller answers an admin request.
@@ -127,6 +152,7 @@ pub enum ControllerReply {
         first: i64,
         size: i64,
     },
+    Quorum(QuorumInfo),
 }
 
 pub struct Controller {
@@ -219,10 +245,45 @@ impl Controller {
             ControllerRequest::AllocateProducerIds { node_id } => {
                 self.allocate_producer_ids(node_id).await
             }
+            ControllerRequest::DescribeQuorum => Ok(ControllerReply::Quorum(self.quorum_info())),
         };
         match result {
             Ok(reply) => reply,
             Err(leader) => ControllerReply::NotController { leader },
+        }
+    }
+
+    /// The quorum as this (leading) node's Raft metrics describe it.
+    fn quorum_info(&self) -> QuorumInfo {
+        let m = self.raft.metrics().borrow().clone();
+        let now = self.clock.now_ms();
+        let hw = m.last_applied.map(|l| l.index as i64 + 1).unwrap_or(0);
+        let replication = m.replication.clone().unwrap_or_default();
+        let progress = |id: u64| {
+            let end = if id == m.id {
+                m.last_log_index.map(|i| i as i64 + 1).unwrap_or(0)
+            } else {
+                replication
+                    .get(&id)
+                    .map(|l| l.map(|l| l.index as i64 + 1).unwrap_or(0))
+                    .unwrap_or(-1)
+            };
+            let seen = if end >= 0 { now } else { -1 };
+            ReplicaProgress {
+                node_id: id as i32,
+                log_end_offset: end,
+                last_fetch_ms: seen,
+                last_caught_up_ms: if end >= hw { seen } else { -1 },
+            }
+        };
+        let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+        let learners: Vec<u64> = m.membership_config.membership().learner_ids().collect();
+        QuorumInfo {
+            leader: m.current_leader.map(|l| l as i32).unwrap_or(-1),
+            epoch: m.current_term as i32,
+            high_watermark: hw,
+            voters: voters.into_iter().map(progress).collect(),
+            observers: learners.into_iter().map(progress).collect(),
         }
     }
 

@@ -549,7 +549,11 @@ impl Config {
             }
             listeners.push(l);
         }
-        if listeners.is_empty() {
+        // A controller-only node (process.roles=controller) serves no clients.
+        let controller_only = raw
+            .get("process.roles")
+            .is_some_and(|r| r.split(',').map(str::trim).all(|r| r == "controller"));
+        if listeners.is_empty() && !controller_only {
             return Err(invalid(
                 "listeners",
                 get("listeners").unwrap_or(""),
@@ -765,6 +769,13 @@ fn parse_cluster(
     }
     if broker && controller && voters.len() == 1 {
         return Ok(None);
+    }
+    if broker && !controller {
+        return Err(invalid(
+            "process.roles",
+            roles_value,
+            "a broker-only node (without the controller role) is not supported yet; run every node as broker,controller (combined mode)",
+        ));
     }
     let controller_listener = if controller {
         if controller_names.is_empty() {

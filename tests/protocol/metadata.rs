@@ -69,3 +69,33 @@ async fn metadata_without_auto_create_reports_unknown_topic() {
     assert_eq!(resp.topics[0].error_code, 3);
     assert_eq!(resp.topics[1].error_code, 17);
 }
+
+/// DescribeQuorum at every version: a single broker is a quorum of one (itself leading at
+/// epoch 0, no metadata log); anything but `__cluster_metadata-0` is an invalid request.
+#[tokio::test]
+async fn describe_quorum_every_version() {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let ask = |topic: &str| {
+        DescribeQuorumRequest::default().with_topics(vec![
+            TopicData::default()
+                .with_topic_name(name(topic))
+                .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+        ])
+    };
+    for v in versions(ApiKey::DescribeQuorum) {
+        let r: DescribeQuorumResponse = c
+            .call(ApiKey::DescribeQuorum, v, &ask("__cluster_metadata"))
+            .await;
+        assert_eq!(r.error_code, 0, "v{v}");
+        let p = &r.topics[0].partitions[0];
+        assert_eq!(r.topics[0].topic_name.as_str(), "__cluster_metadata");
+        assert_eq!((p.leader_id.0, p.leader_epoch, p.high_watermark), (1, 0, 0));
+        let voters: Vec<i32> = p.current_voters.iter().map(|r| r.replica_id.0).collect();
+        assert_eq!(voters, vec![1], "v{v}");
+        assert!(p.observers.is_empty());
+        let r: DescribeQuorumResponse = c.call(ApiKey::DescribeQuorum, v, &ask("orders")).await;
+        assert_eq!(r.error_code, 42, "INVALID_REQUEST v{v}");
+    }
+}
