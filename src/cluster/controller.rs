@@ -22,11 +22,14 @@ use uuid::Uuid;
 
 use super::image::Image;
 use super::raft::state_machine::Shared;
-use super::raft::types::Raft;
+use super::raft::store::LogReader;
+use super::raft::types::{Raft, TypeConfig};
 use super::records::{Endpoint, MetaRecord, MetaResponse, PartitionChange, PartitionState};
 use crate::clock::Clock;
 use crate::config::ClusterConfig;
 use crate::error::Code;
+use openraft::EntryPayload;
+use openraft::storage::RaftLogReader;
 
 /// How many producer ids a broker's transaction coordinator gets at a time (Kafka's block).
 pub const PRODUCER_ID_BLOCK: i64 = 1000;
@@ -81,6 +84,11 @@ pub enum ControllerRequest {
     },
     /// DescribeQuorum, answered by the leader, which knows every voter's progress.
     DescribeQuorum,
+    /// A broker-only node follows the metadata log: the committed records after `after`
+    /// (waiting a moment for new ones), or the whole image when those are no longer kept.
+    FetchMetadata {
+        after: u64,
+    },
 }
 
 /// A voter's (or observer's) progress as the quorum leader sees it.
@@ -153,7 +161,17 @@ pub enum ControllerReply {
         size: i64,
     },
     Quorum(QuorumInfo),
+    Metadata {
+        records: Vec<(u64, MetaRecord)>,
+        /// The log index the records bring the asker to.
+        last: u64,
+        /// Start over from this image (at `last`) first.
+        image: Option<Image>,
+    },
 }
+
+/// How long a FetchMetadata waits for a new record before answering with none.
+const FETCH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct Controller {
     node_id: i32,
@@ -164,6 +182,8 @@ pub struct Controller {
     /// When each broker was last heard from, while this node leads (cleared when it does not).
     last_heard: Mutex<HashMap<i32, i64>>,
     serial: tokio::sync::Mutex<()>,
+    /// Reads the committed log for broker-only nodes.
+    log: LogReader<TypeConfig>,
 }
 
 enum WriteError {
@@ -178,6 +198,7 @@ impl Controller {
         shared: Arc<Shared>,
         config: ClusterConfig,
         clock: Arc<dyn Clock>,
+        log: LogReader<TypeConfig>,
     ) -> Controller {
         Controller {
             node_id,
@@ -187,6 +208,48 @@ impl Controller {
             clock,
             last_heard: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
+            log,
+        }
+    }
+
+    /// FetchMetadata: committed records after `after`, or the image when they are gone.
+    async fn fetch_metadata(&self, after: u64) -> ControllerReply {
+        let mut rx = self.shared.subscribe();
+        let _ = tokio::time::timeout(FETCH_WAIT, rx.wait_for(|&i| i > after)).await;
+        let applied = self.shared.applied_index();
+        if applied == after {
+            return ControllerReply::Metadata {
+                records: vec![],
+                last: after,
+                image: None,
+            };
+        }
+        if applied > after {
+            let mut log = self.log.clone();
+            if let Ok(entries) = log.try_get_log_entries(after + 1..=applied).await
+                && entries.first().map(|e| e.log_id.index) == Some(after + 1)
+                && entries.len() as u64 == applied - after
+            {
+                let records = entries
+                    .into_iter()
+                    .filter_map(|e| match e.payload {
+                        EntryPayload::Normal(r) => Some((e.log_id.index, r)),
+                        _ => None,
+                    })
+                    .collect();
+                return ControllerReply::Metadata {
+                    records,
+                    last: applied,
+                    image: None,
+                };
+            }
+        }
+        // Purged into a snapshot (or the asker is ahead of this log): the whole image.
+        let (index, image) = self.shared.snapshot();
+        ControllerReply::Metadata {
+            records: vec![],
+            last: index,
+            image: Some(image),
         }
     }
 
@@ -210,6 +273,9 @@ impl Controller {
             return ControllerReply::NotController {
                 leader: self.leader_hint(),
             };
+        }
+        if let ControllerRequest::FetchMetadata { after } = req {
+            return self.fetch_metadata(after).await;
         }
         let _serial = self.serial.lock().await;
         if self.raft.ensure_linearizable().await.is_err() {
@@ -246,6 +312,7 @@ impl Controller {
                 self.allocate_producer_ids(node_id).await
             }
             ControllerRequest::DescribeQuorum => Ok(ControllerReply::Quorum(self.quorum_info())),
+            ControllerRequest::FetchMetadata { after } => Ok(self.fetch_metadata(after).await),
         };
         match result {
             Ok(reply) => reply,

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::BasicNode;
+use openraft::storage::RaftLogStorage;
 use parking_lot::RwLockReadGuard;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -57,12 +58,24 @@ pub struct Cluster {
     pub node_id: i32,
     pub cluster_id: String,
     pub config: ClusterConfig,
-    raft: Raft,
+    role: Role,
     shared: Arc<Shared>,
-    controller: Arc<Controller>,
     peers: Arc<BTreeMap<NodeId, Arc<Client>>>,
     /// This process's registration: new at every start (Kafka's incarnation id).
     incarnation: Uuid,
+}
+
+/// A voter runs Raft and may be the active controller; a broker-only node (an observer)
+/// follows the metadata log by fetching it from the active controller, as Kafka's brokers do.
+enum Role {
+    Voter {
+        raft: Raft,
+        controller: Arc<Controller>,
+    },
+    Observer {
+        /// The active controller as the last fetch found it.
+        leader: parking_lot::Mutex<Option<i32>>,
+    },
 }
 
 impl Cluster {
@@ -76,27 +89,34 @@ impl Cluster {
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Cluster>, ClusterError> {
-        let cc = config.cluster.clone().expect("cluster mode");
+        let cc = config
+            .cluster
+            .clone()
+            .ok_or_else(|| ClusterError::Raft("the configuration names no cluster".to_string()))?;
         let node_id = config.node_id;
+        let peers = Arc::new(voter_clients(&cc, cluster_id, node_id));
+        if !cc.controller {
+            let cluster = Arc::new(Cluster {
+                node_id,
+                cluster_id: cluster_id.to_string(),
+                config: cc,
+                role: Role::Observer {
+                    leader: parking_lot::Mutex::new(None),
+                },
+                shared: Shared::observer(),
+                peers,
+                incarnation: Uuid::new_v4(),
+            });
+            cluster.follow_metadata_log(shutdown);
+            return Ok(cluster);
+        }
         let dir = config.log_dir.join(METADATA_DIR);
         let storage = |e| ClusterError::Storage(dir.display().to_string(), e);
         std::fs::create_dir_all(&dir).map_err(storage)?;
-        let log_store = LogStore::<TypeConfig>::open(&dir).map_err(storage)?;
+        let mut log_store = LogStore::<TypeConfig>::open(&dir).map_err(storage)?;
+        let log_reader = log_store.get_log_reader().await;
         let state_machine = StateMachine::open(&dir).map_err(storage)?;
         let shared = state_machine.shared();
-
-        let peers: BTreeMap<NodeId, Arc<Client>> = cc
-            .voters
-            .iter()
-            .map(|v| {
-                let addr = format!("{}:{}", v.host, v.port);
-                (
-                    v.id as NodeId,
-                    Arc::new(Client::new(addr, cluster_id.to_string(), node_id)),
-                )
-            })
-            .collect();
-        let peers = Arc::new(peers);
 
         let raft_config = openraft::Config {
             cluster_name: format!("fjord-{cluster_id}"),
@@ -125,8 +145,11 @@ impl Cluster {
             shared.clone(),
             cc.clone(),
             clock,
+            log_reader,
         ));
-        let listener = cc.controller_listener.clone().expect("a voter has one");
+        let listener = cc.controller_listener.clone().ok_or_else(|| {
+            ClusterError::Raft("a controller needs a controller listener".to_string())
+        })?;
         let bind = format!("{}:{}", listener.host, listener.port);
         let tcp = tokio::net::TcpListener::bind(&bind)
             .await
@@ -184,9 +207,8 @@ impl Cluster {
             node_id,
             cluster_id: cluster_id.to_string(),
             config: cc,
-            raft,
+            role: Role::Voter { raft, controller },
             shared,
-            controller,
             peers,
             incarnation: Uuid::new_v4(),
         });
@@ -206,17 +228,10 @@ impl Cluster {
 
     /// The active controller as this node knows it.
     pub fn controller_id(&self) -> Option<i32> {
-        self.raft
-            .metrics()
-            .borrow()
-            .current_leader
-            .map(|l| l as i32)
-    }
-
-    /// The quorum's state, for DescribeQuorum and health: (leader, term, last log index,
-    /// each voter's replicated index as the leader knows it).
-    pub fn quorum_metrics(&self) -> openraft::RaftMetrics<NodeId, BasicNode> {
-        self.raft.metrics().borrow().clone()
+        match &self.role {
+            Role::Voter { raft, .. } => raft.metrics().borrow().current_leader.map(|l| l as i32),
+            Role::Observer { leader } => *leader.lock(),
+        }
     }
 
     /// Send `req` to the active controller, following NotController hints and retrying while
@@ -229,9 +244,17 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut target = self.controller_id();
         let mut backoff = Duration::from_millis(20);
+        // With no controller known (a broker-only node starting), ask the voters in turn.
+        let mut next_voter = self.peers.keys().cycle();
         loop {
+            if target.is_none() && matches!(self.role, Role::Observer { .. }) {
+                target = next_voter.next().map(|&id| id as i32);
+            }
             let reply = match target {
-                Some(id) if id == self.node_id => Some(self.controller.handle(req.clone()).await),
+                Some(id) if id == self.node_id && self.local_controller().is_some() => {
+                    let controller = self.local_controller().expect("checked");
+                    Some(controller.handle(req.clone()).await)
+                }
                 Some(id) => match self.peers.get(&(id as NodeId)) {
                     Some(client) => {
                         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -345,9 +368,105 @@ impl Cluster {
         });
     }
 
+    fn local_controller(&self) -> Option<&Arc<Controller>> {
+        match &self.role {
+            Role::Voter { controller, .. } => Some(controller),
+            Role::Observer { .. } => None,
+        }
+    }
+
+    /// A broker-only node: fetch the metadata log from the active controller for as long as
+    /// the process runs (each fetch waits a moment for news, so this is a long poll). Its own
+    /// connections, so that a waiting fetch never delays registration or admin requests.
+    fn follow_metadata_log(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let cluster = self.clone();
+        let clients = voter_clients(&self.config, &self.cluster_id, self.node_id);
+        tokio::spawn(async move {
+            let voters: Vec<NodeId> = clients.keys().copied().collect();
+            let mut turn = 0usize;
+            let mut after = 0u64;
+            let mut warned = false;
+            loop {
+                let known = cluster.controller_id().map(|l| l as NodeId);
+                let target = known.unwrap_or_else(|| {
+                    turn += 1;
+                    voters[turn % voters.len()]
+                });
+                // A leader that is not a voter cannot be: forget it and ask the voters.
+                let client = clients.get(&target).or_else(|| {
+                    cluster.set_observed_leader(None);
+                    clients.get(&voters[turn % voters.len()])
+                });
+                let Some(client) = client else {
+                    return; // no voters at all: the config is checked, so never
+                };
+                let ask = client.call(
+                    Request::Controller(ControllerRequest::FetchMetadata { after }),
+                    Duration::from_secs(5),
+                );
+                let reply = tokio::select! {
+                    _ = shutdown.changed() => return,
+                    r = ask => r,
+                };
+                match reply {
+                    Ok(Reply::Controller(
+                        ControllerReply::Metadata {
+                            records,
+                            last,
+                            image,
+                        },
+                        _,
+                    )) => {
+                        cluster.set_observed_leader(Some(target as i32));
+                        if let Some(image) = image {
+                            cluster.shared.install_image(last, image);
+                        } else {
+                            cluster.shared.apply_fetched(&records, last);
+                        }
+                        after = last;
+                        warned = false;
+                        continue;
+                    }
+                    Ok(Reply::Controller(ControllerReply::NotController { leader }, _)) => {
+                        cluster.set_observed_leader(leader);
+                        if leader.is_some() {
+                            continue;
+                        }
+                    }
+                    Ok(other) => tracing::debug!("unexpected metadata fetch reply {other:?}"),
+                    Err(e) => {
+                        cluster.set_observed_leader(None);
+                        if !warned {
+                            tracing::warn!(
+                                controller = target,
+                                "cannot fetch the metadata log ({e}); retrying"
+                            );
+                            warned = true;
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                }
+            }
+        });
+    }
+
+    /// A broker-only node learned which voter is the active controller (or that it does not
+    /// know).
+    fn set_observed_leader(&self, id: Option<i32>) {
+        if let Role::Observer { leader } = &self.role {
+            *leader.lock() = id;
+        }
+    }
+
     fn start_timers(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let controller = self.controller.clone();
-        let raft = self.raft.clone();
+        let Role::Voter { raft, controller } = &self.role else {
+            return;
+        };
+        let controller = controller.clone();
+        let raft = raft.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -374,6 +493,20 @@ impl Cluster {
     pub fn metadata_dir(log_dir: &Path) -> std::path::PathBuf {
         log_dir.join(METADATA_DIR)
     }
+}
+
+/// One client per voter, by node id, for its CONTROLLER listener.
+fn voter_clients(cc: &ClusterConfig, cluster_id: &str, from: i32) -> BTreeMap<NodeId, Arc<Client>> {
+    cc.voters
+        .iter()
+        .map(|v| {
+            let addr = format!("{}:{}", v.host, v.port);
+            (
+                v.id as NodeId,
+                Arc::new(Client::new(addr, cluster_id.to_string(), from)),
+            )
+        })
+        .collect()
 }
 
 async fn serve_one(raft: &Raft, controller: &Controller, request: Request) -> Reply {

@@ -770,13 +770,6 @@ fn parse_cluster(
     if broker && controller && voters.len() == 1 {
         return Ok(None);
     }
-    if broker && !controller {
-        return Err(invalid(
-            "process.roles",
-            roles_value,
-            "a broker-only node (without the controller role) is not supported yet; run every node as broker,controller (combined mode)",
-        ));
-    }
     let controller_listener = if controller {
         if controller_names.is_empty() {
             return Err(invalid(
@@ -1031,6 +1024,24 @@ mod tests {
         assert!(e.contains("process.roles"), "{e}");
         let e = cluster_err(&["process.roles=broker"]);
         assert!(e.contains("does not include controller"), "{e}");
+        // A broker-only node is not a voter and needs no controller listener.
+        let b = cluster(&[
+            "process.roles=broker",
+            "node.id=7",
+            "listeners=PLAINTEXT://localhost:9094",
+            "controller.listener.names=",
+        ])
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert!(b.broker && !b.controller && b.controller_listener.is_none());
+        // A controller-only node serves no clients.
+        let c = cluster(&[
+            "process.roles=controller",
+            "listeners=CONTROLLER://localhost:9095",
+        ])
+        .unwrap();
+        assert!(c.listeners.is_empty() && c.cluster.unwrap().controller_listener.is_some());
         let e = cluster_err(&[
             "controller.quorum.voters=",
             "controller.quorum.bootstrap.servers=a:1",

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use super::snapshot_files::SnapshotFiles;
 use super::types::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 use crate::cluster::image::Image;
-use crate::cluster::records::MetaResponse;
+use crate::cluster::records::{MetaRecord, MetaResponse};
 
 /// What the state machine and its handles share.
 pub struct Shared {
@@ -39,6 +39,45 @@ impl Shared {
 
     pub fn applied_index(&self) -> u64 {
         *self.changed.borrow()
+    }
+
+    /// The image of a broker-only node (no Raft): filled from the controller's log.
+    pub fn observer() -> Arc<Shared> {
+        let (changed, _) = watch::channel(0);
+        Arc::new(Shared {
+            image: RwLock::new(Image::default()),
+            applied: Mutex::new(Default::default()),
+            current: Mutex::new(None),
+            changed,
+        })
+    }
+
+    /// The image and the log index it reflects, read together.
+    pub fn snapshot(&self) -> (u64, Image) {
+        let image = self.image.read();
+        let index = self.applied.lock().0.map(|l| l.index).unwrap_or(0);
+        (index, image.clone())
+    }
+
+    /// A broker-only node replays records it fetched from the controller (`last`: the index
+    /// they bring it to, which may pass entries that carry no record).
+    pub fn apply_fetched(&self, records: &[(u64, MetaRecord)], last: u64) {
+        {
+            let mut image = self.image.write();
+            for (index, record) in records {
+                image.apply(*index, record);
+            }
+        }
+        if last > self.applied_index() {
+            self.changed.send_replace(last);
+        }
+    }
+
+    /// A broker-only node starts over from the controller's image at `index`.
+    pub fn install_image(&self, index: u64, mut image: Image) {
+        image.reindex();
+        *self.image.write() = image;
+        self.changed.send_replace(index);
     }
 }
 
