@@ -169,6 +169,15 @@ impl Broker {
         let Some(cluster) = &self.cluster else {
             return (0, BTreeSet::new());
         };
+        if cluster.is_fenced() {
+            let count = cluster
+                .image()
+                .topics
+                .get(topic)
+                .map(|t| t.partitions.len() as i32)
+                .unwrap_or(0);
+            return (count, BTreeSet::new());
+        }
         let image = cluster.image();
         match image.topics.get(topic) {
             None => (0, BTreeSet::new()),

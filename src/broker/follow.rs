@@ -18,14 +18,17 @@ impl Broker {
         };
         let broker = self.clone();
         let mut changes = cluster.subscribe();
+        let mut fenced = cluster.subscribe_fenced();
         tokio::spawn(async move {
             loop {
                 changes.mark_unchanged();
+                fenced.mark_unchanged();
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.reconcile()).await;
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     r = changes.changed() => if r.is_err() { return },
+                    r = fenced.changed() => if r.is_err() { return },
                 }
             }
         });

@@ -249,7 +249,7 @@ impl Broker {
                 .ok()
                 .and_then(|i| t.partitions.get(i))
                 .ok_or(E::UnknownTopicOrPartition.code())?;
-            if p.leader != self.node_id {
+            if p.leader != self.node_id || cluster.is_fenced() {
                 return Err(E::NotLeaderOrFollower.code());
             }
             (t.name.clone(), t.id, t.configs.clone())

@@ -63,6 +63,11 @@ pub struct Cluster {
     peers: Arc<BTreeMap<NodeId, Arc<Client>>>,
     /// This process's registration: new at every start (Kafka's incarnation id).
     incarnation: Uuid,
+    /// When the active controller last accepted this broker's registration or heartbeat.
+    contact: parking_lot::Mutex<Option<tokio::time::Instant>>,
+    /// True while this broker must not serve partitions: not registered yet, or no contact
+    /// with the controller for a whole session (it is fenced, or about to be).
+    fenced: watch::Sender<bool>,
 }
 
 /// A voter runs Raft and may be the active controller; a broker-only node (an observer)
@@ -106,6 +111,8 @@ impl Cluster {
                 shared: Shared::observer(),
                 peers,
                 incarnation: Uuid::new_v4(),
+                contact: parking_lot::Mutex::new(None),
+                fenced: watch::channel(true).0,
             });
             cluster.follow_metadata_log(shutdown);
             return Ok(cluster);
@@ -211,6 +218,8 @@ impl Cluster {
             shared,
             peers,
             incarnation: Uuid::new_v4(),
+            contact: parking_lot::Mutex::new(None),
+            fenced: watch::channel(true).0,
         });
         cluster.start_timers(shutdown);
         Ok(cluster)
@@ -339,16 +348,19 @@ impl Cluster {
                         tracing::info!(broker_epoch, "registered with the active controller");
                         registered = true;
                         warned = false;
+                        cluster.heard_from_controller();
                         interval
                     }
                     Ok(ControllerReply::Heartbeat { known: false, .. }) => {
                         registered = false;
                         Duration::ZERO
                     }
-                    Ok(_) => {
+                    Ok(ControllerReply::Heartbeat { .. }) => {
                         warned = false;
+                        cluster.heard_from_controller();
                         interval
                     }
+                    Ok(_) => interval,
                     Err(e) => {
                         if !warned {
                             tracing::warn!(
@@ -360,12 +372,60 @@ impl Cluster {
                         Duration::from_millis(200)
                     }
                 };
+                cluster.check_session();
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         });
+    }
+
+    fn heard_from_controller(&self) {
+        *self.contact.lock() = Some(tokio::time::Instant::now());
+        self.fenced.send_if_modified(|f| {
+            let was = *f;
+            *f = false;
+            if was {
+                tracing::info!("serving: the active controller has this broker registered");
+            }
+            was
+        });
+    }
+
+    /// A broker that has not reached the controller for a whole session stops serving
+    /// partitions: the controller has fenced it (or will) and moved their leadership, so what
+    /// it would serve could be stale.
+    fn check_session(&self) {
+        let session = Duration::from_millis(self.config.broker_session_timeout_ms as u64);
+        let lost = match *self.contact.lock() {
+            None => true,
+            Some(at) => at.elapsed() > session,
+        };
+        if lost {
+            self.fenced.send_if_modified(|f| {
+                let was = *f;
+                *f = true;
+                if !was {
+                    tracing::warn!(
+                        "no contact with the active controller for {} ms (broker.session.timeout.ms): not serving partitions until it is reached again",
+                        session.as_millis()
+                    );
+                }
+                !was
+            });
+        }
+    }
+
+    /// Whether this broker must not serve partitions now (see `fenced`), or the image says the
+    /// controller fenced it.
+    pub fn is_fenced(&self) -> bool {
+        *self.fenced.borrow() || !self.image().is_live(self.node_id)
+    }
+
+    /// Tells when `is_fenced` may have changed.
+    pub fn subscribe_fenced(&self) -> watch::Receiver<bool> {
+        self.fenced.subscribe()
     }
 
     fn local_controller(&self) -> Option<&Arc<Controller>> {
