@@ -45,27 +45,64 @@ async fn apply_topic(
 }
 
 /// Change a dynamic broker layer: entity "" is the cluster-wide default,
-/// the node id this broker's own (Kafka's two levels).
-fn apply_broker(
+/// a node id that broker's own (Kafka's two levels). In a cluster the layer is checked here
+/// and written to the metadata log, and every broker applies it.
+async fn apply_broker(
     ctx: &RequestContext,
     name: &str,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), String>,
     validate_only: bool,
 ) -> Outcome {
     let b = &ctx.broker;
-    let level = if name.is_empty() {
-        Level::ClusterDefault
-    } else if name == b.node_id.to_string() {
-        Level::Broker
+    let node: Option<i32> = if name.is_empty() {
+        None
     } else {
-        return Err((
-            E::InvalidRequest.code(),
-            format!(
-                "Unexpected broker id, expected {} or empty string, but received {name}",
-                b.node_id
-            ),
-        ));
+        match name.parse::<i32>() {
+            Ok(id) if id == b.node_id => Some(id),
+            Ok(id)
+                if b.cluster.is_some()
+                    && b.brokers(&ctx.conn.listener).iter().any(|e| e.id == id) =>
+            {
+                Some(id)
+            }
+            _ => {
+                return Err((
+                    E::InvalidRequest.code(),
+                    format!(
+                        "Unexpected broker id, expected {} or empty string, but received {name}",
+                        b.node_id
+                    ),
+                ));
+            }
+        }
     };
+    let level = if node.is_none() {
+        Level::ClusterDefault
+    } else {
+        Level::Broker
+    };
+    let dynamic_error = |e: DynamicError| match e {
+        e @ DynamicError::NotDynamic(_) => (E::InvalidRequest.code(), e.to_string()),
+        e @ DynamicError::Invalid(_) => (E::InvalidConfig.code(), e.to_string()),
+        e @ DynamicError::Io(_) => (E::KafkaStorageError.code(), e.to_string()),
+        DynamicError::Request(m) => (E::InvalidConfig.code(), m),
+    };
+    if let Some(mut layer) = b.broker_config_layer(node) {
+        change(&mut layer).map_err(|m| (E::InvalidConfig.code(), m))?;
+        // Checked against this node's static config; another broker's layer is checked the
+        // same way (its own static config may differ: it then logs and keeps its old one).
+        b.dynamic
+            .check_layer(level, &layer)
+            .map_err(dynamic_error)?;
+        if validate_only {
+            return Ok(());
+        }
+        b.alter_broker_configs(node, layer)
+            .await
+            .map_err(|e| (e.code, e.message))?;
+        tracing::info!(level = ?level, "altered dynamic broker configs cluster-wide");
+        return Ok(());
+    }
     match b.dynamic.alter(level, change, validate_only) {
         Ok(effective) => {
             if !validate_only {
@@ -74,10 +111,7 @@ fn apply_broker(
             }
             Ok(())
         }
-        Err(e @ DynamicError::NotDynamic(_)) => Err((E::InvalidRequest.code(), e.to_string())),
-        Err(e @ DynamicError::Invalid(_)) => Err((E::InvalidConfig.code(), e.to_string())),
-        Err(e @ DynamicError::Io(_)) => Err((E::KafkaStorageError.code(), e.to_string())),
-        Err(DynamicError::Request(m)) => Err((E::InvalidConfig.code(), m)),
+        Err(e) => Err(dynamic_error(e)),
     }
 }
 
@@ -176,19 +210,22 @@ pub async fn handle_incremental(
                 )
                 .await
             }
-            RESOURCE_BROKER => apply_broker(
-                ctx,
-                name,
-                |m| {
-                    apply_ops(
-                        m,
-                        &r.configs,
-                        |k| effective.get(k).map(str::to_string),
-                        |k| config::spec(k).is_some_and(|s| s.kind == ConfigType::List),
-                    )
-                },
-                req.validate_only,
-            ),
+            RESOURCE_BROKER => {
+                apply_broker(
+                    ctx,
+                    name,
+                    |m| {
+                        apply_ops(
+                            m,
+                            &r.configs,
+                            |k| effective.get(k).map(str::to_string),
+                            |k| config::spec(k).is_some_and(|s| s.kind == ConfigType::List),
+                        )
+                    },
+                    req.validate_only,
+                )
+                .await
+            }
             other => unsupported(other),
         };
         let (code, msg) = match outcome {
@@ -233,15 +270,18 @@ pub async fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> Alt
                 )
                 .await
             }
-            RESOURCE_BROKER => apply_broker(
-                ctx,
-                name,
-                |m| {
-                    replace(m);
-                    Ok(())
-                },
-                req.validate_only,
-            ),
+            RESOURCE_BROKER => {
+                apply_broker(
+                    ctx,
+                    name,
+                    |m| {
+                        replace(m);
+                        Ok(())
+                    },
+                    req.validate_only,
+                )
+                .await
+            }
             other => unsupported(other),
         };
         let (code, msg): (i16, Option<StrBytes>) = match outcome {

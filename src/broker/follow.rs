@@ -57,6 +57,7 @@ impl Broker {
                 })
                 .collect()
         };
+        self.follow_broker_configs();
         let keep: BTreeSet<(&str, uuid::Uuid)> = wanted
             .iter()
             .map(|(n, id, _, _)| (n.as_str(), *id))
@@ -81,5 +82,25 @@ impl Broker {
             self.topics.follow_configs(&name, &configs);
         }
         self.follow_coordinators();
+    }
+
+    /// Dynamic broker configs follow the image: the cluster-wide default and this node's layer.
+    fn follow_broker_configs(&self) {
+        let (Some(default), Some(mine)) = (
+            self.broker_config_layer(None),
+            self.broker_config_layer(Some(self.node_id)),
+        ) else {
+            return;
+        };
+        if self.dynamic.layers() == (default.clone(), mine.clone()) {
+            return;
+        }
+        match self.dynamic.set_layers(default, mine) {
+            Ok(effective) => {
+                self.topics.set_broker_config(effective);
+                tracing::info!("dynamic broker configs changed (from the cluster)");
+            }
+            Err(e) => tracing::warn!("ignoring the cluster's dynamic broker configs: {e}"),
+        }
     }
 }

@@ -439,6 +439,33 @@ impl Broker {
         }
     }
 
+    /// A dynamic broker config layer as the cluster has it: the default (`None`) or one
+    /// broker's. `None` on a single broker (its layers are local: see `dynamic`).
+    pub fn broker_config_layer(&self, node_id: Option<i32>) -> Option<BTreeMap<String, String>> {
+        let cluster = self.cluster.as_ref()?;
+        let image = cluster.image();
+        Some(match node_id {
+            None => image.default_broker_configs.clone(),
+            Some(id) => image.broker_configs.get(&id).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Replace a dynamic broker config layer cluster-wide (already checked by the caller).
+    pub async fn alter_broker_configs(
+        &self,
+        node_id: Option<i32>,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let Some(cluster) = &self.cluster else {
+            return Err(ApiError::new(E::InvalidRequest, "not a cluster"));
+        };
+        let req = ControllerRequest::AlterBrokerConfigs { node_id, configs };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+            ControllerReply::Done(mut r) if r.len() == 1 => r.remove(0),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// A topic's config overrides, cluster-wide.
     pub fn topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
         match &self.cluster {

@@ -82,6 +82,11 @@ pub enum ControllerRequest {
     AllocateProducerIds {
         node_id: i32,
     },
+    /// Replace a dynamic broker config layer (checked by the asking broker).
+    AlterBrokerConfigs {
+        node_id: Option<i32>,
+        configs: BTreeMap<String, String>,
+    },
     /// DescribeQuorum, answered by the leader, which knows every voter's progress.
     DescribeQuorum,
     /// A broker-only node follows the metadata log: the committed records after `after`
@@ -312,6 +317,13 @@ impl Controller {
                 self.allocate_producer_ids(node_id).await
             }
             ControllerRequest::DescribeQuorum => Ok(ControllerReply::Quorum(self.quorum_info())),
+            ControllerRequest::AlterBrokerConfigs { node_id, configs } => self
+                .write_or(
+                    MetaRecord::BrokerConfigs { node_id, configs },
+                    E::InvalidConfig,
+                )
+                .await
+                .map(|result| ControllerReply::Done(vec![result])),
             ControllerRequest::FetchMetadata { after } => Ok(self.fetch_metadata(after).await),
         };
         match result {

@@ -54,6 +54,11 @@ pub struct Image {
     ids: HashMap<Uuid, String>,
     /// The first producer id not yet handed out.
     pub next_producer_id: i64,
+    /// Dynamic broker config layers: the cluster-wide default, and each broker's own.
+    #[serde(default)]
+    pub default_broker_configs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub broker_configs: BTreeMap<i32, BTreeMap<String, String>>,
 }
 
 impl Image {
@@ -165,6 +170,15 @@ impl Image {
                 self.topics.get_mut(name).expect("indexed").configs = configs.clone();
             }
             MetaRecord::PartitionChanges(changes) => self.apply_changes(changes),
+            MetaRecord::BrokerConfigs { node_id, configs } => match node_id {
+                None => self.default_broker_configs = configs.clone(),
+                Some(id) if configs.is_empty() => {
+                    self.broker_configs.remove(id);
+                }
+                Some(id) => {
+                    self.broker_configs.insert(*id, configs.clone());
+                }
+            },
             MetaRecord::ProducerIds { first, size, .. } => {
                 self.next_producer_id = self.next_producer_id.max(first + size);
             }

@@ -79,6 +79,12 @@ pub enum MetaRecord {
     },
     /// Leaders, ISRs and epochs that moved (elections, and later ISR changes).
     PartitionChanges(Vec<PartitionChange>),
+    /// A dynamic broker config layer, replaced whole: the cluster-wide default (`node_id`
+    /// None) or one broker's.
+    BrokerConfigs {
+        node_id: Option<i32>,
+        configs: BTreeMap<String, String>,
+    },
     /// A block of producer ids handed to a broker's transaction coordinator.
     ProducerIds {
         node_id: i32,

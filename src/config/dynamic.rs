@@ -123,6 +123,51 @@ impl DynamicConfigs {
     }
 }
 
+impl DynamicConfigs {
+    /// The two layers as they are (cluster-wide default, this broker's).
+    pub fn layers(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let l = self.layers.lock();
+        (l.cluster.clone(), l.broker.clone())
+    }
+
+    /// Check a new version of one layer without applying it: only dynamic keys, values that
+    /// make a valid configuration together with the other layer.
+    pub fn check_layer(
+        &self,
+        level: Level,
+        layer: &BTreeMap<String, String>,
+    ) -> Result<(), DynamicError> {
+        let not_dynamic: Vec<String> = layer
+            .keys()
+            .filter(|k| !DYNAMIC_BROKER_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        if !not_dynamic.is_empty() {
+            return Err(DynamicError::NotDynamic(not_dynamic));
+        }
+        let (cluster, broker) = self.layers();
+        match level {
+            Level::ClusterDefault => self.static_config.with_dynamic(layer, &broker)?,
+            Level::Broker => self.static_config.with_dynamic(&cluster, layer)?,
+        };
+        Ok(())
+    }
+
+    /// Replace both layers (a cluster node following its metadata image); returns the new
+    /// effective configuration. Values the controller accepted but that do not make a valid
+    /// configuration here are refused and the layers stay as they were.
+    pub fn set_layers(
+        &self,
+        cluster: BTreeMap<String, String>,
+        broker: BTreeMap<String, String>,
+    ) -> Result<Arc<Config>, DynamicError> {
+        let mut layers = self.layers.lock();
+        let effective = Arc::new(self.static_config.with_dynamic(&cluster, &broker)?);
+        *layers = Layers { cluster, broker };
+        Ok(effective)
+    }
+}
+
 impl Config {
     /// This (static) configuration with dynamic layers on top: the cluster-wide
     /// defaults, then this broker's own; later wins.
