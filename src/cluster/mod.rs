@@ -41,6 +41,10 @@ use raft::types::{NodeId, Raft, TypeConfig};
 use records::Endpoint;
 use rpc::{Client, Reply, Request};
 
+/// Raft's election timeout is drawn from 500 ms up to this (a new controller in about 1.5–2.5
+/// s: a follower waits out the old leader's lease, then its own timeout).
+const ELECTION_TIMEOUT_MAX_MS: u64 = 1000;
+
 /// Kafka's directory for the metadata log.
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
 
@@ -129,7 +133,7 @@ impl Cluster {
             cluster_name: format!("fjord-{cluster_id}"),
             heartbeat_interval: 100,
             election_timeout_min: 500,
-            election_timeout_max: 1000,
+            election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
             max_in_snapshot_log_to_keep: 500,
             ..Default::default()
@@ -530,13 +534,17 @@ impl Cluster {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut leaderless_since: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => {
                         let _ = raft.shutdown().await;
                         return;
                     }
-                    _ = tick.tick() => controller.tick().await,
+                    _ = tick.tick() => {
+                        controller.tick().await;
+                        split_vote_watchdog(&raft, &mut leaderless_since).await;
+                    }
                 }
             }
         });
@@ -553,6 +561,28 @@ impl Cluster {
     pub fn metadata_dir(log_dir: &Path) -> std::path::PathBuf {
         log_dir.join(METADATA_DIR)
     }
+}
+
+/// openraft 0.9 draws each node's election timeout once, so two candidates can keep splitting
+/// the vote. A voter that has seen no leader for a while starts an election itself after a
+/// random pause, which breaks the tie (openraft 0.10 redraws the timeout per election).
+async fn split_vote_watchdog(raft: &Raft, since: &mut Option<tokio::time::Instant>) {
+    const LEADERLESS: Duration = Duration::from_millis(3 * ELECTION_TIMEOUT_MAX_MS);
+    if raft.metrics().borrow().current_leader.is_some() {
+        *since = None;
+        return;
+    }
+    let start = *since.get_or_insert_with(tokio::time::Instant::now);
+    if start.elapsed() < LEADERLESS {
+        return;
+    }
+    let jitter = (Uuid::new_v4().as_u128() % ELECTION_TIMEOUT_MAX_MS as u128) as u64;
+    tokio::time::sleep(Duration::from_millis(jitter)).await;
+    if raft.metrics().borrow().current_leader.is_none() {
+        tracing::info!("no controller elected for a while: starting an election");
+        let _ = raft.trigger().elect().await;
+    }
+    *since = Some(tokio::time::Instant::now());
 }
 
 /// One client per voter, by node id, for its CONTROLLER listener.
