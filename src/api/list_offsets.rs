@@ -11,7 +11,6 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::context::RequestContext;
 use super::context::log_error_code;
 use crate::broker::TopicRef;
-use crate::partition::LEADER_EPOCH;
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;
@@ -61,7 +60,7 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
                             let resp = resp.with_offset(offset).with_timestamp(timestamp);
                             // leader_epoch exists from v4; the codec refuses it earlier.
                             if ctx.version >= 4 {
-                                resp.with_leader_epoch(LEADER_EPOCH)
+                                resp.with_leader_epoch(part.leader_epoch())
                             } else {
                                 resp
                             }

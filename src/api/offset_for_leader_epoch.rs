@@ -10,7 +10,6 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use super::context::RequestContext;
 use crate::broker::TopicRef;
-use crate::partition::LEADER_EPOCH;
 
 pub fn handle(
     ctx: &RequestContext,
@@ -36,15 +35,24 @@ pub fn handle(
                         Ok(part) => part,
                         Err(code) => return r.with_error_code(code),
                     };
-                    if p.current_leader_epoch > LEADER_EPOCH {
+                    let current = part.leader_epoch();
+                    if p.current_leader_epoch > current {
                         // The client knows of a newer epoch than this leader: it must refresh.
                         return r.with_error_code(E::UnknownLeaderEpoch.code());
                     }
-                    if p.leader_epoch < LEADER_EPOCH {
+                    if p.current_leader_epoch >= 0 && p.current_leader_epoch < current {
+                        return r.with_error_code(E::FencedLeaderEpoch.code());
+                    }
+                    if p.leader_epoch < 0 {
                         return r; // before the first epoch: undefined
                     }
+                    // Every epoch's data is still here (no replica ever truncates one: data
+                    // replication comes later), so each epoch up to the current one ends no
+                    // earlier than the log end; the log end is a safe answer that never makes
+                    // a consumer think its position was truncated.
                     let end = part.offsets().log_end_offset;
-                    r.with_leader_epoch(LEADER_EPOCH).with_end_offset(end)
+                    r.with_leader_epoch(p.leader_epoch.min(current))
+                        .with_end_offset(end)
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()

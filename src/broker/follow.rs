@@ -7,8 +7,14 @@ use std::sync::Arc;
 
 use super::Broker;
 
-/// A topic of the image as this node holds it: name, id, configs, the partitions assigned here.
-type Wanted = (String, uuid::Uuid, BTreeMap<String, String>, Vec<i32>);
+/// A topic of the image as this node holds it: name, id, configs, the partitions assigned here
+/// with their leader epochs.
+type Wanted = (
+    String,
+    uuid::Uuid,
+    BTreeMap<String, String>,
+    Vec<(i32, i32)>,
+);
 
 impl Broker {
     /// Watch the image for as long as the broker runs and reconcile after every change.
@@ -51,7 +57,7 @@ impl Broker {
                         .partitions
                         .iter()
                         .filter(|p| p.replicas.contains(&me))
-                        .map(|p| p.partition)
+                        .map(|p| (p.partition, p.leader_epoch))
                         .collect();
                     (t.name.clone(), t.id, t.configs.clone(), mine)
                 })
@@ -74,9 +80,12 @@ impl Broker {
         }
         let now = self.now_ms();
         for (name, id, configs, mine) in wanted {
-            for p in mine {
-                if let Err(e) = self.topics.ensure_partition(&name, id, p, &configs, now) {
-                    tracing::warn!(topic = %name, partition = p, "cannot open partition: {e}");
+            for (p, epoch) in mine {
+                match self.topics.ensure_partition(&name, id, p, &configs, now) {
+                    Ok(partition) => partition.set_leader_epoch(epoch),
+                    Err(e) => {
+                        tracing::warn!(topic = %name, partition = p, "cannot open partition: {e}")
+                    }
                 }
             }
             self.topics.follow_configs(&name, &configs);

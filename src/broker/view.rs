@@ -238,7 +238,7 @@ impl Broker {
                 .partition(index)
                 .ok_or(E::UnknownTopicOrPartition.code());
         };
-        let (name, id, configs) = {
+        let (name, id, configs, epoch) = {
             let image = cluster.image();
             let t = match topic {
                 TopicRef::Name(n) => image.topics.get(n),
@@ -252,17 +252,20 @@ impl Broker {
             if p.leader != self.node_id || cluster.is_fenced() {
                 return Err(E::NotLeaderOrFollower.code());
             }
-            (t.name.clone(), t.id, t.configs.clone())
+            (t.name.clone(), t.id, t.configs.clone(), p.leader_epoch)
         };
         let topic = name.as_str();
         // Usually already there: the image follower creates a partition as soon as it is
         // assigned here. A request can beat it by a moment.
-        self.topics
+        let partition = self
+            .topics
             .ensure_partition(topic, id, index, &configs, self.now_ms())
             .map_err(|e| {
                 tracing::warn!(topic, partition = index, "cannot open partition: {e}");
                 E::NotLeaderOrFollower.code()
-            })
+            })?;
+        partition.set_leader_epoch(epoch);
+        Ok(partition)
     }
 
     /// CreateTopics, one result per topic in order.

@@ -25,7 +25,7 @@ pub mod txn_index;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -42,7 +42,8 @@ use producer_state::{
 };
 use txn_index::{TxnEvent, TxnIndex};
 
-/// The leader epoch fjord stamps on batches: a single broker never changes leader.
+/// The leader epoch of a single broker's partitions, which never change leader (in a cluster
+/// the metadata image sets each partition's, see [`Partition::set_leader_epoch`]).
 pub const LEADER_EPOCH: i32 = 0;
 
 /// Who is writing: decides which checks a write gets (Kafka's `AppendOrigin`).
@@ -213,9 +214,21 @@ pub struct Partition {
     cleaned_through: AtomicI64,
     /// Log end offset after each append; long-polling fetches wait on it.
     end_offset: watch::Sender<i64>,
+    /// The partition's current leader epoch, stamped on every batch appended.
+    leader_epoch: AtomicI32,
 }
 
 impl Partition {
+    /// The leader epoch batches are stamped with now.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Relaxed)
+    }
+
+    /// A cluster's metadata moved this partition's leadership to `epoch`.
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Relaxed);
+    }
+
     /// Open (or create) the partition's directory, recover its log and rebuild its producer
     /// state (see [`load`]).
     pub fn open(
@@ -233,6 +246,7 @@ impl Partition {
             dir: dir.to_path_buf(),
             end_offset: watch::Sender::new(log.log_end_offset()),
             cleaned_through: AtomicI64::new(-1),
+            leader_epoch: AtomicI32::new(LEADER_EPOCH),
             state: Mutex::new(PartitionState {
                 log,
                 producers,
@@ -332,9 +346,8 @@ impl Partition {
                 }
             }
         }
-        let r = st
-            .log
-            .append(&mut payload, &batches, LEADER_EPOCH, now_ms)?;
+        let epoch = self.leader_epoch.load(Ordering::Relaxed);
+        let r = st.log.append(&mut payload, &batches, epoch, now_ms)?;
         st.after_append(&payload, &batches, origin, &r);
         let leo = st.log.log_end_offset();
         drop(st);
