@@ -175,6 +175,9 @@ pub enum ControllerReply {
     },
 }
 
+/// How long a metadata write may take to commit before the controller gives up on it.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a FetchMetadata waits for a new record before answering with none.
 const FETCH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -367,7 +370,14 @@ impl Controller {
     }
 
     async fn write(&self, record: MetaRecord) -> Result<(), WriteError> {
-        match self.raft.client_write(record).await {
+        // A leader cut off from the quorum stays leader in openraft 0.9 and its writes wait
+        // for the partition to heal: give up instead (the asker retries the new leader).
+        let Ok(written) = tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(record)).await
+        else {
+            tracing::warn!("a metadata write did not commit within {WRITE_TIMEOUT:?}");
+            return Err(WriteError::NotController(None));
+        };
+        match written {
             Ok(resp) => match resp.data {
                 MetaResponse::Applied => Ok(()),
                 MetaResponse::Rejected(why) => Err(WriteError::Rejected(why)),

@@ -266,7 +266,10 @@ impl Cluster {
             let reply = match target {
                 Some(id) if id == self.node_id && self.local_controller().is_some() => {
                     let controller = self.local_controller().expect("checked");
-                    Some(controller.handle(req.clone()).await)
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::timeout(left, controller.handle(req.clone()))
+                        .await
+                        .ok()
                 }
                 Some(id) => match self.peers.get(&(id as NodeId)) {
                     Some(client) => {
