@@ -265,6 +265,20 @@ fn run() -> anyhow::Result<()> {
             "fjord started in {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
+        if broker.cluster.as_ref().is_some_and(|c| c.config.broker) {
+            tracing::info!(
+                "waiting for the active controller to accept this broker before serving clients"
+            );
+        }
+        let ready = tokio::select! {
+            r = broker.wait_ready(rx.clone()) => r,
+            _ = shutdown_signal() => false,
+        };
+        if !ready {
+            tracing::info!("stopped before serving");
+            let _ = tx.send(true);
+            return anyhow::Ok(());
+        }
         let serving = tokio::spawn(server.run(rx));
         shutdown_signal().await;
         tracing::info!("shutting down");

@@ -22,8 +22,10 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTop
     let mut specs: Vec<(usize, NewTopic)> = Vec::new();
     for t in req.topics {
         let name = t.name.as_str().to_string();
+        // Kafka sends a null message with success (the codec's default is an empty string).
         let result = CreatableTopicResult::default()
             .with_name(t.name.clone())
+            .with_error_message(None)
             .with_num_partitions(-1)
             .with_replication_factor(-1);
         if !seen.insert(name.clone()) {

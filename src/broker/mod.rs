@@ -150,6 +150,21 @@ impl Broker {
         self.clock.now_ms()
     }
 
+    /// Wait until the broker may serve clients: at once on a single broker; in a cluster once
+    /// the active controller has accepted its registration, by which time its metadata image
+    /// holds everything committed up to then (a restarted node never answers from the image
+    /// it had before). False if `shutdown` came first.
+    pub async fn wait_ready(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> bool {
+        let Some(cluster) = self.cluster.as_ref().filter(|c| c.config.broker) else {
+            return true;
+        };
+        let mut fenced = cluster.subscribe_fenced();
+        tokio::select! {
+            r = fenced.wait_for(|f| !*f) => r.is_ok(),
+            _ = shutdown.wait_for(|s| *s) => false,
+        }
+    }
+
     /// What the transaction coordinator drives.
     pub fn txn_context(&self) -> TxnContext<'_> {
         TxnContext {
