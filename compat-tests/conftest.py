@@ -6,7 +6,8 @@ attached to the test report.
 
 Every fixture or helper used by more than one test file is defined here, once
 (test files import from conftest, never from each other): brokers
-(`start_broker`, `broker`, `gbroker`), group settings (`GROUP_OVERRIDES`,
+(`start_broker`, `broker`, `gbroker`), clusters of several nodes (`start_cluster`,
+`cluster`, `Cluster`, `node_metadata`, `CLUSTER_OVERRIDES`), group settings (`GROUP_OVERRIDES`,
 `KIP848_OVERRIDES`, `require_kip848`), client helpers (`create_topics`,
 `produce`, `consume_assigned`, `produce_per_partition`, `KCAT`, `needs_kcat`)
 and the programs in java/ (`run_java`, `JavaProc`).
@@ -87,6 +88,11 @@ class Broker:
         return args
 
     def start(self, timeout=10.0):
+        self.launch()
+        return self.wait_accepting(timeout)
+
+    def launch(self):
+        """Start the process without waiting for it (see wait_accepting)."""
         if not FJORD_BIN.exists():
             pytest.fail(f"fjord binary not found at {FJORD_BIN} (run cargo build --release)")
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -98,8 +104,13 @@ class Broker:
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                      stdout=err, stderr=err, env=env)
         err.close()
-        t0 = time.monotonic()
-        deadline = t0 + timeout
+        self._launched_at = time.monotonic()
+        return self
+
+    def wait_accepting(self, timeout=10.0):
+        """Wait until the launched process accepts connections on its client port."""
+        t0 = self._launched_at
+        deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"fjord exited with {self.proc.returncode} during startup:\n"
@@ -174,6 +185,10 @@ def start_broker(tmp_path, request):
     yield _start
     for b in brokers:
         b.stop()
+    _fail_on_panics(brokers)
+
+
+def _fail_on_panics(brokers):
     # Client input must never panic the broker, even where a task boundary hides it.
     panics = [(b.name, l) for b in brokers for l in b.stderr_tail(100000).splitlines() if "panicked" in l]
     if panics:
@@ -183,6 +198,201 @@ def start_broker(tmp_path, request):
 @pytest.fixture
 def broker(start_broker):
     return start_broker()
+
+
+# --- clusters ------------------------------------------------------------------
+#
+# A cluster node is a Broker started with Kafka's KRaft combined-mode keys (node.id,
+# process.roles, controller.quorum.voters, a CONTROLLER listener). Nodes talk to each other
+# over their controller ports; clients see their PLAINTEXT ports.
+
+CLUSTER_OVERRIDES = {
+    # fence a silent broker after 2 s (Kafka's default is 9 s) so kill tests stay short
+    "broker.session.timeout.ms": "2000",
+    "broker.heartbeat.interval.ms": "500",
+}
+
+
+class ClusterNode(Broker):
+    """One node of a cluster: a broker and a controller voter (process.roles=broker,controller)."""
+
+    def __init__(self, node_id, log_dir, overrides=None, name=None):
+        super().__init__(log_dir, overrides=overrides, name=name or f"node{node_id}")
+        self.node_id = node_id
+        self.controller_port = free_port()
+        self.voters = ""  # set by Cluster once every node has its ports
+
+    def config(self):
+        """Every key this node starts with (the cluster keys, then the overrides)."""
+        return {
+            "node.id": str(self.node_id),
+            "process.roles": "broker,controller",
+            "controller.quorum.voters": self.voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "controller.listener.names": "CONTROLLER",
+            "log.dirs": str(self.log_dir),
+            **self.overrides,
+        }
+
+    def argv(self):
+        args = [str(FJORD_BIN)]
+        for k, v in self.config().items():
+            args += ["--override", f"{k}={v}"]
+        return args
+
+
+class ClusterMetadata:
+    """What one node's Metadata (v7) answer says: cluster id, controller id, live brokers
+    {id: (host, port)} and topics {name: {partition: PartitionMeta}} (with topic_errors)."""
+
+    def __init__(self, resp):
+        self.cluster_id = resp.cluster_id
+        self.controller_id = resp.controller_id
+        self.brokers = {nid: (host, port) for nid, host, port, _rack in resp.brokers}
+        self.topics, self.topic_errors = {}, {}
+        for err, name, _internal, parts in resp.topics:
+            self.topic_errors[name] = err
+            self.topics[name] = {p[1]: PartitionMeta(*p) for p in parts}
+
+
+class PartitionMeta:
+    def __init__(self, error, partition, leader, leader_epoch, replicas, isr, offline):
+        self.error, self.partition, self.leader, self.leader_epoch = error, partition, leader, leader_epoch
+        self.replicas, self.isr, self.offline = list(replicas), list(isr), list(offline)
+
+    def __repr__(self):
+        return (f"P{self.partition}(err={self.error} leader={self.leader} epoch={self.leader_epoch} "
+                f"replicas={self.replicas} isr={self.isr})")
+
+
+def node_metadata(port, topics=None):
+    """Metadata v7 from the node listening on port (topics=None: every topic)."""
+    from kafka.protocol.metadata import MetadataRequest_v7
+    with wire.Conn(port, timeout=5) as c:
+        return ClusterMetadata(c.request(MetadataRequest_v7(topics=topics, allow_auto_topic_creation=False),
+                                         timeout=5))
+
+
+class Cluster:
+    """n ClusterNodes with ids 1..n; nodes[i] is node id i+1."""
+
+    def __init__(self, nodes):
+        self.nodes = nodes
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
+        for n in nodes:
+            n.voters = voters
+
+    def node(self, node_id):
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    @property
+    def bootstrap(self):
+        return ",".join(n.bootstrap for n in self.nodes)
+
+    def live(self):
+        return [n for n in self.nodes if n.alive()]
+
+    def start(self, timeout=30.0):
+        """Launch every node not running (at once: a quorum forms only when enough voters
+        are up) and wait until the cluster is ready."""
+        for n in self.nodes:
+            if not n.alive():
+                n.launch()
+        for n in self.nodes:
+            n.wait_accepting(timeout)
+        return self.wait_ready(timeout=timeout)
+
+    def metadata(self, node, topics=None):
+        return node_metadata(node.port, topics)
+
+    def wait_ready(self, timeout=30.0):
+        """Every live node lists exactly the live brokers, with their ports, names the same
+        controller, one of them, and knows the same topics and partition counts (a node that
+        just restarted has caught up). Returns that controller's id."""
+        def ready():
+            live = self.live()
+            want = {n.node_id: ("127.0.0.1", n.port) for n in live}
+            mds = [self.metadata(n) for n in live]
+            ctrls = {md.controller_id for md in mds}
+            topics = [{t: len(ps) for t, ps in md.topics.items()} for md in mds]
+            if all(md.brokers == want for md in mds) and len(ctrls) == 1 and ctrls <= set(want) \
+                    and all(t == topics[0] for t in topics):
+                return ctrls.pop()
+            return None
+        return wait_until(ready, timeout=timeout, interval=0.1,
+                          what=f"every live node of {[n.node_id for n in self.live()]} to list them all "
+                               "and agree on the controller")
+
+    def controller_id(self, timeout=15.0):
+        """The active controller, as every live node reports it."""
+        def agreed():
+            ctrls = {self.metadata(n).controller_id for n in self.live()}
+            return ctrls.pop() if len(ctrls) == 1 and ctrls != {-1} else None
+        return wait_until(agreed, timeout=timeout, interval=0.1, what="the live nodes to agree on a controller")
+
+    def wait_leaders(self, topic, partitions, timeout=15.0):
+        """Every live node's Metadata knows `topic` with `partitions` partitions, each with a
+        leader; returns {partition: PartitionMeta} as the first live node sees it."""
+        def known():
+            seen = []
+            for n in self.live():
+                md = self.metadata(n, [topic])
+                parts = md.topics.get(topic, {})
+                if md.topic_errors.get(topic) != 0 or len(parts) != partitions \
+                        or any(p.leader < 0 or p.error for p in parts.values()):
+                    return None
+                seen.append(parts)
+            return seen[0]
+        return wait_until(known, timeout=timeout, interval=0.1,
+                          what=f"topic {topic} with {partitions} led partitions on every live node")
+
+    def stop(self, timeout=10.0):
+        """SIGTERM every node at once, then wait for each (SIGKILL after timeout)."""
+        for n in self.nodes:
+            if n.alive():
+                n.proc.send_signal(signal.SIGTERM)
+        for n in self.nodes:
+            n.stop(timeout)
+
+    def kill(self):
+        for n in self.nodes:
+            n.kill()
+
+
+@pytest.fixture
+def start_cluster(tmp_path, request):
+    """Factory: start_cluster(n=3, overrides={...}, start=True) -> a ready Cluster.
+
+    Every node gets free client and controller ports and its own data dir under tmp_path;
+    CLUSTER_OVERRIDES apply unless overridden. All nodes are stopped at the end of the test,
+    and their stderr is attached to a failure."""
+    started = []
+    request.node._fjord_brokers = getattr(request.node, "_fjord_brokers", [])
+
+    def _start(n=3, overrides=None, start=True):
+        base = len(started)
+        cfg = {**CLUSTER_OVERRIDES, **(overrides or {})}
+        nodes = [ClusterNode(i, tmp_path / f"c{base}-n{i}", overrides=cfg, name=f"node{i}") for i in range(1, n + 1)]
+        cluster = Cluster(nodes)
+        started.extend(nodes)
+        request.node._fjord_brokers.extend(nodes)
+        if start:
+            cluster.start()
+        return cluster
+
+    yield _start
+    for n in started:
+        if n.alive():
+            n.proc.send_signal(signal.SIGTERM)
+    for n in started:
+        n.stop()
+    _fail_on_panics(started)
+
+
+@pytest.fixture
+def cluster(start_cluster):
+    """A ready 3-node cluster with CLUSTER_OVERRIDES."""
+    return start_cluster()
 
 
 # --- consumer groups -----------------------------------------------------------
