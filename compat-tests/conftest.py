@@ -38,17 +38,29 @@ JARS = Path(os.environ.get("FJORD_JARS", ROOT / ".cache" / "jars"))
 JAVA_SRC = Path(__file__).resolve().parent / "java"
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now and not handed out before in this session: a cluster takes
+    several at once, and the kernel may offer a just-released port again."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_until(cond, timeout=10.0, interval=0.05, what="condition"):
     """Poll cond() until it returns a truthy value; return that value."""
-    deadline = time.monotonic() + timeout
+    t0 = time.monotonic()
+    deadline = t0 + timeout
     last_exc = None
+    tries = 0
     while True:
+        tries += 1
         try:
             v = cond()
             if v:
@@ -57,7 +69,8 @@ def wait_until(cond, timeout=10.0, interval=0.05, what="condition"):
             last_exc = e
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}"
-                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
+                                 f" ({tries} tries in {time.monotonic() - t0:.1f}s"
+                                 + (f", last error: {last_exc!r})" if last_exc else ")"))
         time.sleep(interval)
 
 
@@ -70,6 +83,7 @@ class Broker:
         self.proc = None
         self.stderr_path = self.log_dir.parent / f"{self.log_dir.name}.{name}.stderr"
         self.starts = 0
+        self.stop_requested = False
 
     @property
     def bootstrap(self):
@@ -105,6 +119,7 @@ class Broker:
                                      stdout=err, stderr=err, env=env)
         err.close()
         self._launched_at = time.monotonic()
+        self.stop_requested = False
         return self
 
     def wait_accepting(self, timeout=10.0):
@@ -138,8 +153,8 @@ class Broker:
         """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit code."""
         if self.proc is None:
             return None
+        self.terminate()
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -147,9 +162,17 @@ class Broker:
                 self.proc.wait(10)
         return self.proc.returncode
 
+    def terminate(self):
+        """SIGTERM without waiting."""
+        if self.proc is not None:
+            self.stop_requested = True
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+
     def kill(self):
         """SIGKILL: simulates a crash."""
         if self.proc is not None and self.proc.poll() is None:
+            self.stop_requested = True
             self.proc.kill()
             self.proc.wait(10)
 
@@ -349,8 +372,7 @@ class Cluster:
     def stop(self, timeout=10.0):
         """SIGTERM every node at once, then wait for each (SIGKILL after timeout)."""
         for n in self.nodes:
-            if n.alive():
-                n.proc.send_signal(signal.SIGTERM)
+            n.terminate()
         for n in self.nodes:
             n.stop(timeout)
 
@@ -382,8 +404,7 @@ def start_cluster(tmp_path, request):
 
     yield _start
     for n in started:
-        if n.alive():
-            n.proc.send_signal(signal.SIGTERM)
+        n.terminate()
     for n in started:
         n.stop()
     _fail_on_panics(started)
@@ -486,7 +507,13 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         for b in getattr(item, "_fjord_brokers", []):
-            state = "running" if b.alive() else f"EXITED with {b.proc.returncode if b.proc else None}"
+            if b.alive():
+                state = "running"
+            elif b.proc is not None and not b.stop_requested:
+                # 0: it shut down on SIGTERM/SIGINT that this test did not send
+                state = f"EXITED ON ITS OWN with {b.proc.returncode}"
+            else:
+                state = f"EXITED with {b.proc.returncode if b.proc else None}"
             rep.sections.append((f"{b.name} stderr (tail, port {b.port}, {state})", b.stderr_tail()))
 
 

@@ -27,12 +27,13 @@ import time
 import kafka.errors
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicCollection, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.admin import NewTopic as CNewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.protocol.admin import CreatePartitionsRequest_v1, CreateTopicsRequest_v2, DeleteTopicsRequest_v1
+from kafka.protocol.admin import (AlterConfigsRequest_v1, CreatePartitionsRequest_v1, CreateTopicsRequest_v2,
+                                  DeleteTopicsRequest_v1, DescribeConfigsRequest_v1)
 from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
 from conftest import (CLUSTER_OVERRIDES, FJORD_BIN, GROUP_OVERRIDES, free_port, node_metadata, produce,
@@ -308,6 +309,57 @@ def test_delete_topic_from_a_node_that_is_not_the_controller(cluster):
         md = node_metadata(n.port, ["doomed"])
         assert md.topic_errors["doomed"] == wire.UNKNOWN_TOPIC_OR_PARTITION
         assert data_dirs(n, "kept") == {p for p, m in kept.items() if m.leader == n.node_id}
+
+
+TOPIC_CONFIG = 1  # DescribeConfigs config_source DYNAMIC_TOPIC_CONFIG
+
+
+def describe_topic_configs(node, topic, names):
+    """DescribeConfigs v1 sent to this node: {name: (value, source)}."""
+    with wire.Conn(node.port) as c:
+        r = c.request(DescribeConfigsRequest_v1(resources=[(2, topic, names)], include_synonyms=False))
+    (err, msg, _type, name, entries), = r.resources
+    assert (err, name) == (0, topic), (err, msg)
+    return {e[0]: (e[1], e[3]) for e in entries}
+
+
+def test_topic_configs_changed_on_any_node_apply_everywhere(cluster):
+    admin = kp_admin(cluster.node(1))
+    try:
+        resp = admin.create_topics([NewTopic("cfg", 3, 3, topic_configs={"retention.ms": "3600000"})],
+                                   timeout_ms=15000)
+        assert [(t, e) for t, e, *_ in resp.topic_errors] == [("cfg", 0)]
+    finally:
+        admin.close()
+    cluster.wait_leaders("cfg", 3)
+    names = ["retention.ms", "cleanup.policy", "max.message.bytes"]
+    for n in cluster.nodes:
+        got = wait_until(lambda: describe_topic_configs(n, "cfg", names), what="DescribeConfigs")
+        assert got["retention.ms"] == ("3600000", TOPIC_CONFIG), (n.node_id, got)
+        assert got["cleanup.policy"][0] == "delete", (n.node_id, got)
+
+    # legacy AlterConfigs straight to a node that is not the controller
+    controller = cluster.controller_id()
+    other = next(n for n in cluster.nodes if n.node_id != controller)
+    with wire.Conn(other.port) as c:
+        r = c.request(AlterConfigsRequest_v1(resources=[(2, "cfg", [("retention.ms", "7200000"),
+                                                                    ("max.message.bytes", "65536")])],
+                                             validate_only=False))
+    assert [(e, t, name) for e, _msg, t, name in r.resources] == [(0, 2, "cfg")], r
+    # IncrementalAlterConfigs through confluent-kafka, bootstrapped from yet another node
+    third = next(n for n in cluster.nodes if n.node_id not in (controller, other.node_id))
+    ca = AdminClient({"bootstrap.servers": third.bootstrap})
+    res = ConfigResource(ConfigResource.Type.TOPIC, "cfg",
+                         incremental_configs=[ConfigEntry("cleanup.policy", "compact",
+                                                           incremental_operation=AlterConfigOpType.SET)])
+    for f in ca.incremental_alter_configs([res]).values():
+        f.result(timeout=15)
+
+    want = {"retention.ms": ("7200000", TOPIC_CONFIG), "max.message.bytes": ("65536", TOPIC_CONFIG),
+            "cleanup.policy": ("compact", TOPIC_CONFIG)}
+    for n in cluster.nodes:
+        wait_until(lambda: describe_topic_configs(n, "cfg", names) == want,
+                   what=f"node {n.node_id} to describe the new configs")
 
 
 # --- 3. produce and consume across nodes, each client ------------------------------------
