@@ -187,6 +187,30 @@ def test_formation_every_node_lists_the_same_three_brokers(cluster, run_java):
         assert (n.log_dir / "__cluster_metadata-0").is_dir()
 
 
+def test_describe_quorum_as_kafka_metadata_quorum_shows_it(cluster, run_java):
+    """Admin.describeMetadataQuorum (kafka-metadata-quorum.sh describe --status) from every
+    node: the same leader (the active controller) and epoch, three voters, each voter caught
+    up to the high watermark, and the voters' CONTROLLER endpoints."""
+    controller = node_metadata(cluster.node(1).port).controller_id
+    answers = []
+    for n in cluster.nodes:
+        out = run_java("ClusterClients", "quorum", n.bootstrap).splitlines()
+        assert out[-1] == "OK", out
+        leader = next(l.split() for l in out if l.startswith("LEADER "))
+        voters = [l.split() for l in out if l.startswith("VOTER ")]
+        endpoints = [l for l in out if l.startswith("ENDPOINT ")]
+        assert int(leader[1]) == controller, out
+        epoch, hw = int(leader[2]), int(leader[3])
+        assert epoch >= 1 and hw >= 4, out  # the membership, a blank entry, 3 registrations
+        assert [int(v[1]) for v in voters] == [1, 2, 3], out
+        assert all(int(v[2]) >= hw for v in voters), out
+        assert [e.split()[1] for e in endpoints] == ["1", "2", "3"], out
+        for e, node in zip(endpoints, sorted(cluster.nodes, key=lambda x: x.node_id)):
+            assert f"CONTROLLER://127.0.0.1:{node.controller_port}" in e, (e, node.controller_port)
+        answers.append((int(leader[1]), epoch))
+    assert len(set(answers)) == 1, answers
+
+
 # --- 2. placement ---------------------------------------------------------------------------
 
 def test_placement_spreads_replicas_and_leaders(cluster):
@@ -214,6 +238,22 @@ def test_placement_spreads_replicas_and_leaders(cluster):
         wait_until(lambda: data_dirs(n, "spread") == set(range(6))
                    and data_dirs(n, "single") == {p for p, m in single.items() if m.leader == n.node_id},
                    what=f"node {n.node_id}'s partition directories")
+
+
+def test_topic_description_in_kafka_topics_shape(cluster, run_java):
+    """Admin.describeTopics, the call kafka-topics.sh --describe makes, printed in the tool's
+    Leader/Replicas/Isr line shape: each partition of an RF 3 topic with its leader first among
+    its replicas and the leader in sync."""
+    parts = create_topic(cluster, cluster.node(1), "shape", 3, 3)
+    out = run_java("ClusterClients", "topics", cluster.node(3).bootstrap, "shape").splitlines()
+    assert out[-1] == "OK", out
+    lines = [l for l in out if l.startswith("\tTopic: ")]
+    want = [f"\tTopic: shape\tPartition: {p}\tLeader: {m.leader}"
+            f"\tReplicas: {','.join(map(str, m.replicas))}\tIsr: {','.join(map(str, m.isr))}"
+            for p, m in sorted(parts.items())]
+    assert lines == want, (lines, want)
+    for p, m in parts.items():
+        assert m.replicas[0] == m.leader and m.leader in m.isr and len(set(m.replicas)) == 3
 
 
 def test_explicit_replica_assignment_is_honoured(cluster):
@@ -798,6 +838,9 @@ def test_transaction_across_partitions_led_by_different_nodes(start_cluster):
         if commit:
             p.commit_transaction(15)
         else:
+            # librdkafka purges what it has not sent when aborting: send first, so the aborted
+            # records are in the log (and skipped by read_committed) at known offsets.
+            p.flush(15)
             p.abort_transaction(15)
     # Kafka's log: a0..a4 at 0-4, commit marker 5, b0..b2 at 6-8, abort marker 9, c0 c1 at 10-11, marker 12
     got = consume_all(cluster.node(3).bootstrap, "txn", 6, 42, **{"isolation.level": "read_committed"})

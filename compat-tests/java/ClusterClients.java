@@ -15,6 +15,7 @@ import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.serialization.*;
 
 public class ClusterClients {
@@ -23,6 +24,8 @@ public class ClusterClients {
             if (a[0].equals("produce")) produce(a[1], a[2], Integer.parseInt(a[3]));
             else if (a[0].equals("consume")) consume(a[1], a[2], Integer.parseInt(a[3]));
             else if (a[0].equals("describe")) describe(a[1]);
+            else if (a[0].equals("quorum")) quorum(a[1]);
+            else if (a[0].equals("topics")) topics(a[1], a[2]);
             else throw new IllegalArgumentException("unknown mode " + a[0]);
             System.out.println("OK");
             System.exit(0);
@@ -44,6 +47,46 @@ public class ClusterClients {
             nodes.sort(Comparator.comparingInt(org.apache.kafka.common.Node::id));
             for (org.apache.kafka.common.Node n : nodes)
                 System.out.println("NODE " + n.id() + " " + n.host() + " " + n.port());
+        }
+    }
+
+    /**
+     * Admin.describeTopics, printed in kafka-topics.sh --describe's partition line shape
+     * (the tool itself is not on these machines; this is the call and the fields it prints).
+     */
+    static void topics(String bs, String topic) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        try (Admin admin = Admin.create(p)) {
+            TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(30, TimeUnit.SECONDS).get(topic);
+            for (TopicPartitionInfo pi : d.partitions()) {
+                StringJoiner replicas = new StringJoiner(",");
+                for (org.apache.kafka.common.Node n : pi.replicas()) replicas.add(String.valueOf(n.id()));
+                StringJoiner isr = new StringJoiner(",");
+                for (org.apache.kafka.common.Node n : pi.isr()) isr.add(String.valueOf(n.id()));
+                String leader = pi.leader() == null ? "none" : String.valueOf(pi.leader().id());
+                System.out.println("\tTopic: " + topic + "\tPartition: " + pi.partition()
+                        + "\tLeader: " + leader + "\tReplicas: " + replicas + "\tIsr: " + isr);
+            }
+        }
+    }
+
+    /** Admin.describeMetadataQuorum, what kafka-metadata-quorum.sh describe --status shows. */
+    static void quorum(String bs) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        try (Admin admin = Admin.create(p)) {
+            QuorumInfo q = admin.describeMetadataQuorum().quorumInfo().get(30, TimeUnit.SECONDS);
+            System.out.println("LEADER " + q.leaderId() + " " + q.leaderEpoch() + " " + q.highWatermark());
+            List<QuorumInfo.ReplicaState> voters = new ArrayList<>(q.voters());
+            voters.sort(Comparator.comparingInt(QuorumInfo.ReplicaState::replicaId));
+            for (QuorumInfo.ReplicaState v : voters)
+                System.out.println("VOTER " + v.replicaId() + " " + v.logEndOffset());
+            List<Integer> ids = new ArrayList<>(q.nodes().keySet());
+            Collections.sort(ids);
+            for (int id : ids)
+                System.out.println("ENDPOINT " + id + " " + q.nodes().get(id).endpoints());
         }
     }
 
