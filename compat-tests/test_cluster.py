@@ -850,3 +850,74 @@ def test_transaction_across_partitions_led_by_different_nodes(start_cluster):
     for q in range(6):
         assert c.get_watermark_offsets(TopicPartition("txn", q), timeout=10) == (0, 13), q
     c.close()
+
+
+# --- fjord dev-cluster ----------------------------------------------------------------------
+
+def _free_block(count, offset):
+    """A base port such that base..base+count-1 and base+offset.. are all free."""
+    import random
+    import socket
+    for _ in range(200):
+        base = random.randrange(20000, 40000)
+        ports = [base + i for i in range(count)] + [base + offset + i for i in range(count)]
+        try:
+            socks = []
+            for p in ports:
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.fail("no free block of ports")
+
+
+def test_dev_cluster_starts_three_nodes_and_stops_them(tmp_path):
+    """`fjord dev-cluster --nodes 3`: prints the bootstrap string, the three nodes form one
+    cluster that serves a produce and a consume, a node is killable on its own (pid file), and
+    SIGTERM to dev-cluster stops every node."""
+    import signal
+    base = _free_block(3, 1000)
+    d = tmp_path / "dc"
+    proc = subprocess.Popen([str(FJORD_BIN), "dev-cluster", "--nodes", "3", "--dir", str(d),
+                             "--base-port", str(base),
+                             "--override", "broker.session.timeout.ms=2000",
+                             "--override", "broker.heartbeat.interval.ms=500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        want = ",".join(f"localhost:{base + i}" for i in range(3))
+        assert line == f"bootstrap.servers={want}", line
+        pids = {n: int((d / f"node{n}.pid").read_text()) for n in (1, 2, 3)}
+
+        def formed():
+            try:
+                md = node_metadata(base)
+            except OSError:
+                return None
+            return md if sorted(md.brokers) == [1, 2, 3] else None
+        wait_until(formed, timeout=20, what="three dev-cluster nodes in one cluster")
+        admin = AdminClient({"bootstrap.servers": want})
+        for f in admin.create_topics([CNewTopic("dev", 3, 3)]).values():
+            f.result(timeout=15)
+        produce_per_partition(want, "dev", 3, 0, 4)
+        got = consume_all(want, "dev", 3, 12)
+        assert sorted((p, o) for p, o, _, _ in got) == [(p, o) for p in range(3) for o in range(4)]
+        # one node alone: killed by its pid, the others stay
+        import os
+        os.kill(pids[3], signal.SIGKILL)
+        wait_until(lambda: sorted(node_metadata(base).brokers) == [1, 2] or None, timeout=20,
+                   what="node 3 fenced after its kill")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+    import os
+    for n, pid in pids.items():
+        if n == 3:
+            continue
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower(), n
