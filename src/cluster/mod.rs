@@ -161,7 +161,13 @@ impl Cluster {
         let listener = cc.controller_listener.clone().ok_or_else(|| {
             ClusterError::Raft("a controller needs a controller listener".to_string())
         })?;
-        let bind = format!("{}:{}", listener.host, listener.port);
+        // An empty host binds every interface, as Kafka's `CONTROLLER://:9093` does.
+        let host = if listener.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            listener.host.as_str()
+        };
+        let bind = format!("{host}:{}", listener.port);
         let tcp = tokio::net::TcpListener::bind(&bind)
             .await
             .map_err(|e| ClusterError::Bind(bind.clone(), e))?;

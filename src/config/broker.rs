@@ -741,10 +741,24 @@ fn parse_cluster(
         None => Vec::new(),
     };
     if voters.is_empty() {
-        let why = if raw.contains_key("controller.quorum.bootstrap.servers") {
-            "a dynamic quorum (controller.quorum.bootstrap.servers alone) is not supported; list the voters as id@host:port"
-        } else {
+        let bootstrap: Vec<&str> = raw
+            .get("controller.quorum.bootstrap.servers")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Kafka 4's own server.properties: a combined node whose quorum is itself
+        // (`kafka-storage.sh format --standalone`). That is the single-node broker.
+        if broker && controller && bootstrap.len() == 1 {
+            return Ok(None);
+        }
+        let why = if bootstrap.is_empty() {
             "must list the controller quorum as id@host:port,… when process.roles is set"
+        } else {
+            "a dynamic quorum (controller.quorum.bootstrap.servers) of several controllers is not supported; list the voters as id@host:port"
         };
         return Err(invalid("controller.quorum.voters", "", why));
     }
@@ -1044,9 +1058,18 @@ mod tests {
         assert!(c.listeners.is_empty() && c.cluster.unwrap().controller_listener.is_some());
         let e = cluster_err(&[
             "controller.quorum.voters=",
-            "controller.quorum.bootstrap.servers=a:1",
+            "controller.quorum.bootstrap.servers=a:1,b:2",
         ]);
         assert!(e.contains("controller.quorum.voters"), "{e}");
+        // Kafka 4's default server.properties (a standalone dynamic quorum): the single broker.
+        let standalone = cluster(&[
+            "controller.quorum.voters=",
+            "node.id=1",
+            "controller.quorum.bootstrap.servers=localhost:9093",
+            "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+        ])
+        .unwrap();
+        assert!(standalone.cluster.is_none());
         let e = cluster_err(&["inter.broker.listener.name=INTERNAL"]);
         assert!(e.contains("inter.broker.listener.name"), "{e}");
         let e = cluster_err(&["listeners=PLAINTEXT://localhost:9094,CONTROLLER://localhost:9999"]);
