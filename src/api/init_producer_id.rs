@@ -29,6 +29,10 @@ pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitPro
             )
         }
         None => b.producer_ids.next_id().map(|id| (id, 0)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                // A cluster node waiting for its first block from the controller: retriable.
+                return kafka_protocol::ResponseError::CoordinatorLoadInProgress.code();
+            }
             tracing::error!("cannot allocate a producer id: {e}");
             kafka_protocol::ResponseError::KafkaStorageError.code()
         }),

@@ -68,8 +68,25 @@ impl Broker {
             .iter()
             .map(|(n, id, _, _)| (n.as_str(), *id))
             .collect();
-        for local in self.topics.list() {
-            if !keep.contains(&(local.name.as_str(), local.id)) {
+        // Dropping data needs an image known to be current: right after a start it may be
+        // empty or old (a broker-only node before its first fetch, a restarted voter catching
+        // up), and everything would look deleted.
+        if cluster.caught_up() {
+            for local in self.topics.list() {
+                if keep.contains(&(local.name.as_str(), local.id)) {
+                    continue;
+                }
+                // The image may have moved since `wanted` was read (a topic created meanwhile,
+                // and already opened by a request): ask it again. Images only move forward, so
+                // one without the topic now means the topic is gone.
+                let exists_now = cluster
+                    .image()
+                    .topics
+                    .get(&local.name)
+                    .is_some_and(|t| t.id == local.id);
+                if exists_now {
+                    continue;
+                }
                 match self.topics.remove(&local.name) {
                     Ok(_) => {
                         tracing::info!(topic = %local.name, "deleted topic (no longer in the cluster)")

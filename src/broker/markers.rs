@@ -1,7 +1,8 @@
-//! Delivering a transaction's markers to the partitions other brokers lead (a cluster). The
-//! transaction coordinator leaves them `pending`; this task sends them with WriteTxnMarkers to
-//! each partition's current leader, on its inter-broker listener, and tells the coordinator
-//! which were written. A leader that is down or changed is tried again on the next round.
+//! Delivering the markers a transaction coordinator could not write at once: on partitions
+//! other brokers of a cluster lead (sent with WriteTxnMarkers to each partition's current
+//! leader, on its inter-broker listener), or whose local write failed (written again here).
+//! The coordinator is told which were written; a leader that is down or changed is tried again
+//! on the next round, and a partition whose topic was deleted needs none.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -41,14 +42,17 @@ impl Broker {
         });
     }
 
-    /// The leader of each pending partition, or -1.
-    fn leaders_of(&self, partitions: &[(String, i32)]) -> Vec<i32> {
+    /// The leader of each pending partition: `Some(-1)` while it has none, `None` when the
+    /// partition no longer exists (its topic was deleted: no marker is needed there).
+    fn leaders_of(&self, partitions: &[(String, i32)]) -> Vec<Option<i32>> {
         partitions
             .iter()
             .map(|(t, p)| {
-                self.topic_view(t)
-                    .and_then(|v| v.partitions.get(*p as usize).map(|p| p.leader))
-                    .unwrap_or(-1)
+                let view = self.topic_view(t)?;
+                usize::try_from(*p)
+                    .ok()
+                    .and_then(|i| view.partitions.get(i))
+                    .map(|p| p.leader)
             })
             .collect()
     }
@@ -77,10 +81,23 @@ impl Broker {
     async fn deliver(&self, pending: &PendingMarkers, peers: &mut HashMap<i32, Arc<Peer>>) {
         let leaders = self.leaders_of(&pending.partitions);
         let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+        let mut gone = Vec::new();
         for (tp, leader) in pending.partitions.iter().zip(leaders) {
-            if leader >= 0 {
-                by_leader.entry(leader).or_default().push(tp.clone());
+            match leader {
+                None => gone.push(tp.clone()),
+                Some(l) if l >= 0 => by_leader.entry(l).or_default().push(tp.clone()),
+                Some(_) => {} // no leader now: the next round tries again
             }
+        }
+        if !gone.is_empty() {
+            self.txns.markers_written(
+                &self.txn_context(),
+                &pending.transactional_id,
+                pending.producer_id,
+                pending.producer_epoch,
+                &gone,
+                self.now_ms(),
+            );
         }
         for (leader, partitions) in by_leader {
             let written = if leader == self.node_id {

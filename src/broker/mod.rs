@@ -86,8 +86,8 @@ impl Broker {
         if broker.cluster.is_some() {
             broker.join_cluster_coordinators();
             broker.follow_image(shutdown.clone());
-            broker.deliver_markers(shutdown);
         }
+        broker.deliver_markers(shutdown);
         Ok(broker)
     }
 

@@ -238,6 +238,9 @@ impl Broker {
                 .partition(index)
                 .ok_or(E::UnknownTopicOrPartition.code());
         };
+        // Read before the image guard: `is_fenced` reads the image itself, and a second read
+        // lock on one thread deadlocks against a waiting writer.
+        let fenced = cluster.is_fenced();
         let (name, id, configs, epoch) = {
             let image = cluster.image();
             let t = match topic {
@@ -249,7 +252,7 @@ impl Broker {
                 .ok()
                 .and_then(|i| t.partitions.get(i))
                 .ok_or(E::UnknownTopicOrPartition.code())?;
-            if p.leader != self.node_id || cluster.is_fenced() {
+            if p.leader != self.node_id || fenced {
                 return Err(E::NotLeaderOrFollower.code());
             }
             (t.name.clone(), t.id, t.configs.clone(), p.leader_epoch)
@@ -416,16 +419,30 @@ impl Broker {
         }
     }
 
-    /// In a cluster, make sure the producer id manager holds ids: ask the active controller
-    /// for a block when it runs low (one request at a time).
-    pub async fn refill_producer_ids(&self) {
+    /// In a cluster, keep the producer id manager stocked: ask the active controller for the
+    /// next block when it runs low, in the background while ids are left, and waiting only
+    /// when none is (one request at a time either way).
+    pub async fn refill_producer_ids(self: &Arc<Self>) {
+        if self.cluster.is_none() || !self.producer_ids.wants_block() {
+            return;
+        }
+        if self.producer_ids.has_ids() {
+            let broker = self.clone();
+            tokio::spawn(async move { broker.fetch_producer_id_block().await });
+        } else {
+            self.fetch_producer_id_block().await;
+        }
+    }
+
+    async fn fetch_producer_id_block(&self) {
         let Some(cluster) = &self.cluster else {
             return;
         };
-        if !self.producer_ids.wants_block() {
+        let Ok(_one) = self.producer_id_refill.try_lock() else {
+            // Someone is asking already: wait for that answer rather than asking again.
+            let _wait = self.producer_id_refill.lock().await;
             return;
-        }
-        let _one = self.producer_id_refill.lock().await;
+        };
         if !self.producer_ids.wants_block() {
             return;
         }

@@ -31,6 +31,10 @@ use crate::error::Code;
 use openraft::EntryPayload;
 use openraft::storage::RaftLogReader;
 
+/// The most partitions one CreateTopics / CreatePartitions request may add to a topic (Kafka's
+/// controller bounds one operation's records at 10 000 the same way).
+pub const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+
 /// How many producer ids a broker's transaction coordinator gets at a time (Kafka's block).
 pub const PRODUCER_ID_BLOCK: i64 = 1000;
 
@@ -224,8 +228,15 @@ impl Controller {
     async fn fetch_metadata(&self, after: u64) -> ControllerReply {
         let mut rx = self.shared.subscribe();
         let _ = tokio::time::timeout(FETCH_WAIT, rx.wait_for(|&i| i > after)).await;
+        // Only a confirmed leader answers: an old leader cut off from the quorum (it keeps
+        // thinking it leads in openraft 0.9) could hand out an image older than the asker's.
+        if self.raft.ensure_linearizable().await.is_err() {
+            return ControllerReply::NotController {
+                leader: self.leader_hint(),
+            };
+        }
         let applied = self.shared.applied_index();
-        if applied == after {
+        if applied <= after {
             return ControllerReply::Metadata {
                 records: vec![],
                 last: after,
@@ -252,7 +263,7 @@ impl Controller {
                 };
             }
         }
-        // Purged into a snapshot (or the asker is ahead of this log): the whole image.
+        // Purged into a snapshot: the whole image.
         let (index, image) = self.shared.snapshot();
         ControllerReply::Metadata {
             records: vec![],
@@ -566,12 +577,15 @@ impl Controller {
                 configs: t.configs.clone(),
                 partitions,
             };
-            match self.write_or(record, E::TopicAlreadyExists).await? {
-                Ok(()) => {
+            match self.write_or(record, E::TopicAlreadyExists).await {
+                Ok(Ok(())) => {
                     tracing::info!(topic = %t.name, %id, partitions = created.partitions, replication_factor = rf, "created topic");
                     out.push(Ok(created))
                 }
-                Err(e) => out.push(Err(e)),
+                Ok(Err(e)) => out.push(Err(e)),
+                // Lost the leadership part-way: what was written stays written, the rest is
+                // NOT_CONTROLLER for the client to retry (not the whole batch again).
+                Err(_) => out.push(Err(not_controller())),
             }
         }
         Ok(ControllerReply::Created(out))
@@ -599,7 +613,8 @@ impl Controller {
             };
             let result = self
                 .write_or(MetaRecord::RemoveTopic { id }, E::UnknownTopicOrPartition)
-                .await?;
+                .await
+                .unwrap_or_else(|_| Err(not_controller()));
             if result.is_ok() {
                 tracing::info!(topic = %name, %id, "deleted topic");
             }
@@ -634,7 +649,11 @@ impl Controller {
                 topic_id,
                 partitions,
             };
-            out.push(self.write_or(record, E::InvalidPartitions).await?);
+            out.push(
+                self.write_or(record, E::InvalidPartitions)
+                    .await
+                    .unwrap_or_else(|_| Err(not_controller())),
+            );
         }
         Ok(ControllerReply::Done(out))
     }
@@ -689,6 +708,13 @@ impl Controller {
     }
 }
 
+fn not_controller() -> ApiError {
+    ApiError::new(
+        E::NotController,
+        "The active controller changed while this request was applied; retry.",
+    )
+}
+
 /// Live brokers sorted by id: the ones new replicas may go to.
 fn live_ids(image: &Image) -> Vec<i32> {
     image.live_brokers().map(|b| b.node_id).collect()
@@ -729,12 +755,19 @@ fn rand_below(n: i64) -> i64 {
     (Uuid::new_v4().as_u128() % n as u128) as i64
 }
 
-fn new_partition(p: i32, replicas: Vec<i32>) -> PartitionState {
-    // Until replicas replicate (the next issue), only the leader is in sync.
+/// A new partition: its first live replica leads (none when all are fenced). Until replicas
+/// replicate (the next issue), only the leader is in sync.
+fn new_partition(image: &Image, p: i32, replicas: Vec<i32>) -> PartitionState {
+    let leader = replicas
+        .iter()
+        .copied()
+        .find(|&r| image.is_live(r))
+        .unwrap_or(-1);
+    let first = replicas.first().copied().unwrap_or(-1);
     PartitionState {
         partition: p,
-        isr: vec![replicas[0]],
-        leader: replicas[0],
+        isr: vec![if leader >= 0 { leader } else { first }],
+        leader,
         replicas,
         leader_epoch: 0,
         partition_epoch: 0,
@@ -789,12 +822,18 @@ pub fn plan_topic(
             .map_err(|e| ApiError::new(E::InvalidConfig, e.to_string()))?;
     }
     if !t.assignments.is_empty() {
+        if t.assignments.len() > MAX_PARTITIONS_PER_REQUEST as usize {
+            return Err(ApiError::new(
+                E::InvalidPartitions,
+                format!("at most {MAX_PARTITIONS_PER_REQUEST} partitions per request"),
+            ));
+        }
         let rf = check_assignment(image, &t.assignments)?;
         let parts = t
             .assignments
             .iter()
             .enumerate()
-            .map(|(p, r)| new_partition(p as i32, r.clone()))
+            .map(|(p, r)| new_partition(image, p as i32, r.clone()))
             .collect();
         return Ok((parts, rf));
     }
@@ -802,6 +841,15 @@ pub fn plan_topic(
         return Err(ApiError::new(
             E::InvalidPartitions,
             "Number of partitions must be larger than 0.",
+        ));
+    }
+    if t.partitions > MAX_PARTITIONS_PER_REQUEST {
+        return Err(ApiError::new(
+            E::InvalidPartitions,
+            format!(
+                "Unable to create {} partitions at once: at most {MAX_PARTITIONS_PER_REQUEST} per request.",
+                t.partitions
+            ),
         ));
     }
     let rf = if t.replication_factor == -1 && internal_rf > 0 {
@@ -828,7 +876,7 @@ pub fn plan_topic(
     let parts = place(&live, 0, t.partitions, rf)
         .into_iter()
         .enumerate()
-        .map(|(p, r)| new_partition(p as i32, r))
+        .map(|(p, r)| new_partition(image, p as i32, r))
         .collect();
     Ok((parts, rf))
 }
@@ -857,6 +905,15 @@ fn plan_partitions(
         return Err(ApiError::new(
             E::InvalidPartitions,
             format!("Topic already has {current} partitions."),
+        ));
+    }
+    if t.total - current > MAX_PARTITIONS_PER_REQUEST {
+        return Err(ApiError::new(
+            E::InvalidPartitions,
+            format!(
+                "Unable to add {} partitions at once: at most {MAX_PARTITIONS_PER_REQUEST} per request.",
+                t.total - current
+            ),
         ));
     }
     let rf = topic
@@ -901,7 +958,7 @@ fn plan_partitions(
         lists
             .into_iter()
             .enumerate()
-            .map(|(i, r)| new_partition(current + i as i32, r))
+            .map(|(i, r)| new_partition(image, current + i as i32, r))
             .collect(),
     ))
 }

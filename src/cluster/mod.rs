@@ -72,6 +72,9 @@ pub struct Cluster {
     /// True while this broker must not serve partitions: not registered yet, or no contact
     /// with the controller for a whole session (it is fenced, or about to be).
     fenced: watch::Sender<bool>,
+    /// Set once the image is known to hold everything committed when this process started
+    /// (the controller accepted this node, and the image caught up with its log index).
+    caught_up: std::sync::atomic::AtomicBool,
 }
 
 /// A voter runs Raft and may be the active controller; a broker-only node (an observer)
@@ -117,6 +120,7 @@ impl Cluster {
                 incarnation: Uuid::new_v4(),
                 contact: parking_lot::Mutex::new(None),
                 fenced: watch::channel(true).0,
+                caught_up: std::sync::atomic::AtomicBool::new(false),
             });
             cluster.follow_metadata_log(shutdown);
             return Ok(cluster);
@@ -143,7 +147,8 @@ impl Cluster {
         let raft = Raft::new(
             node_id as NodeId,
             Arc::new(raft_config),
-            Network::new(peers.clone()),
+            // Raft's own connections: a slow controller request never delays a heartbeat.
+            Network::new(Arc::new(voter_clients(&cc, cluster_id, node_id))),
             log_store,
             state_machine,
         )
@@ -230,6 +235,7 @@ impl Cluster {
             incarnation: Uuid::new_v4(),
             contact: parking_lot::Mutex::new(None),
             fenced: watch::channel(true).0,
+            caught_up: std::sync::atomic::AtomicBool::new(false),
         });
         cluster.start_timers(shutdown);
         Ok(cluster)
@@ -273,24 +279,36 @@ impl Cluster {
                 Some(id) if id == self.node_id && self.local_controller().is_some() => {
                     let controller = self.local_controller().expect("checked");
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    tokio::time::timeout(left, controller.handle(req.clone()))
+                    let reply = tokio::time::timeout(left, controller.handle(req.clone()))
                         .await
-                        .ok()
+                        .ok();
+                    // The local image is the leader's: current once it answers.
+                    if matches!(reply, Some(ControllerReply::Registered { .. })) {
+                        self.caught_up
+                            .store(true, std::sync::atomic::Ordering::Release);
+                    }
+                    reply
                 }
                 Some(id) => match self.peers.get(&(id as NodeId)) {
                     Some(client) => {
                         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                         match client.call(Request::Controller(req.clone()), left).await {
                             Ok(Reply::Controller(r, index)) => {
-                                if !matches!(r, ControllerReply::NotController { .. })
-                                    && !self.wait_applied(index, Duration::from_secs(5)).await
-                                {
+                                if matches!(r, ControllerReply::NotController { .. }) {
+                                    Some(r)
+                                } else if self.wait_applied(index, Duration::from_secs(5)).await {
+                                    if matches!(r, ControllerReply::Registered { .. }) {
+                                        self.caught_up
+                                            .store(true, std::sync::atomic::Ordering::Release);
+                                    }
+                                    Some(r)
+                                } else {
                                     tracing::warn!(
                                         index,
                                         "the metadata image is slow to catch up with the controller"
                                     );
+                                    Some(r)
                                 }
-                                Some(r)
                             }
                             Ok(other) => {
                                 tracing::debug!(to = id, "controller request refused: {other:?}");
@@ -392,6 +410,11 @@ impl Cluster {
                 }
             }
         });
+    }
+
+    /// Whether the image is known to be current (see `caught_up`).
+    pub fn caught_up(&self) -> bool {
+        self.caught_up.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn heard_from_controller(&self) {

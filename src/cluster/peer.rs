@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
@@ -79,9 +79,10 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// One exchange within `timeout`. The connection is taken out for it and put back only
+    /// after a whole response was read: a failed or dropped call closes it.
     async fn await_within(self, timeout: Duration) -> io::Result<bytes::Bytes> {
         let peer = self.peer;
-        let mut guard = peer.conn.lock().await;
         let correlation_id = peer.correlation.fetch_add(1, Ordering::Relaxed);
         let header = RequestHeader::default()
             .with_request_api_key(self.key as i16)
@@ -98,13 +99,16 @@ impl Call<'_> {
         frame[..4].copy_from_slice(&len.to_be_bytes());
         let key = self.key;
         let version = self.version;
-        let result = tokio::time::timeout(timeout, async {
-            if guard.is_none() {
-                let stream = TcpStream::connect(&peer.addr).await?;
-                stream.set_nodelay(true)?;
-                *guard = Some(stream);
-            }
-            let stream = guard.as_mut().expect("connected");
+        tokio::time::timeout(timeout, async {
+            let mut guard = peer.conn.lock().await;
+            let mut stream = match guard.take() {
+                Some(s) => s,
+                None => {
+                    let s = TcpStream::connect(&peer.addr).await?;
+                    s.set_nodelay(true)?;
+                    s
+                }
+            };
             stream.write_all(&frame).await?;
             let len = stream.read_i32().await?;
             if len < 0 || len as usize > MAX_RESPONSE {
@@ -121,6 +125,7 @@ impl Call<'_> {
                     header.correlation_id
                 )));
             }
+            *guard = Some(stream);
             Ok(buf)
         })
         .await
@@ -129,10 +134,6 @@ impl Call<'_> {
                 io::ErrorKind::TimedOut,
                 "no response in time",
             ))
-        });
-        if result.is_err() {
-            *guard = None;
-        }
-        result.map(|mut b| b.copy_to_bytes(b.remaining()))
+        })
     }
 }

@@ -100,31 +100,33 @@ impl Client {
         &self.addr
     }
 
-    /// Send one request and wait for its reply, within `timeout`. Any error drops the
-    /// connection; `ErrorKind::ConnectionRefused` / `TimedOut` mean the peer is unreachable.
+    /// Send one request and wait for its reply, within `timeout`. The connection is taken
+    /// out for the exchange and put back only after a whole reply was read, so a call that
+    /// fails or is dropped half-way (openraft cancels slow RPCs) closes it: a later call never
+    /// reads an earlier call's reply.
     pub async fn call(&self, body: Request, timeout: Duration) -> io::Result<Reply> {
-        let mut guard = self.conn.lock().await;
         let envelope = Envelope {
             cluster_id: self.cluster_id.clone(),
             from: self.from,
             body,
         };
-        let result = tokio::time::timeout(timeout, async {
-            if guard.is_none() {
-                let stream = TcpStream::connect(&self.addr).await?;
-                stream.set_nodelay(true)?;
-                *guard = Some(stream);
-            }
-            let stream = guard.as_mut().expect("connected");
-            write_frame(stream, &envelope).await?;
-            read_frame::<Reply>(stream).await
+        tokio::time::timeout(timeout, async {
+            let mut guard = self.conn.lock().await;
+            let mut stream = match guard.take() {
+                Some(s) => s,
+                None => {
+                    let s = TcpStream::connect(&self.addr).await?;
+                    s.set_nodelay(true)?;
+                    s
+                }
+            };
+            write_frame(&mut stream, &envelope).await?;
+            let reply = read_frame::<Reply>(&mut stream).await?;
+            *guard = Some(stream);
+            Ok(reply)
         })
         .await
-        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "no reply in time")));
-        if result.is_err() {
-            *guard = None;
-        }
-        result
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "no reply in time")))
     }
 }
 

@@ -372,7 +372,7 @@ impl TopicRegistry {
     /// Hold partition `index` of topic `name` (id `id`) on this node, creating the topic entry
     /// and the partition's directory when missing: a cluster node following the metadata
     /// image. A local topic of that name with another id (deleted and created again while this
-    /// node was away) is dropped first.
+    /// node was away) must be removed first: until then this is `UnknownTopic`.
     pub fn ensure_partition(
         &self,
         name: &str,
@@ -388,12 +388,10 @@ impl TopicRegistry {
         {
             return Ok(p);
         }
+        // A local topic of that name with another id is the image follower's to drop (only it
+        // knows the old one is gone); until then this partition is not served.
         if self.get(name).is_some_and(|t| t.id != id) {
-            tracing::info!(
-                topic = name,
-                "dropping the local copy of a topic that was deleted and created again"
-            );
-            self.remove(name)?;
+            return Err(TopicError::UnknownTopic);
         }
         let _guard = self.admin.lock();
         let topic = match self.get(name) {

@@ -305,11 +305,7 @@ impl TransactionCoordinator {
             return Err(E::InvalidTransactionTimeout.code());
         }
         let mut txns = self.txns.lock();
-        let new_id = || {
-            ctx.producer_ids
-                .next_id()
-                .map_err(|_| E::KafkaStorageError.code())
-        };
+        let new_id = || ctx.producer_ids.next_id().map_err(|e| id_error(&e));
         let m = match txns.get_mut(transactional_id) {
             None => {
                 let m = TxnMetadata {
@@ -523,11 +519,7 @@ impl TransactionCoordinator {
         for m in txns.values_mut() {
             if m.state == TxnState::Ongoing && now_ms - m.start_ms > m.timeout_ms as i64 {
                 tracing::info!(transactional_id = %m.transactional_id, "aborting a transaction past transaction.timeout.ms");
-                let new_id = || {
-                    ctx.producer_ids
-                        .next_id()
-                        .map_err(|_| E::KafkaStorageError.code())
-                };
+                let new_id = || ctx.producer_ids.next_id().map_err(|e| id_error(&e));
                 if bump_epoch(m, new_id).is_ok()
                     && let Err(e) = complete(ctx, m, false, now_ms)
                 {
@@ -545,6 +537,16 @@ impl TransactionCoordinator {
         let mut v: Vec<TxnMetadata> = self.txns.lock().values().cloned().collect();
         v.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         v
+    }
+}
+
+/// A producer id that could not be had: in a cluster, while no block came from the controller
+/// yet, a retriable COORDINATOR_LOAD_IN_PROGRESS (as Kafka answers); otherwise a storage error.
+fn id_error(e: &std::io::Error) -> Code {
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        E::CoordinatorLoadInProgress.code()
+    } else {
+        E::KafkaStorageError.code()
     }
 }
 
@@ -589,8 +591,8 @@ fn complete(
     Ok(())
 }
 
-/// Write the markers of a Prepare* transaction on the partitions this node leads; the others
-/// become `pending` (a partition that no longer exists needs none).
+/// Write the markers of a Prepare* transaction on the partitions this node leads; the others,
+/// and any whose write failed, become `pending` (a partition that no longer exists needs none).
 fn write_markers(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Result<(), Code> {
     let commit = m.state == TxnState::PrepareCommit;
     m.pending.clear();
@@ -606,11 +608,12 @@ fn write_markers(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Resu
         } else {
             Marker::Abort
         };
-        p.write_marker(m.producer_id, m.producer_epoch, marker, 0, now_ms)
-            .map_err(|e| {
-                tracing::error!(topic = %topic, partition, "writing a transaction marker: {e}");
-                E::KafkaStorageError.code()
-            })?;
+        if let Err(e) = p.write_marker(m.producer_id, m.producer_epoch, marker, 0, now_ms) {
+            // Never complete without it: it is retried with the other pending markers.
+            tracing::error!(topic = %topic, partition, "writing a transaction marker: {e}");
+            m.pending.insert((topic.clone(), *partition));
+            continue;
+        }
         if topic == OFFSETS_TOPIC {
             ctx.groups.complete_transaction(m.producer_id, commit);
         }

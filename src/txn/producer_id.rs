@@ -69,6 +69,12 @@ impl ProducerIdManager {
         self.path.is_none() && st.spare.is_none() && st.end - st.next < BLOCK / 2
     }
 
+    /// Whether an id can be handed out now without asking the controller.
+    pub fn has_ids(&self) -> bool {
+        let st = self.state.lock();
+        self.path.is_some() || st.next < st.end || st.spare.is_some()
+    }
+
     /// Add a block of `size` ids starting at `first`, handed out by the controller.
     pub fn add_block(&self, first: i64, size: i64) {
         let mut st = self.state.lock();

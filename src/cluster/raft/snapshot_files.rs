@@ -106,8 +106,10 @@ impl SnapshotFiles {
             tracing::warn!(dir = %self.dir.display(), error = %e, "cannot list old metadata snapshots");
             Vec::new()
         });
-        for (_, _, other) in others {
-            if other != name {
+        // Only older ones: a build of an older state can finish after a newer snapshot was
+        // installed (openraft runs them concurrently), and must not delete it.
+        for (index, other_term, other) in others {
+            if other != name && (index, other_term) < (last_index, term) {
                 let p = self.dir.join(&other);
                 match fs::remove_file(&p) {
                     Ok(()) => {

@@ -62,7 +62,7 @@ impl Shared {
     /// A broker-only node replays records it fetched from the controller (`last`: the index
     /// they bring it to, which may pass entries that carry no record).
     pub fn apply_fetched(&self, records: &[(u64, MetaRecord)], last: u64) {
-        {
+        if !records.is_empty() {
             let mut image = self.image.write();
             for (index, record) in records {
                 image.apply(*index, record);
@@ -73,8 +73,12 @@ impl Shared {
         }
     }
 
-    /// A broker-only node starts over from the controller's image at `index`.
+    /// A broker-only node starts over from the controller's image at `index` (never going
+    /// back to an older one).
     pub fn install_image(&self, index: u64, mut image: Image) {
+        if index < self.applied_index() {
+            return;
+        }
         image.reindex();
         *self.image.write() = image;
         self.changed.send_replace(index);
@@ -158,7 +162,16 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         self.files
             .save(&meta, index, term, &data)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        *self.shared.current.lock() = Some((meta.clone(), data.clone()));
+        {
+            // A snapshot installed meanwhile may be newer than this build: keep the newer.
+            let mut current = self.shared.current.lock();
+            let newer = current
+                .as_ref()
+                .is_none_or(|(m, _)| m.last_log_id <= meta.last_log_id);
+            if newer {
+                *current = Some((meta.clone(), data.clone()));
+            }
+        }
         Ok(Self::snapshot_of(meta, data))
     }
 }
