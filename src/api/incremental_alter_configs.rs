@@ -14,6 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::context::{RequestContext, str_bytes};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use crate::cluster::controller::ApiError;
 use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
 
@@ -28,18 +29,14 @@ type Outcome = Result<(), (i16, String)>;
 async fn apply_topic(
     ctx: &RequestContext,
     name: &str,
-    change: impl FnOnce(&mut BTreeMap<String, String>) -> Outcome,
+    change: impl Fn(&mut BTreeMap<String, String>) -> Outcome + Sync,
     validate_only: bool,
 ) -> Outcome {
-    let b = &ctx.broker;
-    let Some(mut overrides) = b.topic_configs(name) else {
-        return Err((
-            E::UnknownTopicOrPartition.code(),
-            format!("Topic {name} does not exist."),
-        ));
+    let change = |m: &mut BTreeMap<String, String>| {
+        change(m).map_err(|(code, message)| ApiError { code, message })
     };
-    change(&mut overrides)?;
-    b.alter_topic_configs(name, overrides, validate_only)
+    ctx.broker
+        .alter_topic_configs(name, &change, validate_only)
         .await
         .map_err(|e| (e.code, e.message))
 }
@@ -50,7 +47,7 @@ async fn apply_topic(
 async fn apply_broker(
     ctx: &RequestContext,
     name: &str,
-    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), String>,
+    change: impl Fn(&mut BTreeMap<String, String>) -> Result<(), String> + Sync,
     validate_only: bool,
 ) -> Outcome {
     let b = &ctx.broker;
@@ -87,20 +84,25 @@ async fn apply_broker(
         e @ DynamicError::Io(_) => (E::KafkaStorageError.code(), e.to_string()),
         DynamicError::Request(m) => (E::InvalidConfig.code(), m),
     };
-    if let Some(mut layer) = b.broker_config_layer(node) {
-        change(&mut layer).map_err(|m| (E::InvalidConfig.code(), m))?;
+    if b.cluster.is_some() {
         // Checked against this node's static config; another broker's layer is checked the
         // same way (its own static config may differ: it then logs and keeps its old one).
-        b.dynamic
-            .check_layer(level, &layer)
-            .map_err(dynamic_error)?;
-        if validate_only {
-            return Ok(());
-        }
-        b.alter_broker_configs(node, layer)
+        let checked = |layer: &mut BTreeMap<String, String>| {
+            change(layer).map_err(|message| ApiError {
+                code: E::InvalidConfig.code(),
+                message,
+            })?;
+            b.dynamic.check_layer(level, layer).map_err(|e| {
+                let (code, message) = dynamic_error(e);
+                ApiError { code, message }
+            })
+        };
+        b.alter_broker_configs(node, &checked, validate_only)
             .await
             .map_err(|e| (e.code, e.message))?;
-        tracing::info!(level = ?level, "altered dynamic broker configs cluster-wide");
+        if !validate_only {
+            tracing::info!(level = ?level, "altered dynamic broker configs cluster-wide");
+        }
         return Ok(());
     }
     match b.dynamic.alter(level, change, validate_only) {

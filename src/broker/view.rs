@@ -395,28 +395,47 @@ impl Broker {
         }
     }
 
-    /// Replace a topic's config overrides.
+    /// Change a topic's config overrides with `change` (applied to the current ones). In a
+    /// cluster the controller takes the result only if the overrides did not change meanwhile;
+    /// otherwise they are read again and `change` redone, so concurrent changes from several
+    /// brokers do not lose one another.
     pub async fn alter_topic_configs(
         &self,
         name: &str,
-        configs: BTreeMap<String, String>,
+        change: &ConfigChange<'_>,
         validate_only: bool,
     ) -> Result<(), ApiError> {
+        let unknown = || {
+            ApiError::new(
+                E::UnknownTopicOrPartition,
+                format!("Topic {name} does not exist."),
+            )
+        };
         let Some(cluster) = &self.cluster else {
+            let mut overrides = self.topic_configs(name).ok_or_else(unknown)?;
+            change(&mut overrides)?;
             return self
                 .topics
-                .alter_configs(name, configs, validate_only)
+                .alter_configs(name, overrides, validate_only)
                 .map_err(|e| api_error(&e));
         };
-        let req = ControllerRequest::AlterTopicConfigs {
-            name: name.to_string(),
-            configs,
-            validate_only,
-        };
-        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
-            ControllerReply::Done(mut r) if r.len() == 1 => r.remove(0),
-            other => Err(unexpected(other)),
+        for _ in 0..CAS_ATTEMPTS {
+            let expected = self.topic_configs(name).ok_or_else(unknown)?;
+            let mut configs = expected.clone();
+            change(&mut configs)?;
+            let req = ControllerRequest::AlterTopicConfigs {
+                name: name.to_string(),
+                configs,
+                expected,
+                validate_only,
+            };
+            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
+                ControllerReply::Stale => continue,
+                other => return Err(unexpected(other)),
+            }
         }
+        Err(concurrent())
     }
 
     /// In a cluster, keep the producer id manager stocked: ask the active controller for the
@@ -470,20 +489,36 @@ impl Broker {
         })
     }
 
-    /// Replace a dynamic broker config layer cluster-wide (already checked by the caller).
+    /// Change a dynamic broker config layer cluster-wide with `change` (which also checks the
+    /// result), redone on a layer that changed meanwhile (see `alter_topic_configs`).
     pub async fn alter_broker_configs(
         &self,
         node_id: Option<i32>,
-        configs: BTreeMap<String, String>,
+        change: &ConfigChange<'_>,
+        validate_only: bool,
     ) -> Result<(), ApiError> {
         let Some(cluster) = &self.cluster else {
             return Err(ApiError::new(E::InvalidRequest, "not a cluster"));
         };
-        let req = ControllerRequest::AlterBrokerConfigs { node_id, configs };
-        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
-            ControllerReply::Done(mut r) if r.len() == 1 => r.remove(0),
-            other => Err(unexpected(other)),
+        for _ in 0..CAS_ATTEMPTS {
+            let expected = self.broker_config_layer(node_id).unwrap_or_default();
+            let mut configs = expected.clone();
+            change(&mut configs)?;
+            if validate_only {
+                return Ok(());
+            }
+            let req = ControllerRequest::AlterBrokerConfigs {
+                node_id,
+                configs,
+                expected,
+            };
+            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
+                ControllerReply::Stale => continue,
+                other => return Err(unexpected(other)),
+            }
         }
+        Err(concurrent())
     }
 
     /// A topic's config overrides, cluster-wide.
@@ -493,6 +528,21 @@ impl Broker {
             Some(c) => c.image().topics.get(name).map(|t| t.configs.clone()),
         }
     }
+}
+
+/// A change to a set of config overrides, redone if it raced another (see
+/// `Broker::alter_topic_configs`).
+pub type ConfigChange<'a> =
+    dyn Fn(&mut BTreeMap<String, String>) -> Result<(), ApiError> + Sync + 'a;
+
+/// How many times a config change is redone when others changed the same configs meanwhile.
+const CAS_ATTEMPTS: usize = 5;
+
+fn concurrent() -> ApiError {
+    ApiError::new(
+        E::ConcurrentTransactions,
+        "The configs kept changing concurrently; retry.",
+    )
 }
 
 fn unexpected(reply: ControllerReply) -> ApiError {

@@ -78,18 +78,23 @@ pub enum ControllerRequest {
         topics: Vec<NewPartitions>,
         validate_only: bool,
     },
+    /// Replace a topic's overrides with `configs`, if they still are `expected` (what the
+    /// asking broker changed): two brokers altering one topic at once do not lose an update.
     AlterTopicConfigs {
         name: String,
         configs: BTreeMap<String, String>,
+        expected: BTreeMap<String, String>,
         validate_only: bool,
     },
     AllocateProducerIds {
         node_id: i32,
     },
-    /// Replace a dynamic broker config layer (checked by the asking broker).
+    /// Replace a dynamic broker config layer (checked by the asking broker), if it still is
+    /// `expected`.
     AlterBrokerConfigs {
         node_id: Option<i32>,
         configs: BTreeMap<String, String>,
+        expected: BTreeMap<String, String>,
     },
     /// DescribeQuorum, answered by the leader, which knows every voter's progress.
     DescribeQuorum,
@@ -170,6 +175,8 @@ pub enum ControllerReply {
         size: i64,
     },
     Quorum(QuorumInfo),
+    /// The configs changed since the asker read them: read again and redo the change.
+    Stale,
     Metadata {
         records: Vec<(u64, MetaRecord)>,
         /// The log index the records bring the asker to.
@@ -325,13 +332,42 @@ impl Controller {
             ControllerRequest::AlterTopicConfigs {
                 name,
                 configs,
+                expected,
                 validate_only,
-            } => self.alter_topic_configs(name, configs, validate_only).await,
+            } => {
+                // (A topic that is gone is refused below.)
+                let current = self
+                    .shared
+                    .image
+                    .read()
+                    .topics
+                    .get(&name)
+                    .map(|t| t.configs.clone());
+                if current.is_some_and(|c| c != expected) {
+                    return ControllerReply::Stale;
+                }
+                self.alter_topic_configs(name, configs, validate_only).await
+            }
             ControllerRequest::AllocateProducerIds { node_id } => {
                 self.allocate_producer_ids(node_id).await
             }
             ControllerRequest::DescribeQuorum => Ok(ControllerReply::Quorum(self.quorum_info())),
-            ControllerRequest::AlterBrokerConfigs { node_id, configs } => self
+            ControllerRequest::AlterBrokerConfigs {
+                node_id, expected, ..
+            } if {
+                let image = self.shared.image.read();
+                let current = match node_id {
+                    None => image.default_broker_configs.clone(),
+                    Some(id) => image.broker_configs.get(&id).cloned().unwrap_or_default(),
+                };
+                current != expected
+            } =>
+            {
+                Ok(ControllerReply::Stale)
+            }
+            ControllerRequest::AlterBrokerConfigs {
+                node_id, configs, ..
+            } => self
                 .write_or(
                     MetaRecord::BrokerConfigs { node_id, configs },
                     E::InvalidConfig,
