@@ -35,9 +35,7 @@ impl Broker {
                     _ = shutdown.changed() => return,
                     _ = tokio::time::sleep(ROUND) => {}
                 }
-                for pending in broker.txns.pending_markers() {
-                    broker.deliver(&pending, &mut peers).await;
-                }
+                broker.deliver_round(&mut peers).await;
             }
         });
     }
@@ -78,48 +76,57 @@ impl Broker {
         Some(p)
     }
 
-    async fn deliver(&self, pending: &PendingMarkers, peers: &mut HashMap<i32, Arc<Peer>>) {
-        let leaders = self.leaders_of(&pending.partitions);
-        let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
-        let mut gone = Vec::new();
-        for (tp, leader) in pending.partitions.iter().zip(leaders) {
-            match leader {
-                None => gone.push(tp.clone()),
-                Some(l) if l >= 0 => by_leader.entry(l).or_default().push(tp.clone()),
-                Some(_) => {} // no leader now: the next round tries again
+    /// One round over every transaction with pending markers: markers of deleted partitions
+    /// are settled, local ones written, and the requests to other leaders sent all at once, so
+    /// one slow or unreachable leader delays no other's markers.
+    async fn deliver_round(&self, peers: &mut HashMap<i32, Arc<Peer>>) {
+        let mut sends = Vec::new();
+        for pending in self.txns.pending_markers() {
+            let leaders = self.leaders_of(&pending.partitions);
+            let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+            let mut gone = Vec::new();
+            for (tp, leader) in pending.partitions.iter().zip(leaders) {
+                match leader {
+                    None => gone.push(tp.clone()),
+                    Some(l) if l >= 0 => by_leader.entry(l).or_default().push(tp.clone()),
+                    Some(_) => {} // no leader now: the next round tries again
+                }
+            }
+            self.settle(&pending, &gone);
+            for (leader, partitions) in by_leader {
+                if leader == self.node_id {
+                    // Leadership moved here meanwhile, or a local write failed: write them.
+                    let written = self.write_local_markers(&pending, &partitions);
+                    self.settle(&pending, &written);
+                } else if let Some(peer) = self.peer(leader, peers) {
+                    sends.push((pending.clone(), peer, partitions));
+                }
             }
         }
-        if !gone.is_empty() {
-            self.txns.markers_written(
-                &self.txn_context(),
-                &pending.transactional_id,
-                pending.producer_id,
-                pending.producer_epoch,
-                &gone,
-                self.now_ms(),
-            );
+        let results = futures::future::join_all(
+            sends
+                .iter()
+                .map(|(pending, peer, partitions)| self.send_markers(peer, pending, partitions)),
+        )
+        .await;
+        for ((pending, _, _), written) in sends.iter().zip(results) {
+            self.settle(pending, &written);
         }
-        for (leader, partitions) in by_leader {
-            let written = if leader == self.node_id {
-                // Leadership moved here meanwhile: write them as any local marker.
-                self.write_local_markers(pending, &partitions)
-            } else {
-                let Some(peer) = self.peer(leader, peers) else {
-                    continue;
-                };
-                self.send_markers(&peer, pending, &partitions).await
-            };
-            if !written.is_empty() {
-                self.txns.markers_written(
-                    &self.txn_context(),
-                    &pending.transactional_id,
-                    pending.producer_id,
-                    pending.producer_epoch,
-                    &written,
-                    self.now_ms(),
-                );
-            }
+    }
+
+    /// Tell the coordinator these markers are written (or need not be).
+    fn settle(&self, pending: &PendingMarkers, written: &[(String, i32)]) {
+        if written.is_empty() {
+            return;
         }
+        self.txns.markers_written(
+            &self.txn_context(),
+            &pending.transactional_id,
+            pending.producer_id,
+            pending.producer_epoch,
+            written,
+            self.now_ms(),
+        );
     }
 
     fn write_local_markers(
