@@ -106,6 +106,9 @@ pub struct CompactionPlan {
     /// Every later segment up to the log end at plan time (read only, for newer keys).
     rest: Vec<PlannedSegment>,
     end_offset: i64,
+    /// The log's truncation count at plan time: a truncation from the end may have removed the
+    /// newer records the key map saw, so the result of a plan made before one is discarded.
+    truncations: u64,
 }
 
 /// Counters of one [`CompactionPlan::build`].
@@ -144,6 +147,8 @@ pub struct CleanedLog {
     dir: PathBuf,
     segments: Vec<CleanedSegment>,
     stats: CompactionStats,
+    /// [`PartitionLog`]'s truncation count when the plan was made.
+    truncations: u64,
 }
 
 /// What [`PartitionLog::install_compaction`] did.
@@ -309,6 +314,7 @@ impl CompactionPlan {
             dir: dir.to_path_buf(),
             segments: Vec::with_capacity(self.clean.len()),
             stats: CompactionStats::default(),
+            truncations: self.truncations,
         };
         for seg in &self.clean {
             // `out` deletes what was written so far if this fails.
@@ -485,24 +491,28 @@ impl PartitionLog {
             clean: self.segments[..cleanable].iter().map(snap).collect(),
             rest: self.segments[cleanable..].iter().map(snap).collect(),
             end_offset: self.log_end_offset(),
+            truncations: self.truncations,
         })
     }
 
     /// Phase 3 of compaction (see [`super::cleaner`]): swap the cleaned segments in, or discard
-    /// them (`installed: false`) if any planned segment was deleted or replaced meanwhile.
+    /// them (`installed: false`) if any planned segment was deleted or replaced meanwhile, or if
+    /// the log was truncated from the end since the plan (the newer records that superseded
+    /// some of the removed ones may be gone).
     pub fn install_compaction(
         &mut self,
         mut cleaned: CleanedLog,
     ) -> Result<CompactionResult, LogError> {
         let stats = cleaned.stats.clone();
         let closed = &self.segments[..self.segments.len() - 1];
-        let still_there = cleaned.segments.iter().all(|c| {
-            closed.iter().any(|s| {
-                s.base_offset() == c.base_offset
-                    && Arc::ptr_eq(s.file(), &c.original_file)
-                    && s.size() == c.original_size
-            })
-        });
+        let still_there = cleaned.truncations == self.truncations
+            && cleaned.segments.iter().all(|c| {
+                closed.iter().any(|s| {
+                    s.base_offset() == c.base_offset
+                        && Arc::ptr_eq(s.file(), &c.original_file)
+                        && s.size() == c.original_size
+                })
+            });
         if !still_there {
             tracing::info!(dir = %self.dir.display(), "segments changed during compaction; discarding the result");
             cleaned.discard();
@@ -1173,6 +1183,30 @@ mod tests {
         let again = plan.build(0, 1000, plan.dir()).unwrap();
         assert!(!log.install_compaction(again).unwrap().installed);
         no_leftovers(dir.path());
+    }
+
+    /// A truncation between plan and install may remove the newer records that superseded
+    /// records the build dropped: the result is discarded.
+    #[test]
+    fn install_discards_after_a_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = sample(dir.path());
+        let plan = log.plan_compaction(0, 1000).unwrap();
+        let cleaned = plan.build(1000, 1000, plan.dir()).unwrap();
+        assert_eq!(cleaned.rewritten_segments(), vec![0]);
+        // The active segment's k3 and k1 (which supersede c0, a0 and a1 in segment 0) go.
+        assert_eq!(log.truncate_to(8).unwrap(), 8);
+        let before = all(&log);
+        let res = log.install_compaction(cleaned).unwrap();
+        assert!(!res.installed);
+        no_leftovers(dir.path());
+        assert_eq!(all(&log), before);
+        assert!(before.contains(&kr(2, "k3", Some("c0"), 102)));
+        assert!(before.contains(&kr(4, "k1", Some("a1"), 104)));
+        // A plan made after the truncation installs.
+        assert!(compact(&mut log, 1000, 1000).installed);
+        assert!(all(&log).contains(&kr(4, "k1", Some("a1"), 104)));
+        assert!(!all(&log).contains(&kr(0, "k1", Some("a0"), 100)));
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //! | [`legacy`] | message formats v0/v1: up-conversion on produce, down-conversion on fetch |
 //! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
 //! | [`checkpoint`] | `log-start-offset`, the persisted log start |
+//! | [`epoch_cache`] | `leader-epoch-checkpoint`: which leader epoch started at which offset (OffsetForLeaderEpoch, a follower's truncation) |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
-//! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` |
+//! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` (truncation from the start) |
+//! | [`truncate`] | truncation from the end: a follower's divergent tail |
 //! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
 //!
 //! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,
@@ -23,8 +25,9 @@
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
 //! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
-//! is handed, replication, high watermarks or transactions semantics (callers pass bounds such as
-//! `max_offset` in); decode records on the append or fetch path; read the system clock (time is
+//! is handed, the replication protocol (followers, ISR), high watermarks or transactions semantics
+//! (callers pass bounds such as `max_offset` in, and the offset to truncate to: the log keeps the
+//! leader epochs and truncates, it does not decide where); decode records on the append or fetch path; read the system clock (time is
 //! always a `now_ms` argument); panic on bad bytes from disk or from clients (typed [`LogError`]s
 //! instead); use `unsafe`.
 //!
@@ -35,6 +38,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
 pub mod control;
+pub mod epoch_cache;
 pub mod files;
 pub mod index;
 pub mod legacy;
@@ -43,6 +47,7 @@ pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod segment;
+pub mod truncate;
 
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -51,6 +56,7 @@ pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches}
 pub use checkpoint::LOG_START_OFFSET_FILE;
 pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
 pub use control::Marker;
+pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache};
 pub use files::partition_dir;
 pub use partition_log::{AppendResult, PartitionLog};
 pub use retention::RetentionResult;

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
 use super::checkpoint::read_log_start_checkpoint;
+use super::epoch_cache::{EpochEntry, LeaderEpochCache};
 use super::files::{parse_segment_file_name, sync_dir};
 use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
@@ -34,7 +35,14 @@ pub struct PartitionLog {
     /// Persisted in [`super::LOG_START_OFFSET_FILE`] whenever it moves past the first segment's base.
     pub(super) log_start_offset: i64,
     /// Records appended since the last fsync.
-    unflushed_messages: u64,
+    pub(super) unflushed_messages: u64,
+    /// Which leader epoch started where ([`super::epoch_cache`]); kept in step with the log.
+    pub(super) epochs: LeaderEpochCache,
+    /// Set when a truncation failed half way: memory and disk may disagree, so no more writes
+    /// until the log is reopened (reads go on).
+    pub(super) offline: Option<String>,
+    /// Truncations from the end since open (a compaction planned before one is discarded).
+    pub(super) truncations: u64,
 }
 
 impl PartitionLog {
@@ -51,6 +59,9 @@ impl PartitionLog {
     /// [`super::recovery`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
     /// place). The log start offset is `max(first segment base, persisted value)` (see
     /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset.
+    ///
+    /// Last, the leader epoch cache is loaded and made to agree with the recovered log (see
+    /// [`Self::load_epoch_cache`]).
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
         super::recovery::recover_leftovers(dir)?;
@@ -132,13 +143,17 @@ impl PartitionLog {
         let log_start_offset = read_log_start_checkpoint(dir)
             .map_or(first_base, |p| p.max(first_base))
             .min(log_end);
-        let log = PartitionLog {
+        let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
             segments,
             log_start_offset,
             unflushed_messages: 0,
+            epochs: LeaderEpochCache::new(dir),
+            offline: None,
+            truncations: 0,
         };
+        log.load_epoch_cache();
         tracing::debug!(
             dir = %log.dir.display(),
             segments = log.segments.len(),
@@ -147,6 +162,104 @@ impl PartitionLog {
             "opened partition log"
         );
         Ok(log)
+    }
+
+    /// The leader epoch cache as it was at open, trimmed to the recovered log; rebuilt from the
+    /// batch headers (in offset order, keeping each epoch above the previous one, Kafka's
+    /// `LogSegment.recover` rule; negative epochs are no epoch) when the file is missing or
+    /// unreadable, or when the last batch in the log has a later epoch than the file knows (a
+    /// file that lacks entries: no data is ever written before its entry). Write failures are
+    /// logged and retried before the next append.
+    fn load_epoch_cache(&mut self) {
+        let log_end = self.log_end_offset();
+        let log_start = self.log_start_offset;
+        let dir = self.dir.clone();
+        let loaded = match LeaderEpochCache::read(&dir) {
+            Ok(Some(mut cache)) => {
+                cache.cut_start(log_start);
+                cache.cut_end(log_end);
+                let last = self.last_batch_epoch();
+                match (last, cache.latest()) {
+                    // A batch of an epoch the file does not know. (One of an older epoch than
+                    // the latest is a stale epoch's write, which the cache never takes.)
+                    (Some(epoch), latest) if latest.is_none_or(|l| l.epoch < epoch) => {
+                        tracing::warn!(
+                            dir = %dir.display(),
+                            last_batch_epoch = epoch,
+                            entries = ?cache.entries(),
+                            "leader epoch checkpoint does not match the log; rebuilding it from the batch headers"
+                        );
+                        None
+                    }
+                    _ => Some(cache),
+                }
+            }
+            Ok(None) if log_end == log_start && self.size_bytes() == 0 => {
+                // A new partition: no file until its first epoch.
+                Some(LeaderEpochCache::new(&dir))
+            }
+            Ok(None) => {
+                tracing::info!(dir = %dir.display(), "no leader epoch checkpoint; building it from the batch headers");
+                None
+            }
+            Err(reason) => {
+                tracing::warn!(dir = %dir.display(), %reason, "unreadable leader epoch checkpoint; rebuilding it from the batch headers");
+                None
+            }
+        };
+        self.epochs = match loaded {
+            Some(cache) => cache,
+            None => {
+                let mut cache = self.rebuild_epoch_cache();
+                cache.cut_start(log_start);
+                cache.cut_end(log_end);
+                cache
+            }
+        };
+        if let Err(e) = self.epochs.flush() {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot write the leader epoch checkpoint; will retry before the next append");
+        }
+    }
+
+    /// The leader epoch cache as the batch headers of the whole log give it (in memory, dirty).
+    /// A segment whose headers cannot all be read contributes those before the bad one.
+    pub(super) fn rebuild_epoch_cache(&self) -> LeaderEpochCache {
+        let mut cache = LeaderEpochCache::with_entries(&self.dir, Vec::new());
+        for seg in &self.segments {
+            let walked = seg.walk_headers(0, &mut |_, h| {
+                cache.note_batch(h.partition_leader_epoch, h.base_offset);
+                Ok(true)
+            });
+            if let Err(e) = walked {
+                tracing::warn!(segment = %seg.log_path().display(), error = %e, "cannot read every batch header while rebuilding the leader epoch cache");
+            }
+        }
+        cache
+    }
+
+    /// The partitionLeaderEpoch of the last batch at or above the log start, if it has one (>= 0).
+    fn last_batch_epoch(&self) -> Option<i32> {
+        let seg = self.segments.iter().rev().find(|s| !s.is_empty())?;
+        let h = seg.last_batch().ok().flatten()?;
+        (h.last_offset() >= self.log_start_offset && h.partition_leader_epoch >= 0)
+            .then_some(h.partition_leader_epoch)
+    }
+
+    /// The leader epoch cache (see [`super::epoch_cache`]).
+    pub fn leader_epoch_cache(&self) -> &LeaderEpochCache {
+        &self.epochs
+    }
+
+    /// The newest leader epoch entry: the epoch of the latest data and where it started.
+    pub fn latest_epoch(&self) -> Option<EpochEntry> {
+        self.epochs.latest()
+    }
+
+    /// What OffsetForLeaderEpoch answers for `epoch`: `(largest epoch <= epoch, its end offset)`,
+    /// the end being the log end offset for the latest epoch (see
+    /// [`LeaderEpochCache::end_offset_for`]); `(-1, -1)` when undefined.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
 
     pub fn dir(&self) -> &Path {
@@ -195,6 +308,9 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendResult, LogError> {
+        if let Some(reason) = &self.offline {
+            return Err(LogError::Storage(reason.clone()));
+        }
         if batches.is_empty() {
             return Err(LogError::InvalidRecord("append of zero batches".into()));
         }
@@ -265,6 +381,14 @@ impl PartitionLog {
             )));
         }
 
+        // The epoch cache learns of a new epoch before its first batch is written, so the
+        // checkpoint never lacks an entry for data in the log (a crash in between leaves an
+        // entry at the log end, which the next open drops).
+        self.epochs.flush()?;
+        for (_, h) in &headers {
+            self.epochs
+                .assign(h.partition_leader_epoch, h.base_offset)?;
+        }
         for (pos, h) in &headers {
             rewrite_base_offset_and_epoch(
                 &mut payload[*pos..*pos + HEADER_SIZE],
@@ -300,6 +424,12 @@ impl PartitionLog {
             return Ok(());
         }
         let base = self.log_end_offset();
+        self.roll_at(base)
+    }
+
+    /// [`Self::roll`] to a new active segment at `base` (>= the log end offset), for a
+    /// truncation that must leave the log end above the last batch.
+    pub(super) fn roll_at(&mut self, base: i64) -> Result<(), LogError> {
         self.active_mut().seal()?;
         let seg = LogSegment::create(&self.dir, base)?;
         sync_dir(&self.dir);
@@ -419,13 +549,15 @@ impl PartitionLog {
         }
     }
 
-    /// fsync the active segment and any index left dirty by a failed write.
+    /// fsync the active segment and any index left dirty by a failed write; write the leader
+    /// epoch checkpoint if a write of it failed.
     pub fn flush(&mut self) -> Result<(), LogError> {
         let n = self.segments.len();
         for seg in &mut self.segments[..n - 1] {
             seg.flush_indexes()?;
         }
         self.active_mut().flush()?;
+        self.epochs.flush()?;
         sync_dir(&self.dir);
         self.unflushed_messages = 0;
         Ok(())
@@ -757,6 +889,7 @@ mod tests {
                 "00000000000000000006.index",
                 "00000000000000000006.log",
                 "00000000000000000006.timeindex",
+                "leader-epoch-checkpoint",
             ]
         );
         // a batch bigger than segment_bytes still goes into an empty segment

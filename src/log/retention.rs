@@ -37,12 +37,18 @@ pub struct RetentionResult {
 
 impl PartitionLog {
     /// Move the log start offset (and persist it) without deleting anything. No-op unless
-    /// `offset` is larger than the current log start; never beyond the log end.
+    /// `offset` is larger than the current log start; never beyond the log end. The leader
+    /// epoch cache follows (Kafka's `truncateFromStart`); a failure to write it is logged and
+    /// retried before the next append (the stale file only holds older starts, which the next
+    /// open clamps again).
     pub(super) fn advance_log_start(&mut self, offset: i64) -> Result<(), LogError> {
         let offset = offset.min(self.log_end_offset());
         if offset > self.log_start_offset {
             write_log_start_checkpoint(&self.dir, offset)?;
             self.log_start_offset = offset;
+            if let Err(e) = self.epochs.truncate_from_start(offset) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the leader epoch checkpoint; will retry before the next append");
+            }
         }
         Ok(())
     }
@@ -268,6 +274,7 @@ mod tests {
                 "00000000000000000009.index",
                 "00000000000000000009.log",
                 "00000000000000000009.timeindex",
+                "leader-epoch-checkpoint",
                 "log-start-offset",
             ]
         );
@@ -354,6 +361,7 @@ mod tests {
                 "00000000000000000010.index",
                 "00000000000000000010.log",
                 "00000000000000000010.timeindex",
+                "leader-epoch-checkpoint",
                 "log-start-offset",
             ]
         );

@@ -174,7 +174,20 @@ struct Walk {
 /// CRC-walk a whole segment file, computing what its indexes should be. Stops at the first
 /// torn/corrupt batch (reported in `stopped`); I/O errors are returned as errors.
 fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -> io::Result<Walk> {
-    let mut r = PosReader::new(file, file_size, 1 << 20);
+    walk(file, file_size, base_offset, interval, true)
+}
+
+/// [`recovery_walk`], or with `verify_crc` false only the batch headers are read (for data that
+/// was checked already, e.g. when a truncation recomputes the indexes of what is left).
+fn walk(
+    file: &File,
+    file_size: u64,
+    base_offset: i64,
+    interval: u32,
+    verify_crc: bool,
+) -> io::Result<Walk> {
+    let buffer = if verify_crc { 1 << 20 } else { 8 * 1024 };
+    let mut r = PosReader::new(file, file_size, buffer);
     let mut w = Walk {
         valid_size: 0,
         next_offset: base_offset,
@@ -185,7 +198,7 @@ fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -
         stopped: None,
     };
     let mut hdr = [0u8; HEADER_SIZE];
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; if verify_crc { 64 * 1024 } else { 0 }];
     let mut pos = 0u64;
     while pos < file_size {
         if file_size - pos < HEADER_SIZE as u64 {
@@ -226,6 +239,8 @@ fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -
                 "offset {} / position {pos} not indexable",
                 h.last_offset()
             ))
+        } else if !verify_crc {
+            None
         } else {
             let mut crc = crc32c::crc32c(&hdr[ATTRIBUTES_AT..]);
             let end = pos + size;
@@ -721,16 +736,76 @@ impl LogSegment {
     /// Position of the first batch whose last offset is >= `offset`, or None if there is none
     /// in this segment. Uses the offset index, then a short header scan.
     pub fn find_batch_position(&self, offset: i64) -> Result<Option<u64>, LogError> {
+        Ok(self.find_batch(offset)?.map(|(pos, _)| pos))
+    }
+
+    /// [`Self::find_batch_position`], with the header of the batch found.
+    pub fn find_batch(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let start = self.index.lookup(offset - self.base_offset);
         let mut found = None;
         self.walk_headers(start, &mut |pos, h| {
             if h.last_offset() >= offset {
-                found = Some(pos);
+                found = Some((pos, *h));
                 return Ok(false);
             }
             Ok(true)
         })?;
         Ok(found)
+    }
+
+    /// The header of the last batch, None if the segment is empty.
+    pub fn last_batch(&self) -> Result<Option<BatchHeader>, LogError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.find_batch(self.next_offset - 1)?.map(|(_, h)| h))
+    }
+
+    /// Cut the segment at `position`, a batch boundary (a truncation of the log), and make it an
+    /// active segment: the data from `position` on is removed (file length set, fsynced); the
+    /// indexes are recomputed from the headers of the batches left — exactly what appending them
+    /// would have written, and what a reopen rebuilds — rewritten, fsynced and kept open for
+    /// appends. A segment that was offline after a failed write is usable again. Returns the
+    /// bytes removed. `position` beyond the data or not at a batch boundary is an error, and
+    /// nothing is changed then.
+    pub(crate) fn truncate_to_position(
+        &mut self,
+        position: u64,
+        index_interval_bytes: u32,
+    ) -> Result<u64, LogError> {
+        if position > self.size {
+            return Err(self.corrupt(position, "truncation beyond the segment's data"));
+        }
+        let w = walk(
+            &self.log,
+            position,
+            self.base_offset,
+            index_interval_bytes,
+            false,
+        )?;
+        if let Some(reason) = w.stopped {
+            return Err(self.corrupt(position, &format!("not a batch boundary: {reason}")));
+        }
+        self.log.set_len(position)?;
+        self.log.sync_all()?;
+        let removed = self.size - position;
+        self.size = position;
+        self.next_offset = w.next_offset;
+        self.state = w.state;
+        self.poisoned = false;
+        self.first_write_ms = if position == 0 {
+            None
+        } else {
+            // Rolling by segment.ms keeps its clock if the segment was active, else starts it
+            // from the first batch's timestamp (as a reopen would).
+            self.first_write_ms
+                .or(w.first_max_timestamp.filter(|&t| t >= 0))
+        };
+        self.index = OffsetIndex::new(self.index.path().to_path_buf(), w.index);
+        self.time_index = TimeIndex::new(self.time_index.path().to_path_buf(), w.time);
+        self.index.rewrite(true)?;
+        self.time_index.rewrite(true)?;
+        Ok(removed)
     }
 
     /// The byte range of whole batches starting at `pos` (a batch boundary): as many as fit in
