@@ -12,8 +12,9 @@
 //! ([`PartitionLog::append`]) → updates producer state, the transaction index and with them the
 //! last stable offset → and, once the lock is released, wakes every fetch parked on this
 //! partition. Reads (fetch ranges, offsets by time, log start / end, last stable offset, high
-//! watermark), DeleteRecords, retention, compaction, flush and size go through `Partition` too;
-//! nothing outside this module takes the partition lock.
+//! watermark, the end offsets of leader epochs), DeleteRecords, retention, compaction, a
+//! follower's truncation ([`Partition::truncate_to`]), flush and size go through `Partition`
+//! too; nothing outside this module takes the partition lock.
 //!
 //! **Must never:** know the wire protocol or Kafka error codes (callers map [`AppendError`] and
 //! [`LogError`]); know topics beyond its own name and index; read the clock (time is a `now_ms`
@@ -240,13 +241,18 @@ impl Partition {
     ) -> Result<Arc<Partition>, LogError> {
         let log = PartitionLog::open(dir, config, now_ms)?;
         let (producers, txn_index) = load::producer_state(&log)?;
+        // Until the cluster says otherwise, the epoch of the latest data: a write before then
+        // must not be stamped with an epoch older than what the log already holds.
+        let epoch = log
+            .latest_epoch()
+            .map_or(LEADER_EPOCH, |e| e.epoch.max(LEADER_EPOCH));
         Ok(Arc::new(Partition {
             topic: topic.to_string(),
             index,
             dir: dir.to_path_buf(),
             end_offset: watch::Sender::new(log.log_end_offset()),
             cleaned_through: AtomicI64::new(-1),
-            leader_epoch: AtomicI32::new(LEADER_EPOCH),
+            leader_epoch: AtomicI32::new(epoch),
             state: Mutex::new(PartitionState {
                 log,
                 producers,
@@ -483,6 +489,53 @@ impl Partition {
         }
         active.sort_by_key(|a| a.producer_id);
         active
+    }
+
+    /// What OffsetForLeaderEpoch answers for `epoch`: `(the largest epoch <= epoch this log
+    /// knows, the offset where it ended)` — the start of the next epoch, or the log end offset
+    /// for the latest one; `(-1, -1)` when undefined (see
+    /// [`crate::log::LeaderEpochCache::end_offset_for`]).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.state.lock().log.end_offset_for_epoch(epoch)
+    }
+
+    /// A follower's truncation of its divergent tail: every batch at or above `offset` is removed
+    /// (see [`PartitionLog::truncate_to`]: never below the log start; a batch holding `offset` goes
+    /// whole). What depends on the tail is rebuilt as at open (see [`load`]): producer state
+    /// from the active segment's headers, open transactions and aborted ranges from the
+    /// transaction index (cut to the new log end, so a transaction whose marker was cut is open
+    /// again); producers whose newest batches lie in older segments keep what was known of them
+    /// below the cut. The last stable offset follows, and fetches parked on the partition are
+    /// woken with the new log end. Returns the log end offset afterwards.
+    pub fn truncate_to(&self, offset: i64) -> Result<i64, LogError> {
+        let mut st = self.state.lock();
+        let before = st.log.log_end_offset();
+        let end = st.log.truncate_to(offset)?;
+        if end == before {
+            return Ok(end);
+        }
+        self.cleaned_through.store(-1, Ordering::Relaxed);
+        let mut previous = std::mem::take(&mut st.producers);
+        previous.truncate(end);
+        let rebuilt = load::producer_state(&st.log);
+        let result = match rebuilt {
+            Ok((mut producers, txn_index)) => {
+                producers.adopt_unknown_producers(previous);
+                st.producers = producers;
+                st.txn_index = txn_index;
+                Ok(end)
+            }
+            Err(e) => {
+                // The transaction index could not be read: keep what memory knows, cut.
+                tracing::error!(dir = %self.dir.display(), "rebuilding producer state after a truncation: {e}");
+                st.producers = previous;
+                Err(e)
+            }
+        };
+        drop(st);
+        self.end_offset.send_replace(end);
+        tracing::info!(topic = %self.topic, partition = self.index, log_end_offset = end, "truncated partition");
+        result
     }
 
     /// Kafka's DeleteRecords (see [`PartitionLog::delete_records_before`]). Returns the log start

@@ -202,6 +202,28 @@ impl ProducerStateTable {
         self.producers.iter()
     }
 
+    /// Forget everything at or above `offset` (the log was truncated there): batches (a producer
+    /// left without any is forgotten), open transactions that began there, and aborted ranges
+    /// whose marker was there. A transaction whose marker went is not reopened: that takes the
+    /// transaction index, see `Partition::truncate_to`.
+    pub fn truncate(&mut self, offset: i64) {
+        self.producers.retain(|_, e| {
+            e.batches.retain(|b| b.last_offset < offset);
+            !e.batches.is_empty()
+        });
+        self.ongoing.retain(|_, first| *first < offset);
+        self.aborted.retain(|a| a.last_offset < offset);
+    }
+
+    /// Take over the producers of `older` that this table does not know, with their epochs and
+    /// batches (a table rebuilt from the newest segment lacks producers whose newest batches lie
+    /// in older segments). Transactions are not taken over.
+    pub fn adopt_unknown_producers(&mut self, older: ProducerStateTable) {
+        for (producer_id, entry) in older.producers {
+            self.producers.entry(producer_id).or_insert(entry);
+        }
+    }
+
     /// Remember an appended batch (after [`check`](Self::check) said Append).
     pub fn record(&mut self, producer_id: i64, epoch: i16, batch: BatchMetadata) {
         let entry = self.producers.entry(producer_id).or_default();
@@ -345,6 +367,36 @@ mod tests {
             None,
             "a marker without open data"
         );
+    }
+
+    #[test]
+    fn truncation_forgets_what_was_cut() {
+        let mut t = ProducerStateTable::new();
+        t.record(1, 0, meta(0, 4, 0));
+        t.record(1, 0, meta(5, 9, 10));
+        t.record(2, 3, meta(0, 0, 12));
+        t.on_transactional_append(3, 5);
+        t.on_transactional_append(4, 13);
+        t.on_transactional_append(5, 1);
+        t.on_marker(5, false, 11);
+        t.truncate(12);
+        assert_eq!(t.entry(1).unwrap().batches.len(), 1, "batch at 10..14 cut");
+        assert!(t.entry(2).is_none(), "its only batch was cut");
+        assert_eq!(t.first_unstable_offset(), Some(5));
+        assert!(!t.has_ongoing(4));
+        assert_eq!(t.aborted_between(0, 100).len(), 1);
+        t.truncate(11);
+        assert!(
+            t.aborted_between(0, 100).is_empty(),
+            "the abort marker was cut"
+        );
+        // A rebuilt table takes over only the producers it does not know.
+        let mut rebuilt = ProducerStateTable::new();
+        rebuilt.record(1, 1, meta(0, 0, 20));
+        rebuilt.adopt_unknown_producers(t);
+        assert_eq!(rebuilt.entry(1).unwrap().epoch, 1);
+        assert!(rebuilt.entry(2).is_none());
+        assert_eq!(rebuilt.first_unstable_offset(), None);
     }
 
     #[test]

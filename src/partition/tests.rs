@@ -185,3 +185,190 @@ fn a_compacted_log_refuses_records_without_keys() {
         .unwrap();
     p.append(v, 0).unwrap();
 }
+
+fn idempotent(producer_id: i64, seq: i32, value: &str) -> Vec<u8> {
+    batch_bytes_with(
+        &[(1, value)],
+        Compression::None,
+        producer_id,
+        0,
+        seq,
+        false,
+        false,
+    )
+}
+
+fn transactional(producer_id: i64, seq: i32, value: &str) -> Vec<u8> {
+    batch_bytes_with(
+        &[(1, value)],
+        Compression::None,
+        producer_id,
+        0,
+        seq,
+        true,
+        false,
+    )
+}
+
+/// After a truncation an idempotent producer's sequence goes on from what is left: the cut
+/// batches can be written again (the leader's copies arrive), earlier ones are still duplicates.
+#[test]
+fn an_idempotent_producer_continues_after_a_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path());
+    for seq in 0..5 {
+        let at = appended_at(client_write(&p, idempotent(7, seq, &format!("v{seq}"))).unwrap());
+        assert_eq!(at, i64::from(seq));
+    }
+    assert_eq!(p.truncate_to(3).unwrap(), 3);
+    assert_eq!(p.offsets().log_end_offset, 3);
+    assert_eq!(p.active_producers()[0].last_sequence, 2);
+    assert!(matches!(
+        client_write(&p, idempotent(7, 4, "v4")),
+        Err(AppendError::Producer(
+            ProducerStateError::OutOfOrderSequence { expected: 3, .. }
+        ))
+    ));
+    assert_eq!(
+        client_write(&p, idempotent(7, 1, "v1")).unwrap(),
+        AppendOutcome::Duplicate {
+            base_offset: 1,
+            log_start_offset: 0
+        }
+    );
+    assert_eq!(
+        appended_at(client_write(&p, idempotent(7, 3, "v3")).unwrap()),
+        3
+    );
+    // A reopen rebuilds the same state from the log.
+    drop(p);
+    let p = open(dir.path());
+    assert_eq!(p.active_producers()[0].last_sequence, 3);
+    assert_eq!(
+        appended_at(client_write(&p, idempotent(7, 4, "v4")).unwrap()),
+        4
+    );
+}
+
+/// Producers whose newest batches lie in older segments than the one cut keep their state
+/// (a rebuild from the active segment alone would forget them).
+#[test]
+fn producers_of_older_segments_keep_their_state_across_a_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 400,
+        ..LogConfig::default()
+    };
+    let p = Partition::open("t", 0, dir.path(), config, 0).unwrap();
+    client_write(&p, idempotent(1, 0, "old")).unwrap();
+    for i in 0..20 {
+        client_write(
+            &p,
+            batch_bytes(&[(1, &format!("filler-{i}"))], Compression::None),
+        )
+        .unwrap();
+    }
+    client_write(&p, idempotent(2, 0, "new")).unwrap();
+    let end = p.offsets().log_end_offset;
+    assert_eq!(p.truncate_to(end - 1).unwrap(), end - 1);
+    let producers: Vec<i64> = p.active_producers().iter().map(|a| a.producer_id).collect();
+    assert_eq!(producers, vec![1], "producer 2's only batch was cut");
+    assert_eq!(
+        client_write(&p, idempotent(1, 0, "old")).unwrap(),
+        AppendOutcome::Duplicate {
+            base_offset: 0,
+            log_start_offset: 0
+        }
+    );
+}
+
+/// An open transaction whose batches are truncated away no longer holds the last stable offset.
+#[test]
+fn an_open_transaction_truncated_away_releases_the_last_stable_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path());
+    client_write(&p, batch_bytes(&[(1, "plain")], Compression::None)).unwrap();
+    client_write(&p, transactional(5, 0, "x")).unwrap();
+    client_write(&p, transactional(5, 1, "y")).unwrap();
+    assert_eq!(p.offsets().last_stable_offset, 1);
+    assert_eq!(p.truncate_to(1).unwrap(), 1);
+    let o = p.offsets();
+    assert_eq!((o.log_end_offset, o.last_stable_offset), (1, 1));
+    assert!(p.active_producers().is_empty());
+    // The transaction index was cut too: a reopen agrees.
+    drop(p);
+    let p = open(dir.path());
+    let o = p.offsets();
+    assert_eq!((o.log_end_offset, o.last_stable_offset), (1, 1));
+    // A new transaction of the same producer starts cleanly.
+    client_write(&p, transactional(5, 0, "z")).unwrap();
+    assert_eq!(p.offsets().last_stable_offset, 1);
+}
+
+/// A transaction whose marker is cut is open again (the leader's marker will come back); an
+/// aborted range whose ABORT marker is cut is forgotten.
+#[test]
+fn a_truncated_marker_reopens_its_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path());
+    client_write(&p, transactional(5, 0, "committed")).unwrap();
+    assert_eq!(p.write_marker(5, 0, Marker::Commit, 0, 1).unwrap(), 1);
+    client_write(&p, transactional(6, 0, "aborted")).unwrap();
+    assert_eq!(p.write_marker(6, 0, Marker::Abort, 0, 1).unwrap(), 3);
+    assert_eq!(p.offsets().last_stable_offset, 4);
+    assert_eq!(p.aborted_transactions(0, 4).len(), 1);
+    // Cut the ABORT marker: transaction 6 is open from offset 2.
+    assert_eq!(p.truncate_to(3).unwrap(), 3);
+    assert_eq!(p.offsets().last_stable_offset, 2);
+    assert!(p.aborted_transactions(0, 4).is_empty());
+    // Cut the COMMIT marker too: transaction 5 is open from offset 0.
+    assert_eq!(p.truncate_to(1).unwrap(), 1);
+    assert_eq!(p.offsets().last_stable_offset, 0);
+    let r = p.read(0, 1 << 20, true, true);
+    assert!(r.slices.unwrap().is_empty(), "read_committed sees nothing");
+    // The marker arrives again.
+    assert_eq!(p.write_marker(5, 0, Marker::Commit, 0, 2).unwrap(), 1);
+    assert_eq!(p.offsets().last_stable_offset, 2);
+    drop(p);
+    let p = open(dir.path());
+    assert_eq!(p.offsets().last_stable_offset, 2);
+}
+
+/// The leader epochs of a partition's writes, what OffsetForLeaderEpoch will answer, and a
+/// truncation waking parked fetches with the new log end.
+#[test]
+fn end_offsets_of_epochs_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path());
+    assert_eq!(p.end_offset_for_epoch(0), (-1, -1), "no data, no epoch");
+    client_write(&p, batch_bytes(&[(1, "a"), (1, "b")], Compression::None)).unwrap();
+    assert_eq!(
+        p.end_offset_for_epoch(0),
+        (0, 2),
+        "the single broker's epoch 0"
+    );
+    p.set_leader_epoch(3);
+    client_write(&p, batch_bytes(&[(1, "c")], Compression::None)).unwrap();
+    p.set_leader_epoch(5);
+    client_write(&p, batch_bytes(&[(1, "d"), (1, "e")], Compression::None)).unwrap();
+    assert_eq!(p.end_offset_for_epoch(0), (0, 2));
+    assert_eq!(p.end_offset_for_epoch(2), (0, 2));
+    assert_eq!(p.end_offset_for_epoch(3), (3, 3));
+    assert_eq!(p.end_offset_for_epoch(4), (3, 3));
+    assert_eq!(p.end_offset_for_epoch(5), (5, 5));
+    assert_eq!(p.end_offset_for_epoch(6), (-1, -1));
+    let mut parked = p.subscribe();
+    assert_eq!(p.truncate_to(7).unwrap(), 5, "beyond the log end: nothing");
+    assert!(!parked.has_changed().unwrap());
+    assert_eq!(p.truncate_to(3).unwrap(), 3);
+    assert!(parked.has_changed().unwrap());
+    assert_eq!(*parked.borrow_and_update(), 3);
+    assert_eq!(p.end_offset_for_epoch(5), (-1, -1));
+    assert_eq!(p.end_offset_for_epoch(3), (3, 3));
+    assert_eq!(p.end_offset_for_epoch(1), (0, 2));
+    // A reopened partition stamps the epoch of its latest data until the cluster sets one.
+    drop(p);
+    let p = open(dir.path());
+    assert_eq!(p.leader_epoch(), 3);
+    assert_eq!(p.end_offset_for_epoch(3), (3, 3));
+}
