@@ -628,6 +628,17 @@ def test_node_killed_is_fenced_and_returns_with_its_records(cluster):
     prod = KafkaProducer(bootstrap_servers=victim.bootstrap, linger_ms=5)
     assert [prod.send("kr", value=b"again", partition=p).get(timeout=30).offset for p in theirs] == [20] * len(theirs)
     prod.close()
+    # OffsetForLeaderEpoch (what a Java consumer validates its position with) from the leader's
+    # epoch cache: epoch 0 ended where the new epoch's first record went (20); the current
+    # epoch ends at the log end (21).
+    from kafka.protocol.offset_for_leader_epoch import OffsetForLeaderEpochRequest_v2
+    with wire.Conn(victim.port, timeout=5) as conn:
+        for p in theirs:
+            epoch = after[p].leader_epoch
+            r = conn.request(OffsetForLeaderEpochRequest_v2(topics=[
+                ("kr", [(p, epoch, 0), (p, epoch, epoch)])]), timeout=5)
+            answers = [tuple(x) for x in r.topics[0][1]]
+            assert answers == [(0, p, 0, 20), (0, p, epoch, 21)], (p, epoch, answers)
 
 
 # --- 6. the active controller killed -----------------------------------------------------------

@@ -1,6 +1,7 @@
-//! OffsetForLeaderEpoch (key 23), v2–v4: clients validate their positions
-//! after a leader change (KIP-320). fjord's partitions have one leader epoch,
-//! 0, which ends at the log end offset.
+//! OffsetForLeaderEpoch (key 23), v2–v4: clients validate their positions after a leader
+//! change (KIP-320). Answered from the partition's leader-epoch cache: the largest epoch at or
+//! below the one asked and the offset where it ended. A single broker's partitions stay at
+//! epoch 0, which ends at the log end offset.
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
@@ -46,13 +47,18 @@ pub fn handle(
                     if p.leader_epoch < 0 {
                         return r; // before the first epoch: undefined
                     }
-                    // Every epoch's data is still here (no replica ever truncates one: data
-                    // replication comes later), so each epoch up to the current one ends no
-                    // earlier than the log end; the log end is a safe answer that never makes
-                    // a consumer think its position was truncated.
-                    let end = part.offsets().log_end_offset;
-                    r.with_leader_epoch(p.leader_epoch.min(current))
-                        .with_end_offset(end)
+                    // From the leader-epoch cache: the largest epoch <= the one asked and where it
+                    // ended (the next epoch's first offset). An epoch newer than any batch's (a
+                    // leader that has not written in its epoch yet, or an empty log) ends at the
+                    // log end, as Kafka's leader does once it assigned its epoch's start.
+                    match part.end_offset_for_epoch(p.leader_epoch) {
+                        (epoch, end) if epoch >= 0 => {
+                            r.with_leader_epoch(epoch).with_end_offset(end)
+                        }
+                        _ => r
+                            .with_leader_epoch(p.leader_epoch.min(current))
+                            .with_end_offset(part.offsets().log_end_offset),
+                    }
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()
