@@ -66,20 +66,3 @@ pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError
         _ => E::KafkaStorageError,
     }
 }
-
-/// Kafka's error code and message for a topic registry error.
-pub fn topic_error(e: &crate::topics::TopicError) -> (i16, Option<StrBytes>) {
-    use crate::topics::TopicError as T;
-    use kafka_protocol::ResponseError as E;
-    let code = match e {
-        T::AlreadyExists(_) => E::TopicAlreadyExists,
-        T::InvalidName(_) => E::InvalidTopicException,
-        T::InvalidPartitions(_) => E::InvalidPartitions,
-        T::InvalidReplicationFactor(_) => E::InvalidReplicationFactor,
-        T::InvalidConfig(_) => E::InvalidConfig,
-        T::UnknownTopic => E::UnknownTopicOrPartition,
-        T::DeletionDisabled => E::TopicDeletionDisabled,
-        T::Log(_) | T::Io(_) | T::Append(_) => E::KafkaStorageError,
-    };
-    (code.code(), Some(str_bytes(e.to_string())))
-}

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::broker::TopicView;
+use crate::broker::view::api_error;
 use crate::cluster::controller::NewTopic;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::metadata_response::{
@@ -15,7 +16,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::context::{RequestContext, str_bytes, topic_error};
+use super::context::{RequestContext, str_bytes};
 use crate::topics::validate_topic_name;
 
 /// Bits of the topic operations (AclOperation codes READ=3, WRITE=4, CREATE=5, DELETE=6,
@@ -97,7 +98,7 @@ async fn by_name(
             .with_error_code(code)
     };
     if let Err(e) = validate_topic_name(name.as_str()) {
-        return unknown(topic_error(&e).0);
+        return unknown(api_error(&e).code);
     }
     if !(allow_auto && b.config.auto_create_topics_enable) {
         return unknown(E::UnknownTopicOrPartition.code());

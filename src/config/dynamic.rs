@@ -93,14 +93,7 @@ impl DynamicConfigs {
             Level::Broker => &mut next.broker,
         };
         change(layer).map_err(DynamicError::Request)?;
-        let not_dynamic: Vec<String> = layer
-            .keys()
-            .filter(|k| !DYNAMIC_BROKER_KEYS.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        if !not_dynamic.is_empty() {
-            return Err(DynamicError::NotDynamic(not_dynamic));
-        }
+        only_dynamic_keys(layer)?;
         let effective = Arc::new(
             self.static_config
                 .with_dynamic(&next.cluster, &next.broker)?,
@@ -137,14 +130,7 @@ impl DynamicConfigs {
         level: Level,
         layer: &BTreeMap<String, String>,
     ) -> Result<(), DynamicError> {
-        let not_dynamic: Vec<String> = layer
-            .keys()
-            .filter(|k| !DYNAMIC_BROKER_KEYS.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        if !not_dynamic.is_empty() {
-            return Err(DynamicError::NotDynamic(not_dynamic));
-        }
+        only_dynamic_keys(layer)?;
         let (cluster, broker) = self.layers();
         match level {
             Level::ClusterDefault => self.static_config.with_dynamic(layer, &broker)?,
@@ -165,6 +151,20 @@ impl DynamicConfigs {
         let effective = Arc::new(self.static_config.with_dynamic(&cluster, &broker)?);
         *layers = Layers { cluster, broker };
         Ok(effective)
+    }
+}
+
+/// A layer may hold only the keys Kafka lets change at runtime.
+fn only_dynamic_keys(layer: &BTreeMap<String, String>) -> Result<(), DynamicError> {
+    let not_dynamic: Vec<String> = layer
+        .keys()
+        .filter(|k| !DYNAMIC_BROKER_KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if not_dynamic.is_empty() {
+        Ok(())
+    } else {
+        Err(DynamicError::NotDynamic(not_dynamic))
     }
 }
 
