@@ -255,6 +255,16 @@ impl Broker {
             if p.leader != self.node_id || fenced {
                 return Err(E::NotLeaderOrFollower.code());
             }
+            // The usual case, on every produce and fetch: the partition is open already.
+            if let Some(local) = self
+                .topics
+                .get(&t.name)
+                .filter(|l| l.id == t.id)
+                .and_then(|l| l.partition(index))
+            {
+                local.set_leader_epoch(p.leader_epoch);
+                return Ok(local);
+            }
             (t.name.clone(), t.id, t.configs.clone(), p.leader_epoch)
         };
         let topic = name.as_str();

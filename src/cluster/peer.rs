@@ -57,54 +57,39 @@ impl Peer {
         let key = ApiKey::WriteTxnMarkers;
         let mut body = BytesMut::new();
         req.encode(&mut body, VERSION).map_err(bad)?;
-        let mut resp = self.call(key, VERSION, body).await_within(timeout).await?;
+        let mut resp = self.exchange(key, VERSION, &body, timeout).await?;
         WriteTxnMarkersResponse::decode(&mut resp, VERSION).map_err(bad)
     }
 
-    fn call(&self, key: ApiKey, version: i16, body: BytesMut) -> Call<'_> {
-        Call {
-            peer: self,
-            key,
-            version,
-            body,
-        }
-    }
-}
-
-struct Call<'a> {
-    peer: &'a Peer,
-    key: ApiKey,
-    version: i16,
-    body: BytesMut,
-}
-
-impl Call<'_> {
     /// One exchange within `timeout`. The connection is taken out for it and put back only
     /// after a whole response was read: a failed or dropped call closes it.
-    async fn await_within(self, timeout: Duration) -> io::Result<bytes::Bytes> {
-        let peer = self.peer;
-        let correlation_id = peer.correlation.fetch_add(1, Ordering::Relaxed);
+    async fn exchange(
+        &self,
+        key: ApiKey,
+        version: i16,
+        body: &[u8],
+        timeout: Duration,
+    ) -> io::Result<bytes::Bytes> {
+        let correlation_id = self.correlation.fetch_add(1, Ordering::Relaxed);
         let header = RequestHeader::default()
-            .with_request_api_key(self.key as i16)
-            .with_request_api_version(self.version)
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
             .with_correlation_id(correlation_id)
-            .with_client_id(Some(StrBytes::from_string(peer.client_id.clone())));
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
         let mut frame = BytesMut::new();
         frame.put_i32(0);
         header
-            .encode(&mut frame, self.key.request_header_version(self.version))
+            .encode(&mut frame, key.request_header_version(version))
             .map_err(bad)?;
-        frame.extend_from_slice(&self.body);
+        frame.extend_from_slice(body);
         let len = (frame.len() - 4) as i32;
         frame[..4].copy_from_slice(&len.to_be_bytes());
-        let key = self.key;
-        let version = self.version;
         tokio::time::timeout(timeout, async {
-            let mut guard = peer.conn.lock().await;
+            let mut guard = self.conn.lock().await;
             let mut stream = match guard.take() {
                 Some(s) => s,
                 None => {
-                    let s = TcpStream::connect(&peer.addr).await?;
+                    let s = TcpStream::connect(&self.addr).await?;
                     s.set_nodelay(true)?;
                     s
                 }
