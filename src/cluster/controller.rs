@@ -6,8 +6,10 @@
 //!
 //! **Owns:** validation of admin requests against the image, replica placement (Kafka's
 //! rack-unaware round robin from a random start), broker liveness (heartbeats kept in memory on
-//! the leader; a broker silent for `broker.session.timeout.ms` is fenced) and the elections that
-//! follow fencing and unfencing.
+//! the leader; a broker silent for `broker.session.timeout.ms` is fenced), the ISR changes
+//! partition leaders ask for (AlterPartition, KIP-497) and the elections: after fencing and
+//! unfencing, unclean ones where `unclean.leader.election.enable` allows them, and the ones
+//! ElectLeaders asks for.
 //!
 //! **Must never:** change the image except by writing records through Raft, or make two
 //! decisions at once (one `serial` lock: each decision reads the image its predecessor wrote).
@@ -103,6 +105,24 @@ pub enum ControllerRequest {
     FetchMetadata {
         after: u64,
     },
+    /// A partition's leader changes its ISR (Kafka's AlterPartition). `leader_epoch` and
+    /// `partition_epoch` are those of the state it acts on; `broker_epoch` is its registration
+    /// (a leader that registered again since is a stale process).
+    AlterPartition {
+        node_id: i32,
+        broker_epoch: i64,
+        topic_id: Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        new_isr: Vec<i32>,
+    },
+    /// ElectLeaders: `election_type` 0 preferred, 1 unclean; `partitions` (topic id, index)
+    /// None: every partition.
+    ElectLeaders {
+        election_type: i8,
+        partitions: Option<Vec<(Uuid, i32)>>,
+    },
 }
 
 /// A voter's (or observer's) progress as the quorum leader sees it.
@@ -144,6 +164,10 @@ impl ApiError {
     }
 }
 
+/// One partition's ElectLeaders result: topic id, partition index, and the error if it got no
+/// new leader.
+pub type ElectionResult = (Uuid, i32, Result<(), ApiError>);
+
 /// What a created (or validated) topic came to.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CreatedTopic {
@@ -184,6 +208,13 @@ pub enum ControllerReply {
         /// Start over from this image (at `last`) first.
         image: Option<Image>,
     },
+    /// The partition's committed state after an AlterPartition.
+    PartitionAltered(PartitionState),
+    /// One result per partition of an ElectLeaders, in the request's order; for every partition
+    /// (None asked), the partitions whose election was needed, as Kafka answers.
+    LeadersElected(Vec<ElectionResult>),
+    /// The request was refused as a whole.
+    Error(ApiError),
 }
 
 /// How long a metadata write may take to commit before the controller gives up on it.
@@ -375,6 +406,35 @@ impl Controller {
                 .await
                 .map(|result| ControllerReply::Done(vec![result])),
             ControllerRequest::FetchMetadata { after } => Ok(self.fetch_metadata(after).await),
+            ControllerRequest::AlterPartition {
+                node_id,
+                broker_epoch,
+                topic_id,
+                partition,
+                leader_epoch,
+                partition_epoch,
+                new_isr,
+            } => {
+                let planned = {
+                    let image = self.shared.image.read();
+                    check_broker_epoch(&image, node_id, broker_epoch).and_then(|()| {
+                        plan_isr_change(
+                            &image,
+                            node_id,
+                            topic_id,
+                            partition,
+                            leader_epoch,
+                            partition_epoch,
+                            &new_isr,
+                        )
+                    })
+                };
+                self.alter_partition(node_id, planned).await
+            }
+            ControllerRequest::ElectLeaders {
+                election_type,
+                partitions,
+            } => self.elect_leaders(election_type, partitions).await,
         };
         match result {
             Ok(reply) => reply,
@@ -474,7 +534,7 @@ impl Controller {
         let (epoch, changes) = {
             let image = self.shared.image.read();
             let epoch = image.brokers.get(&node_id).map(|b| b.epoch).unwrap_or(-1);
-            (epoch, elect_for_returning(&image, node_id))
+            (epoch, elect_leaderless(&image))
         };
         tracing::info!(node_id, broker_epoch = epoch, "broker registered");
         if !changes.is_empty()
@@ -508,7 +568,7 @@ impl Controller {
                 if let Some(b) = image.brokers.get_mut(&node_id) {
                     b.fenced = false;
                 }
-                elect_for_returning(&image, node_id)
+                elect_leaderless(&image)
             };
             let record = MetaRecord::BrokerFenced {
                 node_id,
@@ -574,6 +634,97 @@ impl Controller {
                 return;
             }
         }
+        self.elect_leaderless_partitions().await;
+    }
+
+    /// Give a leader to every leaderless partition that may have one now: mostly partitions
+    /// whose topic allowed unclean election after they lost their last in-sync replica.
+    async fn elect_leaderless_partitions(&self) {
+        if elect_leaderless(&self.shared.image.read()).is_empty() {
+            return;
+        }
+        let _serial = self.serial.lock().await;
+        // Decide on an image that holds everything committed (a new leader may lag).
+        if self.raft.ensure_linearizable().await.is_err() {
+            return;
+        }
+        let changes = elect_leaderless(&self.shared.image.read());
+        if changes.is_empty() {
+            return;
+        }
+        for c in &changes {
+            tracing::warn!(
+                topic_id = %c.topic_id,
+                partition = c.state.partition,
+                leader = c.state.leader,
+                isr = ?c.state.isr,
+                "leaderless partition gets a leader"
+            );
+        }
+        let _ = self.write(MetaRecord::PartitionChanges(changes)).await;
+    }
+
+    /// Write the ISR change `planned` (see [`plan_isr_change`]) and answer with the partition's
+    /// committed state.
+    async fn alter_partition(
+        &self,
+        node_id: i32,
+        planned: Result<IsrChange, ApiError>,
+    ) -> Result<ControllerReply, Option<i32>> {
+        let change = match planned {
+            Err(e) => return Ok(ControllerReply::Error(e)),
+            Ok(IsrChange::Unchanged(state)) => return Ok(ControllerReply::PartitionAltered(state)),
+            Ok(IsrChange::To(change)) => change,
+        };
+        let state = change.state.clone();
+        let record = MetaRecord::PartitionChanges(vec![change.clone()]);
+        if let Err(e) = self.write_or(record, E::UnknownTopicOrPartition).await? {
+            return Ok(ControllerReply::Error(e));
+        }
+        tracing::info!(
+            node_id,
+            topic_id = %change.topic_id,
+            partition = state.partition,
+            isr = ?state.isr,
+            partition_epoch = state.partition_epoch,
+            "ISR changed by the partition leader"
+        );
+        Ok(ControllerReply::PartitionAltered(state))
+    }
+
+    async fn elect_leaders(
+        &self,
+        election_type: i8,
+        partitions: Option<Vec<(Uuid, i32)>>,
+    ) -> Result<ControllerReply, Option<i32>> {
+        let Some(election) = Election::from_type(election_type) else {
+            return Ok(ControllerReply::Error(ApiError::new(
+                E::InvalidRequest,
+                format!("Unknown election type {election_type}"),
+            )));
+        };
+        let (changes, results) = {
+            let image = self.shared.image.read();
+            plan_elections(&image, election, partitions.as_deref())
+        };
+        if !changes.is_empty() {
+            for c in &changes {
+                tracing::info!(
+                    topic_id = %c.topic_id,
+                    partition = c.state.partition,
+                    leader = c.state.leader,
+                    ?election,
+                    "leader elected on request"
+                );
+            }
+            // A leader change can't be refused on replay: only the quorum can fail it.
+            if let Err(WriteError::NotController(l)) =
+                self.write(MetaRecord::PartitionChanges(changes)).await
+            {
+                return Err(l);
+            }
+        }
+        Ok(ControllerReply::LeadersElected(results))
     }
 
     async fn create_topics(
@@ -791,18 +942,22 @@ fn rand_below(n: i64) -> i64 {
     (Uuid::new_v4().as_u128() % n as u128) as i64
 }
 
-/// A new partition: its first live replica leads (none when all are fenced). Until replicas
-/// replicate (the next issue), only the leader is in sync.
+/// A new partition: every live replica is in sync (they are all empty, as in Kafka) and the
+/// first of them leads. With every replica fenced there is no leader and the first replica is
+/// the ISR, to lead when it comes back.
 fn new_partition(image: &Image, p: i32, replicas: Vec<i32>) -> PartitionState {
-    let leader = replicas
+    let mut isr: Vec<i32> = replicas
         .iter()
         .copied()
-        .find(|&r| image.is_live(r))
-        .unwrap_or(-1);
-    let first = replicas.first().copied().unwrap_or(-1);
+        .filter(|&r| image.is_live(r))
+        .collect();
+    let leader = isr.first().copied().unwrap_or(-1);
+    if isr.is_empty() {
+        isr.extend(replicas.first());
+    }
     PartitionState {
         partition: p,
-        isr: vec![if leader >= 0 { leader } else { first }],
+        isr,
         leader,
         replicas,
         leader_epoch: 0,
@@ -999,9 +1154,34 @@ fn plan_partitions(
     ))
 }
 
-/// `node_id` is fenced: every partition it leads moves to another live in-sync replica, or to
-/// no leader; it leaves the ISRs it was in unless it was the last member.
+/// `p` under a new leader, when one may lead: its first live in-sync replica or, with
+/// `unclean`, its first live replica, which becomes the ISR alone (what only the lost in-sync
+/// replicas had is gone, as after Kafka's unclean election). Both epochs are bumped.
+fn new_leader(
+    p: &PartitionState,
+    live: impl Fn(i32) -> bool,
+    unclean: bool,
+) -> Option<PartitionState> {
+    let mut next = p.clone();
+    if let Some(leader) = p.isr.iter().copied().find(|&r| live(r)) {
+        next.leader = leader;
+    } else if unclean && let Some(leader) = p.replicas.iter().copied().find(|&r| live(r)) {
+        next.leader = leader;
+        next.isr = vec![leader];
+    } else {
+        return None;
+    }
+    next.leader_epoch += 1;
+    next.partition_epoch += 1;
+    Some(next)
+}
+
+/// `node_id` is fenced: every partition it leads moves to another live in-sync replica, else
+/// (where the topic allows unclean election) to another live replica, else to no leader; it
+/// leaves the ISRs it was in unless it was the last member (without KIP-966's eligible leader
+/// replicas, Kafka keeps the last member so that it alone may lead cleanly when it returns).
 fn elect_for_leaving(image: &Image, node_id: i32) -> Vec<PartitionChange> {
+    let live = |r: i32| r != node_id && image.is_live(r);
     let mut changes = Vec::new();
     for t in image.topics.values() {
         for p in &t.partitions {
@@ -1012,16 +1192,18 @@ fn elect_for_leaving(image: &Image, node_id: i32) -> Vec<PartitionChange> {
             if p.isr.len() > 1 {
                 next.isr.retain(|&r| r != node_id);
             }
-            if p.leader == node_id {
-                next.leader = next
-                    .isr
-                    .iter()
-                    .copied()
-                    .find(|&r| r != node_id && image.is_live(r))
-                    .unwrap_or(-1);
+            let next = if p.leader != node_id {
+                next.partition_epoch += 1;
+                next
+            } else if let Some(elected) = new_leader(&next, live, image.unclean_election_enabled(t))
+            {
+                elected
+            } else {
+                next.leader = -1;
                 next.leader_epoch += 1;
-            }
-            next.partition_epoch += 1;
+                next.partition_epoch += 1;
+                next
+            };
             changes.push(PartitionChange {
                 topic_id: t.id,
                 state: next,
@@ -1031,19 +1213,19 @@ fn elect_for_leaving(image: &Image, node_id: i32) -> Vec<PartitionChange> {
     changes
 }
 
-/// `node_id` is back: every leaderless partition it is an in-sync replica of gets it as leader.
-fn elect_for_returning(image: &Image, node_id: i32) -> Vec<PartitionChange> {
+/// Every leaderless partition that may have a leader on `image` gets one (see [`new_leader`]):
+/// a returning broker leads where it is the in-sync replica, and a live replica leads where the
+/// topic allows unclean election (checked when a broker returns and on every tick, so that
+/// turning the config on elects soon after).
+fn elect_leaderless(image: &Image) -> Vec<PartitionChange> {
     let mut changes = Vec::new();
     for t in image.topics.values() {
-        for p in &t.partitions {
-            if p.leader == -1 && p.isr.contains(&node_id) {
-                let mut next = p.clone();
-                next.leader = node_id;
-                next.leader_epoch += 1;
-                next.partition_epoch += 1;
+        for p in t.partitions.iter().filter(|p| p.leader == -1) {
+            let live = |r: i32| image.is_live(r);
+            if let Some(state) = new_leader(p, live, image.unclean_election_enabled(t)) {
                 changes.push(PartitionChange {
                     topic_id: t.id,
-                    state: next,
+                    state,
                 });
             }
         }
@@ -1051,9 +1233,261 @@ fn elect_for_returning(image: &Image, node_id: i32) -> Vec<PartitionChange> {
     changes
 }
 
+/// The elections ElectLeaders asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Election {
+    /// Each partition's first replica leads again, if it is live and in sync.
+    Preferred,
+    /// A leaderless partition is led by a live replica even if none is in sync, whatever the
+    /// topic's `unclean.leader.election.enable` (the operator asked).
+    Unclean,
+}
+
+impl Election {
+    /// Kafka's ElectionType: 0 preferred, 1 unclean.
+    pub fn from_type(election_type: i8) -> Option<Election> {
+        match election_type {
+            0 => Some(Election::Preferred),
+            1 => Some(Election::Unclean),
+            _ => None,
+        }
+    }
+}
+
+/// One partition's ElectLeaders outcome: its new state, or Kafka's reason for none.
+fn elect(
+    image: &Image,
+    p: &PartitionState,
+    election: Election,
+) -> Result<PartitionState, ApiError> {
+    let live = |r: i32| image.is_live(r);
+    match election {
+        Election::Preferred => {
+            let preferred = p.replicas.first().copied().unwrap_or(-1);
+            if p.leader == preferred {
+                return Err(ApiError::new(
+                    E::ElectionNotNeeded,
+                    "Leader election not needed for topic partition.",
+                ));
+            }
+            if !live(preferred) || !p.isr.contains(&preferred) {
+                return Err(ApiError::new(
+                    E::PreferredLeaderNotAvailable,
+                    format!(
+                        "Failed to elect leader for partition {}: preferred replica {preferred} is not live and in sync.",
+                        p.partition
+                    ),
+                ));
+            }
+            let mut next = p.clone();
+            next.leader = preferred;
+            next.leader_epoch += 1;
+            next.partition_epoch += 1;
+            Ok(next)
+        }
+        Election::Unclean => {
+            if p.leader != -1 {
+                return Err(ApiError::new(
+                    E::ElectionNotNeeded,
+                    "Leader election not needed for topic partition.",
+                ));
+            }
+            new_leader(p, live, true).ok_or_else(|| {
+                ApiError::new(
+                    E::EligibleLeadersNotAvailable,
+                    format!(
+                        "Failed to elect leader for partition {}: no replica is live.",
+                        p.partition
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// Preferred leader election over the whole image: every partition whose first replica is
+/// live and in sync but does not lead is led by it from the next leader epoch.
+pub fn preferred_elections(image: &Image) -> Vec<PartitionChange> {
+    image
+        .topics
+        .values()
+        .flat_map(|t| {
+            t.partitions.iter().filter_map(|p| {
+                let state = elect(image, p, Election::Preferred).ok()?;
+                Some(PartitionChange {
+                    topic_id: t.id,
+                    state,
+                })
+            })
+        })
+        .collect()
+}
+
+/// What an ElectLeaders comes to on `image`: the changes to write, and one result per
+/// partition asked for, in order; with `partitions` None, every partition's result except
+/// those whose election was not needed (Kafka leaves those out of an all-partitions answer).
+pub fn plan_elections(
+    image: &Image,
+    election: Election,
+    partitions: Option<&[(Uuid, i32)]>,
+) -> (Vec<PartitionChange>, Vec<ElectionResult>) {
+    let wanted: Vec<(Uuid, i32)> = match partitions {
+        Some(list) => list.to_vec(),
+        None => image
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.id, p.partition)))
+            .collect(),
+    };
+    // A partition named twice is answered from the state the first election gave it.
+    let mut elected: BTreeMap<(Uuid, i32), PartitionState> = BTreeMap::new();
+    let mut results = Vec::with_capacity(wanted.len());
+    for (topic_id, partition) in wanted {
+        let current = elected
+            .get(&(topic_id, partition))
+            .or_else(|| image.partition(topic_id, partition).map(|(_, p)| p));
+        let result = match current {
+            None => Err(ApiError::new(
+                E::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.",
+            )),
+            Some(p) => elect(image, p, election).map(|state| {
+                elected.insert((topic_id, partition), state);
+            }),
+        };
+        let not_needed = matches!(&result, Err(e) if e.code == E::ElectionNotNeeded.code());
+        if partitions.is_some() || !not_needed {
+            results.push((topic_id, partition, result));
+        }
+    }
+    let changes = elected
+        .into_iter()
+        .map(|((topic_id, _), state)| PartitionChange { topic_id, state })
+        .collect();
+    (changes, results)
+}
+
+/// What an AlterPartition decided: the state to write, or the current one when nothing is to
+/// change (a retry of a change already made).
+#[derive(Debug, PartialEq, Eq)]
+enum IsrChange {
+    To(PartitionChange),
+    Unchanged(PartitionState),
+}
+
+/// An AlterPartition comes from the incarnation of `node_id` that registered last (Kafka's
+/// broker epoch check): else STALE_BROKER_EPOCH.
+fn check_broker_epoch(image: &Image, node_id: i32, broker_epoch: i64) -> Result<(), ApiError> {
+    match image.brokers.get(&node_id) {
+        Some(b) if b.epoch == broker_epoch => Ok(()),
+        Some(b) => Err(ApiError::new(
+            E::StaleBrokerEpoch,
+            format!(
+                "Expected broker epoch {}, but got broker epoch {broker_epoch}",
+                b.epoch
+            ),
+        )),
+        None => Err(ApiError::new(
+            E::StaleBrokerEpoch,
+            format!("No broker registration found for broker {node_id}"),
+        )),
+    }
+}
+
+/// Check an AlterPartition from `node_id` against `image`, in Kafka's order, and decide the
+/// new state: the ISR as asked, the partition epoch bumped, the leader and its epoch kept.
+/// A leader that retries a change already committed (its partition epoch is one behind, the
+/// ISR asked is the current one) gets the current state, as Kafka answers such retries.
+fn plan_isr_change(
+    image: &Image,
+    node_id: i32,
+    topic_id: Uuid,
+    partition: i32,
+    leader_epoch: i32,
+    partition_epoch: i32,
+    new_isr: &[i32],
+) -> Result<IsrChange, ApiError> {
+    let Some((_, p)) = image.partition(topic_id, partition) else {
+        return Err(ApiError::new(
+            E::UnknownTopicOrPartition,
+            "This server does not host this topic-partition.",
+        ));
+    };
+    if leader_epoch != p.leader_epoch {
+        return Err(ApiError::new(
+            E::FencedLeaderEpoch,
+            format!(
+                "The leader epoch of partition {partition} is {}, not {leader_epoch}.",
+                p.leader_epoch
+            ),
+        ));
+    }
+    if node_id != p.leader {
+        return Err(ApiError::new(
+            E::NotLeaderOrFollower,
+            format!(
+                "Broker {node_id} does not lead partition {partition}; {} does.",
+                p.leader
+            ),
+        ));
+    }
+    let same_isr = {
+        let (mut asked, mut current) = (new_isr.to_vec(), p.isr.clone());
+        asked.sort_unstable();
+        current.sort_unstable();
+        asked == current
+    };
+    if partition_epoch != p.partition_epoch {
+        if same_isr {
+            return Ok(IsrChange::Unchanged(p.clone()));
+        }
+        return Err(ApiError::new(
+            E::InvalidUpdateVersion,
+            format!(
+                "The partition epoch of partition {partition} is {}, not {partition_epoch}.",
+                p.partition_epoch
+            ),
+        ));
+    }
+    let duplicate = new_isr
+        .iter()
+        .enumerate()
+        .any(|(i, r)| new_isr[..i].contains(r));
+    if new_isr.is_empty() || duplicate || !new_isr.contains(&node_id) {
+        return Err(ApiError::new(
+            E::InvalidRequest,
+            format!(
+                "Invalid ISR {new_isr:?}: it must hold the leader {node_id} and no replica twice."
+            ),
+        ));
+    }
+    if let Some(&r) = new_isr
+        .iter()
+        .find(|&&r| !p.replicas.contains(&r) || !image.is_live(r))
+    {
+        let why = if p.replicas.contains(&r) {
+            "is fenced or not registered"
+        } else {
+            "is not a replica"
+        };
+        return Err(ApiError::new(
+            E::IneligibleReplica,
+            format!("Broker {r} in the new ISR {new_isr:?} of partition {partition} {why}."),
+        ));
+    }
+    if same_isr {
+        return Ok(IsrChange::Unchanged(p.clone()));
+    }
+    let mut state = p.clone();
+    state.isr = new_isr.to_vec();
+    state.partition_epoch += 1;
+    Ok(IsrChange::To(PartitionChange { topic_id, state }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::image::UNCLEAN_LEADER_ELECTION as UNCLEAN;
 
     fn image_with(brokers: &[i32]) -> Image {
         let mut img = Image::default();
@@ -1194,7 +1628,19 @@ mod tests {
                 changes,
             },
         );
-        let back = elect_for_returning(&img, 2);
+        assert!(
+            elect_leaderless(&img).is_empty(),
+            "nothing may lead partition 0"
+        );
+        img.apply(
+            5,
+            &MetaRecord::BrokerFenced {
+                node_id: 2,
+                fenced: false,
+                changes: vec![],
+            },
+        );
+        let back = elect_leaderless(&img);
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].state.partition, 0);
         assert_eq!(back[0].state.leader, 2);
@@ -1240,5 +1686,353 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, E::InvalidPartitions.code());
+    }
+
+    fn state(p: i32, replicas: &[i32], isr: &[i32], leader: i32) -> PartitionState {
+        PartitionState {
+            partition: p,
+            replicas: replicas.to_vec(),
+            isr: isr.to_vec(),
+            leader,
+            leader_epoch: 3,
+            partition_epoch: 7,
+        }
+    }
+
+    /// Brokers registered at indexes 1.. (their broker epochs), and topic "t" with `parts`.
+    fn image_with_topic(
+        brokers: &[i32],
+        parts: Vec<PartitionState>,
+        configs: &[(&str, &str)],
+    ) -> (Image, Uuid) {
+        let mut img = image_with(brokers);
+        let id = Uuid::new_v4();
+        img.apply(
+            100,
+            &MetaRecord::Topic {
+                name: "t".into(),
+                id,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                partitions: parts,
+            },
+        );
+        (img, id)
+    }
+
+    fn fence(img: &mut Image, node_id: i32) {
+        img.apply(
+            101,
+            &MetaRecord::BrokerFenced {
+                node_id,
+                fenced: true,
+                changes: vec![],
+            },
+        );
+    }
+
+    fn code(r: Result<IsrChange, ApiError>) -> i16 {
+        r.unwrap_err().code
+    }
+
+    #[test]
+    fn new_partitions_have_every_live_replica_in_sync() {
+        let mut img = image_with(&[1, 2, 3]);
+        let p = new_partition(&img, 0, vec![2, 3, 1]);
+        assert_eq!((p.leader, p.isr.clone()), (2, vec![2, 3, 1]));
+        fence(&mut img, 2);
+        let p = new_partition(&img, 1, vec![2, 3, 1]);
+        assert_eq!((p.leader, p.isr.clone()), (3, vec![3, 1]));
+        fence(&mut img, 3);
+        fence(&mut img, 1);
+        let p = new_partition(&img, 2, vec![2, 3, 1]);
+        assert_eq!((p.leader, p.isr.clone()), (-1, vec![2]));
+        // Through topic creation too.
+        let mut img = image_with(&[1, 2, 3]);
+        let (parts, _) = plan_topic(&img, &new_topic("t", 3, 3), -1).unwrap();
+        assert!(parts.iter().all(|p| p.isr == p.replicas));
+        fence(&mut img, 3);
+        let mut t = new_topic("u", -1, -1);
+        t.assignments = vec![vec![3, 1, 2]];
+        let (parts, _) = plan_topic(&img, &t, -1).unwrap();
+        assert_eq!((parts[0].leader, parts[0].isr.clone()), (1, vec![1, 2]));
+    }
+
+    #[test]
+    fn alter_partition_changes_the_isr() {
+        let (img, id) =
+            image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2, 3], &[1, 2, 3], 1)], &[]);
+        let shrink = plan_isr_change(&img, 1, id, 0, 3, 7, &[1, 3]).unwrap();
+        let IsrChange::To(change) = shrink else {
+            panic!("{shrink:?}");
+        };
+        assert_eq!(change.topic_id, id);
+        assert_eq!(change.state.isr, vec![1, 3]);
+        assert_eq!(change.state.partition_epoch, 8);
+        assert_eq!((change.state.leader, change.state.leader_epoch), (1, 3));
+        assert_eq!(change.state.replicas, vec![1, 2, 3]);
+
+        // Once committed, a retry of the same change (one partition epoch behind) succeeds with
+        // the current state; another ISR at the old epoch is refused.
+        let mut img = img;
+        img.apply(102, &MetaRecord::PartitionChanges(vec![change.clone()]));
+        assert_eq!(
+            plan_isr_change(&img, 1, id, 0, 3, 7, &[3, 1]),
+            Ok(IsrChange::Unchanged(change.state.clone()))
+        );
+        assert_eq!(
+            code(plan_isr_change(&img, 1, id, 0, 3, 7, &[1])),
+            E::InvalidUpdateVersion.code()
+        );
+        assert_eq!(
+            code(plan_isr_change(&img, 1, id, 0, 3, 9, &[1])),
+            E::InvalidUpdateVersion.code()
+        );
+        // The same ISR at the current epoch changes nothing.
+        assert_eq!(
+            plan_isr_change(&img, 1, id, 0, 3, 8, &[1, 3]),
+            Ok(IsrChange::Unchanged(change.state.clone()))
+        );
+        // Expanding back.
+        let Ok(IsrChange::To(back)) = plan_isr_change(&img, 1, id, 0, 3, 8, &[1, 3, 2]) else {
+            panic!("expand refused");
+        };
+        assert_eq!(
+            (back.state.isr, back.state.partition_epoch),
+            (vec![1, 3, 2], 9)
+        );
+    }
+
+    #[test]
+    fn alter_partition_refusals() {
+        let (mut img, id) =
+            image_with_topic(&[1, 2, 3, 4], vec![state(0, &[1, 2, 3], &[1, 2], 1)], &[]);
+        fence(&mut img, 3);
+        let plan = |node: i32, topic: Uuid, p: i32, le: i32, pe: i32, isr: &[i32]| {
+            code(plan_isr_change(&img, node, topic, p, le, pe, isr))
+        };
+        let unknown = E::UnknownTopicOrPartition.code();
+        assert_eq!(plan(1, Uuid::new_v4(), 0, 3, 7, &[1]), unknown);
+        assert_eq!(plan(1, id, 1, 3, 7, &[1]), unknown);
+        assert_eq!(plan(1, id, -1, 3, 7, &[1]), unknown);
+        assert_eq!(plan(1, id, 0, 2, 7, &[1]), E::FencedLeaderEpoch.code());
+        assert_eq!(plan(1, id, 0, 4, 7, &[1]), E::FencedLeaderEpoch.code());
+        assert_eq!(plan(2, id, 0, 3, 7, &[2]), E::NotLeaderOrFollower.code());
+        assert_eq!(plan(1, id, 0, 3, 6, &[1]), E::InvalidUpdateVersion.code());
+        let invalid = E::InvalidRequest.code();
+        assert_eq!(plan(1, id, 0, 3, 7, &[]), invalid);
+        assert_eq!(plan(1, id, 0, 3, 7, &[2]), invalid, "lacks the leader");
+        assert_eq!(plan(1, id, 0, 3, 7, &[1, 2, 1]), invalid, "a duplicate");
+        let ineligible = E::IneligibleReplica.code();
+        assert_eq!(plan(1, id, 0, 3, 7, &[1, 2, 3]), ineligible, "3 is fenced");
+        assert_eq!(plan(1, id, 0, 3, 7, &[1, 4]), ineligible, "4 is no replica");
+        assert_eq!(plan(1, id, 0, 3, 7, &[1, 9]), ineligible, "9 is unknown");
+
+        // Broker epochs are registration indexes: broker 2 registered at index 2.
+        assert_eq!(check_broker_epoch(&img, 2, 2), Ok(()));
+        assert_eq!(
+            check_broker_epoch(&img, 2, 1).unwrap_err().code,
+            E::StaleBrokerEpoch.code()
+        );
+        assert_eq!(
+            check_broker_epoch(&img, 9, 2).unwrap_err().code,
+            E::StaleBrokerEpoch.code()
+        );
+    }
+
+    #[test]
+    fn unclean_election_follows_the_topic_then_the_cluster_default() {
+        let parts = || {
+            vec![
+                state(0, &[1, 2, 3], &[1], 1),
+                state(1, &[2, 1, 3], &[2, 1], 2),
+            ]
+        };
+        // Off (Kafka's default): the last in-sync replica stays in the ISR, with no leader.
+        let (img, _) = image_with_topic(&[1, 2, 3], parts(), &[]);
+        assert!(!img.unclean_election_enabled(&img.topics["t"]));
+        let changes = elect_for_leaving(&img, 1);
+        assert_eq!(changes.len(), 2);
+        let p0 = &changes[0].state;
+        assert_eq!(
+            (p0.leader, p0.isr.clone(), p0.leader_epoch),
+            (-1, vec![1], 4)
+        );
+        assert_eq!(p0.partition_epoch, 8);
+        let p1 = &changes[1].state;
+        assert_eq!(
+            (p1.leader, p1.isr.clone(), p1.leader_epoch),
+            (2, vec![2], 3)
+        );
+        assert_eq!(p1.partition_epoch, 8);
+
+        // On for the topic: a live replica leads, alone in the ISR.
+        let (img, _) = image_with_topic(&[1, 2, 3], parts(), &[(UNCLEAN, "true")]);
+        let p0 = &elect_for_leaving(&img, 1)[0].state;
+        assert_eq!(
+            (p0.leader, p0.isr.clone(), p0.leader_epoch),
+            (2, vec![2], 4)
+        );
+        assert_eq!(p0.partition_epoch, 8);
+
+        // The cluster-wide broker default applies unless the topic overrides it.
+        let defaults = |img: &mut Image, v: &str| {
+            img.apply(
+                102,
+                &MetaRecord::BrokerConfigs {
+                    node_id: None,
+                    configs: [(UNCLEAN.to_string(), v.to_string())].into(),
+                },
+            );
+        };
+        let (mut img, _) = image_with_topic(&[1, 2, 3], parts(), &[]);
+        defaults(&mut img, "true");
+        assert_eq!(elect_for_leaving(&img, 1)[0].state.leader, 2);
+        let (mut img, _) = image_with_topic(&[1, 2, 3], parts(), &[(UNCLEAN, "false")]);
+        defaults(&mut img, "true");
+        assert_eq!(elect_for_leaving(&img, 1)[0].state.leader, -1);
+
+        // With no other live replica nothing may lead, even unclean.
+        let (mut img, _) = image_with_topic(&[1, 2, 3], parts(), &[(UNCLEAN, "true")]);
+        fence(&mut img, 2);
+        fence(&mut img, 3);
+        assert_eq!(elect_for_leaving(&img, 1)[0].state.leader, -1);
+    }
+
+    #[test]
+    fn leaderless_partitions_are_elected_when_allowed() {
+        let (mut img, id) = image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2, 3], &[1], -1)], &[]);
+        fence(&mut img, 1);
+        assert!(elect_leaderless(&img).is_empty(), "off: wait for broker 1");
+        // Turned on: the next tick elects the first live replica.
+        img.apply(
+            102,
+            &MetaRecord::TopicConfigs {
+                id,
+                configs: [(UNCLEAN.to_string(), "true".to_string())].into(),
+            },
+        );
+        let changes = elect_leaderless(&img);
+        assert_eq!(changes.len(), 1);
+        let p = &changes[0].state;
+        assert_eq!(
+            (p.leader, p.isr.clone(), p.leader_epoch, p.partition_epoch),
+            (2, vec![2], 4, 8)
+        );
+        img.apply(103, &MetaRecord::PartitionChanges(changes));
+        assert!(elect_leaderless(&img).is_empty(), "led now");
+
+        // Off, a replica that is not in sync coming back does not lead; the in-sync one does.
+        let (mut img, _) = image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2, 3], &[1], -1)], &[]);
+        fence(&mut img, 1);
+        fence(&mut img, 2);
+        fence(&mut img, 3);
+        img.apply(
+            104,
+            &MetaRecord::BrokerFenced {
+                node_id: 2,
+                fenced: false,
+                changes: vec![],
+            },
+        );
+        assert!(elect_leaderless(&img).is_empty());
+        img.apply(
+            105,
+            &MetaRecord::BrokerFenced {
+                node_id: 1,
+                fenced: false,
+                changes: vec![],
+            },
+        );
+        let p = &elect_leaderless(&img)[0].state;
+        assert_eq!((p.leader, p.isr.clone(), p.leader_epoch), (1, vec![1], 4));
+    }
+
+    #[test]
+    fn preferred_and_unclean_elections_on_request() {
+        let (mut img, id) = image_with_topic(
+            &[1, 2, 3],
+            vec![
+                state(0, &[1, 2, 3], &[1, 2, 3], 1), // preferred leads
+                state(1, &[1, 2, 3], &[1, 2, 3], 2), // preferred may lead
+                state(2, &[3, 1, 2], &[1, 2], 1),    // preferred not in sync
+                state(3, &[2, 1, 3], &[2], -1),      // leaderless, 3 live
+                state(4, &[2], &[2], -1),            // leaderless, no live replica
+            ],
+            &[],
+        );
+        fence(&mut img, 2);
+        // Broker 2 is fenced: partition 1's preferred leader 1 is live.
+        let changes = preferred_elections(&img);
+        assert_eq!(changes.len(), 1);
+        let p1 = &changes[0].state;
+        assert_eq!((changes[0].topic_id, p1.partition), (id, 1));
+        assert_eq!((p1.leader, p1.leader_epoch, p1.partition_epoch), (1, 4, 8));
+        assert_eq!(p1.isr, vec![1, 2, 3]);
+
+        let all: Vec<(Uuid, i32)> = (0..5)
+            .map(|p| (id, p))
+            .chain([(Uuid::new_v4(), 0), (id, 9)])
+            .collect();
+        let codes = |results: &[ElectionResult]| -> Vec<(i32, i16)> {
+            results
+                .iter()
+                .map(|(_, p, r)| (*p, r.as_ref().map(|()| 0).unwrap_or_else(|e| e.code)))
+                .collect()
+        };
+        let (changes, results) = plan_elections(&img, Election::Preferred, Some(&all));
+        assert_eq!(changes, preferred_elections(&img));
+        let unknown = E::UnknownTopicOrPartition.code();
+        let not_needed = E::ElectionNotNeeded.code();
+        let unavailable = E::PreferredLeaderNotAvailable.code();
+        assert_eq!(
+            codes(&results),
+            vec![
+                (0, not_needed),
+                (1, 0),
+                (2, unavailable),
+                (3, unavailable), // 2 is fenced
+                (4, unavailable),
+                (0, unknown),
+                (9, unknown)
+            ]
+        );
+        // Every partition: the ones not needing an election are left out.
+        let (_, results) = plan_elections(&img, Election::Preferred, None);
+        assert_eq!(
+            codes(&results),
+            vec![(1, 0), (2, unavailable), (3, unavailable), (4, unavailable)]
+        );
+
+        let (changes, results) = plan_elections(&img, Election::Unclean, Some(&all));
+        assert_eq!(changes.len(), 1);
+        let p3 = &changes[0].state;
+        assert_eq!(
+            (p3.partition, p3.leader, p3.isr.clone(), p3.leader_epoch),
+            (3, 1, vec![1], 4)
+        );
+        let eligible = E::EligibleLeadersNotAvailable.code();
+        assert_eq!(
+            codes(&results),
+            vec![
+                (0, not_needed),
+                (1, not_needed),
+                (2, not_needed),
+                (3, 0),
+                (4, eligible),
+                (0, unknown),
+                (9, unknown)
+            ]
+        );
+        // A partition named twice: the second answer sees the first election.
+        let (changes, results) = plan_elections(&img, Election::Unclean, Some(&[(id, 3), (id, 3)]));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(codes(&results), vec![(3, 0), (3, not_needed)]);
+
+        assert_eq!(Election::from_type(0), Some(Election::Preferred));
+        assert_eq!(Election::from_type(1), Some(Election::Unclean));
+        assert_eq!(Election::from_type(2), None);
     }
 }

@@ -15,6 +15,9 @@ use uuid::Uuid;
 
 use super::records::{Endpoint, MetaRecord, MetaResponse, PartitionChange, PartitionState};
 
+/// The topic config (and broker default of the same name) that allows unclean elections.
+pub const UNCLEAN_LEADER_ELECTION: &str = "unclean.leader.election.enable";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerState {
     pub node_id: i32,
@@ -82,6 +85,28 @@ impl Image {
 
     pub fn is_live(&self, node_id: i32) -> bool {
         self.brokers.get(&node_id).is_some_and(|b| !b.fenced)
+    }
+
+    /// A partition by topic id and index, with its topic.
+    pub fn partition(
+        &self,
+        topic_id: Uuid,
+        partition: i32,
+    ) -> Option<(&TopicImage, &PartitionState)> {
+        let topic = self.topic_by_id(topic_id)?;
+        let p = topic.partitions.get(usize::try_from(partition).ok()?)?;
+        Some((topic, p))
+    }
+
+    /// Whether a partition of `topic` that lost every in-sync replica may be led by a replica
+    /// that was not in sync (`unclean.leader.election.enable`): the topic's override, else the
+    /// cluster-wide dynamic broker default, else false (Kafka's default).
+    pub fn unclean_election_enabled(&self, topic: &TopicImage) -> bool {
+        topic
+            .configs
+            .get(UNCLEAN_LEADER_ELECTION)
+            .or_else(|| self.default_broker_configs.get(UNCLEAN_LEADER_ELECTION))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Apply one committed record at log index `index`.

@@ -26,7 +26,7 @@ pub struct PartitionState {
     pub partition: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
-    /// -1: no leader (every in-sync replica is fenced).
+    /// -1: no leader (every in-sync replica is fenced; the ISR then keeps its last member).
     pub leader: i32,
     pub leader_epoch: i32,
     /// Bumped on every change of this partition (Kafka's partition epoch).
@@ -77,7 +77,8 @@ pub enum MetaRecord {
         id: Uuid,
         configs: BTreeMap<String, String>,
     },
-    /// Leaders, ISRs and epochs that moved (elections, and later ISR changes).
+    /// Leaders, ISRs and epochs that moved: elections, and the ISR changes partition leaders
+    /// ask for (AlterPartition).
     PartitionChanges(Vec<PartitionChange>),
     /// A dynamic broker config layer, replaced whole: the cluster-wide default (`node_id`
     /// None) or one broker's.
