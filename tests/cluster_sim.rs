@@ -36,7 +36,16 @@
 //! candidacies, tied timeouts, tied timeouts with unequal logs, two leaders of one term, a
 //! leader deposed by a losing candidate of its own term; `failover_survey`, ignored by default,
 //! counts terms and time over hundreds of failovers); 7 seeded chaos (random cuts, heals,
-//! restarts and writes, then convergence).
+//! restarts and writes, then convergence); 8 the controller on top (AlterPartition shrinking
+//! and expanding an ISR through the quorum, a stale partition epoch refused; the node leading a
+//! partition and the quorum dies, and the new controller fences its broker and elects the next
+//! leader from the ISR).
+//!
+//! Scenarios 1–7 write records straight into Raft. Scenario 8 also runs fjord's [`Controller`]
+//! on every node, with the timers src/cluster/mod.rs gives it (its tick every 250 ms) and each
+//! node's broker heartbeating to the active controller, which it finds as a broker does (the
+//! controller that does not answer NotController); these requests go through serde_json too,
+//! and a cut link cuts them. Its sessions run on the simulated clock.
 //!
 //! **Checked everywhere** (a [`History`] fed by an observer task per node and by
 //! [`Sim::check_safety`]): each node's image at applied index i equals every other node's image
@@ -52,6 +61,10 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fjord::clock::Clock;
+use fjord::cluster::controller::{
+    ApiError, Controller, ControllerReply, ControllerRequest, NewTopic,
+};
 use fjord::cluster::image::Image;
 use fjord::cluster::raft::state_machine::{Shared, StateMachine};
 use fjord::cluster::raft::store::{LogReader, LogStore};
@@ -59,6 +72,8 @@ use fjord::cluster::raft::types::{LogId, NodeId, Raft, TypeConfig};
 use fjord::cluster::records::{
     Endpoint, MetaRecord, MetaResponse, PartitionChange, PartitionState,
 };
+use fjord::config::ClusterConfig;
+use fjord::error::KafkaError;
 use openraft::error::{
     ClientWriteError, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError,
     Unreachable,
@@ -212,6 +227,8 @@ struct Links {
     delivered: BTreeMap<(NodeId, &'static str), u64>,
     /// (from, to, kind): requests held back this long (simulated) before delivery.
     delays: BTreeMap<(NodeId, NodeId, &'static str), Duration>,
+    /// The controllers of running nodes (scenario 8).
+    controllers: BTreeMap<NodeId, Arc<Controller>>,
 }
 
 impl Router {
@@ -241,6 +258,32 @@ impl Router {
             .get(&(to, kind))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// A request from node `from`'s broker to the active controller, found as a broker finds
+    /// it: each controller it reaches in turn, until one does not answer NotController. None:
+    /// no controller answered (none reachable, or none leads).
+    async fn ask_controller(
+        &self,
+        from: NodeId,
+        req: &ControllerRequest,
+    ) -> Option<ControllerReply> {
+        let reachable: Vec<(NodeId, Arc<Controller>)> = {
+            let links = self.inner.lock();
+            links
+                .controllers
+                .iter()
+                .filter(|(to, _)| !links.cut.contains(&(from, **to)))
+                .map(|(to, c)| (*to, c.clone()))
+                .collect()
+        };
+        for (to, controller) in reachable {
+            let reply = wire(&controller.handle(wire(req)).await);
+            if self.link_up(to, from) && !matches!(reply, ControllerReply::NotController { .. }) {
+                return Some(reply);
+            }
+        }
+        None
     }
 }
 
@@ -470,6 +513,8 @@ struct SimNode {
     shared: Option<Arc<Shared>>,
     log: Option<LogReader<TypeConfig>>,
     observer: Option<JoinHandle<()>>,
+    /// The controller's tick and the broker's heartbeats (scenario 8).
+    timers: Option<JoinHandle<()>>,
 }
 
 struct Sim {
@@ -508,6 +553,7 @@ impl Sim {
                     shared: None,
                     log: None,
                     observer: None,
+                    timers: None,
                 },
             );
             sim.boot(id).await;
@@ -557,8 +603,15 @@ impl Sim {
 
     /// Shut the node down (its directory stays).
     async fn stop(&mut self, id: NodeId) {
-        self.router.inner.lock().up.remove(&id);
+        {
+            let mut links = self.router.inner.lock();
+            links.up.remove(&id);
+            links.controllers.remove(&id);
+        }
         let node = self.nodes.get_mut(&id).expect("known node");
+        if let Some(t) = node.timers.take() {
+            t.abort();
+        }
         let raft = node.raft.take().expect("node is running");
         raft.shutdown().await.expect("clean shutdown");
         if let Some(o) = node.observer.take() {
@@ -579,6 +632,95 @@ impl Sim {
                 | Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => {}
                 Err(e) => panic!("initialize on node {id}: {e}"),
             }
+        }
+    }
+
+    /// Run fjord's controller on every running node, each broker heartbeating as the
+    /// incarnation the image registered.
+    fn start_controllers(&mut self) {
+        for id in self.up() {
+            let incarnation = self.image(id).brokers[&(id as i32)].incarnation;
+            self.start_controller(id, incarnation);
+        }
+    }
+
+    /// Run fjord's controller on a running node, with its timers: the controller's tick every
+    /// 250 ms (as src/cluster/mod.rs) and the node's broker heartbeating as `incarnation` every
+    /// `broker.heartbeat.interval.ms`.
+    fn start_controller(&mut self, id: NodeId, incarnation: Uuid) {
+        let node = self.nodes.get_mut(&id).expect("known node");
+        let raft = node.raft.clone().expect("node is running");
+        let shared = node.shared.clone().expect("node is running");
+        let log = node.log.clone().expect("node is running");
+        let config = controller_config();
+        let heartbeat = Duration::from_millis(config.broker_heartbeat_interval_ms as u64);
+        let controller = Arc::new(Controller::new(
+            id as i32,
+            raft,
+            shared,
+            config,
+            Arc::new(SimClock(Instant::now())),
+            log,
+        ));
+        self.router
+            .inner
+            .lock()
+            .controllers
+            .insert(id, controller.clone());
+        let router = self.router.clone();
+        node.timers = Some(tokio::spawn(async move {
+            let ticks = async {
+                let mut tick = tokio::time::interval(250 * MS);
+                loop {
+                    tick.tick().await;
+                    controller.tick().await;
+                }
+            };
+            let heartbeats = async {
+                let mut beat = tokio::time::interval(heartbeat);
+                let req = ControllerRequest::Heartbeat {
+                    node_id: id as i32,
+                    incarnation,
+                };
+                loop {
+                    beat.tick().await;
+                    router.ask_controller(id, &req).await;
+                }
+            };
+            tokio::join!(ticks, heartbeats);
+        }));
+    }
+
+    /// Topic `t` created through the controller; its id.
+    async fn create_topic(&self, from: NodeId, t: NewTopic) -> Uuid {
+        let name = t.name.clone();
+        let req = ControllerRequest::CreateTopics {
+            topics: vec![t],
+            validate_only: false,
+        };
+        match self.ask(from, req).await {
+            ControllerReply::Created(mut r) if r.len() == 1 => match r.remove(0) {
+                Ok(created) => created.id,
+                Err(e) => panic!("[{}] creating {name}: {e:?}", self.name),
+            },
+            other => panic!("[{}] creating {name}: {other:?}", self.name),
+        }
+    }
+
+    /// A request from node `from`'s broker that some controller must answer within 5 s.
+    async fn ask(&self, from: NodeId, req: ControllerRequest) -> ControllerReply {
+        let start = Instant::now();
+        loop {
+            if let Some(reply) = self.router.ask_controller(from, &req).await {
+                return reply;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "[{}] no controller answered {req:?} from node {from}\n{}",
+                self.name,
+                self.dump()
+            );
+            sleep(100 * MS).await;
         }
     }
 
@@ -998,6 +1140,49 @@ impl Sim {
 
 fn others(all: &[NodeId], but: &[NodeId]) -> Vec<NodeId> {
     all.iter().copied().filter(|id| !but.contains(id)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The controller on top (scenario 8)
+
+/// Simulated milliseconds since the controller started: its broker sessions.
+struct SimClock(Instant);
+
+impl Clock for SimClock {
+    fn now_ms(&self) -> i64 {
+        self.0.elapsed().as_millis() as i64
+    }
+}
+
+/// Kafka's defaults for sessions and heartbeats (9 s, 2 s).
+fn controller_config() -> ClusterConfig {
+    ClusterConfig {
+        broker: true,
+        controller: true,
+        voters: vec![],
+        controller_listener: None,
+        inter_broker_listener: "PLAINTEXT".into(),
+        broker_session_timeout_ms: 9000,
+        broker_heartbeat_interval_ms: 2000,
+        offsets_topic_replication_factor: 3,
+        transaction_state_log_replication_factor: 3,
+        offsets_topic_num_partitions: 50,
+        transaction_state_log_num_partitions: 50,
+    }
+}
+
+fn altered(reply: ControllerReply) -> PartitionState {
+    match reply {
+        ControllerReply::PartitionAltered(state) => state,
+        other => panic!("AlterPartition refused: {other:?}"),
+    }
+}
+
+fn refused(reply: ControllerReply) -> ApiError {
+    match reply {
+        ControllerReply::Error(e) => e,
+        other => panic!("AlterPartition not refused: {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2059,6 +2244,213 @@ async fn chaos_3() {
 #[tokio::test(start_paused = true)]
 async fn chaos_5() {
     chaos(21, 5, 60).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. The controller on top
+
+/// An AlterPartition from the leader of `state`, acting on `state` (its epochs), with the
+/// broker epoch `img` registered.
+fn alter(
+    img: &Image,
+    topic_id: Uuid,
+    state: &PartitionState,
+    new_isr: &[i32],
+) -> ControllerRequest {
+    ControllerRequest::AlterPartition {
+        node_id: state.leader,
+        broker_epoch: img.brokers[&state.leader].epoch,
+        topic_id,
+        partition: state.partition,
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+        new_isr: new_isr.to_vec(),
+    }
+}
+
+fn partitions_of(img: &Image, topic_id: Uuid) -> Vec<PartitionState> {
+    img.topic_by_id(topic_id)
+        .expect("the topic exists")
+        .partitions
+        .clone()
+}
+
+/// A partition's leader shrinks its ISR and expands it again through the controller, and
+/// every node's image follows; a retry is answered with the committed state, and a change on
+/// a state older than that is refused.
+#[tokio::test(start_paused = true)]
+async fn alter_partition() {
+    let mut sim = Sim::new("alter-partition", 3, production_config(), 8).await;
+    let all = sim.ids();
+    let leader = sim.form().await;
+    sim.start_controllers();
+    let topic = NewTopic {
+        name: "t".into(),
+        partitions: 1,
+        replication_factor: 3,
+        assignments: vec![],
+        configs: BTreeMap::new(),
+    };
+    let id = sim.create_topic(1, topic).await;
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let img = sim.image(leader);
+    let p = partitions_of(&img, id).remove(0);
+    assert_eq!(
+        p.isr, p.replicas,
+        "a new partition has every live replica in sync"
+    );
+    assert_eq!(
+        (p.leader, p.leader_epoch, p.partition_epoch),
+        (p.replicas[0], 0, 0)
+    );
+    let owner = p.leader as NodeId;
+
+    // The last follower fell behind.
+    let shrunk = &p.replicas[..2];
+    let s1 = altered(sim.ask(owner, alter(&img, id, &p, shrunk)).await);
+    assert_eq!(s1.isr, shrunk);
+    assert_eq!(
+        (s1.leader, s1.leader_epoch, s1.partition_epoch),
+        (p.leader, 0, 1)
+    );
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], s1, "node {n}");
+    }
+
+    // The leader missed the answer and asks again: the committed state, nothing written.
+    let applied = sim.applied(leader);
+    assert_eq!(
+        altered(sim.ask(owner, alter(&img, id, &p, shrunk)).await),
+        s1
+    );
+    // Another change on the state before the shrink is stale.
+    let e = refused(sim.ask(owner, alter(&img, id, &p, &p.replicas[..1])).await);
+    assert_eq!(e.code, KafkaError::InvalidUpdateVersion.code(), "{e:?}");
+    assert_eq!(sim.applied(leader), applied);
+
+    // The follower caught up.
+    let s2 = altered(sim.ask(owner, alter(&img, id, &s1, &p.replicas)).await);
+    assert_eq!(s2.isr, p.replicas);
+    assert_eq!(
+        (s2.leader, s2.leader_epoch, s2.partition_epoch),
+        (p.leader, 0, 2)
+    );
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], s2, "node {n}");
+    }
+    sim.finish().await;
+}
+
+/// The node leading both the quorum and a partition (ISR of 3) dies. A new controller takes
+/// over, gives every broker a whole session, then fences the dead one: its partition moves to
+/// the next in-sync replica at the next leader epoch, and the ISRs it was in drop it. Back as
+/// a new incarnation, it is live but out of sync until the leader adds it again.
+#[tokio::test(start_paused = true)]
+async fn partition_leader_dies() {
+    let name = "partition-leader-dies";
+    let mut sim = Sim::new(name, 3, production_config(), 9).await;
+    let all = sim.ids();
+    let dead = sim.form().await;
+    sim.start_controllers();
+    let rest = others(&all, &[dead]);
+    let (d, a, b) = (dead as i32, rest[0] as i32, rest[1] as i32);
+    let topic = NewTopic {
+        name: "t".into(),
+        partitions: -1,
+        replication_factor: -1,
+        assignments: vec![vec![d, a, b], vec![a, b, d]],
+        configs: BTreeMap::new(),
+    };
+    let id = sim.create_topic(rest[0], topic).await;
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let before = partitions_of(&sim.image(dead), id);
+    assert_eq!(
+        (before[0].leader, before[0].isr.clone()),
+        (d, vec![d, a, b])
+    );
+    assert_eq!(
+        (before[1].leader, before[1].isr.clone()),
+        (a, vec![a, b, d])
+    );
+
+    sim.stop(dead).await;
+    let stopped = Instant::now();
+    let (ctl, _) = sim.await_leader(&rest, Duration::from_secs(4)).await;
+    sim.until(Duration::from_secs(20), "the dead broker fenced", |s| {
+        rest.iter().all(|&n| s.image(n).brokers[&d].fenced)
+    })
+    .await;
+    let took = stopped.elapsed();
+    eprintln!("[{name}] node {ctl} controls; broker {d} fenced {took:?} after it died");
+    assert!(
+        took >= Duration::from_secs(9),
+        "a whole session first: {took:?}"
+    );
+    sim.await_converged(&rest, Duration::from_secs(2)).await;
+    let img = sim.image(ctl);
+    let after = partitions_of(&img, id);
+    let expected = PartitionState {
+        leader: a,
+        isr: vec![a, b],
+        leader_epoch: 1,
+        partition_epoch: 1,
+        ..before[0].clone()
+    };
+    assert_eq!(after[0], expected, "the next in-sync replica leads");
+    let expected = PartitionState {
+        isr: vec![a, b],
+        partition_epoch: 1,
+        ..before[1].clone()
+    };
+    assert_eq!(after[1], expected, "the dead broker left the ISR");
+
+    // The new leader works at the new leader epoch; the old epoch is fenced.
+    let old_epoch = PartitionState {
+        leader: a,
+        ..before[0].clone()
+    };
+    let e = refused(sim.ask(rest[0], alter(&img, id, &old_epoch, &[a])).await);
+    assert_eq!(e.code, KafkaError::FencedLeaderEpoch.code(), "{e:?}");
+    // A fenced broker cannot join the ISR.
+    let e = refused(
+        sim.ask(rest[0], alter(&img, id, &after[0], &[a, b, d]))
+            .await,
+    );
+    assert_eq!(e.code, KafkaError::IneligibleReplica.code(), "{e:?}");
+
+    // Back as a new incarnation: live, neither leading nor in sync.
+    sim.boot(dead).await;
+    let incarnation = sim.rng.uuid();
+    let register = ControllerRequest::Register {
+        node_id: d,
+        incarnation,
+        endpoints: vec![],
+        rack: None,
+    };
+    let reply = sim.ask(dead, register).await;
+    assert!(
+        matches!(reply, ControllerReply::Registered { .. }),
+        "{reply:?}"
+    );
+    sim.start_controller(dead, incarnation);
+    sim.await_converged(&all, Duration::from_secs(4)).await;
+    let img = sim.image(dead);
+    assert!(!img.brokers[&d].fenced);
+    assert_eq!(partitions_of(&img, id), after);
+    // Caught up, it is added again by the leader.
+    let s = altered(
+        sim.ask(rest[0], alter(&img, id, &after[0], &[a, b, d]))
+            .await,
+    );
+    assert_eq!((s.leader, s.isr.clone()), (a, vec![a, b, d]));
+    assert_eq!((s.leader_epoch, s.partition_epoch), (1, 2));
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], s, "node {n}");
+    }
+    sim.finish().await;
 }
 
 // ---------------------------------------------------------------------------------------------
