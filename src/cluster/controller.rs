@@ -1396,8 +1396,10 @@ fn check_broker_epoch(image: &Image, node_id: i32, broker_epoch: i64) -> Result<
 
 /// Check an AlterPartition from `node_id` against `image`, in Kafka's order, and decide the
 /// new state: the ISR as asked, the partition epoch bumped, the leader and its epoch kept.
-/// A leader that retries a change already committed (its partition epoch is one behind, the
-/// ISR asked is the current one) gets the current state, as Kafka answers such retries.
+/// A leader that retries a change already committed (an older partition epoch, the ISR asked
+/// is the current one) gets the current state, as Kafka answers such retries. Kafka's KRaft
+/// controller says INVALID_REQUEST where this says NOT_LEADER_OR_FOLLOWER (the asker does not
+/// lead) and INELIGIBLE_REPLICA (a member is no replica): the asker learns more.
 fn plan_isr_change(
     image: &Image,
     node_id: i32,
