@@ -29,11 +29,11 @@
 //! [`LeaderEpochCache::assign`] is undone in memory instead, so the append that needed it fails.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::LogError;
-use super::files::sync_dir;
+use super::checkpoint::replace_file;
 
 /// File in the partition directory holding the leader epoch cache (Kafka's name and format).
 pub const LEADER_EPOCH_CHECKPOINT_FILE: &str = "leader-epoch-checkpoint";
@@ -126,14 +126,10 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Vec<EpochEntry>>, String> {
 
 /// Durably replace the checkpoint of `dir` with `entries` (temp file + fsync + rename + dir fsync).
 pub fn write_checkpoint(dir: &Path, entries: &[EpochEntry]) -> Result<(), LogError> {
-    let tmp = dir.join(format!("{LEADER_EPOCH_CHECKPOINT_FILE}.tmp"));
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(format_checkpoint(entries).as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, dir.join(LEADER_EPOCH_CHECKPOINT_FILE))?;
-    sync_dir(dir);
-    Ok(())
+    replace_file(
+        &dir.join(LEADER_EPOCH_CHECKPOINT_FILE),
+        format_checkpoint(entries).as_bytes(),
+    )
 }
 
 impl LeaderEpochCache {

@@ -13,7 +13,7 @@
 //! | [`control`] | control batches: the COMMIT / ABORT transaction markers |
 //! | [`legacy`] | message formats v0/v1: up-conversion on produce, down-conversion on fetch |
 //! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
-//! | [`checkpoint`] | `log-start-offset`, the persisted log start |
+//! | [`checkpoint`] | `log-start-offset`, the persisted log start; Kafka's offset checkpoint file format, for the layers above (`replication-offset-checkpoint`) |
 //! | [`epoch_cache`] | `leader-epoch-checkpoint`: which leader epoch started at which offset (OffsetForLeaderEpoch, a follower's truncation) |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
 //! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` (truncation from the start) |
@@ -25,7 +25,8 @@
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
 //! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
-//! is handed, the replication protocol (followers, ISR), high watermarks or transactions semantics
+//! is handed, the replication protocol (followers, ISR), high watermarks (beyond the file format
+//! they are checkpointed in) or transactions semantics
 //! (callers pass bounds such as `max_offset` in, and the offset to truncate to: the log keeps the
 //! leader epochs and truncates, it does not decide where); decode records on the append or fetch path; read the system clock (time is
 //! always a `now_ms` argument); panic on bad bytes from disk or from clients (typed [`LogError`]s
@@ -53,7 +54,9 @@ pub mod truncate;
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
-pub use checkpoint::LOG_START_OFFSET_FILE;
+pub use checkpoint::{
+    LOG_START_OFFSET_FILE, REPLICATION_OFFSET_CHECKPOINT_FILE, read_offsets, write_offsets,
+};
 pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
 pub use control::Marker;
 pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache};
