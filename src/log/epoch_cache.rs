@@ -23,10 +23,13 @@
 //! entries at or past the recovered log end (or below a log start that moved), and trimming it
 //! ([`LeaderEpochCache::truncate_from_end`] to the log end, [`LeaderEpochCache::truncate_from_start`]
 //! to the log start) restores it. A missing or unreadable file is rebuilt from the batch headers.
+//! (So an entry that has no data yet, such as a new leader's epoch start at the log end, does not
+//! survive a reopen, as in Kafka, whose load trims the cache the same way.)
 //!
 //! A write that fails leaves the cache *dirty*: the in-memory entries are right, the file is stale,
 //! and [`LeaderEpochCache::flush`] (called before every append) retries the write. A failed
-//! [`LeaderEpochCache::assign`] is undone in memory instead, so the append that needed it fails.
+//! [`LeaderEpochCache::assign`] is undone in memory instead, so the append that needed it fails;
+//! an append whose write fails after its epochs were assigned puts the entries back as they were.
 
 use std::fs;
 use std::io;
@@ -299,6 +302,14 @@ impl LeaderEpochCache {
         let changed = self.cut_start(start_offset);
         self.flush()?;
         Ok(changed)
+    }
+
+    /// Put back `entries`, taken from [`Self::entries`] before an append whose write failed
+    /// assigned new epochs: the cache again describes the log. In memory only; marks the cache
+    /// dirty, so the next [`Self::flush`] writes it.
+    pub(super) fn restore(&mut self, entries: Vec<EpochEntry>) {
+        self.entries = entries;
+        self.dirty = true;
     }
 
     /// [`Self::truncate_from_end`] in memory only (marks the cache dirty if it changed).

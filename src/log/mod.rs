@@ -5,7 +5,7 @@
 //!
 //! | file | part |
 //! | --- | --- |
-//! | [`partition_log`] | [`PartitionLog`]: the ordered segments, offset assignment, rolling, reads by offset and time, opening |
+//! | [`partition_log`] | [`PartitionLog`]: the ordered segments, offset assignment (or a follower's batches kept as its leader wrote them), rolling, reads by offset and time, opening |
 //! | [`segment`] | one `<base>.log` with its indexes; the CRC walk that recovers a torn tail |
 //! | [`index`] | the sparse `.index` (offset → position) and `.timeindex` (timestamp → offset) |
 //! | [`batch`] | v2 batch headers: validation (size, magic, CRC-32C), offset rewrite, LogAppendTime stamping |
@@ -21,7 +21,10 @@
 //! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
 //!
 //! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,
-//! neither CRC-covered, are rewritten).
+//! neither CRC-covered, are rewritten), and a follower's exactly as its leader stored them
+//! (nothing rewritten: [`PartitionLog::append_as_follower`]). Offsets may have gaps (a follower
+//! copies a compacted leader log's; compaction leaves them): the log end offset is the last
+//! batch's last offset + 1, a read at an offset without a batch returns the next batch.
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
 //! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
@@ -85,6 +88,11 @@ pub enum LogError {
         log_start: i64,
         log_end: i64,
     },
+    /// A follower's batches start below the log end offset (Kafka's
+    /// UnexpectedAppendOffsetException: a fetch response that raced with a truncation), or a new
+    /// leader epoch's start is not the log end offset. Nothing was written.
+    #[error("unexpected offset {offset} at log end offset {log_end}")]
+    UnexpectedAppendOffset { offset: i64, log_end: i64 },
     /// The log cannot accept writes any more (a failed write could not be undone).
     #[error("storage error: {0}")]
     Storage(String),
