@@ -11,9 +11,10 @@
 //! records below it. Kafka keeps one `log-start-offset-checkpoint` per log directory; fjord keeps
 //! one small file per partition directory instead, which needs no coordination between
 //! partitions and disappears with the directory. On open the log start is
-//! `max(first segment base, persisted)` clamped to the log end; a missing or unreadable file
-//! means "the first segment's base" (the same thing Kafka does without a checkpoint entry; an
-//! unreadable file is logged).
+//! `max(first segment base, persisted)` clamped to the log end (a persisted value beyond the log
+//! end is rewritten as the log end: see [`super::PartitionLog::open`]); a missing or unreadable
+//! file means "the first segment's base" (the same thing Kafka does without a checkpoint entry;
+//! an unreadable file is logged).
 //!
 //! **Offset checkpoint files** ([`read_offsets`], [`write_offsets`]), text, as Kafka's
 //! `OffsetCheckpointFile` writes them: the version line `0`, the number of entries, then one

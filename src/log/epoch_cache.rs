@@ -304,6 +304,17 @@ impl LeaderEpochCache {
         Ok(changed)
     }
 
+    /// Remove every entry (the log was emptied and starts over: Kafka's `clearAndFlush`), and
+    /// write the file if that changed anything. Write failures as in [`Self::truncate_from_end`].
+    pub fn clear(&mut self) -> Result<(), LogError> {
+        if !self.entries.is_empty() {
+            tracing::debug!(dir = %self.dir.display(), removed = ?self.entries, "cleared leader epoch cache");
+            self.entries.clear();
+            self.dirty = true;
+        }
+        self.flush()
+    }
+
     /// Put back `entries`, taken from [`Self::entries`] before an append whose write failed
     /// assigned new epochs: the cache again describes the log. In memory only; marks the cache
     /// dirty, so the next [`Self::flush`] writes it.

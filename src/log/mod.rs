@@ -17,7 +17,7 @@
 //! | [`epoch_cache`] | `leader-epoch-checkpoint`: which leader epoch started at which offset (OffsetForLeaderEpoch, a follower's truncation) |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
 //! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` (truncation from the start) |
-//! | [`truncate`] | truncation from the end: a follower's divergent tail |
+//! | [`truncate`] | truncation from the end: a follower's divergent tail; starting over empty at an offset |
 //! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
 //!
 //! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
-use super::checkpoint::read_log_start_checkpoint;
+use super::checkpoint::{read_log_start_checkpoint, write_log_start_checkpoint};
 use super::epoch_cache::{EpochEntry, LeaderEpochCache};
 use super::files::{parse_segment_file_name, sync_dir};
 use super::segment::{FileSlice, LogSegment};
@@ -73,7 +73,8 @@ impl PartitionLog {
     /// Before that, leftovers of an interrupted compaction are resolved (see
     /// [`super::recovery`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
     /// place). The log start offset is `max(first segment base, persisted value)` (see
-    /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset.
+    /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset; a persisted value beyond
+    /// the log end is rewritten as the log end.
     ///
     /// Last, the leader epoch cache is loaded and made to agree with the recovered log (see
     /// [`Self::load_epoch_cache`]).
@@ -155,9 +156,19 @@ impl PartitionLog {
         }
         let first_base = segments[0].base_offset();
         let log_end = segments[segments.len() - 1].next_offset();
-        let log_start_offset = read_log_start_checkpoint(dir)
+        let persisted = read_log_start_checkpoint(dir);
+        let log_start_offset = persisted
             .map_or(first_base, |p| p.max(first_base))
             .min(log_end);
+        if persisted.is_some_and(|p| p > log_end) {
+            // Written before a crash cut the log end below it (a torn tail, or a crash inside
+            // `truncate_fully_and_start_at`). Left as it is, it would hide the batches appended
+            // from here up to it at the next open.
+            tracing::warn!(dir = %dir.display(), persisted = ?persisted, log_end, "persisted log start offset beyond the log end; rewriting it as the log end");
+            if let Err(e) = write_log_start_checkpoint(dir, log_end) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot rewrite the log start offset");
+            }
+        }
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
