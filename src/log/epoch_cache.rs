@@ -23,17 +23,20 @@
 //! entries at or past the recovered log end (or below a log start that moved), and trimming it
 //! ([`LeaderEpochCache::truncate_from_end`] to the log end, [`LeaderEpochCache::truncate_from_start`]
 //! to the log start) restores it. A missing or unreadable file is rebuilt from the batch headers.
+//! (So an entry that has no data yet, such as a new leader's epoch start at the log end, does not
+//! survive a reopen, as in Kafka, whose load trims the cache the same way.)
 //!
 //! A write that fails leaves the cache *dirty*: the in-memory entries are right, the file is stale,
 //! and [`LeaderEpochCache::flush`] (called before every append) retries the write. A failed
-//! [`LeaderEpochCache::assign`] is undone in memory instead, so the append that needed it fails.
+//! [`LeaderEpochCache::assign`] is undone in memory instead, so the append that needed it fails;
+//! an append whose write fails after its epochs were assigned puts the entries back as they were.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::LogError;
-use super::files::sync_dir;
+use super::checkpoint::replace_file;
 
 /// File in the partition directory holding the leader epoch cache (Kafka's name and format).
 pub const LEADER_EPOCH_CHECKPOINT_FILE: &str = "leader-epoch-checkpoint";
@@ -126,14 +129,10 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Vec<EpochEntry>>, String> {
 
 /// Durably replace the checkpoint of `dir` with `entries` (temp file + fsync + rename + dir fsync).
 pub fn write_checkpoint(dir: &Path, entries: &[EpochEntry]) -> Result<(), LogError> {
-    let tmp = dir.join(format!("{LEADER_EPOCH_CHECKPOINT_FILE}.tmp"));
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(format_checkpoint(entries).as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, dir.join(LEADER_EPOCH_CHECKPOINT_FILE))?;
-    sync_dir(dir);
-    Ok(())
+    replace_file(
+        &dir.join(LEADER_EPOCH_CHECKPOINT_FILE),
+        format_checkpoint(entries).as_bytes(),
+    )
 }
 
 impl LeaderEpochCache {
@@ -303,6 +302,25 @@ impl LeaderEpochCache {
         let changed = self.cut_start(start_offset);
         self.flush()?;
         Ok(changed)
+    }
+
+    /// Remove every entry (the log was emptied and starts over: Kafka's `clearAndFlush`), and
+    /// write the file if that changed anything. Write failures as in [`Self::truncate_from_end`].
+    pub fn clear(&mut self) -> Result<(), LogError> {
+        if !self.entries.is_empty() {
+            tracing::debug!(dir = %self.dir.display(), removed = ?self.entries, "cleared leader epoch cache");
+            self.entries.clear();
+            self.dirty = true;
+        }
+        self.flush()
+    }
+
+    /// Put back `entries`, taken from [`Self::entries`] before an append whose write failed
+    /// assigned new epochs: the cache again describes the log. In memory only; marks the cache
+    /// dirty, so the next [`Self::flush`] writes it.
+    pub(super) fn restore(&mut self, entries: Vec<EpochEntry>) {
+        self.entries = entries;
+        self.dirty = true;
     }
 
     /// [`Self::truncate_from_end`] in memory only (marks the cache dirty if it changed).

@@ -5,7 +5,7 @@
 //!
 //! | file | part |
 //! | --- | --- |
-//! | [`partition_log`] | [`PartitionLog`]: the ordered segments, offset assignment, rolling, reads by offset and time, opening |
+//! | [`partition_log`] | [`PartitionLog`]: the ordered segments, offset assignment (or a follower's batches kept as its leader wrote them), rolling, reads by offset and time, opening |
 //! | [`segment`] | one `<base>.log` with its indexes; the CRC walk that recovers a torn tail |
 //! | [`index`] | the sparse `.index` (offset → position) and `.timeindex` (timestamp → offset) |
 //! | [`batch`] | v2 batch headers: validation (size, magic, CRC-32C), offset rewrite, LogAppendTime stamping |
@@ -13,19 +13,23 @@
 //! | [`control`] | control batches: the COMMIT / ABORT transaction markers |
 //! | [`legacy`] | message formats v0/v1: up-conversion on produce, down-conversion on fetch |
 //! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
-//! | [`checkpoint`] | `log-start-offset`, the persisted log start |
+//! | [`checkpoint`] | `log-start-offset`, the persisted log start; Kafka's offset checkpoint file format, for the layers above (`replication-offset-checkpoint`) |
 //! | [`epoch_cache`] | `leader-epoch-checkpoint`: which leader epoch started at which offset (OffsetForLeaderEpoch, a follower's truncation) |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
 //! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` (truncation from the start) |
-//! | [`truncate`] | truncation from the end: a follower's divergent tail |
+//! | [`truncate`] | truncation from the end: a follower's divergent tail; starting over empty at an offset |
 //! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
 //!
 //! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,
-//! neither CRC-covered, are rewritten).
+//! neither CRC-covered, are rewritten), and a follower's exactly as its leader stored them
+//! (nothing rewritten: [`PartitionLog::append_as_follower`]). Offsets may have gaps (a follower
+//! copies a compacted leader log's; compaction leaves them): the log end offset is the last
+//! batch's last offset + 1, a read at an offset without a batch returns the next batch.
 //!
 //! **Must never:** know about the Kafka wire protocol (requests, API versions, error codes — the
 //! API layer maps [`LogError`]s), topics/partitions as concepts beyond the directory it
-//! is handed, the replication protocol (followers, ISR), high watermarks or transactions semantics
+//! is handed, the replication protocol (followers, ISR), high watermarks (beyond the file format
+//! they are checkpointed in) or transactions semantics
 //! (callers pass bounds such as `max_offset` in, and the offset to truncate to: the log keeps the
 //! leader epochs and truncates, it does not decide where); decode records on the append or fetch path; read the system clock (time is
 //! always a `now_ms` argument); panic on bad bytes from disk or from clients (typed [`LogError`]s
@@ -53,7 +57,9 @@ pub mod truncate;
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
-pub use checkpoint::LOG_START_OFFSET_FILE;
+pub use checkpoint::{
+    LOG_START_OFFSET_FILE, REPLICATION_OFFSET_CHECKPOINT_FILE, read_offsets, write_offsets,
+};
 pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats, PlannedSegment};
 pub use control::Marker;
 pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache};
@@ -82,6 +88,11 @@ pub enum LogError {
         log_start: i64,
         log_end: i64,
     },
+    /// A follower's batches start below the log end offset (Kafka's
+    /// UnexpectedAppendOffsetException: a fetch response that raced with a truncation), or a new
+    /// leader epoch's start is not the log end offset. Nothing was written.
+    #[error("unexpected offset {offset} at log end offset {log_end}")]
+    UnexpectedAppendOffset { offset: i64, log_end: i64 },
     /// The log cannot accept writes any more (a failed write could not be undone).
     #[error("storage error: {0}")]
     Storage(String),

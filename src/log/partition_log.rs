@@ -7,21 +7,36 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
-use super::checkpoint::read_log_start_checkpoint;
+use super::checkpoint::{read_log_start_checkpoint, write_log_start_checkpoint};
 use super::epoch_cache::{EpochEntry, LeaderEpochCache};
 use super::files::{parse_segment_file_name, sync_dir};
 use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
 
-/// Offsets assigned by [`PartitionLog::append`].
+/// Where [`PartitionLog::append`] put the batches (or [`PartitionLog::append_as_follower`] found
+/// them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppendResult {
+    /// The first batch's base offset.
     pub base_offset: i64,
+    /// The last batch's last offset (the log end offset is one above it).
     pub last_offset: i64,
     /// maxTimestamp of the first appended batch flagged LogAppendTime (see
     /// [`super::batch::stamp_log_append_time`]), else -1.
     pub log_append_time: i64,
     pub log_start_offset: i64,
+}
+
+/// An append checked by [`PartitionLog::plan_append`], not written yet.
+struct PlannedAppend {
+    /// The batch headers as they are to be stored, with their positions in the payload.
+    headers: Vec<(usize, BatchHeader)>,
+    /// The first batch's base offset.
+    first_offset: i64,
+    /// The last batch's last offset.
+    last_offset: i64,
+    /// Offsets the batches take (for `flush.messages`; gaps between them are not counted).
+    records: u64,
 }
 
 /// One partition's log. Not thread-safe by itself; the caller wraps it in a lock.
@@ -58,7 +73,8 @@ impl PartitionLog {
     /// Before that, leftovers of an interrupted compaction are resolved (see
     /// [`super::recovery`]: `*.cleaned` files are deleted, committed `*.swap` files are moved into
     /// place). The log start offset is `max(first segment base, persisted value)` (see
-    /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset.
+    /// [`super::LOG_START_OFFSET_FILE`]), clamped to the log end offset; a persisted value beyond
+    /// the log end is rewritten as the log end.
     ///
     /// Last, the leader epoch cache is loaded and made to agree with the recovered log (see
     /// [`Self::load_epoch_cache`]).
@@ -140,9 +156,19 @@ impl PartitionLog {
         }
         let first_base = segments[0].base_offset();
         let log_end = segments[segments.len() - 1].next_offset();
-        let log_start_offset = read_log_start_checkpoint(dir)
+        let persisted = read_log_start_checkpoint(dir);
+        let log_start_offset = persisted
             .map_or(first_base, |p| p.max(first_base))
             .min(log_end);
+        if persisted.is_some_and(|p| p > log_end) {
+            // Written before a crash cut the log end below it (a torn tail, or a crash inside
+            // `truncate_fully_and_start_at`). Left as it is, it would hide the batches appended
+            // from here up to it at the next open.
+            tracing::warn!(dir = %dir.display(), persisted = ?persisted, log_end, "persisted log start offset beyond the log end; rewriting it as the log end");
+            if let Err(e) = write_log_start_checkpoint(dir, log_end) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot rewrite the log start offset");
+            }
+        }
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
@@ -262,6 +288,28 @@ impl PartitionLog {
         self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
 
+    /// A new leader's epoch starts at the log end (Kafka's `maybeAssignEpochStartOffset`): the
+    /// entry `(epoch, offset)` goes into the leader epoch cache, its file written and fsynced,
+    /// before any batch of the epoch exists, so OffsetForLeaderEpoch answers for the epoch at
+    /// once. `offset` must be the log end offset, else [`LogError::UnexpectedAppendOffset`].
+    /// Returns whether the cache changed: an epoch that is already the latest, or older than
+    /// it, changes nothing (see [`LeaderEpochCache::assign`]).
+    ///
+    /// A reopen drops the entry while no batch of the epoch has been written (it cannot tell it
+    /// from what a crash between an entry and its first batch leaves; Kafka's load does the
+    /// same), so a leader assigns its epoch again after a restart.
+    pub fn assign_epoch_start(&mut self, epoch: i32, offset: i64) -> Result<bool, LogError> {
+        if let Some(reason) = &self.offline {
+            return Err(LogError::Storage(reason.clone()));
+        }
+        let log_end = self.log_end_offset();
+        if offset != log_end {
+            return Err(LogError::UnexpectedAppendOffset { offset, log_end });
+        }
+        self.epochs.flush()?;
+        self.epochs.assign(epoch, offset)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -294,6 +342,8 @@ impl PartitionLog {
     }
 
     /// Append already-validated batches; see the module docs of [`super`] for the contract.
+    /// Offsets are assigned from the log end offset, and `leader_epoch` is stamped on every batch
+    /// (both rewritten in `payload`, which is what is stored).
     ///
     /// `batches` must describe `payload` exactly (in order, back to back, covering all of it), as
     /// [`super::validate_batches`] returns them; otherwise [`LogError::InvalidRecord`] and nothing is
@@ -308,6 +358,55 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendResult, LogError> {
+        let plan = self.plan_append(payload, batches, Some(leader_epoch))?;
+        for (pos, h) in &plan.headers {
+            rewrite_base_offset_and_epoch(
+                &mut payload[*pos..*pos + HEADER_SIZE],
+                h.base_offset,
+                h.partition_leader_epoch,
+            );
+        }
+        self.write_append(payload, plan, now_ms)
+    }
+
+    /// A follower's append (Kafka's `appendAsFollower`): batches fetched from the leader are
+    /// stored exactly as they are, with their own base offsets and partition leader epochs.
+    ///
+    /// Checked before anything is written:
+    /// * the first batch starts at or above the log end offset, else
+    ///   [`LogError::UnexpectedAppendOffset`];
+    /// * each later batch starts above the last offset of the one before, else
+    ///   [`LogError::InvalidRecord`]. Gaps are fine (a compacted leader log has them): the log
+    ///   end offset afterwards is the last batch's last offset + 1, and a read at an offset in a
+    ///   gap returns the next batch;
+    /// * no batch has a leader epoch below the latest one the epoch cache knows, or below the
+    ///   batch before it, else [`LogError::InvalidRecord`].
+    ///
+    /// The epoch cache gets an entry for each new epoch at the first batch carrying it. Payload
+    /// checks, rolling, indexing and `flush.messages` as in [`Self::append`]; a roll starts the
+    /// new segment at the first batch's offset (as Kafka's does), which may leave a gap between
+    /// segments, and an empty active segment based too far below the first batch to index its
+    /// offsets is rolled too.
+    pub fn append_as_follower(
+        &mut self,
+        payload: &[u8],
+        batches: &[BatchInfo],
+        now_ms: i64,
+    ) -> Result<AppendResult, LogError> {
+        let plan = self.plan_append(payload, batches, None)?;
+        self.write_append(payload, plan, now_ms)
+    }
+
+    /// Check an append without changing anything: the headers as they will be stored (with their
+    /// positions in `payload`) and the offsets they take. `assign`: `Some(leader epoch)` for a
+    /// leader's append (offsets from the log end, that epoch on every batch), `None` for a
+    /// follower's (offsets and epochs as in the headers, checked).
+    fn plan_append(
+        &self,
+        payload: &[u8],
+        batches: &[BatchInfo],
+        assign: Option<i32>,
+    ) -> Result<PlannedAppend, LogError> {
         if let Some(reason) = &self.offline {
             return Err(LogError::Storage(reason.clone()));
         }
@@ -350,27 +449,79 @@ impl PartitionLog {
             )));
         }
 
-        let base_offset = self.log_end_offset();
-        let mut next = base_offset;
+        let log_end = self.log_end_offset();
+        // The lowest offset the next batch may start at, and the lowest epoch it may carry.
+        let mut next = log_end;
+        let mut min_epoch = self.epochs.latest().map_or(i32::MIN, |e| e.epoch);
         let mut records = 0u64;
-        for (_, h) in headers.iter_mut() {
-            h.base_offset = next;
-            h.partition_leader_epoch = leader_epoch;
+        for (i, (pos, h)) in headers.iter_mut().enumerate() {
+            match assign {
+                Some(epoch) => {
+                    h.base_offset = next;
+                    h.partition_leader_epoch = epoch;
+                }
+                None if i == 0 && h.base_offset < log_end => {
+                    return Err(LogError::UnexpectedAppendOffset {
+                        offset: h.base_offset,
+                        log_end,
+                    });
+                }
+                None if h.base_offset < next => {
+                    return Err(LogError::InvalidRecord(format!(
+                        "batch at {pos} starts at offset {}, not after the previous batch's last offset {}",
+                        h.base_offset,
+                        next - 1
+                    )));
+                }
+                None if h.partition_leader_epoch < min_epoch => {
+                    return Err(LogError::InvalidRecord(format!(
+                        "batch at {pos} (offset {}) has leader epoch {}, below the latest epoch {min_epoch}",
+                        h.base_offset, h.partition_leader_epoch
+                    )));
+                }
+                None => min_epoch = h.partition_leader_epoch,
+            }
             let n = i64::from(h.last_offset_delta) + 1;
             records += n as u64;
-            next = next
+            next = h
+                .base_offset
                 .checked_add(n)
                 .ok_or_else(|| LogError::InvalidRecord("offset overflow".into()))?;
         }
-        let last_offset = next - 1;
+        Ok(PlannedAppend {
+            first_offset: headers[0].1.base_offset,
+            last_offset: next - 1,
+            records,
+            headers,
+        })
+    }
 
+    /// Write a planned append: roll if needed, record new leader epochs, append to the active
+    /// segment, flush per `flush.messages`. `payload` holds the batches as they are to be stored.
+    fn write_append(
+        &mut self,
+        payload: &[u8],
+        plan: PlannedAppend,
+        now_ms: i64,
+    ) -> Result<AppendResult, LogError> {
+        let PlannedAppend {
+            headers,
+            first_offset,
+            last_offset,
+            records,
+        } = plan;
         let len = payload.len() as u64;
         let c = &self.config;
-        if self
-            .active()
-            .should_roll(len, last_offset, c.segment_bytes, c.segment_ms, now_ms)
+        let active = self.active();
+        // Only a follower's batches can start past the log end, maybe too far past an empty
+        // active segment's base to be indexed relative to it.
+        let beyond_empty = active.is_empty()
+            && first_offset > active.base_offset()
+            && last_offset - active.base_offset() > i64::from(i32::MAX);
+        if beyond_empty
+            || active.should_roll(len, last_offset, c.segment_bytes, c.segment_ms, now_ms)
         {
-            self.roll()?;
+            self.roll_at(first_offset)?;
         }
         let active = self.active();
         if active.size() + len > i32::MAX as u64
@@ -383,22 +534,32 @@ impl PartitionLog {
 
         // The epoch cache learns of a new epoch before its first batch is written, so the
         // checkpoint never lacks an entry for data in the log (a crash in between leaves an
-        // entry at the log end, which the next open drops).
+        // entry at or past the log end, which the next open drops). If the write fails, the
+        // entries go back to what they were.
         self.epochs.flush()?;
-        for (_, h) in &headers {
-            self.epochs
-                .assign(h.partition_leader_epoch, h.base_offset)?;
-        }
-        for (pos, h) in &headers {
-            rewrite_base_offset_and_epoch(
-                &mut payload[*pos..*pos + HEADER_SIZE],
-                h.base_offset,
-                leader_epoch,
-            );
-        }
+        let latest = self.epochs.latest().map_or(i32::MIN, |e| e.epoch);
+        let before = headers
+            .iter()
+            .any(|(_, h)| h.partition_leader_epoch > latest)
+            .then(|| self.epochs.entries().to_vec());
         let interval = self.config.index_interval_bytes;
-        self.active_mut()
-            .append(payload, &headers, interval, now_ms)?;
+        let written = headers
+            .iter()
+            .try_for_each(|(_, h)| {
+                self.epochs
+                    .assign(h.partition_leader_epoch, h.base_offset)
+                    .map(drop)
+            })
+            .and_then(|()| {
+                self.active_mut()
+                    .append(payload, &headers, interval, now_ms)
+            });
+        if let Err(e) = written {
+            if let Some(entries) = before {
+                self.epochs.restore(entries);
+            }
+            return Err(e);
+        }
 
         self.unflushed_messages = self.unflushed_messages.saturating_add(records);
         if self.unflushed_messages >= self.config.flush_interval_messages {
@@ -410,7 +571,7 @@ impl PartitionLog {
             .find(|(_, h)| h.is_log_append_time())
             .map_or(-1, |(_, h)| h.max_timestamp);
         Ok(AppendResult {
-            base_offset,
+            base_offset: first_offset,
             last_offset,
             log_append_time,
             log_start_offset: self.log_start_offset,
@@ -428,7 +589,9 @@ impl PartitionLog {
     }
 
     /// [`Self::roll`] to a new active segment at `base` (>= the log end offset), for a
-    /// truncation that must leave the log end above the last batch.
+    /// truncation that must leave the log end above the last batch, or a follower's batches that
+    /// start above it. An empty active segment is rolled too when `base` is above its own (it
+    /// stays, empty, as Kafka's does).
     pub(super) fn roll_at(&mut self, base: i64) -> Result<(), LogError> {
         self.active_mut().seal()?;
         let seg = LogSegment::create(&self.dir, base)?;
@@ -624,6 +787,7 @@ impl PartitionLog {
 mod tests {
     use super::*;
     use crate::log::batch::{CRC_AT, validate_batches};
+    use crate::log::index::{IndexEntry, TimeIndexEntry};
     use crate::log::test_util::*;
     use crate::log::{LogConfig, stamp_log_append_time};
     use kafka_protocol::records::Compression;
@@ -1597,6 +1761,368 @@ mod tests {
         assert_eq!(log.segments()[0].time_index().entries(), &seg0.1[..]);
         assert_eq!(log.max_timestamp_offset().unwrap(), max_ts);
         assert_eq!(&log.read(1, 1, true).unwrap()[..], &batches[0].1[..]);
+    }
+
+    /// `value_batch(i, n)` as a leader stored it: at offset `base`, in leader epoch `epoch`.
+    fn leader_batch(i: usize, n: usize, base: i64, epoch: i32) -> Vec<u8> {
+        let mut v = value_batch(i, n);
+        rewrite_base_offset_and_epoch(&mut v, base, epoch);
+        v
+    }
+
+    /// A follower's append of `payload` (whole batches, stored as they are).
+    fn follow(log: &mut PartitionLog, payload: &[u8]) -> Result<AppendResult, LogError> {
+        let infos = validate_batches(payload, log.config().max_message_bytes).unwrap();
+        log.append_as_follower(payload, &infos, 0)
+    }
+
+    fn epoch_entries(list: &[(i32, i64)]) -> Vec<EpochEntry> {
+        list.iter()
+            .map(|&(epoch, start_offset)| EpochEntry {
+                epoch,
+                start_offset,
+            })
+            .collect()
+    }
+
+    type Indexes = Vec<(Vec<IndexEntry>, Vec<TimeIndexEntry>)>;
+
+    fn indexes(log: &PartitionLog) -> Indexes {
+        log.segments()
+            .iter()
+            .map(|s| {
+                (
+                    s.offset_index().entries().to_vec(),
+                    s.time_index().entries().to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn follower_append_stores_batches_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        // Offsets 0..3 and 3..5 in epoch 0; a gap (5..10, compacted away on the leader); 10..12
+        // and, after another gap, 15 in epoch 2.
+        let a = leader_batch(0, 3, 0, 0);
+        let b = leader_batch(1, 2, 3, 0);
+        let c = leader_batch(2, 2, 10, 2);
+        let d = leader_batch(3, 1, 15, 2);
+        let r = follow(&mut log, &[a.clone(), b.clone()].concat()).unwrap();
+        assert_eq!(
+            r,
+            AppendResult {
+                base_offset: 0,
+                last_offset: 4,
+                log_append_time: -1,
+                log_start_offset: 0
+            }
+        );
+        let r = follow(&mut log, &[c.clone(), d.clone()].concat()).unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (10, 15));
+        assert_eq!(log.log_end_offset(), 16);
+        let all = [a.clone(), b.clone(), c.clone(), d.clone()].concat();
+        assert_eq!(&log.read(0, usize::MAX, true).unwrap()[..], &all[..]);
+        assert_eq!(
+            fs::read(dir.path().join("00000000000000000000.log")).unwrap(),
+            all
+        );
+        let offsets: Vec<i64> = decode_values(&all).iter().map(|v| v.0).collect();
+        assert_eq!(offsets, [0, 1, 2, 3, 4, 10, 11, 15]);
+        // A read at an offset without a batch starts at the next batch.
+        for offset in 5..=11 {
+            assert_eq!(
+                &log.read(offset, usize::MAX, true).unwrap()[..],
+                &[c.clone(), d.clone()].concat()[..]
+            );
+        }
+        for offset in 12..=15 {
+            assert_eq!(&log.read(offset, usize::MAX, true).unwrap()[..], &d[..]);
+        }
+        assert!(log.read(16, usize::MAX, true).unwrap().is_empty());
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            epoch_entries(&[(0, 0), (2, 10)])
+        );
+        // A leader's append (this one's, after it became leader) goes on at the log end.
+        let (r, _) = append(&mut log, &value_batch(4, 1), 0);
+        assert_eq!(r.base_offset, 16);
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            epoch_entries(&[(0, 0), (2, 10), (EPOCH, 16)])
+        );
+    }
+
+    #[test]
+    fn follower_gaps_survive_reopen_and_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = LogConfig {
+            segment_bytes: 1000,
+            index_interval_bytes: 150,
+            ..cfg()
+        };
+        let mut log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        let mut stored: Vec<(i64, i64, Vec<u8>)> = vec![];
+        let mut base = 0;
+        for i in 0..60 {
+            let n = 1 + i % 3;
+            let last = base + n as i64 - 1;
+            let b = leader_batch(i, n, base, (i / 15) as i32 * 2);
+            let r = follow(&mut log, &b).unwrap();
+            assert_eq!((r.base_offset, r.last_offset), (base, last));
+            stored.push((base, last, b));
+            // No gap, or one of up to 3 offsets.
+            base = last + 1 + (i % 4) as i64;
+        }
+        let leo = stored[59].1 + 1;
+        assert_eq!(log.log_end_offset(), leo);
+        assert!(log.segments().len() > 5);
+        // A roll starts the new segment at its first batch: the gap before it stays a gap.
+        let bases: Vec<i64> = stored.iter().map(|s| s.0).collect();
+        for w in log.segments().windows(2) {
+            assert!(w[0].next_offset() <= w[1].base_offset());
+            assert!(bases.contains(&w[1].base_offset()));
+        }
+        assert!(
+            log.segments()
+                .windows(2)
+                .any(|w| w[0].next_offset() < w[1].base_offset())
+        );
+        assert!(indexes(&log).iter().all(|(i, _)| !i.is_empty()));
+        let check = |log: &PartitionLog| {
+            let mut from = 0;
+            for (base, last, s) in &stored {
+                assert_eq!(&log.read(*base, s.len(), false).unwrap()[..], &s[..]);
+                // Every offset after the batch before, gap included, reads this batch first.
+                for offset in from..=*last {
+                    assert_eq!(&log.read(offset, s.len(), true).unwrap()[..], &s[..]);
+                }
+                from = last + 1;
+            }
+        };
+        check(&log);
+        let state = |log: &PartitionLog| {
+            (
+                log.log_start_offset(),
+                log.log_end_offset(),
+                log.segments_info(),
+                indexes(log),
+                log.read(0, usize::MAX, true).unwrap(),
+                log.leader_epoch_cache().entries().to_vec(),
+            )
+        };
+        let before = state(&log);
+        assert_eq!(
+            before.5,
+            epoch_entries(&[(0, 0), (2, bases[15]), (4, bases[30]), (6, bases[45])])
+        );
+        drop(log);
+        let log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        assert_eq!(state(&log), before, "reopened");
+        check(&log);
+        drop(log);
+        // Recovered: indexes rebuilt from the data, a torn tail cut off.
+        for n in file_names(dir.path()) {
+            if n.ends_with("index") {
+                fs::remove_file(dir.path().join(n)).unwrap();
+            }
+        }
+        let active = last_log_file(dir.path());
+        let mut data = fs::read(&active).unwrap();
+        data.extend_from_slice(&stored[0].2[..40]);
+        fs::write(&active, &data).unwrap();
+        let mut log = PartitionLog::open(dir.path(), c, 0).unwrap();
+        assert_eq!(state(&log), before, "recovered");
+        check(&log);
+        // And the follower goes on past another gap.
+        let r = follow(&mut log, &leader_batch(99, 2, leo + 7, 6)).unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (leo + 7, leo + 8));
+        assert_eq!(log.log_end_offset(), leo + 9);
+    }
+
+    #[test]
+    fn follower_append_refuses_what_does_not_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        follow(&mut log, &leader_batch(0, 3, 0, 2)).unwrap();
+        let files = |d: &Path| -> Vec<(String, Vec<u8>)> {
+            file_names(d)
+                .into_iter()
+                .map(|n| (n.clone(), fs::read(d.join(n)).unwrap()))
+                .collect()
+        };
+        let before = files(dir.path());
+        // Below the log end (a fetch response that raced with a truncation).
+        for base in [0, 2] {
+            assert!(matches!(
+                follow(&mut log, &leader_batch(1, 1, base, 2)),
+                Err(LogError::UnexpectedAppendOffset { offset, log_end: 3 }) if offset == base
+            ));
+        }
+        let invalid = [
+            // Offsets that do not increase from batch to batch.
+            [leader_batch(1, 2, 5, 2), leader_batch(2, 1, 6, 2)].concat(),
+            [leader_batch(1, 1, 8, 2), leader_batch(2, 1, 8, 2)].concat(),
+            [leader_batch(1, 1, 8, 2), leader_batch(2, 1, 4, 2)].concat(),
+            // Epochs going back: below the latest the cache knows, or below the batch before.
+            leader_batch(1, 1, 3, 1),
+            [leader_batch(1, 1, 3, 4), leader_batch(2, 1, 4, 3)].concat(),
+            // Offsets past i64::MAX.
+            leader_batch(1, 2, i64::MAX - 1, 2),
+        ];
+        for p in &invalid {
+            assert!(
+                matches!(follow(&mut log, p), Err(LogError::InvalidRecord(_))),
+                "{p:?}"
+            );
+        }
+        let p = leader_batch(1, 1, 3, 2);
+        let mut infos = validate_batches(&p, 1 << 20).unwrap();
+        infos[0].size -= 1;
+        assert!(matches!(
+            log.append_as_follower(&p, &infos, 0),
+            Err(LogError::InvalidRecord(_))
+        ));
+        assert!(matches!(
+            log.append_as_follower(&p, &[], 0),
+            Err(LogError::InvalidRecord(_))
+        ));
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(log.leader_epoch_cache().entries(), epoch_entries(&[(2, 0)]));
+        assert_eq!(files(dir.path()), before);
+        // What follows is taken.
+        let r = follow(
+            &mut log,
+            &[leader_batch(1, 1, 3, 2), leader_batch(2, 1, 4, 4)].concat(),
+        )
+        .unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (3, 4));
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            epoch_entries(&[(2, 0), (4, 4)])
+        );
+    }
+
+    #[test]
+    fn follower_epochs_enter_the_cache() {
+        use crate::log::epoch_cache::read_checkpoint;
+        // Epochs 0, 0, 2, 5, with gaps between the batches.
+        let batches = [
+            leader_batch(0, 3, 0, 0),
+            leader_batch(1, 2, 4, 0),
+            leader_batch(2, 3, 7, 2),
+            leader_batch(3, 1, 12, 5),
+        ];
+        let expected = epoch_entries(&[(0, 0), (2, 7), (5, 12)]);
+        // One append each, or one for all: the same cache, in memory and on disk.
+        for one_by_one in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+            if one_by_one {
+                for b in &batches {
+                    follow(&mut log, b).unwrap();
+                }
+            } else {
+                follow(&mut log, &batches.concat()).unwrap();
+            }
+            assert_eq!(log.leader_epoch_cache().entries(), expected);
+            assert_eq!(read_checkpoint(dir.path()).unwrap().unwrap(), expected);
+            assert_eq!(log.end_offset_for_epoch(0), (0, 7));
+            assert_eq!(log.end_offset_for_epoch(1), (0, 7));
+            assert_eq!(log.end_offset_for_epoch(2), (2, 12));
+            assert_eq!(log.end_offset_for_epoch(5), (5, 13));
+            drop(log);
+            let log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+            assert_eq!(log.leader_epoch_cache().entries(), expected);
+        }
+    }
+
+    #[test]
+    fn a_new_leader_epoch_starts_at_the_log_end() {
+        use crate::log::epoch_cache::read_checkpoint;
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        follow(&mut log, &leader_batch(0, 3, 0, 1)).unwrap();
+        assert!(log.assign_epoch_start(4, 3).unwrap());
+        let expected = epoch_entries(&[(1, 0), (4, 3)]);
+        assert_eq!(log.leader_epoch_cache().entries(), expected);
+        assert_eq!(read_checkpoint(dir.path()).unwrap().unwrap(), expected);
+        assert_eq!(log.end_offset_for_epoch(1), (1, 3));
+        assert_eq!(log.end_offset_for_epoch(4), (4, 3));
+        assert!(!log.assign_epoch_start(4, 3).unwrap(), "already the latest");
+        assert!(
+            !log.assign_epoch_start(2, 3).unwrap(),
+            "older than the latest"
+        );
+        for offset in [2, 4] {
+            assert!(matches!(
+                log.assign_epoch_start(5, offset),
+                Err(LogError::UnexpectedAppendOffset { log_end: 3, .. })
+            ));
+        }
+        assert_eq!(log.leader_epoch_cache().entries(), expected);
+        // The leader's batches go on at the log end, the entry already there.
+        let mut p = value_batch(1, 2);
+        let infos = validate_batches(&p, 1 << 20).unwrap();
+        assert_eq!(log.append(&mut p, &infos, 4, 0).unwrap().base_offset, 3);
+        assert_eq!(log.leader_epoch_cache().entries(), expected);
+        // A start without data does not survive a reopen (Kafka's load drops it too).
+        assert!(log.assign_epoch_start(6, 5).unwrap());
+        drop(log);
+        let log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        assert_eq!(log.leader_epoch_cache().entries(), expected);
+    }
+
+    #[test]
+    fn follower_batches_far_past_a_segment_base_roll_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        // Farther from the segment base than a 32-bit relative offset reaches: even the empty
+        // segment rolls, and stays empty (as Kafka's does).
+        let far = 5_000_000_000i64;
+        let b = leader_batch(0, 2, far, 0);
+        let r = follow(&mut log, &b).unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (far, far + 1));
+        assert_eq!(log.segments_info(), vec![(0, 0), (far, b.len() as u64)]);
+        assert_eq!(log.log_start_offset(), 0);
+        let c = leader_batch(1, 1, 2 * far, 0);
+        follow(&mut log, &c).unwrap();
+        let info = vec![(0, 0), (far, b.len() as u64), (2 * far, c.len() as u64)];
+        assert_eq!(log.segments_info(), info);
+        assert_eq!(
+            &log.read(0, usize::MAX, true).unwrap()[..],
+            &[b.clone(), c.clone()].concat()[..]
+        );
+        drop(log);
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        assert_eq!(log.segments_info(), info);
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset()),
+            (0, 2 * far + 1)
+        );
+        assert_eq!(&log.read(far + 2, usize::MAX, true).unwrap()[..], &c[..]);
+        follow(&mut log, &leader_batch(2, 1, 2 * far + 1, 0)).unwrap();
+        assert_eq!(log.segments_info().len(), 3);
+    }
+
+    #[test]
+    fn a_failed_follower_append_changes_nothing() {
+        use crate::log::epoch_cache::read_checkpoint;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t-0");
+        let mut log = PartitionLog::open(&p, cfg(), 0).unwrap();
+        follow(&mut log, &leader_batch(0, 2, 0, 1)).unwrap();
+        fs::remove_dir_all(&p).unwrap();
+        let next = [leader_batch(1, 1, 2, 3), leader_batch(2, 1, 3, 4)].concat();
+        assert!(follow(&mut log, &next).is_err());
+        assert_eq!(log.leader_epoch_cache().entries(), epoch_entries(&[(1, 0)]));
+        assert_eq!(log.log_end_offset(), 2);
+        fs::create_dir(&p).unwrap();
+        follow(&mut log, &next).unwrap();
+        let expected = epoch_entries(&[(1, 0), (3, 2), (4, 3)]);
+        assert_eq!(log.leader_epoch_cache().entries(), expected);
+        assert_eq!(read_checkpoint(&p).unwrap().unwrap(), expected);
     }
 
     #[test]

@@ -12,12 +12,18 @@
 //! 3. the leader epoch cache drops the entries at or after the new log end. Until it has, its
 //!    file holds only extra entries past the log end, which every open drops.
 //!
+//! [`PartitionLog::truncate_fully_and_start_at`] replaces the whole log with an empty one starting
+//! at a given offset (Kafka's `truncateFullyAndStartAt`: a follower whose log end is below its
+//! leader's log start); its order of steps is in its docs.
+//!
 //! The layers above (producer state, the transaction index, the last stable offset) depend on
 //! the tail of the log and are rebuilt by `crate::partition::Partition::truncate_to`.
 
 use super::LogError;
+use super::checkpoint::write_log_start_checkpoint;
 use super::files::sync_dir;
 use super::partition_log::PartitionLog;
+use super::segment::LogSegment;
 
 impl PartitionLog {
     /// Remove every batch holding an offset at or above `offset`, durably (see the module docs).
@@ -83,6 +89,89 @@ impl PartitionLog {
         Ok(new_end)
     }
 
+    /// Delete every segment and start over with an empty log whose start and end offset are
+    /// `offset` (Kafka's `truncateFullyAndStartAt`: a follower whose log end is below its
+    /// leader's log start goes on from there). The leader epoch cache is cleared.
+    ///
+    /// `offset` below the log start is refused ([`LogError::OffsetOutOfRange`]): the log start
+    /// never moves back, as in [`Self::truncate_to`] (a follower's log end, below the offset it
+    /// starts at, is never below its log start).
+    ///
+    /// Order, so that a reopen after a crash at any point finds the old log, a prefix of it, an
+    /// empty log at or below `offset`, or the new log:
+    /// 1. the data at or above `offset` is cut off ([`Self::truncate_to`], nothing if `offset` is
+    ///    at or beyond the log end), so no segment has data at or above it;
+    /// 2. `offset` is persisted as the log start: a reopen clamps it to the log end, so from here
+    ///    it finds an empty log at the log end (and rewrites the log start as that);
+    /// 3. the new, empty segment is created at `offset` (unless the active segment is already
+    ///    that one, empty): from here a reopen finds the log start and end at `offset`, the old
+    ///    segments wholly below it (retention deletes what is left of them);
+    /// 4. the old segments are deleted, oldest first;
+    /// 5. the leader epoch cache is cleared (a reopen before this trims it to the empty log
+    ///    anyway).
+    ///
+    /// Errors as in [`Self::truncate_to`]: before anything changed, the log is as it was; half
+    /// way, the log is offline for writes until reopened.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        if let Some(reason) = &self.offline {
+            return Err(LogError::Storage(reason.clone()));
+        }
+        let (log_start, log_end) = (self.log_start_offset, self.log_end_offset());
+        if offset < log_start {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start,
+                log_end,
+            });
+        }
+        let (bytes_before, segments_before) = (self.size_bytes(), self.segments.len());
+        if offset < log_end {
+            self.truncate_to(offset)?;
+        }
+        self.truncations += 1;
+        if let Err(e) = self.replace_segments(offset) {
+            let reason = format!("starting over at offset {offset} failed half way: {e}");
+            tracing::error!(dir = %self.dir.display(), "{reason}; no more writes until the log is reopened");
+            self.offline = Some(reason);
+            return Err(e);
+        }
+        if let Err(e) = self.epochs.clear() {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot write the leader epoch checkpoint; will retry before the next append");
+        }
+        self.unflushed_messages = 0;
+        tracing::info!(
+            dir = %self.dir.display(),
+            log_start_offset = offset,
+            previous_log_start_offset = log_start,
+            previous_log_end_offset = log_end,
+            previous_segments = segments_before,
+            removed_bytes = bytes_before,
+            "truncated the log fully and started over"
+        );
+        Ok(())
+    }
+
+    /// Steps 2 to 4 of [`Self::truncate_fully_and_start_at`]: every segment's data lies below
+    /// `offset`; leave one empty segment there, and the log start at it.
+    fn replace_segments(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset > self.log_start_offset {
+            write_log_start_checkpoint(&self.dir, offset)?;
+        }
+        let active = self.segments[self.segments.len() - 1].base_offset();
+        if active != offset {
+            let seg = LogSegment::create(&self.dir, offset)?;
+            sync_dir(&self.dir);
+            self.segments.push(seg);
+        }
+        self.log_start_offset = offset;
+        let old: Vec<LogSegment> = self.segments.drain(..self.segments.len() - 1).collect();
+        for seg in old {
+            seg.delete_files()?;
+        }
+        sync_dir(&self.dir);
+        Ok(())
+    }
+
     /// The destructive steps of [`Self::truncate_to`]: delete the segments after `k`, cut
     /// segment `k` at `position`, and make the log end `target`.
     fn cut(&mut self, k: usize, position: u64, target: i64) -> Result<(), LogError> {
@@ -98,7 +187,7 @@ impl PartitionLog {
         if active.next_offset() < target {
             // The data left ends in a gap below the target: the log goes on at the target.
             if active.is_empty() {
-                let seg = super::segment::LogSegment::create(&self.dir, target)?;
+                let seg = LogSegment::create(&self.dir, target)?;
                 sync_dir(&self.dir);
                 self.segments.push(seg);
                 if k == 0 {
@@ -131,10 +220,13 @@ mod tests {
     use kafka_protocol::records::Compression;
 
     use super::*;
-    use crate::log::epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, read_checkpoint};
+    use crate::log::batch::rewrite_base_offset_and_epoch;
+    use crate::log::epoch_cache::{
+        EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, read_checkpoint, write_checkpoint,
+    };
     use crate::log::index::{IndexEntry, TimeIndexEntry, read_entries};
     use crate::log::test_util::{batch_bytes, decode_values, file_names};
-    use crate::log::{LogConfig, validate_batches};
+    use crate::log::{AppendResult, LOG_START_OFFSET_FILE, LogConfig, validate_batches};
 
     /// Small segments (about 8 batches each) and dense indexes.
     fn small() -> LogConfig {
@@ -692,6 +784,257 @@ mod tests {
         let mut log = open(dir.path(), &c);
         assert_eq!(snapshot(&log), before);
         assert_eq!(put(&mut log, 0, 0), 2);
+    }
+
+    /// Batch `i` as a leader stored it: at offset `base`, in leader epoch `epoch`.
+    fn leader(i: usize, base: i64, epoch: i32) -> Vec<u8> {
+        let mut b = batch(i);
+        rewrite_base_offset_and_epoch(&mut b, base, epoch);
+        b
+    }
+
+    fn follow(log: &mut PartitionLog, payload: &[u8]) -> Result<AppendResult, LogError> {
+        let infos = validate_batches(payload, 1 << 20).unwrap();
+        log.append_as_follower(payload, &infos, 0)
+    }
+
+    /// A follower's log of 30 batches in the epochs of [`three_epochs`], with gaps of up to two
+    /// offsets between batches (and so between segments). Returns the base offset of each batch.
+    fn follower_log(dir: &Path, c: &LogConfig) -> (PartitionLog, Vec<i64>) {
+        let mut log = open(dir, c);
+        let mut bases = vec![];
+        let mut base = 0;
+        for i in 0..30 {
+            follow(&mut log, &leader(i, base, three_epochs(i))).unwrap();
+            bases.push(base);
+            base += 2 + (i % 3) as i64;
+        }
+        (log, bases)
+    }
+
+    fn entry(epoch: i32, start_offset: i64) -> EpochEntry {
+        EpochEntry {
+            epoch,
+            start_offset,
+        }
+    }
+
+    #[test]
+    fn truncate_a_follower_log_with_gaps() {
+        let c = small();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, b) = follower_log(dir.path(), &c);
+        assert!(log.segments().len() >= 3);
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            &[entry(1, 0), entry(4, b[6]), entry(7, b[15])]
+        );
+        // Into the gap after batch 20 (offsets b[20] + 2 and + 3): the log ends at the offset.
+        assert_eq!(b[21], b[20] + 4);
+        assert_eq!(log.truncate_to(b[20] + 3).unwrap(), b[20] + 3);
+        let data: Vec<u8> = (0..=20)
+            .flat_map(|i| leader(i, b[i], three_epochs(i)))
+            .collect();
+        assert_eq!(snapshot(&log).data, data);
+        assert_disk_matches(&log);
+        let before = snapshot(&log);
+        drop(log);
+        let mut log = open(dir.path(), &c);
+        assert_eq!(snapshot(&log), before);
+        // Inside a batch: the whole batch goes. Into epoch 4: epoch 7 goes.
+        assert_eq!(log.truncate_to(b[12] + 1).unwrap(), b[12]);
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            &[entry(1, 0), entry(4, b[6])]
+        );
+        // At epoch 4's first batch.
+        assert_eq!(log.truncate_to(b[6]).unwrap(), b[6]);
+        assert_eq!(log.leader_epoch_cache().entries(), &[entry(1, 0)]);
+        assert_disk_matches(&log);
+        let before = snapshot(&log);
+        drop(log);
+        let mut log = open(dir.path(), &c);
+        assert_eq!(snapshot(&log), before);
+        // The follower goes on with the new leader's epoch, past a gap.
+        let r = follow(&mut log, &leader(40, b[6] + 5, 9)).unwrap();
+        assert_eq!(r.base_offset, b[6] + 5);
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            &[entry(1, 0), entry(9, b[6] + 5)]
+        );
+        assert_disk_matches(&log);
+    }
+
+    /// The state after starting over at `offset`, in memory, on disk, and after a reopen; then
+    /// a follower's batches at `offset` and after a gap are taken.
+    fn check_started_over(dir: &Path, c: &LogConfig, log: PartitionLog, offset: i64) {
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset()),
+            (offset, offset)
+        );
+        assert_eq!(log.segments_info(), vec![(offset, 0)]);
+        assert!(log.leader_epoch_cache().entries().is_empty());
+        assert!(log.read(offset, 100, true).unwrap().is_empty());
+        assert!(matches!(
+            log.read(offset - 1, 100, true),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        assert_disk_matches(&log);
+        let names: Vec<String> = file_names(dir)
+            .into_iter()
+            .filter(|n| n.ends_with("log") || n.ends_with("index"))
+            .collect();
+        let segment = |sfx| crate::log::files::segment_file_name(offset, sfx);
+        assert_eq!(
+            names,
+            [segment(".index"), segment(".log"), segment(".timeindex")]
+        );
+        if offset > 0 {
+            assert_eq!(
+                fs::read_to_string(dir.join(LOG_START_OFFSET_FILE)).unwrap(),
+                format!("0\n{offset}\n")
+            );
+        }
+        let before = snapshot(&log);
+        drop(log);
+        let mut log = open(dir, c);
+        assert_eq!(snapshot(&log), before, "reopened");
+        assert!(matches!(
+            follow(&mut log, &leader(0, offset - 1, 9)),
+            Err(LogError::UnexpectedAppendOffset { .. })
+        ));
+        let (a, b) = (leader(0, offset, 9), leader(1, offset + 5, 10));
+        assert_eq!(follow(&mut log, &a).unwrap().base_offset, offset);
+        assert_eq!(follow(&mut log, &b).unwrap().base_offset, offset + 5);
+        assert_eq!(
+            log.read(offset, usize::MAX, true).unwrap().to_vec(),
+            [a, b].concat()
+        );
+        assert_eq!(
+            log.leader_epoch_cache().entries(),
+            &[entry(9, offset), entry(10, offset + 5)]
+        );
+        assert_disk_matches(&log);
+    }
+
+    #[test]
+    fn start_over_beyond_the_log_end() {
+        let c = small();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = follower_log(dir.path(), &c);
+        let offset = log.log_end_offset() + 100;
+        log.truncate_fully_and_start_at(offset).unwrap();
+        check_started_over(dir.path(), &c, log, offset);
+        // At the log end, whose segment is not empty.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = follower_log(dir.path(), &c);
+        let offset = log.log_end_offset();
+        log.truncate_fully_and_start_at(offset).unwrap();
+        check_started_over(dir.path(), &c, log, offset);
+    }
+
+    #[test]
+    fn start_over_inside_the_log() {
+        let c = small();
+        for at in [|b: &[i64]| b[17] + 1, |b: &[i64]| b[9], |_: &[i64]| 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut log, b) = follower_log(dir.path(), &c);
+            let offset = at(&b);
+            log.truncate_fully_and_start_at(offset).unwrap();
+            check_started_over(dir.path(), &c, log, offset);
+        }
+        // Not below the log start.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, b) = follower_log(dir.path(), &c);
+        log.delete_records_before(b[3]).unwrap();
+        let before = snapshot(&log);
+        assert!(matches!(
+            log.truncate_fully_and_start_at(b[3] - 1),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        assert_eq!(snapshot(&log), before);
+        log.truncate_fully_and_start_at(b[3]).unwrap();
+        check_started_over(dir.path(), &c, log, b[3]);
+    }
+
+    /// The disk as a crash between the steps of `truncate_fully_and_start_at` leaves it, built
+    /// by hand: every reopen finds a consistent log.
+    #[test]
+    fn starting_over_survives_a_crash_at_any_step() {
+        let c = small();
+        let offset = 500;
+        // After step 2: the log start persisted beyond the log end. An empty log at its end.
+        let dir = tempfile::tempdir().unwrap();
+        let (log, b) = follower_log(dir.path(), &c);
+        let end = log.log_end_offset();
+        assert!(end < offset);
+        drop(log);
+        write_log_start_checkpoint(dir.path(), offset).unwrap();
+        let mut log = open(dir.path(), &c);
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (end, end));
+        assert!(matches!(
+            log.read(b[29], 100, true),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        assert!(log.leader_epoch_cache().entries().is_empty());
+        assert_disk_matches(&log);
+        // The log start was rewritten as the log end: what is appended from there stays
+        // readable once the log grows past the value that was persisted.
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LOG_START_OFFSET_FILE)).unwrap(),
+            format!("0\n{end}\n")
+        );
+        follow(&mut log, &leader(0, end, 9)).unwrap();
+        follow(&mut log, &leader(1, offset + 10, 9)).unwrap();
+        drop(log);
+        let log = open(dir.path(), &c);
+        assert_eq!(log.log_start_offset(), end);
+        assert_eq!(
+            log.read(end, usize::MAX, true).unwrap().to_vec(),
+            [leader(0, end, 9), leader(1, offset + 10, 9)].concat()
+        );
+
+        // After step 3, and during step 4: the new segment and (some of) the old ones. The log
+        // starts and ends at the offset; retention deletes the old segments.
+        for deleted_before_the_crash in [0, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let (log, _) = follower_log(dir.path(), &c);
+            let old: Vec<i64> = log.segments().iter().map(|s| s.base_offset()).collect();
+            drop(log);
+            write_log_start_checkpoint(dir.path(), offset).unwrap();
+            drop(LogSegment::create(dir.path(), offset).unwrap());
+            for &base in &old[..deleted_before_the_crash] {
+                for sfx in crate::log::files::SEGMENT_SUFFIXES {
+                    let name = crate::log::files::segment_file_name(base, sfx);
+                    fs::remove_file(dir.path().join(name)).unwrap();
+                }
+            }
+            let mut log = open(dir.path(), &c);
+            assert_eq!(
+                (log.log_start_offset(), log.log_end_offset()),
+                (offset, offset)
+            );
+            assert_eq!(
+                log.segments().len(),
+                old.len() - deleted_before_the_crash + 1
+            );
+            assert!(log.read(offset, 100, true).unwrap().is_empty());
+            assert!(log.leader_epoch_cache().entries().is_empty());
+            assert_disk_matches(&log);
+            let r = log.apply_retention(-1, -1, 0).unwrap();
+            assert_eq!(r.deleted_segments, old[deleted_before_the_crash..]);
+            check_started_over(dir.path(), &c, log, offset);
+        }
+
+        // After step 4: only the new segment, with the old log's epoch checkpoint.
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = follower_log(dir.path(), &c);
+        let entries = log.leader_epoch_cache().entries().to_vec();
+        log.truncate_fully_and_start_at(offset).unwrap();
+        drop(log);
+        write_checkpoint(dir.path(), &entries).unwrap();
+        let log = open(dir.path(), &c);
+        check_started_over(dir.path(), &c, log, offset);
     }
 }
 
