@@ -1168,6 +1168,7 @@ fn controller_config() -> ClusterConfig {
         transaction_state_log_replication_factor: 3,
         offsets_topic_num_partitions: 50,
         transaction_state_log_num_partitions: 50,
+        replication: Default::default(),
     }
 }
 

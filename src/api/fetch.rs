@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::select_all;
+use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::ProducerId;
+use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use tokio::sync::watch;
@@ -31,7 +33,7 @@ use crate::broker::TopicRef;
 use crate::error::Code;
 use crate::log::legacy::down_convert;
 use crate::log::{BatchHeader, FileSlice, LogError};
-use crate::partition::Partition;
+use crate::partition::{Isolation, Partition, Progress, ReplicaFetchError};
 
 /// A fetch response whose record data stays in the segment files until it is
 /// written to the socket: `records[t][p]` are the file ranges of topic `t`,
@@ -44,6 +46,9 @@ pub struct FetchReply {
 struct WantedTopic {
     /// Each wanted partition as this broker serves it: its leader copy, or the error code.
     resolved: Vec<Result<Arc<Partition>, Code>>,
+    /// Where the fetcher's log diverged from the leader's (`(epoch, end offset)` to truncate
+    /// to): no data is read for it.
+    diverging: Vec<Option<(i32, i64)>>,
     name: TopicName,
     id: Uuid,
     partitions: Vec<(i32, i64, i32)>, // (partition, fetch offset, partition max bytes)
@@ -52,32 +57,55 @@ struct WantedTopic {
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
     let b = &ctx.broker;
     let use_ids = ctx.version >= 13;
+    // A follower replicating (Kafka's replica fetch): the replica id in ReplicaState from v15,
+    // in the request before.
+    let replica_id = if ctx.version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    let follower = (replica_id >= 0).then_some(replica_id);
+    let now = b.now_ms();
     let wanted: Vec<WantedTopic> = req
         .topics
         .into_iter()
-        .map(|t| WantedTopic {
-            resolved: t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let at = if use_ids {
-                        TopicRef::Id(t.topic_id)
-                    } else {
-                        TopicRef::Name(t.topic.as_str())
-                    };
-                    b.leader_partition(at, p.partition)
-                })
-                .collect(),
-            name: t.topic,
-            id: t.topic_id,
-            partitions: t
-                .partitions
-                .iter()
-                .map(|p| (p.partition, p.fetch_offset, p.partition_max_bytes))
-                .collect(),
+        .map(|t| {
+            let mut resolved = Vec::with_capacity(t.partitions.len());
+            let mut diverging = Vec::with_capacity(t.partitions.len());
+            for p in &t.partitions {
+                let at = if use_ids {
+                    TopicRef::Id(t.topic_id)
+                } else {
+                    TopicRef::Name(t.topic.as_str())
+                };
+                let (r, d) = match b.leader_partition(at, p.partition) {
+                    Ok(part) => check_fetch(ctx, follower, &part, p, now)
+                        .map_or_else(|code| (Err(code), None), |d| (Ok(part), d)),
+                    Err(code) => (Err(code), None),
+                };
+                resolved.push(r);
+                diverging.push(d);
+            }
+            WantedTopic {
+                resolved,
+                diverging,
+                name: t.topic,
+                id: t.topic_id,
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| (p.partition, p.fetch_offset, p.partition_max_bytes))
+                    .collect(),
+            }
         })
         .collect();
-    let read_committed = req.isolation_level == 1;
+    let isolation = if follower.is_some() {
+        Isolation::LogEnd
+    } else if req.isolation_level == 1 {
+        Isolation::Committed
+    } else {
+        Isolation::HighWatermark
+    };
     let max_bytes = if req.max_bytes <= 0 {
         i32::MAX
     } else {
@@ -88,13 +116,13 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
 
     loop {
         // Subscribe before reading, so an append between the read and the wait still wakes us.
-        let mut wakers: Vec<watch::Receiver<i64>> = Vec::new();
+        let mut wakers: Vec<watch::Receiver<Progress>> = Vec::new();
         for w in &wanted {
             for part in w.resolved.iter().flatten() {
                 wakers.push(part.subscribe());
             }
         }
-        let (reply, bytes, errors) = read_all(&wanted, use_ids, read_committed, max_bytes);
+        let (reply, bytes, errors) = read_all(&wanted, use_ids, isolation, max_bytes);
         if bytes >= min_bytes || errors || bytes >= max_bytes || Instant::now() >= deadline {
             return finish(ctx.version, &wanted, reply);
         }
@@ -105,7 +133,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         let changed = select_all(wakers.iter_mut().map(|rx| Box::pin(rx.changed())));
         if tokio::time::timeout_at(deadline, changed).await.is_err() {
             // Timed out: one last read, which may still be short of min_bytes.
-            let reply = read_all(&wanted, use_ids, read_committed, max_bytes).0;
+            let reply = read_all(&wanted, use_ids, isolation, max_bytes).0;
             return finish(ctx.version, &wanted, reply);
         }
     }
@@ -179,12 +207,53 @@ fn down_convert_partition(
 
 /// One pass over every requested partition. Returns the response, the bytes
 /// of record data in it, and whether any partition had an error.
+/// Before reading a partition for a fetch (Kafka's `Partition.fetchRecords` checks): the
+/// fetcher's leader epoch against this leader's (FENCED_LEADER_EPOCH when older,
+/// UNKNOWN_LEADER_EPOCH when newer); its last fetched epoch against this log's epochs, giving
+/// the diverging epoch to truncate to (KIP-320, KIP-595); and for a follower, what its fetch
+/// tells the leader (its log end; the ISR it may join, asked of the controller here).
+fn check_fetch(
+    ctx: &RequestContext,
+    follower: Option<i32>,
+    partition: &Arc<Partition>,
+    p: &FetchPartition,
+    now: i64,
+) -> Result<Option<(i32, i64)>, Code> {
+    let epoch = partition.leader_epoch();
+    if p.current_leader_epoch >= 0 && p.current_leader_epoch < epoch {
+        return Err(E::FencedLeaderEpoch.code());
+    }
+    if p.current_leader_epoch > epoch {
+        return Err(E::UnknownLeaderEpoch.code());
+    }
+    if p.last_fetched_epoch >= 0 {
+        let (end_epoch, end_offset) = partition.end_offset_for_epoch(p.last_fetched_epoch);
+        if end_offset < p.fetch_offset || end_epoch < p.last_fetched_epoch {
+            return Ok(Some((end_epoch, end_offset)));
+        }
+    }
+    if let Some(replica) = follower {
+        let seen = partition
+            .record_follower_fetch(replica, p.current_leader_epoch, p.fetch_offset, now)
+            .map_err(|e| match e {
+                ReplicaFetchError::NotLeaderOrFollower => E::NotLeaderOrFollower.code(),
+                ReplicaFetchError::FencedLeaderEpoch => E::FencedLeaderEpoch.code(),
+                ReplicaFetchError::UnknownLeaderEpoch => E::UnknownLeaderEpoch.code(),
+            })?;
+        if let Some(change) = seen.expand_isr {
+            ctx.broker.alter_isr(partition.clone(), change);
+        }
+    }
+    Ok(None)
+}
+
 fn read_all(
     wanted: &[WantedTopic],
     use_ids: bool,
-    read_committed: bool,
+    isolation: Isolation,
     max_bytes: usize,
 ) -> (FetchReply, usize, bool) {
+    let read_committed = isolation == Isolation::Committed;
     let mut total = 0usize;
     let mut any_error = false;
     let mut topics = Vec::with_capacity(wanted.len());
@@ -213,11 +282,23 @@ fn read_all(
                 part_records.push(Vec::new());
                 continue;
             };
+            if let Some((epoch, end_offset)) = w.diverging[i] {
+                let o = partition.offsets();
+                pd.high_watermark = o.high_watermark;
+                pd.last_stable_offset = o.last_stable_offset;
+                pd.log_start_offset = o.log_start_offset;
+                pd.diverging_epoch = EpochEndOffset::default()
+                    .with_epoch(epoch)
+                    .with_end_offset(end_offset);
+                parts.push(pd);
+                part_records.push(Vec::new());
+                continue;
+            }
             let limit = (part_max.max(0) as usize).min(max_bytes.saturating_sub(total));
             // Kafka returns the first batch of the first non-empty partition even
             // when it exceeds the limits, so a consumer always makes progress.
             let min_one = total == 0;
-            let read = partition.read(offset, limit, min_one, read_committed);
+            let read = partition.read(offset, limit, min_one, isolation);
             pd.high_watermark = read.offsets.high_watermark;
             pd.last_stable_offset = read.offsets.last_stable_offset;
             pd.log_start_offset = read.offsets.log_start_offset;

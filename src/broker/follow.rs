@@ -2,18 +2,19 @@
 //! this node are opened (created empty when new), the topics the cluster no longer has are
 //! dropped with their data, and topic configs follow the image.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::Broker;
+use crate::cluster::records::PartitionState;
+use crate::partition::Partition;
 
-/// A topic of the image as this node holds it: name, id, configs, the partitions assigned here
-/// with their leader epochs.
+/// A topic of the image as this node holds it: name, id, configs, the partitions assigned here.
 type Wanted = (
     String,
     uuid::Uuid,
     BTreeMap<String, String>,
-    Vec<(i32, i32)>,
+    Vec<PartitionState>,
 );
 
 impl Broker {
@@ -41,7 +42,7 @@ impl Broker {
     }
 
     /// Make the local topics match the image: what to host, what to drop, which configs.
-    pub fn reconcile(&self) {
+    pub fn reconcile(self: &Arc<Self>) {
         let Some(cluster) = &self.cluster else {
             return;
         };
@@ -57,7 +58,7 @@ impl Broker {
                         .partitions
                         .iter()
                         .filter(|p| p.replicas.contains(&me))
-                        .map(|p| (p.partition, p.leader_epoch))
+                        .cloned()
                         .collect();
                     (t.name.clone(), t.id, t.configs.clone(), mine)
                 })
@@ -96,10 +97,16 @@ impl Broker {
             }
         }
         let now = self.now_ms();
+        let mut fetch: HashMap<i32, BTreeMap<(uuid::Uuid, i32), Arc<Partition>>> = HashMap::new();
         for (name, id, configs, mine) in wanted {
-            for (p, epoch) in mine {
+            for state in mine {
+                let p = state.partition;
                 match self.topics.ensure_partition(&name, id, p, &configs, now) {
-                    Ok(partition) => partition.set_leader_epoch(epoch),
+                    Ok(partition) => {
+                        if let Some(leader) = self.take_role(&partition, &state, now) {
+                            fetch.entry(leader).or_default().insert((id, p), partition);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(topic = %name, partition = p, "cannot open partition: {e}")
                     }
@@ -107,7 +114,34 @@ impl Broker {
             }
             self.topics.follow_configs(&name, &configs);
         }
+        self.assign_fetchers(fetch);
         self.follow_coordinators();
+    }
+
+    /// Give `partition` the role `state` says this node has: leader, or follower of another
+    /// node (returned: the leader to fetch from), or follower of no one while it has no leader.
+    pub(super) fn take_role(
+        &self,
+        partition: &Partition,
+        state: &PartitionState,
+        now: i64,
+    ) -> Option<i32> {
+        let me = self.node_id;
+        if state.leader == me {
+            let others = |v: &[i32]| v.iter().copied().filter(|&r| r != me).collect::<Vec<_>>();
+            if let Err(e) = partition.become_leader(
+                state.leader_epoch,
+                state.partition_epoch,
+                &others(&state.replicas),
+                &others(&state.isr),
+                now,
+            ) {
+                tracing::error!(topic = %partition.topic, partition = partition.index, "cannot take the lead: {e}");
+            }
+            return None;
+        }
+        partition.become_follower(state.leader, state.leader_epoch);
+        (state.leader >= 0).then_some(state.leader)
     }
 
     /// Dynamic broker configs follow the image: the cluster-wide default and this node's layer.

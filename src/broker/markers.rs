@@ -56,7 +56,7 @@ impl Broker {
     }
 
     /// A connection to broker `id`'s inter-broker listener (new when its address changed).
-    fn peer(&self, id: i32, peers: &mut HashMap<i32, Arc<Peer>>) -> Option<Arc<Peer>> {
+    pub(super) fn peer(&self, id: i32, peers: &mut HashMap<i32, Arc<Peer>>) -> Option<Arc<Peer>> {
         let cluster = self.cluster.as_ref()?;
         let addr = {
             let image = cluster.image();

@@ -15,6 +15,7 @@ use uuid::Uuid;
 pub mod coordinators;
 mod follow;
 mod markers;
+pub mod replication;
 pub mod view;
 
 pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};
@@ -44,6 +45,8 @@ pub struct Broker {
     pub cluster: Option<Arc<Cluster>>,
     /// One producer id block request to the controller at a time.
     producer_id_refill: tokio::sync::Mutex<()>,
+    /// The replica fetchers of a cluster node, one per leader it follows partitions of.
+    fetchers: replication::Fetchers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,8 @@ impl Broker {
         if broker.cluster.is_some() {
             broker.join_cluster_coordinators();
             broker.follow_image(shutdown.clone());
+            broker.expire_isr(shutdown.clone());
+            broker.checkpoint_high_watermarks(shutdown.clone());
         }
         broker.deliver_markers(shutdown);
         Ok(broker)
@@ -143,6 +148,7 @@ impl Broker {
             clock,
             cluster,
             producer_id_refill: tokio::sync::Mutex::new(()),
+            fetchers: Default::default(),
         }))
     }
 

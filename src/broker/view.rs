@@ -241,7 +241,7 @@ impl Broker {
         // Read before the image guard: `is_fenced` reads the image itself, and a second read
         // lock on one thread deadlocks against a waiting writer.
         let fenced = cluster.is_fenced();
-        let (name, id, configs, epoch) = {
+        let (name, id, configs, state) = {
             let image = cluster.image();
             let t = match topic {
                 TopicRef::Name(n) => image.topics.get(n),
@@ -255,29 +255,33 @@ impl Broker {
             if p.leader != self.node_id || fenced {
                 return Err(E::NotLeaderOrFollower.code());
             }
-            // The usual case, on every produce and fetch: the partition is open already.
+            // The usual case, on every produce and fetch: the partition is open and leads.
             if let Some(local) = self
                 .topics
                 .get(&t.name)
                 .filter(|l| l.id == t.id)
                 .and_then(|l| l.partition(index))
+                && local.leads_at(p.leader_epoch)
             {
-                local.set_leader_epoch(p.leader_epoch);
                 return Ok(local);
             }
-            (t.name.clone(), t.id, t.configs.clone(), p.leader_epoch)
+            (t.name.clone(), t.id, t.configs.clone(), p.clone())
         };
         let topic = name.as_str();
-        // Usually already there: the image follower creates a partition as soon as it is
-        // assigned here. A request can beat it by a moment.
+        // Usually already there and leading: the image follower opens a partition and gives
+        // it its role as soon as the image moves. A request can beat it by a moment.
+        let now = self.now_ms();
         let partition = self
             .topics
-            .ensure_partition(topic, id, index, &configs, self.now_ms())
+            .ensure_partition(topic, id, index, &configs, now)
             .map_err(|e| {
                 tracing::warn!(topic, partition = index, "cannot open partition: {e}");
                 E::NotLeaderOrFollower.code()
             })?;
-        partition.set_leader_epoch(epoch);
+        self.take_role(&partition, &state, now);
+        if !partition.leads_at(state.leader_epoch) {
+            return Err(E::NotLeaderOrFollower.code());
+        }
         Ok(partition)
     }
 

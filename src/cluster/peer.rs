@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, RequestHeader, ResponseHeader, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
+    ApiKey, FetchRequest, FetchResponse, RequestHeader, ResponseHeader, WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,6 +60,17 @@ impl Peer {
         req.encode(&mut body, VERSION).map_err(bad)?;
         let mut resp = self.exchange(key, VERSION, &body, timeout).await?;
         WriteTxnMarkersResponse::decode(&mut resp, VERSION).map_err(bad)
+    }
+
+    /// Fetch v15 (ReplicaState, topic ids, last fetched epochs): a follower's fetch.
+    pub async fn fetch(&self, req: &FetchRequest, timeout: Duration) -> io::Result<FetchResponse> {
+        const VERSION: i16 = 15;
+        let mut body = BytesMut::new();
+        req.encode(&mut body, VERSION).map_err(bad)?;
+        let mut resp = self
+            .exchange(ApiKey::Fetch, VERSION, &body, timeout)
+            .await?;
+        FetchResponse::decode(&mut resp, VERSION).map_err(bad)
     }
 
     /// One exchange within `timeout`. The connection is taken out for it and put back only

@@ -74,6 +74,41 @@ pub struct ClusterConfig {
     /// broker keeps one of each).
     pub offsets_topic_num_partitions: i32,
     pub transaction_state_log_num_partitions: i32,
+    pub replication: ReplicationConfig,
+}
+
+/// How followers replicate and leaders judge them (Kafka's `replica.*` keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// `replica.lag.time.max.ms`: an in-sync follower not caught up for this long leaves the ISR.
+    pub lag_time_max_ms: i64,
+    /// `replica.fetch.wait.max.ms`: how long a follower's fetch may wait at the leader.
+    pub fetch_wait_max_ms: i64,
+    /// `replica.fetch.min.bytes`.
+    pub fetch_min_bytes: i64,
+    /// `replica.fetch.max.bytes`: per partition.
+    pub fetch_max_bytes: i64,
+    /// `replica.fetch.response.max.bytes`: per fetch.
+    pub fetch_response_max_bytes: i64,
+    /// `replica.fetch.backoff.ms`: after a failed fetch.
+    pub fetch_backoff_ms: i64,
+    /// `replica.high.watermark.checkpoint.interval.ms`.
+    pub high_watermark_checkpoint_interval_ms: i64,
+}
+
+impl Default for ReplicationConfig {
+    /// Kafka's defaults.
+    fn default() -> ReplicationConfig {
+        ReplicationConfig {
+            lag_time_max_ms: 30_000,
+            fetch_wait_max_ms: 500,
+            fetch_min_bytes: 1,
+            fetch_max_bytes: 1_048_576,
+            fetch_response_max_bytes: 10_485_760,
+            fetch_backoff_ms: 1000,
+            high_watermark_checkpoint_interval_ms: 5000,
+        }
+    }
 }
 
 /// One entry of `controller.quorum.voters`: `id@host:port`.
@@ -207,6 +242,48 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         T::Int,
         Some("2000"),
         "How often a broker heartbeats to the active controller.",
+    ),
+    key(
+        "replica.lag.time.max.ms",
+        T::Int,
+        Some("30000"),
+        "An in-sync follower that has not caught up with its leader for this long leaves the ISR.",
+    ),
+    key(
+        "replica.fetch.wait.max.ms",
+        T::Int,
+        Some("500"),
+        "How long a follower's fetch waits at the leader for new data.",
+    ),
+    key(
+        "replica.fetch.min.bytes",
+        T::Int,
+        Some("1"),
+        "Bytes a follower's fetch waits for.",
+    ),
+    key(
+        "replica.fetch.max.bytes",
+        T::Int,
+        Some("1048576"),
+        "Bytes a follower fetches per partition (at least one batch).",
+    ),
+    key(
+        "replica.fetch.response.max.bytes",
+        T::Int,
+        Some("10485760"),
+        "Bytes a follower fetches per request.",
+    ),
+    key(
+        "replica.fetch.backoff.ms",
+        T::Int,
+        Some("1000"),
+        "Wait after a follower's fetch failed.",
+    ),
+    key(
+        "replica.high.watermark.checkpoint.interval.ms",
+        T::Int,
+        Some("5000"),
+        "How often high watermarks are written to replication-offset-checkpoint.",
     ),
     key(
         "log.dirs",
@@ -375,7 +452,13 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "min.insync.replicas",
         T::Int,
         Some("1"),
-        "Accepted; a single broker.",
+        "Default min.insync.replicas of topics: acks=all writes need this many in-sync replicas.",
+    ),
+    key(
+        "unclean.leader.election.enable",
+        T::Boolean,
+        Some("false"),
+        "Default unclean.leader.election.enable of topics: elect a replica outside the ISR when no in-sync one is alive (may lose acknowledged records). Set cluster-wide with kafka-configs.sh --entity-type brokers --entity-default.",
     ),
     key(
         "group.initial.rebalance.delay.ms",
@@ -490,6 +573,7 @@ pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
     "message.max.bytes",
     "compression.type",
     "min.insync.replicas",
+    "unclean.leader.election.enable",
 ];
 
 /// A listener: name (PLAINTEXT, CONTROLLER, …), host and port.
@@ -862,6 +946,18 @@ fn parse_cluster(
         offsets_topic_num_partitions: int("offsets.topic.num.partitions", 50)?.min(10_000) as i32,
         transaction_state_log_num_partitions: int("transaction.state.log.num.partitions", 50)?
             .min(10_000) as i32,
+        replication: ReplicationConfig {
+            lag_time_max_ms: int("replica.lag.time.max.ms", 30_000)?,
+            fetch_wait_max_ms: int("replica.fetch.wait.max.ms", 500)?,
+            fetch_min_bytes: int("replica.fetch.min.bytes", 1)?,
+            fetch_max_bytes: int("replica.fetch.max.bytes", 1_048_576)?,
+            fetch_response_max_bytes: int("replica.fetch.response.max.bytes", 10_485_760)?,
+            fetch_backoff_ms: int("replica.fetch.backoff.ms", 1000)?,
+            high_watermark_checkpoint_interval_ms: int(
+                "replica.high.watermark.checkpoint.interval.ms",
+                5000,
+            )?,
+        },
     }))
 }
 

@@ -123,7 +123,12 @@ pub const TOPIC_KEYS: &[TopicKeySpec] = &[
     topic_key("segment.index.bytes", T::Int, None, "10485760"),
     topic_key("segment.jitter.ms", T::Long, None, "0"),
     topic_key("segment.ms", T::Long, Some("log.roll.ms"), "604800000"),
-    topic_key("unclean.leader.election.enable", T::Boolean, None, "false"),
+    topic_key(
+        "unclean.leader.election.enable",
+        T::Boolean,
+        Some("unclean.leader.election.enable"),
+        "false",
+    ),
 ];
 
 /// The spec of a known topic key.

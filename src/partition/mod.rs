@@ -22,6 +22,7 @@
 
 mod load;
 pub mod producer_state;
+pub mod replicas;
 pub mod txn_index;
 
 use std::path::{Path, PathBuf};
@@ -35,12 +36,13 @@ use tokio::sync::watch;
 use crate::log::control::{self, Marker};
 use crate::log::records::all_records_keyed;
 use crate::log::{
-    AppendResult, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError, PartitionLog,
-    RetentionResult, stamp_log_append_time, validate_batches,
+    AppendResult, BatchHeader, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError,
+    PartitionLog, RetentionResult, stamp_log_append_time, validate_batches,
 };
 use producer_state::{
     AbortedTxn, BatchMetadata, ProducerStateError, ProducerStateTable, SequenceCheck, last_sequence,
 };
+use replicas::LeaderState;
 use txn_index::{TxnEvent, TxnIndex};
 
 /// The leader epoch of a single broker's partitions, which never change leader (in a cluster
@@ -55,6 +57,9 @@ pub enum AppendOrigin {
     Client,
     /// The broker's own writes: transaction markers, internal-topic records.
     Coordinator,
+    /// A follower storing its leader's batches as they are (offsets and epochs kept):
+    /// producer state is recorded without checking, as the leader checked it.
+    Replication,
 }
 
 /// Batches that passed [`Partition::validate`]; only `validate` makes them.
@@ -129,21 +134,102 @@ pub struct ActiveProducer {
     pub current_txn_start_offset: i64,
 }
 
+/// How far a read may go (Kafka's FetchIsolation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// A follower replicating: up to the log end.
+    LogEnd,
+    /// read_uncommitted consumers: up to the high watermark.
+    HighWatermark,
+    /// read_committed consumers: up to the last stable offset.
+    Committed,
+}
+
+/// The log end offset and high watermark, as the partition's progress watch sends them after
+/// every change of either: followers' fetches wait on the first, consumers' on the second,
+/// acks=all produces on the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+}
+
+/// This node's part in replicating the partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// It leads: clients write here, followers fetch from here.
+    Leader(LeaderState),
+    /// It copies `leader`'s log, fetching at `leader_epoch`.
+    Follower { leader: i32, leader_epoch: i32 },
+    /// Opened in a cluster before the metadata said what it is: nothing moves the high
+    /// watermark.
+    Unassigned,
+}
+
+/// Why the leader refused a follower's fetch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaFetchError {
+    /// This node does not lead the partition, or `replica` is not one of its followers.
+    NotLeaderOrFollower,
+    /// The follower's epoch is older than the leader's.
+    FencedLeaderEpoch,
+    /// The follower's epoch is newer than the leader's (the leader has not heard of it yet).
+    UnknownLeaderEpoch,
+}
+
+/// What the leader learnt from a follower's fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerFetch {
+    /// The ISR (with the leader) to ask the controller for, now that the follower caught up.
+    pub expand_isr: Option<IsrRequest>,
+}
+
+/// An ISR change the leader asks the controller for (Kafka's AlterPartition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsrRequest {
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    /// The new ISR without the leader (this node), sorted; the caller adds itself.
+    pub isr: Vec<i32>,
+}
+
 /// Everything one partition's writer and readers share, behind the partition lock.
 struct PartitionState {
     log: PartitionLog,
     producers: ProducerStateTable,
     txn_index: TxnIndex,
+    high_watermark: i64,
+    role: Role,
 }
 
 impl PartitionState {
     fn offsets(&self) -> PartitionOffsets {
         let end = self.log.log_end_offset();
+        let hw = self.high_watermark.clamp(self.log.log_start_offset(), end);
         PartitionOffsets {
             log_start_offset: self.log.log_start_offset(),
             log_end_offset: end,
-            high_watermark: end,
-            last_stable_offset: self.producers.first_unstable_offset().unwrap_or(end),
+            high_watermark: hw,
+            last_stable_offset: self.producers.first_unstable_offset().unwrap_or(hw).min(hw),
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let o = self.offsets();
+        Progress {
+            log_end_offset: o.log_end_offset,
+            high_watermark: o.high_watermark,
+        }
+    }
+
+    /// A leader's high watermark after its log or its followers moved: the smallest log end
+    /// over the leader and its maximal ISR, never lower than before.
+    fn maybe_increment_high_watermark(&mut self) {
+        if let Role::Leader(l) = &self.role {
+            let candidate = l.high_watermark(self.log.log_end_offset());
+            if candidate > self.high_watermark {
+                self.high_watermark = candidate;
+            }
         }
     }
 
@@ -188,7 +274,7 @@ impl PartitionState {
                         offset,
                     });
                 }
-                if b.producer_id >= 0 && origin == AppendOrigin::Client {
+                if b.producer_id >= 0 && origin != AppendOrigin::Coordinator {
                     self.producers.record(
                         b.producer_id,
                         b.producer_epoch,
@@ -213,8 +299,9 @@ pub struct Partition {
     state: Mutex<PartitionState>,
     /// Log end offset when the cleaner last compacted this partition (-1: never).
     cleaned_through: AtomicI64,
-    /// Log end offset after each append; long-polling fetches wait on it.
-    end_offset: watch::Sender<i64>,
+    /// Log end offset and high watermark after every change; long-polling fetches and
+    /// acks=all produces wait on it.
+    progress: watch::Sender<Progress>,
     /// The partition's current leader epoch, stamped on every batch appended.
     leader_epoch: AtomicI32,
 }
@@ -231,13 +318,38 @@ impl Partition {
     }
 
     /// Open (or create) the partition's directory, recover its log and rebuild its producer
-    /// state (see [`load`]).
+    /// state (see [`load`]), as the single broker's partition: it leads alone, so its high
+    /// watermark is its log end.
     pub fn open(
         topic: &str,
         index: i32,
         dir: &Path,
         config: LogConfig,
         now_ms: i64,
+    ) -> Result<Arc<Partition>, LogError> {
+        Self::open_as(topic, index, dir, config, now_ms, None)
+    }
+
+    /// Open a partition of a cluster: no role until the metadata gives it one, the high
+    /// watermark as last checkpointed (`None`: the log start).
+    pub fn open_replica(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        high_watermark: Option<i64>,
+    ) -> Result<Arc<Partition>, LogError> {
+        Self::open_as(topic, index, dir, config, now_ms, Some(high_watermark))
+    }
+
+    fn open_as(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        replica: Option<Option<i64>>,
     ) -> Result<Arc<Partition>, LogError> {
         let log = PartitionLog::open(dir, config, now_ms)?;
         let (producers, txn_index) = load::producer_state(&log)?;
@@ -246,19 +358,39 @@ impl Partition {
         let epoch = log
             .latest_epoch()
             .map_or(LEADER_EPOCH, |e| e.epoch.max(LEADER_EPOCH));
+        let (role, high_watermark) = match replica {
+            None => (Role::Leader(LeaderState::solo(epoch)), log.log_end_offset()),
+            Some(hw) => (
+                Role::Unassigned,
+                hw.unwrap_or(0)
+                    .clamp(log.log_start_offset(), log.log_end_offset()),
+            ),
+        };
+        let state = PartitionState {
+            log,
+            producers,
+            txn_index,
+            high_watermark,
+            role,
+        };
         Ok(Arc::new(Partition {
             topic: topic.to_string(),
             index,
             dir: dir.to_path_buf(),
-            end_offset: watch::Sender::new(log.log_end_offset()),
+            progress: watch::Sender::new(state.progress()),
             cleaned_through: AtomicI64::new(-1),
             leader_epoch: AtomicI32::new(epoch),
-            state: Mutex::new(PartitionState {
-                log,
-                producers,
-                txn_index,
-            }),
+            state: Mutex::new(state),
         }))
+    }
+
+    /// Tell waiters where the log end and high watermark are now (after the lock is released).
+    fn publish(&self, progress: Progress) {
+        self.progress.send_if_modified(|p| {
+            let changed = *p != progress;
+            *p = progress;
+            changed
+        });
     }
 
     /// The partition directory.
@@ -281,7 +413,7 @@ impl Partition {
                 let c = st.log.config();
                 (c.max_message_bytes, c.log_append_time, c.compact)
             }
-            AppendOrigin::Coordinator => (usize::MAX, false, false),
+            AppendOrigin::Coordinator | AppendOrigin::Replication => (usize::MAX, false, false),
         };
         let mut batches = validate_batches(&payload, max_bytes)?;
         if origin == AppendOrigin::Client && batches.iter().any(|b| b.is_control) {
@@ -355,10 +487,245 @@ impl Partition {
         let epoch = self.leader_epoch.load(Ordering::Relaxed);
         let r = st.log.append(&mut payload, &batches, epoch, now_ms)?;
         st.after_append(&payload, &batches, origin, &r);
-        let leo = st.log.log_end_offset();
+        st.maybe_increment_high_watermark();
+        let progress = st.progress();
         drop(st);
-        self.end_offset.send_replace(leo);
+        self.publish(progress);
         Ok(AppendOutcome::Appended(r))
+    }
+
+    /// Whether this node leads the partition at `leader_epoch`.
+    pub fn leads_at(&self, leader_epoch: i32) -> bool {
+        matches!(&self.state.lock().role, Role::Leader(l) if l.leader_epoch == leader_epoch)
+    }
+
+    /// This node's role now.
+    pub fn role(&self) -> Role {
+        self.state.lock().role.clone()
+    }
+
+    /// The metadata made this node the partition's leader at `leader_epoch` (`followers`: the
+    /// other replicas, `isr_followers`: those of them in sync). A new epoch starts at the log
+    /// end (Kafka's maybeAssignEpochStartOffset: followers truncate against it even before the
+    /// epoch's first batch) and forgets what the followers had; the same epoch again (an ISR
+    /// change, a replica added) only updates the sets.
+    pub fn become_leader(
+        &self,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        followers: &[i32],
+        isr_followers: &[i32],
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let mut st = self.state.lock();
+        match &mut st.role {
+            Role::Leader(l) if l.leader_epoch == leader_epoch => {
+                l.update(partition_epoch, followers, isr_followers);
+            }
+            _ => {
+                let end = st.log.log_end_offset();
+                if st.log.latest_epoch().is_none_or(|e| e.epoch < leader_epoch) {
+                    st.log.assign_epoch_start(leader_epoch, end)?;
+                }
+                st.role = Role::Leader(LeaderState::new(
+                    leader_epoch,
+                    partition_epoch,
+                    followers,
+                    isr_followers,
+                    end,
+                    now_ms,
+                ));
+                tracing::info!(topic = %self.topic, partition = self.index, leader_epoch, log_end_offset = end, "leading partition");
+            }
+        }
+        self.leader_epoch.store(leader_epoch, Ordering::Relaxed);
+        st.maybe_increment_high_watermark();
+        let progress = st.progress();
+        drop(st);
+        self.publish(progress);
+        Ok(())
+    }
+
+    /// The metadata made `leader` the partition's leader at `leader_epoch`; this node copies it.
+    pub fn become_follower(&self, leader: i32, leader_epoch: i32) {
+        let mut st = self.state.lock();
+        let next = Role::Follower {
+            leader,
+            leader_epoch,
+        };
+        if st.role != next {
+            tracing::info!(topic = %self.topic, partition = self.index, leader, leader_epoch, "following partition");
+            st.role = next;
+            drop(st);
+            // Writes waiting for their ISR here learn that this node no longer leads.
+            self.progress.send_modify(|_| {});
+        }
+        self.leader_epoch.store(leader_epoch, Ordering::Relaxed);
+    }
+
+    /// Where a follower fetches from: `(log end offset, epoch of its last batch, log start
+    /// offset)`, the last epoch -1 for an empty log.
+    pub fn fetch_position(&self) -> (i64, i32, i64) {
+        let st = self.state.lock();
+        (
+            st.log.log_end_offset(),
+            st.log.latest_epoch().map_or(-1, |e| e.epoch),
+            st.log.log_start_offset(),
+        )
+    }
+
+    /// The leader's side of a follower's fetch (Kafka's fetch from a replica): check the
+    /// follower's epoch, record that `replica` has everything below `fetch_offset`, move the
+    /// high watermark and tell whether the follower may join the ISR now.
+    pub fn record_follower_fetch(
+        &self,
+        replica: i32,
+        current_leader_epoch: i32,
+        fetch_offset: i64,
+        now_ms: i64,
+    ) -> Result<FollowerFetch, ReplicaFetchError> {
+        let mut st = self.state.lock();
+        let end = st.log.log_end_offset();
+        let Role::Leader(l) = &mut st.role else {
+            return Err(ReplicaFetchError::NotLeaderOrFollower);
+        };
+        if current_leader_epoch >= 0 && current_leader_epoch < l.leader_epoch {
+            return Err(ReplicaFetchError::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > l.leader_epoch {
+            return Err(ReplicaFetchError::UnknownLeaderEpoch);
+        }
+        if !l.is_follower(replica) {
+            return Err(ReplicaFetchError::NotLeaderOrFollower);
+        }
+        l.record_fetch(replica, fetch_offset.min(end), end, now_ms);
+        st.maybe_increment_high_watermark();
+        let hw = st.offsets().high_watermark;
+        let Role::Leader(l) = &st.role else {
+            unreachable!("checked above, under the same lock")
+        };
+        let expand_isr = l.isr_to_expand(replica, hw).map(|isr| IsrRequest {
+            leader_epoch: l.leader_epoch,
+            partition_epoch: l.partition_epoch,
+            isr,
+        });
+        let progress = st.progress();
+        drop(st);
+        self.publish(progress);
+        Ok(FollowerFetch { expand_isr })
+    }
+
+    /// A leader's ISR shrink, when in-sync followers lag more than `max_lag_ms`.
+    pub fn isr_to_shrink(&self, now_ms: i64, max_lag_ms: i64) -> Option<IsrRequest> {
+        let st = self.state.lock();
+        let Role::Leader(l) = &st.role else {
+            return None;
+        };
+        let isr = l.isr_to_shrink(st.log.log_end_offset(), now_ms, max_lag_ms)?;
+        let r = IsrRequest {
+            leader_epoch: l.leader_epoch,
+            partition_epoch: l.partition_epoch,
+            isr,
+        };
+        Some(r)
+    }
+
+    /// An ISR change (`isr` without the leader) was sent to the controller at
+    /// `partition_epoch`: until it is settled it counts for the high watermark and no other
+    /// is asked. `None` clears it (the controller refused, or the request failed).
+    pub fn set_pending_isr(&self, partition_epoch: i32, isr: Option<Vec<i32>>) {
+        let mut st = self.state.lock();
+        if let Role::Leader(l) = &mut st.role
+            && l.partition_epoch == partition_epoch
+        {
+            l.pending_isr = isr;
+        }
+    }
+
+    /// `(high watermark, in-sync replicas with the leader)` while this node leads at
+    /// `leader_epoch` (what an acks=all write waits on).
+    pub fn replication_status(&self, leader_epoch: i32) -> Option<(i64, usize)> {
+        let st = self.state.lock();
+        match &st.role {
+            Role::Leader(l) if l.leader_epoch == leader_epoch => {
+                Some((st.offsets().high_watermark, l.isr_size()))
+            }
+            _ => None,
+        }
+    }
+
+    /// In-sync replicas including the leader, when this node leads (what `min.insync.replicas`
+    /// is checked against).
+    pub fn in_sync_replicas(&self) -> Option<usize> {
+        match &self.state.lock().role {
+            Role::Leader(l) => Some(l.isr_size()),
+            _ => None,
+        }
+    }
+
+    /// A follower stores batches fetched from its leader as they are (offsets and epochs
+    /// kept, [`PartitionLog::append_as_follower`]), with producer state and the transaction
+    /// index following; its high watermark becomes the leader's, capped by its own log end,
+    /// and its log start follows the leader's. `payload` may be empty (only the offsets moved).
+    /// Nothing is done unless this node still follows at `leader_epoch`.
+    pub fn append_as_follower(
+        &self,
+        leader_epoch: i32,
+        payload: BytesMut,
+        leader_high_watermark: i64,
+        leader_log_start: i64,
+        now_ms: i64,
+    ) -> Result<Option<AppendResult>, AppendError> {
+        let batches = if payload.is_empty() {
+            Vec::new()
+        } else {
+            validate_batches(&payload, usize::MAX)?
+        };
+        let mut st = self.state.lock();
+        // The role moved on since the fetch was sent: what it brought is not for this log.
+        if !matches!(st.role, Role::Follower { leader_epoch: e, .. } if e == leader_epoch) {
+            return Ok(None);
+        }
+        let result = if batches.is_empty() {
+            None
+        } else {
+            let r = st.log.append_as_follower(&payload, &batches, now_ms)?;
+            st.after_append(&payload, &batches, AppendOrigin::Replication, &r);
+            if let Some(last) = batches.last() {
+                let epoch = BatchHeader::parse(&payload[last.position..last.position + last.size])
+                    .map(|h| h.partition_leader_epoch);
+                if let Some(e) = epoch {
+                    self.leader_epoch.fetch_max(e, Ordering::Relaxed);
+                }
+            }
+            Some(r)
+        };
+        let end = st.log.log_end_offset();
+        st.high_watermark = leader_high_watermark.min(end);
+        if leader_log_start > st.log.log_start_offset() && leader_log_start <= end {
+            st.log.delete_records_before(leader_log_start)?;
+        }
+        let progress = st.progress();
+        drop(st);
+        self.publish(progress);
+        Ok(result)
+    }
+
+    /// A follower whose log ends below its leader's log start starts over there, empty (Kafka's
+    /// truncateFullyAndStartAt): producer state and the transaction index are emptied too.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
+        let mut st = self.state.lock();
+        st.log.truncate_fully_and_start_at(offset)?;
+        let (producers, txn_index) = load::producer_state(&st.log)?;
+        st.producers = producers;
+        st.txn_index = txn_index;
+        st.high_watermark = offset;
+        self.cleaned_through.store(-1, Ordering::Relaxed);
+        let progress = st.progress();
+        drop(st);
+        self.publish(progress);
+        tracing::info!(topic = %self.topic, partition = self.index, offset, "replica log emptied to start at the leader's log start");
+        Ok(())
     }
 
     /// Write a transaction marker (a COMMIT or ABORT control batch) of a producer through
@@ -385,14 +752,15 @@ impl Partition {
         }
     }
 
-    /// A receiver that sees the log end offset after every append.
-    pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.end_offset.subscribe()
+    /// A receiver that sees the log end offset and high watermark after every change.
+    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
     }
 
-    /// Fetches waiting on this partition right now (Kafka's fetch purgatory size, per partition).
+    /// Fetches and produces waiting on this partition right now (Kafka's purgatory sizes, per
+    /// partition).
     pub fn waiting_fetches(&self) -> usize {
-        self.end_offset.receiver_count()
+        self.progress.receiver_count()
     }
 
     pub fn offsets(&self) -> PartitionOffsets {
@@ -400,15 +768,15 @@ impl Partition {
     }
 
     /// Whole batches from `offset`, at most `max_bytes` of them unless `min_one` (then at least
-    /// the first batch, whatever its size), up to the last stable offset for read_committed
-    /// readers, else the high watermark.
+    /// the first batch, whatever its size), up to where `isolation` allows.
     pub fn read(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one: bool,
-        read_committed: bool,
+        isolation: Isolation,
     ) -> PartitionRead {
+        let read_committed = isolation == Isolation::Committed;
         let st = self.state.lock();
         let offsets = st.offsets();
         let (start, end) = (offsets.log_start_offset, offsets.log_end_offset);
@@ -428,10 +796,10 @@ impl Partition {
         if offset == end || (max_bytes == 0 && !min_one) {
             return read;
         }
-        let upper = if read_committed {
-            offsets.last_stable_offset
-        } else {
-            offsets.high_watermark
+        let upper = match isolation {
+            Isolation::LogEnd => offsets.log_end_offset,
+            Isolation::HighWatermark => offsets.high_watermark,
+            Isolation::Committed => offsets.last_stable_offset,
         };
         read.slices = st.log.slices_up_to(offset, max_bytes, min_one, upper);
         if read_committed && read.slices.as_ref().is_ok_and(|s| !s.is_empty()) {
@@ -532,8 +900,10 @@ impl Partition {
                 Err(e)
             }
         };
+        st.high_watermark = st.high_watermark.min(end);
+        let progress = st.progress();
         drop(st);
-        self.end_offset.send_replace(end);
+        self.publish(progress);
         tracing::info!(topic = %self.topic, partition = self.index, log_end_offset = end, "truncated partition");
         result
     }

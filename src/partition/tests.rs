@@ -32,15 +32,23 @@ fn every_write_wakes_parked_fetches() {
 
     client_write(&p, batch_bytes(&[(1, "a"), (2, "b")], Compression::None)).unwrap();
     assert!(parked.has_changed().unwrap(), "plain produce");
-    assert_eq!(*parked.borrow_and_update(), 2);
+    assert_eq!(parked.borrow_and_update().log_end_offset, 2);
 
     let idem = batch_bytes_with(&[(3, "c")], Compression::None, 7, 0, 0, false, false);
     client_write(&p, idem).unwrap();
-    assert_eq!(*parked.borrow_and_update(), 3, "idempotent produce");
+    assert_eq!(
+        parked.borrow_and_update().log_end_offset,
+        3,
+        "idempotent produce"
+    );
 
     let txn = batch_bytes_with(&[(4, "d")], Compression::None, 8, 0, 0, true, false);
     client_write(&p, txn).unwrap();
-    assert_eq!(*parked.borrow_and_update(), 4, "transactional produce");
+    assert_eq!(
+        parked.borrow_and_update().log_end_offset,
+        4,
+        "transactional produce"
+    );
     assert_eq!(
         p.offsets().last_stable_offset,
         3,
@@ -50,7 +58,7 @@ fn every_write_wakes_parked_fetches() {
     let marker = p.write_marker(8, 0, Marker::Commit, 0, 5).unwrap();
     assert_eq!(marker, 4);
     assert!(parked.has_changed().unwrap(), "marker");
-    assert_eq!(*parked.borrow_and_update(), 5);
+    assert_eq!(parked.borrow_and_update().log_end_offset, 5);
     assert_eq!(p.offsets().last_stable_offset, 5);
 }
 
@@ -132,7 +140,7 @@ fn aborted_transactions_reach_read_committed_readers_across_a_reopen() {
             false,
         );
         client_write(&p, txn).unwrap();
-        let r = p.read(0, 1 << 20, true, true);
+        let r = p.read(0, 1 << 20, true, Isolation::Committed);
         assert_eq!(r.offsets.last_stable_offset, 1);
         assert_eq!(
             decode_values(&r.slices.unwrap()[0].read().unwrap()).len(),
@@ -144,7 +152,7 @@ fn aborted_transactions_reach_read_committed_readers_across_a_reopen() {
     let p = open(dir.path());
     let o = p.offsets();
     assert_eq!((o.log_end_offset, o.last_stable_offset), (4, 4));
-    let r = p.read(0, 1 << 20, true, true);
+    let r = p.read(0, 1 << 20, true, Isolation::Committed);
     assert_eq!(
         r.aborted,
         vec![AbortedTxn {
@@ -154,7 +162,7 @@ fn aborted_transactions_reach_read_committed_readers_across_a_reopen() {
         }]
     );
     assert!(matches!(
-        p.read(5, 100, true, false).slices,
+        p.read(5, 100, true, Isolation::HighWatermark).slices,
         Err(LogError::OffsetOutOfRange { .. })
     ));
 }
@@ -324,7 +332,7 @@ fn a_truncated_marker_reopens_its_transaction() {
     // Cut the COMMIT marker too: transaction 5 is open from offset 0.
     assert_eq!(p.truncate_to(1).unwrap(), 1);
     assert_eq!(p.offsets().last_stable_offset, 0);
-    let r = p.read(0, 1 << 20, true, true);
+    let r = p.read(0, 1 << 20, true, Isolation::Committed);
     assert!(r.slices.unwrap().is_empty(), "read_committed sees nothing");
     // The marker arrives again.
     assert_eq!(p.write_marker(5, 0, Marker::Commit, 0, 2).unwrap(), 1);
@@ -362,7 +370,7 @@ fn end_offsets_of_epochs_and_truncation() {
     assert!(!parked.has_changed().unwrap());
     assert_eq!(p.truncate_to(3).unwrap(), 3);
     assert!(parked.has_changed().unwrap());
-    assert_eq!(*parked.borrow_and_update(), 3);
+    assert_eq!(parked.borrow_and_update().log_end_offset, 3);
     assert_eq!(p.end_offset_for_epoch(5), (-1, -1));
     assert_eq!(p.end_offset_for_epoch(3), (3, 3));
     assert_eq!(p.end_offset_for_epoch(1), (0, 2));

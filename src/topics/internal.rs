@@ -179,13 +179,13 @@ mod tests {
             .unwrap();
         assert_eq!(at, 0);
         assert!(parked.has_changed().unwrap());
-        assert_eq!(*parked.borrow_and_update(), 2);
+        assert_eq!(parked.borrow_and_update().log_end_offset, 2);
 
         let at = reg
             .append_internal("__consumer_offsets", 0, vec![kv("c", "3")], Some((9, 0)), 0)
             .unwrap();
         assert_eq!(at, 2);
-        assert_eq!(*parked.borrow_and_update(), 3);
+        assert_eq!(parked.borrow_and_update().log_end_offset, 3);
         let offsets = topic.partition(0).unwrap().offsets();
         assert_eq!(
             offsets.last_stable_offset, 2,

@@ -27,7 +27,9 @@ use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::config::{self, Config};
-use crate::log::{LogError, partition_dir};
+use crate::log::{
+    LogError, REPLICATION_OFFSET_CHECKPOINT_FILE, partition_dir, read_offsets, write_offsets,
+};
 use crate::partition::{AppendError, Partition};
 use files::{
     TOPIC_PROPERTIES, read_partition_metadata, read_properties, write_partition_metadata,
@@ -149,6 +151,9 @@ pub struct TopicRegistry {
     ids: DashMap<Uuid, String>,
     /// Serialises create / delete / add-partitions so two admins cannot race.
     admin: Mutex<()>,
+    /// High watermarks as last checkpointed (`replication-offset-checkpoint`), read at start-up:
+    /// where a cluster's partitions start before their leaders say more.
+    checkpointed_hw: std::collections::HashMap<(String, i32), i64>,
 }
 
 impl TopicRegistry {
@@ -156,12 +161,22 @@ impl TopicRegistry {
     pub fn open(broker: Arc<Config>, now_ms: i64) -> Result<TopicRegistry, TopicError> {
         let log_dir = broker.log_dir.clone();
         fs::create_dir_all(&log_dir)?;
+        let broker_is_cluster = broker.cluster.is_some();
         let reg = TopicRegistry {
             log_dir: log_dir.clone(),
             broker: RwLock::new(broker),
             topics: DashMap::new(),
             ids: DashMap::new(),
             admin: Mutex::new(()),
+            checkpointed_hw: if broker_is_cluster {
+                let path = log_dir.join(REPLICATION_OFFSET_CHECKPOINT_FILE);
+                read_offsets(&path).unwrap_or_else(|e| {
+                    tracing::warn!("high watermarks start at the log starts: {e}");
+                    Default::default()
+                })
+            } else {
+                Default::default()
+            },
         };
         let mut found: BTreeMap<String, BTreeMap<i32, PathBuf>> = BTreeMap::new();
         for entry in fs::read_dir(&log_dir)? {
@@ -217,7 +232,7 @@ impl TopicRegistry {
             let mut partitions = BTreeMap::new();
             for p in indexes {
                 let dir = partition_dir(&log_dir, &name, p);
-                let partition = Partition::open(&name, p, &dir, lc.clone(), now_ms)?;
+                let partition = reg.open_partition(&name, p, &dir, lc.clone(), now_ms)?;
                 write_partition_metadata(&dir, id)?;
                 partitions.insert(p, partition);
             }
@@ -235,6 +250,41 @@ impl TopicRegistry {
             );
         }
         Ok(reg)
+    }
+
+    /// Open a partition: the single broker's lead alone; a cluster's wait for the metadata to
+    /// give them a role, starting from their checkpointed high watermark.
+    fn open_partition(
+        &self,
+        name: &str,
+        index: i32,
+        dir: &Path,
+        lc: crate::log::LogConfig,
+        now_ms: i64,
+    ) -> Result<Arc<Partition>, LogError> {
+        if self.broker_config().cluster.is_none() {
+            return Partition::open(name, index, dir, lc, now_ms);
+        }
+        let hw = self
+            .checkpointed_hw
+            .get(&(name.to_string(), index))
+            .copied();
+        Partition::open_replica(name, index, dir, lc, now_ms, hw)
+    }
+
+    /// Write every partition's high watermark to `replication-offset-checkpoint` (Kafka's
+    /// file and format), where a restarted cluster node's partitions start from.
+    pub fn checkpoint_high_watermarks(&self) -> Result<(), LogError> {
+        let mut entries = std::collections::HashMap::new();
+        for t in self.list() {
+            for p in t.local_partitions() {
+                entries.insert((t.name.clone(), p.index), p.offsets().high_watermark);
+            }
+        }
+        write_offsets(
+            &self.log_dir.join(REPLICATION_OFFSET_CHECKPOINT_FILE),
+            &entries,
+        )
     }
 
     pub fn log_dir(&self) -> &Path {
@@ -415,7 +465,7 @@ impl TopicRegistry {
         }
         let lc = topic.settings.read().log.clone();
         let dir = partition_dir(&self.log_dir, name, index);
-        let partition = Partition::open(name, index, &dir, lc, now_ms)?;
+        let partition = self.open_partition(name, index, &dir, lc, now_ms)?;
         write_partition_metadata(&dir, id)?;
         topic.partitions.write().insert(index, partition.clone());
         tracing::info!(topic = name, partition = index, "hosting partition");

@@ -17,6 +17,8 @@ pub struct TopicSettings {
     pub retention_bytes: i64,
     pub delete_retention_ms: i64,
     pub min_compaction_lag_ms: i64,
+    /// acks=all writes need this many in-sync replicas (NOT_ENOUGH_REPLICAS below).
+    pub min_insync_replicas: usize,
 }
 
 impl TopicSettings {
@@ -38,6 +40,7 @@ impl TopicSettings {
             retention_bytes: num("retention.bytes", -1),
             delete_retention_ms: num("delete.retention.ms", 86_400_000),
             min_compaction_lag_ms: num("min.compaction.lag.ms", 0),
+            min_insync_replicas: num("min.insync.replicas", 1).max(1) as usize,
         }
     }
 }
