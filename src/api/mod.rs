@@ -221,7 +221,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::DescribeClientQuotas(r) => client_quotas::describe(ctx, r).into(),
         RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).into(),
-        RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(ctx, r).into(),
+        RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(ctx, r).await.into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

@@ -12,68 +12,85 @@ use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 
 use super::context::RequestContext;
 use crate::broker::TopicRef;
+use crate::broker::replication::replicated;
 use crate::group::OFFSETS_TOPIC;
 use crate::log::Marker;
+use futures::future::join_all;
 
-pub fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> WriteTxnMarkersResponse {
+pub async fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> WriteTxnMarkersResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
-    let markers = req
-        .markers
-        .into_iter()
-        .map(|m| {
-            let marker = if m.transaction_result {
-                Marker::Commit
-            } else {
-                Marker::Abort
-            };
-            let topics = m
-                .topics
-                .into_iter()
-                .map(|t| {
-                    let partitions = t
-                        .partition_indexes
-                        .iter()
-                        .map(|&p| {
-                            let code = match b.leader_partition(TopicRef::Name(t.name.as_str()), p)
-                            {
-                                Err(code) => code,
-                                Ok(part) => match part.write_marker(
-                                    m.producer_id.0,
-                                    m.producer_epoch,
-                                    marker,
-                                    m.coordinator_epoch,
-                                    now,
-                                ) {
-                                    Ok(_) => {
-                                        if t.name.as_str() == OFFSETS_TOPIC {
-                                            b.groups.complete_transaction(
-                                                m.producer_id.0,
-                                                m.transaction_result,
-                                            );
-                                        }
-                                        0
-                                    }
-                                    Err(e) => {
-                                        tracing::error!(topic = %t.name.as_str(), partition = p, "writing a transaction marker: {e}");
-                                        kafka_protocol::ResponseError::KafkaStorageError.code()
-                                    }
-                                },
-                            };
-                            WritableTxnMarkerPartitionResult::default()
-                                .with_partition_index(p)
-                                .with_error_code(code)
-                        })
-                        .collect();
-                    WritableTxnMarkerTopicResult::default()
-                        .with_name(t.name)
-                        .with_partitions(partitions)
-                })
-                .collect();
+    let mut markers = Vec::with_capacity(req.markers.len());
+    // Markers written, to be answered once their ISR has them: (marker, topic, partition)
+    // positions in the response, the partition, its epoch and the offset after the marker.
+    let mut waits = Vec::new();
+    for (mi, m) in req.markers.into_iter().enumerate() {
+        let marker = if m.transaction_result {
+            Marker::Commit
+        } else {
+            Marker::Abort
+        };
+        let mut topics = Vec::with_capacity(m.topics.len());
+        for (ti, t) in m.topics.into_iter().enumerate() {
+            let mut partitions = Vec::with_capacity(t.partition_indexes.len());
+            for (pi, &p) in t.partition_indexes.iter().enumerate() {
+                let code = match b.leader_partition(TopicRef::Name(t.name.as_str()), p) {
+                    Err(code) => code,
+                    Ok(part) => {
+                        let epoch = part.leader_epoch();
+                        match part.write_marker(
+                            m.producer_id.0,
+                            m.producer_epoch,
+                            marker,
+                            m.coordinator_epoch,
+                            now,
+                        ) {
+                            Ok(offset) => {
+                                if t.name.as_str() == OFFSETS_TOPIC {
+                                    b.groups.complete_transaction(
+                                        m.producer_id.0,
+                                        m.transaction_result,
+                                    );
+                                }
+                                waits.push((mi, ti, pi, part, epoch, offset + 1));
+                                0
+                            }
+                            Err(e) => {
+                                tracing::error!(topic = %t.name.as_str(), partition = p, "writing a transaction marker: {e}");
+                                kafka_protocol::ResponseError::KafkaStorageError.code()
+                            }
+                        }
+                    }
+                };
+                partitions.push(
+                    WritableTxnMarkerPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_error_code(code),
+                );
+            }
+            topics.push(
+                WritableTxnMarkerTopicResult::default()
+                    .with_name(t.name)
+                    .with_partitions(partitions),
+            );
+        }
+        markers.push(
             WritableTxnMarkerResult::default()
                 .with_producer_id(m.producer_id)
-                .with_topics(topics)
-        })
-        .collect();
+                .with_topics(topics),
+        );
+    }
+    // Kafka writes markers with acks=all: a marker answered here survives this leader's loss.
+    let settled = join_all(
+        waits
+            .iter()
+            .map(|(_, _, _, part, epoch, required)| replicated(part, *epoch, *required)),
+    )
+    .await;
+    for ((mi, ti, pi, ..), outcome) in waits.iter().zip(settled) {
+        if let Err(code) = outcome {
+            markers[*mi].topics[*ti].partitions[*pi].error_code = code;
+        }
+    }
     WriteTxnMarkersResponse::default().with_markers(markers)
 }

@@ -20,16 +20,16 @@ use crate::partition::Partition;
 use crate::txn::coordinator::{PartitionDirectory, TRANSACTION_STATE_TOPIC};
 
 /// In a cluster, where the transaction coordinator finds partitions: the image says whether
-/// one exists, leadership whether this node writes its markers.
+/// one exists. The coordinator writes no marker itself there: every marker is pending and the
+/// marker round writes it (here or at its leader) and settles it once its ISR has it.
 impl PartitionDirectory for Broker {
     fn exists(&self, topic: &str, partition: i32) -> bool {
         self.topic_view(topic)
             .is_some_and(|t| partition >= 0 && (partition as usize) < t.partitions.len())
     }
 
-    fn local_leader(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
-        self.leader_partition(super::TopicRef::Name(topic), partition)
-            .ok()
+    fn local_leader(&self, _topic: &str, _partition: i32) -> Option<Arc<Partition>> {
+        None
     }
 }
 

@@ -18,6 +18,10 @@ use super::Broker;
 use crate::cluster::peer::Peer;
 use crate::txn::coordinator::PendingMarkers;
 
+/// A marker written on a partition led here: the partition's name and index, the partition,
+/// its leader epoch and the offset after the marker.
+type LocalMarker = ((String, i32), Arc<crate::partition::Partition>, i32, i64);
+
 /// How often pending markers are retried.
 const ROUND: Duration = Duration::from_millis(50);
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +85,7 @@ impl Broker {
     /// one slow or unreachable leader delays no other's markers.
     async fn deliver_round(&self, peers: &mut HashMap<i32, Arc<Peer>>) {
         let mut sends = Vec::new();
+        let mut local = Vec::new();
         for pending in self.txns.pending_markers() {
             let leaders = self.leaders_of(&pending.partitions);
             let mut by_leader: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
@@ -96,8 +101,9 @@ impl Broker {
             for (leader, partitions) in by_leader {
                 if leader == self.node_id {
                     // Leadership moved here meanwhile, or a local write failed: write them.
-                    let written = self.write_local_markers(&pending, &partitions);
-                    self.settle(&pending, &written);
+                    for w in self.write_local_markers(&pending, &partitions) {
+                        local.push((pending.clone(), w));
+                    }
                 } else if let Some(peer) = self.peer(leader, peers) {
                     sends.push((pending.clone(), peer, partitions));
                 }
@@ -111,6 +117,18 @@ impl Broker {
         .await;
         for ((pending, _, _), written) in sends.iter().zip(results) {
             self.settle(pending, &written);
+        }
+        // A marker written here counts once its ISR has it, as at the other leaders.
+        let replicated = futures::future::join_all(
+            local
+                .iter()
+                .map(|(_, w)| super::replication::replicated(&w.1, w.2, w.3)),
+        )
+        .await;
+        for ((pending, w), r) in local.iter().zip(replicated) {
+            if r.is_ok() {
+                self.settle(pending, std::slice::from_ref(&w.0));
+            }
         }
     }
 
@@ -129,11 +147,13 @@ impl Broker {
         );
     }
 
+    /// Write markers on partitions led here: for each written, the partition, its leader epoch
+    /// and the offset after the marker.
     fn write_local_markers(
         &self,
         pending: &PendingMarkers,
         partitions: &[(String, i32)],
-    ) -> Vec<(String, i32)> {
+    ) -> Vec<LocalMarker> {
         let marker = if pending.commit {
             crate::log::Marker::Commit
         } else {
@@ -141,11 +161,10 @@ impl Broker {
         };
         partitions
             .iter()
-            .filter(|(t, p)| {
-                let Ok(part) = self.leader_partition(super::TopicRef::Name(t), *p) else {
-                    return false;
-                };
-                let ok = part
+            .filter_map(|(t, p)| {
+                let part = self.leader_partition(super::TopicRef::Name(t), *p).ok()?;
+                let epoch = part.leader_epoch();
+                let offset = part
                     .write_marker(
                         pending.producer_id,
                         pending.producer_epoch,
@@ -153,14 +172,13 @@ impl Broker {
                         0,
                         self.now_ms(),
                     )
-                    .is_ok();
-                if ok && t == crate::group::OFFSETS_TOPIC {
+                    .ok()?;
+                if t == crate::group::OFFSETS_TOPIC {
                     self.groups
                         .complete_transaction(pending.producer_id, pending.commit);
                 }
-                ok
+                Some(((t.clone(), *p), part, epoch, offset + 1))
             })
-            .cloned()
             .collect()
     }
 

@@ -440,6 +440,18 @@ pub async fn wait_for_isr(
 /// How long a coordinator's write waits for its ISR (Kafka's `offsets.commit.timeout.ms`).
 const INTERNAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A broker's own write to `p` (a transaction marker, a coordinator record) that ends before
+/// `required_offset`, written at `leader_epoch`: wait until its ISR has it. Errors are Kafka
+/// codes: NOT_LEADER_OR_FOLLOWER when this node stopped leading, REQUEST_TIMED_OUT.
+pub async fn replicated(p: &Partition, leader_epoch: i32, required_offset: i64) -> Result<(), i16> {
+    let deadline = Instant::now() + INTERNAL_WRITE_TIMEOUT;
+    match wait_for_isr(p, leader_epoch, required_offset, deadline).await {
+        Ok(_) => Ok(()),
+        Err(IsrWaitError::NotLeader) => Err(E::NotLeaderOrFollower.code()),
+        Err(IsrWaitError::TimedOut) => Err(E::RequestTimedOut.code()),
+    }
+}
+
 impl Broker {
     /// A coordinator wrote to partition `partition` of internal topic `topic`: wait until its
     /// ISR has everything written so far, as Kafka writes coordinator records with acks=all,
@@ -453,11 +465,14 @@ impl Broker {
             return Ok(());
         };
         let required = p.offsets().log_end_offset;
-        let deadline = Instant::now() + INTERNAL_WRITE_TIMEOUT;
-        match wait_for_isr(&p, p.leader_epoch(), required, deadline).await {
-            Ok(_) => Ok(()),
-            Err(IsrWaitError::NotLeader) => Err(E::NotCoordinator.code()),
-            Err(IsrWaitError::TimedOut) => Err(E::RequestTimedOut.code()),
-        }
+        replicated(&p, p.leader_epoch(), required)
+            .await
+            .map_err(|code| {
+                if code == E::NotLeaderOrFollower.code() {
+                    E::NotCoordinator.code()
+                } else {
+                    code
+                }
+            })
     }
 }

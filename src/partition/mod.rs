@@ -598,7 +598,12 @@ impl Partition {
         if !l.is_follower(replica) {
             return Err(ReplicaFetchError::NotLeaderOrFollower);
         }
-        l.record_fetch(replica, fetch_offset.min(end), end, now_ms);
+        if fetch_offset > end {
+            // Past this log's end: the read answers OFFSET_OUT_OF_RANGE and the follower
+            // truncates; it has nothing here to count.
+            return Ok(FollowerFetch { expand_isr: None });
+        }
+        l.record_fetch(replica, fetch_offset, end, now_ms);
         st.maybe_increment_high_watermark();
         let hw = st.offsets().high_watermark;
         let Role::Leader(l) = &st.role else {
