@@ -7,8 +7,10 @@
 # Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
 #        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5), BENCH_GROUP_FIRST_RUNS (11),
 #        BENCH_OLD_RECORDS (200000).
+# `scripts/bench.sh --cluster` runs the 3-node figures instead (`fjord dev-cluster`, RF=3,
+# min.insync.replicas=2, acks=all): throughput, latency, each node's CPU per GiB, idle CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
 cargo build --release
-exec .venv/bin/python scripts/bench/bench.py
+exec .venv/bin/python scripts/bench/bench.py "$@"

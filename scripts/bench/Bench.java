@@ -31,7 +31,11 @@ public class Bench {
         Properties p = new Properties();
         p.put("bootstrap.servers", bs);
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(60, TimeUnit.SECONDS);
+            // -Drf=3 -Dmin.isr=2 for the 3-node run.
+            short rf = Short.parseShort(System.getProperty("rf", "1"));
+            NewTopic t = new NewTopic(topic, partitions, rf);
+            if (rf > 1) t.configs(java.util.Map.of("min.insync.replicas", System.getProperty("min.isr", "2")));
+            admin.createTopics(List.of(t)).all().get(60, TimeUnit.SECONDS);
         }
     }
 

@@ -153,8 +153,8 @@ class RssSampler(threading.Thread):
             time.sleep(0.05)
 
 
-def java(classes, *args):
-    cmd = ["java", "-Xms512m", "-Xmx2g", "-cp", f"{classes}:{JARS}/*", "Bench", *map(str, args)]
+def java(classes, *args, props=()):
+    cmd = ["java", "-Xms512m", "-Xmx2g", *props, "-cp", f"{classes}:{JARS}/*", "Bench", *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     results = [l for l in r.stdout.splitlines() if l.startswith("RESULT")]
     if r.returncode != 0 or not results:
@@ -165,6 +165,83 @@ def java(classes, *args):
     return dict(kv.split("=", 1) for kv in results[-1].split()[1:])
 
 
+def cluster_main(work, classes, rows):
+    """The 3-node run: RF=3, min.insync.replicas=2, acks=all; each node's CPU, the cluster's."""
+    base = free_port()
+    while any(not port_free(base + d) for d in (0, 1, 2, 1000, 1001, 1002)):
+        base = free_port()
+    log = open(work / "dev-cluster.out", "wb")
+    t0 = time.perf_counter()
+    dc = subprocess.Popen([str(FJORD), "dev-cluster", "--nodes", "3", "--dir", str(work / "cluster"),
+                           "--base-port", str(base)], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                          env=dict(os.environ, NO_COLOR="1"))
+    try:
+        bs = ",".join(f"127.0.0.1:{base + d}" for d in range(3))
+        pids = []
+        while len(pids) < 3 or not all(accepts(base + d) for d in range(3)):
+            if dc.poll() is not None or time.perf_counter() - t0 > 30:
+                sys.exit("the dev cluster did not start; see " + str(work / "dev-cluster.out"))
+            pids = [int(f.read_text()) for f in sorted((work / "cluster").glob("node*.pid"))
+                    if f.read_text().strip()]
+            time.sleep(0.01)
+        rows.append(("3 nodes: launch -> every node accepts", f"{(time.perf_counter() - t0) * 1000:.0f} ms"))
+        time.sleep(1.0)
+        rows.append(("3 nodes: idle RSS per node", ", ".join(f"{rss_kib(pid) / 1024:.1f}" for pid in pids) + " MiB"))
+        props = ("-Drf=3", "-Dmin.isr=2")
+        cpu0 = [cpu_seconds(pid) for pid in pids]
+        prod = java(classes, "produce", bs, "bench", PARTITIONS * 3, RECORDS, SIZE, props=props)
+        cpu1 = [cpu_seconds(pid) for pid in pids]
+        gib = int(prod["bytes"]) / 2**30
+        used = [b - a for a, b in zip(cpu0, cpu1)]
+        rows.append((f"3 nodes: produce {RECORDS} x {SIZE} B, acks=all, RF=3, min.insync 2, {PARTITIONS * 3} partitions",
+                     f"{float(prod['rec_s']):,.0f} rec/s, {prod['mib_s']} MiB/s ({prod['seconds']} s, errors {prod['errors']})"))
+        rows.append(("3 nodes: producer send->ack latency (saturated)", f"p50 {prod['p50_ms']} ms, p99 {prod['p99_ms']} ms, "
+                     f"max {prod['max_ms']} ms"))
+        rows.append(("3 nodes: broker CPU per GiB produced (all nodes; per replica copy)",
+                     f"{sum(used) / gib:.2f} CPU-s/GiB; {sum(used) / gib / 3:.2f} per replicated GiB "
+                     f"(nodes: {', '.join(f'{u / gib:.2f}' for u in used)})"))
+        lat = java(classes, "produce-rate", bs, "bench-latency", RATE * 5, SIZE, RATE, props=props)
+        rows.append((f"3 nodes: send->ack latency at {RATE} rec/s, acks=all RF=3, linger 0",
+                     f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, p99.9 {lat['p999_ms']} ms, "
+                     f"max {lat['max_ms']} ms (errors {lat['errors']})"))
+        idle0 = [cpu_seconds(pid) for pid in pids]
+        time.sleep(10)
+        idle1 = [cpu_seconds(pid) for pid in pids]
+        rows.append(("3 nodes: idle CPU (followers' long polls, heartbeats)",
+                     f"{sum(b - a for a, b in zip(idle0, idle1)) / 10 * 100:.2f} % of a core for the 3 nodes"))
+        cpu2 = [cpu_seconds(pid) for pid in pids]
+        cons = java(classes, "consume", bs, "bench", PARTITIONS * 3, RECORDS)
+        cpu3 = [cpu_seconds(pid) for pid in pids]
+        rows.append(("3 nodes: consume from the leaders",
+                     f"{float(cons['rec_s']):,.0f} rec/s, {cons['mib_s']} MiB/s; "
+                     f"{sum(b - a for a, b in zip(cpu2, cpu3)) / max(int(cons['bytes']) / 2**30, 1e-9):.2f} CPU-s/GiB"))
+    finally:
+        dc.send_signal(signal.SIGINT)
+        try:
+            dc.wait(20)
+        except subprocess.TimeoutExpired:
+            dc.kill()
+            dc.wait()
+        log.close()
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def main():
     work = Path(tempfile.mkdtemp(prefix="fjord-bench-"))
     classes = work / "classes"
@@ -172,6 +249,14 @@ def main():
                     str(ROOT / "scripts/bench/Bench.java")], check=True)
     stderr = open(work / "fjord.stderr", "wb")
     rows = []
+    if "--cluster" in sys.argv[1:]:
+        try:
+            cluster_main(work, classes, rows)
+        finally:
+            stderr.close()
+            shutil.rmtree(work, ignore_errors=True)
+        print_rows(rows)
+        return
     try:
         # startup: exec -> first accepted connection, fresh dir each time
         times, selfreported = [], []
@@ -251,6 +336,10 @@ def main():
         stderr.close()
         shutil.rmtree(work, ignore_errors=True)
 
+    print_rows(rows)
+
+
+def print_rows(rows):
     w = max(len(k) for k, _ in rows)
     print()
     print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release})")

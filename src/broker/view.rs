@@ -133,7 +133,8 @@ impl Broker {
                 .map(|p| PartitionView {
                     partition: p,
                     leader: self.node_id,
-                    leader_epoch: 0,
+                    // What fetches are checked against (0 unless the log came from a cluster).
+                    leader_epoch: t.partition(p).map_or(0, |x| x.leader_epoch()),
                     replicas: vec![self.node_id],
                     isr: vec![self.node_id],
                     offline: vec![],
