@@ -380,3 +380,171 @@ fn end_offsets_of_epochs_and_truncation() {
     assert_eq!(p.leader_epoch(), 3);
     assert_eq!(p.end_offset_for_epoch(3), (3, 3));
 }
+
+fn open_replica(dir: &Path) -> Arc<Partition> {
+    Partition::open_replica("t", 0, dir, LogConfig::default(), 0, None).unwrap()
+}
+
+/// Everything from `offset` to the log end as bytes (what a follower's fetch carries).
+fn fetched(p: &Partition, offset: i64) -> BytesMut {
+    let r = p.read(offset, 1 << 20, true, Isolation::LogEnd);
+    let mut out = BytesMut::new();
+    for s in r.slices.unwrap() {
+        out.extend_from_slice(&s.read().unwrap());
+    }
+    out
+}
+
+/// A leader's high watermark is the smallest log end over it and its ISR: consumers see
+/// nothing above it, a follower's fetch sees everything, and it never moves back.
+#[test]
+fn leader_high_watermark_follows_the_isr() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_replica(dir.path());
+    assert_eq!(p.role(), Role::Unassigned);
+    p.become_leader(3, 0, &[2, 3], &[2, 3], 1000).unwrap();
+    assert!(p.leads_at(3));
+    client_write(
+        &p,
+        batch_bytes(&[(1, "a"), (2, "b"), (3, "c")], Compression::None),
+    )
+    .unwrap();
+    let o = p.offsets();
+    assert_eq!((o.log_end_offset, o.high_watermark), (3, 0));
+    let consumer = p.read(0, 1 << 20, true, Isolation::HighWatermark);
+    assert!(consumer.slices.unwrap().is_empty());
+    assert!(!fetched(&p, 0).is_empty());
+
+    // Follower 2 has everything, 3 has one record: the watermark is 1.
+    p.record_follower_fetch(2, 3, 3, 1001).unwrap();
+    assert_eq!(p.offsets().high_watermark, 0, "3 has not fetched yet");
+    p.record_follower_fetch(3, 3, 1, 1002).unwrap();
+    assert_eq!(p.offsets().high_watermark, 1);
+    assert_eq!(p.replication_status(3), Some((1, 3)));
+    p.record_follower_fetch(3, 3, 3, 1003).unwrap();
+    assert_eq!(p.offsets().high_watermark, 3);
+    // A fetch from an older position (a restarted follower) does not move it back.
+    p.record_follower_fetch(3, 3, 0, 1004).unwrap();
+    assert_eq!(p.offsets().high_watermark, 3);
+    // The leader epoch of every stored batch is the leader's.
+    assert_eq!(p.end_offset_for_epoch(3), (3, 3));
+}
+
+/// A follower's fetch is checked: its epoch against the leader's, and that it is a follower.
+#[test]
+fn follower_fetches_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_replica(dir.path());
+    p.become_leader(5, 0, &[2], &[2], 0).unwrap();
+    let err = |r: Result<FollowerFetch, ReplicaFetchError>| r.unwrap_err();
+    assert_eq!(
+        err(p.record_follower_fetch(2, 4, 0, 1)),
+        ReplicaFetchError::FencedLeaderEpoch
+    );
+    assert_eq!(
+        err(p.record_follower_fetch(2, 6, 0, 1)),
+        ReplicaFetchError::UnknownLeaderEpoch
+    );
+    assert_eq!(
+        err(p.record_follower_fetch(9, 5, 0, 1)),
+        ReplicaFetchError::NotLeaderOrFollower
+    );
+    p.become_follower(2, 6);
+    assert_eq!(
+        err(p.record_follower_fetch(2, 6, 0, 1)),
+        ReplicaFetchError::NotLeaderOrFollower
+    );
+    assert_eq!(p.replication_status(5), None);
+}
+
+/// A follower outside the ISR that catches up is proposed for it; one that falls behind
+/// longer than the lag limit is proposed out.
+#[test]
+fn isr_changes_are_proposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_replica(dir.path());
+    p.become_leader(1, 4, &[2, 3], &[2], 0).unwrap();
+    client_write(&p, batch_bytes(&[(1, "a")], Compression::None)).unwrap();
+    p.record_follower_fetch(2, 1, 1, 9).unwrap();
+    assert_eq!(p.offsets().high_watermark, 1);
+    let seen = p.record_follower_fetch(3, 1, 0, 10).unwrap();
+    assert_eq!(seen.expand_isr, None, "below the high watermark");
+    let seen = p.record_follower_fetch(3, 1, 1, 11).unwrap();
+    assert_eq!(
+        seen.expand_isr,
+        Some(IsrRequest {
+            leader_epoch: 1,
+            partition_epoch: 4,
+            isr: vec![2, 3]
+        })
+    );
+    // While the change is in flight nothing else is proposed.
+    p.set_pending_isr(4, Some(vec![2, 3]));
+    assert_eq!(
+        p.record_follower_fetch(3, 1, 1, 12).unwrap().expand_isr,
+        None
+    );
+    assert_eq!(p.isr_to_shrink(100_000, 30_000), None);
+    // The controller committed it (partition epoch 5); 2 then stops fetching and lags.
+    p.become_leader(1, 5, &[2, 3], &[2, 3], 13).unwrap();
+    client_write(&p, batch_bytes(&[(2, "b")], Compression::None)).unwrap();
+    p.record_follower_fetch(3, 1, 2, 20_000).unwrap();
+    assert_eq!(p.isr_to_shrink(29_000, 30_000), None);
+    assert_eq!(
+        p.isr_to_shrink(30_010, 30_000),
+        Some(IsrRequest {
+            leader_epoch: 1,
+            partition_epoch: 5,
+            isr: vec![3]
+        })
+    );
+}
+
+/// A follower stores the leader's batches with their offsets and epochs, takes the leader's
+/// watermark, and learns its producers: once it leads, a producer's retry is a duplicate.
+#[test]
+fn follower_copies_batches_and_producer_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let leader = open_replica(&dir.path().join("leader"));
+    let follower = open_replica(&dir.path().join("follower"));
+    leader.become_leader(7, 0, &[2], &[2], 0).unwrap();
+    follower.become_follower(1, 7);
+    let idem = batch_bytes_with(
+        &[(1, "x"), (2, "y")],
+        Compression::None,
+        42,
+        0,
+        0,
+        false,
+        false,
+    );
+    client_write(&leader, idem.clone()).unwrap();
+    client_write(&leader, batch_bytes(&[(3, "z")], Compression::None)).unwrap();
+    let bytes = fetched(&leader, 0);
+    let stored = follower
+        .append_as_follower(7, bytes.clone(), 2, 0, 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.base_offset, stored.last_offset), (0, 2));
+    assert_eq!(fetched(&follower, 0), bytes, "byte for byte the leader's");
+    let o = follower.offsets();
+    assert_eq!((o.log_end_offset, o.high_watermark), (3, 2));
+    assert_eq!(follower.end_offset_for_epoch(7), (7, 3));
+    // A fetch answer for an epoch it no longer follows at is dropped.
+    assert!(
+        follower
+            .append_as_follower(6, BytesMut::new(), 3, 0, 6)
+            .unwrap()
+            .is_none()
+    );
+    // Failover: the follower leads at epoch 8; the producer retries its batch.
+    follower.become_leader(8, 1, &[1], &[], 10).unwrap();
+    match client_write(&follower, idem).unwrap() {
+        AppendOutcome::Duplicate { base_offset, .. } => assert_eq!(base_offset, 0),
+        other => panic!("expected the retry to be a duplicate, got {other:?}"),
+    }
+    // Its new epoch starts at its log end, before any batch of it.
+    assert_eq!(follower.end_offset_for_epoch(7), (7, 3));
+    assert_eq!(follower.end_offset_for_epoch(8), (8, 3));
+    assert_eq!(follower.offsets().high_watermark, 3, "alone in the ISR");
+}
