@@ -38,10 +38,12 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -216,8 +218,8 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::ListPartitionReassignments(r) => {
             cluster_admin::list_partition_reassignments(ctx, r).into()
         }
-        RequestKind::ElectLeaders(r) => cluster_admin::elect_leaders(ctx, r).into(),
-        RequestKind::DescribeLogDirs(r) => cluster_admin::describe_log_dirs(ctx, r).into(),
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(ctx, r).await.into(),
+        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(ctx, r).into(),
         RequestKind::DescribeClientQuotas(r) => client_quotas::describe(ctx, r).into(),
         RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).into(),

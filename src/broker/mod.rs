@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+pub mod admin;
 pub mod coordinators;
 mod follow;
 mod markers;

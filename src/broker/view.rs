@@ -560,7 +560,8 @@ fn concurrent() -> ApiError {
     )
 }
 
-fn unexpected(reply: ControllerReply) -> ApiError {
+/// A controller reply of the wrong kind for the request.
+pub(super) fn unexpected(reply: ControllerReply) -> ApiError {
     ApiError::new(
         E::UnknownServerError,
         format!("unexpected controller reply {reply:?}"),

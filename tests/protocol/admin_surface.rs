@@ -1,6 +1,6 @@
 //! The wider admin surface at every version: config alteration, topic
-//! partition description, OffsetForLeaderEpoch, reassignments, leader
-//! election, log dirs, client quotas.
+//! partition description, OffsetForLeaderEpoch, reassignments, client quotas
+//! (leader election and log dirs: replica_admin.rs).
 
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
@@ -10,8 +10,8 @@ use crate::common::{Client, batch, create_topic, name, start, versions};
 
 /// The admin surface at every version: topic configs altered incrementally and
 /// wholesale (and shown by DescribeConfigs), DescribeTopicPartitions with
-/// pagination, OffsetForLeaderEpoch, ListPartitionReassignments, ElectLeaders,
-/// DescribeLogDirs, client quotas.
+/// pagination, OffsetForLeaderEpoch, ListPartitionReassignments, client
+/// quotas.
 #[tokio::test]
 async fn admin_surface_every_version() {
     use kafka_protocol::messages::alter_client_quotas_request::{
@@ -315,44 +315,6 @@ async fn admin_surface_every_version() {
         )
         .await;
     assert_eq!((r.error_code, r.topics.len()), (0, 0));
-    for v in versions(ApiKey::ElectLeaders) {
-        let r: ElectLeadersResponse = c
-            .call(
-                ApiKey::ElectLeaders,
-                v,
-                &ElectLeadersRequest::default().with_topic_partitions(Some(vec![
-                    kafka_protocol::messages::elect_leaders_request::TopicPartitions::default()
-                        .with_topic(name("cfg"))
-                        .with_partitions(vec![0, 9]),
-                ])),
-            )
-            .await;
-        let ps = &r.replica_election_results[0].partition_result;
-        assert_eq!((ps[0].error_code, ps[1].error_code), (84, 3), "elect v{v}");
-    }
-    for v in versions(ApiKey::DescribeLogDirs) {
-        let r: DescribeLogDirsResponse = c
-            .call(
-                ApiKey::DescribeLogDirs,
-                v,
-                &DescribeLogDirsRequest::default().with_topics(None),
-            )
-            .await;
-        let dir = &r.results[0];
-        assert_eq!(dir.error_code, 0);
-        let t = dir
-            .topics
-            .iter()
-            .find(|t| t.name.as_str() == "cfg")
-            .unwrap();
-        assert_eq!(t.partitions.len(), 3);
-        let p0 = t
-            .partitions
-            .iter()
-            .find(|p| p.partition_index == 0)
-            .unwrap();
-        assert!(p0.partition_size > 0, "v{v}");
-    }
     for v in versions(ApiKey::AlterClientQuotas) {
         let entity = vec![
             AlterEntity::default()
