@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 pub mod admin;
 pub mod coordinators;
+mod fetchers;
 mod follow;
 mod markers;
 pub mod replication;
@@ -47,7 +48,7 @@ pub struct Broker {
     /// One producer id block request to the controller at a time.
     producer_id_refill: tokio::sync::Mutex<()>,
     /// The replica fetchers of a cluster node, one per leader it follows partitions of.
-    fetchers: replication::Fetchers,
+    fetchers: fetchers::Fetchers,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -23,29 +23,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::Broker;
+use super::fetchers::{Fetcher, Followed};
 use crate::cluster::controller::{ControllerReply, ControllerRequest};
 use crate::partition::{IsrRequest, Partition, Role};
-
-/// A partition a fetcher copies: its topic id and index, and the partition.
-type Followed = BTreeMap<(Uuid, i32), Arc<Partition>>;
-
-/// One fetcher per leader this node follows partitions of.
-#[derive(Default)]
-pub struct Fetchers {
-    by_leader: Mutex<HashMap<i32, Fetcher>>,
-}
-
-struct Fetcher {
-    partitions: Arc<Mutex<Followed>>,
-    wake: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Fetcher {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// How long an ISR change may take at the controller.
 const ALTER_TIMEOUT: Duration = Duration::from_secs(10);
