@@ -1,6 +1,5 @@
 //! The admin calls a single broker answers trivially but must answer as Kafka
-//! does: ListPartitionReassignments (key 46, v0: nothing is moving),
-//! ElectLeaders (key 43, v0–v2: the only replica already leads, so
+//! does: ElectLeaders (key 43, v0–v2: the only replica already leads, so
 //! ELECTION_NOT_NEEDED), DescribeLogDirs (key 35, v1–v4: the log dir and every
 //! partition's size).
 
@@ -11,17 +10,10 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{
     DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
-    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, TopicName,
+    TopicName,
 };
 
 use super::context::{RequestContext, str_bytes};
-
-pub fn list_partition_reassignments(
-    _ctx: &RequestContext,
-    _req: ListPartitionReassignmentsRequest,
-) -> ListPartitionReassignmentsResponse {
-    ListPartitionReassignmentsResponse::default()
-}
 
 pub fn elect_leaders(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse {
     let b = &ctx.broker;

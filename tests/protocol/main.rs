@@ -20,4 +20,5 @@ mod groups;
 mod long_poll;
 mod metadata;
 mod produce_fetch;
+mod reassignment;
 mod transactions;
