@@ -39,7 +39,8 @@
 //! restarts and writes, then convergence); 8 the controller on top (AlterPartition shrinking
 //! and expanding an ISR through the quorum, a stale partition epoch refused; the node leading a
 //! partition and the quorum dies, and the new controller fences its broker and elects the next
-//! leader from the ISR).
+//! leader from the ISR; a partition reassigned from [1, 2] to [2, 3], completed by the
+//! AlterPartition that brings 3 into the ISR, and a second reassignment cancelled).
 //!
 //! Scenarios 1–7 write records straight into Raft. Scenario 8 also runs fjord's [`Controller`]
 //! on every node, with the timers src/cluster/mod.rs gives it (its tick every 250 ms) and each
@@ -63,7 +64,8 @@ use std::time::Duration;
 
 use fjord::clock::Clock;
 use fjord::cluster::controller::{
-    ApiError, Controller, ControllerReply, ControllerRequest, NewTopic,
+    ApiError, Controller, ControllerReply, ControllerRequest, NewTopic, OngoingReassignment,
+    Reassignment,
 };
 use fjord::cluster::image::Image;
 use fjord::cluster::raft::state_machine::{Shared, StateMachine};
@@ -183,6 +185,8 @@ fn part(partition: i32, replicas: &[i32]) -> PartitionState {
         leader: replicas[0],
         leader_epoch: 0,
         partition_epoch: 0,
+        adding_replicas: vec![],
+        removing_replicas: vec![],
     }
 }
 
@@ -2450,6 +2454,134 @@ async fn partition_leader_dies() {
     sim.await_converged(&all, Duration::from_secs(2)).await;
     for &n in &all {
         assert_eq!(partitions_of(&sim.image(n), id)[0], s, "node {n}");
+    }
+    sim.finish().await;
+}
+
+fn reassign(topic: &str, target: Option<&[i32]>) -> ControllerRequest {
+    ControllerRequest::AlterReassignments {
+        reassignments: vec![Reassignment {
+            topic: topic.into(),
+            partition: 0,
+            target: target.map(<[i32]>::to_vec),
+        }],
+        allow_replication_factor_change: false,
+    }
+}
+
+fn done(reply: ControllerReply) {
+    match reply {
+        ControllerReply::Done(r) if r.len() == 1 && r[0].is_ok() => {}
+        other => panic!("reassignment refused: {other:?}"),
+    }
+}
+
+async fn reassignments(sim: &Sim, from: NodeId) -> Vec<OngoingReassignment> {
+    match sim
+        .ask(
+            from,
+            ControllerRequest::ListReassignments { partitions: None },
+        )
+        .await
+    {
+        ControllerReply::Reassignments(list) => list,
+        other => panic!("ListReassignments: {other:?}"),
+    }
+}
+
+/// A partition moves from [1, 2] to [2, 3] through the quorum (KIP-455): 3 is adding until
+/// the leader's AlterPartition brings it into the ISR, which completes the move in the same
+/// record (replicas [2, 3], leader 1 gone, 2 leading at the next leader epoch); a second move
+/// cancelled before its new replica caught up goes back to the replicas it started from.
+/// Every node's image follows, and ListReassignments shows a move only while it is on.
+#[tokio::test(start_paused = true)]
+async fn partition_reassignment() {
+    let mut sim = Sim::new("partition-reassignment", 3, production_config(), 10).await;
+    let all = sim.ids();
+    sim.form().await;
+    sim.start_controllers();
+    let topic = NewTopic {
+        name: "t".into(),
+        partitions: -1,
+        replication_factor: -1,
+        assignments: vec![vec![1, 2]],
+        configs: BTreeMap::new(),
+    };
+    let id = sim.create_topic(3, topic).await;
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let before = partitions_of(&sim.image(1), id).remove(0);
+    assert_eq!((before.leader, before.isr.clone()), (1, vec![1, 2]));
+
+    done(sim.ask(3, reassign("t", Some(&[2, 3]))).await);
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let moving = PartitionState {
+        replicas: vec![2, 3, 1],
+        adding_replicas: vec![3],
+        removing_replicas: vec![1],
+        partition_epoch: 1,
+        ..before.clone()
+    };
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], moving, "node {n}");
+    }
+    let listed = OngoingReassignment {
+        topic: "t".into(),
+        partition: 0,
+        replicas: vec![2, 3, 1],
+        adding: vec![3],
+        removing: vec![1],
+    };
+    assert_eq!(reassignments(&sim, 2).await, vec![listed]);
+    // Nothing completes it on a tick while 3 is out of sync.
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(partitions_of(&sim.image(2), id)[0], moving);
+
+    // 3 caught up: the leader adds it to the ISR, and that completes the move.
+    let img = sim.image(1);
+    let done_state = altered(sim.ask(1, alter(&img, id, &moving, &[1, 2, 3])).await);
+    let moved = PartitionState {
+        replicas: vec![2, 3],
+        isr: vec![2, 3],
+        leader: 2,
+        leader_epoch: 1,
+        partition_epoch: 2,
+        adding_replicas: vec![],
+        removing_replicas: vec![],
+        ..before.clone()
+    };
+    assert_eq!(done_state, moved);
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], moved, "node {n}");
+    }
+    assert!(reassignments(&sim, 1).await.is_empty());
+
+    // [2, 3] -> [2, 1], cancelled while 1 is not in sync: back to [2, 3].
+    done(sim.ask(2, reassign("t", Some(&[2, 1]))).await);
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let p = partitions_of(&sim.image(3), id).remove(0);
+    assert_eq!(
+        (p.replicas, p.adding_replicas, p.removing_replicas, p.isr),
+        (vec![2, 1, 3], vec![1], vec![3], vec![2, 3])
+    );
+    assert_eq!(reassignments(&sim, 3).await.len(), 1);
+    done(sim.ask(1, reassign("t", None)).await);
+    sim.await_converged(&all, Duration::from_secs(2)).await;
+    let cancelled = PartitionState {
+        partition_epoch: 4,
+        ..moved
+    };
+    for &n in &all {
+        assert_eq!(partitions_of(&sim.image(n), id)[0], cancelled, "node {n}");
+    }
+    assert!(reassignments(&sim, 2).await.is_empty());
+    // Nothing is left to cancel.
+    match sim.ask(2, reassign("t", None)).await {
+        ControllerReply::Done(r) => assert_eq!(
+            r[0].as_ref().unwrap_err().code,
+            KafkaError::NoReassignmentInProgress.code()
+        ),
+        other => panic!("{other:?}"),
     }
     sim.finish().await;
 }

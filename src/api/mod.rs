@@ -25,9 +25,9 @@ pub use supported::{SUPPORTED, accepts, advertised};
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod client_quotas;
-pub mod cluster_admin;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_partitions;
@@ -54,6 +54,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
@@ -215,8 +216,11 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         }
         RequestKind::DescribeTopicPartitions(r) => describe_topic_partitions::handle(ctx, r).into(),
         RequestKind::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(ctx, r).into(),
+        RequestKind::AlterPartitionReassignments(r) => {
+            alter_partition_reassignments::handle(ctx, r).await.into()
+        }
         RequestKind::ListPartitionReassignments(r) => {
-            cluster_admin::list_partition_reassignments(ctx, r).into()
+            list_partition_reassignments::handle(ctx, r).await.into()
         }
         RequestKind::ElectLeaders(r) => elect_leaders::handle(ctx, r).await.into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(ctx, r).into(),

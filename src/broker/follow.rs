@@ -1,11 +1,13 @@
 //! A cluster node follows the metadata image: whenever it moves, the partitions assigned to
 //! this node are opened (created empty when new), the topics the cluster no longer has are
-//! dropped with their data, and topic configs follow the image.
+//! dropped with their data, so are the partitions a reassignment moved off this node, and
+//! topic configs follow the image.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::Broker;
+use crate::cluster::Cluster;
 use crate::cluster::records::PartitionState;
 use crate::partition::Partition;
 
@@ -97,6 +99,10 @@ impl Broker {
             }
         }
         let now = self.now_ms();
+        let hosted: BTreeSet<(uuid::Uuid, i32)> = wanted
+            .iter()
+            .flat_map(|(_, id, _, mine)| mine.iter().map(|s| (*id, s.partition)))
+            .collect();
         let mut fetch: HashMap<i32, BTreeMap<(uuid::Uuid, i32), Arc<Partition>>> = HashMap::new();
         for (name, id, configs, mine) in wanted {
             for state in mine {
@@ -115,7 +121,46 @@ impl Broker {
             self.topics.follow_configs(&name, &configs);
         }
         self.assign_fetchers(fetch);
+        if cluster.caught_up() {
+            self.drop_moved_partitions(cluster, &hosted);
+        }
         self.follow_coordinators();
+    }
+
+    /// Delete the local partitions of topics the cluster still has that are no longer placed
+    /// here (a reassignment completed or was cancelled without this node), once their
+    /// fetchers stopped (`hosted`: the partitions `reconcile` gave a role). The image is asked
+    /// again first, as for topics: one that moved on may place a partition here again.
+    fn drop_moved_partitions(&self, cluster: &Cluster, hosted: &BTreeSet<(uuid::Uuid, i32)>) {
+        let me = self.node_id;
+        for local in self.topics.list() {
+            for p in local.local_partitions() {
+                if hosted.contains(&(local.id, p.index)) {
+                    continue;
+                }
+                let leader_epoch = {
+                    let image = cluster.image();
+                    // A topic gone from the image is the topic deletion's to drop.
+                    let Some(t) = image.topic_by_id(local.id).filter(|t| t.name == local.name)
+                    else {
+                        continue;
+                    };
+                    let state = usize::try_from(p.index)
+                        .ok()
+                        .and_then(|i| t.partitions.get(i));
+                    if state.is_some_and(|s| s.replicas.contains(&me)) {
+                        continue;
+                    }
+                    state.map_or(-1, |s| s.leader_epoch)
+                };
+                // It leads or follows no more: writes waiting for its ISR are answered, and a
+                // fetch still out brings nothing into it.
+                p.become_follower(-1, leader_epoch);
+                if let Err(e) = self.topics.remove_partition(&local.name, local.id, p.index) {
+                    tracing::warn!(topic = %local.name, partition = p.index, "cannot delete a partition moved away: {e}");
+                }
+            }
+        }
     }
 
     /// Give `partition` the role `state` says this node has: leader, or follower of another

@@ -1,7 +1,7 @@
 //! What the API handlers ask of the cluster, one way whether fjord runs alone or as a node of
 //! a cluster: the brokers and controller to advertise, each topic's partitions with their
 //! leaders, replicas and epochs, the partition a request may be served from here, and the
-//! admin changes (create, delete, grow, configure topics).
+//! admin changes (create, delete, grow, configure topics, reassign partitions).
 //!
 //! On a single broker the answers come from the local topic registry (this broker leads every
 //! partition at epoch 0); in a cluster from the metadata image, and admin changes go to the
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::Broker;
 use crate::cluster::controller::{
     ApiError, ControllerReply, ControllerRequest, CreatedTopic, NewPartitions, NewTopic,
+    OngoingReassignment, Reassignment, check_reassignment_target,
 };
 use crate::cluster::image::TopicImage;
 use crate::error::Code;
@@ -407,6 +408,66 @@ impl Broker {
             Ok(ControllerReply::Done(results)) if results.len() == n => results,
             Ok(other) => vec![Err(unexpected(other)); n],
             Err(e) => vec![Err(e); n],
+        }
+    }
+
+    /// AlterPartitionReassignments, one result per partition in order. A single broker answers
+    /// as a one-broker Kafka: moving a partition to this broker changes nothing; any other
+    /// target names a broker that is not registered, and nothing is ever being reassigned.
+    pub async fn alter_reassignments(
+        &self,
+        reassignments: Vec<Reassignment>,
+        allow_replication_factor_change: bool,
+    ) -> Vec<Result<(), ApiError>> {
+        let Some(cluster) = &self.cluster else {
+            return reassignments
+                .iter()
+                .map(|r| {
+                    let known = self
+                        .topics
+                        .get(&r.topic)
+                        .is_some_and(|t| t.partition(r.partition).is_some());
+                    if !known {
+                        return Err(ApiError::new(
+                            E::UnknownTopicOrPartition,
+                            format!("Unable to find partition {}:{}.", r.topic, r.partition),
+                        ));
+                    }
+                    let Some(target) = &r.target else {
+                        return Err(ApiError::new(
+                            E::NoReassignmentInProgress,
+                            "No partition reassignment is in progress.",
+                        ));
+                    };
+                    check_reassignment_target(target, |id| id == self.node_id)
+                })
+                .collect();
+        };
+        let n = reassignments.len();
+        let req = ControllerRequest::AlterReassignments {
+            reassignments,
+            allow_replication_factor_change,
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await {
+            Ok(ControllerReply::Done(results)) if results.len() == n => results,
+            Ok(other) => vec![Err(unexpected(other)); n],
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    /// ListPartitionReassignments: the reassignments in progress among `partitions` (topic,
+    /// index), or all of them; none on a single broker.
+    pub async fn list_reassignments(
+        &self,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<OngoingReassignment>, ApiError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(vec![]);
+        };
+        let req = ControllerRequest::ListReassignments { partitions };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+            ControllerReply::Reassignments(list) => Ok(list),
+            other => Err(unexpected(other)),
         }
     }
 

@@ -7,9 +7,10 @@
 //! **Owns:** validation of admin requests against the image, replica placement (Kafka's
 //! rack-unaware round robin from a random start), broker liveness (heartbeats kept in memory on
 //! the leader; a broker silent for `broker.session.timeout.ms` is fenced), the ISR changes
-//! partition leaders ask for (AlterPartition, KIP-497) and the elections: after fencing and
+//! partition leaders ask for (AlterPartition, KIP-497), the elections (after fencing and
 //! unfencing, unclean ones where `unclean.leader.election.enable` allows them, and the ones
-//! ElectLeaders asks for.
+//! ElectLeaders asks for), and partition reassignments (KIP-455: started, replaced or
+//! cancelled on request, completed as soon as the replicas they add are in sync).
 //!
 //! **Must never:** change the image except by writing records through Raft, or make two
 //! decisions at once (one `serial` lock: each decision reads the image its predecessor wrote).
@@ -22,7 +23,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::image::Image;
+use super::image::{Image, TopicImage};
 use super::raft::state_machine::Shared;
 use super::raft::store::LogReader;
 use super::raft::types::{Raft, TypeConfig};
@@ -123,6 +124,38 @@ pub enum ControllerRequest {
         election_type: i8,
         partitions: Option<Vec<(Uuid, i32)>>,
     },
+    /// AlterPartitionReassignments (KIP-455): move each partition to its target replicas, or
+    /// cancel its reassignment. `allow_replication_factor_change` false (KIP-860) refuses a
+    /// target whose size differs from the replica count the partition is headed for.
+    AlterReassignments {
+        reassignments: Vec<Reassignment>,
+        allow_replication_factor_change: bool,
+    },
+    /// ListPartitionReassignments: the reassignments in progress among `partitions` (topic
+    /// name, index), or all of them.
+    ListReassignments {
+        partitions: Option<Vec<(String, i32)>>,
+    },
+}
+
+/// One partition of an AlterPartitionReassignments: the replicas it is to move to, or `None`
+/// to cancel the reassignment in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reassignment {
+    pub topic: String,
+    pub partition: i32,
+    pub target: Option<Vec<i32>>,
+}
+
+/// A reassignment in progress, as ListPartitionReassignments shows it: the whole replica set
+/// (target first, then the replicas being removed) and what is being added and removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OngoingReassignment {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<i32>,
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
 }
 
 /// A voter's (or observer's) progress as the quorum leader sees it.
@@ -213,6 +246,8 @@ pub enum ControllerReply {
     /// One result per partition of an ElectLeaders, in the request's order; for every partition
     /// (None asked), the partitions whose election was needed, as Kafka answers.
     LeadersElected(Vec<ElectionResult>),
+    /// The reassignments in progress a ListReassignments asked for, by topic and partition.
+    Reassignments(Vec<OngoingReassignment>),
     /// The request was refused as a whole.
     Error(ApiError),
 }
@@ -435,6 +470,20 @@ impl Controller {
                 election_type,
                 partitions,
             } => self.elect_leaders(election_type, partitions).await,
+            ControllerRequest::AlterReassignments {
+                reassignments,
+                allow_replication_factor_change,
+            } => {
+                self.alter_reassignments(reassignments, allow_replication_factor_change)
+                    .await
+            }
+            ControllerRequest::ListReassignments { partitions } => {
+                let image = self.shared.image.read();
+                Ok(ControllerReply::Reassignments(list_reassignments(
+                    &image,
+                    partitions.as_deref(),
+                )))
+            }
         };
         match result {
             Ok(reply) => reply,
@@ -634,25 +683,9 @@ impl Controller {
                 return;
             }
         }
-        self.elect_leaderless_partitions().await;
-    }
-
-    /// Give a leader to every leaderless partition that may have one now: mostly partitions
-    /// whose topic allowed unclean election after they lost their last in-sync replica.
-    async fn elect_leaderless_partitions(&self) {
-        if elect_leaderless(&self.shared.image.read()).is_empty() {
-            return;
-        }
-        let _serial = self.serial.lock().await;
-        // Decide on an image that holds everything committed (a new leader may lag).
-        if self.raft.ensure_linearizable().await.is_err() {
-            return;
-        }
-        let changes = elect_leaderless(&self.shared.image.read());
-        if changes.is_empty() {
-            return;
-        }
-        for c in &changes {
+        // Give a leader to every leaderless partition that may have one now: mostly partitions
+        // whose topic allowed unclean election after they lost their last in-sync replica.
+        for c in self.write_planned(elect_leaderless).await {
             tracing::warn!(
                 topic_id = %c.topic_id,
                 partition = c.state.partition,
@@ -661,7 +694,40 @@ impl Controller {
                 "leaderless partition gets a leader"
             );
         }
-        let _ = self.write(MetaRecord::PartitionChanges(changes)).await;
+        for c in self.write_planned(complete_reassignments).await {
+            tracing::info!(
+                topic_id = %c.topic_id,
+                partition = c.state.partition,
+                replicas = ?c.state.replicas,
+                leader = c.state.leader,
+                "partition reassignment completed"
+            );
+        }
+    }
+
+    /// Write the changes `plan` finds on the image, decided on one that holds everything
+    /// committed (a new leader may lag); the changes written.
+    async fn write_planned(
+        &self,
+        plan: fn(&Image) -> Vec<PartitionChange>,
+    ) -> Vec<PartitionChange> {
+        if plan(&self.shared.image.read()).is_empty() {
+            return vec![];
+        }
+        let _serial = self.serial.lock().await;
+        if self.raft.ensure_linearizable().await.is_err() {
+            return vec![];
+        }
+        let changes = plan(&self.shared.image.read());
+        if changes.is_empty()
+            || self
+                .write(MetaRecord::PartitionChanges(changes.clone()))
+                .await
+                .is_err()
+        {
+            return vec![];
+        }
+        changes
     }
 
     /// Write the ISR change `planned` (see [`plan_isr_change`]) and answer with the partition's
@@ -686,6 +752,8 @@ impl Controller {
             topic_id = %change.topic_id,
             partition = state.partition,
             isr = ?state.isr,
+            replicas = ?state.replicas,
+            leader = state.leader,
             partition_epoch = state.partition_epoch,
             "ISR changed by the partition leader"
         );
@@ -725,6 +793,37 @@ impl Controller {
             }
         }
         Ok(ControllerReply::LeadersElected(results))
+    }
+
+    async fn alter_reassignments(
+        &self,
+        reassignments: Vec<Reassignment>,
+        allow_rf_change: bool,
+    ) -> Result<ControllerReply, Option<i32>> {
+        let (changes, results) = {
+            let image = self.shared.image.read();
+            plan_reassignments(&image, &reassignments, allow_rf_change)
+        };
+        if !changes.is_empty() {
+            for c in &changes {
+                tracing::info!(
+                    topic_id = %c.topic_id,
+                    partition = c.state.partition,
+                    replicas = ?c.state.replicas,
+                    adding = ?c.state.adding_replicas,
+                    removing = ?c.state.removing_replicas,
+                    leader = c.state.leader,
+                    "partition reassignment changed"
+                );
+            }
+            // A partition change can't be refused on replay: only the quorum can fail it.
+            if let Err(WriteError::NotController(l)) =
+                self.write(MetaRecord::PartitionChanges(changes)).await
+            {
+                return Err(l);
+            }
+        }
+        Ok(ControllerReply::Done(results))
     }
 
     async fn create_topics(
@@ -962,6 +1061,8 @@ fn new_partition(image: &Image, p: i32, replicas: Vec<i32>) -> PartitionState {
         replicas,
         leader_epoch: 0,
         partition_epoch: 0,
+        adding_replicas: vec![],
+        removing_replicas: vec![],
     }
 }
 
@@ -1367,6 +1468,251 @@ pub fn plan_elections(
     (changes, results)
 }
 
+/// Kafka's check of a manual assignment's replicas, in its order (ids ascending): the list is
+/// not empty, and every id is a registered broker named once. INVALID_REPLICA_ASSIGNMENT.
+pub fn check_reassignment_target(
+    target: &[i32],
+    registered: impl Fn(i32) -> bool,
+) -> Result<(), ApiError> {
+    let invalid = |why: String| Err(ApiError::new(E::InvalidReplicaAssignment, why));
+    if target.is_empty() {
+        return invalid("The manual partition assignment includes an empty replica list.".into());
+    }
+    let mut sorted = target.to_vec();
+    sorted.sort_unstable();
+    for (i, &id) in sorted.iter().enumerate() {
+        if !registered(id) {
+            return invalid(format!(
+                "The manual partition assignment includes broker {id}, but no broker with that id is registered."
+            ));
+        }
+        if i > 0 && sorted[i - 1] == id {
+            return invalid(format!(
+                "The manual partition assignment includes the broker {id} more than once."
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The replicas `p` had before its reassignment began (all of them when none is in progress).
+fn original_replicas(p: &PartitionState) -> Vec<i32> {
+    p.replicas
+        .iter()
+        .copied()
+        .filter(|r| !p.adding_replicas.contains(r))
+        .collect()
+}
+
+/// What one partition of an AlterPartitionReassignments comes to on `image`: its new state,
+/// `None` when nothing is to change (the target is the current assignment), or Kafka's error.
+///
+/// A reassignment to `target` is computed against the original replicas (KIP-455; a new one
+/// replaces one in progress): the replicas become the target followed by the original
+/// replicas not in it, the ones added are adding, the original ones left out removing; a
+/// replica an earlier reassignment was adding and this one drops leaves at once. A cancel
+/// (`None`) goes back to the original replicas. Either way the ISR keeps only replicas, the
+/// reassignment completes at once if it may (see [`settle`]), and a leader that is no longer
+/// in the ISR is replaced. Should no in-sync replica remain, the change would be an unclean
+/// election: refused (INVALID_REPLICA_ASSIGNMENT) unless the topic allows unclean election,
+/// when the first replica becomes the ISR (Kafka's `PartitionReassignmentRevert`).
+fn plan_reassignment(
+    image: &Image,
+    topic: &TopicImage,
+    p: &PartitionState,
+    target: Option<&[i32]>,
+    allow_rf_change: bool,
+) -> Result<Option<PartitionState>, ApiError> {
+    let original = original_replicas(p);
+    let mut next = p.clone();
+    match target {
+        None => {
+            if !p.reassigning() {
+                return Err(ApiError::new(
+                    E::NoReassignmentInProgress,
+                    "No partition reassignment is in progress.",
+                ));
+            }
+            next.replicas = original;
+            next.adding_replicas.clear();
+            next.removing_replicas.clear();
+        }
+        Some(target) => {
+            check_reassignment_target(target, |id| image.brokers.contains_key(&id))?;
+            // The replicas it is headed for: the target of the one in progress, if any.
+            let heading = p.replicas.len() - p.removing_replicas.len();
+            if !allow_rf_change && heading != target.len() {
+                return Err(ApiError::new(
+                    E::InvalidReplicationFactor,
+                    format!(
+                        "The replication factor is changed from {heading} to {}",
+                        target.len()
+                    ),
+                ));
+            }
+            let not_in = |list: &[i32], of: &[i32]| -> Vec<i32> {
+                list.iter().copied().filter(|r| !of.contains(r)).collect()
+            };
+            next.removing_replicas = not_in(&original, target);
+            next.adding_replicas = not_in(target, &original);
+            next.replicas = target.to_vec();
+            next.replicas.extend(&next.removing_replicas);
+        }
+    }
+    let unchanged = next.replicas == p.replicas
+        && next.adding_replicas == p.adding_replicas
+        && next.removing_replicas == p.removing_replicas;
+    if unchanged {
+        return Ok(None);
+    }
+    next.isr.retain(|r| next.replicas.contains(r));
+    if next.isr.is_empty() {
+        if !image.unclean_election_enabled(topic) {
+            return Err(ApiError::new(
+                E::InvalidReplicaAssignment,
+                format!(
+                    "Unable to change the assignment of partition {}:{} because it would require an unclean leader election.",
+                    topic.name, p.partition
+                ),
+            ));
+        }
+        next.isr = next.replicas[..1].to_vec();
+    }
+    Ok(Some(settle(image, p, next)))
+}
+
+/// `prev` becomes `next` (a new ISR or replica set, its epochs still `prev`'s): a reassignment
+/// in progress completes once it may, a leader outside the ISR is replaced by the first
+/// replica in the ISR that is live (or none), at the next leader epoch, and the partition
+/// epoch moves on.
+///
+/// A reassignment completes (KIP-455) when every replica it adds is in the ISR: the replicas
+/// become the target (the replicas it removes leave, from the ISR too), unless no in-sync
+/// replica would be left; then it waits.
+fn settle(image: &Image, prev: &PartitionState, mut next: PartitionState) -> PartitionState {
+    if next.reassigning() && next.adding_replicas.iter().all(|r| next.isr.contains(r)) {
+        let removing = std::mem::take(&mut next.removing_replicas);
+        let isr: Vec<i32> = next
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| !removing.contains(r))
+            .collect();
+        if isr.is_empty() {
+            next.removing_replicas = removing;
+        } else {
+            next.isr = isr;
+            next.replicas.retain(|r| !removing.contains(r));
+            next.adding_replicas.clear();
+        }
+    }
+    if !next.isr.contains(&next.leader) {
+        let leader = next
+            .replicas
+            .iter()
+            .copied()
+            .find(|&r| next.isr.contains(&r) && image.is_live(r))
+            .unwrap_or(-1);
+        if leader != next.leader {
+            next.leader = leader;
+            next.leader_epoch = prev.leader_epoch + 1;
+        }
+    }
+    next.partition_epoch = prev.partition_epoch + 1;
+    next
+}
+
+/// What an AlterPartitionReassignments comes to on `image`: the changes to write, and one
+/// result per partition asked for, in order (a partition named twice is answered from the
+/// state the first gave it).
+pub fn plan_reassignments(
+    image: &Image,
+    reassignments: &[Reassignment],
+    allow_rf_change: bool,
+) -> (Vec<PartitionChange>, Vec<Result<(), ApiError>>) {
+    let mut planned: BTreeMap<(Uuid, i32), PartitionState> = BTreeMap::new();
+    let mut results = Vec::with_capacity(reassignments.len());
+    for r in reassignments {
+        let Some(topic) = image.topics.get(&r.topic) else {
+            results.push(Err(ApiError::new(
+                E::UnknownTopicOrPartition,
+                format!("Unable to find a topic named {}.", r.topic),
+            )));
+            continue;
+        };
+        let current = planned.get(&(topic.id, r.partition)).or_else(|| {
+            let index = usize::try_from(r.partition).ok()?;
+            topic.partitions.get(index)
+        });
+        let Some(p) = current else {
+            results.push(Err(ApiError::new(
+                E::UnknownTopicOrPartition,
+                format!("Unable to find partition {}:{}.", r.topic, r.partition),
+            )));
+            continue;
+        };
+        let result = plan_reassignment(image, topic, p, r.target.as_deref(), allow_rf_change);
+        results.push(result.map(|next| {
+            if let Some(state) = next {
+                planned.insert((topic.id, r.partition), state);
+            }
+        }));
+    }
+    let changes = planned
+        .into_iter()
+        .map(|((topic_id, _), state)| PartitionChange { topic_id, state })
+        .collect();
+    (changes, results)
+}
+
+/// Every reassignment that may complete on `image` but has not (its last adding replica
+/// joined the ISR other than through AlterPartition, as an unclean election's only member):
+/// completed, as [`settle`] does. Run on every tick.
+fn complete_reassignments(image: &Image) -> Vec<PartitionChange> {
+    let mut changes = Vec::new();
+    for t in image.topics.values() {
+        for p in t.partitions.iter().filter(|p| p.reassigning()) {
+            let state = settle(image, p, p.clone());
+            if !state.reassigning() {
+                changes.push(PartitionChange {
+                    topic_id: t.id,
+                    state,
+                });
+            }
+        }
+    }
+    changes
+}
+
+/// The reassignments in progress on `image`, by topic and partition: every one, or those of
+/// `partitions` (topic name, index; unknown ones are left out, as Kafka does).
+pub fn list_reassignments(
+    image: &Image,
+    partitions: Option<&[(String, i32)]>,
+) -> Vec<OngoingReassignment> {
+    let mut out: BTreeMap<(&str, i32), &PartitionState> = BTreeMap::new();
+    for t in image.topics.values() {
+        for p in t.partitions.iter().filter(|p| p.reassigning()) {
+            let asked = partitions.is_none_or(|list| {
+                list.iter()
+                    .any(|(name, i)| *name == t.name && *i == p.partition)
+            });
+            if asked {
+                out.insert((t.name.as_str(), p.partition), p);
+            }
+        }
+    }
+    out.into_iter()
+        .map(|((topic, partition), p)| OngoingReassignment {
+            topic: topic.to_string(),
+            partition,
+            replicas: p.replicas.clone(),
+            adding: p.adding_replicas.clone(),
+            removing: p.removing_replicas.clone(),
+        })
+        .collect()
+}
+
 /// What an AlterPartition decided: the state to write, or the current one when nothing is to
 /// change (a retry of a change already made).
 #[derive(Debug, PartialEq, Eq)]
@@ -1480,9 +1826,11 @@ fn plan_isr_change(
     if same_isr {
         return Ok(IsrChange::Unchanged(p.clone()));
     }
-    let mut state = p.clone();
-    state.isr = new_isr.to_vec();
-    state.partition_epoch += 1;
+    let next = PartitionState {
+        isr: new_isr.to_vec(),
+        ..p.clone()
+    };
+    let state = settle(image, p, next);
     Ok(IsrChange::To(PartitionChange { topic_id, state }))
 }
 
@@ -1593,6 +1941,8 @@ mod tests {
             leader: 2,
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         let shared = PartitionState {
             partition: 1,
@@ -1601,6 +1951,8 @@ mod tests {
             leader: 2,
             leader_epoch: 3,
             partition_epoch: 5,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         };
         img.apply(
             3,
@@ -1698,6 +2050,8 @@ mod tests {
             leader,
             leader_epoch: 3,
             partition_epoch: 7,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         }
     }
 
@@ -2036,5 +2390,275 @@ mod tests {
         assert_eq!(Election::from_type(0), Some(Election::Preferred));
         assert_eq!(Election::from_type(1), Some(Election::Unclean));
         assert_eq!(Election::from_type(2), None);
+    }
+
+    fn reassign(topic: &str, partition: i32, target: Option<&[i32]>) -> Reassignment {
+        Reassignment {
+            topic: topic.into(),
+            partition,
+            target: target.map(<[i32]>::to_vec),
+        }
+    }
+
+    /// Plan `asked` on `img` (RF changes allowed), apply what it decided, and return the codes
+    /// (0 for success) and partition 0's state after it.
+    fn reassign_on(img: &mut Image, asked: &[Reassignment]) -> (Vec<i16>, PartitionState) {
+        let (changes, results) = plan_reassignments(img, asked, true);
+        img.apply(200, &MetaRecord::PartitionChanges(changes));
+        let codes = results
+            .iter()
+            .map(|r| r.as_ref().map(|()| 0).unwrap_or_else(|e| e.code))
+            .collect();
+        (codes, img.topics["t"].partitions[0].clone())
+    }
+
+    /// `(replicas, adding, removing, isr, leader, leader epoch, partition epoch)`.
+    type Shape = (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>, i32, i32, i32);
+
+    fn shape(p: &PartitionState) -> Shape {
+        (
+            p.replicas.clone(),
+            p.adding_replicas.clone(),
+            p.removing_replicas.clone(),
+            p.isr.clone(),
+            p.leader,
+            p.leader_epoch,
+            p.partition_epoch,
+        )
+    }
+
+    #[test]
+    fn reassignment_adds_then_completes_when_the_new_replica_is_in_sync() {
+        let (mut img, id) = image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2], &[1, 2], 1)], &[]);
+        let (codes, p) = reassign_on(&mut img, &[reassign("t", 0, Some(&[2, 3]))]);
+        assert_eq!(codes, vec![0]);
+        // Target first, then what it removes; the leader (being removed) leads on meanwhile.
+        assert_eq!(
+            shape(&p),
+            (vec![2, 3, 1], vec![3], vec![1], vec![1, 2], 1, 3, 8)
+        );
+        assert_eq!(
+            list_reassignments(&img, None),
+            vec![OngoingReassignment {
+                topic: "t".into(),
+                partition: 0,
+                replicas: vec![2, 3, 1],
+                adding: vec![3],
+                removing: vec![1],
+            }]
+        );
+        assert_eq!(list_reassignments(&img, Some(&[("t".into(), 1)])), vec![]);
+        assert_eq!(list_reassignments(&img, Some(&[("u".into(), 0)])), vec![]);
+        assert_eq!(list_reassignments(&img, Some(&[("t".into(), 0)])).len(), 1);
+        assert!(complete_reassignments(&img).is_empty(), "3 is not in sync");
+
+        // 3 caught up: the leader's AlterPartition completes it. The old leader leaves, the
+        // first in-sync replica of the target leads at the next leader epoch.
+        let Ok(IsrChange::To(change)) = plan_isr_change(&img, 1, id, 0, 3, 8, &[1, 2, 3]) else {
+            panic!("expansion refused");
+        };
+        assert_eq!(
+            shape(&change.state),
+            (vec![2, 3], vec![], vec![], vec![2, 3], 2, 4, 9)
+        );
+        img.apply(201, &MetaRecord::PartitionChanges(vec![change]));
+        assert!(list_reassignments(&img, None).is_empty());
+    }
+
+    #[test]
+    fn reassignment_requests_are_checked_as_kafka_does() {
+        let (img, _) = image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2], &[1, 2], 1)], &[]);
+        let asked = [
+            reassign("t", 0, Some(&[])),
+            reassign("t", 0, Some(&[2, 2])),
+            reassign("t", 0, Some(&[2, 9])),
+            reassign("nope", 0, Some(&[2, 3])),
+            reassign("t", 1, Some(&[2, 3])),
+            reassign("t", -1, Some(&[2, 3])),
+            reassign("t", 0, None),
+            reassign("t", 0, Some(&[2, 3, 1])),
+        ];
+        let (changes, results) = plan_reassignments(&img, &asked, false);
+        assert!(changes.is_empty());
+        let errors: Vec<(i16, String)> = results
+            .into_iter()
+            .map(|r| {
+                let e = r.unwrap_err();
+                (e.code, e.message)
+            })
+            .collect();
+        let invalid = E::InvalidReplicaAssignment.code();
+        let unknown = E::UnknownTopicOrPartition.code();
+        assert_eq!(
+            errors,
+            vec![
+                (
+                    invalid,
+                    "The manual partition assignment includes an empty replica list.".into()
+                ),
+                (
+                    invalid,
+                    "The manual partition assignment includes the broker 2 more than once.".into()
+                ),
+                (
+                    invalid,
+                    "The manual partition assignment includes broker 9, but no broker with that id is registered.".into()
+                ),
+                (unknown, "Unable to find a topic named nope.".into()),
+                (unknown, "Unable to find partition t:1.".into()),
+                (unknown, "Unable to find partition t:-1.".into()),
+                (
+                    E::NoReassignmentInProgress.code(),
+                    "No partition reassignment is in progress.".into()
+                ),
+                (
+                    E::InvalidReplicationFactor.code(),
+                    "The replication factor is changed from 2 to 3".into()
+                ),
+            ]
+        );
+        // Allowed, the replication factor may change; a fenced broker may be a target (it is
+        // registered), and the current assignment again changes nothing.
+        let mut img = img;
+        fence(&mut img, 3);
+        let (changes, results) = plan_reassignments(
+            &img,
+            &[
+                reassign("t", 0, Some(&[2, 3, 1])),
+                reassign("t", 0, Some(&[1, 2])),
+            ],
+            true,
+        );
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(
+            shape(&changes[0].state).0,
+            vec![1, 2],
+            "back to the original"
+        );
+        let (changes, results) =
+            plan_reassignments(&img, &[reassign("t", 0, Some(&[1, 2]))], false);
+        assert_eq!((changes.len(), results.len()), (0, 1));
+        assert!(results[0].is_ok());
+        // A new order of the same replicas: no reassignment, a new preferred leader.
+        let (changes, _) = plan_reassignments(&img, &[reassign("t", 0, Some(&[2, 1]))], false);
+        assert_eq!(
+            shape(&changes[0].state),
+            (vec![2, 1], vec![], vec![], vec![1, 2], 1, 3, 8)
+        );
+    }
+
+    #[test]
+    fn cancel_goes_back_to_the_original_replicas() {
+        let (mut img, _) = image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2], &[1, 2], 1)], &[]);
+        reassign_on(&mut img, &[reassign("t", 0, Some(&[2, 3]))]);
+        let (codes, p) = reassign_on(&mut img, &[reassign("t", 0, None)]);
+        assert_eq!(codes, vec![0]);
+        // The original replicas in the order the reassignment left them (as Kafka's revert).
+        assert_eq!(shape(&p), (vec![2, 1], vec![], vec![], vec![1, 2], 1, 3, 9));
+        assert!(list_reassignments(&img, None).is_empty());
+        let (codes, _) = reassign_on(&mut img, &[reassign("t", 0, None)]);
+        assert_eq!(codes, vec![E::NoReassignmentInProgress.code()]);
+
+        // A leader the reassignment was adding gives the lead back to an original replica.
+        let moving = PartitionState {
+            adding_replicas: vec![3, 4],
+            removing_replicas: vec![1, 2],
+            ..state(0, &[3, 4, 1, 2], &[3, 1], 3)
+        };
+        let (mut img, _) = image_with_topic(&[1, 2, 3, 4], vec![moving.clone()], &[]);
+        let (_, p) = reassign_on(&mut img, &[reassign("t", 0, None)]);
+        assert_eq!(shape(&p), (vec![1, 2], vec![], vec![], vec![1], 1, 4, 8));
+
+        // Only adding replicas in sync: reverting is an unclean election, refused unless the
+        // topic allows it; then the first original replica is the ISR.
+        let only_new = PartitionState {
+            isr: vec![3],
+            ..moving
+        };
+        let (mut img, _) = image_with_topic(&[1, 2, 3, 4], vec![only_new.clone()], &[]);
+        let (codes, p) = reassign_on(&mut img, &[reassign("t", 0, None)]);
+        assert_eq!(codes, vec![E::InvalidReplicaAssignment.code()]);
+        assert_eq!(p, only_new);
+        let (mut img, _) = image_with_topic(&[1, 2, 3, 4], vec![only_new], &[(UNCLEAN, "true")]);
+        let (codes, p) = reassign_on(&mut img, &[reassign("t", 0, None)]);
+        assert_eq!(codes, vec![0]);
+        assert_eq!(shape(&p), (vec![1, 2], vec![], vec![], vec![1], 1, 4, 8));
+    }
+
+    #[test]
+    fn a_new_reassignment_replaces_the_one_in_progress() {
+        // [1, 2] -> [3, 4]; 3 caught up, 4 not yet.
+        let moving = PartitionState {
+            adding_replicas: vec![3, 4],
+            removing_replicas: vec![1, 2],
+            ..state(0, &[3, 4, 1, 2], &[1, 2, 3], 1)
+        };
+        let (mut img, _) = image_with_topic(&[1, 2, 3, 4], vec![moving], &[]);
+        // Headed for 2 replicas: a third is a change of replication factor.
+        let (_, results) = plan_reassignments(&img, &[reassign("t", 0, Some(&[1, 3, 4]))], false);
+        assert_eq!(
+            results[0].as_ref().unwrap_err().code,
+            E::InvalidReplicationFactor.code()
+        );
+        // Against the original replicas [1, 2]: 3, which only the old one was adding, leaves.
+        let (codes, p) = reassign_on(&mut img, &[reassign("t", 0, Some(&[1, 4]))]);
+        assert_eq!(codes, vec![0]);
+        assert_eq!(
+            shape(&p),
+            (vec![1, 4, 2], vec![4], vec![2], vec![1, 2], 1, 3, 8)
+        );
+        // Named twice in one request: the second sees the first.
+        let (codes, p) = reassign_on(
+            &mut img,
+            &[reassign("t", 0, Some(&[2, 3])), reassign("t", 0, None)],
+        );
+        assert_eq!(codes, vec![0, 0]);
+        assert_eq!(
+            shape(&p),
+            (vec![2, 1], vec![], vec![], vec![1, 2], 1, 3, 10)
+        );
+    }
+
+    #[test]
+    fn completion_needs_an_in_sync_replica_in_the_target() {
+        // Dropping replicas completes at once when what stays is in sync.
+        let (mut img, _) =
+            image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2, 3], &[1, 2, 3], 1)], &[]);
+        let (_, p) = reassign_on(&mut img, &[reassign("t", 0, Some(&[1, 2]))]);
+        assert_eq!(shape(&p), (vec![1, 2], vec![], vec![], vec![1, 2], 1, 3, 8));
+
+        // Down to a replica out of sync: it waits for that replica to join the ISR.
+        let (mut img, _) =
+            image_with_topic(&[1, 2, 3], vec![state(0, &[1, 2, 3], &[1, 2], 1)], &[]);
+        let (_, p) = reassign_on(&mut img, &[reassign("t", 0, Some(&[3]))]);
+        assert_eq!(
+            shape(&p),
+            (vec![3, 1, 2], vec![], vec![1, 2], vec![1, 2], 1, 3, 8)
+        );
+        assert!(complete_reassignments(&img).is_empty());
+        let id = img.topics["t"].id;
+        let Ok(IsrChange::To(change)) = plan_isr_change(&img, 1, id, 0, 3, 8, &[1, 2, 3]) else {
+            panic!("expansion refused");
+        };
+        assert_eq!(
+            shape(&change.state),
+            (vec![3], vec![], vec![], vec![3], 3, 4, 9)
+        );
+
+        // A reassignment whose adding replica got in sync another way (the only member after
+        // an unclean election) is completed by the tick.
+        let elected = PartitionState {
+            adding_replicas: vec![3],
+            removing_replicas: vec![1],
+            ..state(0, &[2, 3, 1], &[3], 3)
+        };
+        let (img, id) = image_with_topic(&[1, 2, 3], vec![elected], &[]);
+        let changes = complete_reassignments(&img);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].topic_id, id);
+        assert_eq!(
+            shape(&changes[0].state),
+            (vec![2, 3], vec![], vec![], vec![3], 3, 3, 8)
+        );
     }
 }

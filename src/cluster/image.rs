@@ -237,6 +237,8 @@ mod tests {
             leader: replicas[0],
             leader_epoch: 0,
             partition_epoch: 0,
+            adding_replicas: vec![],
+            removing_replicas: vec![],
         }
     }
 
@@ -251,6 +253,27 @@ mod tests {
             }],
             rack: None,
         }
+    }
+
+    #[test]
+    fn partitions_written_before_reassignments_still_load() {
+        let old = r#"{"partition":0,"replicas":[1,2],"isr":[1],"leader":1,"leader_epoch":2,"partition_epoch":3}"#;
+        let p: PartitionState = serde_json::from_str(old).unwrap();
+        assert_eq!(p.replicas, vec![1, 2]);
+        assert!(p.adding_replicas.is_empty() && p.removing_replicas.is_empty());
+        assert!(!p.reassigning());
+        // Without a reassignment the record is written as before.
+        assert_eq!(serde_json::to_string(&p).unwrap(), old);
+        let moving = PartitionState {
+            replicas: vec![2, 3, 1],
+            adding_replicas: vec![3],
+            removing_replicas: vec![1],
+            ..p
+        };
+        let back: PartitionState =
+            serde_json::from_str(&serde_json::to_string(&moving).unwrap()).unwrap();
+        assert_eq!(back, moving);
+        assert!(back.reassigning());
     }
 
     #[test]

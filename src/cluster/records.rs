@@ -31,6 +31,21 @@ pub struct PartitionState {
     pub leader_epoch: i32,
     /// Bumped on every change of this partition (Kafka's partition epoch).
     pub partition_epoch: i32,
+    /// While a reassignment (KIP-455) is in progress: the replicas it adds, which are in
+    /// `replicas` and join the ISR by catching up like any follower. Absent from records
+    /// written before reassignments existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// The replicas it removes, still in `replicas` (and replicating) until it completes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
+}
+
+impl PartitionState {
+    /// Whether a reassignment is in progress.
+    pub fn reassigning(&self) -> bool {
+        !self.adding_replicas.is_empty() || !self.removing_replicas.is_empty()
+    }
 }
 
 /// A new state for an existing partition.

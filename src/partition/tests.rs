@@ -548,3 +548,47 @@ fn follower_copies_batches_and_producer_state() {
     assert_eq!(follower.end_offset_for_epoch(8), (8, 3));
     assert_eq!(follower.offsets().high_watermark, 3, "alone in the ISR");
 }
+
+/// A reassignment as the leader sees it, in one leader epoch: a replica added (the same epoch
+/// again with it among the followers) may fetch and joins the ISR once it has the log; a
+/// replica removed is refused; a leader that is no longer a replica stops leading.
+#[test]
+fn replicas_added_and_removed_in_the_same_leader_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Partition::open_replica("t", 0, dir.path(), LogConfig::default(), 0, None).unwrap();
+    p.become_leader(1, 0, &[2], &[2], 0).unwrap();
+    client_write(&p, batch_bytes(&[(1, "a"), (1, "b")], Compression::None)).unwrap();
+    p.record_follower_fetch(2, 1, 2, 1).unwrap();
+    assert_eq!(p.offsets().high_watermark, 2);
+    assert_eq!(
+        p.record_follower_fetch(3, 1, 0, 1),
+        Err(ReplicaFetchError::NotLeaderOrFollower),
+        "not a replica yet"
+    );
+
+    // [1, 2] -> [2, 3, 1]: 3 is adding.
+    p.become_leader(1, 1, &[2, 3], &[2], 2).unwrap();
+    let behind = p.record_follower_fetch(3, 1, 0, 3).unwrap();
+    assert_eq!(behind.expand_isr, None, "3 has nothing yet");
+    assert_eq!(p.offsets().high_watermark, 2, "3 is not in the ISR");
+    let caught_up = p.record_follower_fetch(3, 1, 2, 4).unwrap();
+    assert_eq!(
+        caught_up.expand_isr,
+        Some(IsrRequest {
+            leader_epoch: 1,
+            partition_epoch: 1,
+            isr: vec![2, 3],
+        })
+    );
+
+    // Completed with this node still leading, 2 removed: its fetches are refused.
+    p.become_leader(1, 2, &[3], &[3], 5).unwrap();
+    assert_eq!(
+        p.record_follower_fetch(2, 1, 2, 6),
+        Err(ReplicaFetchError::NotLeaderOrFollower)
+    );
+    assert_eq!(p.replication_status(1), Some((2, 2)));
+    // Moved off this node: it follows no one, and a write waiting for its ISR learns it.
+    p.become_follower(-1, 2);
+    assert_eq!(p.replication_status(1), None);
+}

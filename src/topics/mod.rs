@@ -419,6 +419,33 @@ impl TopicRegistry {
         Ok(topic.id)
     }
 
+    /// Drop partition `index` of topic `name` (id `id`) and its data from this node, which the
+    /// cluster no longer places it on (a reassignment moved it): the caller checked the image.
+    /// The topic's entry goes with its last partition here.
+    pub fn remove_partition(&self, name: &str, id: Uuid, index: i32) -> Result<(), TopicError> {
+        let _guard = self.admin.lock();
+        let topic = self
+            .get(name)
+            .filter(|t| t.id == id)
+            .ok_or(TopicError::UnknownTopic)?;
+        let partition = topic
+            .partitions
+            .write()
+            .remove(&index)
+            .ok_or(TopicError::UnknownTopic)?;
+        if topic.partitions.read().is_empty() {
+            self.topics.remove(name);
+            self.ids.remove(&id);
+        }
+        fs::remove_dir_all(partition.dir())?;
+        tracing::info!(
+            topic = name,
+            partition = index,
+            "deleted partition (no longer a replica here)"
+        );
+        Ok(())
+    }
+
     /// Hold partition `index` of topic `name` (id `id`) on this node, creating the topic entry
     /// and the partition's directory when missing: a cluster node following the metadata
     /// image. A local topic of that name with another id (deleted and created again while this
@@ -682,6 +709,31 @@ mod tests {
         assert!(!dir.path().join("gone-0").exists());
         assert!(reg.get("gone").is_none());
         assert!(matches!(reg.delete("gone"), Err(TopicError::UnknownTopic)));
+    }
+
+    #[test]
+    fn remove_partition_drops_one_partition_and_the_topic_with_its_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = TopicRegistry::open(broker(dir.path()), 0).unwrap();
+        let id = reg.create("moving", 2, 1, BTreeMap::new(), 0).unwrap().id;
+        // Another incarnation of the topic (another id) is not touched.
+        assert!(matches!(
+            reg.remove_partition("moving", Uuid::new_v4(), 0),
+            Err(TopicError::UnknownTopic)
+        ));
+        assert!(dir.path().join("moving-0").exists());
+        reg.remove_partition("moving", id, 0).unwrap();
+        assert!(!dir.path().join("moving-0").exists());
+        assert!(dir.path().join("moving-1").exists());
+        let t = reg.get("moving").unwrap();
+        assert!(t.partition(0).is_none() && t.partition(1).is_some());
+        assert!(matches!(
+            reg.remove_partition("moving", id, 0),
+            Err(TopicError::UnknownTopic)
+        ));
+        reg.remove_partition("moving", id, 1).unwrap();
+        assert!(reg.get("moving").is_none() && reg.get_by_id(id).is_none());
+        assert!(!dir.path().join("moving-1").exists());
     }
 
     #[test]

@@ -20,5 +20,6 @@ mod groups;
 mod long_poll;
 mod metadata;
 mod produce_fetch;
+mod reassignment;
 mod replica_admin;
 mod transactions;
