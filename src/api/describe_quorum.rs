@@ -106,5 +106,28 @@ pub async fn handle(ctx: &RequestContext, req: DescribeQuorumRequest) -> Describ
                 )))
                 .with_partitions(vec![partition]),
         ])
-        .with_nodes(nodes)
+        .with_nodes(nodes_for(ctx.version, nodes))
+}
+
+/// The voters' endpoints exist from v2 on; older versions cannot carry them.
+fn nodes_for(version: i16, nodes: Vec<Node>) -> Vec<Node> {
+    if version >= 2 { nodes } else { Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::Encodable;
+
+    /// A cluster's answer (with voter endpoints) encodes at every advertised version.
+    #[test]
+    fn a_cluster_answer_encodes_at_every_version() {
+        for version in 0..=2i16 {
+            let nodes = vec![Node::default().with_node_id(BrokerId(1))];
+            let resp = DescribeQuorumResponse::default().with_nodes(nodes_for(version, nodes));
+            let mut buf = bytes::BytesMut::new();
+            resp.encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("DescribeQuorum v{version}: {e}"));
+        }
+    }
 }
