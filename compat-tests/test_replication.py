@@ -15,12 +15,19 @@ Apache Kafka's behaviour is the expectation:
   so they survive the coordinator's loss;
 - unclean.leader.election.enable=false (the default): a partition whose only in-sync replica is
   down has no leader (-1), even if an out-of-sync replica is alive; with it on, that replica is
-  elected and the records it lacked are gone.
+  elected and the records it lacked are gone;
+- a new leader knows the idempotent producers' sequences from the batches it copied;
+- every coordinator write (OffsetCommit, SyncGroup's assignment, InitProducerId,
+  AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn) is answered only once the
+  internal partition's ISR has it (Kafka appends them with acks=-1), so nothing a coordinator
+  acknowledged is lost with it.
 
 Every test starts its own cluster (`start_cluster`, broker.session.timeout.ms=2000) and waits on
 conditions; the node logs are attached to a failure by the fixture.
 """
 import collections
+import os
+import signal
 import threading
 import time
 
@@ -160,32 +167,38 @@ def wait_logs_identical(cluster, topic, partitions, nodes=None, timeout=30, min_
         raise AssertionError(f"{e}; segment sizes per partition per node: {last}") from None
 
 
-def read_partitions(bootstrap, topic, partitions, timeout=60, **conf):
-    """confluent-kafka: every record of each partition from its log start (0) to its high
-    watermark; {partition: [(offset, key, value)]}, asserting the log start is 0 and nothing
-    comes beyond the high watermark."""
+def read_partitions(bootstrap, topic, partitions, ends=None, timeout=60, **conf):
+    """confluent-kafka: every record of each partition from its log start (0) to its end;
+    {partition: [(offset, key, value)]}. `ends` {partition: end offset}: first wait until the
+    partitions' high watermarks are these (else take them as they are). Reads until the
+    consumer reaches the end of each partition (PARTITION_EOF at it: for read_committed the last
+    stable offset must have reached it too), asserting the log start is 0."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "repl-verify", "enable.auto.commit": False,
-                  "enable.partition.eof": False, "fetch.wait.max.ms": 100, **conf})
+                  "enable.partition.eof": True, "fetch.wait.max.ms": 100, **conf})
     try:
-        ends = {}
-        for p in partitions:
-            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
-            assert lo == 0, (p, lo, hi)
-            ends[p] = hi
+        def watermarks():
+            got = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+            if ends is not None and {p: hi for p, (_, hi) in got.items()} != ends:
+                raise AssertionError(f"watermarks {got}, want ends {ends}")
+            return got
+        marks = wait_until(watermarks, timeout=30, interval=0.2, what=f"the high watermarks of {topic}")
+        assert all(lo == 0 for lo, _ in marks.values()), marks
+        want_end = {p: hi for p, (_, hi) in marks.items()}
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         out = {p: [] for p in partitions}
+        eof = {}
         deadline = time.monotonic() + timeout
-
-        def done():
-            return all((out[p][-1][0] + 1 if out[p] else 0) >= ends[p] for p in partitions)
-        while not done():
+        while not all(eof.get(p, -1) >= want_end[p] for p in partitions):
             assert time.monotonic() < deadline, \
-                f"read {[(p, len(out[p]), ends[p]) for p in partitions]} (partition, read, high watermark)"
+                f"read {[(p, len(out[p]), eof.get(p), want_end[p]) for p in partitions]} (partition, records, at end offset, end)"
             for m in c.consume(num_messages=1000, timeout=0.5):
-                assert not m.error(), f"consume error: {m.error()}"
+                if m.error():
+                    assert m.error().code() == KafkaError._PARTITION_EOF, f"consume error: {m.error()}"
+                    eof[m.partition()] = m.offset()
+                    continue
                 out[m.partition()].append((m.offset(), m.key(), m.value()))
         extra = [m for m in c.consume(num_messages=10, timeout=0.5) if not m.error()]
-        assert not extra, f"records beyond the high watermarks {ends}: {[(m.partition(), m.offset()) for m in extra]}"
+        assert not extra, f"records beyond the ends {want_end}: {[(m.partition(), m.offset()) for m in extra]}"
     finally:
         c.close()
     return out
@@ -244,9 +257,17 @@ def test_replicas_are_byte_identical_and_every_record_read_once(start_cluster):
                                                                msg.key(), msg.value())))
         p.poll(0)
     assert p.flush(60) == 0
+    del p
     assert len(reports) == n
     failed = [r for r in reports if r[0] is not None]
     assert not failed, failed[:5]
+    # acks=all is answered once every in-sync replica has the records (high watermark = the
+    # smallest log end over the ISR): when the last acknowledgement arrived, every follower's
+    # log already held everything, so the files are the same right now, without waiting
+    at_ack = {part: {n.node_id: segments(n, "ident", part) for n in cluster.nodes} for part in range(3)}
+    for part, copies in at_ack.items():
+        sizes = {nid: {f: len(b) for f, b in c.items()} for nid, c in copies.items()}
+        assert all(c == copies[1] for c in copies.values()), f"partition {part} right after the acks: {sizes}"
 
     md = wait_isr_full(cluster, "ident", 3, timeout=15)
     for m in md.values():
@@ -263,7 +284,8 @@ def test_replicas_are_byte_identical_and_every_record_read_once(start_cluster):
     for part in sent:
         offs = sorted(o for o, _, _ in sent[part])
         assert offs == list(range(len(offs))), f"partition {part}: offsets not dense"
-    got = read_partitions(cluster.node(2).bootstrap, "ident", range(3))
+    got = read_partitions(cluster.node(2).bootstrap, "ident", range(3),
+                          ends={part: len(recs) for part, recs in sent.items()})
     for part in range(3):
         assert got[part] == sorted(sent[part]), f"partition {part}"
         # the producer's order: offsets follow the order the values were produced in
@@ -284,7 +306,7 @@ class Writer(threading.Thread):
     """An idempotent acks=all confluent-kafka producer writing unique values "v-000123" round
     robin over the partitions, as fast as `rate` allows, until stopped."""
 
-    def __init__(self, bootstrap, topic, partitions, rate=300):
+    def __init__(self, bootstrap, topic, partitions, rate=500):
         super().__init__(daemon=True)
         self.topic, self.partitions, self.rate = topic, partitions, rate
         self.p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
@@ -343,6 +365,7 @@ class Writer(threading.Thread):
         self.stopping.set()
         self.join(120)
         assert not self.is_alive(), "the producer thread did not finish"
+        self.p = None  # destroys the client
         assert self.exc is None, self.exc
 
 
@@ -363,7 +386,7 @@ def test_jepsen_style_leader_kills_lose_no_acknowledged_record(start_cluster):
     cycles, failovers, rejoins = 0, [], []
     try:
         wait_until(lambda: w.acked_count() >= 200, timeout=30, what="the first 200 acks")
-        while cycles < 10:
+        while cycles < 12:
             assert w.fatal is None, f"producer fatal error: {w.fatal}"
             parts = wait_live_leaders(cluster, topic, np_)
             counts = leaders_by_node(parts)
@@ -378,9 +401,12 @@ def test_jepsen_style_leader_kills_lose_no_acknowledged_record(start_cluster):
             failovers.append(time.monotonic() - t0)
             # the survivors keep taking acks=all writes (ISR of 2 = min.insync.replicas)
             target = max(acked_before, w.acked_count()) + 300
-            wait_until(lambda: w.acked_count() >= target, timeout=30,
-                       what=f"300 more acks after node {victim_id}'s kill (acked {w.acked_count()}, "
-                            f"failed {len(w.failed)}, errors {w.errors[-3:]})")
+            try:
+                wait_until(lambda: w.acked_count() >= target, timeout=30,
+                           what=f"300 more acks after node {victim_id}'s kill")
+            except AssertionError as e:
+                raise AssertionError(f"{e}: acked {w.acked_count()} (want {target}), failed {len(w.failed)}, "
+                                     f"client errors {w.errors[-5:]}, partitions {_describe_views(cluster, topic)}") from None
 
             t1 = time.monotonic()
             victim.launch()
@@ -424,6 +450,9 @@ def test_jepsen_style_leader_kills_lose_no_acknowledged_record(start_cluster):
     print("rejoin (restart -> ISR full) s: " + " ".join(f"{t:.1f}" for t in rejoins))
     print(f"log bytes per partition: {sizes}")
     print(f"client errors: {collections.Counter(str(e.code()) for e in w.errors)}")
+    logs = [n.stderr_tail(10**6) for n in cluster.nodes]
+    print(f"node log lines: 'log diverged' {sum(l.count('log diverged') for l in logs)}, "
+          f"'truncated partition' {sum(l.count('truncated partition') for l in logs)}")
 
 
 # --- 3. min.insync.replicas ------------------------------------------------------------------
@@ -467,6 +496,7 @@ def test_min_insync_replicas_refuses_acks_all_and_takes_acks_1(start_cluster):
                    "enable.idempotence": False, "message.timeout.ms": 10000})
     cp.produce("mir", value=b"refused-ck", partition=0, on_delivery=lambda e, m: reports.append(e))
     assert cp.flush(20) == 0
+    del cp
     assert len(reports) == 1 and reports[0] is not None and reports[0].code() == KafkaError.NOT_ENOUGH_REPLICAS, reports
 
     with wire.Conn(cluster.node(leader).port) as c:
@@ -491,7 +521,7 @@ def test_min_insync_replicas_refuses_acks_all_and_takes_acks_1(start_cluster):
 
     want = [(i, None, b"all-%d" % i) for i in range(10)] + \
         [(10, None, b"after-append"), (11, None, b"one-raw"), (12, None, b"one-kp"), (13, None, b"all-again")]
-    assert read_partitions(cluster.bootstrap, "mir", [0])[0] == want
+    assert read_partitions(cluster.bootstrap, "mir", [0], ends={0: 14})[0] == want
     # the returning follower has the acks=1 records too: its log is the leader's
     wait_logs_identical(cluster, "mir", [0], timeout=30)
 
@@ -614,18 +644,22 @@ def test_transactions_survive_the_leaders_and_coordinators_kill(start_cluster):
     wait_isr_full(cluster, "txr", 1)
     wait_logs_identical(cluster, "txr", [0], timeout=30)
 
+    with wire.Conn(cluster.node(coord_id).port) as c:
+        end_at_kill = c.list_offset("txr", 0, wire.LATEST)
     dead = cluster.node(coord_id)
     dead.kill()
     t0 = time.monotonic()
+    print(f"\n(error, end offset) of txr-0 on the leader just before its kill: {end_at_kill}")
     m = wait_live_leaders(cluster, "txr", 1)
     assert m[0].leader_epoch > parts[0].leader_epoch, m
     print(f"\nleader {coord_id} -> {m[0].leader} in {time.monotonic() - t0:.1f}s")
     live_bootstrap = ",".join(n.bootstrap for n in cluster.live())
 
     committed = [(i, None, b"A-%d" % i) for i in range(5)]
-    got = read_partitions(live_bootstrap, "txr", [0], **{"isolation.level": "read_committed"})
+    # the abort marker at 9 may have been written by the old coordinator or only by the new one
+    got = read_partitions(live_bootstrap, "txr", [0], ends={0: 10}, **{"isolation.level": "read_committed"})
     assert got[0] == committed
-    got = read_partitions(live_bootstrap, "txr", [0])
+    got = read_partitions(live_bootstrap, "txr", [0], ends={0: 10}, **{"isolation.level": "read_uncommitted"})
     assert got[0] == committed + [(6 + i, None, b"B-%d" % i) for i in range(3)]
 
     # the same transactional.id from a new producer: its coordinator moved with the leadership
@@ -639,7 +673,7 @@ def test_transactions_survive_the_leaders_and_coordinators_kill(start_cluster):
         p2.produce("txr", value=b"C-%d" % i, partition=0)
     p2.commit_transaction(30)
     # C0..C3 at 10-13, COMMIT 14
-    got = read_partitions(live_bootstrap, "txr", [0], **{"isolation.level": "read_committed"})
+    got = read_partitions(live_bootstrap, "txr", [0], ends={0: 15}, **{"isolation.level": "read_committed"})
     assert got[0] == committed + [(10 + i, None, b"C-%d" % i) for i in range(4)]
     c = Consumer({"bootstrap.servers": live_bootstrap, "group.id": "txr-lso"})
     assert c.get_watermark_offsets(TopicPartition("txr", 0), timeout=10) == (0, 15)
@@ -652,13 +686,14 @@ def test_transactions_survive_the_leaders_and_coordinators_kill(start_cluster):
         p.commit_transaction(30)
     assert ei.value.args[0].fatal() or ei.value.args[0].code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
                                                                     KafkaError.INVALID_PRODUCER_EPOCH), ei.value
+    del p, p2
 
     # the old leader returns with the markers where the others have them
     dead.launch()
     dead.wait_accepting(30)
     wait_isr_full(cluster, "txr", 1, timeout=30)
     wait_logs_identical(cluster, "txr", [0], timeout=30)
-    got = read_partitions(cluster.bootstrap, "txr", [0], **{"isolation.level": "read_committed"})
+    got = read_partitions(cluster.bootstrap, "txr", [0], ends={0: 15}, **{"isolation.level": "read_committed"})
     assert got[0] == committed + [(10 + i, None, b"C-%d" % i) for i in range(4)]
 
 
@@ -722,6 +757,7 @@ def test_unclean_election_is_off_by_default(start_cluster):
                   "message.timeout.ms": 3000})
     p.produce("clean", value=b"nowhere", partition=0, on_delivery=lambda e, msg: reports.append(e))
     p.flush(15)
+    del p
     assert len(reports) == 1 and reports[0] is not None, reports
 
     # the in-sync replica returns and leads with every record, acks=1 ones included
@@ -730,7 +766,7 @@ def test_unclean_election_is_off_by_default(start_cluster):
     m = wait_partition(cluster, "clean", 0, lambda m: m.leader == L.node_id, what=f"node {L.node_id} leading again")
     assert m.leader_epoch > before.leader_epoch, (m, before)
     want = [(i, None, b"both-%d" % i) for i in range(5)] + [(5 + i, None, b"only-leader-%d" % i) for i in range(3)]
-    assert read_partitions(cluster.bootstrap, "clean", [0])[0] == want
+    assert read_partitions(cluster.bootstrap, "clean", [0], ends={0: 8})[0] == want
     wait_isr_full(cluster, "clean", 1, timeout=30)
     wait_logs_identical(cluster, "clean", [0], nodes=[L, F], timeout=30)
 
@@ -744,7 +780,7 @@ def test_unclean_election_when_enabled_elects_the_out_of_sync_replica(start_clus
     assert m.isr == [F.node_id] and m.leader_epoch > before.leader_epoch, (m, before)
     # what only the lost leader had is gone
     both = [(i, None, b"both-%d" % i) for i in range(5)]
-    assert read_partitions(cluster.bootstrap, "unclean", [0])[0] == both
+    assert read_partitions(cluster.bootstrap, "unclean", [0], ends={0: 5})[0] == both
     prod = kp_producer(cluster, acks="all", retries=0)
     try:
         assert [prod.send("unclean", value=b"new-%d" % i, partition=0).get(timeout=30).offset
@@ -759,9 +795,398 @@ def test_unclean_election_when_enabled_elects_the_out_of_sync_replica(start_clus
     wait_isr_full(cluster, "unclean", 1, timeout=30)
     wait_logs_identical(cluster, "unclean", [0], nodes=[L, F], timeout=30)
     want = both + [(5 + i, None, b"new-%d" % i) for i in range(4)]
-    assert read_partitions(cluster.bootstrap, "unclean", [0])[0] == want
+    assert read_partitions(cluster.bootstrap, "unclean", [0], ends={0: 9})[0] == want
     # whichever of them leads now (a preferred election may move it back to L), the data is F's
     m = wait_live_leaders(cluster, "unclean", 1)
     with wire.Conn(cluster.node(m[0].leader).port) as c:
         err, hw, recs = c.fetch("unclean", 0, 0)
     assert (err, hw) == (0, 9) and [(o, k, v) for o, k, v in recs] == want
+
+
+# --- 7. a returning leader truncates the tail nobody else has --------------------------------
+
+def test_returning_leader_truncates_its_divergent_tail(start_cluster):
+    """KIP-101/KIP-279: the leader appends records with acks=1 that no follower fetched, dies,
+    an in-sync follower takes over at leader epoch + 1 and takes new records at the same
+    offsets; the old leader returns as a follower, learns from its Fetch answer's diverging
+    epoch where its log parted from the leader's, truncates there and copies the new records."""
+    # a follower frozen for a second must stay registered and in sync
+    cluster = start_cluster(overrides={"broker.session.timeout.ms": "6000", "replica.lag.time.max.ms": "10000",
+                                       "replica.fetch.wait.max.ms": "200"})
+    controller = cluster.controller_id()
+    lead_id = next(n.node_id for n in cluster.nodes if n.node_id != controller)
+    others = [n.node_id for n in cluster.nodes if n.node_id != lead_id]
+    parts = create_topic(cluster, "diverge", assignment={0: [lead_id] + others})
+    L, followers = cluster.node(lead_id), [cluster.node(i) for i in others]
+    prod = kp_producer(cluster, acks="all", retries=0)
+    try:
+        assert [prod.send("diverge", value=b"common-%d" % i, partition=0).get(timeout=30).offset
+                for i in range(10)] == list(range(10))
+    finally:
+        prod.close()
+    wait_logs_identical(cluster, "diverge", [0], timeout=30)
+
+    # The followers stop fetching. Their fetches parked at the leader are answered (empty) after
+    # replica.fetch.wait.max.ms; only then does the leader take records no follower will have.
+    for f in followers:
+        os.kill(f.pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.6)
+        with wire.Conn(L.port) as c:
+            for i in range(3):
+                assert c.produce("diverge", 0, wire.build_batch([b"tail-%d" % i]), acks=1) == (0, 10 + i)
+            # the high watermark is the smallest log end over the ISR: consumers do not see
+            # records the in-sync followers do not have
+            err, hw, recs = c.fetch("diverge", 0, 0)
+            assert (err, hw) == (0, 10) and [v for _, _, v in recs] == [b"common-%d" % i for i in range(10)], \
+                (err, hw, recs)
+            assert c.fetch("diverge", 0, 10)[:2] == (0, 10)
+            assert c.fetch("diverge", 0, 10)[2] == []
+            assert c.list_offset("diverge", 0, wire.LATEST) == (0, 10)
+        L.kill()
+    finally:
+        for f in followers:
+            os.kill(f.pid, signal.SIGCONT)
+    tail_copy = segments(L, "diverge", 0)
+    assert all(sum(map(len, segments(f, "diverge", 0).values())) < sum(map(len, tail_copy.values()))
+               for f in followers), "a follower had the tail: the scenario did not happen"
+
+    m = wait_partition(cluster, "diverge", 0, lambda m: m.leader in others,
+                       what="an in-sync follower elected", timeout=30)
+    assert m.leader_epoch == parts[0].leader_epoch + 1, (m, parts[0])
+    assert sorted(m.isr) == sorted(others), m
+    assert read_partitions(cluster.bootstrap, "diverge", [0], ends={0: 10})[0] == \
+        [(i, None, b"common-%d" % i) for i in range(10)]
+    prod = kp_producer(cluster, acks="all", retries=0)
+    try:
+        assert [prod.send("diverge", value=b"new-%d" % i, partition=0).get(timeout=30).offset
+                for i in range(4)] == [10, 11, 12, 13]
+    finally:
+        prod.close()
+
+    L.launch()
+    L.wait_accepting(30)
+    wait_isr_full(cluster, "diverge", 1, timeout=30)
+    wait_logs_identical(cluster, "diverge", [0], timeout=30)
+    want = [(i, None, b"common-%d" % i) for i in range(10)] + [(10 + i, None, b"new-%d" % i) for i in range(4)]
+    assert read_partitions(cluster.bootstrap, "diverge", [0], ends={0: 14})[0] == want
+    print(f"\nold leader {lead_id} log: " + "; ".join(l.split("INFO ")[-1] for l in L.stderr_tail(10**6).splitlines()
+                                                    if "diverged" in l or "truncated partition" in l))
+
+
+# --- 8. the ISR shrinks after replica.lag.time.max.ms; acks=all waits for it -----------------
+
+def test_lagging_follower_leaves_the_isr_after_replica_lag_time(start_cluster):
+    """A follower that stops fetching while it is still registered (the session timeout is far
+    off) leaves the ISR once it has lagged replica.lag.time.max.ms behind a write; an acks=all
+    write waits until then (the high watermark waits for the whole ISR) and is then answered,
+    min.insync.replicas=1 being met."""
+    cluster = start_cluster(overrides={"replica.lag.time.max.ms": "3000", "broker.session.timeout.ms": "30000"})
+    controller = cluster.controller_id()
+    parts = create_topic(cluster, "lag", 1, 3)
+    leader = parts[0].leader
+    follower = cluster.node(next(r for r in parts[0].replicas if r not in (leader, controller)))
+    prod = kp_producer(cluster, acks="all", retries=0, request_timeout_ms=30000)
+    try:
+        assert [prod.send("lag", value=b"r-%d" % i, partition=0).get(timeout=30).offset for i in range(5)] == \
+            list(range(5))
+        follower.kill()
+        t0 = time.monotonic()
+        assert prod.send("lag", value=b"r-5", partition=0).get(timeout=40).offset == 5
+        took = time.monotonic() - t0
+    finally:
+        prod.close()
+    print(f"\nacks=all answered {took:.1f}s after the follower's kill")
+    # answered only once the ISR shrank (lag 3 s), long before the follower's session ran out (30 s)
+    assert 2.5 <= took < 15, took
+    m = wait_partition(cluster, "lag", 0, lambda m: follower.node_id not in m.isr, what="the ISR without the follower",
+                       timeout=5)
+    assert sorted(m.isr) == sorted(set(m.replicas) - {follower.node_id}) and m.leader == leader, m
+    assert follower.node_id in node_metadata(cluster.node(leader).port).brokers, "the follower was fenced"
+
+    follower.launch()
+    follower.wait_accepting(30)
+    wait_isr_full(cluster, "lag", 1, timeout=40)
+    wait_logs_identical(cluster, "lag", [0], timeout=30)
+    assert read_partitions(cluster.bootstrap, "lag", [0], ends={0: 6})[0] == [(i, None, b"r-%d" % i) for i in range(6)]
+
+
+# --- 9. the idempotent producer's state moves with the leadership ----------------------------
+
+def test_new_leader_recognises_the_idempotent_producers_retries(start_cluster):
+    """Followers keep the producer state of the batches they copy (Kafka rebuilds it from the
+    log), so a producer retrying a batch after the leader's loss is answered with the original
+    offset by the new leader, not written twice, and a sequence gap is still refused."""
+    cluster = start_cluster(overrides=FAST_ISR)
+    parts = create_topic(cluster, "idem", 1, 3)
+    L = cluster.node(parts[0].leader)
+    with wire.Conn(L.port) as c:
+        pid, epoch = c.init_producer_id()
+
+        def batch(seq, values):
+            return wire.build_batch(values, producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+        first, second = batch(0, [b"a", b"b", b"c"]), batch(3, [b"d", b"e"])
+        assert c.produce("idem", 0, first) == (0, 0)
+        assert c.produce("idem", 0, second) == (0, 3)
+
+    L.kill()
+    m = wait_live_leaders(cluster, "idem", 1)
+    assert m[0].leader_epoch == parts[0].leader_epoch + 1, (m, parts)
+    with wire.Conn(cluster.node(m[0].leader).port) as c:
+        # retries of the last batch and of an older one: the original offsets, nothing appended
+        assert c.produce("idem", 0, second) == (0, 3)
+        assert c.produce("idem", 0, first) == (0, 0)
+        assert c.list_offset("idem", 0, wire.LATEST) == (0, 5)
+        err, _ = c.produce("idem", 0, batch(9, [b"gap"]))
+        assert err == wire.OUT_OF_ORDER_SEQUENCE_NUMBER
+        assert c.produce("idem", 0, batch(5, [b"f"])) == (0, 5)
+        err, hw, recs = c.fetch("idem", 0, 0)
+    assert (err, hw) == (0, 6)
+    assert [(o, v) for o, _k, v in recs] == list(enumerate([b"a", b"b", b"c", b"d", b"e", b"f"]))
+
+    L.launch()
+    L.wait_accepting(30)
+    wait_isr_full(cluster, "idem", 1, timeout=30)
+    wait_logs_identical(cluster, "idem", [0], timeout=30)
+
+
+# --- 10. coordinators' writes wait for their internal partition's ISR ------------------------
+#
+# Kafka appends every coordinator record (offset commits, group metadata, transaction states)
+# with acks=-1 and answers the request once the internal partition's ISR has it, so that a
+# coordinator's loss loses nothing it acknowledged. A follower that is dead but still registered
+# (broker.session.timeout.ms far off) stays in the ISR until it lagged replica.lag.time.max.ms
+# behind a write: a coordinator write right after its death is answered only then (>= ~3 s here).
+
+WAIT_OVERRIDES = {**GROUP_OVERRIDES, "replica.lag.time.max.ms": "3000", "broker.session.timeout.ms": "30000"}
+
+
+def _internal_follower(cluster, *coordinators):
+    """A node other than the coordinators to kill, not the controller if there is a choice."""
+    controller = cluster.controller_id()
+    candidates = [n.node_id for n in cluster.nodes if n.node_id not in coordinators]
+    return cluster.node(next((i for i in candidates if i != controller), candidates[0]))
+
+
+def _with_follower_dead(cluster, follower, topic, home, action, caught_up=()):
+    """Kill `follower` once it has the whole of topic-home (and of the `caught_up` (topic,
+    partition) pairs), time action(), bring the follower back into the ISR of topic-home."""
+    for t, p in [(topic, home), *caught_up]:
+        wait_logs_identical(cluster, t, [p], timeout=30, min_bytes=0)
+    follower.kill()
+    t0 = time.monotonic()
+    action()
+    took = time.monotonic() - t0
+    follower.launch()
+    follower.wait_accepting(30)
+    wait_isr_full_partition(cluster, topic, home, timeout=40)
+    return took
+
+
+def test_offset_commit_waits_for_the_offsets_partitions_isr(start_cluster):
+    cluster = start_cluster(overrides=WAIT_OVERRIDES)
+    group = "g-wait"
+    gc = coordinator(cluster, group, 0)
+    home = partition_for(group, len(wait_leaders_internal(cluster, "__consumer_offsets")))
+    wait_isr_full_partition(cluster, "__consumer_offsets", home)
+    create_topic(cluster, "wait-data", 1, 3)
+    F = _internal_follower(cluster, gc)
+
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        # the first commit right after the internal topic appeared: fjord may answer
+        # NOT_COORDINATOR for a moment (see the report), which librdkafka does not retry
+        t_first, refusals = time.monotonic(), []
+
+        def first_commit():
+            try:
+                return c.commit(offsets=[TopicPartition("wait-data", 0, 3)], asynchronous=False)
+            except KafkaException as e:
+                refusals.append(e.args[0].code())
+                raise
+        wait_until(first_commit, timeout=15, what="the first commit")
+        print(f"\nfirst commit after {time.monotonic() - t_first:.2f}s, refused before: {refusals}")
+
+        def commit():
+            done = c.commit(offsets=[TopicPartition("wait-data", 0, 7)], asynchronous=False)
+            assert [(tp.offset, tp.error) for tp in done] == [(7, None)]
+        took = _with_follower_dead(cluster, F, "__consumer_offsets", home, commit)
+        print(f"OffsetCommit answered {took:.1f}s after the follower's kill")
+        assert 2.5 <= took < 15, took
+        assert [tp.offset for tp in c.committed([TopicPartition("wait-data", 0)], timeout=10)] == [7]
+    finally:
+        c.close()
+    wait_logs_identical(cluster, "__consumer_offsets", [home], timeout=30)
+
+
+def test_transaction_coordinator_writes_wait_for_the_transaction_logs_isr(start_cluster):
+    """InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn each append to the
+    transactional id's __transaction_state partition, TxnOffsetCommit to the group's
+    __consumer_offsets partition: each is answered once that partition's ISR has the record."""
+    cluster = start_cluster(overrides=WAIT_OVERRIDES)
+    txn_id, group = "tx-wait", "g-txw"
+    tc, gc = coordinator(cluster, txn_id, 1), coordinator(cluster, group, 0)
+    home = partition_for(txn_id, len(wait_leaders_internal(cluster, "__transaction_state")))
+    g_home = partition_for(group, len(wait_leaders_internal(cluster, "__consumer_offsets")))
+    wait_isr_full_partition(cluster, "__transaction_state", home)
+    wait_isr_full_partition(cluster, "__consumer_offsets", g_home)
+    # the data partition lives on the transaction coordinator alone: only internal writes wait
+    create_topic(cluster, "txw", assignment={0: [tc]})
+    F = _internal_follower(cluster, tc, gc)
+    both = [("__consumer_offsets", g_home)]
+
+    def back():
+        wait_isr_full_partition(cluster, "__consumer_offsets", g_home, timeout=40)
+
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "transactional.id": txn_id, "linger.ms": 5})
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "enable.auto.commit": False})
+    took = {}
+    try:
+        took["InitProducerId"] = _with_follower_dead(cluster, F, "__transaction_state", home,
+                                                     lambda: p.init_transactions(30), both)
+        back()
+        p.begin_transaction()
+
+        def first_send():
+            p.produce("txw", value=b"t-0", partition=0)
+            assert p.flush(30) == 0
+        took["AddPartitionsToTxn"] = _with_follower_dead(cluster, F, "__transaction_state", home, first_send, both)
+        back()
+        took["AddOffsetsToTxn+TxnOffsetCommit"] = _with_follower_dead(
+            cluster, F, "__transaction_state", home,
+            lambda: p.send_offsets_to_transaction([TopicPartition("txw", 0, 1)], c.consumer_group_metadata(), 30),
+            both)
+        back()
+        took["EndTxn"] = _with_follower_dead(cluster, F, "__transaction_state", home,
+                                             lambda: p.commit_transaction(30), both)
+        back()
+        committed = wait_until(lambda: [tp.offset for tp in c.committed([TopicPartition("txw", 0)], timeout=5)],
+                               timeout=20, what="committed()")
+        assert committed == [1]
+    finally:
+        c.close()
+    del p
+    print("\nanswered after the follower's kill: " + ", ".join(f"{k} {v:.1f}s" for k, v in took.items()))
+    assert read_partitions(cluster.bootstrap, "txw", [0], ends={0: 2},
+                           **{"isolation.level": "read_committed"})[0] == [(0, None, b"t-0")]
+    wait_logs_identical(cluster, "__transaction_state", [home], timeout=30)
+    wait_logs_identical(cluster, "__consumer_offsets", [g_home], timeout=30)
+    assert all(2.5 <= t < 15 for t in took.values()), took
+
+
+def test_group_membership_waits_for_the_offsets_partitions_isr(start_cluster):
+    """The group coordinator stores a generation's assignment (SyncGroup) in the group's
+    __consumer_offsets partition and answers the members once its ISR has it (Kafka's
+    storeGroup with acks=-1): a consumer's first assignment comes only after the dead
+    follower left the ISR."""
+    cluster = start_cluster(overrides=WAIT_OVERRIDES)
+    group = "g-sync"
+    gc = coordinator(cluster, group, 0)
+    home = partition_for(group, len(wait_leaders_internal(cluster, "__consumer_offsets")))
+    wait_isr_full_partition(cluster, "__consumer_offsets", home)
+    create_topic(cluster, "sync-data", 2, 3)
+    F = _internal_follower(cluster, gc)
+
+    def join(c):
+        c.subscribe(["sync-data"])
+        wait_until(lambda: c.poll(0.1) is None and len(c.assignment()) == 2, timeout=20,
+                   interval=0, what="an assignment of both partitions")
+
+    def consumer():
+        return Consumer({"bootstrap.servers": ",".join(n.bootstrap for n in cluster.live()), "group.id": group,
+                         "enable.auto.commit": False, "session.timeout.ms": 10000})
+    # a first member joins and leaves while every replica is up (the client's first join is slow)
+    c = consumer()
+    t0 = time.monotonic()
+    join(c)
+    warm = time.monotonic() - t0
+    c.close()
+    c = consumer()
+    try:
+        took = _with_follower_dead(cluster, F, "__consumer_offsets", home, lambda: join(c))
+    finally:
+        c.close()
+    print(f"\nassignment {warm:.1f}s after subscribe with every replica up; "
+          f"{took:.1f}s after subscribe right after the follower's kill")
+    assert 2.5 <= took < 15, took
+
+
+# --- 11. what a coordinator acknowledged survives its loss ----------------------------------
+
+RETRIABLE_COORDINATOR = {14, 15, 16, 51}  # LOAD_IN_PROGRESS, NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS
+
+
+def test_acknowledged_add_partitions_to_txn_survives_the_coordinators_loss(start_cluster):
+    """The transaction coordinator's followers are frozen (still registered and in sync); an
+    AddPartitionsToTxn is sent; the coordinator dies. Kafka answers AddPartitionsToTxn only once
+    the ISR of the __transaction_state partition has the new state, so here it does not answer
+    at all. If it was answered, the new coordinator must know the partition: EndTxn(commit)
+    succeeds and writes the COMMIT marker to it."""
+    from kafka.protocol.add_partitions_to_txn import AddPartitionsToTxnRequest_v0, AddPartitionsToTxnResponse_v0
+    from kafka.protocol.end_txn import EndTxnRequest_v0
+    from kafka.protocol.init_producer_id import InitProducerIdRequest_v1
+    import io
+    import socket
+
+    cluster = start_cluster(overrides={"broker.session.timeout.ms": "6000", "replica.lag.time.max.ms": "10000",
+                                       "replica.fetch.wait.max.ms": "200"})
+    txn_id = "tx-lost"
+    tc = coordinator(cluster, txn_id, 1)
+    home = partition_for(txn_id, len(wait_leaders_internal(cluster, "__transaction_state")))
+    wait_isr_full_partition(cluster, "__transaction_state", home)
+    others = [n.node_id for n in cluster.nodes if n.node_id != tc]
+    create_topic(cluster, "lost", assignment={0: others})  # outlives the coordinator
+    TC = cluster.node(tc)
+    def init():
+        with wire.Conn(TC.port) as c:
+            r = c.request(InitProducerIdRequest_v1(transactional_id=txn_id, transaction_timeout_ms=60000))
+        assert r.error_code in RETRIABLE_COORDINATOR | {0}, r
+        return r if r.error_code == 0 else None
+    r = wait_until(init, timeout=15, what="InitProducerId")
+    pid, epoch = r.producer_id, r.producer_epoch
+    wait_logs_identical(cluster, "__transaction_state", [home], timeout=30)
+
+    followers = [cluster.node(i) for i in others]
+    conn = wire.Conn(TC.port)
+    answered = None
+    for f in followers:
+        os.kill(f.pid, signal.SIGSTOP)
+    try:
+        # the followers' fetches parked at the coordinator are answered (empty) after
+        # replica.fetch.wait.max.ms; then the new state is on the coordinator alone
+        time.sleep(0.6)
+        req = AddPartitionsToTxnRequest_v0(transactional_id=txn_id, producer_id=pid, producer_epoch=epoch,
+                                           topics=[("lost", [0])])
+        conn.send_frame(conn.header(req.API_KEY, req.API_VERSION) + req.encode())
+        try:
+            frame = conn.recv_frame(timeout=1.0)
+            answered = AddPartitionsToTxnResponse_v0.decode(io.BytesIO(frame[4:]))
+        except socket.timeout:
+            pass
+        TC.kill()
+    finally:
+        for f in followers:
+            os.kill(f.pid, signal.SIGCONT)
+        conn.close()
+    if answered is None:
+        print("\nAddPartitionsToTxn not answered while the ISR lacked it (as Kafka)")
+        return
+    print(f"\nAddPartitionsToTxn answered while only the coordinator had it: {answered.results}")
+    assert [tuple(p) for _t, ps in answered.results for p in ps] == [(0, 0)], answered.results
+
+    new = coordinator(cluster, txn_id, 1)
+    assert new != tc
+
+    def end_txn():
+        with wire.Conn(cluster.node(coordinator(cluster, txn_id, 1)).port) as c:
+            r = c.request(EndTxnRequest_v0(transactional_id=txn_id, producer_id=pid, producer_epoch=epoch,
+                                           committed=True), timeout=15)
+        if r.error_code in RETRIABLE_COORDINATOR:
+            return None
+        return ("error", r.error_code)
+    assert wait_until(end_txn, timeout=30, interval=0.2, what="EndTxn answered") == ("error", 0), \
+        "the acknowledged AddPartitionsToTxn was lost with the coordinator (48: INVALID_TXN_STATE)"
+    # the COMMIT marker reached the partition added
+    leader = wait_live_leaders(cluster, "lost", 1)[0].leader
+    with wire.Conn(cluster.node(leader).port) as c:
+        wait_until(lambda: c.list_offset("lost", 0, wire.LATEST) == (0, 1), timeout=15, what="the COMMIT marker")

@@ -4,10 +4,9 @@
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
 use super::context::RequestContext;
-use crate::group::partition_for_key;
-use crate::txn::coordinator::{TRANSACTION_STATE_TOPIC, TxnProducer};
+use crate::txn::coordinator::TxnProducer;
 
-pub async fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
+pub fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
     let b = &ctx.broker;
     let code = b
         .check_txn_coordinator(req.transactional_id.as_str())
@@ -25,19 +24,6 @@ pub async fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse 
         })
         .err()
         .unwrap_or(0);
-    // The decision is answered once the ISR of its `__transaction_state` partition has it.
-    let code = if code == 0 {
-        let partition = partition_for_key(
-            req.transactional_id.as_str(),
-            b.txn_context().state_partitions,
-        );
-        b.replicate_internal(TRANSACTION_STATE_TOPIC, partition)
-            .await
-            .err()
-            .unwrap_or(0)
-    } else {
-        code
-    };
     let mut resp = EndTxnResponse::default().with_error_code(code);
     if ctx.version >= 5 {
         // v5 (KIP-890 part 2) reports the producer id and epoch to use next.

@@ -17,6 +17,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::broker::Broker;
 
 mod context;
+mod coordinator_writes;
 pub mod legacy_codec;
 mod supported;
 
@@ -173,7 +174,18 @@ fn encode_fetch(
     Ok(chunks)
 }
 
+/// Answer a request; a coordinator's answer waits for its records' ISR
+/// ([`coordinator_writes`]).
 async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
+    let written = coordinator_writes::partitions_written(ctx, &request);
+    let response = answer(ctx, request).await?;
+    if written.is_empty() {
+        return Some(response);
+    }
+    Some(coordinator_writes::settle(ctx, &written, response).await)
+}
+
+async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
     Some(match request {
         RequestKind::ApiVersions(r) => api_versions::handle(ctx, r).into(),
         RequestKind::Metadata(r) => metadata::handle(ctx, r).await.into(),
@@ -191,7 +203,7 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::SyncGroup(r) => sync_group::handle(ctx, r).await.into(),
         RequestKind::Heartbeat(r) => heartbeat::handle(ctx, r).into(),
         RequestKind::LeaveGroup(r) => leave_group::handle(ctx, r).into(),
-        RequestKind::OffsetCommit(r) => offset_commit::handle(ctx, r).await.into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(ctx, r).into(),
         RequestKind::OffsetFetch(r) => offset_fetch::handle(ctx, r).into(),
         RequestKind::ListGroups(r) => list_groups::handle(ctx, r).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(ctx, r).into(),
@@ -201,8 +213,8 @@ async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<Response
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(ctx, r).into(),
         RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(ctx, r).into(),
         RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(ctx, r).into(),
-        RequestKind::EndTxn(r) => end_txn::handle(ctx, r).await.into(),
-        RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(ctx, r).await.into(),
+        RequestKind::EndTxn(r) => end_txn::handle(ctx, r).into(),
+        RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(ctx, r).into(),
         RequestKind::DescribeProducers(r) => describe_producers::handle(ctx, r).into(),
         RequestKind::DescribeTransactions(r) => describe_transactions::handle(ctx, r).into(),
         RequestKind::ListTransactions(r) => list_transactions::handle(ctx, r).into(),

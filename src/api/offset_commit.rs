@@ -7,9 +7,9 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::context::RequestContext;
-use crate::group::{CommittedOffset, OFFSETS_TOPIC};
+use crate::group::CommittedOffset;
 
-pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitResponse {
+pub fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
@@ -47,7 +47,6 @@ pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCom
         Ok(codes) => codes,
         Err(code) => vec![code; total],
     };
-    let codes = replicated(ctx, req.group_id.as_str(), codes).await;
     let mut codes = codes.into_iter();
     let topics = req
         .topics
@@ -68,24 +67,4 @@ pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCom
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
-}
-
-/// Commits answered only once the ISR of the group's `__consumer_offsets` partition has them
-/// (in a cluster; Kafka writes them with acks=all): otherwise the successes fail as the wait
-/// did.
-pub(super) async fn replicated(ctx: &RequestContext, group_id: &str, codes: Vec<i16>) -> Vec<i16> {
-    if !codes.contains(&0) {
-        return codes;
-    }
-    let b = &ctx.broker;
-    match b
-        .replicate_internal(OFFSETS_TOPIC, b.groups.partition_for(group_id))
-        .await
-    {
-        Ok(()) => codes,
-        Err(code) => codes
-            .into_iter()
-            .map(|c| if c == 0 { code } else { c })
-            .collect(),
-    }
 }

@@ -10,7 +10,7 @@ use super::context::RequestContext;
 use crate::group::CommittedOffset;
 use crate::txn::coordinator::TxnProducer;
 
-pub async fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
+pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
@@ -75,7 +75,6 @@ pub async fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOff
         Ok(c) => c,
         Err(code) => vec![code; total],
     };
-    let codes = super::offset_commit::replicated(ctx, req.group_id.as_str(), codes).await;
     let mut codes = codes.into_iter();
     TxnOffsetCommitResponse::default().with_topics(
         req.topics

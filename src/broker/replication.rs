@@ -436,7 +436,9 @@ impl Broker {
     /// A coordinator wrote to partition `partition` of internal topic `topic`: wait until its
     /// ISR has everything written so far, as Kafka writes coordinator records with acks=all,
     /// so a committed offset or a transaction decision survives the leader's loss. Errors:
-    /// NOT_COORDINATOR when this node stopped leading the partition, REQUEST_TIMED_OUT.
+    /// NOT_COORDINATOR when this node stopped leading the partition, COORDINATOR_NOT_AVAILABLE
+    /// when the ISR did not have it in time (Kafka's mapping of a coordinator append's
+    /// timeout; clients retry both).
     pub async fn replicate_internal(&self, topic: &str, partition: i32) -> Result<(), i16> {
         if self.cluster.is_none() {
             return Ok(());
@@ -451,7 +453,7 @@ impl Broker {
                 if code == E::NotLeaderOrFollower.code() {
                     E::NotCoordinator.code()
                 } else {
-                    code
+                    E::CoordinatorNotAvailable.code()
                 }
             })
     }

@@ -1,0 +1,142 @@
+//! Coordinator answers wait for their records' ISR (in a cluster), as Kafka's coordinators
+//! append with acks=all: a group's state, a committed offset, a transaction's state or decision
+//! is acknowledged only once every in-sync replica of its `__consumer_offsets` /
+//! `__transaction_state` partition has it, so the coordinator's failover loses nothing a client
+//! was told. Each request that a coordinator may write for names its partitions here
+//! ([`partitions_written`]); after the handler answered, [`settle`] waits until those
+//! partitions' high watermarks reach their log ends, and turns the answer's successes into
+//! NOT_COORDINATOR (this node stopped leading the partition) or COORDINATOR_NOT_AVAILABLE (the
+//! ISR did not have it in time), which clients retry, as Kafka maps its append errors.
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+
+use super::context::RequestContext;
+use crate::group::{OFFSETS_TOPIC, partition_for_key};
+use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
+
+/// The internal partitions a coordinator may write to for `request`, or none.
+pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&'static str, i32)> {
+    let b = &ctx.broker;
+    if b.cluster.is_none() {
+        return Vec::new();
+    }
+    let group = |id: &str| (OFFSETS_TOPIC, partition_for_key(id, b.offsets_partitions()));
+    let txn = |id: &str| {
+        (
+            TRANSACTION_STATE_TOPIC,
+            partition_for_key(id, b.txn_state_partitions()),
+        )
+    };
+    match request {
+        RequestKind::JoinGroup(r) => vec![group(&r.group_id)],
+        RequestKind::SyncGroup(r) => vec![group(&r.group_id)],
+        RequestKind::LeaveGroup(r) => vec![group(&r.group_id)],
+        RequestKind::ConsumerGroupHeartbeat(r) => vec![group(&r.group_id)],
+        RequestKind::OffsetCommit(r) => vec![group(&r.group_id)],
+        RequestKind::TxnOffsetCommit(r) => vec![group(&r.group_id)],
+        RequestKind::OffsetDelete(r) => vec![group(&r.group_id)],
+        RequestKind::DeleteGroups(r) => r.groups_names.iter().map(|g| group(g)).collect(),
+        RequestKind::InitProducerId(r) => r
+            .transactional_id
+            .as_ref()
+            .map(|t| vec![txn(t)])
+            .unwrap_or_default(),
+        RequestKind::AddOffsetsToTxn(r) => vec![txn(&r.transactional_id)],
+        RequestKind::EndTxn(r) => vec![txn(&r.transactional_id)],
+        RequestKind::AddPartitionsToTxn(r) => {
+            let mut v: Vec<_> = r
+                .transactions
+                .iter()
+                .map(|t| txn(&t.transactional_id))
+                .collect();
+            if r.transactions.is_empty() {
+                v.push(txn(&r.v3_and_below_transactional_id));
+            }
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Wait until every partition in `written` has its log end in its ISR; on failure, the
+/// answer's successes become the failure's code. A NOT_COORDINATOR from a node that leads the
+/// partition but has not loaded it yet (right after the internal topic was created, or after a
+/// failover, while it replays) becomes COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers then.
+pub async fn settle(
+    ctx: &RequestContext,
+    written: &[(&'static str, i32)],
+    mut response: ResponseKind,
+) -> ResponseKind {
+    let b = &ctx.broker;
+    for &(topic, partition) in written {
+        let leads = b
+            .topic_view(topic)
+            .and_then(|t| t.partitions.get(partition as usize).map(|p| p.leader))
+            == Some(b.node_id);
+        if leads {
+            replace(
+                &mut response,
+                E::NotCoordinator.code(),
+                E::CoordinatorLoadInProgress.code(),
+            );
+        }
+        if let Err(code) = b.replicate_internal(topic, partition).await {
+            replace(&mut response, 0, code);
+            break;
+        }
+    }
+    response
+}
+
+/// Every `from` code in `response` becomes `to`.
+fn replace(response: &mut ResponseKind, from: i16, to: i16) {
+    let set = |c: &mut i16| {
+        if *c == from {
+            *c = to;
+        }
+    };
+    match response {
+        ResponseKind::JoinGroup(r) => set(&mut r.error_code),
+        ResponseKind::SyncGroup(r) => {
+            set(&mut r.error_code);
+            if r.error_code != 0 {
+                r.assignment = Default::default();
+            }
+        }
+        ResponseKind::LeaveGroup(r) => set(&mut r.error_code),
+        ResponseKind::ConsumerGroupHeartbeat(r) => set(&mut r.error_code),
+        ResponseKind::OffsetCommit(r) => r
+            .topics
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| set(&mut p.error_code)),
+        ResponseKind::TxnOffsetCommit(r) => r
+            .topics
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| set(&mut p.error_code)),
+        ResponseKind::OffsetDelete(r) => set(&mut r.error_code),
+        ResponseKind::DeleteGroups(r) => r.results.iter_mut().for_each(|g| set(&mut g.error_code)),
+        ResponseKind::InitProducerId(r) => {
+            set(&mut r.error_code);
+            if r.error_code != 0 {
+                r.producer_id = kafka_protocol::messages::ProducerId(-1);
+                r.producer_epoch = -1;
+            }
+        }
+        ResponseKind::AddOffsetsToTxn(r) => set(&mut r.error_code),
+        ResponseKind::EndTxn(r) => set(&mut r.error_code),
+        ResponseKind::AddPartitionsToTxn(r) => {
+            let topics = r.results_by_topic_v3_and_below.iter_mut().chain(
+                r.results_by_transaction
+                    .iter_mut()
+                    .flat_map(|t| t.topic_results.iter_mut()),
+            );
+            topics
+                .flat_map(|t| t.results_by_partition.iter_mut())
+                .for_each(|p| set(&mut p.partition_error_code));
+        }
+        _ => {}
+    }
+}
