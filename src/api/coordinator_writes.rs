@@ -36,6 +36,15 @@ pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&
         RequestKind::OffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::TxnOffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::OffsetDelete(r) => vec![group(&r.group_id)],
+        // Reads, for the NOT_COORDINATOR of a partition not loaded yet.
+        RequestKind::Heartbeat(r) => vec![group(&r.group_id)],
+        RequestKind::OffsetFetch(r) => {
+            let mut v: Vec<_> = r.groups.iter().map(|g| group(&g.group_id)).collect();
+            if r.groups.is_empty() {
+                v.push(group(&r.group_id));
+            }
+            v
+        }
         RequestKind::DeleteGroups(r) => r.groups_names.iter().map(|g| group(g)).collect(),
         RequestKind::InitProducerId(r) => r
             .transactional_id
@@ -117,6 +126,11 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
             .flat_map(|t| t.partitions.iter_mut())
             .for_each(|p| set(&mut p.error_code)),
         ResponseKind::OffsetDelete(r) => set(&mut r.error_code),
+        ResponseKind::Heartbeat(r) => set(&mut r.error_code),
+        ResponseKind::OffsetFetch(r) => {
+            set(&mut r.error_code);
+            r.groups.iter_mut().for_each(|g| set(&mut g.error_code));
+        }
         ResponseKind::DeleteGroups(r) => r.results.iter_mut().for_each(|g| set(&mut g.error_code)),
         ResponseKind::InitProducerId(r) => {
             set(&mut r.error_code);

@@ -338,9 +338,15 @@ impl TransactionCoordinator {
             }
             TxnState::Ongoing => {
                 // A new incarnation of the producer: fence the old one by aborting its
-                // transaction with a bumped epoch.
+                // transaction with a bumped epoch. Until every ABORT marker is written (in a
+                // cluster the marker round writes them) the answer is CONCURRENT_TRANSACTIONS,
+                // as Kafka's: the new producer retries, and starts only once the old
+                // transaction is aborted everywhere.
                 bump_epoch(m, new_id)?;
                 complete(ctx, m, false, now_ms)?;
+                if m.state == TxnState::PrepareAbort {
+                    return Err(E::ConcurrentTransactions.code());
+                }
             }
             _ => {}
         }
@@ -982,6 +988,56 @@ mod tests {
         assert_eq!(
             c.init_producer_id(&w.ctx(), "tx", 1_000_000, None, 12),
             Err(E::InvalidTransactionTimeout.code())
+        );
+    }
+
+    /// A cluster's coordinator leads none of the transaction's partitions: markers are pending.
+    struct Remote<'a>(&'a TopicRegistry);
+
+    impl PartitionDirectory for Remote<'_> {
+        fn exists(&self, topic: &str, partition: i32) -> bool {
+            self.0.exists(topic, partition)
+        }
+        fn local_leader(&self, _: &str, _: i32) -> Option<Arc<Partition>> {
+            None
+        }
+    }
+
+    /// In a cluster, a new incarnation waits (CONCURRENT_TRANSACTIONS) until the old
+    /// transaction's ABORT markers are written everywhere, as Kafka's does: until then the new
+    /// producer could neither begin nor have its records committed by a late marker.
+    #[test]
+    fn a_new_incarnation_waits_for_the_abort_markers_elsewhere() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let remote = Remote(&w.topics);
+        let ctx = TxnContext {
+            directory: &remote,
+            ..w.ctx()
+        };
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        assert_eq!(
+            c.init_producer_id(&ctx, "tx", 10_000, None, 10),
+            Err(E::ConcurrentTransactions.code())
+        );
+        let pending = c.pending_markers();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].producer_epoch, pending[0].commit),
+            (epoch + 1, false)
+        );
+        // Retried while the markers are out: still waiting.
+        assert_eq!(
+            c.init_producer_id(&ctx, "tx", 10_000, None, 11),
+            Err(E::ConcurrentTransactions.code())
+        );
+        // The marker round wrote them: the retry gets the next epoch.
+        c.markers_written(&ctx, "tx", pid, epoch + 1, &[("t".into(), 0)], 12);
+        assert_eq!(c.describe("tx").unwrap().state, TxnState::CompleteAbort);
+        assert_eq!(
+            c.init_producer_id(&ctx, "tx", 10_000, None, 13),
+            Ok((pid, epoch + 2))
         );
     }
 
