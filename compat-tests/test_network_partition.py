@@ -473,12 +473,6 @@ def test_isolated_leader_steps_down_and_truncates_its_lone_writes(proxied_cluste
           + ", ".join(f"{p.name} {p.accepted}/{p.refused}" for p in cluster.proxies()))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "fjord's metadata quorum has no Pre-Vote (Kafka 4's KIP-996): a voter cut off from the others "
-    "campaigns at ever higher epochs, and when it is reachable again the active controller sees the "
-    "higher epoch and steps down, so the healthy majority is left without a controller until a new "
-    "election (seen: 1-3 s), and its brokers may stop serving partitions meanwhile (no controller "
-    "contact for broker.session.timeout.ms)"))
 def test_healed_voter_does_not_depose_the_controller(proxied_cluster):
     """A voter that is neither the controller nor a partition leader is isolated until the
     controller fences it, then healed: as in Kafka 4 (Pre-Vote), the majority keeps its

@@ -3,8 +3,8 @@
 //!
 //! - [`records`]: what the metadata log holds; [`image`]: what replaying it gives every node.
 //! - [`controller`]: the quorum leader's decisions (placement, fencing, elections).
-//! - [`raft`]: openraft's storage, state machine and network; [`rpc`]: the CONTROLLER
-//!   listener's frames.
+//! - [`raft`]: openraft's storage, state machine and network, and when voters campaign
+//!   (Pre-Vote); [`rpc`]: the CONTROLLER listener's frames.
 //! - [`Cluster`] (here): start-up, and what the broker side uses: the image, the active
 //!   controller's id, requests routed to the active controller, and the broker's registration
 //!   and heartbeats.
@@ -34,6 +34,7 @@ use crate::clock::Clock;
 use crate::config::{ClusterConfig, Config};
 use controller::{ApiError, Controller, ControllerReply, ControllerRequest};
 use image::Image;
+use raft::election::{Elector, Timing};
 use raft::network::Network;
 use raft::state_machine::{Shared, StateMachine};
 use raft::store::LogStore;
@@ -41,9 +42,15 @@ use raft::types::{NodeId, Raft, TypeConfig};
 use records::Endpoint;
 use rpc::{Client, Reply, Request};
 
-/// Raft's election timeout is drawn from 500 ms up to this (a new controller in about 1.5–2.5
-/// s: a follower waits out the old leader's lease, then its own timeout).
-const ELECTION_TIMEOUT_MAX_MS: u64 = 1000;
+/// The metadata quorum's timing: heartbeats every 100 ms; a voter that hears from no leader
+/// for an election timeout drawn from 500 ms up to 1000 ms (anew for every wait) asks for
+/// pre-votes, and campaigns with a majority of them (see [`raft::election`]). A new controller
+/// about 0.5–1 s after the old one's last heartbeat.
+pub const ELECTION_TIMING: Timing = Timing {
+    heartbeat: Duration::from_millis(100),
+    min: Duration::from_millis(500),
+    max: Duration::from_millis(1000),
+};
 
 /// Kafka's directory for the metadata log.
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
@@ -83,6 +90,7 @@ enum Role {
     Voter {
         raft: Raft,
         controller: Arc<Controller>,
+        elector: Arc<Elector>,
     },
     Observer {
         /// The active controller as the last fetch found it.
@@ -133,17 +141,15 @@ impl Cluster {
         let state_machine = StateMachine::open(&dir).map_err(storage)?;
         let shared = state_machine.shared();
 
-        let raft_config = openraft::Config {
-            cluster_name: format!("fjord-{cluster_id}"),
-            heartbeat_interval: 100,
-            election_timeout_min: 500,
-            election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
-            max_in_snapshot_log_to_keep: 500,
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| ClusterError::Raft(e.to_string()))?;
+        let raft_config = ELECTION_TIMING
+            .raft_config(openraft::Config {
+                cluster_name: format!("fjord-{cluster_id}"),
+                snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(1000),
+                max_in_snapshot_log_to_keep: 500,
+                ..Default::default()
+            })
+            .validate()
+            .map_err(|e| ClusterError::Raft(e.to_string()))?;
         let raft = Raft::new(
             node_id as NodeId,
             Arc::new(raft_config),
@@ -154,6 +160,12 @@ impl Cluster {
         )
         .await
         .map_err(|e| ClusterError::Raft(e.to_string()))?;
+        let elector = Elector::new(
+            node_id as NodeId,
+            raft.clone(),
+            ELECTION_TIMING,
+            Uuid::new_v4().as_u64_pair().0,
+        );
 
         let controller = Arc::new(Controller::new(
             node_id,
@@ -180,12 +192,12 @@ impl Cluster {
             tcp,
             cluster_id.to_string(),
             {
-                let raft = raft.clone();
+                let elector = elector.clone();
                 let controller = controller.clone();
-                move |_from, request| {
-                    let raft = raft.clone();
+                move |from, request| {
+                    let elector = elector.clone();
                     let controller = controller.clone();
-                    async move { serve_one(&raft, &controller, request).await }
+                    async move { serve_one(&elector, &controller, from, request).await }
                 }
             },
             shutdown.clone(),
@@ -229,7 +241,11 @@ impl Cluster {
             node_id,
             cluster_id: cluster_id.to_string(),
             config: cc,
-            role: Role::Voter { raft, controller },
+            role: Role::Voter {
+                raft,
+                controller,
+                elector,
+            },
             shared,
             peers,
             incarnation: Uuid::new_v4(),
@@ -557,26 +573,36 @@ impl Cluster {
         }
     }
 
+    /// The controller's tick every 250 ms, and the elections (on connections of their own, so
+    /// that a pre-vote never waits behind a snapshot chunk or a controller request).
     fn start_timers(self: &Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let Role::Voter { raft, controller } = &self.role else {
+        let Role::Voter {
+            raft,
+            controller,
+            elector,
+        } = &self.role
+        else {
             return;
         };
         let controller = controller.clone();
         let raft = raft.clone();
+        let network = Network::new(Arc::new(voter_clients(
+            &self.config,
+            &self.cluster_id,
+            self.node_id,
+        )));
+        let elections = tokio::spawn(elector.clone().run(network));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut leaderless_since: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => {
+                        elections.abort();
                         let _ = raft.shutdown().await;
                         return;
                     }
-                    _ = tick.tick() => {
-                        controller.tick().await;
-                        split_vote_watchdog(&raft, &mut leaderless_since).await;
-                    }
+                    _ = tick.tick() => controller.tick().await,
                 }
             }
         });
@@ -595,28 +621,6 @@ impl Cluster {
     }
 }
 
-/// openraft 0.9 draws each node's election timeout once, so two candidates can keep splitting
-/// the vote. A voter that has seen no leader for a while starts an election itself after a
-/// random pause, which breaks the tie (openraft 0.10 redraws the timeout per election).
-async fn split_vote_watchdog(raft: &Raft, since: &mut Option<tokio::time::Instant>) {
-    const LEADERLESS: Duration = Duration::from_millis(3 * ELECTION_TIMEOUT_MAX_MS);
-    if raft.metrics().borrow().current_leader.is_some() {
-        *since = None;
-        return;
-    }
-    let start = *since.get_or_insert_with(tokio::time::Instant::now);
-    if start.elapsed() < LEADERLESS {
-        return;
-    }
-    let jitter = (Uuid::new_v4().as_u128() % ELECTION_TIMEOUT_MAX_MS as u128) as u64;
-    tokio::time::sleep(Duration::from_millis(jitter)).await;
-    if raft.metrics().borrow().current_leader.is_none() {
-        tracing::info!("no controller elected for a while: starting an election");
-        let _ = raft.trigger().elect().await;
-    }
-    *since = Some(tokio::time::Instant::now());
-}
-
 /// One client per voter, by node id, for its CONTROLLER listener.
 fn voter_clients(cc: &ClusterConfig, cluster_id: &str, from: i32) -> BTreeMap<NodeId, Arc<Client>> {
     cc.voters
@@ -631,11 +635,20 @@ fn voter_clients(cc: &ClusterConfig, cluster_id: &str, from: i32) -> BTreeMap<No
         .collect()
 }
 
-async fn serve_one(raft: &Raft, controller: &Controller, request: Request) -> Reply {
+/// One request on the CONTROLLER listener from node `from`: Raft's RPCs go to openraft through
+/// the elector (which notes contact with the leader), pre-votes to the elector.
+async fn serve_one(
+    elector: &Elector,
+    controller: &Controller,
+    from: i32,
+    request: Request,
+) -> Reply {
+    let from = from as NodeId;
     match request {
-        Request::Append(r) => Reply::Append(raft.append_entries(r).await),
-        Request::Vote(r) => Reply::Vote(raft.vote(r).await),
-        Request::Snapshot(r) => Reply::Snapshot(raft.install_snapshot(r).await),
+        Request::Append(r) => Reply::Append(elector.append_entries(from, r).await),
+        Request::Vote(r) => Reply::Vote(elector.vote(r).await),
+        Request::Snapshot(r) => Reply::Snapshot(elector.install_snapshot(from, r).await),
+        Request::PreVote(r) => Reply::PreVote(elector.pre_vote(&r)),
         Request::Controller(r) => {
             let reply = controller.handle(r).await;
             Reply::Controller(reply, controller.applied_index())

@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::controller::{ControllerReply, ControllerRequest};
+use super::raft::election::{PreVoteRequest, PreVoteResponse};
 use super::raft::types::{NodeId, TypeConfig};
 
 /// Frames larger than this close the connection (a snapshot chunk is at most a few MiB).
@@ -41,6 +42,8 @@ pub enum Request {
     Append(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     Snapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Would the voter vote for this candidate? Asked before a real election; changes nothing.
+    PreVote(PreVoteRequest),
     Controller(ControllerRequest),
 }
 
@@ -49,6 +52,7 @@ pub enum Reply {
     Append(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     Snapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    PreVote(PreVoteResponse),
     /// The controller's answer, and the metadata log index it had applied when it answered (the
     /// asking node waits to have applied as much, so it reads its own writes).
     Controller(ControllerReply, u64),

@@ -1,6 +1,7 @@
 //! openraft's network, carried over [`rpc`](crate::cluster::rpc) frames on the voters'
-//! CONTROLLER listeners. A peer's address comes from `controller.quorum.voters` by node id (the
-//! address in the Raft membership is frozen when the quorum first forms).
+//! CONTROLLER listeners, and the elector's pre-votes over the same frames. A peer's address comes
+//! from `controller.quorum.voters` by node id (the address in the Raft membership is frozen when
+//! the quorum first forms).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -17,13 +18,13 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
+use super::election::{PreVoteNetwork, PreVoteRequest, PreVoteResponse};
 use super::types::{NodeId, TypeConfig};
 use crate::cluster::rpc::{Client, Reply, Request};
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, BasicNode, RaftError<NodeId, E>>;
 
-/// Hands openraft a client per peer; the clients (and their connections) are shared with the
-/// controller requests this node sends to the same peers.
+/// Hands openraft (or the elector) a client per peer.
 #[derive(Clone)]
 pub struct Network {
     peers: Arc<BTreeMap<NodeId, Arc<Client>>>,
@@ -129,6 +130,30 @@ impl RaftNetwork<TypeConfig> for Peer {
             Reply::Snapshot(Ok(r)) => Ok(r),
             Reply::Snapshot(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
             other => Err(Self::unexpected(other)),
+        }
+    }
+}
+
+impl PreVoteNetwork for Network {
+    async fn pre_vote(
+        &self,
+        to: NodeId,
+        req: PreVoteRequest,
+        timeout: Duration,
+    ) -> io::Result<PreVoteResponse> {
+        let client = self.peers.get(&to).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("node {to} is not in controller.quorum.voters"),
+            )
+        })?;
+        match client.call(Request::PreVote(req), timeout).await? {
+            Reply::PreVote(r) => Ok(r),
+            Reply::Refused(why) => Err(io::Error::other(why)),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unexpected reply {other:?}"),
+            )),
         }
     }
 }
