@@ -35,8 +35,8 @@ consumer reads exactly the 150 acks=all records. Parametrized by whether X is al
 controller (the quorum must then elect another one first) and by how the links break (closed
 at once, or silent until healed, when what they held is delivered late). Timings are printed.
 
-A second test (xfail) shows a difference from Kafka 4 seen here: a voter healed after campaigning
-alone deposes the active controller (no Pre-Vote, KIP-996).
+A second test checks Pre-Vote (KIP-996): a voter healed after being cut off does not depose the
+active controller (its term never moved while it was alone).
 
 SESSION_MS is broker.session.timeout.ms; NODE_OVERRIDES keeps every timeout short.
 """

@@ -320,14 +320,6 @@ def test_second_producer_fences_the_first(start_cluster):
     assert read_all(cluster.bootstrap, "fence", ends, "read_uncommitted") == FENCED_EXPECT_RU
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "fjord bug (cluster only): InitProducerId for a transactional id whose transaction is Ongoing "
-    "answers at once with a second epoch bump and state Empty instead of CONCURRENT_TRANSACTIONS until "
-    "the fenced transaction's ABORT markers are written (in a cluster every marker is written by the "
-    "asynchronous marker round). The markers go out later at the new producer's epoch, or never: the "
-    "new producer's next EndTxn clears them from `pending`, and its COMMIT marker then commits the fenced "
-    "producer's records (read_committed sees them); a late ABORT can instead land after the new "
-    "producer's records and abort its committed transaction. src/txn/coordinator.rs init_producer_id"))
 def test_init_transactions_returns_once_the_fenced_transaction_is_aborted(start_cluster):
     """Kafka's InitProducerId answers CONCURRENT_TRANSACTIONS while it aborts the open transaction
     of the same transactional.id, until every ABORT marker is written and replicated: when
