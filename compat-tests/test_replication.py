@@ -1190,3 +1190,164 @@ def test_acknowledged_add_partitions_to_txn_survives_the_coordinators_loss(start
     leader = wait_live_leaders(cluster, "lost", 1)[0].leader
     with wire.Conn(cluster.node(leader).port) as c:
         wait_until(lambda: c.list_offset("lost", 0, wire.LATEST) == (0, 1), timeout=15, what="the COMMIT marker")
+
+
+# --- a consume-transform-produce job through node kills ---------------------------------------
+
+class TransformJob(threading.Thread):
+    """Kafka's exactly-once pattern with confluent-kafka: a group consumer (read_committed) of
+    `src`, a transactional producer writing `"out-" + value` to `dst` and committing the input
+    offsets in the same transaction (send_offsets_to_transaction). Every 4th transaction is
+    aborted on purpose after its records were sent. After an abort (on purpose or after an error)
+    the consumer goes back to the group's committed offsets, as the pattern requires. Runs until
+    the group's committed offsets reach `total` inputs or it is stopped."""
+
+    def __init__(self, bootstrap, src, dst, partitions, total):
+        super().__init__(daemon=True)
+        self.bootstrap, self.src, self.dst, self.partitions, self.total = bootstrap, src, dst, partitions, total
+        self.committed_txns = self.aborted_txns = self.errors = 0
+        self.aborted_values = set()
+        self.failure = None
+        self.running = True
+        self.step = "starting"  # what the job is doing, for a failure's message
+        self.last_error = None
+
+    def rewind(self, consumer):
+        assigned = consumer.assignment()
+        if assigned:
+            for tp in consumer.committed(assigned, timeout=30):
+                consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else 0))
+
+    def done(self, consumer):
+        got = consumer.committed([TopicPartition(self.src, p) for p in range(self.partitions)], timeout=30)
+        return sum(max(tp.offset, 0) for tp in got) >= self.total
+
+    def run(self):
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "ctp-job", "enable.auto.commit": False,
+                      "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                      "session.timeout.ms": 10000})
+        p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": "ctp-job-tx", "linger.ms": 5,
+                      "transaction.timeout.ms": 30000})
+        try:
+            p.init_transactions(60)
+            c.subscribe([self.src])
+            n = 0
+            while self.running:
+                msgs = [m for m in c.consume(num_messages=50, timeout=0.5) if not m.error()]
+                if not msgs:
+                    if c.assignment() and self.done(c):
+                        return
+                    continue
+                n += 1
+                on_purpose = n % 4 == 0
+                try:
+                    self.step = f"transaction {n}: begin"
+                    p.begin_transaction()
+                    for m in msgs:
+                        p.produce(self.dst, key=m.key(), value=b"out-" + m.value(), partition=m.partition())
+                    if on_purpose:
+                        p.flush(30)
+                        p.abort_transaction(30)
+                        self.aborted_txns += 1
+                        self.aborted_values.update(m.value() for m in msgs)
+                        self.rewind(c)
+                        continue
+                    self.step = f"transaction {n}: send_offsets_to_transaction"
+                    p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+                    self.step = f"transaction {n}: commit"
+                    p.commit_transaction(60)
+                    self.committed_txns += 1
+                except KafkaException as e:
+                    err = e.args[0]
+                    self.errors += 1
+                    self.last_error = (self.step, err)
+                    if err.fatal():
+                        raise
+                    if err.txn_requires_abort() or not err.retriable():
+                        p.abort_transaction(60)
+                    else:
+                        # a retriable commit: Kafka's pattern is to commit again
+                        try:
+                            p.commit_transaction(60)
+                            self.committed_txns += 1
+                            continue
+                        except KafkaException as e2:
+                            if e2.args[0].fatal():
+                                raise
+                            p.abort_transaction(60)
+                    self.rewind(c)
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.failure = e
+        finally:
+            c.close()
+
+
+def test_transform_job_keeps_going_through_node_kills(start_cluster):
+    """A consume-transform-produce job (a consumer group and a transactional producer) runs
+    while the transaction coordinator's node and then the group coordinator's node are
+    SIGKILLed and restarted: every input is transformed exactly once in what read_committed
+    consumers see, none of the on-purpose aborted transactions' records is visible, and the
+    group's committed offsets are the input's ends."""
+    cluster = start_cluster(overrides={**GROUP_OVERRIDES, **FAST_ISR})
+    parts = 3
+    create_topic(cluster, "ctp-in", parts)
+    create_topic(cluster, "ctp-out", parts)
+    total = 3000
+    prod = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    for i in range(total):
+        prod.produce("ctp-in", key=b"k%d" % i, value=b"v-%05d" % i, partition=i % parts)
+    assert prod.flush(60) == 0
+
+    job = TransformJob(cluster.bootstrap, "ctp-in", "ctp-out", parts, total)
+    job.start()
+    try:
+        for key, key_type in (("ctp-job-tx", 1), ("ctp-job", 0)):
+            before = job.committed_txns
+            wait_until(lambda: job.committed_txns >= before + 3 or job.failure, timeout=60,
+                       what="the job to commit transactions")
+            assert job.failure is None, job.failure
+            victim = cluster.node(coordinator(cluster, key, key_type))
+            victim.kill()
+            t0 = time.monotonic()
+            before = job.committed_txns
+            # The node comes back once its coordinator moved: librdkafka 2.x can otherwise wait
+            # forever in send_offsets_to_transaction for a group coordinator that left the
+            # metadata (confluentinc/librdkafka#5511, #5456), against Kafka as against fjord.
+            wait_until(lambda: coordinator(cluster, key, key_type) != victim.node_id, timeout=60,
+                       what=f"the coordinator of {key} to move off node {victim.node_id}")
+            victim.launch()
+            victim.wait_accepting(30)
+            try:
+                wait_until(lambda: job.committed_txns > before or job.failure or not job.is_alive(), timeout=90,
+                           what=f"a transaction committed after node {victim.node_id}'s kill")
+            except AssertionError as e:
+                raise AssertionError(f"{e}; the job is at {job.step!r}, last error {job.last_error}") from None
+            assert job.failure is None, job.failure
+            print(f"\nkilled node {victim.node_id} (coordinator of {key}) and restarted it; the job committed "
+                  f"again {time.monotonic() - t0:.1f}s after the kill")
+        job.join(timeout=180)
+        assert not job.is_alive(), "the job did not finish"
+        assert job.failure is None, job.failure
+    finally:
+        job.running = False
+        job.join(timeout=30)
+    print(f"\njob: {job.committed_txns} transactions committed, {job.aborted_txns} aborted on purpose, "
+          f"{job.errors} errors handled")
+    assert job.aborted_txns > 0
+
+    wait_isr_full(cluster, "ctp-out", parts, timeout=60)
+    out = read_partitions(cluster.bootstrap, "ctp-out", list(range(parts)), timeout=90,
+                          **{"isolation.level": "read_committed"})
+    values = [v for p in range(parts) for (_, _, v) in out[p]]
+    want = [b"out-v-%05d" % i for i in range(total)]
+    assert sorted(values) == want, (len(values), len(set(values)))
+    # per partition, in input order
+    for p in range(parts):
+        got = [v for (_, _, v) in out[p]]
+        assert got == sorted(got), f"partition {p} out of order"
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "ctp-job"})
+    try:
+        got = c.committed([TopicPartition("ctp-in", p) for p in range(parts)], timeout=30)
+        assert sorted((tp.partition, tp.offset) for tp in got) == [(p, total // parts) for p in range(parts)]
+    finally:
+        c.close()
