@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::{BrokerId, FetchRequest};
@@ -233,14 +232,11 @@ impl Broker {
                 .map(|_| ())
                 .map_err(|e| format!("truncating a diverging log: {e}"));
         }
-        let payload = pd
-            .records
-            .map(|b| BytesMut::from(&b[..]))
-            .unwrap_or_default();
+        let payload = pd.records.unwrap_or_default();
         partition
             .append_as_follower(
                 expected_epoch,
-                payload,
+                &payload,
                 pd.high_watermark,
                 pd.log_start_offset,
                 now,

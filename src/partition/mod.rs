@@ -676,7 +676,7 @@ impl Partition {
     pub fn append_as_follower(
         &self,
         leader_epoch: i32,
-        payload: BytesMut,
+        payload: &[u8],
         leader_high_watermark: i64,
         leader_log_start: i64,
         now_ms: i64,
@@ -684,7 +684,7 @@ impl Partition {
         let batches = if payload.is_empty() {
             Vec::new()
         } else {
-            validate_batches(&payload, usize::MAX)?
+            validate_batches(payload, usize::MAX)?
         };
         let mut st = self.state.lock();
         // The role moved on since the fetch was sent: what it brought is not for this log.
@@ -694,8 +694,8 @@ impl Partition {
         let result = if batches.is_empty() {
             None
         } else {
-            let r = st.log.append_as_follower(&payload, &batches, now_ms)?;
-            st.after_append(&payload, &batches, AppendOrigin::Replication, &r);
+            let r = st.log.append_as_follower(payload, &batches, now_ms)?;
+            st.after_append(payload, &batches, AppendOrigin::Replication, &r);
             if let Some(last) = batches.last() {
                 let epoch = BatchHeader::parse(&payload[last.position..last.position + last.size])
                     .map(|h| h.partition_leader_epoch);

@@ -522,7 +522,7 @@ fn follower_copies_batches_and_producer_state() {
     client_write(&leader, batch_bytes(&[(3, "z")], Compression::None)).unwrap();
     let bytes = fetched(&leader, 0);
     let stored = follower
-        .append_as_follower(7, bytes.clone(), 2, 0, 5)
+        .append_as_follower(7, &bytes, 2, 0, 5)
         .unwrap()
         .unwrap();
     assert_eq!((stored.base_offset, stored.last_offset), (0, 2));
@@ -533,7 +533,7 @@ fn follower_copies_batches_and_producer_state() {
     // A fetch answer for an epoch it no longer follows at is dropped.
     assert!(
         follower
-            .append_as_follower(6, BytesMut::new(), 3, 0, 6)
+            .append_as_follower(6, &[], 3, 0, 6)
             .unwrap()
             .is_none()
     );
