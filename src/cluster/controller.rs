@@ -668,20 +668,22 @@ impl Controller {
                 }
                 elect_for_leaving(&image, node_id)
             };
-            tracing::warn!(
-                node_id,
-                leaders_moved = changes.len(),
-                "broker fenced: no heartbeat for {} ms (broker.session.timeout.ms)",
-                self.config.broker_session_timeout_ms
-            );
+            let leaders_moved = changes.len();
             let record = MetaRecord::BrokerFenced {
                 node_id,
                 fenced: true,
                 changes,
             };
+            // Logged once committed: a controller cut off from the quorum fences no one.
             if self.write(record).await.is_err() {
                 return;
             }
+            tracing::warn!(
+                node_id,
+                leaders_moved,
+                "broker fenced: no heartbeat for {} ms (broker.session.timeout.ms)",
+                self.config.broker_session_timeout_ms
+            );
         }
         // Give a leader to every leaderless partition that may have one now: mostly partitions
         // whose topic allowed unclean election after they lost their last in-sync replica.
