@@ -443,14 +443,11 @@ impl Broker {
             return Ok(());
         };
         let required = p.offsets().log_end_offset;
-        replicated(&p, p.leader_epoch(), required)
-            .await
-            .map_err(|code| {
-                if code == E::NotLeaderOrFollower.code() {
-                    E::NotCoordinator.code()
-                } else {
-                    E::CoordinatorNotAvailable.code()
-                }
-            })
+        let deadline = Instant::now() + INTERNAL_WRITE_TIMEOUT;
+        match wait_for_isr(&p, p.leader_epoch(), required, deadline).await {
+            Ok(_) => Ok(()),
+            Err(IsrWaitError::NotLeader) => Err(E::NotCoordinator.code()),
+            Err(IsrWaitError::TimedOut) => Err(E::CoordinatorNotAvailable.code()),
+        }
     }
 }

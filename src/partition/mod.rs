@@ -36,8 +36,8 @@ use tokio::sync::watch;
 use crate::log::control::{self, Marker};
 use crate::log::records::all_records_keyed;
 use crate::log::{
-    AppendResult, BatchHeader, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError,
-    PartitionLog, RetentionResult, stamp_log_append_time, validate_batches,
+    AppendResult, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError, PartitionLog,
+    RetentionResult, stamp_log_append_time, validate_batches,
 };
 use producer_state::{
     AbortedTxn, BatchMetadata, ProducerStateError, ProducerStateTable, SequenceCheck, last_sequence,
@@ -696,13 +696,6 @@ impl Partition {
         } else {
             let r = st.log.append_as_follower(payload, &batches, now_ms)?;
             st.after_append(payload, &batches, AppendOrigin::Replication, &r);
-            if let Some(last) = batches.last() {
-                let epoch = BatchHeader::parse(&payload[last.position..last.position + last.size])
-                    .map(|h| h.partition_leader_epoch);
-                if let Some(e) = epoch {
-                    self.leader_epoch.fetch_max(e, Ordering::Relaxed);
-                }
-            }
             Some(r)
         };
         let end = st.log.log_end_offset();

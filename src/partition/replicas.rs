@@ -21,6 +21,18 @@ pub struct FollowerState {
     last_fetch_leader_end: i64,
 }
 
+impl FollowerState {
+    /// A follower that has not fetched from this leader yet.
+    fn unknown(last_caught_up_ms: i64) -> FollowerState {
+        FollowerState {
+            log_end_offset: -1,
+            last_caught_up_ms,
+            last_fetch_ms: 0,
+            last_fetch_leader_end: -1,
+        }
+    }
+}
+
 /// The leader's replication state of one partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderState {
@@ -67,15 +79,7 @@ impl LeaderState {
             .iter()
             .map(|&r| {
                 let caught_up = if isr.contains(&r) { now_ms } else { 0 };
-                (
-                    r,
-                    FollowerState {
-                        log_end_offset: -1,
-                        last_caught_up_ms: caught_up,
-                        last_fetch_ms: 0,
-                        last_fetch_leader_end: -1,
-                    },
-                )
+                (r, FollowerState::unknown(caught_up))
             })
             .collect();
         LeaderState {
@@ -99,12 +103,9 @@ impl LeaderState {
         self.isr = isr.to_vec();
         self.followers.retain(|r, _| replicas.contains(r));
         for &r in replicas {
-            self.followers.entry(r).or_insert(FollowerState {
-                log_end_offset: -1,
-                last_caught_up_ms: 0,
-                last_fetch_ms: 0,
-                last_fetch_leader_end: -1,
-            });
+            self.followers
+                .entry(r)
+                .or_insert_with(|| FollowerState::unknown(0));
         }
     }
 
