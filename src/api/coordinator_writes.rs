@@ -81,10 +81,7 @@ pub async fn settle(
     let fenced = b.cluster.as_ref().is_some_and(|c| c.is_fenced());
     for &(topic, partition) in written {
         // As the coordinators decide what they load: led here, and this node not fenced.
-        let leads = !fenced
-            && b.topic_view(topic)
-                .and_then(|t| t.partitions.get(partition as usize).map(|p| p.leader))
-                == Some(b.node_id);
+        let leads = !fenced && b.partition_leader(topic, partition) == Some(b.node_id);
         if leads {
             replace(
                 &mut response,

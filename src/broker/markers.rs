@@ -49,13 +49,7 @@ impl Broker {
     fn leaders_of(&self, partitions: &[(String, i32)]) -> Vec<Option<i32>> {
         partitions
             .iter()
-            .map(|(t, p)| {
-                let view = self.topic_view(t)?;
-                usize::try_from(*p)
-                    .ok()
-                    .and_then(|i| view.partitions.get(i))
-                    .map(|p| p.leader)
-            })
+            .map(|(t, p)| self.partition_leader(t, *p))
             .collect()
     }
 

@@ -209,6 +209,23 @@ impl Broker {
         }
     }
 
+    /// The leader of partition `partition` of `topic` (-1: none), or None when there is no such
+    /// partition; read without building the topic's whole view.
+    pub fn partition_leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        match &self.cluster {
+            None => self
+                .topics
+                .get(topic)?
+                .partition(partition)
+                .map(|_| self.node_id),
+            Some(c) => {
+                let image = c.image();
+                let p = usize::try_from(partition).ok()?;
+                image.topics.get(topic)?.partitions.get(p).map(|p| p.leader)
+            }
+        }
+    }
+
     /// A topic's partition count and id, cluster-wide.
     pub fn topic_shape(&self, name: &str) -> Option<(Uuid, i32)> {
         match &self.cluster {
