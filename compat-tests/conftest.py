@@ -443,6 +443,17 @@ KCAT = shutil.which("kcat") or shutil.which("kafkacat")
 needs_kcat = pytest.mark.skipif(KCAT is None, reason="kcat not installed (scripts/install-deps.sh installs it)")
 
 
+def partition_for(key, partitions):
+    """Kafka's coordinator partition for a group or transactional id:
+    Utils.abs(key.hashCode()) % partitions (String.hashCode over UTF-16 code units)."""
+    b = key.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(b), 2):
+        h = (31 * h + int.from_bytes(b[i:i + 2], "big")) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
 def create_topics(bootstrap, *names, partitions=1):
     """Create topics with confluent-kafka's AdminClient; returns the client."""
     admin = AdminClient({"bootstrap.servers": bootstrap})

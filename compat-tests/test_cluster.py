@@ -36,8 +36,8 @@ from kafka.protocol.admin import (AlterConfigsRequest_v1, CreatePartitionsReques
                                   DeleteTopicsRequest_v1, DescribeConfigsRequest_v1)
 from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
-from conftest import (CLUSTER_OVERRIDES, FJORD_BIN, GROUP_OVERRIDES, free_port, node_metadata, produce,
-                      produce_per_partition, wait_until)
+from conftest import (CLUSTER_OVERRIDES, FJORD_BIN, GROUP_OVERRIDES, free_port, node_metadata, partition_for,
+                      produce, produce_per_partition, wait_until)
 import wire
 
 NOT_LEADER_OR_FOLLOWER = 6
@@ -122,17 +122,6 @@ def assert_dense_offsets(records, partitions):
     assert sorted(by_part) == list(range(partitions)), f"partitions with records: {sorted(by_part)}"
     for p, offs in by_part.items():
         assert sorted(offs) == list(range(len(offs))), f"partition {p} offsets {sorted(offs)}"
-
-
-def partition_for(key, partitions):
-    """Kafka's coordinator partition for a group or transactional id:
-    Utils.abs(key.hashCode()) % partitions (String.hashCode over UTF-16 code units)."""
-    b = key.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(b), 2):
-        h = (31 * h + int.from_bytes(b[i:i + 2], "big")) & 0xFFFFFFFF
-    h = h - (1 << 32) if h >= 1 << 31 else h
-    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 def find_coordinator(node, key, key_type):

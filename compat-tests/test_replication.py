@@ -38,7 +38,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
-from conftest import GROUP_OVERRIDES, node_metadata, wait_until
+from conftest import GROUP_OVERRIDES, node_metadata, partition_for, wait_until
 import wire
 
 NOT_LEADER_OR_FOLLOWER = 6
@@ -209,16 +209,6 @@ def find_coordinator(node, key, key_type):
     with wire.Conn(node.port) as c:
         r = c.request(FindCoordinatorRequest_v2(coordinator_key=key, coordinator_type=key_type))
     return r.error_code, r.coordinator_id
-
-
-def partition_for(key, partitions):
-    """Kafka's coordinator partition for a group or transactional id (String.hashCode)."""
-    b = key.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(b), 2):
-        h = (31 * h + int.from_bytes(b[i:i + 2], "big")) & 0xFFFFFFFF
-    h = h - (1 << 32) if h >= 1 << 31 else h
-    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 def coordinator(cluster, key, key_type):
