@@ -14,6 +14,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 LAYERS = [
     ["clock", "error"],
     ["config"],
+    ["security"],
     ["log"],
     ["partition"],
     ["topics", "quotas"],

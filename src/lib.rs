@@ -14,6 +14,7 @@ pub mod group;
 pub mod log;
 pub mod partition;
 pub mod quotas;
+pub mod security;
 pub mod server;
 pub mod topics;
 pub mod txn;

@@ -7,16 +7,22 @@ use std::sync::Arc;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
+use crate::config::SecurityProtocol;
 use crate::log::FileSlice;
+use crate::security::Principal;
 use bytes::Bytes;
 
 /// What a handler knows about the connection a request came on.
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
     pub listener: String,
+    /// The listener's security protocol.
+    pub protocol: SecurityProtocol,
     pub peer: std::net::SocketAddr,
     /// The client library, as its ApiVersions (v3+, KIP-511) names it.
     pub client_software: Arc<std::sync::OnceLock<String>>,
+    /// Who the client is: `User:ANONYMOUS` until TLS or SASL says otherwise.
+    pub principal: Principal,
 }
 
 /// What a handler gets besides its request.

@@ -11,7 +11,9 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::context::{RequestContext, str_bytes};
-use crate::config::{BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS};
+use crate::config::{
+    BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS, is_sensitive,
+};
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
@@ -259,12 +261,23 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                     } else {
                         Vec::new()
                     };
+                    // A secret is reported as set, never shown (Kafka: value null).
+                    let sensitive = is_sensitive(&e.name);
+                    let value = if sensitive { None } else { e.value };
+                    let synonyms = if sensitive {
+                        synonyms
+                            .into_iter()
+                            .map(|s| s.with_value(None))
+                            .collect()
+                    } else {
+                        synonyms
+                    };
                     let mut c = DescribeConfigsResourceResult::default()
                         .with_name(str_bytes(e.name))
-                        .with_value(e.value.map(str_bytes))
+                        .with_value(value.map(str_bytes))
                         .with_read_only(e.read_only)
                         .with_config_source(e.source as i8)
-                        .with_is_sensitive(false)
+                        .with_is_sensitive(sensitive)
                         .with_synonyms(synonyms);
                     if ctx.version >= 3 {
                         c.config_type = e.kind as i8;

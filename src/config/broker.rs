@@ -16,7 +16,7 @@ pub struct Config {
     pub raw: BTreeMap<String, String>,
     /// Which layer each key of `raw` comes from.
     pub origin: BTreeMap<String, Origin>,
-    /// PLAINTEXT listeners to bind.
+    /// Client (and inter-broker) listeners to bind, each with its security protocol.
     pub listeners: Vec<Listener>,
     /// What Metadata advertises, matched to `listeners` by name.
     pub advertised_listeners: Vec<Listener>,
@@ -138,6 +138,30 @@ impl Config {
         self.origin.get(key).copied()
     }
 
+    /// A key's value for one listener: `listener.name.<listener>.<key>` (listener name in lower
+    /// case, as Kafka writes it), else the key itself, else Kafka's default.
+    pub fn listener_value(&self, listener: &str, key: &str) -> Option<&str> {
+        let prefixed = format!("listener.name.{}.{key}", listener.to_ascii_lowercase());
+        self.raw
+            .get(&prefixed)
+            .map(String::as_str)
+            .or_else(|| self.get(key))
+    }
+
+    /// A SASL mechanism's JAAS options on a listener:
+    /// `listener.name.<listener>.<mechanism>.sasl.jaas.config`, else `sasl.jaas.config`.
+    pub fn jaas_config(&self, listener: &str, mechanism: &str) -> Option<&str> {
+        let prefixed = format!(
+            "listener.name.{}.{}.sasl.jaas.config",
+            listener.to_ascii_lowercase(),
+            mechanism.to_ascii_lowercase()
+        );
+        self.raw
+            .get(&prefixed)
+            .map(String::as_str)
+            .or_else(|| self.listener_value(listener, "sasl.jaas.config"))
+    }
+
     /// The listener advertised for the listener a client connected to.
     pub fn advertised_for(&self, listener: &str) -> Option<&Listener> {
         self.advertised_listeners
@@ -199,7 +223,127 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         Some(
             "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
         ),
-        "Listener name to security protocol. Only PLAINTEXT is served.",
+        "Listener name to security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL). The controller and inter-broker listeners must be PLAINTEXT.",
+    ),
+    key(
+        "ssl.keystore.type",
+        T::String,
+        Some("JKS"),
+        "PEM or PKCS12 (JKS is not read: convert it with keytool -importkeystore -deststoretype PKCS12). Any ssl.* key may be set for one listener as listener.name.<listener>.ssl.*.",
+    ),
+    key(
+        "ssl.keystore.location",
+        T::String,
+        None,
+        "The broker's key and certificate chain: a PEM file holding both, or a PKCS12 file.",
+    ),
+    key(
+        "ssl.keystore.password",
+        T::Password,
+        None,
+        "Password of a PKCS12 keystore.",
+    ),
+    key(
+        "ssl.key.password",
+        T::Password,
+        None,
+        "Password of an encrypted PEM private key.",
+    ),
+    key(
+        "ssl.keystore.certificate.chain",
+        T::Password,
+        None,
+        "The certificate chain in PEM, inline (with ssl.keystore.type=PEM and no location).",
+    ),
+    key(
+        "ssl.keystore.key",
+        T::Password,
+        None,
+        "The private key in PEM, inline (with ssl.keystore.type=PEM and no location).",
+    ),
+    key(
+        "ssl.truststore.type",
+        T::String,
+        Some("JKS"),
+        "PEM or PKCS12: the CAs client certificates are checked against.",
+    ),
+    key(
+        "ssl.truststore.location",
+        T::String,
+        None,
+        "File of trusted CA certificates for client authentication.",
+    ),
+    key(
+        "ssl.truststore.password",
+        T::Password,
+        None,
+        "Password of a PKCS12 truststore.",
+    ),
+    key(
+        "ssl.truststore.certificates",
+        T::Password,
+        None,
+        "Trusted CA certificates in PEM, inline (with ssl.truststore.type=PEM and no location).",
+    ),
+    key(
+        "ssl.client.auth",
+        T::String,
+        Some("none"),
+        "none, requested or required: whether TLS clients present a certificate (mutual TLS). A client certificate's subject becomes the principal.",
+    ),
+    key(
+        "ssl.principal.mapping.rules",
+        T::String,
+        Some("DEFAULT"),
+        "Rules mapping a client certificate's distinguished name to a principal name, as Kafka's.",
+    ),
+    key(
+        "ssl.enabled.protocols",
+        T::List,
+        Some("TLSv1.2,TLSv1.3"),
+        "TLS versions served.",
+    ),
+    key(
+        "sasl.enabled.mechanisms",
+        T::List,
+        Some("PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"),
+        "SASL mechanisms served on SASL listeners. Kafka's default is GSSAPI (Kerberos), which fjord does not serve; fjord enables every mechanism it has. Per listener: listener.name.<listener>.sasl.enabled.mechanisms.",
+    ),
+    key(
+        "sasl.jaas.config",
+        T::Password,
+        None,
+        "JAAS login options of a mechanism, normally set per listener and mechanism as listener.name.<listener>.<mechanism>.sasl.jaas.config (PLAIN's users: user_<name>=\"<password>\"). fjord extension: unprefixed, it applies to every SASL listener.",
+    ),
+    key(
+        "connections.max.reauth.ms",
+        T::Long,
+        Some("0"),
+        "KIP-368: a SASL session lasts this long and the client re-authenticates on the same connection (0: forever).",
+    ),
+    key(
+        "connection.failed.authentication.delay.ms",
+        T::Int,
+        Some("100"),
+        "A connection whose authentication failed is closed after this delay.",
+    ),
+    key(
+        "authorizer.class.name",
+        T::String,
+        Some(""),
+        "Set to org.apache.kafka.metadata.authorizer.StandardAuthorizer (any non-empty value) to authorize requests with ACLs.",
+    ),
+    key(
+        "super.users",
+        T::String,
+        None,
+        "Principals allowed everything, separated by semicolons (User:admin;User:CN=ops).",
+    ),
+    key(
+        "allow.everyone.if.no.acl.found",
+        T::Boolean,
+        Some("false"),
+        "With an authorizer: a resource no ACL matches is open to everyone.",
     ),
     key(
         "controller.listener.names",
@@ -528,9 +672,35 @@ pub const BROKER_KEYS: &[KeySpec] = &[
     ),
 ];
 
-/// The spec of a known broker key.
+/// The spec of a known broker key. A key set for one listener
+/// (`listener.name.<listener>.ssl.keystore.location`, and
+/// `listener.name.<listener>.<mechanism>.sasl.jaas.config`) has the spec of the key it sets.
 pub fn spec(key: &str) -> Option<&'static KeySpec> {
-    BROKER_KEYS.iter().find(|s| s.name == key)
+    BROKER_KEYS
+        .iter()
+        .find(|s| s.name == key)
+        .or_else(|| listener_key(key).and_then(spec))
+}
+
+/// What a `listener.name.<listener>.` key sets: the key without the prefix (and without a
+/// SASL mechanism before `sasl.jaas.config`), if it is one a listener may override.
+fn listener_key(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("listener.name.")?;
+    let (_, inner) = rest.split_once('.')?;
+    let inner = match inner.split_once(".sasl.jaas.config") {
+        Some((mechanism, "")) if !mechanism.contains("sasl") => "sasl.jaas.config",
+        _ => inner,
+    };
+    let overridable = inner.starts_with("ssl.")
+        || inner.starts_with("sasl.")
+        || inner == "connections.max.reauth.ms";
+    overridable.then_some(inner)
+}
+
+/// Whether a key holds a secret (Kafka's PASSWORD type): DescribeConfigs reports it as
+/// sensitive with no value, and nothing logs it.
+pub fn is_sensitive(key: &str) -> bool {
+    spec(key).is_some_and(|s| s.kind == ConfigType::Password)
 }
 
 /// Keys of a Kafka server.properties that mean nothing to a single fjord broker.
@@ -576,12 +746,64 @@ pub const DYNAMIC_BROKER_KEYS: &[&str] = &[
     "unclean.leader.election.enable",
 ];
 
-/// A listener: name (PLAINTEXT, CONTROLLER, …), host and port.
+/// A listener: name (PLAINTEXT, CONTROLLER, …), host, port, and the security protocol
+/// `listener.security.protocol.map` gives its name (PLAINTEXT where it names none: advertised
+/// listeners, controller listeners).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listener {
     pub name: String,
     pub host: String,
     pub port: u16,
+    pub protocol: SecurityProtocol,
+}
+
+/// Kafka's four security protocols (`security.protocol` of the clients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub fn parse(s: &str) -> Option<SecurityProtocol> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => SecurityProtocol::Plaintext,
+            "SSL" => SecurityProtocol::Ssl,
+            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+            "SASL_SSL" => SecurityProtocol::SaslSsl,
+            _ => return None,
+        })
+    }
+
+    /// The connection is wrapped in TLS.
+    pub fn tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// Clients authenticate with SASL before any other request.
+    pub fn sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+}
+
+impl fmt::Display for SecurityProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl fmt::Display for Listener {
@@ -615,21 +837,31 @@ impl Config {
         let protocol_map = parse_protocol_map(get("listener.security.protocol.map").unwrap_or(""))?;
         let mut listeners = Vec::new();
         let mut controller_listeners = Vec::new();
-        for l in all_listeners {
-            if controller_names.contains(&l.name) {
-                controller_listeners.push(l);
-                continue;
-            }
+        for mut l in all_listeners {
             let proto = protocol_map
                 .get(&l.name)
                 .cloned()
                 .unwrap_or_else(|| l.name.clone());
-            if proto != "PLAINTEXT" {
-                return Err(invalid(
-                    "listeners",
-                    &l.to_string(),
-                    format!("security protocol {proto} is not supported; use PLAINTEXT"),
-                ));
+            l.protocol = SecurityProtocol::parse(&proto).ok_or_else(|| {
+                invalid(
+                    "listener.security.protocol.map",
+                    &format!("{}:{proto}", l.name),
+                    format!(
+                        "listener {} has no security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL); map its name in listener.security.protocol.map",
+                        l.name
+                    ),
+                )
+            })?;
+            if controller_names.contains(&l.name) {
+                if l.protocol != SecurityProtocol::Plaintext {
+                    return Err(invalid(
+                        "listener.security.protocol.map",
+                        &format!("{}:{proto}", l.name),
+                        "the controller listener must be PLAINTEXT (fjord's controller channel is not secured yet)",
+                    ));
+                }
+                controller_listeners.push(l);
+                continue;
             }
             listeners.push(l);
         }
@@ -641,11 +873,18 @@ impl Config {
             return Err(invalid(
                 "listeners",
                 get("listeners").unwrap_or(""),
-                "no PLAINTEXT listener left to serve clients",
+                "no listener left to serve clients",
             ));
         }
         let advertised_listeners = match raw.get("advertised.listeners") {
-            Some(v) => parse_listeners("advertised.listeners", v)?,
+            Some(v) => parse_listeners("advertised.listeners", v)?
+                .into_iter()
+                .map(|mut l| {
+                    let proto = protocol_map.get(&l.name).unwrap_or(&l.name);
+                    l.protocol = SecurityProtocol::parse(proto).unwrap_or(l.protocol);
+                    l
+                })
+                .collect(),
             None => listeners
                 .iter()
                 .map(|l| Listener {
@@ -913,11 +1152,25 @@ fn parse_cluster(
             }
             name
         }
+        // Kafka's default is the PLAINTEXT listener; fjord takes the first plaintext one.
         None => listeners
-            .first()
+            .iter()
+            .find(|l| l.protocol == SecurityProtocol::Plaintext)
+            .or(listeners.first())
             .map(|l| l.name.clone())
             .unwrap_or_default(),
     };
+    if broker
+        && listeners
+            .iter()
+            .any(|l| l.name == inter_broker_listener && l.protocol != SecurityProtocol::Plaintext)
+    {
+        return Err(invalid(
+            "inter.broker.listener.name",
+            &inter_broker_listener,
+            "the inter-broker listener must be PLAINTEXT (replication does not speak TLS or SASL yet); add a PLAINTEXT listener for the brokers",
+        ));
+    }
     let int = |k: &str, default: i64| -> Result<i64, ConfigError> {
         let v = raw
             .get(k)
@@ -1006,6 +1259,7 @@ fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError>
             name: name.to_ascii_uppercase(),
             host: host.to_string(),
             port,
+            protocol: SecurityProtocol::Plaintext,
         });
     }
     if out.is_empty() {
@@ -1036,6 +1290,71 @@ fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigErr
 mod tests {
     use super::*;
     use crate::config::tests::build;
+
+    #[test]
+    fn listeners_carry_their_security_protocols() {
+        let c = build(
+            None,
+            &[],
+            &[
+                "listeners=PLAINTEXT://localhost:9092,SSL://localhost:9093,SASL_SSL://:9094,CLIENTS://localhost:9095".into(),
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CLIENTS:SASL_PLAINTEXT".into(),
+            ],
+        );
+        let protos: Vec<_> = c.listeners.iter().map(|l| l.protocol).collect();
+        use SecurityProtocol as P;
+        assert_eq!(protos, [P::Plaintext, P::Ssl, P::SaslSsl, P::SaslPlaintext]);
+        assert_eq!(
+            c.advertised_for("CLIENTS").unwrap().protocol,
+            P::SaslPlaintext
+        );
+        assert_eq!(c.advertised_for("SASL_SSL").unwrap().host, "localhost");
+
+        let err = Config::from_sources(None, Vec::new(), &["listeners=FOO://localhost:1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("listener FOO has no security protocol"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listener_prefixed_keys_are_known_and_override() {
+        let (c, warnings) = Config::from_sources(
+            None,
+            Vec::new(),
+            &[
+                "ssl.client.auth=requested".into(),
+                "listener.name.internal.ssl.client.auth=required".into(),
+                "listener.name.sasl_ssl.plain.sasl.jaas.config=a".into(),
+                "listener.name.sasl_ssl.sasl.jaas.config=b".into(),
+                "listener.name.x.log.retention.ms=1".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            warnings,
+            ["unknown config key 'listener.name.x.log.retention.ms' ignored"]
+        );
+        assert_eq!(
+            c.listener_value("INTERNAL", "ssl.client.auth"),
+            Some("required")
+        );
+        assert_eq!(
+            c.listener_value("OTHER", "ssl.client.auth"),
+            Some("requested")
+        );
+        assert_eq!(c.listener_value("OTHER", "ssl.keystore.type"), Some("JKS"));
+        assert_eq!(c.jaas_config("SASL_SSL", "PLAIN"), Some("a"));
+        assert_eq!(c.jaas_config("SASL_SSL", "SCRAM-SHA-256"), Some("b"));
+        assert_eq!(c.jaas_config("OTHER", "PLAIN"), None);
+        assert!(is_sensitive("ssl.keystore.password"));
+        assert!(is_sensitive(
+            "listener.name.sasl_ssl.plain.sasl.jaas.config"
+        ));
+        assert!(!is_sensitive("ssl.keystore.location"));
+    }
 
     #[test]
     fn defaults_are_kafkas() {
@@ -1194,7 +1513,7 @@ mod tests {
         assert!(bad("num.partitions=0"));
         assert!(bad("auto.create.topics.enable=maybe"));
         assert!(bad("listeners=localhost:9092"));
-        assert!(bad("listeners=SSL://:9093"));
+        assert!(bad("listeners=FOO://:9093"));
         assert!(bad("noequals"));
     }
 }

@@ -10,16 +10,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, Chunk, ConnectionInfo};
 use crate::broker::Broker;
+use crate::config::Listener;
+use crate::security::Principal;
 
 pub struct Server {
     broker: Arc<Broker>,
-    listeners: Vec<(String, TcpListener)>,
+    listeners: Vec<(Listener, TcpListener)>,
 }
 
 impl Server {
@@ -27,6 +29,12 @@ impl Server {
     pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
         let mut listeners = Vec::new();
         for l in &broker.config.listeners {
+            if l.protocol != crate::config::SecurityProtocol::Plaintext {
+                return Err(std::io::Error::other(format!(
+                    "listener {l}: security protocol {} is not served yet",
+                    l.protocol
+                )));
+            }
             let host = if l.host.is_empty() {
                 "0.0.0.0"
             } else {
@@ -35,7 +43,7 @@ impl Server {
             let sock = TcpListener::bind((host, l.port)).await.map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot bind listener {l}: {e}"))
             })?;
-            listeners.push((l.name.clone(), sock));
+            listeners.push((l.clone(), sock));
         }
         Ok(Server { broker, listeners })
     }
@@ -44,7 +52,7 @@ impl Server {
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
         self.listeners
             .iter()
-            .filter_map(|(n, l)| l.local_addr().ok().map(|a| (n.clone(), a)))
+            .filter_map(|(n, l)| l.local_addr().ok().map(|a| (n.name.clone(), a)))
             .collect()
     }
 
@@ -54,7 +62,7 @@ impl Server {
         let mut tasks = Vec::new();
         for (name, listener) in self.listeners {
             if let Ok(addr) = listener.local_addr() {
-                tracing::info!("listening on {name}://{addr}");
+                tracing::info!("listening on {}://{addr} ({})", name.name, name.protocol);
             }
             let broker = self.broker.clone();
             let shutdown = shutdown.clone();
@@ -67,7 +75,7 @@ impl Server {
 }
 
 async fn accept_loop(
-    name: String,
+    name: Listener,
     listener: TcpListener,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
@@ -81,19 +89,22 @@ async fn accept_loop(
                     backoff_ms = 5;
                     let _ = stream.set_nodelay(true);
                     let info = ConnectionInfo {
-                        listener: name.clone(),
+                        listener: name.name.clone(),
+                        protocol: name.protocol,
                         peer,
                         client_software: Default::default(),
+                        principal: Principal::anonymous(),
                     };
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
-                        serve_connection(stream, info, broker, shutdown).await;
+                        let (rd, wr) = stream.into_split();
+                        serve_connection(rd, wr, info, broker, shutdown).await;
                     });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("accept failed on {name}: {e}");
+                    tracing::warn!("accept failed on {}: {e}", name.name);
                     tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
                     backoff_ms = (backoff_ms * 2).min(1000);
                 }
@@ -102,13 +113,18 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+/// Serve one connection's requests, given its two halves: a TCP stream's own halves, or a
+/// TLS stream's (`tokio::io::split`).
+async fn serve_connection<R, W>(
+    rd: R,
+    wr: W,
     info: ConnectionInfo,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let (rd, wr) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let max = broker.config.socket_request_max_bytes;
