@@ -1297,8 +1297,8 @@ mod tests {
             None,
             &[],
             &[
-                "listeners=PLAINTEXT://localhost:9092,SSL://localhost:9093,SASL_SSL://:9094,CLIENTS://localhost:9095".into(),
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CLIENTS:SASL_PLAINTEXT".into(),
+                "listeners=PLAINTEXT://localhost:9092,SSL://localhost:9093,SASL_SSL://:9094,CLIENTS://localhost:9095",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CLIENTS:SASL_PLAINTEXT",
             ],
         );
         let protos: Vec<_> = c.listeners.iter().map(|l| l.protocol).collect();
