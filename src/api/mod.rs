@@ -19,9 +19,11 @@ use crate::broker::Broker;
 mod context;
 mod coordinator_writes;
 pub mod legacy_codec;
+pub mod sasl;
 mod supported;
 
 pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};
+pub use sasl::Session;
 pub use supported::{SUPPORTED, accepts, advertised};
 
 pub mod add_offsets_to_txn;
@@ -79,6 +81,10 @@ pub enum FrameError {
     Decode(ApiKey, i16, String),
     #[error("cannot encode {0:?} v{1} response: {2}")]
     Encode(ApiKey, i16, String),
+    #[error("{0}")]
+    Refused(#[from] sasl::Refused),
+    #[error("SASL authentication failed")]
+    AuthenticationFailed,
 }
 
 /// Handle one request frame (without its length prefix). Returns the
@@ -87,9 +93,15 @@ pub enum FrameError {
 /// connection is closed.
 pub async fn handle_frame(
     broker: &Arc<Broker>,
-    conn: &ConnectionInfo,
+    session: &mut Session,
     mut frame: Bytes,
 ) -> Result<Option<Vec<Chunk>>, FrameError> {
+    if session.expects_raw_token() {
+        return match sasl::raw_token(broker, session, &frame) {
+            Some(answer) => Ok(Some(vec![Chunk::Bytes(answer)])),
+            None => Err(FrameError::AuthenticationFailed),
+        };
+    }
     if frame.len() < 8 {
         return Err(FrameError::Short(frame.len()));
     }
@@ -97,6 +109,7 @@ pub async fn handle_frame(
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
+    session.admits(key, broker.clock.now_ms())?;
 
     if !accepts(key, version) {
         if key == ApiKey::ApiVersions {
@@ -126,10 +139,23 @@ pub async fn handle_frame(
             "trailing bytes after request"
         );
     }
-    tracing::trace!(?key, version, client = ?header.client_id, peer = %conn.peer, "request");
+    tracing::trace!(?key, version, client = ?header.client_id, peer = %session.info.peer, "request");
+    let request = match request {
+        RequestKind::SaslHandshake(r) => {
+            let response = sasl::handshake(broker, session, version, r);
+            return encode_response(key, version, header.correlation_id, &response.into())
+                .map(|b| Some(vec![Chunk::Bytes(b.freeze())]));
+        }
+        RequestKind::SaslAuthenticate(r) => {
+            let response = sasl::authenticate(broker, session, version, r);
+            return encode_response(key, version, header.correlation_id, &response.into())
+                .map(|b| Some(vec![Chunk::Bytes(b.freeze())]));
+        }
+        other => other,
+    };
     let ctx = RequestContext {
         broker: broker.clone(),
-        conn: conn.clone(),
+        conn: session.info.clone(),
         version,
         client_id: header.client_id.clone(),
     };

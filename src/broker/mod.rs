@@ -334,3 +334,14 @@ fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError
     write().map_err(|e| StartError::LogDir(path.display().to_string(), e))?;
     Ok(cluster)
 }
+
+impl Broker {
+    /// A user's SCRAM credential for SASL/SCRAM logins.
+    pub fn scram_credential(
+        &self,
+        _user: &str,
+        _mechanism: crate::security::scram::ScramMechanism,
+    ) -> Option<crate::security::scram::ScramCredential> {
+        None // The credential store lands with the ACL work (branch acl).
+    }
+}

@@ -4,6 +4,8 @@
 //! The connection layer (`server`) runs TLS and the SASL exchange and hands the resulting
 //! [`Principal`] to every request; `api` asks the authorizer before acting.
 
+pub mod jaas;
+pub mod sasl;
 pub mod scram;
 
 use std::fmt;

@@ -29,11 +29,18 @@ impl Server {
     pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
         let mut listeners = Vec::new();
         for l in &broker.config.listeners {
-            if l.protocol != crate::config::SecurityProtocol::Plaintext {
+            if l.protocol.tls() {
                 return Err(std::io::Error::other(format!(
                     "listener {l}: security protocol {} is not served yet",
                     l.protocol
                 )));
+            }
+            if l.protocol.sasl() {
+                let warnings = api::sasl::check_listener(&broker.config, &l.name)
+                    .map_err(std::io::Error::other)?;
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
             }
             let host = if l.host.is_empty() {
                 "0.0.0.0"
@@ -125,6 +132,7 @@ async fn serve_connection<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut session = api::Session::new(info);
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let max = broker.config.socket_request_max_bytes;
@@ -140,7 +148,7 @@ async fn serve_connection<R, W>(
         };
         if len < 0 || len > max {
             tracing::warn!(
-                peer = %info.peer,
+                peer = %session.info.peer,
                 "closing connection: frame of {len} bytes is outside 0..={max} (socket.request.max.bytes)"
             );
             return;
@@ -153,20 +161,30 @@ async fn serve_connection<R, W>(
         while frame.len() < len {
             match body.read_buf(&mut frame).await {
                 Ok(0) => {
-                    tracing::debug!(peer = %info.peer, "connection closed mid-frame");
+                    tracing::debug!(peer = %session.info.peer, "connection closed mid-frame");
                     return;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::debug!(peer = %info.peer, "connection closed mid-frame: {e}");
+                    tracing::debug!(peer = %session.info.peer, "connection closed mid-frame: {e}");
                     return;
                 }
             }
         }
-        match api::handle_frame(&broker, &info, frame.freeze()).await {
+        match api::handle_frame(&broker, &mut session, frame.freeze()).await {
             Ok(Some(chunks)) => {
                 if let Err(e) = write_chunks(&mut wr, chunks, &mut scratch).await {
-                    tracing::debug!(peer = %info.peer, "closing connection: write failed: {e}");
+                    tracing::debug!(peer = %session.info.peer, "closing connection: write failed: {e}");
+                    return;
+                }
+                if let Some(delay) = session.close_after() {
+                    // A failed authentication: answered, then closed after a delay (Kafka's
+                    // connection.failed.authentication.delay.ms).
+                    let _ = wr.flush().await;
+                    tokio::select! {
+                        _ = shutdown.changed() => {}
+                        _ = tokio::time::sleep(delay) => {}
+                    }
                     return;
                 }
                 // Pipelined requests already read get their responses in one write.
@@ -176,7 +194,12 @@ async fn serve_connection<R, W>(
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(peer = %info.peer, "closing connection: {e}");
+                match e {
+                    api::FrameError::Refused(_) | api::FrameError::AuthenticationFailed => {
+                        tracing::info!(peer = %session.info.peer, "closing connection: {e}")
+                    }
+                    _ => tracing::warn!(peer = %session.info.peer, "closing connection: {e}"),
+                }
                 let _ = wr.flush().await;
                 return;
             }

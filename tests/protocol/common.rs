@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use fjord::api::SUPPORTED;
 use fjord::broker::Broker;
-use fjord::clock::SystemClock;
+use fjord::clock::{Clock, SystemClock};
 use fjord::config::Config;
 use fjord::server::Server;
 
@@ -32,6 +32,12 @@ pub struct TestBroker {
 }
 
 pub async fn start(extra: &[&str]) -> TestBroker {
+    start_with_clock(extra, Arc::new(SystemClock)).await
+}
+
+/// `start`, with the broker reading time from `clock` (a `ManualClock` in tests of
+/// time-dependent behaviour).
+pub async fn start_with_clock(extra: &[&str], clock: Arc<dyn Clock>) -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
     let mut ov = vec![
         format!("log.dirs={}", dir.path().display()),
@@ -39,7 +45,7 @@ pub async fn start(extra: &[&str]) -> TestBroker {
     ];
     ov.extend(extra.iter().map(|s| s.to_string()));
     let (config, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
-    let broker = Broker::open(config, Arc::new(SystemClock)).unwrap();
+    let broker = Broker::open(config, clock).unwrap();
     let server = Server::bind(broker.clone()).await.unwrap();
     let addr = server.local_addrs()[0].1;
     let (stop, rx) = tokio::sync::watch::channel(false);

@@ -22,4 +22,5 @@ mod metadata;
 mod produce_fetch;
 mod reassignment;
 mod replica_admin;
+mod sasl;
 mod transactions;
