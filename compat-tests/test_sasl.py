@@ -1,0 +1,237 @@
+"""SASL with real clients: Java kafka-clients, confluent-kafka, kafka-python and kcat
+authenticate on a SASL_PLAINTEXT listener (PLAIN from the listener's JAAS users, OAUTHBEARER
+with unsecured tokens) and produce, consume and commit in a group; wrong passwords are
+refused with Kafka's error and nothing else is harmed."""
+import base64
+import json
+import subprocess
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.sasl.oauth import AbstractTokenProvider
+
+from conftest import KCAT, Broker, _fail_on_panics, free_port, needs_kcat, wait_until
+
+PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+              'username="admin" password="admin-secret" '
+              'user_admin="admin-secret" user_alice="alice-secret";')
+
+
+@pytest.fixture
+def sasl_broker(tmp_path, request):
+    """Factory: a fjord with a PLAINTEXT listener (its readiness port) and a SASL_PLAINTEXT
+    listener whose PLAIN users are admin and alice. `b.sasl` is the SASL bootstrap."""
+    started = []
+    request.node._fjord_brokers = started
+
+    def _start(extra=None):
+        plain_port, sasl_port = free_port(), free_port()
+        overrides = {
+            "listeners": f"PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+            **(extra or {}),
+        }
+        b = Broker(tmp_path / f"data{len(started)}", port=plain_port, overrides=overrides,
+                   name=f"fjord{len(started)}")
+        started.append(b)
+        b.start()
+        b.sasl = f"127.0.0.1:{sasl_port}"
+        return b
+
+    yield _start
+    for b in started:
+        b.stop()
+    _fail_on_panics(started)
+
+
+def librdkafka_plain(user="alice", password="alice-secret"):
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
+            "sasl.username": user, "sasl.password": password}
+
+
+def confluent_round_trip(bootstrap, topic, settings, n=10):
+    """Create, produce n, consume them in a group and commit; returns [(offset, value)]."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, **settings})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, **settings})
+    delivered = []
+    for i in range(n):
+        p.produce(topic, f"v{i}".encode(), on_delivery=lambda e, m: delivered.append((e, m.offset())))
+    assert p.flush(30) == 0
+    assert [d for d in delivered if d[0] is not None] == []
+    assert sorted(o for _, o in delivered) == list(range(n))
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-g",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, **settings})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < n and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append((m.offset(), m.value().decode()))
+    c.commit(asynchronous=False)
+    committed = c.committed([TopicPartition(topic, 0)], 10)
+    c.close()
+    assert committed[0].offset == n
+    return got
+
+
+def test_confluent_plain_produce_consume_group(sasl_broker):
+    b = sasl_broker()
+    got = confluent_round_trip(b.sasl, "sasl-confluent", librdkafka_plain())
+    assert got == [(i, f"v{i}") for i in range(10)]
+
+
+def test_confluent_wrong_password_is_refused_and_others_carry_on(sasl_broker):
+    b = sasl_broker({"connection.failed.authentication.delay.ms": "0"})
+    errors = []
+    p = Producer({"bootstrap.servers": b.sasl, **librdkafka_plain(password="wrong"),
+                  "error_cb": errors.append})
+    # error_cb runs from poll().
+    wait_until(lambda: p.poll(0.1) is not None and False
+               or any(e.code() == KafkaError._AUTHENTICATION for e in errors), 20,
+               what="an authentication error")
+    msg = [e.str() for e in errors if e.code() == KafkaError._AUTHENTICATION][0]
+    assert "Authentication failed: Invalid username or password" in msg, msg
+    # A good client on the same listener is not affected.
+    got = confluent_round_trip(b.sasl, "sasl-after-bad", librdkafka_plain("admin", "admin-secret"), n=3)
+    assert got == [(0, "v0"), (1, "v1"), (2, "v2")]
+    del p
+
+
+def test_kafka_python_plain(sasl_broker):
+    b = sasl_broker()
+    conf = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                sasl_plain_username="alice", sasl_plain_password="alice-secret")
+    p = KafkaProducer(bootstrap_servers=b.sasl, **conf)
+    offsets = [p.send("sasl-kp", f"m{i}".encode()).get(30).offset for i in range(5)]
+    p.close()
+    assert offsets == [0, 1, 2, 3, 4]
+    c = KafkaConsumer("sasl-kp", bootstrap_servers=b.sasl, group_id="sasl-kp-g",
+                      auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=15000, **conf)
+    got = []
+    for m in c:
+        got.append((m.offset, m.value.decode()))
+        if len(got) == 5:
+            break
+    c.commit()
+    c.close()
+    assert got == [(i, f"m{i}") for i in range(5)]
+
+
+def test_kafka_python_wrong_password(sasl_broker, caplog):
+    from kafka.errors import KafkaError as KPError
+    b = sasl_broker()
+    with pytest.raises(KPError):
+        p = KafkaProducer(bootstrap_servers=b.sasl, security_protocol="SASL_PLAINTEXT",
+                          sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                          sasl_plain_password="wrong", api_version_auto_timeout_ms=5000,
+                          max_block_ms=5000)
+        p.send("x", b"v").get(10)
+    # kafka-python reports the broker's SASL_AUTHENTICATION_FAILED (58) and its message.
+    assert "[Error 58] SaslAuthenticationFailedError: Authentication failed: Invalid username or password" \
+        in caplog.text, caplog.text[-2000:]
+
+
+@needs_kcat
+def test_kcat_plain(sasl_broker):
+    b = sasl_broker()
+    sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
+            "-X", "sasl.username=alice", "-X", "sasl.password=alice-secret"]
+    lines = [f"line-{i}" for i in range(7)]
+    r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-P", "-t", "sasl-kcat", "-p", "0"],
+                       input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-C", "-t", "sasl-kcat", "-o", "beginning",
+                        "-e", "-q", "-f", "%o %s\\n"], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [f"{i} line-{i}" for i in range(7)]
+    # Wrong password: kcat fails with the broker's message.
+    bad = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
+           "-X", "sasl.username=alice", "-X", "sasl.password=nope"]
+    r = subprocess.run([KCAT, "-b", b.sasl, *bad, "-L", "-m", "5"], capture_output=True, timeout=30)
+    assert r.returncode != 0
+    assert b"Invalid username or password" in r.stderr, r.stderr
+
+
+def test_java_plain_produce_consume_group(sasl_broker, run_java):
+    b = sasl_broker()
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="alice" password="alice-secret";')
+    out = run_java("SecureClients", b.sasl, "sasl-java", 6, "sasl-java-g",
+                   "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN",
+                   f"sasl.jaas.config={jaas}")
+    lines = out.splitlines()
+    assert [l for l in lines if l.startswith("consumed")] == [f"consumed {i} v{i}" for i in range(6)]
+    assert "committed 6" in lines
+    bad = jaas.replace("alice-secret", "nope")
+    out = run_java("SecureClients", "--expect-auth-failure", b.sasl,
+                   "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN", f"sasl.jaas.config={bad}")
+    assert "AUTH FAILED: Authentication failed: Invalid username or password" in out, out
+
+
+def test_plaintext_client_on_a_sasl_port_is_closed_and_harms_nobody(sasl_broker):
+    b = sasl_broker()
+    errors = []
+    p = Producer({"bootstrap.servers": b.sasl, "error_cb": errors.append,
+                  "socket.timeout.ms": 5000, "message.timeout.ms": 5000})
+    p.produce("nope", b"x")
+    p.flush(8)
+    assert errors, "a client that skips SASL gets no service"
+    got = confluent_round_trip(b.sasl, "sasl-still-fine", librdkafka_plain(), n=2)
+    assert got == [(0, "v0"), (1, "v1")]
+    assert "before SASL authentication" in b.stderr_tail(500)
+
+
+# --- OAUTHBEARER (unsecured tokens, for local development) ------------------------------
+
+def unsecured_jwt(sub, lifetime_s=3600):
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    now = time.time()
+    return f"{b64({'alg': 'none'})}.{b64({'sub': sub, 'iat': now, 'exp': now + lifetime_s})}."
+
+
+def test_java_oauthbearer_unsecured_login(sasl_broker, run_java):
+    b = sasl_broker()
+    jaas = ('org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required '
+            'unsecuredLoginStringClaim_sub="carol";')
+    out = run_java("SecureClients", b.sasl, "oauth-java", 4, "oauth-java-g",
+                   "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=OAUTHBEARER",
+                   f"sasl.jaas.config={jaas}")
+    lines = out.splitlines()
+    assert [l for l in lines if l.startswith("consumed")] == [f"consumed {i} v{i}" for i in range(4)]
+
+
+def test_confluent_oauthbearer_unsecured_jwt(sasl_broker):
+    b = sasl_broker()
+    conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "OAUTHBEARER",
+            "enable.sasl.oauthbearer.unsecure.jwt": True,
+            "sasl.oauthbearer.config": "principal=dave"}
+    got = confluent_round_trip(b.sasl, "oauth-confluent", conf, n=3)
+    assert got == [(0, "v0"), (1, "v1"), (2, "v2")]
+
+
+def test_kafka_python_oauthbearer_and_an_expired_token(sasl_broker):
+    b = sasl_broker()
+
+    class Provider(AbstractTokenProvider):
+        def __init__(self, lifetime):
+            self.lifetime = lifetime
+
+        def token(self):
+            return unsecured_jwt("erin", self.lifetime)
+
+    conf = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="OAUTHBEARER")
+    p = KafkaProducer(bootstrap_servers=b.sasl, sasl_oauth_token_provider=Provider(3600), **conf)
+    assert [p.send("oauth-kp", b"x").get(30).offset for _ in range(3)] == [0, 1, 2]
+    p.close()
+    from kafka.errors import KafkaError as KPError
+    with pytest.raises(KPError):
+        KafkaProducer(bootstrap_servers=b.sasl, sasl_oauth_token_provider=Provider(-60),
+                      api_version_auto_timeout_ms=10000, max_block_ms=10000,
+                      **conf).send("oauth-kp", b"y").get(10)
