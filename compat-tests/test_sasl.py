@@ -235,3 +235,26 @@ def test_kafka_python_oauthbearer_and_an_expired_token(sasl_broker):
         KafkaProducer(bootstrap_servers=b.sasl, sasl_oauth_token_provider=Provider(-60),
                       api_version_auto_timeout_ms=10000, max_block_ms=10000,
                       **conf).send("oauth-kp", b"y").get(10)
+
+
+def test_secrets_are_never_shown(sasl_broker):
+    """DescribeConfigs reports the JAAS config (and every password key) as sensitive with no
+    value, as Kafka does; the broker's own log never carries a password."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+    b = sasl_broker({"ssl.key.password": "key-secret"})
+    admin = AdminClient({"bootstrap.servers": b.sasl, **librdkafka_plain("admin", "admin-secret")})
+    res = ConfigResource(ResourceType.BROKER, "1")
+    configs = admin.describe_configs([res])[res].result(30)
+    jaas = configs["listener.name.sasl_plaintext.plain.sasl.jaas.config"]
+    assert (jaas.is_sensitive, jaas.value) == (True, None)
+    key_pw = configs["ssl.key.password"]
+    assert (key_pw.is_sensitive, key_pw.value) == (True, None)
+    assert configs["sasl.enabled.mechanisms"].is_sensitive is False
+    assert configs["sasl.enabled.mechanisms"].value == "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
+    # A failed login too: the log names the user's failure, not what was typed.
+    bad = Producer({"bootstrap.servers": b.sasl, **librdkafka_plain("alice", "typed-secret")})
+    bad.poll(1)
+    wait_until(lambda: "authentication failed" in b.stderr_tail(500), 10, what="the failure logged")
+    log = [l for l in b.stderr_tail(5000).splitlines() if not l.startswith("=====")]
+    for secret in ("admin-secret", "alice-secret", "key-secret", "typed-secret"):
+        assert not [l for l in log if secret in l], secret

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::context::{RequestContext, str_bytes};
 use crate::config::{
-    BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS, is_sensitive,
+    BROKER_KEYS, Config, ConfigType, DYNAMIC_BROKER_KEYS, Origin, TOPIC_KEYS, is_sensitive, spec,
 };
 
 pub const RESOURCE_TOPIC: i8 = 2;
@@ -147,25 +147,41 @@ pub fn topic_entries(
         .collect()
 }
 
-/// The broker's own configs, optionally only `keys`.
+/// The broker's own configs, optionally only `keys`: every key fjord knows, then the
+/// per-listener keys set (`listener.name.<listener>.…`), as Kafka lists them.
 pub fn broker_entries(broker: &Config, keys: Option<&[String]>) -> Vec<ConfigEntry> {
-    BROKER_KEYS
+    let wanted = |name: &str| keys.is_none_or(|k| k.iter().any(|k| k == name));
+    let known = BROKER_KEYS.iter().filter(|s| wanted(s.name)).map(|s| {
+        let source = ConfigSource::of(broker.origin_of(s.name));
+        let value = broker.get(s.name).map(str::to_string);
+        ConfigEntry {
+            name: s.name.to_string(),
+            value,
+            source,
+            kind: s.kind,
+            synonyms: config_synonyms(broker, s.name, broker_synonyms(s.name)),
+            doc: Some(s.doc),
+            read_only: !DYNAMIC_BROKER_KEYS.contains(&s.name),
+        }
+    });
+    let per_listener = broker
+        .raw
         .iter()
-        .filter(|s| keys.is_none_or(|k| k.iter().any(|k| k == s.name)))
-        .map(|s| {
-            let source = ConfigSource::of(broker.origin_of(s.name));
-            let value = broker.get(s.name).map(str::to_string);
-            ConfigEntry {
-                name: s.name.to_string(),
-                value,
+        .filter(|(k, _)| k.starts_with("listener.name.") && wanted(k))
+        .filter_map(|(k, v)| {
+            let s = spec(k)?;
+            let source = ConfigSource::of(broker.origin_of(k));
+            Some(ConfigEntry {
+                name: k.clone(),
+                value: Some(v.clone()),
                 source,
                 kind: s.kind,
-                synonyms: config_synonyms(broker, s.name, broker_synonyms(s.name)),
+                synonyms: vec![(k.clone(), Some(v.clone()), source)],
                 doc: Some(s.doc),
-                read_only: !DYNAMIC_BROKER_KEYS.contains(&s.name),
-            }
-        })
-        .collect()
+                read_only: true,
+            })
+        });
+    known.chain(per_listener).collect()
 }
 
 /// The cluster-wide dynamic defaults (broker resource ""): only what was set.
