@@ -258,3 +258,125 @@ def test_secrets_are_never_shown(sasl_broker):
     log = [l for l in b.stderr_tail(5000).splitlines() if not l.startswith("=====")]
     for secret in ("admin-secret", "alice-secret", "key-secret", "typed-secret"):
         assert not [l for l in log if secret in l], secret
+
+
+# --- SCRAM (credentials in the metadata, set through the Admin API) ---------------------
+
+def add_scram_users(bootstrap, users):
+    """As kafka-configs.sh --entity-type users --alter --add-config 'SCRAM-SHA-256=[...]' does:
+    AlterUserScramCredentials through the Admin API. users: [(name, mechanism, password)]."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+    mechs = {"SCRAM-SHA-256": ScramMechanism.SCRAM_SHA_256,
+             "SCRAM-SHA-512": ScramMechanism.SCRAM_SHA_512}
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    upserts = [UserScramCredentialUpsertion(u, ScramCredentialInfo(mechs[m], 4096), pw.encode())
+               for u, m, pw in users]
+    for f in admin.alter_user_scram_credentials(upserts).values():
+        f.result(30)
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_with_every_client(sasl_broker, run_java, mechanism):
+    b = sasl_broker()
+    add_scram_users(b.bootstrap, [("sam", mechanism, "sam-pw"), ("sue", mechanism, "sue-pw")])
+    tag = mechanism[-3:]
+    # confluent-kafka (librdkafka)
+    conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": mechanism,
+            "sasl.username": "sam", "sasl.password": "sam-pw"}
+    assert confluent_round_trip(b.sasl, f"scram-c-{tag}", conf, n=3) == [(0, "v0"), (1, "v1"), (2, "v2")]
+    # kafka-python
+    kp = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism,
+              sasl_plain_username="sue", sasl_plain_password="sue-pw")
+    p = KafkaProducer(bootstrap_servers=b.sasl, **kp)
+    assert [p.send(f"scram-kp-{tag}", f"m{i}".encode()).get(30).offset for i in range(3)] == [0, 1, 2]
+    p.close()
+    c = KafkaConsumer(f"scram-kp-{tag}", bootstrap_servers=b.sasl, group_id=f"scram-kp-{tag}",
+                      auto_offset_reset="earliest", consumer_timeout_ms=15000, **kp)
+    got = []
+    for m in c:
+        got.append(m.value.decode())
+        if len(got) == 3:
+            break
+    c.close()
+    assert got == ["m0", "m1", "m2"]
+    # kcat
+    if KCAT:
+        sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", f"sasl.mechanisms={mechanism}",
+                "-X", "sasl.username=sam", "-X", "sasl.password=sam-pw"]
+        r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-C", "-t", f"scram-c-{tag}", "-o",
+                            "beginning", "-e", "-q", "-f", "%o %s\\n"], capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode().splitlines() == ["0 v0", "1 v1", "2 v2"]
+        r = subprocess.run([KCAT, "-b", b.sasl, *sasl[:-1], "sasl.password=wrong", "-L", "-m", "5"],
+                           capture_output=True, timeout=30)
+        assert r.returncode != 0
+    # Java
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            'username="sam" password="sam-pw";')
+    out = run_java("SecureClients", b.sasl, f"scram-java-{tag}", 4, f"scram-java-{tag}",
+                   "security.protocol=SASL_PLAINTEXT", f"sasl.mechanism={mechanism}",
+                   f"sasl.jaas.config={jaas}")
+    assert [l for l in out.splitlines() if l.startswith("consumed")] == \
+        [f"consumed {i} v{i}" for i in range(4)]
+    out = run_java("SecureClients", "--expect-auth-failure", b.sasl,
+                   "security.protocol=SASL_PLAINTEXT", f"sasl.mechanism={mechanism}",
+                   f"sasl.jaas.config={jaas.replace('sam-pw', 'wrong')}")
+    assert f"invalid credentials with SASL mechanism {mechanism}" in out, out
+
+
+def test_scram_credentials_survive_a_restart_and_other_mechanisms_do_not_log_in(sasl_broker):
+    b = sasl_broker()
+    add_scram_users(b.bootstrap, [("ron", "SCRAM-SHA-512", "ron-pw")])
+    b.restart()
+    conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-512",
+            "sasl.username": "ron", "sasl.password": "ron-pw"}
+    assert confluent_round_trip(b.sasl, "scram-restart", conf, n=2) == [(0, "v0"), (1, "v1")]
+    # Only a SHA-512 credential exists: SHA-256 fails.
+    errors = []
+    p = Producer({"bootstrap.servers": b.sasl, **conf, "sasl.mechanisms": "SCRAM-SHA-256",
+                  "error_cb": errors.append})
+    wait_until(lambda: p.poll(0.1) is not None and False
+               or any(e.code() == KafkaError._AUTHENTICATION for e in errors), 20,
+               what="an authentication error")
+
+
+def test_sasl_in_a_cluster(start_cluster):
+    """Three nodes with a SASL_PLAINTEXT listener each: clients bootstrapped there are told
+    every broker's SASL address, and produce (RF=3, acks=all), consume and commit as alice."""
+    from confluent_kafka.admin import AdminClient as Admin
+    cluster = start_cluster(start=False)
+    sasl_ports = {}
+    for node in cluster.nodes:
+        sasl_ports[node.node_id] = free_port()
+        node.overrides.update({
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port},"
+                         f"SASL_PLAINTEXT://127.0.0.1:{sasl_ports[node.node_id]}",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+        })
+    cluster.start()
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in sasl_ports.values())
+    conf = librdkafka_plain()
+    md = Admin({"bootstrap.servers": bootstrap, **conf}).list_topics(timeout=20)
+    assert {b.id: b.port for b in md.brokers.values()} == sasl_ports
+    admin = Admin({"bootstrap.servers": bootstrap, **conf})
+    admin.create_topics([NewTopic("sasl-rf3", 1, 3)])["sasl-rf3"].result(30)
+    cluster.wait_leaders("sasl-rf3", 1)
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", **conf})
+    delivered = []
+    for i in range(20):
+        p.produce("sasl-rf3", f"r{i}".encode(), on_delivery=lambda e, m: delivered.append((e, m.offset())))
+    assert p.flush(30) == 0
+    assert sorted(o for e, o in delivered if e is None) == list(range(20))
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "sasl-rf3-g",
+                  "auto.offset.reset": "earliest", **conf})
+    c.subscribe(["sasl-rf3"])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 20 and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append((m.offset(), m.value().decode()))
+    c.commit(asynchronous=False)
+    c.close()
+    assert got == [(i, f"r{i}") for i in range(20)]
