@@ -82,6 +82,20 @@ impl Session {
         matches!(self.auth, Auth::Exchanging { raw: true, .. })
     }
 
+    /// Largest frame accepted now: `sasl.server.max.receive.size` until a SASL client has
+    /// authenticated, else `socket.request.max.bytes`.
+    pub fn max_frame(&self, config: &Config) -> i32 {
+        let authenticating = matches!(self.auth, Auth::Handshake | Auth::Exchanging { .. });
+        if authenticating {
+            config
+                .listener_value(&self.info.listener, "sasl.server.max.receive.size")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(524_288)
+        } else {
+            config.socket_request_max_bytes
+        }
+    }
+
     /// When set, the connection is closed this long after the response is written.
     pub fn close_after(&self) -> Option<Duration> {
         self.close_after

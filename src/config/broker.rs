@@ -322,6 +322,12 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "KIP-368: a SASL session lasts this long and the client re-authenticates on the same connection (0: forever).",
     ),
     key(
+        "sasl.server.max.receive.size",
+        T::Int,
+        Some("524288"),
+        "Largest request a client may send before it has authenticated on a SASL listener (larger: the connection is closed).",
+    ),
+    key(
         "connection.failed.authentication.delay.ms",
         T::Int,
         Some("100"),

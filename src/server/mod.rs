@@ -135,7 +135,6 @@ async fn serve_connection<R, W>(
     let mut session = api::Session::new(info);
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-    let max = broker.config.socket_request_max_bytes;
     // Copy buffer for fetch data read from segment files; allocated on first use.
     let mut scratch: Vec<u8> = Vec::new();
     loop {
@@ -146,10 +145,16 @@ async fn serve_connection<R, W>(
                 Err(_) => return, // closed by the client
             },
         };
+        let max = session.max_frame(&broker.config);
         if len < 0 || len > max {
+            let key = if max == broker.config.socket_request_max_bytes {
+                "socket.request.max.bytes"
+            } else {
+                "sasl.server.max.receive.size, before authentication"
+            };
             tracing::warn!(
                 peer = %session.info.peer,
-                "closing connection: frame of {len} bytes is outside 0..={max} (socket.request.max.bytes)"
+                "closing connection: frame of {len} bytes is outside 0..={max} ({key})"
             );
             return;
         }

@@ -193,3 +193,76 @@ async fn sessions_end_and_clients_reauthenticate() {
     c.send_raw(&metadata_frame()).await;
     assert!(c.recv_raw().await.is_none());
 }
+
+#[tokio::test]
+async fn a_client_stopping_half_way_harms_nobody() {
+    let b = sasl_broker(&[]).await;
+    // One stops after the handshake, one after a SCRAM client-first message, one mid-frame.
+    let mut stalled = Client::connect(b.addr).await;
+    handshake(&mut stalled, 1, "PLAIN").await;
+    let mut scram = Client::connect(b.addr).await;
+    handshake(&mut scram, 1, "SCRAM-SHA-256").await;
+    let a = authenticate(&mut scram, 2, b"n,,n=nobody,r=abc").await;
+    assert_eq!(a.error_code, 58);
+    let mut partial = tokio::net::TcpStream::connect(b.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, &[0, 0, 0, 40, 0, 17])
+        .await
+        .unwrap();
+    // Others log in and work meanwhile.
+    for _ in 0..3 {
+        let mut c = Client::connect(b.addr).await;
+        handshake(&mut c, 1, "PLAIN").await;
+        assert_eq!(
+            authenticate(&mut c, 2, b"\0alice\0alice-secret")
+                .await
+                .error_code,
+            0
+        );
+        metadata_works(&mut c).await;
+    }
+    // The stalled one can still finish.
+    assert_eq!(
+        authenticate(&mut stalled, 2, b"\0alice\0alice-secret")
+            .await
+            .error_code,
+        0
+    );
+    metadata_works(&mut stalled).await;
+}
+
+#[tokio::test]
+async fn before_authentication_requests_are_small() {
+    let b = sasl_broker(&["sasl.server.max.receive.size=1024"]).await;
+    let mut c = Client::connect(b.addr).await;
+    handshake(&mut c, 1, "PLAIN").await;
+    // A 2 KiB token is over the pre-authentication limit: closed unanswered.
+    let mut big = Client::connect(b.addr).await;
+    handshake(&mut big, 1, "PLAIN").await;
+    big.send_raw(&vec![0u8; 2048]).await;
+    assert!(big.recv_raw().await.is_none());
+    // Once authenticated, socket.request.max.bytes applies again.
+    assert_eq!(
+        authenticate(&mut c, 2, b"\0alice\0alice-secret")
+            .await
+            .error_code,
+        0
+    );
+    let r: MetadataResponse = c
+        .call(
+            ApiKey::Metadata,
+            12,
+            &MetadataRequest::default().with_topics(Some(
+                (0..100)
+                    .map(|i| {
+                        metadata_request::MetadataRequestTopic::default().with_name(Some(
+                            TopicName(StrBytes::from_string(format!(
+                                "a-rather-long-topic-name-{i}"
+                            ))),
+                        ))
+                    })
+                    .collect(),
+            )),
+        )
+        .await;
+    assert_eq!(r.topics.len(), 100);
+}
