@@ -1370,6 +1370,40 @@ async fn formation(n: u64) {
             },
             true,
         ),
+        (
+            MetaRecord::Acls {
+                created: vec![fjord::security::acl::AclBinding {
+                    pattern: fjord::security::acl::ResourcePattern {
+                        resource_type: fjord::security::acl::ResourceType::Topic,
+                        name: "orders".into(),
+                        pattern_type: fjord::security::acl::PatternType::Prefixed,
+                    },
+                    entry: fjord::security::acl::AccessControlEntry {
+                        principal: "User:alice".into(),
+                        host: "*".into(),
+                        operation: fjord::security::acl::AclOperation::Read,
+                        permission: fjord::security::acl::AclPermissionType::Allow,
+                    },
+                }],
+                deleted: vec![],
+            },
+            true,
+        ),
+        (
+            MetaRecord::ScramCredentials(vec![
+                fjord::security::acl::credentials::CredentialChange::Set {
+                    user: "alice".into(),
+                    mechanism: "SCRAM-SHA-256".into(),
+                    credential: fjord::security::acl::credentials::StoredCredential {
+                        salt: vec![1, 2],
+                        stored_key: vec![3],
+                        server_key: vec![4],
+                        iterations: 4096,
+                    },
+                },
+            ]),
+            true,
+        ),
         // Refused deterministically, on every node alike.
         (topic(ghost_topic, "orders", 1), false),
         (
@@ -1399,9 +1433,9 @@ async fn formation(n: u64) {
     }
     sim.await_converged(&all, Duration::from_secs(2)).await;
     let applied = sim.applied(leader);
-    // Index 0: the membership; then each elected leader's blank entry and the 14 records.
+    // Index 0: the membership; then each elected leader's blank entry and the 16 records.
     assert_eq!(applied, last);
-    assert!(last >= 15);
+    assert!(last >= 17);
     sim.assert_images(&all, applied).await;
     sim.assert_log_is_acked_writes();
 
@@ -1426,6 +1460,11 @@ async fn formation(n: u64) {
     assert!(img.topic_by_id(doomed).is_none());
     assert_eq!(img.topic_by_id(orders).unwrap().name, "orders");
     assert_eq!(img.next_producer_id, 2000);
+    assert_eq!(img.acls.len(), 1);
+    assert_eq!(
+        img.scram_credentials["alice"]["SCRAM-SHA-256"].iterations,
+        4096
+    );
     for &id in &all {
         assert_eq!(sim.image(id), img, "node {id}");
     }

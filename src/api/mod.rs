@@ -16,6 +16,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
 
+mod authz;
 mod context;
 mod coordinator_writes;
 pub mod legacy_codec;
@@ -26,6 +27,7 @@ pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};
 pub use sasl::Session;
 pub use supported::{SUPPORTED, accepts, advertised};
 
+pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_partition_reassignments;
@@ -65,6 +67,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod scram_credentials;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
@@ -266,6 +269,11 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::AlterClientQuotas(r) => client_quotas::alter(ctx, r).into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).into(),
         RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(ctx, r).await.into(),
+        RequestKind::DescribeAcls(r) => acls::describe(ctx, r).into(),
+        RequestKind::CreateAcls(r) => acls::create(ctx, r).await.into(),
+        RequestKind::DeleteAcls(r) => acls::delete(ctx, r).await.into(),
+        RequestKind::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r).into(),
+        RequestKind::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r).await.into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

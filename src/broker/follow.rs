@@ -67,6 +67,7 @@ impl Broker {
                 .collect()
         };
         self.follow_broker_configs();
+        self.follow_security();
         let keep: BTreeSet<(&str, uuid::Uuid)> = wanted
             .iter()
             .map(|(n, id, _, _)| (n.as_str(), *id))

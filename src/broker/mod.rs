@@ -18,6 +18,8 @@ mod fetchers;
 mod follow;
 mod markers;
 pub mod replication;
+pub mod security;
+pub mod security_store;
 pub mod view;
 
 pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};
@@ -42,6 +44,8 @@ pub struct Broker {
     pub txns: TransactionCoordinator,
     pub quotas: ClientQuotas,
     pub dynamic: DynamicConfigs,
+    /// ACLs and SCRAM credentials (see `security.rs`).
+    pub security: security_store::SecurityMetadata,
     pub clock: Arc<dyn Clock>,
     /// The cluster this broker is a node of; `None` for the single-node broker.
     pub cluster: Option<Arc<Cluster>>,
@@ -137,7 +141,13 @@ impl Broker {
             (groups, txns)
         };
         let quotas = ClientQuotas::open(&dir);
+        let security = if cluster.is_some() {
+            security_store::SecurityMetadata::for_cluster(&config)
+        } else {
+            security_store::SecurityMetadata::open(&config, &dir).map_err(StartError::Meta)?
+        };
         Ok(Arc::new(Broker {
+            security,
             groups,
             txns,
             quotas,
@@ -333,15 +343,4 @@ fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError
     };
     write().map_err(|e| StartError::LogDir(path.display().to_string(), e))?;
     Ok(cluster)
-}
-
-impl Broker {
-    /// A user's SCRAM credential for SASL/SCRAM logins.
-    pub fn scram_credential(
-        &self,
-        _user: &str,
-        _mechanism: crate::security::scram::ScramMechanism,
-    ) -> Option<crate::security::scram::ScramCredential> {
-        None // The credential store lands with the ACL work (branch acl).
-    }
 }

@@ -31,6 +31,8 @@ use super::records::{Endpoint, MetaRecord, MetaResponse, PartitionChange, Partit
 use crate::clock::Clock;
 use crate::config::ClusterConfig;
 use crate::error::Code;
+use crate::security::acl::credentials::{self, AlterResult, Deletion, Upsertion};
+use crate::security::acl::{AclBinding, AclBindingFilter};
 use openraft::EntryPayload;
 use openraft::storage::RaftLogReader;
 
@@ -135,6 +137,19 @@ pub enum ControllerRequest {
     /// name, index), or all of them.
     ListReassignments {
         partitions: Option<Vec<(String, i32)>>,
+    },
+    /// CreateAcls: each binding checked, the new ones written at once.
+    CreateAcls {
+        bindings: Vec<AclBinding>,
+    },
+    /// DeleteAcls: the bindings each filter matches, removed at once.
+    DeleteAcls {
+        filters: Vec<AclBindingFilter>,
+    },
+    /// AlterUserScramCredentials, decided against the image (see `credentials::alter`).
+    AlterScramCredentials {
+        deletions: Vec<Deletion>,
+        upsertions: Vec<Upsertion>,
     },
 }
 
@@ -248,6 +263,10 @@ pub enum ControllerReply {
     LeadersElected(Vec<ElectionResult>),
     /// The reassignments in progress a ListReassignments asked for, by topic and partition.
     Reassignments(Vec<OngoingReassignment>),
+    /// The bindings each filter of a DeleteAcls removed, in the request's order.
+    AclsDeleted(Vec<Result<Vec<AclBinding>, ApiError>>),
+    /// One result per user of an AlterScramCredentials.
+    ScramAltered(Vec<AlterResult>),
     /// The request was refused as a whole.
     Error(ApiError),
 }
@@ -484,6 +503,12 @@ impl Controller {
                     partitions.as_deref(),
                 )))
             }
+            ControllerRequest::CreateAcls { bindings } => self.create_acls(bindings).await,
+            ControllerRequest::DeleteAcls { filters } => self.delete_acls(filters).await,
+            ControllerRequest::AlterScramCredentials {
+                deletions,
+                upsertions,
+            } => self.alter_scram_credentials(deletions, upsertions).await,
         };
         match result {
             Ok(reply) => reply,
@@ -993,6 +1018,99 @@ impl Controller {
             }),
             Err(WriteError::NotController(l)) => Err(l),
         }
+    }
+
+    /// CreateAcls, as Kafka's AclControlManager: each binding validated (INVALID_REQUEST), the
+    /// ones not there yet written in one record; an existing binding is a success.
+    async fn create_acls(&self, bindings: Vec<AclBinding>) -> Result<ControllerReply, Option<i32>> {
+        let mut created = Vec::new();
+        let results: Vec<Result<(), ApiError>> = {
+            let image = self.shared.image.read();
+            bindings
+                .into_iter()
+                .map(|b| {
+                    b.validate()
+                        .map_err(|why| ApiError::new(E::InvalidRequest, why))?;
+                    if !image.acls.contains(&b) && !created.contains(&b) {
+                        created.push(b);
+                    }
+                    Ok(())
+                })
+                .collect()
+        };
+        if !created.is_empty() {
+            let record = MetaRecord::Acls {
+                created,
+                deleted: vec![],
+            };
+            match self.write(record).await {
+                Ok(()) | Err(WriteError::Rejected(_)) => {}
+                Err(WriteError::NotController(l)) => return Err(l),
+            }
+        }
+        Ok(ControllerReply::Done(results))
+    }
+
+    /// DeleteAcls: each filter's matches (a filter with an UNKNOWN field is INVALID_REQUEST),
+    /// all removed in one record.
+    async fn delete_acls(
+        &self,
+        filters: Vec<AclBindingFilter>,
+    ) -> Result<ControllerReply, Option<i32>> {
+        let mut deleted: Vec<AclBinding> = Vec::new();
+        let results: Vec<Result<Vec<AclBinding>, ApiError>> = {
+            let image = self.shared.image.read();
+            filters
+                .iter()
+                .map(|f| {
+                    if let Some(why) = f.unknown_field() {
+                        return Err(ApiError::new(E::InvalidRequest, why));
+                    }
+                    let matched: Vec<AclBinding> = image
+                        .acls
+                        .iter()
+                        .filter(|b| f.matches(b))
+                        .cloned()
+                        .collect();
+                    for b in &matched {
+                        if !deleted.contains(b) {
+                            deleted.push(b.clone());
+                        }
+                    }
+                    Ok(matched)
+                })
+                .collect()
+        };
+        if !deleted.is_empty() {
+            let record = MetaRecord::Acls {
+                created: vec![],
+                deleted,
+            };
+            match self.write(record).await {
+                Ok(()) | Err(WriteError::Rejected(_)) => {}
+                Err(WriteError::NotController(l)) => return Err(l),
+            }
+        }
+        Ok(ControllerReply::AclsDeleted(results))
+    }
+
+    /// AlterUserScramCredentials, decided against the image and written as one record.
+    async fn alter_scram_credentials(
+        &self,
+        deletions: Vec<Deletion>,
+        upsertions: Vec<Upsertion>,
+    ) -> Result<ControllerReply, Option<i32>> {
+        let (results, changes) = {
+            let image = self.shared.image.read();
+            credentials::alter(&image.scram_credentials, &deletions, &upsertions)
+        };
+        if !changes.is_empty() {
+            match self.write(MetaRecord::ScramCredentials(changes)).await {
+                Ok(()) | Err(WriteError::Rejected(_)) => {}
+                Err(WriteError::NotController(l)) => return Err(l),
+            }
+        }
+        Ok(ControllerReply::ScramAltered(results))
     }
 }
 

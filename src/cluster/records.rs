@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::security::acl::AclBinding;
+use crate::security::acl::credentials::CredentialChange;
+
 /// A broker's address on one listener, as Metadata hands it to clients.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -107,6 +110,13 @@ pub enum MetaRecord {
         first: i64,
         size: i64,
     },
+    /// ACLs added (CreateAcls) and removed (DeleteAcls), as the controller decided them.
+    Acls {
+        created: Vec<AclBinding>,
+        deleted: Vec<AclBinding>,
+    },
+    /// SCRAM credentials set and removed (AlterUserScramCredentials): derived credentials only.
+    ScramCredentials(Vec<CredentialChange>),
 }
 
 /// What applying a record did: one per entry of the Raft log.

@@ -4,6 +4,7 @@
 //! The connection layer (`server`) runs TLS and the SASL exchange and hands the resulting
 //! [`Principal`] to every request; `api` asks the authorizer before acting.
 
+pub mod acl;
 pub mod jaas;
 pub mod sasl;
 pub mod scram;

@@ -10,6 +10,7 @@
 
 mod common;
 
+mod acls;
 mod admin;
 mod admin_surface;
 mod api_versions;

@@ -1,0 +1,72 @@
+//! Authorization as handlers ask for it, on the connection's principal and address (Kafka's
+//! `AuthHelper`): one resource, the cluster, any resource of a type (KIP-679), and the
+//! authorized-operations bit fields.
+
+use std::net::IpAddr;
+
+use super::context::RequestContext;
+use crate::security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
+
+impl RequestContext {
+    /// The client's address as ACL hosts name it (an IPv4 client of a dual-stack listener is
+    /// its IPv4 address).
+    pub fn client_host(&self) -> IpAddr {
+        self.conn.peer.ip().to_canonical()
+    }
+
+    /// Whether the client may do `op` on a resource.
+    pub fn authorize(&self, op: AclOperation, resource_type: ResourceType, name: &str) -> bool {
+        self.broker.authorize(
+            &self.conn.principal,
+            self.client_host(),
+            op,
+            resource_type,
+            name,
+        )
+    }
+
+    pub fn authorize_topic(&self, op: AclOperation, topic: &str) -> bool {
+        self.authorize(op, ResourceType::Topic, topic)
+    }
+
+    pub fn authorize_group(&self, op: AclOperation, group: &str) -> bool {
+        self.authorize(op, ResourceType::Group, group)
+    }
+
+    pub fn authorize_transactional_id(&self, op: AclOperation, id: &str) -> bool {
+        self.authorize(op, ResourceType::TransactionalId, id)
+    }
+
+    /// Whether the client may do `op` on the cluster.
+    pub fn authorize_cluster(&self, op: AclOperation) -> bool {
+        self.authorize(op, ResourceType::Cluster, CLUSTER_NAME)
+    }
+
+    /// Whether the client may do `op` on some resource of a type (Kafka's
+    /// `authorizeByResourceType`).
+    pub fn authorize_any(&self, op: AclOperation, resource_type: ResourceType) -> bool {
+        let authorizer = &self.broker.security.authorizer;
+        !authorizer.enabled()
+            || authorizer.authorize_by_resource_type(
+                &self.conn.principal,
+                self.client_host(),
+                op,
+                resource_type,
+            )
+    }
+
+    /// The authorized-operations bit field of a resource.
+    pub fn authorized_operations(&self, resource_type: ResourceType, name: &str) -> i32 {
+        self.broker.security.authorizer.authorized_operations(
+            &self.conn.principal,
+            self.client_host(),
+            resource_type,
+            name,
+        )
+    }
+
+    /// Whether an authorizer is configured (the ACL APIs answer SECURITY_DISABLED without).
+    pub fn authorizer_enabled(&self) -> bool {
+        self.broker.security.authorizer.enabled()
+    }
+}

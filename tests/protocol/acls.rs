@@ -1,0 +1,372 @@
+//! The security metadata APIs at every version: DescribeAcls, CreateAcls, DeleteAcls,
+//! DescribeUserScramCredentials, AlterUserScramCredentials.
+
+use kafka_protocol::messages::alter_user_scram_credentials_request::{
+    ScramCredentialDeletion, ScramCredentialUpsertion,
+};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::common::{Client, start, versions};
+use fjord::security::Principal;
+use fjord::security::scram::{ScramCredential, ScramMechanism};
+
+const AUTHORIZER: &str =
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+// Kafka's codes.
+const TOPIC: i8 = 2;
+const GROUP: i8 = 3;
+const CLUSTER: i8 = 4;
+const ANY: i8 = 1;
+const MATCH: i8 = 2;
+const LITERAL: i8 = 3;
+const PREFIXED: i8 = 4;
+const READ: i8 = 3;
+const WRITE: i8 = 4;
+const ALTER: i8 = 7;
+const ALLOW: i8 = 3;
+const DENY: i8 = 2;
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+fn creation(rt: i8, name: &str, pt: i8, principal: &str, op: i8, perm: i8) -> AclCreation {
+    AclCreation::default()
+        .with_resource_type(rt)
+        .with_resource_name(s(name))
+        .with_resource_pattern_type(pt)
+        .with_principal(s(principal))
+        .with_host(s("*"))
+        .with_operation(op)
+        .with_permission_type(perm)
+}
+
+fn describe_filter(name: Option<&str>, pt: i8) -> DescribeAclsRequest {
+    DescribeAclsRequest::default()
+        .with_resource_type_filter(ANY)
+        .with_resource_name_filter(name.map(s))
+        .with_pattern_type_filter(pt)
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_operation(ANY)
+        .with_permission_type(ANY)
+}
+
+/// (resource type, name, pattern type, principal, operation, permission) of every binding.
+fn bindings(r: &DescribeAclsResponse) -> Vec<(i8, String, i8, String, i8, i8)> {
+    let mut out: Vec<_> = r
+        .resources
+        .iter()
+        .flat_map(|res| {
+            res.acls.iter().map(move |a| {
+                (
+                    res.resource_type,
+                    res.resource_name.to_string(),
+                    res.pattern_type,
+                    a.principal.to_string(),
+                    a.operation,
+                    a.permission_type,
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn acl_apis_every_version() {
+    let b = start(&[AUTHORIZER, "super.users=User:ANONYMOUS"]).await;
+    let mut c = Client::connect(b.addr).await;
+    assert_eq!(versions(ApiKey::CreateAcls), 1..=3);
+    for v in versions(ApiKey::CreateAcls) {
+        let topic = format!("t{v}");
+        let prefix = format!("p{v}-");
+        let req = CreateAclsRequest::default().with_creations(vec![
+            creation(TOPIC, &topic, LITERAL, "User:alice", READ, ALLOW),
+            creation(TOPIC, &prefix, PREFIXED, "User:alice", WRITE, ALLOW),
+            creation(TOPIC, "*", LITERAL, "User:bob", READ, DENY),
+            creation(GROUP, "g", PREFIXED, "User:*", READ, ALLOW),
+            creation(
+                CLUSTER,
+                "kafka-cluster",
+                LITERAL,
+                "User:alice",
+                ALTER,
+                ALLOW,
+            ),
+            // Refused: the cluster has one name; a filter-only pattern type; no principal type.
+            creation(CLUSTER, "other", LITERAL, "User:alice", ALTER, ALLOW),
+            creation(TOPIC, "x", MATCH, "User:alice", READ, ALLOW),
+            creation(TOPIC, "x", LITERAL, "alice", READ, ALLOW),
+        ]);
+        let r: CreateAclsResponse = c.call(ApiKey::CreateAcls, v, &req).await;
+        let codes: Vec<i16> = r.results.iter().map(|r| r.error_code).collect();
+        assert_eq!(codes, [0, 0, 0, 0, 0, 42, 42, 42], "v{v}: {r:?}");
+
+        let all: DescribeAclsResponse = c
+            .call(ApiKey::DescribeAcls, v, &describe_filter(None, ANY))
+            .await;
+        assert_eq!(all.error_code, 0);
+        assert_eq!(bindings(&all).len(), 5, "v{v}: {all:?}");
+        // MATCH: what applies to the topic `p<v>-x`: the prefixed ACL and the wildcard.
+        let name = format!("{prefix}x");
+        let m: DescribeAclsResponse = c
+            .call(
+                ApiKey::DescribeAcls,
+                v,
+                &describe_filter(Some(&name), MATCH).with_resource_type_filter(TOPIC),
+            )
+            .await;
+        assert_eq!(
+            bindings(&m),
+            vec![
+                (TOPIC, "*".into(), LITERAL, "User:bob".into(), READ, DENY),
+                (
+                    TOPIC,
+                    prefix.clone(),
+                    PREFIXED,
+                    "User:alice".into(),
+                    WRITE,
+                    ALLOW
+                ),
+            ],
+            "v{v}"
+        );
+        // An UNKNOWN pattern type in a filter is refused.
+        let bad: DescribeAclsResponse = c
+            .call(ApiKey::DescribeAcls, v, &describe_filter(None, 0))
+            .await;
+        assert_eq!(bad.error_code, 42);
+
+        let del = DeleteAclsRequest::default().with_filters(vec![
+            DeleteAclsFilter::default()
+                .with_resource_name_filter(None)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_resource_type_filter(ANY)
+                .with_pattern_type_filter(ANY)
+                .with_principal_filter(Some(s("User:alice")))
+                .with_operation(ANY)
+                .with_permission_type(ANY),
+            DeleteAclsFilter::default()
+                .with_resource_name_filter(None)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_resource_type_filter(TOPIC)
+                .with_resource_name_filter(Some(s("nothing")))
+                .with_pattern_type_filter(LITERAL)
+                .with_operation(ANY)
+                .with_permission_type(ANY),
+            DeleteAclsFilter::default()
+                .with_resource_name_filter(None)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_resource_type_filter(ANY)
+                .with_pattern_type_filter(ANY)
+                .with_operation(0)
+                .with_permission_type(ANY),
+        ]);
+        let r: DeleteAclsResponse = c.call(ApiKey::DeleteAcls, v, &del).await;
+        assert_eq!(r.filter_results[0].error_code, 0);
+        assert_eq!(r.filter_results[0].matching_acls.len(), 3, "v{v}: {r:?}");
+        assert!(r.filter_results[1].matching_acls.is_empty());
+        assert_eq!(r.filter_results[2].error_code, 42);
+        let rest = DeleteAclsRequest::default().with_filters(vec![
+            DeleteAclsFilter::default()
+                .with_resource_name_filter(None)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_resource_type_filter(ANY)
+                .with_pattern_type_filter(ANY)
+                .with_operation(ANY)
+                .with_permission_type(ANY),
+        ]);
+        let r: DeleteAclsResponse = c.call(ApiKey::DeleteAcls, v, &rest).await;
+        assert_eq!(r.filter_results[0].matching_acls.len(), 2);
+        let none: DescribeAclsResponse = c
+            .call(ApiKey::DescribeAcls, v, &describe_filter(None, ANY))
+            .await;
+        assert!(none.resources.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn acl_apis_refuse_without_authorizer_or_permission() {
+    let create = CreateAclsRequest::default().with_creations(vec![creation(
+        TOPIC,
+        "t",
+        LITERAL,
+        "User:alice",
+        READ,
+        ALLOW,
+    )]);
+    let delete = DeleteAclsRequest::default().with_filters(vec![
+        DeleteAclsFilter::default()
+            .with_resource_name_filter(None)
+            .with_principal_filter(None)
+            .with_host_filter(None)
+            .with_resource_type_filter(ANY)
+            .with_pattern_type_filter(ANY)
+            .with_operation(ANY)
+            .with_permission_type(ANY),
+    ]);
+    // No authorizer: SECURITY_DISABLED (54), as Kafka.
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let r: DescribeAclsResponse = c
+        .call(ApiKey::DescribeAcls, 3, &describe_filter(None, ANY))
+        .await;
+    assert_eq!(r.error_code, 54);
+    let r: CreateAclsResponse = c.call(ApiKey::CreateAcls, 3, &create).await;
+    assert_eq!(r.results[0].error_code, 54);
+    let r: DeleteAclsResponse = c.call(ApiKey::DeleteAcls, 3, &delete).await;
+    assert_eq!(r.filter_results[0].error_code, 54);
+    // An authorizer and no ACL for ANONYMOUS: CLUSTER_AUTHORIZATION_FAILED (31).
+    let b = start(&[AUTHORIZER]).await;
+    let mut c = Client::connect(b.addr).await;
+    let r: DescribeAclsResponse = c
+        .call(ApiKey::DescribeAcls, 3, &describe_filter(None, ANY))
+        .await;
+    assert_eq!(r.error_code, 31);
+    let r: CreateAclsResponse = c.call(ApiKey::CreateAcls, 3, &create).await;
+    assert_eq!(r.results[0].error_code, 31);
+    let r: DeleteAclsResponse = c.call(ApiKey::DeleteAcls, 3, &delete).await;
+    assert_eq!(r.filter_results[0].error_code, 31);
+    let r: DescribeUserScramCredentialsResponse = c
+        .call(
+            ApiKey::DescribeUserScramCredentials,
+            0,
+            &DescribeUserScramCredentialsRequest::default(),
+        )
+        .await;
+    assert_eq!(r.error_code, 31);
+    let r: AlterUserScramCredentialsResponse = c
+        .call(
+            ApiKey::AlterUserScramCredentials,
+            0,
+            &AlterUserScramCredentialsRequest::default().with_deletions(vec![
+                ScramCredentialDeletion::default()
+                    .with_name(s("alice"))
+                    .with_mechanism(1),
+            ]),
+        )
+        .await;
+    assert_eq!(r.results[0].error_code, 31);
+    // allow.everyone.if.no.acl.found opens the cluster while no ACL names it.
+    let b = start(&[AUTHORIZER, "allow.everyone.if.no.acl.found=true"]).await;
+    let mut c = Client::connect(b.addr).await;
+    let r: CreateAclsResponse = c.call(ApiKey::CreateAcls, 3, &create).await;
+    assert_eq!(r.results[0].error_code, 0);
+    assert!(b.broker.authorize(
+        &Principal::user("alice"),
+        "127.0.0.1".parse().unwrap(),
+        fjord::security::acl::AclOperation::Describe,
+        fjord::security::acl::ResourceType::Topic,
+        "t"
+    ));
+}
+
+#[tokio::test]
+async fn scram_credential_apis_every_version() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let salt = b"0123456789abcdef".to_vec();
+    let salted = ScramMechanism::Sha256.salted_password(b"alice-secret", &salt, 8192);
+    let up = |name: &str, mechanism: i8, iterations: i32| {
+        ScramCredentialUpsertion::default()
+            .with_name(s(name))
+            .with_mechanism(mechanism)
+            .with_iterations(iterations)
+            .with_salt(salt.clone().into())
+            .with_salted_password(salted.clone().into())
+    };
+    for v in versions(ApiKey::AlterUserScramCredentials) {
+        let req = AlterUserScramCredentialsRequest::default()
+            .with_upsertions(vec![
+                up("alice", 1, 8192),
+                up("few", 1, 100),
+                up("", 2, 4096),
+                up("bad-mechanism", 0, 4096),
+            ])
+            .with_deletions(vec![
+                ScramCredentialDeletion::default()
+                    .with_name(s("nobody"))
+                    .with_mechanism(2),
+            ]);
+        let r: AlterUserScramCredentialsResponse =
+            c.call(ApiKey::AlterUserScramCredentials, v, &req).await;
+        let mut got: Vec<(String, i16)> = r
+            .results
+            .iter()
+            .map(|r| (r.user.to_string(), r.error_code))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("".into(), 93),
+                ("alice".into(), 0),
+                ("bad-mechanism".into(), 33),
+                ("few".into(), 93),
+                ("nobody".into(), 91),
+            ]
+        );
+        let want =
+            ScramCredential::from_password(ScramMechanism::Sha256, "alice-secret", &salt, 8192);
+        assert_eq!(
+            b.broker.scram_credential("alice", ScramMechanism::Sha256),
+            Some(want)
+        );
+
+        let r: DescribeUserScramCredentialsResponse = c
+            .call(
+                ApiKey::DescribeUserScramCredentials,
+                v,
+                &DescribeUserScramCredentialsRequest::default().with_users(None),
+            )
+            .await;
+        assert_eq!(r.results.len(), 1);
+        assert_eq!(r.results[0].user.as_str(), "alice");
+        assert_eq!(r.results[0].credential_infos[0].mechanism, 1);
+        assert_eq!(r.results[0].credential_infos[0].iterations, 8192);
+        let named = |n: &[&str]| {
+            DescribeUserScramCredentialsRequest::default().with_users(Some(
+                n.iter()
+                    .map(|u| UserName::default().with_name(s(u)))
+                    .collect(),
+            ))
+        };
+        let r: DescribeUserScramCredentialsResponse = c
+            .call(
+                ApiKey::DescribeUserScramCredentials,
+                v,
+                &named(&["bob", "alice", "alice"]),
+            )
+            .await;
+        let codes: Vec<(String, i16)> = r
+            .results
+            .iter()
+            .map(|r| (r.user.to_string(), r.error_code))
+            .collect();
+        assert_eq!(codes, vec![("bob".into(), 91), ("alice".into(), 92)]);
+
+        let del = AlterUserScramCredentialsRequest::default().with_deletions(vec![
+            ScramCredentialDeletion::default()
+                .with_name(s("alice"))
+                .with_mechanism(1),
+        ]);
+        let r: AlterUserScramCredentialsResponse =
+            c.call(ApiKey::AlterUserScramCredentials, v, &del).await;
+        assert_eq!(r.results[0].error_code, 0);
+        assert_eq!(
+            b.broker.scram_credential("alice", ScramMechanism::Sha256),
+            None
+        );
+    }
+}
