@@ -249,7 +249,10 @@ impl ScramServer {
                 if B64.decode(binding).ok().as_deref() != Some(gs2_header.as_bytes()) {
                     return Err(ScramError::Malformed("channel binding differs"));
                 }
-                if got_nonce != Some(nonce.as_str()) {
+                // Kafka checks that the client's nonce *ends with* the server's, and
+                // librdkafka before 2.x's fix sends its own nonce in front of the server's
+                // (kcat 1.7 on Debian does): accept what Kafka accepts.
+                if !got_nonce.is_some_and(|n| n.ends_with(nonce.as_str())) {
                     return Err(ScramError::Malformed("nonce differs"));
                 }
                 let proof = B64
@@ -362,6 +365,44 @@ mod tests {
                 user: "user".into(),
                 message: b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=".to_vec()
             }
+        );
+    }
+
+    /// Old librdkafka (2.0, kcat 1.7) repeats its nonce before the server's in the final
+    /// message; Kafka accepts a nonce that ends with the server's, and so does fjord.
+    #[test]
+    fn a_final_nonce_ending_with_the_servers_is_accepted() {
+        let m = ScramMechanism::Sha256;
+        let cred = ScramCredential::from_password(m, "pw", b"salt", 4096);
+        let mut server = ScramServer::new(m);
+        server
+            .step(b"n,,n=u,r=cli", |_| Some(cred.clone()), "srv")
+            .unwrap();
+        let without_proof = "c=biws,r=cliclisrv";
+        let auth = format!(
+            "n=u,r=cli,r=clisrv,s={},i=4096,{without_proof}",
+            B64.encode(b"salt")
+        );
+        let salted = m.salted_password(b"pw", b"salt", 4096);
+        let client_key = m.hmac(&salted, b"Client Key");
+        let signature = m.hmac(&cred.stored_key, auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let msg = format!("{without_proof},p={}", B64.encode(proof));
+        assert!(matches!(
+            server.step(msg.as_bytes(), |_| None, ""),
+            Ok(Step::Done { .. })
+        ));
+        let mut server = ScramServer::new(m);
+        server
+            .step(b"n,,n=u,r=cli", |_| Some(cred.clone()), "srv")
+            .unwrap();
+        assert_eq!(
+            server.step(b"c=biws,r=clisrvX,p=AAAA", |_| None, ""),
+            Err(ScramError::Malformed("nonce differs"))
         );
     }
 
