@@ -380,3 +380,47 @@ def test_sasl_in_a_cluster(start_cluster):
     c.commit(asynchronous=False)
     c.close()
     assert got == [(i, f"r{i}") for i in range(20)]
+
+
+def test_clients_reauthenticate_on_the_same_connection(sasl_broker, monkeypatch):
+    """KIP-368: with connections.max.reauth.ms, librdkafka and Java re-authenticate before
+    their session ends and keep working; nothing is lost or duplicated meanwhile."""
+    monkeypatch.setenv("FJORD_LOG", "info,fjord::api::sasl=debug")
+    b = sasl_broker({"connections.max.reauth.ms": "1500"})
+    conf = librdkafka_plain()
+    admin = AdminClient({"bootstrap.servers": b.sasl, **conf})
+    admin.create_topics([NewTopic("reauth", 1, 1)])["reauth"].result(30)
+    p = Producer({"bootstrap.servers": b.sasl, "linger.ms": 0, **conf})
+    delivered = []
+    sent = 0
+
+    def reauths():
+        return b.stderr_tail(100000).count("SASL re-authenticated")
+
+    # Keep producing until the broker has seen re-authentications of the client's connections
+    # over more than one session length.
+    deadline = time.monotonic() + 30
+    while reauths() < 4 and time.monotonic() < deadline:
+        p.produce("reauth", f"r{sent}".encode(), on_delivery=lambda e, m: delivered.append(e))
+        sent += 1
+        p.poll(0.05)
+    assert p.flush(30) == 0
+    assert reauths() >= 4, b.stderr_tail(40)
+    assert delivered == [None] * sent
+    got = consume_values(b.sasl, "reauth", sent, conf)
+    assert got == [f"r{i}" for i in range(sent)]
+    assert "session expired" not in b.stderr_tail(100000)
+
+
+def consume_values(bootstrap, topic, n, conf):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader",
+                  "auto.offset.reset": "earliest", **conf})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < n and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append(m.value().decode())
+    c.close()
+    return got

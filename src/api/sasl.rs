@@ -296,7 +296,12 @@ fn step(broker: &Broker, session: &mut Session, token: &[u8], reauth_capable: bo
             } else {
                 0
             };
-            tracing::debug!(peer = %session.info.peer, %principal, mechanism = mechanism.name(), "SASL authenticated");
+            let what = if session.authenticated.is_some() {
+                "SASL re-authenticated"
+            } else {
+                "SASL authenticated"
+            };
+            tracing::debug!(peer = %session.info.peer, %principal, mechanism = mechanism.name(), lifetime_ms, "{what}");
             session.info.principal = principal.clone();
             session.authenticated = Some(principal);
             session.auth = Auth::Authenticated {
