@@ -424,3 +424,38 @@ def consume_values(bootstrap, topic, n, conf):
             got.append(m.value().decode())
     c.close()
     return got
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_aiokafka_sasl(sasl_broker, mechanism):
+    import asyncio
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    b = sasl_broker()
+    if mechanism.startswith("SCRAM"):
+        add_scram_users(b.bootstrap, [("alice", mechanism, "alice-secret")])
+    conf = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism,
+                sasl_plain_username="alice", sasl_plain_password="alice-secret")
+    topic = f"aio-sasl-{mechanism.lower()}"
+
+    async def main():
+        producer = AIOKafkaProducer(bootstrap_servers=b.sasl, **conf)
+        await producer.start()
+        try:
+            metas = [await producer.send_and_wait(topic, b"a%d" % i) for i in range(5)]
+        finally:
+            await producer.stop()
+        assert [m.offset for m in metas] == [0, 1, 2, 3, 4]
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=b.sasl, group_id=f"{topic}-g",
+                                    auto_offset_reset="earliest", **conf)
+        await consumer.start()
+        got = []
+        try:
+            while len(got) < 5:
+                for _tp, msgs in (await consumer.getmany(timeout_ms=1000)).items():
+                    got += [(m.offset, m.value) for m in msgs]
+            await consumer.commit()
+        finally:
+            await consumer.stop()
+        assert got == [(i, b"a%d" % i) for i in range(5)]
+
+    asyncio.run(asyncio.wait_for(main(), 60))
