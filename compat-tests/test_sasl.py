@@ -459,3 +459,91 @@ def test_aiokafka_sasl(sasl_broker, mechanism):
         assert got == [(i, b"a%d" % i) for i in range(5)]
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+# --- SASL principals and ACLs --------------------------------------------------------------
+
+def test_sasl_users_are_the_principals_acls_name(sasl_broker, run_java):
+    """User:alice (PLAIN) and User:sam (SCRAM) are what ACLs match: each is denied, allowed by
+    an ACL created by the super user admin, and denied again once it is deleted."""
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
+                                       AclPermissionType, ResourcePatternType, ResourceType)
+    b = sasl_broker({"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                     "super.users": "User:admin"})
+    admin_conf = librdkafka_plain("admin", "admin-secret")
+    admin = AdminClient({"bootstrap.servers": b.sasl, **admin_conf})
+    admin.create_topics([NewTopic("secured", 1, 1), NewTopic("team-a.events", 1, 1)])["secured"].result(30)
+    # The SCRAM user is created by the super user over SASL (ANONYMOUS on PLAINTEXT may not).
+    from confluent_kafka.admin import ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+    for f in admin.alter_user_scram_credentials([UserScramCredentialUpsertion(
+            "sam", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096), b"sam-pw")]).values():
+        f.result(30)
+    sam_conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-256",
+                "sasl.username": "sam", "sasl.password": "sam-pw"}
+
+    def produce_error(conf, topic):
+        errs = []
+        p = Producer({"bootstrap.servers": b.sasl, "message.timeout.ms": 10000, **conf})
+        p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
+        p.flush(15)
+        return errs[0].code() if errs and errs[0] is not None else None
+
+    assert produce_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert produce_error(sam_conf, "team-a.events") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+    bindings = [
+        AclBinding(ResourceType.TOPIC, "secured", ResourcePatternType.LITERAL, "User:alice", "*",
+                   AclOperation.WRITE, AclPermissionType.ALLOW),
+        AclBinding(ResourceType.TOPIC, "team-a.", ResourcePatternType.PREFIXED, "User:sam", "*",
+                   AclOperation.WRITE, AclPermissionType.ALLOW),
+    ]
+    for f in admin.create_acls(bindings).values():
+        f.result(30)
+    assert produce_error(librdkafka_plain(), "secured") is None
+    assert produce_error(sam_conf, "team-a.events") is None
+    # alice's ACL is hers alone: sam still may not write "secured".
+    assert produce_error(sam_conf, "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+    flt = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, "User:alice", None,
+                           AclOperation.ANY, AclPermissionType.ANY)
+    deleted = admin.delete_acls([flt])[flt].result(30)
+    assert [(d.name, d.principal) for d in deleted] == [("secured", "User:alice")]
+    assert produce_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert produce_error(sam_conf, "team-a.events") is None
+
+
+def test_brokers_log_in_to_each_other_over_sasl(start_cluster):
+    """inter.broker.listener.name=SASL_PLAINTEXT: followers fetch and coordinators send
+    markers as User:broker (PLAIN or SCRAM-SHA-256, the JAAS username/password); with an
+    authorizer, super.users names that user and no ACL for ANONYMOUS is needed. acks=all with
+    min.insync.replicas=3 succeeds only if both followers replicate over their SASL login."""
+    from confluent_kafka.admin import AdminClient as Admin
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="broker" password="broker-pw" user_broker="broker-pw" '
+            'user_admin="admin-secret" user_alice="alice-secret";')
+    cluster = start_cluster(start=False)
+    sasl_ports = {}
+    for node in cluster.nodes:
+        sasl_ports[node.node_id] = free_port()
+        node.overrides.update({
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port},"
+                         f"SASL_PLAINTEXT://127.0.0.1:{sasl_ports[node.node_id]}",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": "User:broker;User:admin",
+        })
+    cluster.start()
+    bootstrap = ",".join(f"127.0.0.1:{p}" for p in sasl_ports.values())
+    admin = Admin({"bootstrap.servers": bootstrap, **librdkafka_plain("admin", "admin-secret")})
+    admin.create_topics([NewTopic("isr3", 1, 3, config={"min.insync.replicas": "3"})])["isr3"].result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                  **librdkafka_plain("admin", "admin-secret")})
+    delivered = []
+    for i in range(10):
+        p.produce("isr3", f"x{i}".encode(), on_delivery=lambda e, m: delivered.append((e, m.offset())))
+    assert p.flush(60) == 0
+    assert delivered == [(None, i) for i in range(10)], delivered
+    logs = "\n".join(n.stderr_tail(100000) for n in cluster.nodes)
+    assert "login to" not in logs, "an inter-broker SASL login failed"

@@ -69,7 +69,12 @@ impl Broker {
         {
             return Some(p.clone());
         }
-        let p = Arc::new(Peer::new(addr, self.node_id));
+        // Checked at start-up (Server::bind), so an error here is not expected.
+        let login = crate::security::sasl::inter_broker_login(&self.config).unwrap_or_else(|e| {
+            tracing::warn!("inter-broker SASL: {e}");
+            None
+        });
+        let p = Arc::new(Peer::new(addr, self.node_id, login));
         peers.insert(id, p.clone());
         Some(p)
     }

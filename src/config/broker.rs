@@ -376,6 +376,18 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "host:port of controllers to reach when controller.quorum.voters is not set (broker-only nodes).",
     ),
     key(
+        "security.inter.broker.protocol",
+        T::String,
+        Some("PLAINTEXT"),
+        "Security protocol between brokers when inter.broker.listener.name is unset: the listener of that name is used. PLAINTEXT or SASL_PLAINTEXT.",
+    ),
+    key(
+        "sasl.mechanism.inter.broker.protocol",
+        T::String,
+        Some("PLAIN"),
+        "SASL mechanism brokers log in to each other with (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512), using the username and password options of that mechanism's JAAS config on the inter-broker listener. Kafka's default is GSSAPI.",
+    ),
+    key(
         "inter.broker.listener.name",
         T::String,
         None,
@@ -1158,23 +1170,36 @@ fn parse_cluster(
             }
             name
         }
-        // Kafka's default is the PLAINTEXT listener; fjord takes the first plaintext one.
-        None => listeners
-            .iter()
-            .find(|l| l.protocol == SecurityProtocol::Plaintext)
-            .or(listeners.first())
-            .map(|l| l.name.clone())
-            .unwrap_or_default(),
+        // Kafka's default is the listener named by security.inter.broker.protocol (PLAINTEXT);
+        // where none has that name, fjord takes the first plaintext one.
+        None => {
+            let wanted = raw
+                .get("security.inter.broker.protocol")
+                .map(|p| p.trim().to_ascii_uppercase())
+                .unwrap_or_else(|| "PLAINTEXT".into());
+            listeners
+                .iter()
+                .find(|l| l.name == wanted)
+                .or_else(|| listeners.iter().find(|l| l.protocol.name() == wanted))
+                .or_else(|| {
+                    listeners
+                        .iter()
+                        .find(|l| l.protocol == SecurityProtocol::Plaintext)
+                })
+                .or(listeners.first())
+                .map(|l| l.name.clone())
+                .unwrap_or_default()
+        }
     };
     if broker
         && listeners
             .iter()
-            .any(|l| l.name == inter_broker_listener && l.protocol != SecurityProtocol::Plaintext)
+            .any(|l| l.name == inter_broker_listener && l.protocol.tls())
     {
         return Err(invalid(
             "inter.broker.listener.name",
             &inter_broker_listener,
-            "the inter-broker listener must be PLAINTEXT (replication does not speak TLS or SASL yet); add a PLAINTEXT listener for the brokers",
+            "the inter-broker listener must be PLAINTEXT or SASL_PLAINTEXT (brokers do not connect to each other over TLS yet)",
         ));
     }
     let int = |k: &str, default: i64| -> Result<i64, ConfigError> {

@@ -8,8 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use super::jaas::JaasEntry;
+use super::jaas::{self, JaasEntry};
 use super::scram::{self, ScramCredential, ScramMechanism, ScramServer};
+use crate::config::Config;
 
 /// A SASL mechanism fjord serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,6 +322,123 @@ impl Exchange {
     }
 }
 
+/// How a broker logs in to another's SASL listener (inter-broker SASL): Kafka takes the
+/// mechanism from `sasl.mechanism.inter.broker.protocol` and the `username` / `password`
+/// options of that mechanism's JAAS entry on the inter-broker listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientLogin {
+    pub mechanism: Mechanism,
+    pub user: String,
+    pub password: String,
+}
+
+impl ClientLogin {
+    /// The login a JAAS entry describes for `mechanism` (PLAIN or SCRAM).
+    pub fn from_jaas(mechanism: Mechanism, entry: &JaasEntry) -> Result<ClientLogin, String> {
+        if mechanism == Mechanism::OAuthBearer {
+            return Err(
+                "OAUTHBEARER can't be the inter-broker mechanism; use PLAIN or SCRAM".into(),
+            );
+        }
+        let opt = |k: &str| {
+            entry
+                .options
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("its {} JAAS entry has no {k} option", mechanism.name()))
+        };
+        Ok(ClientLogin {
+            mechanism,
+            user: opt("username")?,
+            password: opt("password")?,
+        })
+    }
+
+    /// The client side of one exchange: the first token, then [`ClientExchange::step`] for
+    /// each challenge.
+    pub fn start(&self) -> (ClientExchange, Vec<u8>) {
+        match self.mechanism {
+            Mechanism::Scram(m) => {
+                let (client, first) = scram::ScramClient::start(
+                    m,
+                    &self.user,
+                    &self.password,
+                    &scram::random_nonce(),
+                );
+                (ClientExchange::Scram(Box::new(client), false), first)
+            }
+            _ => {
+                let token = format!("\0{}\0{}", self.user, self.password).into_bytes();
+                (ClientExchange::Plain, token)
+            }
+        }
+    }
+}
+
+/// How this node logs in to the other brokers: `None` when their inter-broker listener is
+/// not a SASL one; an error when its settings can't log in (checked at start-up).
+pub fn inter_broker_login(config: &Config) -> Result<Option<ClientLogin>, String> {
+    let Some(cluster) = &config.cluster else {
+        return Ok(None);
+    };
+    let listener = &cluster.inter_broker_listener;
+    let sasl = config
+        .listeners
+        .iter()
+        .any(|l| &l.name == listener && l.protocol.sasl());
+    if !sasl {
+        return Ok(None);
+    }
+    let name = config
+        .get("sasl.mechanism.inter.broker.protocol")
+        .unwrap_or("PLAIN")
+        .trim();
+    let mechanism = Mechanism::from_name(name)
+        .ok_or_else(|| format!("sasl.mechanism.inter.broker.protocol: {name} is not served"))?;
+    let text = config.jaas_config(listener, mechanism.name()).ok_or_else(|| {
+        format!(
+            "the inter-broker listener {listener} needs listener.name.{}.{}.sasl.jaas.config with the username and password brokers log in with",
+            listener.to_ascii_lowercase(),
+            mechanism.name().to_ascii_lowercase()
+        )
+    })?;
+    let entry = jaas::parse(text)?;
+    ClientLogin::from_jaas(mechanism, &entry)
+        .map(Some)
+        .map_err(|e| format!("the inter-broker listener {listener}: {e}"))
+}
+
+/// A broker's login in progress.
+pub enum ClientExchange {
+    Plain,
+    /// The SCRAM client, and whether its final message was sent.
+    Scram(Box<scram::ScramClient>, bool),
+}
+
+impl ClientExchange {
+    /// The server's answer to our last token: the next token to send, or `None` when the
+    /// login is complete.
+    pub fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, SaslError> {
+        match self {
+            ClientExchange::Plain => Ok(None),
+            ClientExchange::Scram(client, sent_final) => {
+                if *sent_final {
+                    client
+                        .verify_server_final(server)
+                        .map_err(|e| SaslError(e.to_string()))?;
+                    Ok(None)
+                } else {
+                    *sent_final = true;
+                    client
+                        .client_final(server)
+                        .map(Some)
+                        .map_err(|e| SaslError(e.to_string()))
+                }
+            }
+        }
+    }
+}
+
 /// The bearer token of an OAUTHBEARER client initial response (RFC 7628):
 /// `n,,\x01auth=Bearer <token>\x01…\x01\x01`.
 fn bearer_token(message: &[u8]) -> Option<&str> {
@@ -514,6 +632,51 @@ mod tests {
         }
         let mut ex = Exchange::new(Mechanism::OAuthBearer, UnsecuredValidator::default());
         assert!(ex.step(b"garbage", &Users, now).is_err());
+    }
+
+    #[test]
+    fn a_broker_logs_in_with_its_jaas_username_and_password() {
+        let entry = super::super::jaas::parse(
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"bob\" password=\"bob-pw\";",
+        )
+        .unwrap();
+        for mechanism in [Mechanism::Plain, Mechanism::Scram(ScramMechanism::Sha512)] {
+            let login = ClientLogin::from_jaas(mechanism, &entry).unwrap();
+            let users = if mechanism == Mechanism::Plain {
+                struct Bob;
+                impl Credentials for Bob {
+                    fn plain_password(&self, u: &str) -> Option<String> {
+                        (u == "bob").then(|| "bob-pw".into())
+                    }
+                    fn scram(&self, _: &str, _: ScramMechanism) -> Option<ScramCredential> {
+                        None
+                    }
+                }
+                Box::new(Bob) as Box<dyn Credentials>
+            } else {
+                Box::new(Users) as Box<dyn Credentials>
+            };
+            let mut server = Exchange::new(mechanism, UnsecuredValidator::default());
+            let (mut client, mut token) = login.start();
+            loop {
+                match server.step(&token, users.as_ref(), 0).unwrap() {
+                    Outcome::Continue(challenge) => {
+                        token = client.step(&challenge).unwrap().expect("a next token");
+                    }
+                    Outcome::Done { user, response, .. } => {
+                        assert_eq!(user, "bob");
+                        assert_eq!(client.step(&response).unwrap(), None);
+                        break;
+                    }
+                }
+            }
+        }
+        let empty = super::super::jaas::parse("M required;").unwrap();
+        assert!(
+            ClientLogin::from_jaas(Mechanism::Plain, &empty)
+                .unwrap_err()
+                .contains("username")
+        );
     }
 
     #[test]

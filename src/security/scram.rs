@@ -283,6 +283,91 @@ impl ScramServer {
     }
 }
 
+/// The client side of one exchange, for a broker logging in to another (inter-broker SASL).
+pub struct ScramClient {
+    mechanism: ScramMechanism,
+    password: String,
+    client_first_bare: String,
+    nonce: String,
+    /// Set once the server-first message came: what the server's final message must say.
+    expected_server_signature: Option<Vec<u8>>,
+}
+
+impl ScramClient {
+    /// The client and its first message.
+    pub fn start(
+        mechanism: ScramMechanism,
+        user: &str,
+        password: &str,
+        nonce: &str,
+    ) -> (ScramClient, Vec<u8>) {
+        let name = user.replace('=', "=3D").replace(',', "=2C");
+        let client_first_bare = format!("n={name},r={nonce}");
+        let first = format!("n,,{client_first_bare}").into_bytes();
+        let client = ScramClient {
+            mechanism,
+            password: password.to_string(),
+            client_first_bare,
+            nonce: nonce.to_string(),
+            expected_server_signature: None,
+        };
+        (client, first)
+    }
+
+    /// Answer the server-first message with the client-final one.
+    pub fn client_final(&mut self, server_first: &[u8]) -> Result<Vec<u8>, ScramError> {
+        let text =
+            std::str::from_utf8(server_first).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+        let (mut nonce, mut salt, mut iterations) = (None, None, None);
+        for attr in text.split(',') {
+            match attr.split_once('=') {
+                Some(("r", v)) => nonce = Some(v),
+                Some(("s", v)) => salt = B64.decode(v).ok(),
+                Some(("i", v)) => iterations = v.parse::<u32>().ok(),
+                _ => {}
+            }
+        }
+        let nonce = nonce
+            .filter(|n| n.starts_with(&self.nonce) && n.len() > self.nonce.len())
+            .ok_or(ScramError::Malformed(
+                "the server's nonce does not extend ours",
+            ))?;
+        let salt = salt.ok_or(ScramError::Malformed("no salt"))?;
+        let iterations = iterations
+            .filter(|&i| i >= 1)
+            .ok_or(ScramError::Malformed("no iteration count"))?;
+        let m = self.mechanism;
+        let salted = m.salted_password(self.password.as_bytes(), &salt, iterations);
+        let client_key = m.hmac(&salted, b"Client Key");
+        let stored_key = m.hash(&client_key);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
+        let signature = m.hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = m.hmac(&salted, b"Server Key");
+        self.expected_server_signature = Some(m.hmac(&server_key, auth_message.as_bytes()));
+        Ok(format!("{without_proof},p={}", B64.encode(proof)).into_bytes())
+    }
+
+    /// Check the server-final message: the server knew the credential too.
+    pub fn verify_server_final(&self, server_final: &[u8]) -> Result<(), ScramError> {
+        let text =
+            std::str::from_utf8(server_final).map_err(|_| ScramError::Malformed("not UTF-8"))?;
+        let got = text
+            .strip_prefix("v=")
+            .and_then(|v| B64.decode(v).ok())
+            .ok_or(ScramError::Malformed("no server signature"))?;
+        match &self.expected_server_signature {
+            Some(want) if constant_time_eq(want, &got) => Ok(()),
+            _ => Err(ScramError::InvalidCredentials(self.mechanism.name())),
+        }
+    }
+}
+
 /// Split `n,,n=user,r=nonce` into the GS2 header (`n,,`, or `n,a=authzid,`) and the bare
 /// message. Channel binding (`p=`) is refused, as Kafka refuses it.
 fn split_gs2(text: &str) -> Result<(&str, &str), ScramError> {
@@ -404,6 +489,45 @@ mod tests {
             server.step(b"c=biws,r=clisrvX,p=AAAA", |_| None, ""),
             Err(ScramError::Malformed("nonce differs"))
         );
+    }
+
+    #[test]
+    fn the_client_side_logs_in_to_the_server_side() {
+        for m in ScramMechanism::ALL {
+            let cred = ScramCredential::from_password(m, "pw,=x", b"NaCl", 4096);
+            let mut server = ScramServer::new(m);
+            let (mut client, first) = ScramClient::start(m, "broker,1=a", "pw,=x", "cnonce");
+            let Step::Continue(server_first) = server
+                .step(
+                    &first,
+                    |u| (u == "broker,1=a").then(|| cred.clone()),
+                    "snonce",
+                )
+                .unwrap()
+            else {
+                panic!("expected a challenge")
+            };
+            let last = client.client_final(&server_first).unwrap();
+            let Step::Done { user, message } = server.step(&last, |_| None, "").unwrap() else {
+                panic!("expected success")
+            };
+            assert_eq!(user, "broker,1=a");
+            client.verify_server_final(&message).unwrap();
+            assert!(client.verify_server_final(b"v=AAAA").is_err());
+        }
+        // A wrong password fails at the server.
+        let m = ScramMechanism::Sha256;
+        let cred = ScramCredential::from_password(m, "right", b"NaCl", 4096);
+        let mut server = ScramServer::new(m);
+        let (mut client, first) = ScramClient::start(m, "b", "wrong", "c");
+        let Step::Continue(sf) = server.step(&first, |_| Some(cred), "s").unwrap() else {
+            panic!()
+        };
+        let last = client.client_final(&sf).unwrap();
+        assert!(server.step(&last, |_| None, "").is_err());
+        // A server nonce that does not extend ours is refused.
+        let (mut client, _) = ScramClient::start(m, "b", "pw", "mine");
+        assert!(client.client_final(b"r=theirs,s=AAAA,i=4096").is_err());
     }
 
     #[test]

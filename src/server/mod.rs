@@ -28,6 +28,7 @@ impl Server {
     /// Bind every configured listener.
     pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
         let mut listeners = Vec::new();
+        crate::security::sasl::inter_broker_login(&broker.config).map_err(std::io::Error::other)?;
         for l in &broker.config.listeners {
             if l.protocol.tls() {
                 return Err(std::io::Error::other(format!(
