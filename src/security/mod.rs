@@ -5,6 +5,7 @@
 //! [`Principal`] to every request; `api` asks the authorizer before acting.
 
 pub mod scram;
+pub mod ssl_principal;
 
 use std::fmt;
 
