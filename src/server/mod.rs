@@ -40,7 +40,9 @@ struct BoundListener {
 impl Server {
     /// Bind every configured listener.
     pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
-        let mut listeners = Vec::new();
+        // Every TLS listener's configuration is checked before any port is bound: a broker
+        // that accepts on one port accepts on all of them.
+        let mut acceptors = Vec::new();
         for l in &broker.config.listeners {
             // SASL (SASL_PLAINTEXT, SASL_SSL) lands separately.
             if l.protocol.sasl() {
@@ -49,13 +51,16 @@ impl Server {
                     l.protocol
                 )));
             }
-            let tls = if l.protocol.tls() {
+            acceptors.push(if l.protocol.tls() {
                 let tls = TlsListener::from_config(&broker.config, l)
                     .map_err(|e| std::io::Error::other(format!("listener {l}: {e}")))?;
                 Some(Arc::new(tls))
             } else {
                 None
-            };
+            });
+        }
+        let mut listeners = Vec::new();
+        for (l, tls) in broker.config.listeners.iter().zip(acceptors) {
             let host = if l.host.is_empty() {
                 "0.0.0.0"
             } else {
@@ -168,6 +173,11 @@ async fn serve_tls(
     };
     let (stream, principal) = match accepted {
         Ok(a) => a,
+        Err(e) if e.is_eof() => {
+            // Closed before or during the handshake: a port probe, or a client giving up.
+            tracing::debug!(peer = %info.peer, listener = %info.listener, "closing connection: {e}");
+            return;
+        }
         Err(e) => {
             tracing::info!(peer = %info.peer, listener = %info.listener, "closing connection: {e}");
             return;

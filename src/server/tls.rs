@@ -76,16 +76,16 @@ impl TlsListener {
     pub async fn accept(
         &self,
         tcp: TcpStream,
-    ) -> Result<(TlsStream<TcpStream>, Principal), String> {
-        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp))
-            .await
-            .map_err(|_| {
-                format!(
-                    "TLS handshake not completed within {}s",
-                    HANDSHAKE_TIMEOUT.as_secs()
-                )
-            })?
-            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    ) -> Result<(TlsStream<TcpStream>, Principal), HandshakeError> {
+        let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await
+        {
+            Err(_) => return Err(HandshakeError::TimedOut),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(HandshakeError::Eof);
+            }
+            Ok(Err(e)) => return Err(HandshakeError::Failed(e.to_string())),
+            Ok(Ok(stream)) => stream,
+        };
         let cert = stream
             .get_ref()
             .1
@@ -93,7 +93,10 @@ impl TlsListener {
             .and_then(|c| c.first());
         let principal = match cert {
             None => Principal::anonymous(),
-            Some(cert) => Principal::user(self.principal_name(cert)?),
+            Some(cert) => Principal::user(
+                self.principal_name(cert)
+                    .map_err(HandshakeError::NoPrincipal)?,
+            ),
         };
         Ok((stream, principal))
     }
@@ -103,6 +106,49 @@ impl TlsListener {
         self.mapper
             .name(&dn)
             .ok_or_else(|| format!("no rule of ssl.principal.mapping.rules applies to `{dn}`"))
+    }
+}
+
+/// Why a TLS connection was not established.
+#[derive(Debug)]
+pub enum HandshakeError {
+    TimedOut,
+    /// The client closed the connection before the handshake completed.
+    Eof,
+    Failed(String),
+    /// The client certificate is fine but no `ssl.principal.mapping.rules` rule applies.
+    NoPrincipal(String),
+}
+
+impl HandshakeError {
+    pub fn is_eof(&self) -> bool {
+        matches!(self, HandshakeError::Eof)
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandshakeError::TimedOut => write!(
+                f,
+                "TLS handshake not completed within {}s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ),
+            HandshakeError::Eof => {
+                write!(f, "client closed the connection during the TLS handshake")
+            }
+            HandshakeError::Failed(e) => {
+                write!(f, "TLS handshake failed: {e}")?;
+                if e.contains("UnsupportedCertVersion") {
+                    write!(
+                        f,
+                        " (the client certificate is X.509 v1, which rustls refuses: issue it with extensions, e.g. `openssl x509 -req ... -extfile` with extendedKeyUsage=clientAuth)"
+                    )?;
+                }
+                Ok(())
+            }
+            HandshakeError::NoPrincipal(e) => write!(f, "TLS client refused: {e}"),
+        }
     }
 }
 
