@@ -8,6 +8,7 @@ pub mod acl;
 pub mod jaas;
 pub mod sasl;
 pub mod scram;
+pub mod ssl_principal;
 
 use std::fmt;
 

@@ -5,37 +5,46 @@
 //! until the response is sent), and clients rely on that ordering; a
 //! connection task here does the same. A bad frame closes only its own
 //! connection, with a log line.
+//!
+//! SSL and SASL_SSL listeners wrap each connection in TLS ([`tls`]); the handshake runs in the
+//! connection's own task, so a slow or bad client never holds up the accept loop.
+
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::api::{self, Chunk, ConnectionInfo};
 use crate::broker::Broker;
-use crate::config::Listener;
+use crate::config::{Listener, SecurityProtocol};
 use crate::security::Principal;
+use tls::TlsListener;
 
 pub struct Server {
     broker: Arc<Broker>,
-    listeners: Vec<(Listener, TcpListener)>,
+    listeners: Vec<BoundListener>,
+}
+
+struct BoundListener {
+    listener: Listener,
+    socket: TcpListener,
+    /// The TLS acceptor of an SSL or SASL_SSL listener.
+    tls: Option<Arc<TlsListener>>,
 }
 
 impl Server {
     /// Bind every configured listener.
     pub async fn bind(broker: Arc<Broker>) -> std::io::Result<Server> {
-        let mut listeners = Vec::new();
+        // Every listener's security settings are checked before any port is bound: a broker
+        // that accepts on one port accepts on all of them.
         crate::security::sasl::inter_broker_login(&broker.config).map_err(std::io::Error::other)?;
+        let mut acceptors = Vec::new();
         for l in &broker.config.listeners {
-            if l.protocol.tls() {
-                return Err(std::io::Error::other(format!(
-                    "listener {l}: security protocol {} is not served yet",
-                    l.protocol
-                )));
-            }
             if l.protocol.sasl() {
                 let warnings = api::sasl::check_listener(&broker.config, &l.name)
                     .map_err(std::io::Error::other)?;
@@ -43,6 +52,16 @@ impl Server {
                     tracing::warn!("{w}");
                 }
             }
+            acceptors.push(if l.protocol.tls() {
+                let tls = TlsListener::from_config(&broker.config, l)
+                    .map_err(|e| std::io::Error::other(format!("listener {l}: {e}")))?;
+                Some(Arc::new(tls))
+            } else {
+                None
+            });
+        }
+        let mut listeners = Vec::new();
+        for (l, tls) in broker.config.listeners.iter().zip(acceptors) {
             let host = if l.host.is_empty() {
                 "0.0.0.0"
             } else {
@@ -51,7 +70,11 @@ impl Server {
             let sock = TcpListener::bind((host, l.port)).await.map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot bind listener {l}: {e}"))
             })?;
-            listeners.push((l.clone(), sock));
+            listeners.push(BoundListener {
+                listener: l.clone(),
+                socket: sock,
+                tls,
+            });
         }
         Ok(Server { broker, listeners })
     }
@@ -60,7 +83,10 @@ impl Server {
     pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
         self.listeners
             .iter()
-            .filter_map(|(n, l)| l.local_addr().ok().map(|a| (n.name.clone(), a)))
+            .filter_map(|b| {
+                let addr = b.socket.local_addr().ok()?;
+                Some((b.listener.name.clone(), addr))
+            })
             .collect()
     }
 
@@ -68,13 +94,14 @@ impl Server {
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         self.broker.start_background(shutdown.clone());
         let mut tasks = Vec::new();
-        for (name, listener) in self.listeners {
-            if let Ok(addr) = listener.local_addr() {
+        for bound in self.listeners {
+            let name = &bound.listener;
+            if let Ok(addr) = bound.socket.local_addr() {
                 tracing::info!("listening on {}://{addr} ({})", name.name, name.protocol);
             }
             let broker = self.broker.clone();
             let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(accept_loop(name, listener, broker, shutdown)));
+            tasks.push(tokio::spawn(accept_loop(bound, broker, shutdown)));
         }
         for t in tasks {
             let _ = t.await;
@@ -83,11 +110,15 @@ impl Server {
 }
 
 async fn accept_loop(
-    name: Listener,
-    listener: TcpListener,
+    bound: BoundListener,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let BoundListener {
+        listener: name,
+        socket: listener,
+        tls,
+    } = bound;
     let mut backoff_ms = 5;
     loop {
         tokio::select! {
@@ -105,10 +136,17 @@ async fn accept_loop(
                     };
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
-                    tokio::spawn(async move {
-                        let (rd, wr) = stream.into_split();
-                        serve_connection(rd, wr, info, broker, shutdown).await;
-                    });
+                    match &tls {
+                        None => {
+                            tokio::spawn(async move {
+                                let (rd, wr) = stream.into_split();
+                                serve_connection(rd, wr, info, broker, shutdown).await;
+                            });
+                        }
+                        Some(tls) => {
+                            tokio::spawn(serve_tls(stream, tls.clone(), info, broker, shutdown));
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -119,6 +157,45 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// A TLS connection: the handshake (bounded by [`tls::HANDSHAKE_TIMEOUT`]), then its requests.
+/// A failed handshake closes only this connection, with an info line.
+async fn serve_tls(
+    stream: TcpStream,
+    tls: Arc<TlsListener>,
+    mut info: ConnectionInfo,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let accepted = tokio::select! {
+        _ = shutdown.changed() => return,
+        accepted = tls.accept(stream) => accepted,
+    };
+    let (stream, principal) = match accepted {
+        Ok(a) => a,
+        Err(e) if e.is_eof() => {
+            // Closed before or during the handshake: a port probe, or a client giving up.
+            tracing::debug!(peer = %info.peer, listener = %info.listener, "closing connection: {e}");
+            return;
+        }
+        Err(e) => {
+            tracing::info!(peer = %info.peer, listener = %info.listener, "closing connection: {e}");
+            return;
+        }
+    };
+    // On SASL_SSL the principal is the SASL one; the certificate only identifies SSL clients.
+    if info.protocol == SecurityProtocol::Ssl {
+        info.principal = principal;
+    }
+    tracing::debug!(
+        peer = %info.peer,
+        listener = %info.listener,
+        "TLS connection established, principal {}",
+        info.principal
+    );
+    let (rd, wr) = tokio::io::split(stream);
+    serve_connection(rd, wr, info, broker, shutdown).await;
 }
 
 /// Serve one connection's requests, given its two halves: a TCP stream's own halves, or a
