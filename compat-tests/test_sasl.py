@@ -1,7 +1,9 @@
-"""SASL with real clients: Java kafka-clients, confluent-kafka, kafka-python and kcat
-authenticate on a SASL_PLAINTEXT listener (PLAIN from the listener's JAAS users, OAUTHBEARER
-with unsecured tokens) and produce, consume and commit in a group; wrong passwords are
-refused with Kafka's error and nothing else is harmed."""
+"""SASL with real clients: Java kafka-clients, confluent-kafka, kafka-python, kcat and aiokafka
+authenticate on SASL_PLAINTEXT and SASL_SSL listeners (PLAIN from the listener's JAAS users,
+SCRAM-SHA-256/512 from credentials set through the Admin API, OAUTHBEARER with unsecured
+tokens) and produce, consume and commit in a group; wrong passwords are refused with Kafka's
+error and nothing else is harmed; re-authentication, SASL principals under ACLs, and brokers
+logging in to each other in a cluster."""
 import base64
 import json
 import subprocess
@@ -13,25 +15,37 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.sasl.oauth import AbstractTokenProvider
 
+from certs import make_pki
 from conftest import KCAT, Broker, _fail_on_panics, free_port, needs_kcat, wait_until
+
+PROTOCOLS = ["SASL_PLAINTEXT", "SASL_SSL"]
 
 PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
               'username="admin" password="admin-secret" '
               'user_admin="admin-secret" user_alice="alice-secret";')
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
-def sasl_broker(tmp_path, request):
-    """Factory: a fjord with a PLAINTEXT listener (its readiness port) and a SASL_PLAINTEXT
-    listener whose PLAIN users are admin and alice. `b.sasl` is the SASL bootstrap."""
+def sasl_broker(tmp_path, request, pki):
+    """Factory: a fjord with a PLAINTEXT listener (its readiness port), a SASL_PLAINTEXT and a
+    SASL_SSL listener whose PLAIN users are admin and alice. `b.sasl` / `b.sasl_ssl` are their
+    bootstraps, `b.at(protocol)` either."""
     started = []
     request.node._fjord_brokers = started
 
     def _start(extra=None):
-        plain_port, sasl_port = free_port(), free_port()
+        plain_port, sasl_port, ssl_port = free_port(), free_port(), free_port()
         overrides = {
-            "listeners": f"PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},"
+                         f"SASL_SSL://127.0.0.1:{ssl_port}",
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": PLAIN_JAAS,
+            **pki.broker_keys(listener="SASL_SSL"),
             **(extra or {}),
         }
         b = Broker(tmp_path / f"data{len(started)}", port=plain_port, overrides=overrides,
@@ -39,6 +53,8 @@ def sasl_broker(tmp_path, request):
         started.append(b)
         b.start()
         b.sasl = f"127.0.0.1:{sasl_port}"
+        b.sasl_ssl = f"127.0.0.1:{ssl_port}"
+        b.at = lambda protocol: b.sasl_ssl if protocol == "SASL_SSL" else b.sasl
         return b
 
     yield _start
@@ -50,6 +66,34 @@ def sasl_broker(tmp_path, request):
 def librdkafka_plain(user="alice", password="alice-secret"):
     return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "PLAIN",
             "sasl.username": user, "sasl.password": password}
+
+
+def librdkafka_sasl(pki, protocol, mechanism, user, password):
+    conf = {"security.protocol": protocol, "sasl.mechanisms": mechanism,
+            "sasl.username": user, "sasl.password": password}
+    if protocol == "SASL_SSL":
+        conf["ssl.ca.location"] = str(pki.ca)
+    return conf
+
+
+def kafka_python_sasl(pki, protocol, mechanism, user, password):
+    conf = dict(security_protocol=protocol, sasl_mechanism=mechanism,
+                sasl_plain_username=user, sasl_plain_password=password)
+    if protocol == "SASL_SSL":
+        conf["ssl_cafile"] = str(pki.ca)
+    return conf
+
+
+def java_sasl(pki, protocol, mechanism, jaas):
+    settings = [f"security.protocol={protocol}", f"sasl.mechanism={mechanism}", f"sasl.jaas.config={jaas}"]
+    if protocol == "SASL_SSL":
+        settings += ["ssl.truststore.type=PEM", f"ssl.truststore.location={pki.ca}"]
+    return settings
+
+
+def kcat_sasl(pki, protocol, mechanism, user, password):
+    return [arg for k, v in librdkafka_sasl(pki, protocol, mechanism, user, password).items()
+            for arg in ("-X", f"{k}={v}")]
 
 
 def confluent_round_trip(bootstrap, topic, settings, n=10):
@@ -79,9 +123,11 @@ def confluent_round_trip(bootstrap, topic, settings, n=10):
     return got
 
 
-def test_confluent_plain_produce_consume_group(sasl_broker):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_confluent_plain_produce_consume_group(sasl_broker, pki, protocol):
     b = sasl_broker()
-    got = confluent_round_trip(b.sasl, "sasl-confluent", librdkafka_plain())
+    conf = librdkafka_sasl(pki, protocol, "PLAIN", "alice", "alice-secret")
+    got = confluent_round_trip(b.at(protocol), "sasl-confluent", conf)
     assert got == [(i, f"v{i}") for i in range(10)]
 
 
@@ -102,15 +148,15 @@ def test_confluent_wrong_password_is_refused_and_others_carry_on(sasl_broker):
     del p
 
 
-def test_kafka_python_plain(sasl_broker):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_kafka_python_plain(sasl_broker, pki, protocol):
     b = sasl_broker()
-    conf = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
-                sasl_plain_username="alice", sasl_plain_password="alice-secret")
-    p = KafkaProducer(bootstrap_servers=b.sasl, **conf)
+    conf = kafka_python_sasl(pki, protocol, "PLAIN", "alice", "alice-secret")
+    p = KafkaProducer(bootstrap_servers=b.at(protocol), **conf)
     offsets = [p.send("sasl-kp", f"m{i}".encode()).get(30).offset for i in range(5)]
     p.close()
     assert offsets == [0, 1, 2, 3, 4]
-    c = KafkaConsumer("sasl-kp", bootstrap_servers=b.sasl, group_id="sasl-kp-g",
+    c = KafkaConsumer("sasl-kp", bootstrap_servers=b.at(protocol), group_id="sasl-kp-g",
                       auto_offset_reset="earliest", enable_auto_commit=False,
                       consumer_timeout_ms=15000, **conf)
     got = []
@@ -138,39 +184,38 @@ def test_kafka_python_wrong_password(sasl_broker, caplog):
 
 
 @needs_kcat
-def test_kcat_plain(sasl_broker):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_kcat_plain(sasl_broker, pki, protocol):
     b = sasl_broker()
-    sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
-            "-X", "sasl.username=alice", "-X", "sasl.password=alice-secret"]
+    sasl = kcat_sasl(pki, protocol, "PLAIN", "alice", "alice-secret")
     lines = [f"line-{i}" for i in range(7)]
-    r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-P", "-t", "sasl-kcat", "-p", "0"],
+    r = subprocess.run([KCAT, "-b", b.at(protocol), *sasl, "-P", "-t", "sasl-kcat", "-p", "0"],
                        input=("\n".join(lines) + "\n").encode(), capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-C", "-t", "sasl-kcat", "-o", "beginning",
+    r = subprocess.run([KCAT, "-b", b.at(protocol), *sasl, "-C", "-t", "sasl-kcat", "-o", "beginning",
                         "-e", "-q", "-f", "%o %s\\n"], capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines() == [f"{i} line-{i}" for i in range(7)]
     # Wrong password: kcat fails with the broker's message.
-    bad = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN",
-           "-X", "sasl.username=alice", "-X", "sasl.password=nope"]
-    r = subprocess.run([KCAT, "-b", b.sasl, *bad, "-L", "-m", "5"], capture_output=True, timeout=30)
+    bad = kcat_sasl(pki, protocol, "PLAIN", "alice", "nope")
+    r = subprocess.run([KCAT, "-b", b.at(protocol), *bad, "-L", "-m", "5"], capture_output=True, timeout=30)
     assert r.returncode != 0
     assert b"Invalid username or password" in r.stderr, r.stderr
 
 
-def test_java_plain_produce_consume_group(sasl_broker, run_java):
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_java_plain_produce_consume_group(sasl_broker, pki, run_java, protocol):
     b = sasl_broker()
     jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
             'username="alice" password="alice-secret";')
-    out = run_java("SecureClients", b.sasl, "sasl-java", 6, "sasl-java-g",
-                   "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN",
-                   f"sasl.jaas.config={jaas}")
+    out = run_java("SecureClients", b.at(protocol), "sasl-java", 6, "sasl-java-g",
+                   *java_sasl(pki, protocol, "PLAIN", jaas))
     lines = out.splitlines()
     assert [l for l in lines if l.startswith("consumed")] == [f"consumed {i} v{i}" for i in range(6)]
     assert "committed 6" in lines
     bad = jaas.replace("alice-secret", "nope")
-    out = run_java("SecureClients", "--expect-auth-failure", b.sasl,
-                   "security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN", f"sasl.jaas.config={bad}")
+    out = run_java("SecureClients", "--expect-auth-failure", b.at(protocol),
+                   *java_sasl(pki, protocol, "PLAIN", bad))
     assert "AUTH FAILED: Authentication failed: Invalid username or password" in out, out
 
 
@@ -276,22 +321,22 @@ def add_scram_users(bootstrap, users):
         f.result(30)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
-def test_scram_with_every_client(sasl_broker, run_java, mechanism):
+def test_scram_with_every_client(sasl_broker, pki, run_java, mechanism, protocol):
     b = sasl_broker()
+    at = b.at(protocol)
     add_scram_users(b.bootstrap, [("sam", mechanism, "sam-pw"), ("sue", mechanism, "sue-pw")])
     tag = mechanism[-3:]
     # confluent-kafka (librdkafka)
-    conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": mechanism,
-            "sasl.username": "sam", "sasl.password": "sam-pw"}
-    assert confluent_round_trip(b.sasl, f"scram-c-{tag}", conf, n=3) == [(0, "v0"), (1, "v1"), (2, "v2")]
+    conf = librdkafka_sasl(pki, protocol, mechanism, "sam", "sam-pw")
+    assert confluent_round_trip(at, f"scram-c-{tag}", conf, n=3) == [(0, "v0"), (1, "v1"), (2, "v2")]
     # kafka-python
-    kp = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism,
-              sasl_plain_username="sue", sasl_plain_password="sue-pw")
-    p = KafkaProducer(bootstrap_servers=b.sasl, **kp)
+    kp = kafka_python_sasl(pki, protocol, mechanism, "sue", "sue-pw")
+    p = KafkaProducer(bootstrap_servers=at, **kp)
     assert [p.send(f"scram-kp-{tag}", f"m{i}".encode()).get(30).offset for i in range(3)] == [0, 1, 2]
     p.close()
-    c = KafkaConsumer(f"scram-kp-{tag}", bootstrap_servers=b.sasl, group_id=f"scram-kp-{tag}",
+    c = KafkaConsumer(f"scram-kp-{tag}", bootstrap_servers=at, group_id=f"scram-kp-{tag}",
                       auto_offset_reset="earliest", consumer_timeout_ms=15000, **kp)
     got = []
     for m in c:
@@ -302,26 +347,23 @@ def test_scram_with_every_client(sasl_broker, run_java, mechanism):
     assert got == ["m0", "m1", "m2"]
     # kcat
     if KCAT:
-        sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", f"sasl.mechanisms={mechanism}",
-                "-X", "sasl.username=sam", "-X", "sasl.password=sam-pw"]
-        r = subprocess.run([KCAT, "-b", b.sasl, *sasl, "-C", "-t", f"scram-c-{tag}", "-o",
+        sasl = kcat_sasl(pki, protocol, mechanism, "sam", "sam-pw")
+        r = subprocess.run([KCAT, "-b", at, *sasl, "-C", "-t", f"scram-c-{tag}", "-o",
                             "beginning", "-e", "-q", "-f", "%o %s\\n"], capture_output=True, timeout=30)
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode().splitlines() == ["0 v0", "1 v1", "2 v2"]
-        r = subprocess.run([KCAT, "-b", b.sasl, *sasl[:-1], "sasl.password=wrong", "-L", "-m", "5"],
-                           capture_output=True, timeout=30)
+        bad = kcat_sasl(pki, protocol, mechanism, "sam", "wrong")
+        r = subprocess.run([KCAT, "-b", at, *bad, "-L", "-m", "5"], capture_output=True, timeout=30)
         assert r.returncode != 0
     # Java
     jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
             'username="sam" password="sam-pw";')
-    out = run_java("SecureClients", b.sasl, f"scram-java-{tag}", 4, f"scram-java-{tag}",
-                   "security.protocol=SASL_PLAINTEXT", f"sasl.mechanism={mechanism}",
-                   f"sasl.jaas.config={jaas}")
+    out = run_java("SecureClients", at, f"scram-java-{tag}", 4, f"scram-java-{tag}",
+                   *java_sasl(pki, protocol, mechanism, jaas))
     assert [l for l in out.splitlines() if l.startswith("consumed")] == \
         [f"consumed {i} v{i}" for i in range(4)]
-    out = run_java("SecureClients", "--expect-auth-failure", b.sasl,
-                   "security.protocol=SASL_PLAINTEXT", f"sasl.mechanism={mechanism}",
-                   f"sasl.jaas.config={jaas.replace('sam-pw', 'wrong')}")
+    out = run_java("SecureClients", "--expect-auth-failure", at,
+                   *java_sasl(pki, protocol, mechanism, jaas.replace("sam-pw", "wrong")))
     assert f"invalid credentials with SASL mechanism {mechanism}" in out, out
 
 
