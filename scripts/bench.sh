@@ -3,10 +3,12 @@
 # startup time, idle RSS, producer throughput and latency (acks=all), consumer
 # throughput, peak RSS, broker CPU per GiB, end-to-end long-poll latency, an old
 # (message format v1) consumer's throughput and the broker CPU its down-conversion costs, and a
-# lone group consumer's time to its first record.
+# lone group consumer's time to its first record; and the same produce and consume over an SSL
+# listener (TLS rows: throughput and broker CPU per GiB next to plaintext's; certificates made
+# with openssl by compat-tests/certs.py).
 # Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
 #        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5), BENCH_GROUP_FIRST_RUNS (11),
-#        BENCH_OLD_RECORDS (200000).
+#        BENCH_OLD_RECORDS (200000), BENCH_TLS (1; 0 skips the TLS rows).
 # `scripts/bench.sh --cluster` runs the 3-node figures instead (`fjord dev-cluster`, RF=3,
 # min.insync.replicas=2, acks=all): throughput, latency, each node's CPU per GiB, idle CPU.
 set -euo pipefail

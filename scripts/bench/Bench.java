@@ -4,6 +4,7 @@
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java consume <bootstrap> <topic> <partitions> <records>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java e2e     <bootstrap> <topic> <rounds>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java group-first <bootstrap> <topic> <runs>
+// -Dclient.config=<file>: client properties added to every client (security.protocol=SSL, ...).
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
@@ -27,9 +28,24 @@ public class Bench {
         System.exit(0);
     }
 
-    static void createTopic(String bs, String topic, int partitions) throws Exception {
+    /** The clients' common settings: bootstrap servers, and the file -Dclient.config names
+     *  (security settings for a TLS listener), if any. */
+    static Properties base(String bs) {
         Properties p = new Properties();
+        String file = System.getProperty("client.config");
+        if (file != null) {
+            try (var in = new java.io.FileInputStream(file)) {
+                p.load(in);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         p.put("bootstrap.servers", bs);
+        return p;
+    }
+
+    static void createTopic(String bs, String topic, int partitions) throws Exception {
+        Properties p = base(bs);
         try (Admin admin = Admin.create(p)) {
             // -Drf=3 -Dmin.isr=2 for the 3-node run.
             short rf = Short.parseShort(System.getProperty("rf", "1"));
@@ -47,8 +63,7 @@ public class Bench {
 
     static void produce(String bs, String topic, int partitions, int n, int size) throws Exception {
         createTopic(bs, topic, partitions);
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bs);
+        Properties p = base(bs);
         p.put("acks", "all");
         p.put("linger.ms", "5");
         p.put("batch.size", String.valueOf(256 * 1024));
@@ -87,8 +102,7 @@ public class Bench {
     /** Open-loop producer at a fixed rate: send->ack latency without self-inflicted queueing. */
     static void produceRate(String bs, String topic, int n, int size, int ratePerSec) throws Exception {
         createTopic(bs, topic, 1);
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bs);
+        Properties p = base(bs);
         p.put("acks", "all");
         p.put("linger.ms", "0");
         p.put("key.serializer", ByteArraySerializer.class.getName());
@@ -119,8 +133,7 @@ public class Bench {
     }
 
     static void consume(String bs, String topic, int partitions, long n) {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bs);
+        Properties p = base(bs);
         p.put("max.partition.fetch.bytes", String.valueOf(8 * 1024 * 1024));
         p.put("fetch.max.bytes", String.valueOf(64 * 1024 * 1024));
         p.put("max.poll.records", "5000");
@@ -154,8 +167,7 @@ public class Bench {
         LinkedBlockingQueue<long[]> arrivals = new LinkedBlockingQueue<>();
         CountDownLatch ready = new CountDownLatch(1);
         Thread t = new Thread(() -> {
-            Properties p = new Properties();
-            p.put("bootstrap.servers", bs);
+            Properties p = base(bs);
             p.put("fetch.max.wait.ms", "5000");
             p.put("key.deserializer", ByteArrayDeserializer.class.getName());
             p.put("value.deserializer", StringDeserializer.class.getName());
@@ -176,8 +188,7 @@ public class Bench {
         t.setDaemon(true);
         t.start();
         ready.await(60, TimeUnit.SECONDS);
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bs);
+        Properties p = base(bs);
         p.put("linger.ms", "0");
         p.put("key.serializer", ByteArraySerializer.class.getName());
         p.put("value.serializer", StringSerializer.class.getName());
@@ -203,8 +214,7 @@ public class Bench {
      *  first run pays the JVM's class loading; the rest are what a warm service sees. */
     static void groupFirst(String bs, String topic, int runs) throws Exception {
         createTopic(bs, topic, 1);
-        Properties pp = new Properties();
-        pp.put("bootstrap.servers", bs);
+        Properties pp = base(bs);
         pp.put("key.serializer", ByteArraySerializer.class.getName());
         pp.put("value.serializer", StringSerializer.class.getName());
         try (KafkaProducer<byte[], String> prod = new KafkaProducer<>(pp)) {
@@ -212,8 +222,7 @@ public class Bench {
         }
         double[] ms = new double[runs];
         for (int i = 0; i < runs; i++) {
-            Properties p = new Properties();
-            p.put("bootstrap.servers", bs);
+            Properties p = base(bs);
             p.put("group.id", topic + "-group-" + i);
             p.put("auto.offset.reset", "earliest");
             p.put("key.deserializer", ByteArrayDeserializer.class.getName());

@@ -21,6 +21,7 @@ E2E_ROUNDS = int(os.environ.get("BENCH_E2E_ROUNDS", 200))
 STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
 GROUP_FIRST_RUNS = int(os.environ.get("BENCH_GROUP_FIRST_RUNS", 11))
 OLD_RECORDS = int(os.environ.get("BENCH_OLD_RECORDS", 200_000))
+TLS = os.environ.get("BENCH_TLS", "1") != "0"  # the TLS rows (an SSL listener beside PLAINTEXT)
 JAVA_JOIN_WINDOW_MS = 20  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -32,9 +33,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(port, data, stderr):
+def start(port, data, stderr, extra=()):
     args = [str(FJORD), "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}",
-            "--override", f"log.dirs={data}"]
+            "--override", f"log.dirs={data}", *extra]
     t0 = time.perf_counter()
     p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
                          env=dict(os.environ, NO_COLOR="1"))
@@ -151,6 +152,19 @@ class RssSampler(threading.Thread):
             except OSError:
                 return
             time.sleep(0.05)
+
+
+def tls_setup(work):
+    """An SSL listener's broker arguments and the Java clients' settings file for it: a CA and
+    a broker certificate made by compat-tests/certs.py (openssl CLI)."""
+    sys.path.insert(0, str(ROOT / "compat-tests"))
+    from certs import make_pki
+    pki = make_pki(work / "pki")
+    ssl_port = free_port()
+    client = work / "tls-client.properties"
+    client.write_text("".join(f"{k}={v}\n" for k, v in pki.java().items()))
+    extra = [a for k, v in pki.broker_keys().items() for a in ("--override", f"{k}={v}")]
+    return ssl_port, extra, f"-Dclient.config={client}"
 
 
 def java(classes, *args, props=()):
@@ -274,7 +288,12 @@ def main():
             rows.append(("startup: broker's own 'started in' log", f"median {sorted(selfreported)[len(selfreported)//2]:.1f} ms"))
 
         port = free_port()
-        p, _ = start(port, work / "data", stderr)
+        tls_extra = []
+        if TLS:
+            ssl_port, tls_extra, tls_props = tls_setup(work)
+            tls_extra = ["--override", f"listeners=PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{ssl_port}",
+                         *tls_extra]
+        p, _ = start(port, work / "data", stderr, tls_extra)
         bs = f"127.0.0.1:{port}"
         time.sleep(1.0)
         rows.append(("idle RSS", f"{rss_kib(p.pid) / 1024:.1f} MiB"))
@@ -307,6 +326,34 @@ def main():
         rows.append(("consume (assign, from beginning)",
                      f"{float(cons['rec_s']):,.0f} rec/s, {cons['mib_s']} MiB/s ({cons['records']} records, {cons['seconds']} s)"))
         rows.append(("broker CPU per GiB consumed", f"{(cpu3 - cpu2) / max(int(cons['bytes']) / 2**30, 1e-9):.2f} CPU-s/GiB"))
+        if TLS:
+            # The same produce and consume over PLAINTEXT and then over the SSL listener (TLS 1.3,
+            # the Java client's cipher choice), back to back on fresh topics, so that the two
+            # differ in nothing but TLS.
+            pair = {}
+            for name, pbs, pprops in (("plain", bs, ()), ("tls", f"127.0.0.1:{ssl_port}", (tls_props,))):
+                c0 = cpu_split(p.pid)
+                pprod = java(classes, "produce", pbs, f"bench-{name}", PARTITIONS, RECORDS, SIZE, props=pprops)
+                c1 = cpu_split(p.pid)
+                pcons = java(classes, "consume", pbs, f"bench-{name}", PARTITIONS, RECORDS, props=pprops)
+                c2 = cpu_split(p.pid)
+                pgib = int(pprod["bytes"]) / 2**30
+                cgib = max(int(pcons["bytes"]) / 2**30, 1e-9)
+                pair[name] = (pprod, pcons, [(c1[i] - c0[i]) / pgib for i in (0, 1)],
+                              [(c2[i] - c1[i]) / cgib for i in (0, 1)])
+            (tprod, tcons, tpc, tcc), (pprod, pcons, ppc, pcc) = pair["tls"], pair["plain"]
+            rows.append((f"TLS: produce {RECORDS} x {SIZE} B, acks=all, over SSL",
+                         f"{float(tprod['rec_s']):,.0f} rec/s, {tprod['mib_s']} MiB/s (plaintext just before: "
+                         f"{float(pprod['rec_s']):,.0f} rec/s, {pprod['mib_s']} MiB/s; errors {tprod['errors']})"))
+            rows.append(("TLS: broker CPU per GiB produced",
+                         f"{sum(tpc):.2f} CPU-s/GiB, user {tpc[0]:.2f} system {tpc[1]:.2f} (plaintext just before: "
+                         f"{sum(ppc):.2f}, user {ppc[0]:.2f} system {ppc[1]:.2f})"))
+            rows.append(("TLS: consume (assign, from beginning) over SSL",
+                         f"{float(tcons['rec_s']):,.0f} rec/s, {tcons['mib_s']} MiB/s (plaintext just before: "
+                         f"{float(pcons['rec_s']):,.0f} rec/s, {pcons['mib_s']} MiB/s)"))
+            rows.append(("TLS: broker CPU per GiB consumed",
+                         f"{sum(tcc):.2f} CPU-s/GiB, user {tcc[0]:.2f} system {tcc[1]:.2f} (plaintext just before: "
+                         f"{sum(pcc):.2f}, user {pcc[0]:.2f} system {pcc[1]:.2f})"))
         # An old (message format v1) consumer: every batch is down-converted by the broker.
         cpu4 = cpu_seconds(p.pid)
         old = old_consumer(bs, "bench", PARTITIONS, OLD_RECORDS)
