@@ -119,6 +119,9 @@ def test_acl_cycle_and_scram_credentials_single_broker(start_broker, run_java):
     out = run_java("Acls", "remove", b.bootstrap, f"TOPIC|LITERAL|orders|{ANON}||WRITE|ALLOW")
     assert lines(out, "removed") == [mine[0]]
     assert error_of(run_java("Acls", "produce", b.bootstrap, "orders", "v3")) == "TopicAuthorizationException"
+    out = run_java("Acls", "remove", b.bootstrap, f"GROUP|PREFIXED|app-|{ANON}||READ|ALLOW")
+    assert lines(out, "removed") == [mine[2]]
+    assert error_of(run_java("Acls", "consume", b.bootstrap, "orders", "app-1", "1")) == "GroupAuthorizationException"
 
     # A transactional producer needs Write on its transactional id.
     assert lines(run_java("Acls", "add", b.bootstrap, mine[0]), "created") == [mine[0]]
@@ -158,6 +161,13 @@ def test_acls_and_scram_credentials_in_a_cluster(start_cluster, run_java):
     out = run_java("Acls", "add", c.nodes[0].bootstrap, *created)
     assert lines(out, "created") == sorted(created), out
     assert "scram-set alice" in run_java("Acls", "scram-set", c.nodes[1].bootstrap, "alice", "SCRAM-SHA-256", "pw", "4096")
+    # The controller checks what it is asked, as Kafka's.
+    out = run_java("Acls", "add", c.nodes[1].bootstrap, acl("CLUSTER", "LITERAL", "other", ANON, "ALTER"))
+    assert error_of(out) == "InvalidRequestException"
+    out = run_java("Acls", "scram-set", c.nodes[2].bootstrap, "bob", "SCRAM-SHA-512", "pw", "100")
+    assert error_of(out) == "UnacceptableCredentialException"
+    out = run_java("Acls", "scram-delete", c.nodes[2].bootstrap, "bob", "SCRAM-SHA-512")
+    assert error_of(out) == "ResourceNotFoundException"
 
     def every_node_lists(want):
         return all(lines(run_java("Acls", "list", n.bootstrap), "acl") == want for n in c.nodes)
