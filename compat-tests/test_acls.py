@@ -3,8 +3,9 @@
 java/Acls.java calls the Admin API the way kafka-acls.sh (createAcls, describeAcls, deleteAcls)
 and kafka-configs.sh --entity-type users (alterUserScramCredentials,
 describeUserScramCredentials) do, and runs producers and consumers whose requests the ACLs
-allow or deny. Until SASL and TLS give other principals, every client is User:ANONYMOUS on
-PLAINTEXT, which is enough for the whole cycle: denied, allowed by an ACL, denied again.
+allow or deny. Every client here is User:ANONYMOUS on PLAINTEXT (no SASL, no client
+certificate), which is enough for the whole cycle: denied, allowed by an ACL, denied again
+(test_sasl.py does the same with SASL users).
 
 Bootstrapping, as Kafka users do it: the broker first runs with the admin principal (here
 User:ANONYMOUS) in super.users, which creates the ACLs the admin needs (Describe/Alter/Create on

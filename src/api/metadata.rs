@@ -67,11 +67,14 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataRespo
                         Some(t) if ctx.authorize_topic(AclOperation::Describe, &t.name) => {
                             describe(ctx, &t, auth_ops)
                         }
-                        Some(t) => MetadataResponseTopic::default()
-                            .with_name(Some(TopicName(str_bytes(t.name.clone()))))
-                            .with_topic_id(rt.topic_id)
-                            .with_is_internal(t.internal)
-                            .with_error_code(E::TopicAuthorizationFailed.code()),
+                        // Named by id: the id is no secret, the name is (Kafka answers null,
+                        // which the name field can carry from v12).
+                        Some(_) => {
+                            let r = MetadataResponseTopic::default()
+                                .with_topic_id(rt.topic_id)
+                                .with_error_code(E::TopicAuthorizationFailed.code());
+                            if v >= 12 { r.with_name(None) } else { r }
+                        }
                         None => MetadataResponseTopic::default()
                             .with_topic_id(rt.topic_id)
                             .with_error_code(E::UnknownTopicId.code()),
@@ -112,9 +115,7 @@ async fn by_name(
             .with_error_code(code)
     };
     if !ctx.authorize_topic(AclOperation::Describe, name.as_str()) {
-        let mut r = unknown(E::TopicAuthorizationFailed.code());
-        r.is_internal = name.as_str().starts_with("__");
-        return r;
+        return unknown(E::TopicAuthorizationFailed.code());
     }
     if let Some(t) = b.topic_view(name.as_str()) {
         return describe(ctx, &t, auth_ops);

@@ -479,6 +479,20 @@ async fn handlers_check_acls() {
     assert!(r.topics.is_empty(), "{:?}", r.topics);
     let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &metadata_named).await;
     assert_eq!(r.topics[0].error_code, 29);
+    assert!(!r.topics[0].is_internal);
+    // Named by id: the id comes back, the name does not.
+    let id = created[0].as_ref().unwrap().id;
+    let by_id = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(id),
+        ]))
+        .with_allow_auto_topic_creation(false);
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &by_id).await;
+    assert_eq!(r.topics[0].error_code, 29);
+    assert_eq!(r.topics[0].topic_id, id);
+    assert_eq!(r.topics[0].name, None);
     let r: FindCoordinatorResponse = c
         .call(
             ApiKey::FindCoordinator,
