@@ -3,10 +3,20 @@
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
     let b = &ctx.broker;
+    use kafka_protocol::ResponseError as E;
+    if !ctx.authorize_transactional_id(AclOperation::Write, req.transactional_id.as_str()) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(E::TransactionalIdAuthorizationFailed.code());
+    }
+    if !ctx.authorize_group(AclOperation::Read, req.group_id.as_str()) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(E::GroupAuthorizationFailed.code());
+    }
     if let Err(code) = b.check_txn_coordinator(req.transactional_id.as_str()) {
         return AddOffsetsToTxnResponse::default().with_error_code(code);
     }

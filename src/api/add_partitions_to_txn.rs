@@ -7,7 +7,10 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
 
+use kafka_protocol::ResponseError as E;
+
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 use crate::txn::coordinator::TxnProducer;
 
 fn results(
@@ -19,6 +22,42 @@ fn results(
     verify_only: bool,
 ) -> Vec<AddPartitionsToTxnTopicResult> {
     let b = &ctx.broker;
+    // A producer's request (v0–v3) needs Write on the transactional id and on each topic; any
+    // topic refused fails the whole request, the others OPERATION_NOT_ATTEMPTED (Kafka).
+    if !verify_only {
+        let txn_ok = ctx.authorize_transactional_id(AclOperation::Write, id);
+        let topic_ok: Vec<bool> = topics
+            .iter()
+            .map(|t| ctx.authorize_topic(AclOperation::Write, t.name.as_str()))
+            .collect();
+        if !txn_ok || topic_ok.contains(&false) {
+            return topics
+                .iter()
+                .zip(topic_ok)
+                .map(|(t, ok)| {
+                    let code = if !txn_ok {
+                        E::TransactionalIdAuthorizationFailed
+                    } else if !ok {
+                        E::TopicAuthorizationFailed
+                    } else {
+                        E::OperationNotAttempted
+                    };
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_results_by_partition(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    AddPartitionsToTxnPartitionResult::default()
+                                        .with_partition_index(*p)
+                                        .with_partition_error_code(code.code())
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+        }
+    }
     let partitions: Vec<(String, i32)> = topics
         .iter()
         .flat_map(|t| {
@@ -71,6 +110,11 @@ pub fn handle(ctx: &RequestContext, req: AddPartitionsToTxnRequest) -> AddPartit
             false,
         );
         return AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(r);
+    }
+    // v4+ comes from brokers (KIP-890): ClusterAction on the cluster.
+    if !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        return AddPartitionsToTxnResponse::default()
+            .with_error_code(E::ClusterAuthorizationFailed.code());
     }
     let by_txn = req
         .transactions

@@ -13,6 +13,7 @@ use kafka_protocol::messages::{
 
 use super::context::{RequestContext, str_bytes};
 use crate::cluster::controller::Reassignment;
+use crate::security::acl::AclOperation;
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -20,6 +21,15 @@ pub async fn handle(
 ) -> AlterPartitionReassignmentsResponse {
     // v0 has no such field: the replication factor may change, as before KIP-860.
     let allow_rf_change = ctx.version < 1 || req.allow_replication_factor_change;
+    if !ctx.authorize_cluster(AclOperation::Alter) {
+        let mut resp = AlterPartitionReassignmentsResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes("Cluster authorization failed.")));
+        if ctx.version >= 1 {
+            resp.allow_replication_factor_change = allow_rf_change;
+        }
+        return resp;
+    }
     let mut responses = Vec::with_capacity(req.topics.len());
     let mut asked = Vec::new();
     for t in req.topics {

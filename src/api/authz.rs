@@ -70,3 +70,29 @@ impl RequestContext {
         self.broker.security.authorizer.enabled()
     }
 }
+
+impl RequestContext {
+    /// The config resource check of DescribeConfigs (`op` DescribeConfigs) and the
+    /// AlterConfigs APIs (AlterConfigs): on the topic, or on the cluster for a broker or broker
+    /// logger resource; the error code and message if refused.
+    pub fn authorize_config_resource(
+        &self,
+        op: AclOperation,
+        resource_type: i8,
+        name: &str,
+    ) -> Result<(), (i16, String)> {
+        use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+        use kafka_protocol::ResponseError as E;
+        match resource_type {
+            RESOURCE_TOPIC if !self.authorize_topic(op, name) => Err((
+                E::TopicAuthorizationFailed.code(),
+                format!("Authorization failed for topic {name}."),
+            )),
+            RESOURCE_BROKER | RESOURCE_BROKER_LOGGER if !self.authorize_cluster(op) => Err((
+                E::ClusterAuthorizationFailed.code(),
+                "Cluster authorization failed.".to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

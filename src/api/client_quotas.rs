@@ -10,6 +10,7 @@ use kafka_protocol::messages::{
 
 use super::context::{RequestContext, str_bytes};
 use crate::quotas::Entity;
+use crate::security::acl::AclOperation;
 
 const MATCH_EXACT: i8 = 0;
 const MATCH_DEFAULT: i8 = 1;
@@ -22,6 +23,13 @@ pub fn describe(
     use kafka_protocol::messages::describe_client_quotas_response::{
         EntityData, EntryData, ValueData,
     };
+    // DescribeConfigs on the cluster, as Kafka.
+    if !ctx.authorize_cluster(AclOperation::DescribeConfigs) {
+        return DescribeClientQuotasResponse::default()
+            .with_error_code(E::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes("Cluster authorization failed.")))
+            .with_entries(None);
+    }
     let matches = |entity: &Entity| -> bool {
         let all = req.components.iter().all(|c| {
             let t = c.entity_type.as_str();
@@ -67,6 +75,8 @@ pub fn describe(
 
 pub fn alter(ctx: &RequestContext, req: AlterClientQuotasRequest) -> AlterClientQuotasResponse {
     use kafka_protocol::messages::alter_client_quotas_response::{EntityData, EntryData};
+    // AlterConfigs on the cluster, else every entry fails.
+    let denied = !ctx.authorize_cluster(AclOperation::AlterConfigs);
     let entries = req
         .entries
         .iter()
@@ -86,9 +96,16 @@ pub fn alter(ctx: &RequestContext, req: AlterClientQuotasRequest) -> AlterClient
                 .iter()
                 .map(|o| (o.key.as_str().to_string(), o.value, o.remove))
                 .collect();
-            let (code, msg) = match ctx.broker.quotas.alter(entity, &ops, req.validate_only) {
-                Ok(()) => (0, None),
-                Err(m) => (E::InvalidRequest.code(), Some(str_bytes(m))),
+            let (code, msg) = if denied {
+                (
+                    E::ClusterAuthorizationFailed.code(),
+                    Some(str_bytes("Cluster authorization failed.")),
+                )
+            } else {
+                match ctx.broker.quotas.alter(entity, &ops, req.validate_only) {
+                    Ok(()) => (0, None),
+                    Err(m) => (E::InvalidRequest.code(), Some(str_bytes(m))),
+                }
             };
             EntryData::default()
                 .with_error_code(code)

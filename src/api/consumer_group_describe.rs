@@ -12,9 +12,7 @@ use kafka_protocol::messages::{
 
 use super::context::{RequestContext, str_bytes};
 use crate::group::consumer::Assignment;
-
-/// Every group operation bit (READ=3, DELETE=6, DESCRIBE=8): no ACLs.
-const ALL_GROUP_OPERATIONS: i32 = 1 << 3 | 1 << 6 | 1 << 8;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(
     ctx: &RequestContext,
@@ -45,8 +43,12 @@ pub fn handle(
         .iter()
         .map(|gid| {
             let mut d = DescribedGroup::default().with_group_id(gid.clone());
+            if !ctx.authorize_group(AclOperation::Describe, gid.as_str()) {
+                return d.with_error_code(E::GroupAuthorizationFailed.code());
+            }
             if req.include_authorized_operations {
-                d.authorized_operations = ALL_GROUP_OPERATIONS;
+                d.authorized_operations =
+                    ctx.authorized_operations(ResourceType::Group, gid.as_str());
             }
             if let Err(code) = b.check_group_coordinator(gid.as_str()) {
                 return d.with_error_code(code);

@@ -9,12 +9,33 @@ use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeart
 
 use super::context::{RequestContext, str_bytes};
 use crate::group::consumer::{Assignment, HeartbeatRequest};
+use crate::security::acl::AclOperation;
 
 pub fn handle(
     ctx: &RequestContext,
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
     let b = &ctx.broker;
+    // Kafka's checks: Read on the group, Describe on every subscribed topic.
+    if !ctx.authorize_group(AclOperation::Read, req.group_id.as_str()) {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+    }
+    if let Some(names) = &req.subscribed_topic_names {
+        let denied: Vec<&str> = names
+            .iter()
+            .map(|t| t.as_str())
+            .filter(|t| !ctx.authorize_topic(AclOperation::Describe, t))
+            .collect();
+        if !denied.is_empty() {
+            return ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(kafka_protocol::ResponseError::TopicAuthorizationFailed.code())
+                .with_error_message(Some(str_bytes(format!(
+                    "The client is not authorized to access topics: [{}]",
+                    denied.join(", ")
+                ))));
+        }
+    }
     let mut member_id = req.member_id.as_str().to_string();
     if member_id.is_empty() && req.member_epoch == 0 && ctx.version == 0 {
         member_id = uuid::Uuid::new_v4().to_string();

@@ -13,6 +13,7 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use super::context::{RequestContext, str_bytes};
 use super::describe_configs::topic_entries;
 use crate::cluster::controller::NewTopic;
+use crate::security::acl::AclOperation;
 
 pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let b = &ctx.broker;
@@ -20,6 +21,9 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTop
     // Each topic's result, or the spec to create it with (answered after the broker has).
     let mut results: Vec<CreatableTopicResult> = Vec::with_capacity(req.topics.len());
     let mut specs: Vec<(usize, NewTopic)> = Vec::new();
+    // Kafka's checks: Create on the cluster, or else on each topic; the configs of a created
+    // topic are shown only with DescribeConfigs on it.
+    let create_all = ctx.authorize_cluster(AclOperation::Create);
     for t in req.topics {
         let name = t.name.as_str().to_string();
         // Kafka sends a null message with success (the codec's default is an empty string).
@@ -35,6 +39,14 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTop
                     .with_error_message(Some(str_bytes(format!(
                         "Create topics request from client contains a duplicate topic: {name}"
                     )))),
+            );
+            continue;
+        }
+        if !create_all && !ctx.authorize_topic(AclOperation::Create, &name) {
+            results.push(
+                result
+                    .with_error_code(E::TopicAuthorizationFailed.code())
+                    .with_error_message(Some(str_bytes("Authorization failed."))),
             );
             continue;
         }
@@ -118,6 +130,12 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTop
                 result.num_partitions = created.partitions;
                 result.replication_factor = created.replication_factor;
                 result.topic_id = created.id;
+                if !ctx.authorize_topic(AclOperation::DescribeConfigs, result.name.as_str()) {
+                    if ctx.version >= 5 {
+                        result.topic_config_error_code = E::TopicAuthorizationFailed.code();
+                    }
+                    continue;
+                }
                 let entries = topic_entries(&broker_config, &configs, None);
                 result.configs = Some(
                     entries

@@ -4,15 +4,38 @@ use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let b = &ctx.broker;
+    // Delete on each group; the others are left alone.
+    let allowed: Vec<bool> = req
+        .groups_names
+        .iter()
+        .map(|g| ctx.authorize_group(AclOperation::Delete, g.as_str()))
+        .collect();
     let ids: Vec<String> = req
         .groups_names
         .iter()
-        .map(|g| g.as_str().to_string())
+        .zip(&allowed)
+        .filter(|(_, ok)| **ok)
+        .map(|(g, _)| g.as_str().to_string())
         .collect();
-    let codes = b.groups.delete_groups(&b.topics, &ids, b.now_ms());
+    let mut deleted = b
+        .groups
+        .delete_groups(&b.topics, &ids, b.now_ms())
+        .into_iter();
+    let denied = kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
+    let codes: Vec<i16> = allowed
+        .iter()
+        .map(|&ok| {
+            if ok {
+                deleted.next().unwrap_or(0)
+            } else {
+                denied
+            }
+        })
+        .collect();
     DeleteGroupsResponse::default().with_results(
         req.groups_names
             .into_iter()

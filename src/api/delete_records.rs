@@ -9,6 +9,7 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use super::context::RequestContext;
 use super::context::log_error_code;
 use crate::broker::TopicRef;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     let topics = req
@@ -16,6 +17,7 @@ pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsR
         .into_iter()
         .map(|t| {
             let name = t.name.as_str().to_string();
+            let authorized = ctx.authorize_topic(AclOperation::Delete, &name);
             let partitions = t
                 .partitions
                 .iter()
@@ -23,6 +25,11 @@ pub fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsR
                     let r = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
+                    if !authorized {
+                        return r.with_error_code(
+                            kafka_protocol::ResponseError::TopicAuthorizationFailed.code(),
+                        );
+                    }
                     let part = match ctx
                         .broker
                         .leader_partition(TopicRef::Name(&name), p.partition_index)

@@ -6,6 +6,7 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use uuid::Uuid;
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let b = &ctx.broker;
@@ -19,6 +20,18 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTop
     let mut responses = Vec::with_capacity(wanted.len());
     let mut names = Vec::new();
     for (name, id) in wanted {
+        // Delete on the topic (named: before saying whether it exists, as Kafka).
+        if let Some(n) = &name
+            && !ctx.authorize_topic(AclOperation::Delete, n.as_str())
+        {
+            responses.push(
+                DeletableTopicResult::default()
+                    .with_name(name.clone())
+                    .with_topic_id(id)
+                    .with_error_code(E::TopicAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let topic = match &name {
             Some(n) => b.topic_view(n.as_str()),
             None => b.topic_view_by_id(id),
@@ -35,6 +48,10 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTop
             responses.push(r.with_error_code(code.code()));
             continue;
         };
+        if name.is_none() && !ctx.authorize_topic(AclOperation::Delete, &topic.name) {
+            responses.push(r.with_error_code(E::TopicAuthorizationFailed.code()));
+            continue;
+        }
         r.name = Some(TopicName(str_bytes(topic.name.clone())));
         r.topic_id = topic.id;
         names.push((responses.len(), topic.name));

@@ -6,12 +6,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::context::{RequestContext, str_bytes};
-
-/// Bits of the cluster operations (AclOperation codes CREATE=5, ALTER=7, DESCRIBE=8,
-/// CLUSTER_ACTION=9, DESCRIBE_CONFIGS=10, ALTER_CONFIGS=11, IDEMPOTENT_WRITE=12,
-/// CREATE_TOKENS=13, DESCRIBE_TOKENS=14): no ACLs, so everything is allowed.
-const ALL_CLUSTER_OPERATIONS: i32 =
-    1 << 5 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12 | 1 << 13 | 1 << 14;
+use crate::security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
 
 pub fn handle(ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let b = &ctx.broker;
@@ -39,10 +34,13 @@ pub fn handle(ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClus
         .with_cluster_id(str_bytes(b.cluster_id.clone()))
         .with_controller_id(BrokerId(b.controller_id()))
         .with_brokers(brokers);
-    resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        ALL_CLUSTER_OPERATIONS
-    } else {
+    // As Kafka: the client's operations on the cluster (KIP-430), 0 without Describe on it.
+    resp.cluster_authorized_operations = if !req.include_cluster_authorized_operations {
         i32::MIN
+    } else if ctx.authorize_cluster(AclOperation::Describe) {
+        ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        0
     };
     resp
 }

@@ -222,6 +222,15 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
+            if let Err((code, msg)) = ctx.authorize_config_resource(
+                crate::security::acl::AclOperation::DescribeConfigs,
+                r.resource_type,
+                r.resource_name.as_str(),
+            ) {
+                return result
+                    .with_error_code(code)
+                    .with_error_message(Some(str_bytes(msg)));
+            }
             let entries = match r.resource_type {
                 RESOURCE_TOPIC => match b.topic_configs(r.resource_name.as_str()) {
                     Some(configs) => {

@@ -6,9 +6,7 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::context::{RequestContext, str_bytes};
-
-/// Every group operation bit (READ=3, DELETE=6, DESCRIBE=8): no ACLs.
-const ALL_GROUP_OPERATIONS: i32 = 1 << 3 | 1 << 6 | 1 << 8;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     let v = ctx.version;
@@ -17,8 +15,12 @@ pub fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroup
         .iter()
         .map(|id| {
             let mut d = DescribedGroup::default().with_group_id(id.clone());
+            if !ctx.authorize_group(AclOperation::Describe, id.as_str()) {
+                return d.with_error_code(E::GroupAuthorizationFailed.code());
+            }
             if v >= 3 && req.include_authorized_operations {
-                d.authorized_operations = ALL_GROUP_OPERATIONS;
+                d.authorized_operations =
+                    ctx.authorized_operations(ResourceType::Group, id.as_str());
             }
             if let Err(code) = ctx.broker.check_group_coordinator(id.as_str()) {
                 return d.with_error_code(code);

@@ -15,9 +15,19 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
     let b = &ctx.broker;
+    // Describe on the cluster, else nothing (v3+ says why), as Kafka.
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        let resp = DescribeLogDirsResponse::default();
+        return if ctx.version >= 3 {
+            resp.with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code())
+        } else {
+            resp
+        };
+    }
     let named: Option<HashMap<String, HashSet<i32>>> = req.topics.map(|ts| {
         let mut named: HashMap<String, HashSet<i32>> = HashMap::new();
         for t in ts {

@@ -8,6 +8,7 @@ use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersRespon
 
 use super::context::RequestContext;
 use crate::broker::TopicRef;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse {
     let topics = req
@@ -15,11 +16,17 @@ pub fn handle(ctx: &RequestContext, req: DescribeProducersRequest) -> DescribePr
         .into_iter()
         .map(|t| {
             let name = t.name.as_str().to_string();
+            let authorized = ctx.authorize_topic(AclOperation::Read, &name);
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|&p| {
                     let r = PartitionResponse::default().with_partition_index(p);
+                    if !authorized {
+                        return r.with_error_code(
+                            kafka_protocol::ResponseError::TopicAuthorizationFailed.code(),
+                        );
+                    }
                     let part = match ctx.broker.leader_partition(TopicRef::Name(&name), p) {
                         Ok(part) => part,
                         Err(code) => return r.with_error_code(code),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::context::{RequestContext, str_bytes};
 use crate::cluster::controller::{ControllerReply, ControllerRequest, QuorumInfo, ReplicaProgress};
+use crate::security::acl::AclOperation;
 
 /// Kafka's name for the metadata log's topic.
 const METADATA_TOPIC: &str = "__cluster_metadata";
@@ -27,6 +28,11 @@ fn replica(p: &ReplicaProgress) -> ReplicaState {
 
 pub async fn handle(ctx: &RequestContext, req: DescribeQuorumRequest) -> DescribeQuorumResponse {
     let b = &ctx.broker;
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return DescribeQuorumResponse::default()
+            .with_error_code(E::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes("Cluster authorization failed.")));
+    }
     let wanted = req.topics.len() == 1
         && req.topics[0].topic_name.as_str() == METADATA_TOPIC
         && req.topics[0].partitions.len() == 1

@@ -12,14 +12,22 @@ use kafka_protocol::messages::{
 use uuid::Uuid;
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub fn handle(
     ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let b = &ctx.broker;
+    // Kafka's checks: all topics lists the ones the client may Describe; a named one it may
+    // not is TOPIC_AUTHORIZATION_FAILED.
+    let describe = |name: &str| ctx.authorize_topic(AclOperation::Describe, name);
     let mut names: Vec<String> = if req.topics.is_empty() {
-        b.topic_views().into_iter().map(|t| t.name).collect()
+        b.topic_views()
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|n| describe(n))
+            .collect()
     } else {
         req.topics
             .iter()
@@ -44,6 +52,15 @@ pub fn handle(
         if let Some(ct) = &cursor_topic
             && &name < ct
         {
+            continue;
+        }
+        if !describe(&name) {
+            topics.push(
+                DescribeTopicPartitionsResponseTopic::default()
+                    .with_error_code(E::TopicAuthorizationFailed.code())
+                    .with_name(Some(TopicName(str_bytes(name))))
+                    .with_topic_id(Uuid::nil()),
+            );
             continue;
         }
         let Some(t) = b.topic_view(&name) else {
@@ -94,12 +111,16 @@ pub fn handle(
             p += 1;
             budget -= 1;
         }
+        // Always filled, as Kafka's handler does.
         topics.push(
             DescribeTopicPartitionsResponseTopic::default()
                 .with_name(Some(TopicName(str_bytes(t.name.clone()))))
                 .with_topic_id(t.id)
                 .with_is_internal(t.internal)
-                .with_partitions(partitions),
+                .with_partitions(partitions)
+                .with_topic_authorized_operations(
+                    ctx.authorized_operations(ResourceType::Topic, &t.name),
+                ),
         );
         if p < count {
             next_cursor = Some(

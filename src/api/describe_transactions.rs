@@ -7,6 +7,7 @@ use kafka_protocol::messages::{
 };
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 pub fn handle(
     ctx: &RequestContext,
@@ -17,6 +18,13 @@ pub fn handle(
         .into_iter()
         .map(|id| {
             let s = TransactionState::default().with_transactional_id(id.clone());
+            if !ctx.authorize_transactional_id(AclOperation::Describe, id.as_str()) {
+                return s
+                    .with_error_code(E::TransactionalIdAuthorizationFailed.code())
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1);
+            }
             if let Err(code) = ctx.broker.check_txn_coordinator(id.as_str()) {
                 return s.with_error_code(code);
             }
@@ -28,7 +36,11 @@ pub fn handle(
                     .with_transaction_start_time_ms(-1);
             };
             let mut topics: Vec<TopicData> = Vec::new();
+            // Only the topics the client may Describe, as Kafka.
             for (t, p) in &m.partitions {
+                if !ctx.authorize_topic(AclOperation::Describe, t) {
+                    continue;
+                }
                 match topics.iter_mut().find(|d| d.topic.as_str() == t) {
                     Some(d) => d.partitions.push(*p),
                     None => topics.push(

@@ -19,6 +19,8 @@ use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicN
 
 use super::context::{RequestContext, str_bytes};
 use crate::broker::admin::TopicElections;
+use crate::cluster::controller::ApiError;
+use crate::security::acl::AclOperation;
 
 pub async fn handle(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLeadersResponse {
     // v0 has no election type: it elects preferred leaders.
@@ -33,11 +35,18 @@ pub async fn handle(ctx: &RequestContext, req: ElectLeadersRequest) -> ElectLead
             .collect()
     });
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
-    match ctx
-        .broker
-        .elect_leaders(election_type, named.clone(), timeout)
-        .await
-    {
+    // Alter on the cluster, else the request fails as a whole.
+    let outcome = if ctx.authorize_cluster(AclOperation::Alter) {
+        ctx.broker
+            .elect_leaders(election_type, named.clone(), timeout)
+            .await
+    } else {
+        Err(ApiError::new(
+            kafka_protocol::ResponseError::ClusterAuthorizationFailed,
+            "Cluster authorization failed.",
+        ))
+    };
+    match outcome {
         Ok(topics) => response(topics),
         Err(e) => {
             let failed = named

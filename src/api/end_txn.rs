@@ -4,12 +4,20 @@
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
     let b = &ctx.broker;
-    let code = b
-        .check_txn_coordinator(req.transactional_id.as_str())
+    let authorized =
+        ctx.authorize_transactional_id(AclOperation::Write, req.transactional_id.as_str());
+    let code = if !authorized {
+        Err(kafka_protocol::ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else {
+        Ok(())
+    };
+    let code = code
+        .and_then(|()| b.check_txn_coordinator(req.transactional_id.as_str()))
         .and_then(|()| {
             b.txns.end_txn(
                 &b.txn_context(),

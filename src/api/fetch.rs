@@ -34,6 +34,7 @@ use crate::error::Code;
 use crate::log::legacy::down_convert;
 use crate::log::{BatchHeader, FileSlice, LogError};
 use crate::partition::{Isolation, Partition, Progress, ReplicaFetchError};
+use crate::security::acl::AclOperation;
 
 /// A fetch response whose record data stays in the segment files until it is
 /// written to the socket: `records[t][p]` are the file ranges of topic `t`,
@@ -65,6 +66,14 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         req.replica_id.0
     };
     let follower = (replica_id >= 0).then_some(replica_id);
+    // A follower needs ClusterAction on the cluster, a consumer Read on each topic (Kafka's
+    // checks; unauthorized partitions are TOPIC_AUTHORIZATION_FAILED either way).
+    let follower_allowed = follower.is_none() || ctx.authorize_cluster(AclOperation::ClusterAction);
+    let authorized = |topic: &str| match follower {
+        Some(_) => follower_allowed,
+        None => ctx.authorize_topic(AclOperation::Read, topic),
+    };
+    let denied = E::TopicAuthorizationFailed.code();
     let now = b.now_ms();
     let wanted: Vec<WantedTopic> = req
         .topics
@@ -79,6 +88,8 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
                     TopicRef::Name(t.topic.as_str())
                 };
                 let (r, d) = match b.leader_partition(at, p.partition) {
+                    _ if !use_ids && !authorized(t.topic.as_str()) => (Err(denied), None),
+                    Ok(part) if use_ids && !authorized(&part.topic) => (Err(denied), None),
                     Ok(part) => check_fetch(ctx, follower, &part, p, now)
                         .map_or_else(|code| (Err(code), None), |d| (Ok(part), d)),
                     Err(code) => (Err(code), None),

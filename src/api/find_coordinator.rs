@@ -11,6 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::context::{RequestContext, str_bytes};
 use crate::broker::BrokerEndpoint;
 use crate::broker::coordinators::{GROUP_KEY, TRANSACTION_KEY};
+use crate::security::acl::AclOperation;
 
 async fn answer(
     ctx: &RequestContext,
@@ -22,6 +23,15 @@ async fn answer(
             E::InvalidRequest.code(),
             Some(str_bytes(format!("unknown key type {key_type}"))),
         ));
+    }
+    // Kafka's checks: Describe on the group or the transactional id.
+    if key_type == GROUP_KEY && !ctx.authorize_group(AclOperation::Describe, key.as_str()) {
+        return Err((E::GroupAuthorizationFailed.code(), None));
+    }
+    if key_type == TRANSACTION_KEY
+        && !ctx.authorize_transactional_id(AclOperation::Describe, key.as_str())
+    {
+        return Err((E::TransactionalIdAuthorizationFailed.code(), None));
     }
     if key.is_empty() && key_type == GROUP_KEY {
         return Err((E::InvalidGroupId.code(), None));

@@ -17,6 +17,7 @@ use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_
 use crate::cluster::controller::ApiError;
 use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
+use crate::security::acl::AclOperation;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -194,7 +195,10 @@ pub async fn handle_incremental(
     let mut responses = Vec::with_capacity(req.resources.len());
     for r in req.resources.iter() {
         let name = r.resource_name.as_str();
+        let authorized =
+            ctx.authorize_config_resource(AclOperation::AlterConfigs, r.resource_type, name);
         let outcome = match r.resource_type {
+            _ if authorized.is_err() => authorized.clone(),
             RESOURCE_TOPIC => {
                 apply_topic(
                     ctx,
@@ -259,7 +263,10 @@ pub async fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> Alt
             }
         };
         let name = r.resource_name.as_str();
+        let authorized =
+            ctx.authorize_config_resource(AclOperation::AlterConfigs, r.resource_type, name);
         let outcome = match r.resource_type {
+            _ if authorized.is_err() => authorized.clone(),
             RESOURCE_TOPIC => {
                 apply_topic(
                     ctx,

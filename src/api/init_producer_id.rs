@@ -5,13 +5,28 @@
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
+use kafka_protocol::ResponseError as E;
+
 use super::context::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
     let b = &ctx.broker;
     let resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
+    // Kafka's checks: Write on the transactional id; an idempotent producer needs
+    // IdempotentWrite on the cluster or Write on some topic (KIP-679).
+    let denied = match &req.transactional_id {
+        Some(id) => (!ctx.authorize_transactional_id(AclOperation::Write, id.as_str()))
+            .then_some(E::TransactionalIdAuthorizationFailed),
+        None => (!ctx.authorize_cluster(AclOperation::IdempotentWrite)
+            && !ctx.authorize_any(AclOperation::Write, ResourceType::Topic))
+        .then_some(E::ClusterAuthorizationFailed),
+    };
+    if let Some(code) = denied {
+        return resp.with_error_code(code.code());
+    }
     b.refill_producer_ids().await;
     let result = match &req.transactional_id {
         Some(id) if b.check_txn_coordinator(id.as_str()).is_err() => {

@@ -9,6 +9,7 @@ use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::context::{RequestContext, str_bytes};
 use crate::group::classic::{JoinRequest, JoinResult, Reply, initial_join_window_ms};
+use crate::security::acl::AclOperation;
 
 pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupResponse {
     let b = &ctx.broker;
@@ -43,18 +44,25 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupRes
     };
     let group_id = req.group_id.as_str();
     let now = b.now_ms();
-    let reply = b.groups.join(&b.topics, group_id, join, now);
-    if b.groups.join_deadline(group_id).is_some() {
-        b.wake_group_join(group_id);
-    }
-    let result = match reply {
-        Reply::Now(r) => r,
-        Reply::Later(rx) => rx.await.unwrap_or_else(|_| {
-            JoinResult::error(
-                kafka_protocol::ResponseError::UnknownMemberId.code(),
-                req.member_id.as_str(),
-            )
-        }),
+    let result = if !ctx.authorize_group(AclOperation::Read, group_id) {
+        JoinResult::error(
+            kafka_protocol::ResponseError::GroupAuthorizationFailed.code(),
+            req.member_id.as_str(),
+        )
+    } else {
+        let reply = b.groups.join(&b.topics, group_id, join, now);
+        if b.groups.join_deadline(group_id).is_some() {
+            b.wake_group_join(group_id);
+        }
+        match reply {
+            Reply::Now(r) => r,
+            Reply::Later(rx) => rx.await.unwrap_or_else(|_| {
+                JoinResult::error(
+                    kafka_protocol::ResponseError::UnknownMemberId.code(),
+                    req.member_id.as_str(),
+                )
+            }),
+        }
     };
     let mut resp = JoinGroupResponse::default()
         .with_error_code(result.error)

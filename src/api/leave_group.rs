@@ -4,9 +4,14 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: LeaveGroupRequest) -> LeaveGroupResponse {
     let b = &ctx.broker;
+    if !ctx.authorize_group(AclOperation::Read, req.group_id.as_str()) {
+        return LeaveGroupResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+    }
     let batched = ctx.version >= 3;
     let members: Vec<(String, Option<String>)> = if batched {
         req.members

@@ -5,6 +5,7 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsResponse {
     let v = ctx.version;
@@ -18,6 +19,8 @@ pub fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsRespons
         .iter()
         .map(|s| s.as_str().to_ascii_lowercase())
         .collect();
+    // Describe on the cluster lists every group; else the groups the client may Describe.
+    let all = ctx.authorize_cluster(AclOperation::Describe);
     let groups = ctx
         .broker
         .groups
@@ -25,6 +28,7 @@ pub fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsRespons
         .into_iter()
         .filter(|g| states.is_empty() || states.contains(&g.state.to_ascii_lowercase()))
         .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
+        .filter(|g| all || ctx.authorize_group(AclOperation::Describe, &g.group_id))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(g.group_id)))

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use super::context::RequestContext;
 use super::context::log_error_code;
 use crate::broker::TopicRef;
+use crate::security::acl::AclOperation;
 
 pub const LATEST: i64 = -1;
 pub const EARLIEST: i64 = -2;
@@ -25,6 +26,7 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
         .into_iter()
         .map(|t| {
             let name = t.name.as_str().to_string();
+            let authorized = ctx.authorize_topic(AclOperation::Describe, &name);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -34,6 +36,9 @@ pub fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsRespo
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
+                    if !authorized {
+                        return resp.with_error_code(E::TopicAuthorizationFailed.code());
+                    }
                     let part = match ctx
                         .broker
                         .leader_partition(TopicRef::Name(&name), p.partition_index)

@@ -12,11 +12,17 @@ use kafka_protocol::messages::{
 };
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 pub async fn handle(
     ctx: &RequestContext,
     req: ListPartitionReassignmentsRequest,
 ) -> ListPartitionReassignmentsResponse {
+    if !ctx.authorize_cluster(AclOperation::Describe) {
+        return ListPartitionReassignmentsResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes("Cluster authorization failed.")));
+    }
     let asked = req.topics.map(|topics| {
         topics
             .into_iter()

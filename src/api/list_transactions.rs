@@ -7,6 +7,7 @@ use kafka_protocol::messages::{
 };
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::AclOperation;
 
 const STATES: &[&str] = &[
     "Empty",
@@ -59,6 +60,7 @@ pub fn handle(ctx: &RequestContext, req: ListTransactionsRequest) -> ListTransac
                 .as_ref()
                 .is_none_or(|re| re.is_match(&m.transactional_id))
         })
+        .filter(|m| ctx.authorize_transactional_id(AclOperation::Describe, &m.transactional_id))
         .map(|m| {
             TransactionState::default()
                 .with_transactional_id(TransactionalId(str_bytes(m.transactional_id)))

@@ -2,6 +2,10 @@
 //! their ids and partitions (leader, leader epoch, replicas, ISR, offline replicas);
 //! auto-creates unknown topics when both the request (v4+) and auto.create.topics.enable allow
 //! it (in a cluster, through the active controller).
+//!
+//! Authorization as Kafka's: an all-topics request lists only the topics the client may
+//! Describe; a named topic it may not Describe is TOPIC_AUTHORIZATION_FAILED (whether it
+//! exists or not), and auto-creating one needs Create on the cluster or on the topic.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +21,8 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use super::context::{RequestContext, str_bytes};
+use crate::security::acl::{AclOperation, CLUSTER_NAME, ResourceType};
 use crate::topics::validate_topic_name;
-
-/// Bits of the topic operations (AclOperation codes READ=3, WRITE=4, CREATE=5, DELETE=6,
-/// ALTER=7, DESCRIBE=8, DESCRIBE_CONFIGS=10, ALTER_CONFIGS=11): no ACLs, so all allowed.
-const ALL_TOPIC_OPERATIONS: i32 =
-    1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 10 | 1 << 11;
 
 pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataResponse {
     let b = &ctx.broker;
@@ -52,7 +52,8 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataRespo
         None => b
             .topic_views()
             .iter()
-            .map(|t| describe(t, auth_ops))
+            .filter(|t| ctx.authorize_topic(AclOperation::Describe, &t.name))
+            .map(|t| describe(ctx, t, auth_ops))
             .collect(),
         Some(list) => {
             let mut out = Vec::with_capacity(list.len());
@@ -63,7 +64,17 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataRespo
                         by_name(ctx, name, allow_auto, auth_ops).await
                     }
                     _ => match b.topic_view_by_id(rt.topic_id) {
-                        Some(t) => describe(&t, auth_ops),
+                        Some(t) if ctx.authorize_topic(AclOperation::Describe, &t.name) => {
+                            describe(ctx, &t, auth_ops)
+                        }
+                        // Named by id: the id is no secret, the name is (Kafka answers null,
+                        // which the name field can carry from v12).
+                        Some(_) => {
+                            let r = MetadataResponseTopic::default()
+                                .with_topic_id(rt.topic_id)
+                                .with_error_code(E::TopicAuthorizationFailed.code());
+                            if v >= 12 { r.with_name(None) } else { r }
+                        }
                         None => MetadataResponseTopic::default()
                             .with_topic_id(rt.topic_id)
                             .with_error_code(E::UnknownTopicId.code()),
@@ -74,11 +85,20 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> MetadataRespo
         }
     };
 
-    MetadataResponse::default()
+    let mut resp = MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(b.cluster_id.clone())))
         .with_controller_id(BrokerId(b.controller_id()))
-        .with_topics(topics)
+        .with_topics(topics);
+    // v8–v10 carry the cluster's operations (KIP-430), 0 without Describe on it.
+    if (8..=10).contains(&v) && req.include_cluster_authorized_operations {
+        resp.cluster_authorized_operations = if ctx.authorize_cluster(AclOperation::Describe) {
+            ctx.authorized_operations(ResourceType::Cluster, CLUSTER_NAME)
+        } else {
+            0
+        };
+    }
+    resp
 }
 
 async fn by_name(
@@ -88,20 +108,28 @@ async fn by_name(
     auth_ops: bool,
 ) -> MetadataResponseTopic {
     let b = &ctx.broker;
-    if let Some(t) = b.topic_view(name.as_str()) {
-        return describe(&t, auth_ops);
-    }
     let unknown = |code: i16| {
         MetadataResponseTopic::default()
             .with_name(Some(name.clone()))
             .with_topic_id(Uuid::nil())
             .with_error_code(code)
     };
+    if !ctx.authorize_topic(AclOperation::Describe, name.as_str()) {
+        return unknown(E::TopicAuthorizationFailed.code());
+    }
+    if let Some(t) = b.topic_view(name.as_str()) {
+        return describe(ctx, &t, auth_ops);
+    }
     if let Err(e) = validate_topic_name(name.as_str()) {
         return unknown(api_error(&e).code);
     }
     if !(allow_auto && b.config.auto_create_topics_enable) {
         return unknown(E::UnknownTopicOrPartition.code());
+    }
+    if !ctx.authorize_cluster(AclOperation::Create)
+        && !ctx.authorize_topic(AclOperation::Create, name.as_str())
+    {
+        return unknown(E::TopicAuthorizationFailed.code());
     }
     let rf = if b.cluster.is_some() {
         b.config.default_replication_factor
@@ -118,7 +146,7 @@ async fn by_name(
     let created = b.create_topics(vec![spec], false).await.remove(0);
     // Lost a race with another creator: describe what is there now.
     match (created, b.topic_view(name.as_str())) {
-        (_, Some(t)) => describe(&t, auth_ops),
+        (_, Some(t)) => describe(ctx, &t, auth_ops),
         (Ok(_), None) => unknown(E::LeaderNotAvailable.code()),
         (Err(e), None) => {
             tracing::warn!(topic = %name.as_str(), "auto-create failed: {}", e.message);
@@ -132,7 +160,8 @@ fn ids(nodes: &[i32]) -> Vec<BrokerId> {
 }
 
 /// A topic as Metadata describes it; a partition without a leader says LEADER_NOT_AVAILABLE.
-pub fn describe(t: &TopicView, auth_ops: bool) -> MetadataResponseTopic {
+/// `auth_ops`: with the client's authorized operations on it.
+pub fn describe(ctx: &RequestContext, t: &TopicView, auth_ops: bool) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
@@ -158,7 +187,7 @@ pub fn describe(t: &TopicView, auth_ops: bool) -> MetadataResponseTopic {
         .with_is_internal(t.internal)
         .with_partitions(partitions);
     if auth_ops {
-        topic.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+        topic.topic_authorized_operations = ctx.authorized_operations(ResourceType::Topic, &t.name);
     }
     topic
 }

@@ -6,15 +6,31 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
+use std::collections::HashMap;
+
+use kafka_protocol::ResponseError as E;
+
 use super::context::RequestContext;
 use crate::group::CommittedOffset;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
+    // Kafka's checks: Read on the group (else every partition fails), Read on each topic.
+    let group_ok = ctx.authorize_group(AclOperation::Read, req.group_id.as_str());
+    let topic_ok: HashMap<&str, bool> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.name.as_str();
+            (name, ctx.authorize_topic(AclOperation::Read, name))
+        })
+        .collect();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
         .iter()
+        .filter(|t| group_ok && topic_ok[t.name.as_str()])
         .flat_map(|t| {
             t.partitions.iter().map(move |p| {
                 (
@@ -35,17 +51,21 @@ pub fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitRes
         })
         .collect();
     let total = offsets.len();
-    let codes = match b.groups.commit_offsets(
-        &b.topics,
-        req.group_id.as_str(),
-        req.member_id.as_str(),
-        req.group_instance_id.as_ref().map(|s| s.as_str()),
-        req.generation_id_or_member_epoch,
-        offsets,
-        now,
-    ) {
-        Ok(codes) => codes,
-        Err(code) => vec![code; total],
+    let codes = if total == 0 {
+        vec![]
+    } else {
+        match b.groups.commit_offsets(
+            &b.topics,
+            req.group_id.as_str(),
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+            req.generation_id_or_member_epoch,
+            offsets,
+            now,
+        ) {
+            Ok(codes) => codes,
+            Err(code) => vec![code; total],
+        }
     };
     let mut codes = codes.into_iter();
     let topics = req
@@ -58,9 +78,16 @@ pub fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitRes
                     t.partitions
                         .iter()
                         .map(|p| {
+                            let code = if !group_ok {
+                                E::GroupAuthorizationFailed.code()
+                            } else if !topic_ok[t.name.as_str()] {
+                                E::TopicAuthorizationFailed.code()
+                            } else {
+                                codes.next().unwrap_or(0)
+                            };
                             OffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(codes.next().unwrap_or(0))
+                                .with_error_code(code)
                         })
                         .collect(),
                 )

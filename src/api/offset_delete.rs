@@ -6,13 +6,31 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
+use std::collections::HashMap;
+
+use kafka_protocol::ResponseError as E;
+
 use super::context::RequestContext;
+use crate::security::acl::AclOperation;
 
 pub fn handle(ctx: &RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
     let b = &ctx.broker;
+    // Kafka's checks: Delete on the group, Read on each topic.
+    if !ctx.authorize_group(AclOperation::Delete, req.group_id.as_str()) {
+        return OffsetDeleteResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
+    let topic_ok: HashMap<&str, bool> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.name.as_str();
+            (name, ctx.authorize_topic(AclOperation::Read, name))
+        })
+        .collect();
     let partitions: Vec<(String, i32)> = req
         .topics
         .iter()
+        .filter(|t| topic_ok[t.name.as_str()])
         .flat_map(|t| {
             t.partitions
                 .iter()
@@ -38,9 +56,14 @@ pub fn handle(ctx: &RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteRes
                         t.partitions
                             .iter()
                             .map(|p| {
+                                let code = if topic_ok[t.name.as_str()] {
+                                    codes.next().unwrap_or(0)
+                                } else {
+                                    E::TopicAuthorizationFailed.code()
+                                };
                                 OffsetDeleteResponsePartition::default()
                                     .with_partition_index(p.partition_index)
-                                    .with_error_code(codes.next().unwrap_or(0))
+                                    .with_error_code(code)
                             })
                             .collect(),
                     )

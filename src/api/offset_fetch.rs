@@ -8,11 +8,37 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
+use kafka_protocol::ResponseError as E;
+
 use super::context::{RequestContext, str_bytes};
 use crate::group::CommittedOffset;
+use crate::security::acl::AclOperation;
 
 type Fetched = Vec<(String, i32, Option<CommittedOffset>)>;
 type TopicOffsets = (String, Vec<(i32, Option<CommittedOffset>)>);
+/// A topic's offsets, or the partitions asked of a topic the client may not Describe.
+type Checked = (
+    String,
+    Result<Vec<(i32, Option<CommittedOffset>)>, Vec<i32>>,
+);
+
+/// Kafka's topic check: with all topics asked, the ones the client may not Describe are left
+/// out; named ones come back with TOPIC_AUTHORIZATION_FAILED (`Err`).
+fn authorized(ctx: &RequestContext, all: bool, topics: Vec<TopicOffsets>) -> Vec<Checked> {
+    topics
+        .into_iter()
+        .filter_map(|(name, parts)| {
+            if ctx.authorize_topic(AclOperation::Describe, &name) {
+                Some((name, Ok(parts)))
+            } else if all {
+                None
+            } else {
+                let ids = parts.into_iter().map(|(p, _)| p).collect();
+                Some((name, Err(ids)))
+            }
+        })
+        .collect()
+}
 
 /// Group the flat (topic, partition, offset) list by topic, keeping request order.
 fn by_topic(rows: Fetched) -> Vec<TopicOffsets> {
@@ -67,14 +93,42 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
                         .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
+                if !ctx.authorize_group(AclOperation::Describe, g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(E::GroupAuthorizationFailed.code());
+                }
                 if let Err(code) = ctx.broker.check_group_coordinator(g.group_id.as_str()) {
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id.clone())
                         .with_error_code(code);
                 }
-                let topics = by_topic(groups.fetch_offsets(g.group_id.as_str(), wanted))
+                let all = wanted.is_none();
+                let fetched = by_topic(groups.fetch_offsets(g.group_id.as_str(), wanted));
+                let topics = authorized(ctx, all, fetched)
                     .into_iter()
                     .map(|(name, parts)| {
+                        let parts = match parts {
+                            Ok(parts) => parts,
+                            Err(ids) => {
+                                return OffsetFetchResponseTopics::default()
+                                    .with_name(TopicName(str_bytes(name)))
+                                    .with_partitions(
+                                        ids.into_iter()
+                                            .map(|p| {
+                                                OffsetFetchResponsePartitions::default()
+                                                    .with_partition_index(p)
+                                                    .with_committed_offset(-1)
+                                                    .with_committed_leader_epoch(-1)
+                                                    .with_metadata(Some(str_bytes("")))
+                                                    .with_error_code(
+                                                        E::TopicAuthorizationFailed.code(),
+                                                    )
+                                            })
+                                            .collect(),
+                                    );
+                            }
+                        };
                         OffsetFetchResponseTopics::default()
                             .with_name(TopicName(str_bytes(name.clone())))
                             .with_partitions(
@@ -106,18 +160,68 @@ pub fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchRespo
             .collect();
         return OffsetFetchResponse::default().with_groups(results);
     }
-    if let Err(code) = ctx.broker.check_group_coordinator(req.group_id.as_str()) {
-        // v2+ says so at the top; v0-v1 have only the partitions' codes (none asked: none).
-        return OffsetFetchResponse::default().with_error_code(code);
-    }
-    let wanted = req.topics.as_ref().map(|ts| {
+    let wanted: Option<Vec<(String, Vec<i32>)>> = req.topics.as_ref().map(|ts| {
         ts.iter()
             .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let topics = by_topic(groups.fetch_offsets(req.group_id.as_str(), wanted))
+    if !ctx.authorize_group(AclOperation::Describe, req.group_id.as_str()) {
+        // v2+ says so at the top; v0–v1 in each partition asked.
+        let code = E::GroupAuthorizationFailed.code();
+        let topics = wanted
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, parts)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(str_bytes(name)))
+                    .with_partitions(
+                        parts
+                            .into_iter()
+                            .map(|p| {
+                                OffsetFetchResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_committed_offset(-1)
+                                    .with_metadata(Some(str_bytes("")))
+                                    .with_error_code(code)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        let resp = OffsetFetchResponse::default().with_topics(topics);
+        return if ctx.version >= 2 {
+            resp.with_error_code(code)
+        } else {
+            resp
+        };
+    }
+    if let Err(code) = ctx.broker.check_group_coordinator(req.group_id.as_str()) {
+        // v2+ says so at the top; v0-v1 have only the partitions' codes (none asked: none).
+        return OffsetFetchResponse::default().with_error_code(code);
+    }
+    let all = wanted.is_none();
+    let fetched = by_topic(groups.fetch_offsets(req.group_id.as_str(), wanted));
+    let topics = authorized(ctx, all, fetched)
         .into_iter()
         .map(|(name, parts)| {
+            let parts = match parts {
+                Ok(parts) => parts,
+                Err(ids) => {
+                    return OffsetFetchResponseTopic::default()
+                        .with_name(TopicName(str_bytes(name)))
+                        .with_partitions(
+                            ids.into_iter()
+                                .map(|p| {
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(-1)
+                                        .with_metadata(Some(str_bytes("")))
+                                        .with_error_code(E::TopicAuthorizationFailed.code())
+                                })
+                                .collect(),
+                        );
+                }
+            };
             OffsetFetchResponseTopic::default()
                 .with_name(TopicName(str_bytes(name.clone())))
                 .with_partitions(

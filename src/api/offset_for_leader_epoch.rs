@@ -11,16 +11,27 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use super::context::RequestContext;
 use crate::broker::TopicRef;
+use crate::security::acl::AclOperation;
 
 pub fn handle(
     ctx: &RequestContext,
     req: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    // A follower (replica id set, v3+) needs ClusterAction on the cluster, a consumer Describe
+    // on each topic.
+    let follower = ctx.version >= 3 && req.replica_id.0 >= 0;
+    let follower_denied = follower && !ctx.authorize_cluster(AclOperation::ClusterAction);
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
             let name = t.topic.as_str().to_string();
+            let denied = if follower {
+                follower_denied.then_some(E::ClusterAuthorizationFailed)
+            } else {
+                (!ctx.authorize_topic(AclOperation::Describe, &name))
+                    .then_some(E::TopicAuthorizationFailed)
+            };
             let partitions = t
                 .partitions
                 .iter()
@@ -29,6 +40,9 @@ pub fn handle(
                         .with_partition(p.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
+                    if let Some(code) = denied {
+                        return r.with_error_code(code.code());
+                    }
                     let part = match ctx
                         .broker
                         .leader_partition(TopicRef::Name(&name), p.partition)

@@ -26,6 +26,7 @@ use crate::log::legacy::{is_legacy, up_convert};
 use crate::partition::Partition;
 use crate::partition::producer_state::ProducerStateError;
 use crate::partition::{AppendError, AppendOrigin, AppendOutcome};
+use crate::security::acl::AclOperation;
 use crate::topics::Topic;
 use crate::txn::coordinator::TxnProducer;
 
@@ -40,6 +41,11 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Produce
         .map(|t| t.as_str().to_string());
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.max(0) as u64);
+    // Kafka's checks: Write on the transactional id (else every partition fails with
+    // TRANSACTIONAL_ID_AUTHORIZATION_FAILED), Write on each topic.
+    let txn_denied = txn_id
+        .as_deref()
+        .is_some_and(|id| !ctx.authorize_transactional_id(AclOperation::Write, id));
     let mut responses = Vec::with_capacity(req.topic_data.len());
     // acks=all writes that wait for their ISR: (topic, partition response) positions.
     let mut waits = Vec::new();
@@ -54,6 +60,10 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Produce
             let index = pd.index;
             let r = if !acks_ok {
                 error(E::InvalidRequiredAcks, None)
+            } else if txn_denied {
+                error(E::TransactionalIdAuthorizationFailed, None)
+            } else if !use_ids && !ctx.authorize_topic(AclOperation::Write, td.name.as_str()) {
+                error(E::TopicAuthorizationFailed, None)
             } else {
                 let at = if use_ids {
                     TopicRef::Id(td.topic_id)
@@ -61,6 +71,9 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Produce
                     TopicRef::Name(td.name.as_str())
                 };
                 match b.leader_partition(at, index) {
+                    Ok(p) if use_ids && !ctx.authorize_topic(AclOperation::Write, &p.topic) => {
+                        error(E::TopicAuthorizationFailed, None)
+                    }
                     Ok(p) => match b.topics.get(&p.topic) {
                         Some(t) => {
                             let min_isr = t.settings.read().min_insync_replicas;

@@ -6,9 +6,13 @@ use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::context::{RequestContext, str_bytes};
 use crate::group::classic::{Reply, SyncRequest, SyncResult};
+use crate::security::acl::AclOperation;
 
 pub async fn handle(ctx: &RequestContext, req: SyncGroupRequest) -> SyncGroupResponse {
     let b = &ctx.broker;
+    if !ctx.authorize_group(AclOperation::Read, req.group_id.as_str()) {
+        return SyncGroupResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
     let sync = SyncRequest {
         member_id: req.member_id.as_str().to_string(),
         group_instance_id: req

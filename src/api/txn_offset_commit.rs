@@ -6,16 +6,40 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use std::collections::HashMap;
+
+use kafka_protocol::ResponseError as E;
+
 use super::context::RequestContext;
 use crate::group::CommittedOffset;
+use crate::security::acl::AclOperation;
 use crate::txn::coordinator::TxnProducer;
 
 pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
+    // Kafka's checks: Write on the transactional id and Read on the group (else every
+    // partition fails), Read on each topic.
+    let denied_all = if !ctx.authorize_transactional_id(AclOperation::Write, &req.transactional_id)
+    {
+        Some(E::TransactionalIdAuthorizationFailed.code())
+    } else if !ctx.authorize_group(AclOperation::Read, req.group_id.as_str()) {
+        Some(E::GroupAuthorizationFailed.code())
+    } else {
+        None
+    };
+    let topic_ok: HashMap<&str, bool> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.name.as_str();
+            (name, ctx.authorize_topic(AclOperation::Read, name))
+        })
+        .collect();
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
         .iter()
+        .filter(|t| denied_all.is_none() && topic_ok[t.name.as_str()])
         .flat_map(|t| {
             t.partitions.iter().map(move |p| {
                 (
@@ -38,7 +62,9 @@ pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCom
     let total = offsets.len();
     // The transaction is checked where it is coordinated: here on a single broker, and in a
     // cluster when this node is also its transaction coordinator.
-    let txn_check = if b
+    let txn_check = if total == 0 {
+        Ok(())
+    } else if b
         .check_txn_coordinator(req.transactional_id.as_str())
         .is_ok()
     {
@@ -54,6 +80,9 @@ pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCom
         Ok(())
     };
     let outcome = txn_check.and_then(|_| {
+        if total == 0 {
+            return Ok(vec![]);
+        }
         let (generation, member) = if ctx.version >= 3 {
             (req.generation_id, req.member_id.as_str())
         } else {
@@ -86,9 +115,16 @@ pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCom
                         t.partitions
                             .iter()
                             .map(|p| {
+                                let code = match denied_all {
+                                    Some(code) => code,
+                                    None if !topic_ok[t.name.as_str()] => {
+                                        E::TopicAuthorizationFailed.code()
+                                    }
+                                    None => codes.next().unwrap_or(0),
+                                };
                                 TxnOffsetCommitResponsePartition::default()
                                     .with_partition_index(p.partition_index)
-                                    .with_error_code(codes.next().unwrap_or(0))
+                                    .with_error_code(code)
                             })
                             .collect(),
                     )

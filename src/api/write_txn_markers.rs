@@ -15,11 +15,14 @@ use crate::broker::TopicRef;
 use crate::broker::replication::replicated;
 use crate::group::OFFSETS_TOPIC;
 use crate::log::Marker;
+use crate::security::acl::AclOperation;
 use futures::future::join_all;
 
 pub async fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> WriteTxnMarkersResponse {
     let b = &ctx.broker;
     let now = b.now_ms();
+    // Between brokers: ClusterAction on the cluster, else every partition is refused.
+    let denied = !ctx.authorize_cluster(AclOperation::ClusterAction);
     let mut markers = Vec::with_capacity(req.markers.len());
     // Markers written, to be answered once their ISR has them: (marker, topic, partition)
     // positions in the response, the partition, its epoch and the offset after the marker.
@@ -35,6 +38,7 @@ pub async fn handle(ctx: &RequestContext, req: WriteTxnMarkersRequest) -> WriteT
             let mut partitions = Vec::with_capacity(t.partition_indexes.len());
             for (pi, &p) in t.partition_indexes.iter().enumerate() {
                 let code = match b.leader_partition(TopicRef::Name(t.name.as_str()), p) {
+                    _ if denied => kafka_protocol::ResponseError::ClusterAuthorizationFailed.code(),
                     Err(code) => code,
                     Ok(part) => {
                         let epoch = part.leader_epoch();

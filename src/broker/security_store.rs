@@ -117,7 +117,7 @@ impl SecurityMetadata {
     /// stored, then enforced.
     pub fn create_acls(&self, bindings: Vec<AclBinding>) -> Vec<Result<(), ApiError>> {
         let _one = self.write.lock();
-        let mut all: Vec<AclBinding> = self
+        let mut all: BTreeSet<AclBinding> = self
             .authorizer
             .with_acls(|s| s.bindings().cloned().collect());
         let mut added = Vec::new();
@@ -126,8 +126,7 @@ impl SecurityMetadata {
             .map(|b| {
                 b.validate()
                     .map_err(|why| ApiError::new(E::InvalidRequest, why))?;
-                if !all.contains(&b) {
-                    all.push(b.clone());
+                if all.insert(b.clone()) {
                     added.push(b);
                 }
                 Ok(())

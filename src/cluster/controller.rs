@@ -1023,7 +1023,7 @@ impl Controller {
     /// CreateAcls, as Kafka's AclControlManager: each binding validated (INVALID_REQUEST), the
     /// ones not there yet written in one record; an existing binding is a success.
     async fn create_acls(&self, bindings: Vec<AclBinding>) -> Result<ControllerReply, Option<i32>> {
-        let mut created = Vec::new();
+        let mut created = std::collections::BTreeSet::new();
         let results: Vec<Result<(), ApiError>> = {
             let image = self.shared.image.read();
             bindings
@@ -1031,8 +1031,8 @@ impl Controller {
                 .map(|b| {
                     b.validate()
                         .map_err(|why| ApiError::new(E::InvalidRequest, why))?;
-                    if !image.acls.contains(&b) && !created.contains(&b) {
-                        created.push(b);
+                    if !image.acls.contains(&b) {
+                        created.insert(b);
                     }
                     Ok(())
                 })
@@ -1040,7 +1040,7 @@ impl Controller {
         };
         if !created.is_empty() {
             let record = MetaRecord::Acls {
-                created,
+                created: created.into_iter().collect(),
                 deleted: vec![],
             };
             match self.write(record).await {
@@ -1057,7 +1057,7 @@ impl Controller {
         &self,
         filters: Vec<AclBindingFilter>,
     ) -> Result<ControllerReply, Option<i32>> {
-        let mut deleted: Vec<AclBinding> = Vec::new();
+        let mut deleted = std::collections::BTreeSet::new();
         let results: Vec<Result<Vec<AclBinding>, ApiError>> = {
             let image = self.shared.image.read();
             filters
@@ -1072,11 +1072,7 @@ impl Controller {
                         .filter(|b| f.matches(b))
                         .cloned()
                         .collect();
-                    for b in &matched {
-                        if !deleted.contains(b) {
-                            deleted.push(b.clone());
-                        }
-                    }
+                    deleted.extend(matched.iter().cloned());
                     Ok(matched)
                 })
                 .collect()
@@ -1084,7 +1080,7 @@ impl Controller {
         if !deleted.is_empty() {
             let record = MetaRecord::Acls {
                 created: vec![],
-                deleted,
+                deleted: deleted.into_iter().collect(),
             };
             match self.write(record).await {
                 Ok(()) | Err(WriteError::Rejected(_)) => {}

@@ -370,3 +370,229 @@ async fn scram_credential_apis_every_version() {
         );
     }
 }
+
+/// The checks of the handlers, for User:ANONYMOUS (the raw client): denied with Kafka's codes
+/// while no ACL allows it, allowed once one does.
+#[tokio::test]
+async fn handlers_check_acls() {
+    use fjord::cluster::controller::NewTopic;
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
+        ResourcePattern, ResourceType as RT,
+    };
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+
+    let b = start(&[AUTHORIZER]).await;
+    let allow = |rt: RT, name: &str, op: Op| AclBinding {
+        pattern: ResourcePattern {
+            resource_type: rt,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermissionType::Allow,
+        },
+    };
+    let created = b
+        .broker
+        .create_topics(
+            vec![NewTopic {
+                name: "secret".into(),
+                partitions: 1,
+                replication_factor: 1,
+                assignments: vec![],
+                configs: Default::default(),
+            }],
+            false,
+        )
+        .await;
+    assert!(created[0].is_ok());
+    let mut c = Client::connect(b.addr).await;
+    let topic = || crate::common::name("secret");
+    let produce = || {
+        ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(1000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(topic())
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(crate::common::batch(&["a"], 1))),
+                    ]),
+            ])
+    };
+    let fetch = || {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_partition(0)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ])
+    };
+    let metadata_all = MetadataRequest::default()
+        .with_topics(None)
+        .with_include_topic_authorized_operations(true);
+    let metadata_named = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(topic())),
+        ]))
+        .with_allow_auto_topic_creation(false);
+
+    // Nothing allowed yet.
+    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &produce()).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 29);
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch()).await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 29);
+    let r: ListOffsetsResponse = c
+        .call(
+            ApiKey::ListOffsets,
+            7,
+            &ListOffsetsRequest::default().with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_timestamp(-1),
+                    ]),
+            ]),
+        )
+        .await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 29);
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &metadata_all).await;
+    assert!(r.topics.is_empty(), "{:?}", r.topics);
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &metadata_named).await;
+    assert_eq!(r.topics[0].error_code, 29);
+    assert!(!r.topics[0].is_internal);
+    // Named by id: the id comes back, the name does not.
+    let id = created[0].as_ref().unwrap().id;
+    let by_id = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(id),
+        ]))
+        .with_allow_auto_topic_creation(false);
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &by_id).await;
+    assert_eq!(r.topics[0].error_code, 29);
+    assert_eq!(r.topics[0].topic_id, id);
+    assert_eq!(r.topics[0].name, None);
+    let r: FindCoordinatorResponse = c
+        .call(
+            ApiKey::FindCoordinator,
+            3,
+            &FindCoordinatorRequest::default()
+                .with_key(s("g"))
+                .with_key_type(0),
+        )
+        .await;
+    assert_eq!(r.error_code, 30);
+    let r: FindCoordinatorResponse = c
+        .call(
+            ApiKey::FindCoordinator,
+            3,
+            &FindCoordinatorRequest::default()
+                .with_key(s("tx"))
+                .with_key_type(1),
+        )
+        .await;
+    assert_eq!(r.error_code, 53);
+    let r: InitProducerIdResponse = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60000),
+        )
+        .await;
+    assert_eq!(r.error_code, 31);
+    let r: InitProducerIdResponse = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(s("tx"))))
+                .with_transaction_timeout_ms(60000),
+        )
+        .await;
+    assert_eq!(r.error_code, 53);
+    let r: DescribeConfigsResponse = c
+        .call(
+            ApiKey::DescribeConfigs,
+            4,
+            &DescribeConfigsRequest::default().with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s("secret"))
+                    .with_configuration_keys(None),
+                DescribeConfigsResource::default()
+                    .with_resource_type(4)
+                    .with_resource_name(s("1"))
+                    .with_configuration_keys(None),
+            ]),
+        )
+        .await;
+    assert_eq!(r.results[0].error_code, 29);
+    assert_eq!(r.results[1].error_code, 31);
+    let r: DescribeClusterResponse = c
+        .call(
+            ApiKey::DescribeCluster,
+            1,
+            &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true),
+        )
+        .await;
+    assert_eq!(r.cluster_authorized_operations, 0);
+
+    // Write and Read on the topic: an idempotent producer may start (KIP-679), produce, fetch.
+    let acls = b
+        .broker
+        .create_acls(vec![
+            allow(RT::Topic, "secret", Op::Write),
+            allow(RT::Topic, "secret", Op::Read),
+        ])
+        .await;
+    assert!(acls.iter().all(|r| r.is_ok()));
+    let r: InitProducerIdResponse = c
+        .call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60000),
+        )
+        .await;
+    assert_eq!(r.error_code, 0);
+    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &produce()).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch()).await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &metadata_all).await;
+    assert_eq!(r.topics.len(), 1);
+    // READ, WRITE and the DESCRIBE they imply.
+    assert_eq!(
+        r.topics[0].topic_authorized_operations,
+        (1 << 3) | (1 << 4) | (1 << 8)
+    );
+    // A follower's fetch needs ClusterAction on the cluster.
+    let r: FetchResponse = c
+        .call(ApiKey::Fetch, 12, &fetch().with_replica_id(BrokerId(2)))
+        .await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 29);
+}
