@@ -589,3 +589,44 @@ def test_brokers_log_in_to_each_other_over_sasl(start_cluster):
     assert delivered == [(None, i) for i in range(10)], delivered
     logs = "\n".join(n.stderr_tail(100000) for n in cluster.nodes)
     assert "login to" not in logs, "an inter-broker SASL login failed"
+
+
+def test_the_security_quick_start(tmp_path, pki):
+    """docs/security.md's "In a few lines", as written: PLAINTEXT for tools, SASL_SSL for the
+    application, a SCRAM user made as kafka-configs.sh does, a prefixed ACL as kafka-acls.sh
+    does; alice writes orders* and nothing else."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
+                                       ResourcePatternType, ResourceType)
+    plain_port, ssl_port = free_port(), free_port()
+    b = Broker(tmp_path / "data", port=plain_port, overrides={
+        "listeners": f"PLAINTEXT://127.0.0.1:{plain_port},SASL_SSL://127.0.0.1:{ssl_port}",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(pki.broker.pem),
+        "listener.name.sasl_ssl.plain.sasl.jaas.config":
+            'org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret";',
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin;User:ANONYMOUS",
+    })
+    try:
+        b.start()
+        add_scram_users(b.bootstrap, [("alice", "SCRAM-SHA-512", "alice-secret")])
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        binding = AclBinding(ResourceType.TOPIC, "orders", ResourcePatternType.PREFIXED, "User:alice",
+                             "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+        admin.create_acls([binding])[binding].result(30)
+        for f in admin.create_topics([NewTopic("orders-eu", 1, 1), NewTopic("payments", 1, 1)]).values():
+            f.result(30)
+        conf = librdkafka_sasl(pki, "SASL_SSL", "SCRAM-SHA-512", "alice", "alice-secret")
+
+        def produce_error(topic):
+            errs = []
+            p = Producer({"bootstrap.servers": f"127.0.0.1:{ssl_port}", "message.timeout.ms": 10000, **conf})
+            p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
+            p.flush(15)
+            return errs[0].code() if errs and errs[0] is not None else None
+
+        assert produce_error("orders-eu") is None
+        assert produce_error("payments") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    finally:
+        b.stop()
+        _fail_on_panics([b])

@@ -403,3 +403,38 @@ def test_clients_that_never_handshake_block_no_one(tls_broker, pki):
         for s in idle + half:
             s.close()
     assert b.alive()
+
+
+def test_mutual_tls_principal_is_what_acls_match(tls_broker, pki):
+    """A client certificate's subject is the principal an ACL names: alice's certificate may
+    write the topic, bob's may not, until the ACL is removed and alice is denied too."""
+    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
+                                       AclPermissionType, ResourcePatternType, ResourceType)
+    alice, bob = pki.client("alice", ou="dev"), pki.client("bob", ou="dev")
+    b = tls_broker({"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    "super.users": "User:ANONYMOUS"},
+                   keys=pki.broker_keys(client_auth="required"))
+    # The admin is ANONYMOUS on the PLAINTEXT port (a super user here).
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic("mtls", 1, 1)])["mtls"].result(30)
+    alice_principal = f"User:{alice.dn}"
+    assert alice_principal == "User:CN=alice,OU=dev,O=fjord,C=NO"
+    binding = AclBinding(ResourceType.TOPIC, "mtls", ResourcePatternType.LITERAL, alice_principal,
+                         "*", AclOperation.WRITE, AclPermissionType.ALLOW)
+    admin.create_acls([binding])[binding].result(30)
+
+    def produce_error(identity):
+        errs = []
+        p = Producer({"bootstrap.servers": b.ssl_bootstrap, "message.timeout.ms": 10000,
+                      **pki.librdkafka(identity)})
+        p.produce("mtls", b"x", on_delivery=lambda e, m: errs.append(e))
+        p.flush(15)
+        return errs[0].code() if errs and errs[0] is not None else None
+
+    assert produce_error(alice) is None
+    assert produce_error(bob) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    flt = AclBindingFilter(ResourceType.TOPIC, "mtls", ResourcePatternType.LITERAL, None, None,
+                           AclOperation.ANY, AclPermissionType.ANY)
+    assert len(admin.delete_acls([flt])[flt].result(30)) == 1
+    assert produce_error(alice) == KafkaError.TOPIC_AUTHORIZATION_FAILED
