@@ -58,12 +58,13 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Option<Produce
         let mut partitions = Vec::with_capacity(td.partition_data.len());
         for (pi, pd) in td.partition_data.into_iter().enumerate() {
             let index = pd.index;
-            let r = if !acks_ok {
-                error(E::InvalidRequiredAcks, None)
-            } else if txn_denied {
+            // Kafka's order: the transactional id, then the topic, then the append (acks).
+            let r = if txn_denied {
                 error(E::TransactionalIdAuthorizationFailed, None)
             } else if !use_ids && !ctx.authorize_topic(AclOperation::Write, td.name.as_str()) {
                 error(E::TopicAuthorizationFailed, None)
+            } else if !acks_ok {
+                error(E::InvalidRequiredAcks, None)
             } else {
                 let at = if use_ids {
                     TopicRef::Id(td.topic_id)
