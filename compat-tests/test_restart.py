@@ -174,3 +174,22 @@ def test_recovery_truncates_a_damaged_tail(start_broker, damage):
         assert c.produce("torn", 0, wire.build_batch([b"after"])) == (wire.NONE, survivors)
         err, hw, recs = c.fetch("torn", 0, survivors)
         assert (err, hw, recs) == (wire.NONE, survivors + 1, [(survivors, None, b"after")])
+
+
+def test_a_data_dir_has_one_owner(start_broker):
+    """Two brokers on one log dir would both write it: the second refuses to start, as Kafka
+    does (its .lock). A killed broker's lock goes with its process, so it restarts at once."""
+    import subprocess
+    from conftest import FJORD_BIN, free_port
+    b = start_broker()
+    produce(b.bootstrap, "owned", [b"a", b"b"])
+    second = subprocess.run(
+        [str(FJORD_BIN), "--override", f"listeners=PLAINTEXT://127.0.0.1:{free_port()}",
+         "--override", f"log.dirs={b.log_dir}"],
+        capture_output=True, text=True, timeout=30)
+    assert second.returncode != 0
+    assert f"failed to acquire lock on file .lock in {b.log_dir}" in second.stderr, second.stderr
+    # The first broker is unharmed, and a kill -9 leaves no lock behind.
+    b.restart(kill=True)
+    got = consume_assigned(b.bootstrap, "owned", 2)
+    assert [(o, v) for _p, o, _k, v in got] == [(0, b"a"), (1, b"b")]

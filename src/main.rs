@@ -221,6 +221,8 @@ fn run() -> anyhow::Result<()> {
     for w in warnings {
         tracing::warn!("{w}");
     }
+    // Held until the process exits: the OS drops the lock of a killed process too.
+    let _dir_lock = lock_log_dir(&config.log_dir)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -311,6 +313,31 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Take the exclusive lock on `<log dir>/.lock`, as Kafka does: two brokers writing one data
+/// directory would corrupt it, so the second refuses to start. An OS file lock (flock) is
+/// released when its process ends, however it ends, so a stale `.lock` file never blocks a
+/// restart.
+fn lock_log_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create log dir {}", dir.display()))?;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |e| {
+            anyhow::anyhow!(
+                "failed to acquire lock on file .lock in {}: another fjord (or Kafka) process is using this directory ({e})",
+                dir.display()
+            )
+        },
+    )?;
+    Ok(file)
 }
 
 #[cfg(test)]
