@@ -2,6 +2,7 @@
 //! `AuthHelper`): one resource, the cluster, any resource of a type (KIP-679), and the
 //! authorized-operations bit fields.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::context::RequestContext;
@@ -27,6 +28,18 @@ impl RequestContext {
 
     pub fn authorize_topic(&self, op: AclOperation, topic: &str) -> bool {
         self.authorize(op, ResourceType::Topic, topic)
+    }
+
+    /// `op` on each named topic, by name (a request's topics, checked once each).
+    pub fn authorize_topics<'a>(
+        &self,
+        op: AclOperation,
+        topics: impl IntoIterator<Item = &'a str>,
+    ) -> HashMap<&'a str, bool> {
+        topics
+            .into_iter()
+            .map(|name| (name, self.authorize_topic(op, name)))
+            .collect()
     }
 
     pub fn authorize_group(&self, op: AclOperation, group: &str) -> bool {

@@ -6,8 +6,6 @@ use kafka_protocol::messages::offset_commit_response::{
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
-use std::collections::HashMap;
-
 use kafka_protocol::ResponseError as E;
 
 use super::context::RequestContext;
@@ -19,14 +17,10 @@ pub fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitRes
     let now = b.now_ms();
     // Kafka's checks: Read on the group (else every partition fails), Read on each topic.
     let group_ok = ctx.authorize_group(AclOperation::Read, req.group_id.as_str());
-    let topic_ok: HashMap<&str, bool> = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.name.as_str();
-            (name, ctx.authorize_topic(AclOperation::Read, name))
-        })
-        .collect();
+    let topic_ok = ctx.authorize_topics(
+        AclOperation::Read,
+        req.topics.iter().map(|t| t.name.as_str()),
+    );
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
         .iter()

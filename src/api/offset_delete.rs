@@ -6,8 +6,6 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use std::collections::HashMap;
-
 use kafka_protocol::ResponseError as E;
 
 use super::context::RequestContext;
@@ -19,14 +17,10 @@ pub fn handle(ctx: &RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteRes
     if !ctx.authorize_group(AclOperation::Delete, req.group_id.as_str()) {
         return OffsetDeleteResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
     }
-    let topic_ok: HashMap<&str, bool> = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.name.as_str();
-            (name, ctx.authorize_topic(AclOperation::Read, name))
-        })
-        .collect();
+    let topic_ok = ctx.authorize_topics(
+        AclOperation::Read,
+        req.topics.iter().map(|t| t.name.as_str()),
+    );
     let partitions: Vec<(String, i32)> = req
         .topics
         .iter()

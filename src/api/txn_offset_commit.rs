@@ -6,8 +6,6 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use std::collections::HashMap;
-
 use kafka_protocol::ResponseError as E;
 
 use super::context::RequestContext;
@@ -28,14 +26,10 @@ pub fn handle(ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCom
     } else {
         None
     };
-    let topic_ok: HashMap<&str, bool> = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.name.as_str();
-            (name, ctx.authorize_topic(AclOperation::Read, name))
-        })
-        .collect();
+    let topic_ok = ctx.authorize_topics(
+        AclOperation::Read,
+        req.topics.iter().map(|t| t.name.as_str()),
+    );
     let offsets: Vec<(String, i32, CommittedOffset)> = req
         .topics
         .iter()

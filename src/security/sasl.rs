@@ -263,7 +263,7 @@ impl Exchange {
                     ));
                 }
                 match credentials.plain_password(user) {
-                    Some(want) if eq_constant_time(want.as_bytes(), password.as_bytes()) => {
+                    Some(want) if scram::constant_time_eq(want.as_bytes(), password.as_bytes()) => {
                         Ok(Outcome::Done {
                             user: user.to_string(),
                             response: Vec::new(),
@@ -454,10 +454,6 @@ fn bearer_token(message: &[u8]) -> Option<&str> {
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .filter(|t| !t.is_empty())
-}
-
-fn eq_constant_time(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -402,7 +402,8 @@ fn decode_saslname(v: &str) -> Result<String, ScramError> {
     Ok(out)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Byte equality whose time does not depend on where the inputs differ (secrets, proofs).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
