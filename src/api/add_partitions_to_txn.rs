@@ -42,18 +42,7 @@ fn results(
                     } else {
                         E::OperationNotAttempted
                     };
-                    AddPartitionsToTxnTopicResult::default()
-                        .with_name(t.name.clone())
-                        .with_results_by_partition(
-                            t.partitions
-                                .iter()
-                                .map(|p| {
-                                    AddPartitionsToTxnPartitionResult::default()
-                                        .with_partition_index(*p)
-                                        .with_partition_error_code(code.code())
-                                })
-                                .collect(),
-                        )
+                    topic_result(t, || code.code())
                 })
                 .collect();
         }
@@ -82,21 +71,27 @@ fn results(
     let mut codes = codes.into_iter();
     topics
         .iter()
-        .map(|t| {
-            AddPartitionsToTxnTopicResult::default()
-                .with_name(t.name.clone())
-                .with_results_by_partition(
-                    t.partitions
-                        .iter()
-                        .map(|p| {
-                            AddPartitionsToTxnPartitionResult::default()
-                                .with_partition_index(*p)
-                                .with_partition_error_code(codes.next().unwrap_or(0))
-                        })
-                        .collect(),
-                )
-        })
+        .map(|t| topic_result(t, || codes.next().unwrap_or(0)))
         .collect()
+}
+
+/// A topic's result: each of its partitions, in order, with the next error code.
+fn topic_result(
+    t: &AddPartitionsToTxnTopic,
+    mut code: impl FnMut() -> i16,
+) -> AddPartitionsToTxnTopicResult {
+    AddPartitionsToTxnTopicResult::default()
+        .with_name(t.name.clone())
+        .with_results_by_partition(
+            t.partitions
+                .iter()
+                .map(|p| {
+                    AddPartitionsToTxnPartitionResult::default()
+                        .with_partition_index(*p)
+                        .with_partition_error_code(code())
+                })
+                .collect(),
+        )
 }
 
 pub fn handle(ctx: &RequestContext, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
