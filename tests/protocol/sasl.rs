@@ -36,6 +36,13 @@ async fn authenticate(c: &mut Client, version: i16, token: &[u8]) -> SaslAuthent
     .await
 }
 
+/// Log in as alice with PLAIN (handshake v1, SaslAuthenticate v2).
+async fn login_alice(c: &mut Client) {
+    assert_eq!(handshake(c, 1, "PLAIN").await.error_code, 0);
+    let a = authenticate(c, 2, b"\0alice\0alice-secret").await;
+    assert_eq!(a.error_code, 0);
+}
+
 /// A Metadata v12 request frame, for requests that get no answer.
 fn metadata_frame() -> bytes::BytesMut {
     use kafka_protocol::protocol::Encodable;
@@ -112,13 +119,7 @@ async fn a_wrong_password_is_answered_then_closed() {
     }
     // Another client is unaffected.
     let mut c = Client::connect(b.addr).await;
-    handshake(&mut c, 1, "PLAIN").await;
-    assert_eq!(
-        authenticate(&mut c, 2, b"\0alice\0alice-secret")
-            .await
-            .error_code,
-        0
-    );
+    login_alice(&mut c).await;
 }
 
 #[tokio::test]
@@ -211,13 +212,7 @@ async fn a_client_stopping_half_way_harms_nobody() {
     // Others log in and work meanwhile.
     for _ in 0..3 {
         let mut c = Client::connect(b.addr).await;
-        handshake(&mut c, 1, "PLAIN").await;
-        assert_eq!(
-            authenticate(&mut c, 2, b"\0alice\0alice-secret")
-                .await
-                .error_code,
-            0
-        );
+        login_alice(&mut c).await;
         metadata_works(&mut c).await;
     }
     // The stalled one can still finish.
