@@ -9,7 +9,7 @@ Every fixture or helper used by more than one test file is defined here, once
 (`start_broker`, `broker`, `gbroker`), clusters of several nodes (`start_cluster`,
 `cluster`, `Cluster`, `node_metadata`, `CLUSTER_OVERRIDES`), group settings (`GROUP_OVERRIDES`,
 `KIP848_OVERRIDES`, `require_kip848`), client helpers (`create_topics`,
-`produce`, `consume_assigned`, `produce_per_partition`, `KCAT`, `needs_kcat`)
+`produce`, `produce_error`, `consume_assigned`, `produce_per_partition`, `KCAT`, `needs_kcat`)
 and the programs in java/ (`run_java`, `JavaProc`).
 """
 import os
@@ -478,6 +478,16 @@ def produce(bootstrap, topic, values, keys=None, **conf):
     remaining = p.flush(30)
     assert remaining == 0, f"{remaining} messages not delivered"
     return reports
+
+
+def produce_error(bootstrap, topic, conf):
+    """confluent-kafka: produce one record; the delivery error's code, or None if it was stored
+    (a denied write gets TOPIC_AUTHORIZATION_FAILED)."""
+    errs = []
+    p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 10000, **conf})
+    p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
+    p.flush(15)
+    return errs[0].code() if errs and errs[0] is not None else None
 
 
 def consume_assigned(bootstrap, topic, n, partition=0, start=OFFSET_BEGINNING, timeout=20, **conf):

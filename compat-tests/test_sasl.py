@@ -16,7 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.sasl.oauth import AbstractTokenProvider
 
 from certs import make_pki
-from conftest import KCAT, Broker, _fail_on_panics, free_port, needs_kcat, wait_until
+from conftest import (KCAT, Broker, _fail_on_panics, free_port, needs_kcat, produce_error,
+                      wait_until)
 
 PROTOCOLS = ["SASL_PLAINTEXT", "SASL_SSL"]
 
@@ -96,6 +97,18 @@ def kcat_sasl(pki, protocol, mechanism, user, password):
             for arg in ("-X", f"{k}={v}")]
 
 
+def first_authentication_error(bootstrap, conf):
+    """A librdkafka producer's first _AUTHENTICATION error (its error_cb runs from poll())."""
+    errors = []
+    p = Producer({"bootstrap.servers": bootstrap, **conf, "error_cb": errors.append})
+
+    def found():
+        p.poll(0.1)
+        return next((e for e in errors if e.code() == KafkaError._AUTHENTICATION), None)
+
+    return wait_until(found, 20, what="an authentication error")
+
+
 def confluent_round_trip(bootstrap, topic, settings, n=10):
     """Create, produce n, consume them in a group and commit; returns [(offset, value)]."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **settings})
@@ -133,19 +146,11 @@ def test_confluent_plain_produce_consume_group(sasl_broker, pki, protocol):
 
 def test_confluent_wrong_password_is_refused_and_others_carry_on(sasl_broker):
     b = sasl_broker({"connection.failed.authentication.delay.ms": "0"})
-    errors = []
-    p = Producer({"bootstrap.servers": b.sasl, **librdkafka_plain(password="wrong"),
-                  "error_cb": errors.append})
-    # error_cb runs from poll().
-    wait_until(lambda: p.poll(0.1) is not None and False
-               or any(e.code() == KafkaError._AUTHENTICATION for e in errors), 20,
-               what="an authentication error")
-    msg = [e.str() for e in errors if e.code() == KafkaError._AUTHENTICATION][0]
+    msg = first_authentication_error(b.sasl, librdkafka_plain(password="wrong")).str()
     assert "Authentication failed: Invalid username or password" in msg, msg
     # A good client on the same listener is not affected.
     got = confluent_round_trip(b.sasl, "sasl-after-bad", librdkafka_plain("admin", "admin-secret"), n=3)
     assert got == [(0, "v0"), (1, "v1"), (2, "v2")]
-    del p
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -375,18 +380,12 @@ def test_scram_credentials_survive_a_restart_and_other_mechanisms_do_not_log_in(
             "sasl.username": "ron", "sasl.password": "ron-pw"}
     assert confluent_round_trip(b.sasl, "scram-restart", conf, n=2) == [(0, "v0"), (1, "v1")]
     # Only a SHA-512 credential exists: SHA-256 fails.
-    errors = []
-    p = Producer({"bootstrap.servers": b.sasl, **conf, "sasl.mechanisms": "SCRAM-SHA-256",
-                  "error_cb": errors.append})
-    wait_until(lambda: p.poll(0.1) is not None and False
-               or any(e.code() == KafkaError._AUTHENTICATION for e in errors), 20,
-               what="an authentication error")
+    first_authentication_error(b.sasl, {**conf, "sasl.mechanisms": "SCRAM-SHA-256"})
 
 
-def test_sasl_in_a_cluster(start_cluster):
-    """Three nodes with a SASL_PLAINTEXT listener each: clients bootstrapped there are told
-    every broker's SASL address, and produce (RF=3, acks=all), consume and commit as alice."""
-    from confluent_kafka.admin import AdminClient as Admin
+def sasl_cluster(start_cluster, **keys):
+    """A started 3-node cluster with a SASL_PLAINTEXT listener on every node (PLAIN users of
+    PLAIN_JAAS unless keys say otherwise); returns it and the SASL bootstrap, {node id: port}."""
     cluster = start_cluster(start=False)
     sasl_ports = {}
     for node in cluster.nodes:
@@ -395,9 +394,17 @@ def test_sasl_in_a_cluster(start_cluster):
             "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port},"
                          f"SASL_PLAINTEXT://127.0.0.1:{sasl_ports[node.node_id]}",
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+            **keys,
         })
     cluster.start()
-    bootstrap = ",".join(f"127.0.0.1:{p}" for p in sasl_ports.values())
+    return cluster, ",".join(f"127.0.0.1:{p}" for p in sasl_ports.values()), sasl_ports
+
+
+def test_sasl_in_a_cluster(start_cluster):
+    """Three nodes with a SASL_PLAINTEXT listener each: clients bootstrapped there are told
+    every broker's SASL address, and produce (RF=3, acks=all), consume and commit as alice."""
+    from confluent_kafka.admin import AdminClient as Admin
+    cluster, bootstrap, sasl_ports = sasl_cluster(start_cluster)
     conf = librdkafka_plain()
     md = Admin({"bootstrap.servers": bootstrap, **conf}).list_topics(timeout=20)
     assert {b.id: b.port for b in md.brokers.values()} == sasl_ports
@@ -523,15 +530,11 @@ def test_sasl_users_are_the_principals_acls_name(sasl_broker, run_java):
     sam_conf = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-256",
                 "sasl.username": "sam", "sasl.password": "sam-pw"}
 
-    def produce_error(conf, topic):
-        errs = []
-        p = Producer({"bootstrap.servers": b.sasl, "message.timeout.ms": 10000, **conf})
-        p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
-        p.flush(15)
-        return errs[0].code() if errs and errs[0] is not None else None
+    def write_error(conf, topic):
+        return produce_error(b.sasl, topic, conf)
 
-    assert produce_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    assert produce_error(sam_conf, "team-a.events") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert write_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert write_error(sam_conf, "team-a.events") == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
     bindings = [
         AclBinding(ResourceType.TOPIC, "secured", ResourcePatternType.LITERAL, "User:alice", "*",
@@ -541,17 +544,17 @@ def test_sasl_users_are_the_principals_acls_name(sasl_broker, run_java):
     ]
     for f in admin.create_acls(bindings).values():
         f.result(30)
-    assert produce_error(librdkafka_plain(), "secured") is None
-    assert produce_error(sam_conf, "team-a.events") is None
+    assert write_error(librdkafka_plain(), "secured") is None
+    assert write_error(sam_conf, "team-a.events") is None
     # alice's ACL is hers alone: sam still may not write "secured".
-    assert produce_error(sam_conf, "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert write_error(sam_conf, "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
     flt = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, "User:alice", None,
                            AclOperation.ANY, AclPermissionType.ANY)
     deleted = admin.delete_acls([flt])[flt].result(30)
     assert [(d.name, d.principal) for d in deleted] == [("secured", "User:alice")]
-    assert produce_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    assert produce_error(sam_conf, "team-a.events") is None
+    assert write_error(librdkafka_plain(), "secured") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert write_error(sam_conf, "team-a.events") is None
 
 
 def test_brokers_log_in_to_each_other_over_sasl(start_cluster):
@@ -563,21 +566,13 @@ def test_brokers_log_in_to_each_other_over_sasl(start_cluster):
     jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
             'username="broker" password="broker-pw" user_broker="broker-pw" '
             'user_admin="admin-secret" user_alice="alice-secret";')
-    cluster = start_cluster(start=False)
-    sasl_ports = {}
-    for node in cluster.nodes:
-        sasl_ports[node.node_id] = free_port()
-        node.overrides.update({
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port},"
-                         f"SASL_PLAINTEXT://127.0.0.1:{sasl_ports[node.node_id]}",
-            "inter.broker.listener.name": "SASL_PLAINTEXT",
-            "sasl.mechanism.inter.broker.protocol": "PLAIN",
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
-            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-            "super.users": "User:broker;User:admin",
-        })
-    cluster.start()
-    bootstrap = ",".join(f"127.0.0.1:{p}" for p in sasl_ports.values())
+    cluster, bootstrap, _ = sasl_cluster(start_cluster, **{
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:broker;User:admin",
+    })
     admin = Admin({"bootstrap.servers": bootstrap, **librdkafka_plain("admin", "admin-secret")})
     admin.create_topics([NewTopic("isr3", 1, 3, config={"min.insync.replicas": "3"})])["isr3"].result(30)
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all",
@@ -618,15 +613,9 @@ def test_the_security_quick_start(tmp_path, pki):
             f.result(30)
         conf = librdkafka_sasl(pki, "SASL_SSL", "SCRAM-SHA-512", "alice", "alice-secret")
 
-        def produce_error(topic):
-            errs = []
-            p = Producer({"bootstrap.servers": f"127.0.0.1:{ssl_port}", "message.timeout.ms": 10000, **conf})
-            p.produce(topic, b"x", on_delivery=lambda e, m: errs.append(e))
-            p.flush(15)
-            return errs[0].code() if errs and errs[0] is not None else None
-
-        assert produce_error("orders-eu") is None
-        assert produce_error("payments") == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        app = f"127.0.0.1:{ssl_port}"
+        assert produce_error(app, "orders-eu", conf) is None
+        assert produce_error(app, "payments", conf) == KafkaError.TOPIC_AUTHORIZATION_FAILED
     finally:
         b.stop()
         _fail_on_panics([b])
