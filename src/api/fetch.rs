@@ -213,7 +213,8 @@ fn down_convert_partition(
                     && h.base_offset <= a.last_offset
             })
     };
-    Ok(down_convert(&data, magic, offset, max_bytes, &skip)?.messages)
+    let inflate_limit = partition.inflate_limit();
+    Ok(down_convert(&data, magic, offset, max_bytes, inflate_limit, &skip)?.messages)
 }
 
 /// One pass over every requested partition. Returns the response, the bytes

@@ -596,7 +596,7 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "socket.request.max.bytes",
         T::Int,
         Some("104857600"),
-        "Largest request frame; larger frames close the connection.",
+        "Largest request frame; larger frames close the connection. Also the most one compressed batch is ever inflated to (docs/architecture.md, Decompression).",
     ),
     key(
         "compression.type",

@@ -79,11 +79,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::LogError;
+use super::batch::BatchHeader;
 use super::control::{Marker, batch_marker};
 use super::files::{CLEANED, SEGMENT_SUFFIXES, SWAP, remove_if_exists, segment_path, sync_dir};
 use super::index::{OffsetIndex, TimeIndex};
 use super::partition_log::PartitionLog;
-use super::records::{BatchReader, READ_CHUNK, decode_batch, encode_batch};
+use super::records::{BatchReader, DecodedBatch, READ_CHUNK, decode_batch, encode_batch};
 use super::segment::{FileSlice, LogSegment, compute_inactive_indexes};
 
 /// One segment of a [`CompactionPlan`]: a snapshot of its data.
@@ -101,6 +102,8 @@ pub struct PlannedSegment {
 pub struct CompactionPlan {
     dir: PathBuf,
     index_interval_bytes: u32,
+    /// [`super::LogConfig::max_inflated_batch_bytes`] at plan time.
+    inflate_limit: usize,
     /// Segments to clean, oldest first (a prefix of the log's closed segments).
     clean: Vec<PlannedSegment>,
     /// Every later segment up to the log end at plan time (read only, for newer keys).
@@ -128,6 +131,10 @@ pub struct CompactionStats {
     pub bytes_before: u64,
     /// Size of the planned segments once cleaned.
     pub bytes_after: u64,
+    /// Batches whose records could not be opened (they inflate past the limit, or hold data
+    /// their codec cannot read although their CRC is right): kept as they are, and their keys
+    /// supersede nothing.
+    pub batches_unreadable: u64,
 }
 
 /// One planned segment after [`CompactionPlan::build`].
@@ -246,6 +253,18 @@ impl CompactionPlan {
         )
     }
 
+    /// The records of a data batch, or None (logged) when they cannot be opened: a batch the
+    /// cleaner cannot read is kept as it is rather than stopping compaction of the partition.
+    fn open_batch(&self, h: &BatchHeader, data: &[u8]) -> Option<DecodedBatch> {
+        match decode_batch(h, data, self.inflate_limit) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), offset = h.base_offset, "compaction keeps a batch it cannot read: {e}");
+                None
+            }
+        }
+    }
+
     /// First pass: newest offset per key, aborted transactions, last batch per producer.
     fn build_key_map(&self) -> Result<KeyMap, LogError> {
         let mut map = KeyMap::default();
@@ -274,7 +293,12 @@ impl CompactionPlan {
                     }
                     continue;
                 }
-                let batch = decode_batch(&h, &data)?;
+                let Some(batch) = self.open_batch(&h, &data) else {
+                    if h.is_transactional() && pid >= 0 {
+                        open.entry(pid).or_default().batches.push(h.base_offset);
+                    }
+                    continue;
+                };
                 if h.is_transactional() && pid >= 0 {
                     let txn = open.entry(pid).or_default();
                     txn.batches.push(h.base_offset);
@@ -346,8 +370,7 @@ impl CompactionPlan {
                 let out_bytes: Option<Vec<u8>> = if h.is_control() {
                     stats.records_read += h.records_count.max(0) as u64;
                     None // unchanged
-                } else {
-                    let batch = decode_batch(&h, &data)?;
+                } else if let Some(batch) = self.open_batch(&h, &data) {
                     stats.records_read += batch.records.len() as u64;
                     let aborted = h.is_transactional() && map.aborted.contains(&h.base_offset);
                     let mut kept = Vec::with_capacity(batch.records.len());
@@ -388,6 +411,10 @@ impl CompactionPlan {
                         stats.batches_removed += 1;
                         Some(Vec::new())
                     }
+                } else {
+                    stats.batches_unreadable += 1;
+                    stats.records_read += h.records_count.max(0) as u64;
+                    None // kept as it is
                 };
                 match (out_bytes, writer.as_mut()) {
                     (None, None) => copied_prefix += data.len() as u64,
@@ -488,6 +515,7 @@ impl PartitionLog {
         Some(CompactionPlan {
             dir: self.dir.clone(),
             index_interval_bytes: self.config.index_interval_bytes,
+            inflate_limit: self.config.max_inflated_batch_bytes,
             clean: self.segments[..cleanable].iter().map(snap).collect(),
             rest: self.segments[cleanable..].iter().map(snap).collect(),
             end_offset: self.log_end_offset(),
@@ -1027,6 +1055,41 @@ mod tests {
         no_leftovers(dir.path());
         // the log itself is untouched by the failed build
         assert_eq!(log.segments_info().len(), 3);
+    }
+
+    #[test]
+    fn a_batch_that_inflates_past_the_limit_is_kept_and_the_rest_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            max_inflated_batch_bytes: 64 * 1024,
+            ..LogConfig::default()
+        };
+        let mut log = PartitionLog::open(dir.path(), config, 0).unwrap();
+        let zeros = "\0".repeat(1 << 20); // 1 MiB of zeros: a few KiB of gzip
+        put(&mut log, &[(Some("k1"), Some("a0"), 100)]);
+        let bomb = keyed_batch(&[(Some("k1"), Some(&zeros), 101)], Compression::Gzip);
+        assert!(bomb.len() < 8 * 1024, "{}", bomb.len());
+        append_payload(&mut log, &bomb, 0);
+        put(&mut log, &[(Some("k2"), Some("b0"), 102)]);
+        log.roll().unwrap();
+        put(&mut log, &[(Some("k2"), Some("b1"), 103)]);
+        let plan = log.plan_compaction(0, 1000).unwrap();
+        let cleaned = plan.build(0, 1000, plan.dir()).unwrap();
+        let stats = cleaned.stats().clone();
+        assert_eq!(stats.batches_unreadable, 1);
+        assert_eq!(stats.records_removed, 1, "k2@2 superseded by k2@3");
+        log.install_compaction(cleaned).unwrap();
+        let left: Vec<_> = all(&log).into_iter().map(|r| (r.0, r.1)).collect();
+        // k1@0 stays: the unreadable batch's key supersedes nothing; the bomb stays as it was.
+        assert_eq!(
+            left,
+            vec![
+                (0, Some("k1".into())),
+                (1, Some("k1".into())),
+                (3, Some("k2".into()))
+            ]
+        );
+        no_leftovers(dir.path());
     }
 
     #[test]

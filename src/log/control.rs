@@ -11,6 +11,9 @@ use kafka_protocol::records::{
 use super::batch::BatchHeader;
 use super::records::decode_batch;
 
+/// The most a control batch may inflate to when its marker is read.
+const MARKER_INFLATE_LIMIT: usize = 64 * 1024;
+
 /// Control record type of an ABORT marker (the key's second i16).
 pub const ABORT: i16 = 0;
 /// Control record type of a COMMIT marker.
@@ -93,7 +96,8 @@ pub fn batch_marker(h: &BatchHeader, data: &[u8]) -> Option<Marker> {
     if !h.is_control() {
         return None;
     }
-    let batch = decode_batch(h, data).ok()?;
+    // A marker is one small record: a control batch that claims more is not one.
+    let batch = decode_batch(h, data, MARKER_INFLATE_LIMIT).ok()?;
     marker_type(batch.key(batch.records.first()?)?)
 }
 

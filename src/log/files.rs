@@ -9,7 +9,33 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A byte range of a segment file holding whole batches: what a fetch sends.
+/// Holding the `Arc<File>` keeps the data readable after the partition lock is
+/// released, even if the segment is deleted meanwhile.
+#[derive(Clone, Debug)]
+pub struct FileSlice {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: u64,
+}
+
+impl FileSlice {
+    /// Copy the range into `buf` (exactly `len` bytes).
+    pub fn read_into(&self, buf: &mut [u8], offset_in_slice: u64) -> io::Result<()> {
+        self.file
+            .read_exact_at(buf, self.position + offset_in_slice)
+    }
+
+    pub fn read(&self) -> io::Result<Vec<u8>> {
+        let mut v = vec![0u8; self.len as usize];
+        self.read_into(&mut v, 0)?;
+        Ok(v)
+    }
+}
 
 /// Suffix of a compacted segment's files while they are being built.
 pub const CLEANED: &str = ".cleaned";

@@ -21,12 +21,11 @@
 //! **Must never:** allocate more than the caller's inflation limit for a compressed wrapper (a
 //! zip bomb is refused, not expanded), know the wire protocol, or keep anything but v2 in the log.
 
-use std::io::Read;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::LogError;
 use super::batch::{BatchHeader, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2};
+use super::compression::{self, InflateError};
 use super::records::{NewRecord, decode_batch, encode_new_batch};
 
 /// crc + magic + attributes + key length + value length.
@@ -153,79 +152,22 @@ fn read_message(m: &Bytes, at: usize) -> Result<Message, LogError> {
 
 /// Decompress a wrapper's value, refusing to produce more than `limit` bytes.
 fn inflate(codec: i8, magic: i8, data: &[u8], limit: usize) -> Result<Vec<u8>, LogError> {
-    let too_big = || invalid(format!("compressed message inflates past {limit} bytes"));
-    let read_bounded = |r: &mut dyn Read| -> Result<Vec<u8>, LogError> {
-        let mut out = Vec::new();
-        r.take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| corrupt(format!("cannot decompress: {e}")))?;
-        if out.len() > limit {
-            return Err(too_big());
-        }
-        Ok(out)
+    let fixed;
+    let data = if codec == 3 && magic == 0 {
+        fixed = repair_lz4_header_checksum(data)?;
+        &fixed[..]
+    } else {
+        data
     };
     match codec {
-        1 => read_bounded(&mut flate2::read::GzDecoder::new(data)),
-        2 => snappy_inflate(data, limit).map_err(|e| match e {
-            SnappyError::TooBig => too_big(),
-            SnappyError::Corrupt(why) => corrupt(format!("cannot decompress snappy: {why}")),
+        1..=3 => compression::inflate(codec as u8, data, limit).map_err(|e| match e {
+            InflateError::TooBig { .. } => {
+                invalid(format!("compressed message inflates past {limit} bytes"))
+            }
+            InflateError::Corrupt(why) => corrupt(format!("cannot decompress {why}")),
         }),
-        3 => {
-            let fixed;
-            let frame = if magic == 0 {
-                fixed = repair_lz4_header_checksum(data)?;
-                &fixed[..]
-            } else {
-                data
-            };
-            let mut d = lz4::Decoder::new(frame)
-                .map_err(|e| corrupt(format!("cannot decompress lz4: {e}")))?;
-            read_bounded(&mut d)
-        }
         other => Err(invalid(format!("unknown compression codec {other}"))),
     }
-}
-
-enum SnappyError {
-    TooBig,
-    Corrupt(String),
-}
-
-/// The Java client's snappy (xerial framing: a 16-byte header, then length-prefixed raw snappy
-/// blocks), or one raw snappy block.
-fn snappy_inflate(data: &[u8], limit: usize) -> Result<Vec<u8>, SnappyError> {
-    const XERIAL: &[u8; 8] = b"\x82SNAPPY\x00";
-    let mut out = Vec::new();
-    let block = |b: &[u8], out: &mut Vec<u8>| -> Result<(), SnappyError> {
-        let n = snap::raw::decompress_len(b).map_err(|e| SnappyError::Corrupt(e.to_string()))?;
-        if out.len() + n > limit {
-            return Err(SnappyError::TooBig);
-        }
-        let start = out.len();
-        out.resize(start + n, 0);
-        snap::raw::Decoder::new()
-            .decompress(b, &mut out[start..])
-            .map_err(|e| SnappyError::Corrupt(e.to_string()))?;
-        Ok(())
-    };
-    if data.len() >= 16 && data[..8] == XERIAL[..] {
-        let mut p = 16;
-        while p < data.len() {
-            if data.len() - p < 4 {
-                return Err(SnappyError::Corrupt("truncated block length".into()));
-            }
-            let n = u32::from_be_bytes(data[p..p + 4].try_into().expect("4 bytes")) as usize;
-            p += 4;
-            if n > data.len() - p {
-                return Err(SnappyError::Corrupt("truncated block".into()));
-            }
-            block(&data[p..p + n], &mut out)?;
-            p += n;
-        }
-    } else {
-        block(data, &mut out)?;
-    }
-    Ok(out)
 }
 
 /// Magic-0 LZ4 (KAFKA-1493): the frame header checksum was computed over the frame magic number
@@ -375,12 +317,14 @@ pub struct DownConverted {
 /// `skip` names (aborted transactions) are left out, headers and producer metadata dropped.
 /// Messages below `from_offset` are left out (a batch read from its start can begin before the
 /// offset asked for). Stops before a message that would take the set past `max_bytes`, unless
-/// it is the first (an old consumer must always make progress).
+/// it is the first (an old consumer must always make progress). A compressed batch is inflated
+/// to at most `inflate_limit` bytes.
 pub fn down_convert(
     batches: &[u8],
     magic: i8,
     from_offset: i64,
     max_bytes: usize,
+    inflate_limit: usize,
     skip: &dyn Fn(&BatchHeader) -> bool,
 ) -> Result<DownConverted, LogError> {
     let mut out = DownConverted::default();
@@ -400,7 +344,7 @@ pub fn down_convert(
         if h.is_control() || skip(&h) || h.last_offset() < from_offset {
             continue;
         }
-        let decoded = decode_batch(&h, data)?;
+        let decoded = decode_batch(&h, data, inflate_limit)?;
         for r in &decoded.records {
             if r.offset < from_offset {
                 continue;

@@ -10,9 +10,10 @@
 //! | [`index`] | the sparse `.index` (offset → position) and `.timeindex` (timestamp → offset) |
 //! | [`batch`] | v2 batch headers: validation (size, magic, CRC-32C), offset rewrite, LogAppendTime stamping |
 //! | [`records`] | the record codec, for the few places that look inside batches |
+//! | [`compression`] | decompression bounded by a limit (a small batch may claim to inflate to gigabytes) |
 //! | [`control`] | control batches: the COMMIT / ABORT transaction markers |
 //! | [`legacy`] | message formats v0/v1: up-conversion on produce, down-conversion on fetch |
-//! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`) and fsync helpers |
+//! | [`files`] | file naming (`<20-digit base offset>.log`, `.cleaned`, `.swap`), fsync helpers, [`FileSlice`] (a byte range of a segment file) |
 //! | [`checkpoint`] | `log-start-offset`, the persisted log start; Kafka's offset checkpoint file format, for the layers above (`replication-offset-checkpoint`) |
 //! | [`epoch_cache`] | `leader-epoch-checkpoint`: which leader epoch started at which offset (OffsetForLeaderEpoch, a follower's truncation) |
 //! | [`recovery`] | completing or discarding an interrupted compaction at open |
@@ -41,6 +42,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod cleaner;
+pub mod compression;
 pub mod control;
 pub mod epoch_cache;
 pub mod files;
@@ -118,6 +120,11 @@ pub struct LogConfig {
     /// `cleanup.policy` includes compact: clients' records must carry keys (checked by the
     /// writer with [`records::all_records_keyed`], as Kafka's LogValidator does).
     pub compact: bool,
+    /// The most bytes one compressed batch's records may inflate to where fjord opens a batch
+    /// (the broker's `socket.request.max.bytes`, at least `max_message_bytes`): past it the
+    /// keyed-record check refuses the batch, ListOffsets by timestamp answers from the batch
+    /// header, and the cleaner keeps the batch as it is ([`compression`]).
+    pub max_inflated_batch_bytes: usize,
 }
 
 impl Default for LogConfig {
@@ -130,6 +137,7 @@ impl Default for LogConfig {
             flush_interval_messages: i64::MAX as u64,
             log_append_time: false,
             compact: false,
+            max_inflated_batch_bytes: 104_857_600,
         }
     }
 }

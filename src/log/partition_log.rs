@@ -687,7 +687,11 @@ impl PartitionLog {
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
         for seg in &self.segments {
             if seg.max_timestamp() >= ts
-                && let Some(found) = seg.offset_for_timestamp(ts, self.log_start_offset)?
+                && let Some(found) = seg.offset_for_timestamp(
+                    ts,
+                    self.log_start_offset,
+                    self.config.max_inflated_batch_bytes,
+                )?
             {
                 return Ok(Some(found));
             }
@@ -707,7 +711,7 @@ impl PartitionLog {
             }
         }
         match best {
-            Some(seg) => seg.max_timestamp_record(),
+            Some(seg) => seg.max_timestamp_record(self.config.max_inflated_batch_bytes),
             None => Ok(None),
         }
     }

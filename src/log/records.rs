@@ -3,7 +3,7 @@
 //! layout (varints, key and value positions), and decompression / recompression with the batch's
 //! own codec. The produce and fetch paths never use it: they move whole batches.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression as codec;
 
 use super::LogError;
@@ -11,7 +11,8 @@ use super::batch::{
     ATTRIBUTES_AT, BatchHeader, CRC_AT, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, MIN_BATCH_LENGTH,
     compute_crc,
 };
-use super::segment::FileSlice;
+use super::compression::{InflateError, inflate};
+use super::files::FileSlice;
 
 const COMPRESSION_MASK: i16 = 0x07;
 
@@ -127,22 +128,7 @@ fn read_varint(b: &[u8], pos: &mut usize) -> Option<i32> {
     read_varlong(b, pos).and_then(|v| i32::try_from(v).ok())
 }
 
-fn decompress(codec_id: u8, data: Bytes) -> Result<Bytes, String> {
-    fn run<D: codec::Decompressor<Bytes>>(mut data: Bytes) -> Result<Bytes, String> {
-        D::decompress(&mut data, |b| Ok(b.copy_to_bytes(b.remaining())))
-            .map_err(|e| format!("cannot decompress: {e:#}"))
-    }
-    match codec_id {
-        0 => Ok(data),
-        1 => run::<codec::Gzip>(data),
-        2 => run::<codec::Snappy>(data),
-        3 => run::<codec::Lz4>(data),
-        4 => run::<codec::Zstd>(data),
-        n => Err(format!("unknown compression codec {n}")),
-    }
-}
-
-fn compress(codec_id: u8, raw: &[u8]) -> Result<Vec<u8>, String> {
+pub(super) fn compress(codec_id: u8, raw: &[u8]) -> Result<Vec<u8>, String> {
     fn run<C: codec::Compressor<BytesMut>>(raw: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = BytesMut::new();
         C::compress(&mut out, |b| {
@@ -162,16 +148,25 @@ fn compress(codec_id: u8, raw: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Decode the records of a (CRC-checked) batch down to what compaction needs.
-pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch, LogError> {
+/// Decode the records of a (CRC-checked) batch down to what compaction needs, inflating them
+/// to at most `inflate_limit` bytes: past it the batch is [`LogError::InvalidRecord`], a batch
+/// whose records cannot be read [`LogError::CorruptMessage`]. Never does I/O.
+pub(super) fn decode_batch(
+    h: &BatchHeader,
+    data: &[u8],
+    inflate_limit: usize,
+) -> Result<DecodedBatch, LogError> {
     let bad = |what: String| {
         LogError::CorruptMessage(format!("batch at offset {}: {what}", h.base_offset))
     };
-    let body = decompress(
-        h.compression(),
-        Bytes::copy_from_slice(&data[HEADER_SIZE..]),
-    )
-    .map_err(bad)?;
+    let body = Bytes::from(
+        inflate(h.compression(), &data[HEADER_SIZE..], inflate_limit).map_err(|e| match e {
+            InflateError::TooBig { .. } => {
+                LogError::InvalidRecord(format!("batch at offset {}: {e}", h.base_offset))
+            }
+            InflateError::Corrupt(_) => bad(e.to_string()),
+        })?,
+    );
     let b = &body[..];
     let count = usize::try_from(h.records_count).map_err(|_| bad("negative count".into()))?;
     let mut records = Vec::with_capacity(count.min(b.len() / 7 + 1));
@@ -235,15 +230,15 @@ pub(super) fn decode_batch(h: &BatchHeader, data: &[u8]) -> Result<DecodedBatch,
 
 /// Whether every record of the (validated) batch `data` has a key. Compacted topics refuse
 /// keyless records; this is the one check on the produce path that decodes records, and only
-/// compacted topics pay for it.
-pub fn all_records_keyed(data: &[u8]) -> Result<bool, LogError> {
+/// compacted topics pay for it. `inflate_limit`: as for [`decode_batch`].
+pub fn all_records_keyed(data: &[u8], inflate_limit: usize) -> Result<bool, LogError> {
     let h = BatchHeader::parse(data)
         .ok_or_else(|| LogError::CorruptMessage("short batch header".into()))?;
     let end = usize::try_from(h.size())
         .ok()
         .filter(|&e| e <= data.len())
         .ok_or_else(|| LogError::CorruptMessage("batch past the end of the data".into()))?;
-    let batch = decode_batch(&h, &data[..end])?;
+    let batch = decode_batch(&h, &data[..end], inflate_limit)?;
     Ok(batch.records.iter().all(|r| r.key.is_some()))
 }
 

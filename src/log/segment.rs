@@ -19,40 +19,15 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
-
 use super::LogError;
 use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
+pub use super::files::FileSlice;
 use super::files::segment_file_name;
 use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
 };
-
-/// A byte range of a segment file holding whole batches: what a fetch sends.
-/// Holding the `Arc<File>` keeps the data readable after the partition lock is
-/// released, even if the segment is deleted meanwhile.
-#[derive(Clone, Debug)]
-pub struct FileSlice {
-    pub file: Arc<File>,
-    pub position: u64,
-    pub len: u64,
-}
-
-impl FileSlice {
-    /// Copy the range into `buf` (exactly `len` bytes).
-    pub fn read_into(&self, buf: &mut [u8], offset_in_slice: u64) -> io::Result<()> {
-        self.file
-            .read_exact_at(buf, self.position + offset_in_slice)
-    }
-
-    pub fn read(&self) -> io::Result<Vec<u8>> {
-        let mut v = vec![0u8; self.len as usize];
-        self.read_into(&mut v, 0)?;
-        Ok(v)
-    }
-}
+use super::records;
 
 /// Largest file position / relative offset an index entry can hold.
 const MAX_INDEXABLE: u64 = i32::MAX as u64;
@@ -868,26 +843,37 @@ impl LogSegment {
         Ok((data, more))
     }
 
-    /// Read the whole batch at `pos` and decode its records.
+    /// Read the whole batch at `pos` and decode its records (offset, timestamp), inflating
+    /// them to at most `inflate_limit` bytes; None (logged) for a batch whose records cannot be
+    /// opened, which the callers answer from the batch header instead.
     fn decode_batch_at(
         &self,
         pos: u64,
         h: &BatchHeader,
-    ) -> Result<Vec<kafka_protocol::records::Record>, LogError> {
+        inflate_limit: usize,
+    ) -> Result<Option<Vec<(i64, i64)>>, LogError> {
         let mut data = vec![0u8; h.size() as usize];
         self.log.read_exact_at(&mut data, pos)?;
-        let mut bytes = Bytes::from(data);
-        RecordBatchDecoder::decode(&mut bytes)
-            .map(|set| set.records)
-            .map_err(|e| self.corrupt(pos, &format!("cannot decode batch: {e:#}")))
+        match records::decode_batch(h, &data, inflate_limit) {
+            Ok(b) => Ok(Some(
+                b.records.iter().map(|r| (r.offset, r.timestamp)).collect(),
+            )),
+            Err(e) => {
+                tracing::warn!(segment = %self.log_path.display(), offset = h.base_offset, "answering from the batch header: {e}");
+                Ok(None)
+            }
+        }
     }
 
     /// Earliest record with timestamp >= `ts` and offset >= `min_offset` in this segment:
     /// `(offset, timestamp)`.
+    /// A batch whose records cannot be opened (see [`Self::decode_batch_at`]) answers with its
+    /// first offset and its max timestamp.
     pub fn offset_for_timestamp(
         &self,
         ts: i64,
         min_offset: i64,
+        inflate_limit: usize,
     ) -> Result<Option<(i64, i64)>, LogError> {
         if self.state.max_timestamp < ts {
             return Ok(None);
@@ -901,15 +887,13 @@ impl LogSegment {
             if h.last_offset() < min_offset || h.max_timestamp < ts {
                 return Ok(true);
             }
-            let log_append = h.is_log_append_time();
-            for rec in self.decode_batch_at(pos, h)? {
-                let rts = if log_append {
-                    h.max_timestamp
-                } else {
-                    rec.timestamp
-                };
-                if rts >= ts && rec.offset >= min_offset {
-                    found = Some((rec.offset, rts));
+            let Some(records) = self.decode_batch_at(pos, h, inflate_limit)? else {
+                found = Some((h.base_offset.max(min_offset), h.max_timestamp));
+                return Ok(false);
+            };
+            for (offset, rts) in records {
+                if rts >= ts && offset >= min_offset {
+                    found = Some((offset, rts));
                     return Ok(false);
                 }
             }
@@ -919,7 +903,10 @@ impl LogSegment {
     }
 
     /// Offset and timestamp of the first record carrying this segment's max timestamp.
-    pub fn max_timestamp_record(&self) -> Result<Option<(i64, i64)>, LogError> {
+    pub fn max_timestamp_record(
+        &self,
+        inflate_limit: usize,
+    ) -> Result<Option<(i64, i64)>, LogError> {
         let target = self.state.max_timestamp;
         if target < 0 {
             return Ok(None);
@@ -936,9 +923,11 @@ impl LogSegment {
                 found = Some((h.base_offset, target));
                 return Ok(false);
             }
-            let recs = self.decode_batch_at(pos, h)?;
-            let first = recs.iter().find(|r| r.timestamp == target);
-            found = Some(first.map_or((h.last_offset(), target), |r| (r.offset, target)));
+            let recs = self
+                .decode_batch_at(pos, h, inflate_limit)?
+                .unwrap_or_default();
+            let first = recs.iter().find(|(_, ts)| *ts == target);
+            found = Some(first.map_or((h.last_offset(), target), |(o, _)| (*o, target)));
             Ok(false)
         })?;
         Ok(found)
@@ -1001,18 +990,57 @@ mod tests {
             Some(seg.size() - sizes[19])
         );
         assert_eq!(seg.find_batch_position(140).unwrap(), None);
-        assert_eq!(seg.max_timestamp_record().unwrap(), Some((136, 12018)));
-        assert_eq!(seg.offset_for_timestamp(12019, 0).unwrap(), None);
         assert_eq!(
-            seg.offset_for_timestamp(12008, 0).unwrap(),
+            seg.max_timestamp_record(usize::MAX).unwrap(),
+            Some((136, 12018))
+        );
+        assert_eq!(
+            seg.offset_for_timestamp(12019, 0, usize::MAX).unwrap(),
+            None
+        );
+        assert_eq!(
+            seg.offset_for_timestamp(12008, 0, usize::MAX).unwrap(),
             Some((116, 12008))
         );
         assert_eq!(
-            seg.offset_for_timestamp(8000, 0).unwrap(),
+            seg.offset_for_timestamp(8000, 0, usize::MAX).unwrap(),
             Some((104, 8002))
         );
-        assert_eq!(seg.offset_for_timestamp(0, 0).unwrap(), Some((100, 5000)));
-        assert_eq!(seg.offset_for_timestamp(0, 131).unwrap(), Some((131, 9014)));
+        assert_eq!(
+            seg.offset_for_timestamp(0, 0, usize::MAX).unwrap(),
+            Some((100, 5000))
+        );
+        assert_eq!(
+            seg.offset_for_timestamp(0, 131, usize::MAX).unwrap(),
+            Some((131, 9014))
+        );
+    }
+
+    #[test]
+    fn a_batch_too_big_to_open_answers_from_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100).unwrap();
+        let zeros = "\0".repeat(1 << 20);
+        let recs = [
+            (Some("a"), Some(zeros.as_str()), 5000),
+            (Some("b"), Some("x"), 7000),
+        ];
+        append_one(&mut seg, keyed_batch(&recs, Compression::Zstd), 100, 1);
+        // Opened: the exact record.
+        assert_eq!(
+            seg.offset_for_timestamp(6000, 0, usize::MAX).unwrap(),
+            Some((101, 7000))
+        );
+        assert_eq!(
+            seg.max_timestamp_record(usize::MAX).unwrap(),
+            Some((101, 7000))
+        );
+        // Too big to open under a 64 KiB limit: the batch's first offset and max timestamp.
+        assert_eq!(
+            seg.offset_for_timestamp(6000, 0, 65536).unwrap(),
+            Some((100, 7000))
+        );
+        assert_eq!(seg.max_timestamp_record(65536).unwrap(), Some((101, 7000)));
     }
 
     #[test]

@@ -407,13 +407,18 @@ impl Partition {
         origin: AppendOrigin,
         now_ms: i64,
     ) -> Result<ValidatedBatches, AppendError> {
-        let (max_bytes, log_append_time, compact) = match origin {
+        let (max_bytes, log_append_time, compact, inflate_limit) = match origin {
             AppendOrigin::Client => {
                 let st = self.state.lock();
                 let c = st.log.config();
-                (c.max_message_bytes, c.log_append_time, c.compact)
+                (
+                    c.max_message_bytes,
+                    c.log_append_time,
+                    c.compact,
+                    c.max_inflated_batch_bytes,
+                )
             }
-            AppendOrigin::Coordinator | AppendOrigin::Replication => (usize::MAX, false, false),
+            AppendOrigin::Coordinator | AppendOrigin::Replication => (usize::MAX, false, false, 0),
         };
         let mut batches = validate_batches(&payload, max_bytes)?;
         if origin == AppendOrigin::Client && batches.iter().any(|b| b.is_control) {
@@ -423,7 +428,7 @@ impl Partition {
         }
         if compact {
             for b in &batches {
-                if !all_records_keyed(&payload[b.position..b.position + b.size])? {
+                if !all_records_keyed(&payload[b.position..b.position + b.size], inflate_limit)? {
                     return Err(AppendError::InvalidRecord(
                         "Compacted topic cannot accept message without key.".into(),
                     ));
@@ -918,6 +923,12 @@ impl Partition {
     /// Bytes of log data on disk.
     pub fn size_bytes(&self) -> u64 {
         self.state.lock().log.size_bytes()
+    }
+
+    /// The most bytes one batch's records may inflate to when opened
+    /// ([`LogConfig::max_inflated_batch_bytes`]).
+    pub fn inflate_limit(&self) -> usize {
+        self.state.lock().log.config().max_inflated_batch_bytes
     }
 
     /// New log settings (a topic or broker config changed).

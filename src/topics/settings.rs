@@ -55,11 +55,14 @@ pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogC
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
+    let max_message_bytes = get("max.message.bytes").max(0) as usize;
     LogConfig {
         segment_bytes: get("segment.bytes").max(14) as u64,
         segment_ms: get("segment.ms").max(1),
         index_interval_bytes: get("index.interval.bytes").clamp(0, u32::MAX as i64) as u32,
-        max_message_bytes: get("max.message.bytes").max(0) as usize,
+        max_message_bytes,
+        max_inflated_batch_bytes: (broker.socket_request_max_bytes.max(0) as usize)
+            .max(max_message_bytes),
         flush_interval_messages: get("flush.messages").max(1) as u64,
         compact: overrides
             .get("cleanup.policy")

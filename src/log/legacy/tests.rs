@@ -181,7 +181,7 @@ fn nested_compression_is_refused() {
 fn down_conversion_is_byte_exact_with_an_old_producers_encoding() {
     let v2 = up_convert(&hex(V1_PLAIN), 1 << 20).unwrap().batch;
     for (magic, fixture) in [(0, V0_PLAIN), (1, V1_PLAIN)] {
-        let down = down_convert(&v2, magic, 0, usize::MAX, &|_| false).unwrap();
+        let down = down_convert(&v2, magic, 0, usize::MAX, usize::MAX, &|_| false).unwrap();
         assert_eq!(down.count, 3);
         assert_eq!(down.messages, hex(fixture).to_vec(), "magic {magic}");
     }
@@ -194,19 +194,19 @@ fn down_conversion_skips_control_batches_skipped_batches_and_earlier_offsets() {
     let mut marker = control_batch(7, 0, Marker::Commit, 0, 5).to_vec();
     marker[0..8].copy_from_slice(&3i64.to_be_bytes()); // its stored offset
     data.extend_from_slice(&marker);
-    let down = down_convert(&data, 1, 1, usize::MAX, &|_| false).unwrap();
+    let down = down_convert(&data, 1, 1, usize::MAX, usize::MAX, &|_| false).unwrap();
     assert_eq!(down.count, 2, "offsets 1 and 2; the marker is not shown");
     let again = up_convert(&Bytes::from(down.messages), 1 << 20).unwrap();
     assert_eq!(records_of(&again.batch)[0].3.as_deref(), Some(&b"v2"[..]));
-    let none = down_convert(&data, 1, 0, usize::MAX, &|h| h.base_offset == 0).unwrap();
+    let none = down_convert(&data, 1, 0, usize::MAX, usize::MAX, &|h| h.base_offset == 0).unwrap();
     assert_eq!(none.count, 0, "a skipped (aborted) batch shows nothing");
 }
 
 #[test]
 fn down_conversion_stops_at_max_bytes_but_always_gives_one_message() {
     let v2 = up_convert(&hex(V1_PLAIN), 1 << 20).unwrap().batch;
-    let one = down_convert(&v2, 1, 0, 1, &|_| false).unwrap();
+    let one = down_convert(&v2, 1, 0, 1, usize::MAX, &|_| false).unwrap();
     assert_eq!(one.count, 1);
-    let two = down_convert(&v2, 1, 0, 2 * 38 + 1, &|_| false).unwrap();
+    let two = down_convert(&v2, 1, 0, 2 * 38 + 1, usize::MAX, &|_| false).unwrap();
     assert_eq!((two.count, two.messages.len()), (2, 38 + 36));
 }
