@@ -62,3 +62,38 @@ def test_idempotent_state_survives_restart(start_broker):
         assert c.list_offset("idem-restart", 0) == (wire.NONE, 2)
         nxt = wire.build_batch([b"z"], producer_id=pid, producer_epoch=epoch, base_sequence=2)
         assert c.produce("idem-restart", 0, nxt) == (wire.NONE, 2)
+
+
+def test_idempotent_state_of_an_older_segment_survives_restart(start_broker):
+    """The producer's batches are in an older segment than the active one when the broker is
+    killed: the producer-state snapshot written at the roll still deduplicates its retry."""
+    b = start_broker()
+    wire.create_topic(b.port, "idem-old-seg", segment_bytes=1 << 20)  # Kafka's smallest
+    with wire.Conn(b.port) as c:
+        pid, epoch = c.init_producer_id()
+        batches = [wire.build_batch([b"v%d" % s], producer_id=pid, producer_epoch=epoch,
+                                    base_sequence=s) for s in range(3)]
+        for s, batch in enumerate(batches):
+            assert c.produce("idem-old-seg", 0, batch) == (wire.NONE, s)
+        for i in range(20):  # 20 x 200 KB: three or four segments
+            filler = wire.build_batch([b"%d" % i + b"." * 200_000])
+            assert c.produce("idem-old-seg", 0, filler) == (wire.NONE, 3 + i)
+    segments = sorted(p.name for p in (b.log_dir / "idem-old-seg-0").glob("*.log"))
+    assert len(segments) >= 3, segments
+    snapshots = sorted(p.name for p in (b.log_dir / "idem-old-seg-0").glob("*.snapshot"))
+    assert snapshots, "a roll writes a producer-state snapshot"
+    b.restart(kill=True)
+    with wire.Conn(b.port) as c:
+        # the last two batches are retried: acknowledged with their first offsets, not written
+        assert c.produce("idem-old-seg", 0, batches[1]) == (wire.NONE, 1)
+        assert c.produce("idem-old-seg", 0, batches[2]) == (wire.NONE, 2)
+        assert c.list_offset("idem-old-seg", 0) == (wire.NONE, 23)
+        gap = wire.build_batch([b"gap"], producer_id=pid, producer_epoch=epoch, base_sequence=5)
+        assert c.produce("idem-old-seg", 0, gap)[0] == wire.OUT_OF_ORDER_SEQUENCE_NUMBER
+        nxt = wire.build_batch([b"v3"], producer_id=pid, producer_epoch=epoch, base_sequence=3)
+        assert c.produce("idem-old-seg", 0, nxt) == (wire.NONE, 23)
+        err, hw, recs = c.fetch("idem-old-seg", 0, 0)
+        assert (err, hw) == (wire.NONE, 24)
+        assert [(o, v) for o, _k, v in recs[:3]] == [(0, b"v0"), (1, b"v1"), (2, b"v2")]
+        err, hw, recs = c.fetch("idem-old-seg", 0, 23)
+        assert [(o, v) for o, _k, v in recs] == [(23, b"v3")]

@@ -1,35 +1,38 @@
 //! Rebuilding a partition's producer state when it is opened.
 //!
 //! Idempotent producers that retry across a broker restart must still be deduplicated, so
-//! producer state is rebuilt from the batch headers of the newest data (the part a retry can
-//! refer to): the active segment. Open transactions and aborted ranges come from the
-//! transaction index; begins and ends the index missed (a crash between the log append and the
-//! index write) are recovered from the same walk. (Kafka snapshots producer state; fjord rereads
-//! the headers of one segment — cheap, and the log stays the truth.)
+//! producer state is rebuilt as Kafka rebuilds it: the newest producer-state snapshot at or
+//! below the log end (written at every segment roll and at a clean shutdown, see
+//! [`super::snapshot`]), then the batch headers from the snapshot's offset to the log end. With
+//! no usable snapshot (none yet, or one below the log start) the headers of the whole log are
+//! read. Open transactions and aborted ranges come from the transaction index; begins and ends
+//! the index missed (a crash between the log append and the index write) are recovered from
+//! the same walk.
 
 use crate::log::control::first_batch_marker;
 use crate::log::{LogError, PartitionLog};
 
 use super::producer_state::{BatchMetadata, ProducerStateTable, last_sequence};
+use super::snapshot;
 use super::txn_index::{TxnEvent, TxnIndex};
 
 /// The producer state table and the open transaction index of `log`.
 pub(super) fn producer_state(
     log: &PartitionLog,
 ) -> Result<(ProducerStateTable, TxnIndex), LogError> {
-    let mut producers = ProducerStateTable::new();
+    let (from, mut producers) = snapshot::latest(log.dir(), log.log_end_offset())
+        .filter(|(offset, _)| *offset >= log.log_start_offset())
+        .unwrap_or_else(|| (log.log_start_offset(), ProducerStateTable::new()));
     let (mut txn_index, events) = TxnIndex::open(log.dir(), log.log_end_offset())?;
     for e in &events {
         e.apply(&mut producers);
     }
-    let from = log
-        .segments_info()
-        .last()
-        .map(|(base, _)| *base)
-        .unwrap_or(0);
     let covered = txn_index.high_water;
     let mut missed = Vec::new();
     let result = log.scan_batch_headers(from, &mut |base_offset, b| {
+        if base_offset < from {
+            return; // in the snapshot already
+        }
         if b.is_transactional && base_offset > covered {
             missed.push((base_offset, b.producer_id, b.is_control));
         }

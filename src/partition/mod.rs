@@ -23,6 +23,7 @@
 mod load;
 pub mod producer_state;
 pub mod replicas;
+pub mod snapshot;
 pub mod txn_index;
 
 use std::path::{Path, PathBuf};
@@ -200,6 +201,9 @@ struct PartitionState {
     txn_index: TxnIndex,
     high_watermark: i64,
     role: Role,
+    /// The active segment's base offset when producer state was last snapshotted (or the
+    /// partition opened): a different one means the log rolled since.
+    snapshot_segment: i64,
 }
 
 impl PartitionState {
@@ -289,6 +293,22 @@ impl PartitionState {
             }
             offset = last_offset + 1;
         }
+        if self.active_segment() != self.snapshot_segment {
+            self.snapshot_producers();
+        }
+    }
+
+    fn active_segment(&self) -> i64 {
+        self.log.segments().last().map_or(0, |s| s.base_offset())
+    }
+
+    /// Snapshot producer state at the log end (Kafka does at every roll and at shutdown).
+    fn snapshot_producers(&mut self) {
+        self.snapshot_segment = self.active_segment();
+        let offset = self.log.log_end_offset();
+        if let Err(e) = snapshot::write(self.log.dir(), offset, &self.producers) {
+            tracing::warn!(dir = %self.log.dir().display(), offset, "writing a producer-state snapshot: {e}");
+        }
     }
 }
 
@@ -366,12 +386,14 @@ impl Partition {
                     .clamp(log.log_start_offset(), log.log_end_offset()),
             ),
         };
+        let snapshot_segment = log.segments().last().map_or(0, |s| s.base_offset());
         let state = PartitionState {
             log,
             producers,
             txn_index,
             high_watermark,
             role,
+            snapshot_segment,
         };
         Ok(Arc::new(Partition {
             topic: topic.to_string(),
@@ -978,9 +1000,18 @@ impl Partition {
         Some(result)
     }
 
-    /// fsync the log (clean shutdown).
+    /// fsync the log and snapshot producer state (clean shutdown: the next open replays no
+    /// headers).
     pub fn flush(&self) -> Result<(), LogError> {
-        self.state.lock().log.flush()
+        let mut st = self.state.lock();
+        st.log.flush()?;
+        let end = st.log.log_end_offset();
+        if st.producers.producers().next().is_some()
+            && snapshot::list(&self.dir).last().map(|(o, _)| *o) != Some(end)
+        {
+            st.snapshot_producers();
+        }
+        Ok(())
     }
 }
 

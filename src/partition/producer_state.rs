@@ -224,6 +224,11 @@ impl ProducerStateTable {
         }
     }
 
+    /// Put back a producer as a snapshot recorded it (see `super::snapshot`).
+    pub fn restore_producer(&mut self, producer_id: i64, entry: ProducerEntry) {
+        self.producers.insert(producer_id, entry);
+    }
+
     /// Remember an appended batch (after [`check`](Self::check) said Append).
     pub fn record(&mut self, producer_id: i64, epoch: i16, batch: BatchMetadata) {
         let entry = self.producers.entry(producer_id).or_default();

@@ -592,3 +592,100 @@ fn replicas_added_and_removed_in_the_same_leader_epoch() {
     p.become_follower(-1, 2);
     assert_eq!(p.replication_status(1), None);
 }
+
+fn snapshot_offsets(dir: &Path) -> Vec<i64> {
+    snapshot::list(dir).into_iter().map(|(o, _)| o).collect()
+}
+
+/// A producer whose batches lie in older segments is still deduplicated after a restart that
+/// did not shut down cleanly (no shutdown snapshot): the snapshot of the last roll has it. With
+/// every snapshot gone the whole log's headers are read, with the same result.
+#[test]
+fn producers_of_older_segments_are_deduplicated_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 400,
+        ..LogConfig::default()
+    };
+    let p = Partition::open("t", 0, dir.path(), config.clone(), 0).unwrap();
+    for seq in 0..3 {
+        let at = appended_at(client_write(&p, idempotent(1, seq, "old")).unwrap());
+        assert_eq!(at, i64::from(seq));
+    }
+    for i in 0..20 {
+        client_write(
+            &p,
+            batch_bytes(&[(1, &format!("filler-{i}"))], Compression::None),
+        )
+        .unwrap();
+    }
+    let segments = p.state.lock().log.segments().len();
+    assert!(segments >= 3, "{segments} segments");
+    let snapshots = snapshot_offsets(dir.path());
+    assert_eq!(snapshots.len(), snapshot::KEEP, "{snapshots:?}");
+    let end = p.offsets().log_end_offset;
+    assert_eq!(end, 23);
+    drop(p); // as kill -9 would: no flush, no shutdown snapshot
+
+    for pass in ["snapshot", "no snapshot"] {
+        if pass == "no snapshot" {
+            for (_, path) in snapshot::list(dir.path()) {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let p = Partition::open("t", 0, dir.path(), config.clone(), 0).unwrap();
+        assert_eq!(
+            client_write(&p, idempotent(1, 2, "old")).unwrap(),
+            AppendOutcome::Duplicate {
+                base_offset: 2,
+                log_start_offset: 0
+            },
+            "{pass}"
+        );
+        assert!(
+            matches!(
+                client_write(&p, idempotent(1, 5, "gap")),
+                Err(AppendError::Producer(
+                    ProducerStateError::OutOfOrderSequence { expected: 3, .. }
+                ))
+            ),
+            "{pass}"
+        );
+        assert_eq!(p.offsets().log_end_offset, end, "{pass}");
+    }
+}
+
+/// A clean shutdown snapshots producer state at the log end; a truncation below a snapshot
+/// deletes it.
+#[test]
+fn shutdown_snapshots_and_truncation_drops_what_it_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open(dir.path());
+    client_write(&p, batch_bytes(&[(1, "plain")], Compression::None)).unwrap();
+    assert!(snapshot_offsets(dir.path()).is_empty(), "no roll yet");
+    p.flush().unwrap();
+    assert!(
+        snapshot_offsets(dir.path()).is_empty(),
+        "no producers: nothing to snapshot"
+    );
+    client_write(&p, idempotent(4, 0, "a")).unwrap();
+    client_write(&p, idempotent(4, 1, "b")).unwrap();
+    p.flush().unwrap();
+    assert_eq!(snapshot_offsets(dir.path()), vec![3]);
+    drop(p);
+    let p = open(dir.path());
+    assert_eq!(
+        client_write(&p, idempotent(4, 1, "b")).unwrap(),
+        AppendOutcome::Duplicate {
+            base_offset: 2,
+            log_start_offset: 0
+        }
+    );
+    assert_eq!(p.truncate_to(2).unwrap(), 2);
+    assert!(snapshot_offsets(dir.path()).is_empty());
+    // Sequence 1 was cut: it is new data again.
+    assert_eq!(
+        appended_at(client_write(&p, idempotent(4, 1, "b")).unwrap()),
+        2
+    );
+}
