@@ -14,6 +14,7 @@ and the programs in java/ (`run_java`, `JavaProc`).
 """
 import os
 import queue
+import resource
 import shutil
 import signal
 import socket
@@ -75,8 +76,9 @@ def wait_until(cond, timeout=10.0, interval=0.05, what="condition"):
 
 
 class Broker:
-    def __init__(self, log_dir, port=None, overrides=None, name="fjord"):
+    def __init__(self, log_dir, port=None, overrides=None, name="fjord", nofile=None):
         self.log_dir = Path(log_dir)
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the process, if set
         self.port = port or free_port()
         self.overrides = dict(overrides or {})
         self.name = name
@@ -115,8 +117,10 @@ class Broker:
         err.write(f"\n===== start #{self.starts}: {' '.join(self.argv())}\n".encode())
         err.flush()
         env = dict(os.environ, NO_COLOR="1")
+        limit = self.nofile
+        preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                     stdout=err, stderr=err, env=env)
+                                     stdout=err, stderr=err, env=env, preexec_fn=preexec)
         err.close()
         self._launched_at = time.monotonic()
         self.stop_requested = False
@@ -199,9 +203,9 @@ def start_broker(tmp_path, request):
     brokers = []
     request.node._fjord_brokers = brokers
 
-    def _start(overrides=None, name=None):
+    def _start(overrides=None, name=None, nofile=None):
         b = Broker(tmp_path / f"data{len(brokers)}", overrides=overrides,
-                   name=name or f"fjord{len(brokers)}")
+                   name=name or f"fjord{len(brokers)}", nofile=nofile)
         brokers.append(b)
         return b.start()
 

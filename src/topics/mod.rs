@@ -252,6 +252,51 @@ impl TopicRegistry {
         Ok(reg)
     }
 
+    /// Make the directories of partitions `range` of topic `name` (a new topic's, with its
+    /// `properties` in partition 0, or ones added to it) and open them: all or none. On an error
+    /// (out of file descriptors, disk full) the partitions opened so far are closed and every
+    /// directory this call made is removed, so nothing half-made is found at the next start.
+    fn open_new_partitions(
+        &self,
+        name: &str,
+        id: Uuid,
+        range: std::ops::Range<i32>,
+        lc: &crate::log::LogConfig,
+        now_ms: i64,
+        properties: Option<&BTreeMap<String, String>>,
+    ) -> Result<Vec<(i32, Arc<Partition>)>, TopicError> {
+        let mut made = Vec::new();
+        let mut dirs = Vec::new();
+        let result = (|| -> Result<(), TopicError> {
+            for p in range {
+                let dir = partition_dir(&self.log_dir, name, p);
+                dirs.push(dir.clone());
+                let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
+                made.push((p, partition));
+                write_partition_metadata(&dir, id)?;
+                if p == 0
+                    && let Some(configs) = properties
+                {
+                    write_properties(&dir.join(TOPIC_PROPERTIES), configs)?;
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            drop(made);
+            for dir in dirs {
+                if let Err(err) = fs::remove_dir_all(&dir)
+                    && err.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(dir = %dir.display(), "could not remove a partition dir: {err}");
+                }
+            }
+            tracing::warn!(topic = name, "partitions not created: {e}");
+            return Err(e);
+        }
+        Ok(made)
+    }
+
     /// Open a partition: the single broker's lead alone; a cluster's wait for the metadata to
     /// give them a role, starting from their checkpointed high watermark.
     fn open_partition(
@@ -373,16 +418,10 @@ impl TopicRegistry {
         let id = Uuid::new_v4();
         let settings = TopicSettings::new(&self.broker_config(), &configs);
         let lc = settings.log.clone();
-        let mut parts = BTreeMap::new();
-        for p in 0..partitions {
-            let dir = partition_dir(&self.log_dir, name, p);
-            let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
-            write_partition_metadata(&dir, id)?;
-            if p == 0 {
-                write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
-            }
-            parts.insert(p, partition);
-        }
+        let parts = self
+            .open_new_partitions(name, id, 0..partitions, &lc, now_ms, Some(&configs))?
+            .into_iter()
+            .collect();
         let topic = Arc::new(Topic {
             name: name.to_string(),
             id,
@@ -539,13 +578,7 @@ impl TopicRegistry {
             return Ok(());
         }
         let lc = topic.settings.read().log.clone();
-        let mut new = Vec::new();
-        for p in current..total {
-            let dir = partition_dir(&self.log_dir, name, p);
-            let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
-            write_partition_metadata(&dir, topic.id)?;
-            new.push((p, partition));
-        }
+        let new = self.open_new_partitions(name, topic.id, current..total, &lc, now_ms, None)?;
         topic.partitions.write().extend(new);
         tracing::info!(topic = name, partitions = total, "added partitions");
         Ok(())

@@ -1,0 +1,102 @@
+"""Running out of file descriptors (issue 14): with a low RLIMIT_NOFILE, creating partitions
+fails with KAFKA_STORAGE_ERROR, but the broker keeps serving the partitions it has, to the
+connections it has and to new ones; with every descriptor taken by connections it backs off
+instead of spinning on accept; and it recovers by itself when descriptors are freed."""
+import os
+import time
+
+import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaStorageError
+
+import wire
+
+NOFILE = 256
+
+
+def open_fds(b):
+    return len(os.listdir(f"/proc/{b.proc.pid}/fd"))
+
+
+def cpu_seconds(b):
+    fields = open(f"/proc/{b.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def wait_for(what, cond, timeout=15):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def values(conn, topic):
+    err, hw, recs = conn.fetch(topic, 0, 0)
+    assert err == wire.NONE
+    return [v for _o, _k, v in recs]
+
+
+def test_running_out_of_descriptors_is_survivable(start_broker):
+    b = start_broker(nofile=NOFILE)
+    wire.create_topic(b.port, "keep")
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
+    keep = wire.Conn(b.port)
+    idle = []
+    try:
+        assert keep.produce("keep", 0, wire.build_batch([b"before"])) == (wire.NONE, 0)
+
+        # 1. Partitions until the descriptors run out.
+        created = []
+        for i in range(NOFILE):
+            try:
+                admin.create_topics([NewTopic(f"fill-{i}", 10, 1)])
+            except KafkaStorageError:
+                break
+            created.append(f"fill-{i}")
+        else:
+            pytest.fail(f"{NOFILE} topics of 10 partitions created under RLIMIT_NOFILE={NOFILE}")
+        assert created, "not even one topic of 10 partitions fit"
+        refused = f"fill-{len(created)}"
+        assert refused not in admin.list_topics(), "a refused topic is not left half-created"
+        assert not (b.log_dir / f"{refused}-0").exists()
+
+        # The partitions it has are still served, to this connection and to a new one.
+        assert keep.produce("keep", 0, wire.build_batch([b"during"])) == (wire.NONE, 1)
+        with wire.Conn(b.port) as fresh:
+            assert values(fresh, "keep") == [b"before", b"during"]
+
+        # 2. Every descriptor taken by connections: accept fails, and backs off.
+        while True:
+            c = wire.Conn(b.port)  # the kernel completes the handshake from the backlog
+            idle.append(c)
+            before = open_fds(b)
+            if before >= NOFILE - 1 and "accept failed" in b.stderr_path.read_text():
+                break
+            assert len(idle) < 2 * NOFILE, f"the broker holds only {before} descriptors"
+        cpu_before, t0 = cpu_seconds(b), time.monotonic()
+        waiting = wire.Conn(b.port)  # in the backlog, not yet accepted
+        idle.append(waiting)
+        while time.monotonic() - t0 < 1.0:  # a window to measure CPU over, not a wait
+            assert keep.produce("keep", 0, wire.build_batch([b"x"]))[0] == wire.NONE
+        spent = cpu_seconds(b) - cpu_before
+        assert spent < 0.5, f"{spent:.2f} CPU-s in 1 s: the accept loop spins"
+        assert values(keep, "keep")[:2] == [b"before", b"during"]
+
+        # 3. Descriptors come back: the waiting connection is served, topics can be made again.
+        for c in idle[:-1]:
+            c.close()
+        assert 18 in waiting.api_versions()  # answered once accepted
+        admin.delete_topics(created)
+        wait_for("the fill topics' directories gone",
+                 lambda: not any((b.log_dir / f"{t}-0").exists() for t in created))
+        admin.create_topics([NewTopic("after", 10, 1)])
+        wire.create_topic(b.port, "after-2")
+        with wire.Conn(b.port) as c:
+            assert c.produce("after", 9, wire.build_batch([b"made"])) == (wire.NONE, 0)
+            assert c.produce("keep", 0, wire.build_batch([b"after"]))[0] == wire.NONE
+    finally:
+        for c in idle:
+            c.close()
+        keep.close()
+        admin.close()
+    assert b.proc.poll() is None, "the broker is still running"
