@@ -283,10 +283,15 @@ fn run() -> anyhow::Result<()> {
         }
         let serving = tokio::spawn(server.run(rx));
         shutdown_signal().await;
-        tracing::info!("shutting down");
+        tracing::info!("shutting down (a second SIGTERM or Ctrl-C stops at once)");
+        tokio::spawn(async {
+            shutdown_signal().await;
+            tracing::warn!("second signal: stopping at once, without a clean shutdown");
+            std::process::exit(1);
+        });
         let _ = tx.send(true);
         let _ = serving.await;
-        broker.topics.flush_all();
+        broker.topics.shut_down();
         tracing::info!("stopped");
         anyhow::Ok(())
     })

@@ -30,6 +30,12 @@
 //! A line is split from the right, so the topic is everything before the last two fields: Kafka's
 //! topic names hold no spaces, but a name is never misread if one does. The storage engine only
 //! knows the format; what the offsets mean is the caller's.
+//!
+//! **Clean shutdown marker** ([`CLEAN_SHUTDOWN_FILE`], Kafka's name): written into the log
+//! directory, durably, after a shutdown flushed every partition; taken (read and deleted) at the
+//! next start, which then trusts the active segments' data and reads only their batch headers
+//! instead of checking every CRC ([`super::PartitionLog::open_with`]). Without it, or when it
+//! cannot be deleted, the start recovers as after a crash.
 
 use std::collections::HashMap;
 use std::fs;
@@ -94,6 +100,37 @@ pub fn write_log_start_checkpoint(dir: &Path, offset: i64) -> Result<(), LogErro
         &dir.join(LOG_START_OFFSET_FILE),
         format!("0\n{offset}\n").as_bytes(),
     )
+}
+
+/// Kafka's clean shutdown marker (see the module docs).
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
+/// Durably mark the log directory `dir` as cleanly shut down: every partition must have been
+/// flushed and nothing may be written after this.
+pub fn write_clean_shutdown(dir: &Path) -> Result<(), LogError> {
+    replace_file(
+        &dir.join(CLEAN_SHUTDOWN_FILE),
+        b"{\"version\":0,\"brokerEpoch\":-1}\n",
+    )
+}
+
+/// Whether the last shutdown of `dir` was clean; the marker is deleted (durably) before the
+/// answer is yes, so a crash from here on is recovered as one.
+pub fn take_clean_shutdown(dir: &Path) -> bool {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    if !path.exists() {
+        return false;
+    }
+    match fs::remove_file(&path) {
+        Ok(()) => {
+            sync_dir(dir);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), "cannot delete the clean shutdown marker; recovering as after a crash: {e}");
+            false
+        }
+    }
 }
 
 /// Read an offset checkpoint file (see the module docs): `(topic, partition) → offset`. A missing

@@ -79,6 +79,18 @@ impl PartitionLog {
     /// Last, the leader epoch cache is loaded and made to agree with the recovered log (see
     /// [`Self::load_epoch_cache`]).
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
+        Self::open_with(dir, config, now_ms, false)
+    }
+
+    /// [`Self::open`]; after a clean shutdown (`clean_shutdown`, see
+    /// [`super::checkpoint::take_clean_shutdown`]) the active segment's CRCs are not checked,
+    /// only its batch headers walked.
+    pub fn open_with(
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        clean_shutdown: bool,
+    ) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
         super::recovery::recover_leftovers(dir)?;
         let mut logs = BTreeSet::new();
@@ -114,7 +126,14 @@ impl PartitionLog {
         let mut segments = Vec::with_capacity(bases.len().max(1));
         for (i, &base) in bases.iter().enumerate() {
             let active = i + 1 == bases.len();
-            segments.push(LogSegment::open(dir, base, active, interval, now_ms)?);
+            segments.push(LogSegment::open_with(
+                dir,
+                base,
+                active,
+                interval,
+                now_ms,
+                !clean_shutdown,
+            )?);
         }
 
         // Segments must not overlap.

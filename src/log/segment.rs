@@ -354,6 +354,20 @@ impl LogSegment {
         index_interval_bytes: u32,
         now_ms: i64,
     ) -> Result<LogSegment, LogError> {
+        Self::open_with(dir, base_offset, active, index_interval_bytes, now_ms, true)
+    }
+
+    /// [`Self::open`]; with `verify_crc` false (after a clean shutdown) an active segment's
+    /// batches are walked by their headers only, not CRC-checked: the headers still have to
+    /// hold together, or the tail is cut as after a crash.
+    pub fn open_with(
+        dir: &Path,
+        base_offset: i64,
+        active: bool,
+        index_interval_bytes: u32,
+        now_ms: i64,
+        verify_crc: bool,
+    ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
         let log = open_log_file(&lp, false)?;
         let file_size = log.metadata()?.len();
@@ -387,7 +401,13 @@ impl LogSegment {
             }
         }
 
-        let mut w = recovery_walk(&log, file_size, base_offset, index_interval_bytes)?;
+        let mut w = walk(
+            &log,
+            file_size,
+            base_offset,
+            index_interval_bytes,
+            verify_crc || !active,
+        )?;
         if let Some(reason) = &w.stopped {
             tracing::warn!(
                 segment = %lp.display(),

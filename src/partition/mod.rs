@@ -347,7 +347,7 @@ impl Partition {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<Arc<Partition>, LogError> {
-        Self::open_as(topic, index, dir, config, now_ms, None)
+        Self::open_as(topic, index, dir, config, now_ms, None, false)
     }
 
     /// Open a partition of a cluster: no role until the metadata gives it one, the high
@@ -360,7 +360,30 @@ impl Partition {
         now_ms: i64,
         high_watermark: Option<i64>,
     ) -> Result<Arc<Partition>, LogError> {
-        Self::open_as(topic, index, dir, config, now_ms, Some(high_watermark))
+        Self::open_as(
+            topic,
+            index,
+            dir,
+            config,
+            now_ms,
+            Some(high_watermark),
+            false,
+        )
+    }
+
+    /// Open a partition found at start-up: as [`Self::open`] (`replica` None) or
+    /// [`Self::open_replica`] (`Some(high watermark)`); after a clean shutdown the log is
+    /// opened without CRC checks of its active segment ([`PartitionLog::open_with`]).
+    pub fn reopen(
+        topic: &str,
+        index: i32,
+        dir: &Path,
+        config: LogConfig,
+        now_ms: i64,
+        replica: Option<Option<i64>>,
+        clean_shutdown: bool,
+    ) -> Result<Arc<Partition>, LogError> {
+        Self::open_as(topic, index, dir, config, now_ms, replica, clean_shutdown)
     }
 
     fn open_as(
@@ -370,8 +393,9 @@ impl Partition {
         config: LogConfig,
         now_ms: i64,
         replica: Option<Option<i64>>,
+        clean_shutdown: bool,
     ) -> Result<Arc<Partition>, LogError> {
-        let log = PartitionLog::open(dir, config, now_ms)?;
+        let log = PartitionLog::open_with(dir, config, now_ms, clean_shutdown)?;
         let (producers, txn_index) = load::producer_state(&log)?;
         // Until the cluster says otherwise, the epoch of the latest data: a write before then
         // must not be stamped with an epoch older than what the log already holds.

@@ -90,9 +90,13 @@ impl Server {
             .collect()
     }
 
-    /// Serve until `shutdown` flips to true.
+    /// Serve until `shutdown` flips to true; then stop accepting (the listeners close), let
+    /// every connection finish the request it is in (an idle one closes at once), and return
+    /// once all are closed or after [`SHUTDOWN_DRAIN`].
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         self.broker.start_background(shutdown.clone());
+        // Every connection task holds a clone; recv() sees None once all are gone.
+        let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
         let mut tasks = Vec::new();
         for bound in self.listeners {
             let name = &bound.listener;
@@ -101,18 +105,42 @@ impl Server {
             }
             let broker = self.broker.clone();
             let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(accept_loop(bound, broker, shutdown)));
+            tasks.push(tokio::spawn(accept_loop(
+                bound,
+                broker,
+                shutdown,
+                open_tx.clone(),
+            )));
         }
         for t in tasks {
             let _ = t.await;
         }
+        drop(open_tx);
+        let busy = open_rx.sender_strong_count();
+        if busy > 0 {
+            tracing::info!("waiting for {busy} connections to finish their requests");
+        }
+        if tokio::time::timeout(SHUTDOWN_DRAIN, open_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} connections still busy after {SHUTDOWN_DRAIN:?}; closing them",
+                open_rx.sender_strong_count()
+            );
+        }
     }
 }
+
+/// How long a shutdown waits for requests in progress (a long-polling fetch, an acks=all
+/// produce) to be answered before closing their connections.
+pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn accept_loop(
     bound: BoundListener,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
+    open: tokio::sync::mpsc::Sender<()>,
 ) {
     let BoundListener {
         listener: name,
@@ -136,22 +164,31 @@ async fn accept_loop(
                     };
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
+                    let open = open.clone();
                     match &tls {
                         None => {
                             tokio::spawn(async move {
                                 let (rd, wr) = stream.into_split();
                                 serve_connection(rd, wr, info, broker, shutdown).await;
+                                drop(open);
                             });
                         }
                         Some(tls) => {
-                            tokio::spawn(serve_tls(stream, tls.clone(), info, broker, shutdown));
+                            let tls = tls.clone();
+                            tokio::spawn(async move {
+                                serve_tls(stream, tls, info, broker, shutdown).await;
+                                drop(open);
+                            });
                         }
                     }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("accept failed on {}: {e}", name.name);
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)).await;
+                    tokio::select! {
+                        _ = shutdown.changed() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(backoff_ms)) => {}
+                    }
                     backoff_ms = (backoff_ms * 2).min(1000);
                 }
             }
@@ -217,11 +254,14 @@ async fn serve_connection<R, W>(
     let mut scratch: Vec<u8> = Vec::new();
     loop {
         let len = tokio::select! {
-            _ = shutdown.changed() => return,
+            // A request that has arrived is answered, even during a shutdown (bounded by the
+            // server's drain); an idle connection closes.
+            biased;
             len = rd.read_i32() => match len {
                 Ok(len) => len,
                 Err(_) => return, // closed by the client
             },
+            _ = shutdown.changed() => return,
         };
         let max = session.max_frame(&broker.config);
         if len < 0 || len > max {

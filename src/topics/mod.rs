@@ -27,6 +27,7 @@ use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::config::{self, Config};
+use crate::log::checkpoint::{take_clean_shutdown, write_clean_shutdown};
 use crate::log::{
     LogError, REPLICATION_OFFSET_CHECKPOINT_FILE, partition_dir, read_offsets, write_offsets,
 };
@@ -161,6 +162,10 @@ impl TopicRegistry {
     pub fn open(broker: Arc<Config>, now_ms: i64) -> Result<TopicRegistry, TopicError> {
         let log_dir = broker.log_dir.clone();
         fs::create_dir_all(&log_dir)?;
+        let clean_shutdown = take_clean_shutdown(&log_dir);
+        if clean_shutdown {
+            tracing::info!("the last shutdown was clean: active segments are not CRC-checked");
+        }
         let broker_is_cluster = broker.cluster.is_some();
         let reg = TopicRegistry {
             log_dir: log_dir.clone(),
@@ -232,7 +237,8 @@ impl TopicRegistry {
             let mut partitions = BTreeMap::new();
             for p in indexes {
                 let dir = partition_dir(&log_dir, &name, p);
-                let partition = reg.open_partition(&name, p, &dir, lc.clone(), now_ms)?;
+                let partition =
+                    reg.open_partition(&name, p, &dir, lc.clone(), now_ms, clean_shutdown)?;
                 write_partition_metadata(&dir, id)?;
                 partitions.insert(p, partition);
             }
@@ -306,15 +312,14 @@ impl TopicRegistry {
         dir: &Path,
         lc: crate::log::LogConfig,
         now_ms: i64,
+        clean_shutdown: bool,
     ) -> Result<Arc<Partition>, LogError> {
-        if self.broker_config().cluster.is_none() {
-            return Partition::open(name, index, dir, lc, now_ms);
-        }
-        let hw = self
-            .checkpointed_hw
-            .get(&(name.to_string(), index))
-            .copied();
-        Partition::open_replica(name, index, dir, lc, now_ms, hw)
+        let replica = self.broker_config().cluster.is_some().then(|| {
+            self.checkpointed_hw
+                .get(&(name.to_string(), index))
+                .copied()
+        });
+        Partition::reopen(name, index, dir, lc, now_ms, replica, clean_shutdown)
     }
 
     /// Write every partition's high watermark to `replication-offset-checkpoint` (Kafka's
@@ -531,7 +536,7 @@ impl TopicRegistry {
         }
         let lc = topic.settings.read().log.clone();
         let dir = partition_dir(&self.log_dir, name, index);
-        let partition = self.open_partition(name, index, &dir, lc, now_ms)?;
+        let partition = self.open_partition(name, index, &dir, lc, now_ms, false)?;
         write_partition_metadata(&dir, id)?;
         topic.partitions.write().insert(index, partition.clone());
         tracing::info!(topic = name, partition = index, "hosting partition");
@@ -669,14 +674,29 @@ impl TopicRegistry {
         }
     }
 
-    /// fsync every partition (clean shutdown).
-    pub fn flush_all(&self) {
+    /// fsync every partition (clean shutdown). True if every one was flushed.
+    pub fn flush_all(&self) -> bool {
+        let mut all = true;
         for t in self.list() {
             for p in t.local_partitions() {
                 if let Err(e) = p.flush() {
                     tracing::warn!(topic = %p.topic, partition = p.index, "flush failed: {e}");
+                    all = false;
                 }
             }
+        }
+        all
+    }
+
+    /// The end of a clean shutdown: flush every partition and, if that worked, write the clean
+    /// shutdown marker, so the next start skips the CRC checks of the active segments. Nothing
+    /// may be appended after this.
+    pub fn shut_down(&self) {
+        if !self.flush_all() {
+            return;
+        }
+        if let Err(e) = write_clean_shutdown(&self.log_dir) {
+            tracing::warn!("cannot write the clean shutdown marker: {e}");
         }
     }
 }
