@@ -54,6 +54,8 @@ pub mod segment;
 pub mod truncate;
 
 #[cfg(test)]
+mod disk_full_tests;
+#[cfg(test)]
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
