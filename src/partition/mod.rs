@@ -967,9 +967,12 @@ impl Partition {
         Some(result)
     }
 
-    /// fsync the log (clean shutdown).
+    /// fsync the log (clean shutdown); write any transaction index entry a full disk held back.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.state.lock().log.flush()
+        let mut st = self.state.lock();
+        let pending = st.txn_index.write_pending();
+        st.log.flush()?;
+        Ok(pending?)
     }
 }
 
