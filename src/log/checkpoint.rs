@@ -51,7 +51,7 @@ pub const REPLICATION_OFFSET_CHECKPOINT_FILE: &str = "replication-offset-checkpo
 /// directory, fsynced, renamed over `path`, and the directory fsynced. A crash leaves the old
 /// file or the new one, never a mix. If the write fails (a full disk) the old file stays as it
 /// was and the half-written temp file is removed, giving its space back.
-pub(super) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), LogError> {
+pub fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -63,7 +63,7 @@ pub(super) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), LogError>
         if let Err(e2) = remove_if_exists(&tmp) {
             tracing::warn!(file = %tmp.display(), error = %e2, "cannot remove a temp file");
         }
-        return Err(e.into());
+        return Err(e);
     }
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
@@ -96,10 +96,10 @@ pub fn read_log_start_checkpoint(dir: &Path) -> Option<i64> {
 
 /// Durably replace [`LOG_START_OFFSET_FILE`] with `offset`.
 pub fn write_log_start_checkpoint(dir: &Path, offset: i64) -> Result<(), LogError> {
-    replace_file(
+    Ok(replace_file(
         &dir.join(LOG_START_OFFSET_FILE),
         format!("0\n{offset}\n").as_bytes(),
-    )
+    )?)
 }
 
 /// Read an offset checkpoint file (see the module docs): `(topic, partition) → offset`. A missing
@@ -147,7 +147,7 @@ pub fn write_offsets(path: &Path, entries: &HashMap<(String, i32), i64>) -> Resu
         }
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
-    replace_file(path, text.as_bytes())
+    Ok(replace_file(path, text.as_bytes())?)
 }
 
 /// Parse the text of an offset checkpoint file; errors are `(line number, reason)`.

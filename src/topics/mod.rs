@@ -233,7 +233,10 @@ impl TopicRegistry {
             for p in indexes {
                 let dir = partition_dir(&log_dir, &name, p);
                 let partition = reg.open_partition(&name, p, &dir, lc.clone(), now_ms)?;
-                write_partition_metadata(&dir, id)?;
+                if let Err(e) = write_partition_metadata(&dir, id) {
+                    // A full disk must not keep the broker from starting; the next start writes it.
+                    tracing::warn!(dir = %dir.display(), "cannot write partition.metadata: {e}");
+                }
                 partitions.insert(p, partition);
             }
             tracing::debug!(topic = %name, partitions = count, "loaded topic");
@@ -374,14 +377,37 @@ impl TopicRegistry {
         let settings = TopicSettings::new(&self.broker_config(), &configs);
         let lc = settings.log.clone();
         let mut parts = BTreeMap::new();
+        let mut created = Vec::new();
         for p in 0..partitions {
             let dir = partition_dir(&self.log_dir, name, p);
-            let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
-            write_partition_metadata(&dir, id)?;
-            if p == 0 {
-                write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
+            if !dir.exists() {
+                created.push(dir.clone());
             }
-            parts.insert(p, partition);
+            let opened = Partition::open(name, p, &dir, lc.clone(), now_ms)
+                .map_err(TopicError::from)
+                .and_then(|partition| {
+                    write_partition_metadata(&dir, id)?;
+                    if p == 0 {
+                        write_properties(&dir.join(TOPIC_PROPERTIES), &configs)?;
+                    }
+                    Ok(partition)
+                });
+            match opened {
+                Ok(partition) => {
+                    parts.insert(p, partition);
+                }
+                Err(e) => {
+                    // A full disk: the topic is not created, and no directory of it is left
+                    // behind for a restart to load as a topic.
+                    drop(parts);
+                    for dir in created {
+                        if let Err(e2) = fs::remove_dir_all(&dir) {
+                            tracing::warn!(dir = %dir.display(), "cannot remove the directory of a topic not created: {e2}");
+                        }
+                    }
+                    return Err(e);
+                }
+            }
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -697,6 +723,52 @@ mod tests {
                 .next(),
             Some("version: 0")
         );
+    }
+
+    #[test]
+    fn a_topic_that_cannot_be_created_leaves_no_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        // Partition 1's directory cannot be made (a file is in the way).
+        fs::write(dir.path().join("half-1"), b"").unwrap();
+        assert!(reg.create("half", 3, 1, BTreeMap::new(), 0).is_err());
+        assert!(!dir.path().join("half-0").exists());
+        assert!(reg.get("half").is_none());
+        fs::remove_file(dir.path().join("half-1")).unwrap();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        assert!(reg.get("half").is_none());
+        reg.create("half", 3, 1, BTreeMap::new(), 0).unwrap();
+    }
+
+    #[test]
+    fn a_topic_created_on_a_full_disk_is_all_or_nothing() {
+        let Some(tmpfs) = crate::log::test_util::Tmpfs::mount("size=256k") else {
+            return;
+        };
+        let data = tmpfs.path().join("data");
+        let b = broker(&data);
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        let filler = tmpfs.path().join("filler");
+        let mut f = fs::File::create(&filler).unwrap();
+        while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+        drop(f);
+        let mut cfg = BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        assert!(reg.create("full", 2, 1, cfg.clone(), 0).is_err());
+        assert!(reg.get("full").is_none());
+        assert!(!data.join("full-0").exists() && !data.join("full-1").exists());
+        // A restart on the full disk starts, without the topic.
+        drop(reg);
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        assert!(reg.get("full").is_none());
+        fs::remove_file(&filler).unwrap();
+        reg.create("full", 2, 1, cfg, 0).unwrap();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        let t = reg.get("full").unwrap();
+        assert_eq!(t.configs.read().get("cleanup.policy").unwrap(), "compact");
     }
 
     #[test]
