@@ -1,5 +1,5 @@
 """A full disk (issue 14): fjord on a small tmpfs the test mounts, filled by a file the test
-writes. A produce that does not fit gets KAFKA_STORAGE_ERROR and leaves nothing of itself;
+writes; confluent-kafka, kafka-python and the Java client. A produce that does not fit gets KAFKA_STORAGE_ERROR and leaves nothing of itself;
 every acknowledged record stays readable; an offset commit that does not fit gets
 COORDINATOR_NOT_AVAILABLE; once the file is deleted writes go on by themselves, at the next
 offset, with no restart; a restart (SIGKILL, and one on a full disk) finds exactly the
@@ -156,7 +156,7 @@ def storage_failures(b):
     return b.stderr_tail(100000).count("append failed")
 
 
-def test_disk_full_refuses_writes_keeps_reads_and_recovers(small_disk, tmp_path):
+def test_disk_full_refuses_writes_keeps_reads_and_recovers(small_disk, tmp_path, run_java):
     mnt, brokers = small_disk
     b = start_on(mnt, brokers, tmp_path)
     create_topics(b.bootstrap, TOPIC)
@@ -198,6 +198,12 @@ def test_disk_full_refuses_writes_keeps_reads_and_recovers(small_disk, tmp_path)
                     acked.append((i, value(i)))
         finally:
             kp.close()
+        # The Java client: a KafkaStorageException.
+        out = run_java("DiskFull", b.bootstrap, TOPIC, len(acked)).split()
+        assert out[-2:] == ["ERROR", "KafkaStorageException"], out
+        for i, off in enumerate(out[1:-2:2], start=len(acked)):
+            assert int(off) == i
+            acked.append((i, value(i)))
         n = len(acked)
         assert acked == [(i, value(i)) for i in range(n)]
         assert log_end(b.port) == n
