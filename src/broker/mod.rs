@@ -3,7 +3,6 @@
 //! Kafka's KRaft brokers keep them) so a data dir keeps its cluster id.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -332,15 +331,13 @@ fn load_or_create_meta(dir: &Path, config: &Config) -> Result<String, StartError
     }
     let cluster = wanted.unwrap_or_else(|| URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes()));
     let directory_id = URL_SAFE_NO_PAD.encode(Uuid::new_v4().as_bytes());
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&path)?;
-        write!(
-            f,
-            "#\n#fjord\nversion=1\nnode.id={}\ncluster.id={cluster}\ndirectory.id={directory_id}\n",
-            config.node_id
-        )?;
-        f.sync_all()
-    };
-    write().map_err(|e| StartError::LogDir(path.display().to_string(), e))?;
+    // Written whole or not at all (a full disk on the first start must not leave a
+    // meta.properties without its cluster.id, which no later start would accept).
+    let text = format!(
+        "#\n#fjord\nversion=1\nnode.id={}\ncluster.id={cluster}\ndirectory.id={directory_id}\n",
+        config.node_id
+    );
+    crate::log::checkpoint::replace_file(&path, text.as_bytes())
+        .map_err(|e| StartError::LogDir(path.display().to_string(), e))?;
     Ok(cluster)
 }

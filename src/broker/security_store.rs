@@ -68,24 +68,12 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String
     }
 }
 
-/// Write `value` to `path` atomically: a temporary file, synced, renamed over it.
+/// Write `value` to `path` atomically: a temporary file, synced, renamed over it (a full disk
+/// leaves the old file and no temp file).
 fn store<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApiError> {
     let write = || -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
         let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-        {
-            use std::io::Write;
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if let Some(parent) = path.parent()
-            && let Ok(d) = fs::File::open(parent)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::log::checkpoint::replace_file(path, &bytes)
     };
     write().map_err(|e| {
         ApiError::new(

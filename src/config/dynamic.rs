@@ -109,8 +109,11 @@ impl DynamicConfigs {
             text.push_str(&format!("broker|{k}={v}\n"));
         }
         let tmp = self.path.with_extension("tmp");
-        fs::write(&tmp, text)?;
-        fs::rename(&tmp, &self.path)?;
+        if let Err(e) = fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, &self.path)) {
+            // A full disk: the old file stays, and the half-written one goes.
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
+        }
         *layers = next;
         Ok(effective)
     }

@@ -202,6 +202,12 @@ impl GroupCoordinator {
 
     /// Write `group_id`'s records to its `__consumer_offsets` partition (a single broker
     /// creates the topic on first use).
+    ///
+    /// A write that fails (a full disk: the log leaves nothing of it behind) is
+    /// COORDINATOR_NOT_AVAILABLE, which every client retries after looking the coordinator up
+    /// again. Kafka answers NOT_COORDINATOR for a storage error, because its log dir goes
+    /// offline and the partition's leadership moves; fjord's coordinator stays where it is and
+    /// writes again as soon as there is space, so "not available for now" is the true answer.
     pub(super) fn persist(
         &self,
         topics: &TopicRegistry,
@@ -253,7 +259,8 @@ impl GroupCoordinator {
         )
     }
 
-    /// Persist a group's metadata if a change made it dirty.
+    /// Persist a group's metadata if a change made it dirty. If the write fails (a full disk)
+    /// the group stays dirty, and the next flush (every tick) writes it.
     pub(super) fn flush_group(
         &self,
         topics: &TopicRegistry,
@@ -261,10 +268,12 @@ impl GroupCoordinator {
         now_ms: i64,
     ) {
         if group.dirty {
-            group.dirty = false;
             let record = Self::metadata_record(group);
-            if let Err(e) = self.persist(topics, &group.group_id.clone(), vec![record], now_ms) {
-                tracing::warn!(group = %group.group_id, "could not persist group metadata: {e:?}");
+            match self.persist(topics, &group.group_id.clone(), vec![record], now_ms) {
+                Ok(()) => group.dirty = false,
+                Err(e) => {
+                    tracing::warn!(group = %group.group_id, "could not persist group metadata: {e:?}; will retry")
+                }
             }
         }
     }

@@ -72,15 +72,17 @@ impl GroupCoordinator {
             entry.group.dirty = true;
         }
         if entry.group.dirty {
-            entry.group.dirty = false;
             records.push(Self::metadata_record(&entry.group));
         }
+        // A failed write (a full disk) commits nothing: the offsets keep their previous
+        // values, the group stays dirty, and the client retries (see persist).
         if let Err(e) = self.persist(topics, group_id, records, now_ms) {
             for (i, ..) in &accepted {
                 results[*i] = e;
             }
             return Ok(results);
         }
+        entry.group.dirty = false;
         for (_, topic, partition, o) in accepted {
             entry.offsets.commit((topic, partition), o);
         }

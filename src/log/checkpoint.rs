@@ -43,7 +43,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::LogError;
-use super::files::sync_dir;
+use super::files::{remove_if_exists, sync_dir};
 
 /// File in the partition directory holding the persisted log start offset: two lines,
 /// the format version `0` and the offset, e.g. `"0\n1234\n"`.
@@ -55,16 +55,22 @@ pub const REPLICATION_OFFSET_CHECKPOINT_FILE: &str = "replication-offset-checkpo
 
 /// Durably replace the file at `path` with `contents`: written whole to `<path>.tmp` in the same
 /// directory, fsynced, renamed over `path`, and the directory fsynced. A crash leaves the old
-/// file or the new one, never a mix.
-pub(super) fn replace_file(path: &Path, contents: &[u8]) -> Result<(), LogError> {
+/// file or the new one, never a mix. If the write fails (a full disk) the old file stays as it
+/// was and the half-written temp file is removed, giving its space back.
+pub fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
+    let written = fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(contents)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        if let Err(e2) = remove_if_exists(&tmp) {
+            tracing::warn!(file = %tmp.display(), error = %e2, "cannot remove a temp file");
+        }
+        return Err(e);
+    }
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
         _ => sync_dir(Path::new(".")),
@@ -96,10 +102,10 @@ pub fn read_log_start_checkpoint(dir: &Path) -> Option<i64> {
 
 /// Durably replace [`LOG_START_OFFSET_FILE`] with `offset`.
 pub fn write_log_start_checkpoint(dir: &Path, offset: i64) -> Result<(), LogError> {
-    replace_file(
+    Ok(replace_file(
         &dir.join(LOG_START_OFFSET_FILE),
         format!("0\n{offset}\n").as_bytes(),
-    )
+    )?)
 }
 
 /// Kafka's clean shutdown marker (see the module docs).
@@ -111,7 +117,8 @@ pub fn write_clean_shutdown(dir: &Path) -> Result<(), LogError> {
     replace_file(
         &dir.join(CLEAN_SHUTDOWN_FILE),
         b"{\"version\":0,\"brokerEpoch\":-1}\n",
-    )
+    )?;
+    Ok(())
 }
 
 /// Whether the last shutdown of `dir` was clean; the marker is deleted (durably) before the
@@ -178,7 +185,7 @@ pub fn write_offsets(path: &Path, entries: &HashMap<(String, i32), i64>) -> Resu
         }
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
-    replace_file(path, text.as_bytes())
+    Ok(replace_file(path, text.as_bytes())?)
 }
 
 /// Parse the text of an offset checkpoint file; errors are `(line number, reason)`.

@@ -129,10 +129,10 @@ pub fn read_checkpoint(dir: &Path) -> Result<Option<Vec<EpochEntry>>, String> {
 
 /// Durably replace the checkpoint of `dir` with `entries` (temp file + fsync + rename + dir fsync).
 pub fn write_checkpoint(dir: &Path, entries: &[EpochEntry]) -> Result<(), LogError> {
-    replace_file(
+    Ok(replace_file(
         &dir.join(LEADER_EPOCH_CHECKPOINT_FILE),
         format_checkpoint(entries).as_bytes(),
-    )
+    )?)
 }
 
 impl LeaderEpochCache {

@@ -5,8 +5,11 @@
 //! * `.timeindex`: 12-byte entries `(timestamp: i64 BE, relative offset: u32 BE)`: the segment's
 //!   running max timestamp and the last offset of the batch that first reached it.
 //!
-//! Files are plain appends (no preallocation); entries are also kept in memory for lookups.
-//! A failed write marks the file dirty, and it is rewritten whole at the next sync.
+//! Files are plain appends (no preallocation, no mmap: a full disk surfaces as an `ENOSPC` error
+//! from `write`, never as a SIGBUS); entries are also kept in memory for lookups, which are the
+//! truth. A failed write (a full disk) marks the file dirty, and it is rewritten whole at the next
+//! sync; until then the file may be short or end in a partial entry, which a reopen detects and
+//! rebuilds from the segment data.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -68,6 +71,9 @@ pub struct IndexFile<E: Entry> {
     path: PathBuf,
     entries: Vec<E>,
     file: Option<File>,
+    /// An append handle is wanted (the segment is active), even while `file` is None because
+    /// a rewrite failed.
+    keep_open: bool,
     dirty: bool,
 }
 
@@ -102,6 +108,7 @@ impl<E: Entry> IndexFile<E> {
             path,
             entries,
             file: None,
+            keep_open: false,
             dirty: false,
         }
     }
@@ -117,9 +124,12 @@ impl<E: Entry> IndexFile<E> {
     }
 
     /// Replace the file's content with the in-memory entries and fsync it; keep an append
-    /// handle if `keep_open`.
+    /// handle if `keep_open`. On failure the index is left dirty (the next [`IndexFile::sync`]
+    /// tries again) and the error returned.
     pub fn rewrite(&mut self, keep_open: bool) -> io::Result<()> {
         self.file = None;
+        self.keep_open = keep_open;
+        self.dirty = true;
         let mut buf = Vec::with_capacity(self.entries.len() * E::SIZE);
         for e in &self.entries {
             e.encode(&mut buf);
@@ -134,8 +144,17 @@ impl<E: Entry> IndexFile<E> {
         Ok(())
     }
 
+    /// [`Self::rewrite`], where a failure (a full disk) is only logged: the in-memory entries
+    /// serve lookups and the next [`Self::sync`] writes the file.
+    pub fn rewrite_or_defer(&mut self, keep_open: bool) {
+        if let Err(err) = self.rewrite(keep_open) {
+            tracing::warn!(path = %self.path.display(), error = %err, "cannot write index; will rewrite at next flush");
+        }
+    }
+
     /// Open the existing file for appends (its content must equal the in-memory entries).
     pub fn open_for_append(&mut self) -> io::Result<()> {
+        self.keep_open = true;
         self.file = Some(
             OpenOptions::new()
                 .append(true)
@@ -148,6 +167,32 @@ impl<E: Entry> IndexFile<E> {
     /// Drop the append handle (inactive segments keep only the in-memory entries).
     pub fn close(&mut self) {
         self.file = None;
+        self.keep_open = false;
+    }
+
+    /// Whether the file is older than the in-memory entries (a write failed).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Forget the entries from `len` on (an append that is being undone). The file is cut to
+    /// match; if that fails it is marked dirty.
+    pub fn truncate_entries(&mut self, len: usize) {
+        if self.entries.len() <= len {
+            return;
+        }
+        self.entries.truncate(len);
+        if self.dirty {
+            return;
+        }
+        let cut = match &self.file {
+            Some(f) => f.set_len((len * E::SIZE) as u64),
+            None => Err(io::Error::other("no append handle")),
+        };
+        if let Err(err) = cut {
+            tracing::warn!(path = %self.path.display(), error = %err, "cannot cut index; will rewrite at next flush");
+            self.dirty = true;
+        }
     }
 
     /// Append an entry in memory and, if the file is open, on disk. A write failure is logged
@@ -170,8 +215,7 @@ impl<E: Entry> IndexFile<E> {
     /// Rewrite the file if a write failed earlier, then fsync it.
     pub fn sync(&mut self) -> io::Result<()> {
         if self.dirty {
-            let keep = self.file.is_some();
-            return self.rewrite(keep);
+            return self.rewrite(self.keep_open);
         }
         match &self.file {
             Some(f) => f.sync_data(),

@@ -56,6 +56,8 @@ pub mod segment;
 pub mod truncate;
 
 #[cfg(test)]
+mod disk_full_tests;
+#[cfg(test)]
 pub(crate) mod test_util;
 
 pub use batch::{BatchHeader, BatchInfo, stamp_log_append_time, validate_batches};
@@ -95,7 +97,9 @@ pub enum LogError {
     /// leader epoch's start is not the log end offset. Nothing was written.
     #[error("unexpected offset {offset} at log end offset {log_end}")]
     UnexpectedAppendOffset { offset: i64, log_end: i64 },
-    /// The log cannot accept writes any more (a failed write could not be undone).
+    /// The log cannot accept writes now: a failed write could not be undone yet (retried at
+    /// the next append), or a truncation failed half way (until the log is reopened). A full
+    /// disk itself is [`LogError::Io`] (`ENOSPC`) of the one append that hit it.
     #[error("storage error: {0}")]
     Storage(String),
 }

@@ -562,6 +562,8 @@ impl PartitionLog {
             .any(|(_, h)| h.partition_leader_epoch > latest)
             .then(|| self.epochs.entries().to_vec());
         let interval = self.config.index_interval_bytes;
+        let unflushed = self.unflushed_messages.saturating_add(records);
+        let fsync = unflushed >= self.config.flush_interval_messages;
         let written = headers
             .iter()
             .try_for_each(|(_, h)| {
@@ -571,20 +573,17 @@ impl PartitionLog {
             })
             .and_then(|()| {
                 self.active_mut()
-                    .append(payload, &headers, interval, now_ms)
+                    .append(payload, &headers, interval, now_ms, fsync)
             });
         if let Err(e) = written {
+            // Nothing of the append is left (see LogSegment::append): the log end offset, the
+            // segment file and its indexes are at the last complete batch.
             if let Some(entries) = before {
                 self.epochs.restore(entries);
             }
             return Err(e);
         }
-
-        self.unflushed_messages = self.unflushed_messages.saturating_add(records);
-        if self.unflushed_messages >= self.config.flush_interval_messages {
-            self.active_mut().flush()?;
-            self.unflushed_messages = 0;
-        }
+        self.unflushed_messages = if fsync { 0 } else { unflushed };
         let log_append_time = headers
             .iter()
             .find(|(_, h)| h.is_log_append_time())
@@ -611,9 +610,22 @@ impl PartitionLog {
     /// truncation that must leave the log end above the last batch, or a follower's batches that
     /// start above it. An empty active segment is rolled too when `base` is above its own (it
     /// stays, empty, as Kafka's does).
+    ///
+    /// If the new segment cannot be created (a full disk), nothing changes: the active segment
+    /// stays active, without the final time-index entry, and a later append rolls again.
     pub(super) fn roll_at(&mut self, base: i64) -> Result<(), LogError> {
-        self.active_mut().seal()?;
-        let seg = LogSegment::create(&self.dir, base)?;
+        let time_entries = self.active().time_index().entries().len();
+        let created = self
+            .active_mut()
+            .seal()
+            .and_then(|()| LogSegment::create(&self.dir, base));
+        let seg = match created {
+            Ok(seg) => seg,
+            Err(e) => {
+                self.active_mut().unseal(time_entries);
+                return Err(e);
+            }
+        };
         sync_dir(&self.dir);
         self.active_mut().close_indexes();
         self.segments.push(seg);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::LogError;
 use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
 pub use super::files::FileSlice;
-use super::files::segment_file_name;
+use super::files::{remove_if_exists, segment_file_name};
 use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
@@ -297,8 +297,26 @@ pub struct LogSegment {
     state: IndexState,
     /// When the segment received its first batch (drives segment_ms rolling).
     first_write_ms: Option<i64>,
-    /// A write failed and the file could not be restored to `size`: no more appends.
+    /// A write failed and the file could not be cut back to `size`: no appends until a retry
+    /// of the cut succeeds (see [`Self::append`]).
     poisoned: bool,
+    /// Test only: the next data write stores this many bytes, then fails as on a full disk.
+    #[cfg(test)]
+    fail_write_after: Option<usize>,
+    /// Test only: the next fsync of the data fails.
+    #[cfg(test)]
+    fail_sync: bool,
+}
+
+/// What an append changes, taken before it so a failed one can be undone.
+#[derive(Clone, Copy)]
+struct Mark {
+    size: u64,
+    next_offset: i64,
+    state: IndexState,
+    first_write_ms: Option<i64>,
+    index_len: usize,
+    time_len: usize,
 }
 
 fn open_log_file(path: &Path, create_new: bool) -> io::Result<File> {
@@ -318,14 +336,23 @@ impl LogSegment {
         )
     }
 
-    /// Create a new, empty, active segment (fails if its `.log` already exists).
+    /// Create a new, empty, active segment (fails if its `.log` already exists). If any of its
+    /// three files cannot be created (a full disk), the ones that were are removed again, so a
+    /// later attempt starts from scratch.
     pub fn create(dir: &Path, base_offset: i64) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
         let log = open_log_file(&lp, true)?;
         let mut index = OffsetIndex::new(ip, Vec::new());
         let mut time_index = TimeIndex::new(tp, Vec::new());
-        index.rewrite(true)?;
-        time_index.rewrite(true)?;
+        if let Err(e) = index.rewrite(true).and_then(|()| time_index.rewrite(true)) {
+            drop(log);
+            for p in [lp.as_path(), index.path(), time_index.path()] {
+                if let Err(e2) = remove_if_exists(p) {
+                    tracing::warn!(file = %p.display(), error = %e2, "cannot remove a file of a segment that could not be created");
+                }
+            }
+            return Err(e.into());
+        }
         Ok(LogSegment {
             base_offset,
             log_path: lp,
@@ -337,6 +364,10 @@ impl LogSegment {
             state: IndexState::new(),
             first_write_ms: None,
             poisoned: false,
+            #[cfg(test)]
+            fail_write_after: None,
+            #[cfg(test)]
+            fail_sync: false,
         })
     }
 
@@ -393,6 +424,10 @@ impl LogSegment {
                         state,
                         first_write_ms: None,
                         poisoned: false,
+                        #[cfg(test)]
+                        fail_write_after: None,
+                        #[cfg(test)]
+                        fail_sync: false,
                     });
                 }
                 Err(reason) => {
@@ -428,7 +463,7 @@ impl LogSegment {
         let mut time_index = TimeIndex::new(tp, w.time);
         if read_entries::<IndexEntry>(index.path()).ok().as_deref() != Some(index.entries()) {
             tracing::warn!(index = %index.path().display(), "rebuilding offset index");
-            index.rewrite(active)?;
+            index.rewrite_or_defer(active);
         } else if active {
             index.open_for_append()?;
         }
@@ -438,7 +473,7 @@ impl LogSegment {
             != Some(time_index.entries())
         {
             tracing::warn!(index = %time_index.path().display(), "rebuilding time index");
-            time_index.rewrite(active)?;
+            time_index.rewrite_or_defer(active);
         } else if active {
             time_index.open_for_append()?;
         }
@@ -463,6 +498,10 @@ impl LogSegment {
             state: w.state,
             first_write_ms,
             poisoned: false,
+            #[cfg(test)]
+            fail_write_after: None,
+            #[cfg(test)]
+            fail_sync: false,
         })
     }
 
@@ -592,26 +631,37 @@ impl LogSegment {
     }
 
     /// Append `data` (whole batches, offsets already assigned in the bytes). `headers` are the
-    /// parsed headers of those batches with their positions inside `data`.
+    /// parsed headers of those batches with their positions inside `data`. With `fsync` the data
+    /// is fsynced before the append counts (`flush.messages`).
+    ///
+    /// All or nothing: if the write (a full disk) or the fsync fails, the file is cut back to
+    /// the last complete batch and the size, offsets and index entries are what they were, so
+    /// the next append continues there and a reopen finds no garbage. If the cut itself fails
+    /// the segment refuses appends until a later append manages it (reads are unaffected: they
+    /// never look past the last complete batch). A failed index write does not fail the append:
+    /// the entries stay in memory and the file is rewritten at the next flush.
     pub(crate) fn append(
         &mut self,
         data: &[u8],
         headers: &[(usize, BatchHeader)],
         index_interval_bytes: u32,
         now_ms: i64,
+        fsync: bool,
     ) -> Result<(), LogError> {
         if self.poisoned {
-            return Err(LogError::Storage(format!(
-                "segment {} is offline after a failed write",
-                self.log_path.display()
-            )));
+            self.log.set_len(self.size).map_err(|e| {
+                LogError::Storage(format!(
+                    "segment {} is offline after a failed write that could not be undone: {e}",
+                    self.log_path.display()
+                ))
+            })?;
+            tracing::info!(segment = %self.log_path.display(), "failed write undone; segment writable again");
+            self.poisoned = false;
         }
+        let mark = self.mark();
         let start = self.size;
-        if let Err(e) = (&*self.log).write_all(data) {
-            if let Err(e2) = self.log.set_len(start) {
-                tracing::error!(segment = %self.log_path.display(), error = %e2, "cannot undo partial write; segment offline");
-                self.poisoned = true;
-            }
+        if let Err(e) = self.write_data(data) {
+            self.undo(mark);
             return Err(e.into());
         }
         self.size += data.len() as u64;
@@ -633,7 +683,70 @@ impl LogSegment {
             }
             self.next_offset = h.last_offset() + 1;
         }
+        if fsync {
+            if let Err(e) = self.sync_data() {
+                self.undo(mark);
+                return Err(e.into());
+            }
+            if let Err(e) = self.flush_indexes() {
+                tracing::warn!(segment = %self.log_path.display(), error = %e, "cannot flush indexes; will retry at next flush");
+            }
+        }
         Ok(())
+    }
+
+    fn write_data(&mut self, data: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_write_after.take() {
+            (&*self.log).write_all(&data[..n.min(data.len())])?;
+            return Err(io::ErrorKind::StorageFull.into());
+        }
+        (&*self.log).write_all(data)
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_sync) {
+            return Err(io::ErrorKind::StorageFull.into());
+        }
+        self.log.sync_data()
+    }
+
+    /// Test only: make the next data write store `n` bytes and then fail as on a full disk.
+    #[cfg(test)]
+    pub(crate) fn fail_next_write_after(&mut self, n: usize) {
+        self.fail_write_after = Some(n);
+    }
+
+    /// Test only: make the next data fsync fail.
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&mut self) {
+        self.fail_sync = true;
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            size: self.size,
+            next_offset: self.next_offset,
+            state: self.state,
+            first_write_ms: self.first_write_ms,
+            index_len: self.index.entries().len(),
+            time_len: self.time_index.entries().len(),
+        }
+    }
+
+    /// Put the segment back as it was at `m`, cutting the file back to the last complete batch.
+    fn undo(&mut self, m: Mark) {
+        self.size = m.size;
+        self.next_offset = m.next_offset;
+        self.state = m.state;
+        self.first_write_ms = m.first_write_ms;
+        self.index.truncate_entries(m.index_len);
+        self.time_index.truncate_entries(m.time_len);
+        if let Err(e) = self.log.set_len(m.size) {
+            tracing::error!(segment = %self.log_path.display(), error = %e, "cannot undo a failed write; no appends until it can");
+            self.poisoned = true;
+        }
     }
 
     /// fsync data and indexes.
@@ -658,6 +771,11 @@ impl LogSegment {
             self.time_index.append(e);
         }
         self.flush()
+    }
+
+    /// Undo [`Self::seal`] after a roll that failed: the time index back to `time_entries`.
+    pub(crate) fn unseal(&mut self, time_entries: usize) {
+        self.time_index.truncate_entries(time_entries);
     }
 
     /// Close the index append handles (after a successful roll).
@@ -798,8 +916,8 @@ impl LogSegment {
         };
         self.index = OffsetIndex::new(self.index.path().to_path_buf(), w.index);
         self.time_index = TimeIndex::new(self.time_index.path().to_path_buf(), w.time);
-        self.index.rewrite(true)?;
-        self.time_index.rewrite(true)?;
+        self.index.rewrite_or_defer(true);
+        self.time_index.rewrite_or_defer(true);
         Ok(removed)
     }
 
@@ -964,7 +1082,7 @@ mod tests {
     fn append_one(seg: &mut LogSegment, mut data: Vec<u8>, base: i64, interval: u32) -> Vec<u8> {
         rewrite_base_offset_and_epoch(&mut data, base, 0);
         let h = BatchHeader::parse(&data).unwrap();
-        seg.append(&data, &[(0, h)], interval, 0).unwrap();
+        seg.append(&data, &[(0, h)], interval, 0, false).unwrap();
         data
     }
 
@@ -1061,6 +1179,20 @@ mod tests {
             Some((100, 7000))
         );
         assert_eq!(seg.max_timestamp_record(65536).unwrap(), Some((101, 7000)));
+    }
+
+    #[test]
+    fn a_write_that_could_not_be_undone_is_undone_by_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        let a = append_one(&mut seg, batch_bytes(&[(1, "a")], Compression::None), 0, 50);
+        // What a failed write whose cut failed too leaves: garbage past the data, no appends.
+        (&*seg.log).write_all(b"half a batch").unwrap();
+        seg.poisoned = true;
+        let b = append_one(&mut seg, batch_bytes(&[(2, "b")], Compression::None), 1, 50);
+        assert!(!seg.is_poisoned());
+        assert_eq!(std::fs::read(seg.log_path()).unwrap(), [a, b].concat());
+        assert_eq!(seg.next_offset(), 2);
     }
 
     #[test]

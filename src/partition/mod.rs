@@ -1024,10 +1024,11 @@ impl Partition {
         Some(result)
     }
 
-    /// fsync the log and snapshot producer state (clean shutdown: the next open replays no
-    /// headers).
+    /// fsync the log, write any transaction index entry a full disk held back, and snapshot
+    /// producer state (clean shutdown: the next open replays no headers).
     pub fn flush(&self) -> Result<(), LogError> {
         let mut st = self.state.lock();
+        let pending = st.txn_index.write_pending();
         st.log.flush()?;
         let end = st.log.log_end_offset();
         if st.producers.producers().next().is_some()
@@ -1035,7 +1036,7 @@ impl Partition {
         {
             st.snapshot_producers();
         }
-        Ok(())
+        Ok(pending?)
     }
 }
 

@@ -15,8 +15,9 @@
 //! (i32), first offset (i64), last offset (i64). Big-endian. A snapshot that fails to parse is
 //! skipped with a warning (an older one, or the log, is used instead).
 //!
-//! Snapshots are written to `N.snapshot.tmp` and renamed, not fsynced: the log is the truth and
-//! a lost or torn snapshot only means a longer replay. Only the [`KEEP`] newest are kept; a
+//! Snapshots are replaced whole (a temporary file renamed into place, removed if the write
+//! fails: a full disk leaves the older snapshots as they were); a lost one only means a longer
+//! replay. Only the [`KEEP`] newest are kept; a
 //! truncation deletes those above its offset.
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Buf, BufMut};
 
 use super::producer_state::{BatchMetadata, ProducerEntry, ProducerStateTable};
+use crate::log::checkpoint::replace_file;
 
 pub const SUFFIX: &str = ".snapshot";
 const MAGIC: &[u8; 4] = b"FJPS";
@@ -57,10 +59,7 @@ pub fn list(dir: &Path) -> Vec<(i64, PathBuf)> {
 
 /// Write the snapshot of `table` at `offset`, then delete all but the [`KEEP`] newest.
 pub fn write(dir: &Path, offset: i64, table: &ProducerStateTable) -> io::Result<()> {
-    let final_path = path(dir, offset);
-    let tmp = final_path.with_extension("snapshot.tmp");
-    fs::write(&tmp, encode(table))?;
-    fs::rename(&tmp, &final_path)?;
+    replace_file(&path(dir, offset), &encode(table))?;
     let all = list(dir);
     for (_, p) in &all[..all.len().saturating_sub(KEEP)] {
         remove(p);

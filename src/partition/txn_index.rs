@@ -7,9 +7,14 @@
 //!
 //! A torn tail is cut to whole entries; entries past the log end (the log was
 //! truncated by recovery) are dropped.
+//!
+//! A write that fails (a full disk) is cut back to whole entries, and its event is
+//! held and written, before any later one, at the next append or flush: the file is
+//! always a prefix of the events, so a restart catches up on what it lacks from the log.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::producer_state::ProducerStateTable;
@@ -95,6 +100,10 @@ impl TxnEvent {
 pub struct TxnIndex {
     path: PathBuf,
     file: Option<File>,
+    /// Bytes of whole entries in the file.
+    len: u64,
+    /// Events not written yet (a write failed), in order.
+    pending: Vec<TxnEvent>,
     /// Highest offset an entry refers to (-1: none).
     pub high_water: i64,
 }
@@ -133,26 +142,47 @@ impl TxnIndex {
             TxnIndex {
                 path,
                 file: None,
+                len: keep as u64,
+                pending: Vec::new(),
                 high_water,
             },
             events,
         ))
     }
 
+    /// Write `e` (after any event a failed write held back). On failure the event is held
+    /// and written by the next append or [`Self::write_pending`].
     pub fn append(&mut self, e: TxnEvent) -> io::Result<()> {
-        if self.file.is_none() {
-            self.file = Some(
+        self.pending.push(e);
+        self.write_pending()
+    }
+
+    /// Write the events held back by a failed write, in order.
+    pub fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let f = match &self.file {
+            Some(f) => f,
+            None => self.file.insert(
                 OpenOptions::new()
                     .create(true)
-                    .append(true)
+                    .write(true)
+                    .truncate(false)
                     .open(&self.path)?,
-            );
+            ),
+        };
+        let buf: Vec<u8> = self.pending.iter().flat_map(|e| e.encode()).collect();
+        // Positioned at the end of the whole entries, so a torn entry a failed write left
+        // (if cutting it failed too) is overwritten.
+        if let Err(e) = f.write_all_at(&buf, self.len) {
+            let _ = f.set_len(self.len);
+            return Err(e);
         }
-        self.file
-            .as_mut()
-            .expect("opened above")
-            .write_all(&e.encode())?;
-        self.high_water = self.high_water.max(e.offset());
+        self.len += buf.len() as u64;
+        for e in self.pending.drain(..) {
+            self.high_water = self.high_water.max(e.offset());
+        }
         Ok(())
     }
 }
@@ -201,6 +231,7 @@ mod tests {
             3 * 17
         );
         // A torn tail is cut.
+        use std::io::Write;
         let mut f = OpenOptions::new()
             .append(true)
             .open(dir.path().join(FILE_NAME))
@@ -214,5 +245,37 @@ mod tests {
         }
         assert_eq!(t.first_unstable_offset(), Some(4));
         assert_eq!(t.aborted_between(0, 10).len(), 1);
+    }
+
+    #[test]
+    fn a_full_disk_holds_events_back_in_order() {
+        let Some(tmpfs) = crate::log::test_util::Tmpfs::mount("size=64k") else {
+            return;
+        };
+        let dir = tmpfs.path();
+        let (mut idx, _) = TxnIndex::open(dir, 0).unwrap();
+        let ev = |o| TxnEvent::Begin {
+            producer_id: 7,
+            offset: o,
+        };
+        idx.append(ev(0)).unwrap();
+        // Fill the disk: the page the index file already has leaves room for a few entries.
+        let filler = dir.join("filler");
+        let mut f = File::create(&filler).unwrap();
+        while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+        let mut n = 1;
+        while idx.append(ev(n)).is_ok() {
+            n += 1;
+        }
+        assert_eq!(idx.pending, [ev(n)]);
+        assert!(idx.append(ev(n + 1)).is_err());
+        let len = std::fs::metadata(dir.join(FILE_NAME)).unwrap().len();
+        assert_eq!(len, n as u64 * ENTRY as u64, "whole entries only");
+        drop(f);
+        std::fs::remove_file(&filler).unwrap();
+        idx.append(ev(n + 2)).unwrap();
+        drop(idx);
+        let (_, back) = TxnIndex::open(dir, 100_000).unwrap();
+        assert_eq!(back, (0..n + 3).map(ev).collect::<Vec<_>>());
     }
 }

@@ -1,10 +1,13 @@
 //! The topic registry's files inside partition directories: Kafka's `partition.metadata` (the
 //! topic id) in every partition, and `topic.properties` (the topic's config overrides, which
 //! Kafka keeps in the KRaft metadata log) in partition 0.
+//!
+//! Both are replaced whole (temp file, fsync, rename): a full disk leaves the old file, never a
+//! half-written one.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -12,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::config;
+use crate::log::checkpoint::replace_file;
 
 pub const PARTITION_METADATA: &str = "partition.metadata";
 pub const TOPIC_PROPERTIES: &str = "topic.properties";
@@ -22,13 +26,11 @@ pub fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
     if read_partition_metadata(dir) == Some(id) {
         return Ok(());
     }
-    let mut f = fs::File::create(&path)?;
-    write!(
-        f,
+    let text = format!(
         "version: 0\ntopic_id: {}\n",
         URL_SAFE_NO_PAD.encode(id.as_bytes())
-    )?;
-    f.sync_all()
+    );
+    replace_file(&path, text.as_bytes())
 }
 
 pub fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
@@ -45,9 +47,9 @@ pub fn read_properties(path: &Path) -> BTreeMap<String, String> {
 }
 
 pub fn write_properties(path: &Path, map: &BTreeMap<String, String>) -> std::io::Result<()> {
-    let mut f = fs::File::create(path)?;
+    let mut text = String::new();
     for (k, v) in map {
-        writeln!(f, "{k}={v}")?;
+        let _ = writeln!(text, "{k}={v}");
     }
-    f.sync_all()
+    replace_file(path, text.as_bytes())
 }

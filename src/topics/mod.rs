@@ -239,7 +239,10 @@ impl TopicRegistry {
                 let dir = partition_dir(&log_dir, &name, p);
                 let partition =
                     reg.open_partition(&name, p, &dir, lc.clone(), now_ms, clean_shutdown)?;
-                write_partition_metadata(&dir, id)?;
+                if let Err(e) = write_partition_metadata(&dir, id) {
+                    // A full disk must not keep the broker from starting; the next start writes it.
+                    tracing::warn!(dir = %dir.display(), "cannot write partition.metadata: {e}");
+                }
                 partitions.insert(p, partition);
             }
             tracing::debug!(topic = %name, partitions = count, "loaded topic");
@@ -261,7 +264,8 @@ impl TopicRegistry {
     /// Make the directories of partitions `range` of topic `name` (a new topic's, with its
     /// `properties` in partition 0, or ones added to it) and open them: all or none. On an error
     /// (out of file descriptors, disk full) the partitions opened so far are closed and every
-    /// directory this call made is removed, so nothing half-made is found at the next start.
+    /// directory this call made is removed, so nothing half-made is loaded as a topic at the
+    /// next start.
     fn open_new_partitions(
         &self,
         name: &str,
@@ -276,7 +280,9 @@ impl TopicRegistry {
         let result = (|| -> Result<(), TopicError> {
             for p in range {
                 let dir = partition_dir(&self.log_dir, name, p);
-                dirs.push(dir.clone());
+                if !dir.exists() {
+                    dirs.push(dir.clone());
+                }
                 let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
                 made.push((p, partition));
                 write_partition_metadata(&dir, id)?;
@@ -750,6 +756,52 @@ mod tests {
                 .next(),
             Some("version: 0")
         );
+    }
+
+    #[test]
+    fn a_topic_that_cannot_be_created_leaves_no_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        // Partition 1's directory cannot be made (a file is in the way).
+        fs::write(dir.path().join("half-1"), b"").unwrap();
+        assert!(reg.create("half", 3, 1, BTreeMap::new(), 0).is_err());
+        assert!(!dir.path().join("half-0").exists());
+        assert!(reg.get("half").is_none());
+        fs::remove_file(dir.path().join("half-1")).unwrap();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        assert!(reg.get("half").is_none());
+        reg.create("half", 3, 1, BTreeMap::new(), 0).unwrap();
+    }
+
+    #[test]
+    fn a_topic_created_on_a_full_disk_is_all_or_nothing() {
+        let Some(tmpfs) = crate::log::test_util::Tmpfs::mount("size=256k") else {
+            return;
+        };
+        let data = tmpfs.path().join("data");
+        let b = broker(&data);
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        let filler = tmpfs.path().join("filler");
+        let mut f = fs::File::create(&filler).unwrap();
+        while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+        drop(f);
+        let mut cfg = BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        assert!(reg.create("full", 2, 1, cfg.clone(), 0).is_err());
+        assert!(reg.get("full").is_none());
+        assert!(!data.join("full-0").exists() && !data.join("full-1").exists());
+        // A restart on the full disk starts, without the topic.
+        drop(reg);
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        assert!(reg.get("full").is_none());
+        fs::remove_file(&filler).unwrap();
+        reg.create("full", 2, 1, cfg, 0).unwrap();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        let t = reg.get("full").unwrap();
+        assert_eq!(t.configs.read().get("cleanup.policy").unwrap(), "compact");
     }
 
     #[test]

@@ -342,20 +342,21 @@ impl TransactionCoordinator {
                 // cluster the marker round writes them) the answer is CONCURRENT_TRANSACTIONS,
                 // as Kafka's: the new producer retries, and starts only once the old
                 // transaction is aborted everywhere.
-                bump_epoch(m, new_id)?;
-                complete(ctx, m, false, now_ms)?;
+                abort_fenced(ctx, m, new_id, now_ms)?;
                 if m.state == TxnState::PrepareAbort {
                     return Err(E::ConcurrentTransactions.code());
                 }
             }
             _ => {}
         }
-        bump_epoch(m, new_id)?;
-        m.timeout_ms = timeout_ms;
-        m.state = TxnState::Empty;
-        m.partitions.clear();
-        m.last_update_ms = now_ms;
-        persist(ctx, m, now_ms)?;
+        update(ctx, m, now_ms, |n| {
+            bump_epoch(n, new_id)?;
+            n.timeout_ms = timeout_ms;
+            n.state = TxnState::Empty;
+            n.partitions.clear();
+            n.last_update_ms = now_ms;
+            Ok(())
+        })?;
         Ok((m.producer_id, m.producer_epoch))
     }
 
@@ -426,10 +427,12 @@ impl TransactionCoordinator {
                 })
                 .collect());
         }
-        begin(m, now_ms);
-        m.partitions.extend(partitions.iter().cloned());
-        m.last_update_ms = now_ms;
-        persist(ctx, m, now_ms)?;
+        update(ctx, m, now_ms, |n| {
+            begin(n, now_ms);
+            n.partitions.extend(partitions.iter().cloned());
+            n.last_update_ms = now_ms;
+            Ok(())
+        })?;
         Ok(vec![NONE; partitions.len()])
     }
 
@@ -446,11 +449,13 @@ impl TransactionCoordinator {
         if ctx.offsets_partitions <= 1 {
             ctx.groups.ensure_offsets_topic(ctx.topics, now_ms)?;
         }
-        begin(m, now_ms);
         let partition = partition_for_key(group_id, ctx.offsets_partitions);
-        m.partitions.insert((OFFSETS_TOPIC.to_string(), partition));
-        m.last_update_ms = now_ms;
-        persist(ctx, m, now_ms)
+        update(ctx, m, now_ms, |n| {
+            begin(n, now_ms);
+            n.partitions.insert((OFFSETS_TOPIC.to_string(), partition));
+            n.last_update_ms = now_ms;
+            Ok(())
+        })
     }
 
     /// Whether TxnOffsetCommit may add offsets for this producer now (the group's offsets
@@ -519,18 +524,23 @@ impl TransactionCoordinator {
         }
     }
 
-    /// Abort transactions that outlived their timeout, fencing their producers.
+    /// Abort transactions that outlived their timeout, fencing their producers; complete the
+    /// ones whose markers are all written but whose completion could not be written (a full
+    /// disk).
     pub fn tick(&self, ctx: &TxnContext<'_>, now_ms: i64) {
         let mut txns = self.txns.lock();
         for m in txns.values_mut() {
             if m.state == TxnState::Ongoing && now_ms - m.start_ms > m.timeout_ms as i64 {
                 tracing::info!(transactional_id = %m.transactional_id, "aborting a transaction past transaction.timeout.ms");
                 let new_id = || ctx.producer_ids.next_id().map_err(|e| id_error(&e));
-                if bump_epoch(m, new_id).is_ok()
-                    && let Err(e) = complete(ctx, m, false, now_ms)
-                {
+                if let Err(e) = abort_fenced(ctx, m, new_id, now_ms) {
                     tracing::error!(transactional_id = %m.transactional_id, "timeout abort failed: {e}");
                 }
+            } else if matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
+                && m.pending.is_empty()
+                && let Err(e) = finish(ctx, m, now_ms)
+            {
+                tracing::debug!(transactional_id = %m.transactional_id, "completing the transaction failed again: {e}");
             }
         }
     }
@@ -575,24 +585,58 @@ fn bump_epoch(m: &mut TxnMetadata, new_id: impl Fn() -> Result<i64, Code>) -> Re
     Ok(())
 }
 
+/// Apply `change` to a copy of `m`, write the copy, and only then make it `m`: a write that
+/// fails (a full disk; nothing of it stays in the log) leaves the transaction as it was, so
+/// the client's retry finds the state its answer described.
+fn update(
+    ctx: &TxnContext<'_>,
+    m: &mut TxnMetadata,
+    now_ms: i64,
+    change: impl FnOnce(&mut TxnMetadata) -> Result<(), Code>,
+) -> Result<(), Code> {
+    let mut next = m.clone();
+    change(&mut next)?;
+    persist(ctx, &next, now_ms)?;
+    *m = next;
+    Ok(())
+}
+
+/// Fence the producer of an ongoing transaction (a bumped epoch) and abort the transaction. If
+/// the abort's prepare cannot be written, the epoch is not bumped either.
+fn abort_fenced(
+    ctx: &TxnContext<'_>,
+    m: &mut TxnMetadata,
+    new_id: impl Fn() -> Result<i64, Code>,
+    now_ms: i64,
+) -> Result<(), Code> {
+    let before = (m.producer_id, m.producer_epoch);
+    bump_epoch(m, new_id)?;
+    complete(ctx, m, false, now_ms).inspect_err(|_| (m.producer_id, m.producer_epoch) = before)
+}
+
 /// Prepare, write the markers this node can write, and complete when none is left to
-/// other brokers.
+/// other brokers. Once the prepare is written the outcome is decided and this succeeds: a
+/// completion that cannot be written yet is retried by [`TransactionCoordinator::tick`].
 fn complete(
     ctx: &TxnContext<'_>,
     m: &mut TxnMetadata,
     commit: bool,
     now_ms: i64,
 ) -> Result<(), Code> {
-    m.state = if commit {
-        TxnState::PrepareCommit
-    } else {
-        TxnState::PrepareAbort
-    };
-    m.last_update_ms = now_ms;
-    persist(ctx, m, now_ms)?;
+    update(ctx, m, now_ms, |n| {
+        n.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        n.last_update_ms = now_ms;
+        Ok(())
+    })?;
     write_markers(ctx, m, now_ms)?;
-    if m.pending.is_empty() {
-        finish(ctx, m, now_ms)?;
+    if m.pending.is_empty()
+        && let Err(e) = finish(ctx, m, now_ms)
+    {
+        tracing::warn!(transactional_id = %m.transactional_id, "cannot write the transaction's completion yet: {e}; will retry");
     }
     Ok(())
 }
@@ -627,17 +671,20 @@ fn write_markers(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Resu
     Ok(())
 }
 
-/// Every marker is written: the transaction is complete.
+/// Every marker is written: the transaction is complete (if that can be written; else it stays
+/// Prepare* with nothing pending, and [`TransactionCoordinator::tick`] tries again).
 fn finish(ctx: &TxnContext<'_>, m: &mut TxnMetadata, now_ms: i64) -> Result<(), Code> {
-    m.state = if m.state == TxnState::PrepareCommit {
-        TxnState::CompleteCommit
-    } else {
-        TxnState::CompleteAbort
-    };
-    m.partitions.clear();
-    m.pending.clear();
-    m.last_update_ms = now_ms;
-    persist(ctx, m, now_ms)
+    update(ctx, m, now_ms, |n| {
+        n.state = if n.state == TxnState::PrepareCommit {
+            TxnState::CompleteCommit
+        } else {
+            TxnState::CompleteAbort
+        };
+        n.partitions.clear();
+        n.pending.clear();
+        n.last_update_ms = now_ms;
+        Ok(())
+    })
 }
 
 /// A transaction found between Prepare and Complete (after a restart or a change of
@@ -925,6 +972,67 @@ mod tests {
             c.end_txn(&w.ctx(), who("tx", pid, epoch), false, 6),
             Err(E::InvalidTxnState.code())
         );
+    }
+
+    #[test]
+    fn a_full_disk_changes_no_transaction() {
+        let Some(tmpfs) = crate::log::test_util::Tmpfs::mount("size=2m") else {
+            return;
+        };
+        let w = World::at(tempfile::tempdir_in(tmpfs.path()).unwrap());
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        let filler = tmpfs.path().join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while std::io::Write::write_all(&mut f, &[0u8; 4096]).is_ok() {}
+        drop(f);
+        // Writes of the transaction's state go on in the page its log already has; the same
+        // record again until none fits.
+        let add = || {
+            c.add_partitions(
+                &w.ctx(),
+                who("tx", pid, epoch),
+                &[("t".into(), 0)],
+                false,
+                1,
+            )
+        };
+        while add().is_ok() {}
+        assert_eq!(add(), Err(E::CoordinatorNotAvailable.code()));
+        let unavailable = Err(E::CoordinatorNotAvailable.code());
+        for _ in 0..2 {
+            assert_eq!(
+                c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 2),
+                unavailable
+            );
+            let m = c.describe("tx").unwrap();
+            assert_eq!((m.state, m.producer_epoch), (TxnState::Ongoing, epoch));
+        }
+        // Neither does a timeout abort: the producer is not fenced either.
+        c.tick(&w.ctx(), 20_000);
+        let m = c.describe("tx").unwrap();
+        assert_eq!((m.state, m.producer_epoch), (TxnState::Ongoing, epoch));
+        assert_eq!(w.lso("t"), (0, 3));
+        // Space again: the client's retry goes through.
+        std::fs::remove_file(&filler).unwrap();
+        c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 3).unwrap();
+        assert_eq!(c.describe("tx").unwrap().state, TxnState::CompleteCommit);
+        assert_eq!(w.lso("t"), (4, 4));
+    }
+
+    #[test]
+    fn a_completion_that_could_not_be_written_is_retried_by_the_tick() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        start_txn(&w, &c, 0);
+        // What a failed write of the completion leaves: prepared, every marker written.
+        c.txns.lock().get_mut("tx").unwrap().state = TxnState::PrepareCommit;
+        c.tick(&w.ctx(), 1);
+        let m = c.describe("tx").unwrap();
+        assert_eq!(m.state, TxnState::CompleteCommit);
+        assert!(m.partitions.is_empty());
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! [`ProducerIdManager::add_block`] ahead of need, and `next_id` fails with `WouldBlock` only
 //! while it has none.
 
+use crate::log::checkpoint::replace_file;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
@@ -95,11 +95,7 @@ impl ProducerIdManager {
                 st.end = end;
             } else if let Some(path) = &self.path {
                 let end = st.end + BLOCK;
-                let tmp = path.with_extension("tmp");
-                let mut f = fs::File::create(&tmp)?;
-                writeln!(f, "{end}")?;
-                f.sync_all()?;
-                fs::rename(&tmp, path)?;
+                replace_file(path, format!("{end}\n").as_bytes())?;
                 st.end = end;
             } else {
                 return Err(std::io::Error::new(
