@@ -1,6 +1,7 @@
 """Durability across SIGKILL and restart, on Kafka's on-disk layout."""
 import re
 import struct
+import time
 
 import pytest
 from confluent_kafka import TopicCollection
@@ -193,3 +194,70 @@ def test_a_data_dir_has_one_owner(start_broker):
     b.restart(kill=True)
     got = consume_assigned(b.bootstrap, "owned", 2)
     assert [(o, v) for _p, o, _k, v in got] == [(0, b"a"), (1, b"b")]
+
+
+@pytest.mark.parametrize("shutdown", ["clean", "kill"])
+def test_a_flipped_byte_in_an_older_segment_is_caught_on_read(start_broker, shutdown):
+    """Bit rot in the middle of the log (not a torn tail): the batches before it are served,
+    a read of the damaged batch gets CORRUPT_MESSAGE and an error line naming the partition and
+    offset, the batches after it are still served, and the broker keeps working."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    b = start_broker()
+    wire.create_topic(b.port, "rot", segment_bytes=1 << 20)
+    value = lambda i: b"%03d" % i + b"." * 100_000  # noqa: E731
+    with wire.Conn(b.port) as c:
+        for i in range(25):  # ~2.5 MB: segments 0..9, 10..19, 20..24 (the active one)
+            assert c.produce("rot", 0, wire.build_batch([value(i)])) == (wire.NONE, i)
+    if shutdown == "clean":
+        assert b.stop() == 0
+    else:
+        b.kill()
+    segments = sorted((b.log_dir / "rot-0").glob("*.log"))
+    assert len(segments) >= 3, segments
+    first = segments[0]
+    data = bytearray(first.read_bytes())
+    positions = _batch_positions(bytes(data))
+    assert len(positions) >= 5
+    damaged = 4  # offset 4: one record per batch
+    data[positions[damaged] + 5000] ^= 0x01  # inside the record's value, under the CRC
+    first.write_bytes(bytes(data))
+    b.start()
+    with wire.Conn(b.port) as c:
+        assert c.list_offset("rot", 0) == (wire.NONE, 25), "nothing was truncated"
+        got, err = [], wire.NONE
+        while len(got) < 25:
+            err, hw, recs = c.fetch("rot", 0, len(got), max_bytes=50 << 20)
+            if err != wire.NONE:
+                break
+            got += recs
+        assert (err, len(got)) == (wire.CORRUPT_MESSAGE, damaged)
+        assert [v for _o, _k, v in got] == [value(i) for i in range(damaged)]
+        err, hw, recs = c.fetch("rot", 0, damaged + 1, max_bytes=50 << 20)
+        assert (err, hw, recs[0][0]) == (wire.NONE, 25, damaged + 1)
+        assert c.produce("rot", 0, wire.build_batch([b"after"])) == (wire.NONE, 25)
+    log = b.stderr_path.read_text().split("start #2")[1]
+    assert "damaged batch on disk" in log and "topic=rot" in log and "offset=4" in log, log[-2000:]
+    # A real client reads up to the damage and then fails, as with Kafka and check.crcs.
+    consumer = KafkaConsumer(bootstrap_servers=b.bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=5000)
+    try:
+        tp = TopicPartition("rot", 0)
+        consumer.assign([tp])
+        seen, error = [], None
+        deadline = time.monotonic() + 15
+        while len(seen) < damaged and time.monotonic() < deadline:
+            for recs in consumer.poll(timeout_ms=500).values():
+                seen += [r.offset for r in recs]
+        assert seen == list(range(damaged))
+        try:
+            while time.monotonic() < deadline:
+                for recs in consumer.poll(timeout_ms=500).values():
+                    seen += [r.offset for r in recs]
+        except Exception as e:  # noqa: BLE001 - checked below
+            error = e
+        assert seen == list(range(damaged)), "nothing past the damage without a seek"
+        # error code 2 (CORRUPT_MESSAGE), raised by kafka-python's poll
+        assert type(error).__name__ == "CorruptRecordError", repr(error)
+    finally:
+        consumer.close()

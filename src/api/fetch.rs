@@ -497,6 +497,7 @@ mod tests {
             file: file.clone(),
             position,
             len,
+            verified: None,
         };
         // Lengths that cross the 1-byte/2-byte varint boundary (127/128) and a large one.
         let shapes: Vec<Vec<FileSlice>> = vec![

@@ -12,6 +12,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// A byte range of a segment file holding whole batches: what a fetch sends.
 /// Holding the `Arc<File>` keeps the data readable after the partition lock is
@@ -21,6 +22,9 @@ pub struct FileSlice {
     pub file: Arc<File>,
     pub position: u64,
     pub len: u64,
+    /// The segment's CRC-checked prefix (bytes), shared with it: a read checks what lies past
+    /// it once ([`super::verify::verify_slices`]). None: not checked on read.
+    pub verified: Option<Arc<AtomicU64>>,
 }
 
 impl FileSlice {

@@ -20,6 +20,7 @@
 //! | [`retention`] | DeleteRecords and `retention.ms` / `retention.bytes` (truncation from the start) |
 //! | [`truncate`] | truncation from the end: a follower's divergent tail; starting over empty at an offset |
 //! | [`cleaner`] | compaction: plan under the lock, build without it, install under it |
+//! | [`verify`] | CRC checks of stored batches the first time a read hands them out |
 //!
 //! Batches are stored exactly as producers sent them (only baseOffset and partitionLeaderEpoch,
 //! neither CRC-covered, are rewritten), and a follower's exactly as its leader stored them
@@ -54,6 +55,7 @@ pub mod recovery;
 pub mod retention;
 pub mod segment;
 pub mod truncate;
+pub mod verify;
 
 #[cfg(test)]
 mod disk_full_tests;

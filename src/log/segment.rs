@@ -18,6 +18,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::LogError;
 use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
@@ -300,6 +301,10 @@ pub struct LogSegment {
     /// A write failed and the file could not be cut back to `size`: no appends until a retry
     /// of the cut succeeds (see [`Self::append`]).
     poisoned: bool,
+    /// Bytes from the start whose batches are known to match their CRCs: checked at open by a
+    /// recovery walk, or appended by this process (validated on the way in), or checked by a
+    /// read ([`super::verify`]). Shared with the slices reads hand out.
+    verified: Arc<AtomicU64>,
     /// Test only: the next data write stores this many bytes, then fails as on a full disk.
     #[cfg(test)]
     fail_write_after: Option<usize>,
@@ -364,6 +369,7 @@ impl LogSegment {
             state: IndexState::new(),
             first_write_ms: None,
             poisoned: false,
+            verified: Arc::new(AtomicU64::new(0)),
             #[cfg(test)]
             fail_write_after: None,
             #[cfg(test)]
@@ -424,6 +430,7 @@ impl LogSegment {
                         state,
                         first_write_ms: None,
                         poisoned: false,
+                        verified: Arc::new(AtomicU64::new(0)),
                         #[cfg(test)]
                         fail_write_after: None,
                         #[cfg(test)]
@@ -436,12 +443,13 @@ impl LogSegment {
             }
         }
 
+        let crc_checked = verify_crc || !active;
         let mut w = walk(
             &log,
             file_size,
             base_offset,
             index_interval_bytes,
-            verify_crc || !active,
+            crc_checked,
         )?;
         if let Some(reason) = &w.stopped {
             tracing::warn!(
@@ -498,6 +506,7 @@ impl LogSegment {
             state: w.state,
             first_write_ms,
             poisoned: false,
+            verified: Arc::new(AtomicU64::new(if crc_checked { w.valid_size } else { 0 })),
             #[cfg(test)]
             fail_write_after: None,
             #[cfg(test)]
@@ -606,6 +615,7 @@ impl LogSegment {
             file: self.log.clone(),
             position: 0,
             len: self.size,
+            verified: None,
         }
     }
 
@@ -665,6 +675,10 @@ impl LogSegment {
             return Err(e.into());
         }
         self.size += data.len() as u64;
+        // Validated on the way in: a checked prefix that reached the old end reaches the new.
+        let _ =
+            self.verified
+                .compare_exchange(start, self.size, Ordering::AcqRel, Ordering::Relaxed);
         self.first_write_ms.get_or_insert(now_ms);
         for (p, h) in headers {
             let pos = start + *p as u64;
@@ -738,6 +752,7 @@ impl LogSegment {
     /// Put the segment back as it was at `m`, cutting the file back to the last complete batch.
     fn undo(&mut self, m: Mark) {
         self.size = m.size;
+        self.verified.fetch_min(m.size, Ordering::AcqRel);
         self.next_offset = m.next_offset;
         self.state = m.state;
         self.first_write_ms = m.first_write_ms;
@@ -903,6 +918,7 @@ impl LogSegment {
         self.log.sync_all()?;
         let removed = self.size - position;
         self.size = position;
+        self.verified.fetch_min(position, Ordering::AcqRel);
         self.next_offset = w.next_offset;
         self.state = w.state;
         self.poisoned = false;
@@ -961,6 +977,7 @@ impl LogSegment {
             file: self.log.clone(),
             position: pos,
             len: end - pos,
+            verified: Some(self.verified.clone()),
         });
         Ok((slice, reached_end && end == self.size))
     }

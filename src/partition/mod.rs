@@ -36,6 +36,7 @@ use tokio::sync::watch;
 
 use crate::log::control::{self, Marker};
 use crate::log::records::all_records_keyed;
+use crate::log::verify::verify_slices;
 use crate::log::{
     AppendResult, BatchInfo, CompactionResult, FileSlice, LogConfig, LogError, PartitionLog,
     RetentionResult, stamp_log_append_time, validate_batches,
@@ -855,6 +856,20 @@ impl Partition {
             read.aborted = st
                 .producers
                 .aborted_between(offset, offsets.last_stable_offset);
+        }
+        drop(st);
+        // Batches not yet known good are CRC-checked now, without the lock (log::verify).
+        if let Ok(slices) = &mut read.slices {
+            match verify_slices(slices) {
+                Ok(None) => {}
+                Ok(Some(d)) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset = d.offset, position = d.position, "damaged batch on disk: {}; serving the batches before it", d.reason);
+                }
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, "damaged batch on disk: {e}");
+                    read.slices = Err(e);
+                }
+            }
         }
         read
     }
