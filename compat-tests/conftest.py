@@ -78,7 +78,7 @@ def wait_until(cond, timeout=10.0, interval=0.05, what="condition"):
 class Broker:
     def __init__(self, log_dir, port=None, overrides=None, name="fjord", nofile=None):
         self.log_dir = Path(log_dir)
-        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the process, if set
+        self.nofile = nofile  # RLIMIT_NOFILE of the process, if set: n, or (soft, hard)
         self.port = port or free_port()
         self.overrides = dict(overrides or {})
         self.name = name
@@ -117,8 +117,8 @@ class Broker:
         err.write(f"\n===== start #{self.starts}: {' '.join(self.argv())}\n".encode())
         err.flush()
         env = dict(os.environ, NO_COLOR="1")
-        limit = self.nofile
-        preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
+        limit = (self.nofile, self.nofile) if isinstance(self.nofile, int) else self.nofile
+        preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit)) if limit else None
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
                                      stdout=err, stderr=err, env=env, preexec_fn=preexec)
         err.close()

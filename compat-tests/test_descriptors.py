@@ -36,8 +36,22 @@ def values(conn, topic):
     return [v for _o, _k, v in recs]
 
 
+def open_files_limit(b):
+    for line in open(f"/proc/{b.proc.pid}/limits"):
+        if line.startswith("Max open files"):
+            return int(line.split()[3])  # soft
+
+
+def test_the_soft_limit_is_raised_to_the_hard_limit(start_broker):
+    b = start_broker(nofile=(200, 400))
+    assert open_files_limit(b) == 400
+    assert "open files: limit raised from 200 to 400" in b.stderr_path.read_text()
+
+
 def test_running_out_of_descriptors_is_survivable(start_broker):
     b = start_broker(nofile=NOFILE)
+    assert open_files_limit(b) == NOFILE
+    assert f"open files: limit {NOFILE}" in b.stderr_path.read_text()
     wire.create_topic(b.port, "keep")
     admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=10000)
     keep = wire.Conn(b.port)

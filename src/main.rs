@@ -223,6 +223,7 @@ fn run() -> anyhow::Result<()> {
     }
     // Held until the process exits: the OS drops the lock of a killed process too.
     let _dir_lock = lock_log_dir(&config.log_dir)?;
+    raise_open_file_limit();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -318,6 +319,32 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Raise the soft limit on open files to the hard limit, as a server that holds three files per
+/// partition and one per connection should (Kafka's start scripts leave this to the operator),
+/// and say what it is.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let (Some(soft), hard) = (lim.current, lim.maximum) else {
+        tracing::info!("open files: no limit");
+        return;
+    };
+    let target = hard.unwrap_or(u64::MAX);
+    if target > soft {
+        let mut raised = lim.clone();
+        raised.current = hard;
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                let shown = hard.map_or("unlimited".to_string(), |h| h.to_string());
+                tracing::info!("open files: limit raised from {soft} to {shown}");
+                return;
+            }
+            Err(e) => tracing::warn!("open files: cannot raise the limit of {soft}: {e}"),
+        }
+    }
+    tracing::info!("open files: limit {soft}");
 }
 
 /// Take the exclusive lock on `<log dir>/.lock`, as Kafka does: two brokers writing one data
