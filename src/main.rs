@@ -333,7 +333,7 @@ fn raise_open_file_limit() {
     };
     let target = hard.unwrap_or(u64::MAX);
     if target > soft {
-        let mut raised = lim.clone();
+        let mut raised = lim;
         raised.current = hard;
         match setrlimit(Resource::Nofile, raised) {
             Ok(()) => {
