@@ -581,12 +581,43 @@ impl PartitionLog {
         // `cleaned` no longer owns any file.
         cleaned.segments.clear();
         self.complete_swaps(&changed)?;
+        self.remove_empty_segments();
         tracing::info!(dir = %dir.display(), segments = ?changed, stats = ?stats, "compaction installed");
         Ok(CompactionResult {
             installed: true,
             replaced_segments: changed,
             stats,
         })
+    }
+
+    /// Delete the closed segments that compaction left empty, except the first (whose base
+    /// offset is the log start) and the active one: every key in them had a newer record, and
+    /// kept, each would hold three open files forever (Kafka's cleaner merges small segments
+    /// instead). Offsets may have gaps, so the neighbours need no change. The `.log` goes first:
+    /// a crash leaves index files without a segment, which the next open deletes.
+    fn remove_empty_segments(&mut self) {
+        let mut removed = false;
+        let mut i = 1;
+        while i + 1 < self.segments.len() {
+            if self.segments[i].size() != 0 {
+                i += 1;
+                continue;
+            }
+            let seg = self.segments.remove(i);
+            let path = seg.log_path().to_path_buf();
+            match seg.delete_files() {
+                Ok(()) => {
+                    tracing::debug!(segment = %path.display(), "removed a segment compaction emptied")
+                }
+                Err(e) => {
+                    tracing::warn!(segment = %path.display(), "cannot remove a segment compaction emptied: {e}")
+                }
+            }
+            removed = true;
+        }
+        if removed {
+            sync_dir(&self.dir);
+        }
     }
 
     /// Move committed `.swap` files into place and reopen those segments.
@@ -1090,6 +1121,47 @@ mod tests {
             ]
         );
         no_leftovers(dir.path());
+    }
+
+    #[test]
+    fn segments_left_empty_are_removed_but_the_first_and_the_active() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path());
+        // seg 0: k1 @0 · seg 1: k1 @1 · seg 2: k1 @2 · seg 3: k1 @3 · active: k2 @4
+        for i in 0..4 {
+            put(&mut log, &[(Some("k1"), Some("v"), 100 + i)]);
+            log.roll().unwrap();
+        }
+        put(&mut log, &[(Some("k2"), Some("w"), 200)]);
+        assert_eq!(log.segments_info().len(), 5);
+        compact(&mut log, 0, 1000);
+        // Segments 0..2 were emptied: 1 and 2 are gone, 0 stays (the log start), 3 holds k1@3.
+        let bases: Vec<i64> = log.segments_info().iter().map(|s| s.0).collect();
+        assert_eq!(bases, vec![0, 3, 4]);
+        assert_eq!(log.segments_info()[0].1, 0);
+        assert_eq!(log.log_start_offset(), 0);
+        assert_eq!(
+            all(&log),
+            vec![kr(3, "k1", Some("v"), 103), kr(4, "k2", Some("w"), 200)]
+        );
+        let logs: Vec<String> = file_names(dir.path())
+            .into_iter()
+            .filter(|n| n.ends_with(".log") || n.ends_with("index"))
+            .collect();
+        assert_eq!(logs.len(), 9, "{logs:?}");
+        drop(log);
+        let log = open(dir.path());
+        assert_eq!(log.segments_info().len(), 3);
+        assert_eq!(
+            all(&log),
+            vec![kr(3, "k1", Some("v"), 103), kr(4, "k2", Some("w"), 200)]
+        );
+        assert_eq!(
+            log.read(1, usize::MAX, true)
+                .map(|b| decode_keyed(&b))
+                .unwrap(),
+            vec![kr(3, "k1", Some("v"), 103), kr(4, "k2", Some("w"), 200)]
+        );
     }
 
     #[test]
