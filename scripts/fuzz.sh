@@ -53,9 +53,12 @@ for target in "${TARGETS[@]}"; do
         rm -rf "$out"
     fi
     mkdir -p "$out"
+    : >"$out/afl.log"
     echo "== fuzzing $target for ${SECONDS_PER_TARGET}s (-m $MEM_MB, -t $TIMEOUT_MS, log $out/afl.log)"
+    # Without a terminal AFL prints a status line per queue entry (MBs per hour): keep the rest.
     (cd "$ROOT/fuzz" && cargo afl fuzz "${input[@]}" -o "$out" -m "$MEM_MB" -t "$TIMEOUT_MS" \
-        -V "$SECONDS_PER_TARGET" "target/release/$target") >"$out/afl.log" 2>&1 || {
+        -V "$SECONDS_PER_TARGET" "target/release/$target" 2>&1 |
+        { grep -av 'Fuzzing test case' || true; }) >>"$out/afl.log" || {
         echo "afl-fuzz failed for $target, see $out/afl.log:" >&2
         tail -20 "$out/afl.log" >&2
         exit 2
@@ -71,7 +74,7 @@ for target in "${TARGETS[@]}"; do
     [ "$crashes" = 0 ] || crashed=1
 done
 
-echo "== results (this run; execs count only this run's executions)"
+echo "== results (execs, crashes and hangs since fuzz/out/<target> was started: a resumed run adds to them)"
 printf '%s\n' "${summary[@]}"
 if [ "$crashed" != 0 ]; then
     echo "CRASHES: inputs in $OUT/<target>/default/crashes/;" \
