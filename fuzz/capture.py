@@ -4,7 +4,8 @@ Starts a real fjord (target/release/fjord, a free port on 127.0.0.1, a temporary
 advertises a recording proxy in front of it, so every connection of every client goes through
 the proxy. The clients are the ones the compat tests use: confluent-kafka (librdkafka),
 kafka-python (current and pinned to old protocols, which send message formats v0/v1), aiokafka,
-kcat and the Java client (compat-tests/java). They produce with every codec, consume in groups
+kcat and the Java client (compat-tests/java, and fuzz/CaptureExtras.java for a few admin calls
+none of those make). They produce with every codec, consume in groups
 (classic and KIP-848), use transactions and the admin APIs, and authenticate with SASL PLAIN and
 SCRAM on a second listener (a second proxy).
 
@@ -352,6 +353,9 @@ def kafka_python(bs):
     admin.describe_consumer_groups(["kp-group"])
     admin.list_consumer_group_offsets("kp-group")
     admin.delete_topics(["kp-old-3"])
+    from kafka.admin import ConfigResource, ConfigResourceType
+    admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "kp",
+                                        configs={"retention.ms": "700000"})])
     admin.close()
 
 
@@ -399,6 +403,7 @@ def java(bs, log_dir):
         srcs = [str(JAVA_SRC / f) for f in ("Compression.java", "TxnScenarios.java",
                                             "AdminSurface.java", "TxnAdmin.java",
                                             "Reassign.java")]
+        srcs.append(str(Path(__file__).resolve().parent / "CaptureExtras.java"))
         subprocess.run(["javac", "-nowarn", "-d", out, "-cp", f"{JARS}/*", *srcs], check=True,
                        capture_output=True, timeout=300)
 
@@ -409,7 +414,7 @@ def java(bs, log_dir):
                 raise RuntimeError(f"java {args[0]} exited {r.returncode}: {r.stdout[-2000:]}")
 
         failed = []
-        for args in (["Compression", bs], ["TxnScenarios", "commit-abort", bs, "jtxn", "jtxn-id"],
+        for args in (["CaptureExtras", bs, "ck-gzip", "ck-group", "ck-tx"], ["Compression", bs], ["TxnScenarios", "commit-abort", bs, "jtxn", "jtxn-id"],
                      ["AdminSurface", "configs", bs], ["AdminSurface", "topics", bs, log_dir],
                      ["AdminSurface", "quotas-set", bs], ["AdminSurface", "delete-records", bs],
                      ["TxnAdmin", bs], ["Reassign", "reassign", bs, "ck-gzip", "0", "1"],

@@ -77,7 +77,7 @@ done
 echo "== results (execs, crashes and hangs since fuzz/out/<target> was started: a resumed run adds to them)"
 printf '%s\n' "${summary[@]}"
 if [ "$crashed" != 0 ]; then
-    echo "CRASHES: inputs in $OUT/<target>/default/crashes/;" \
+    echo "CRASHES: inputs in $OUT/<target>/default/crashes*/ (a resumed run moves earlier ones to crashes.<date>);" \
         "reproduce with fuzz/target/release/replay <target> <file>" >&2
     exit 1
 fi
