@@ -105,13 +105,7 @@ pub async fn handle_frame(
             None => Err(FrameError::AuthenticationFailed),
         };
     }
-    if frame.len() < 8 {
-        return Err(FrameError::Short(frame.len()));
-    }
-    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
+    let (key, version, correlation_id) = frame_key(&frame)?;
     session.admits(key, broker.clock.now_ms())?;
 
     if !accepts(key, version) {
@@ -125,15 +119,8 @@ pub async fn handle_frame(
         return Err(FrameError::UnsupportedVersion(key, version));
     }
 
-    let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
-        .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
+    let (header, request) = decode_request(key, version, &mut frame)?;
     let legacy = legacy_codec::carries(key, version);
-    let request = if legacy {
-        legacy_codec::decode_request(key, version, &mut frame)
-    } else {
-        RequestKind::decode(key, &mut frame, version)
-    }
-    .map_err(|e| FrameError::Decode(key, version, e.to_string()))?;
     if frame.has_remaining() {
         tracing::debug!(
             ?key,
@@ -177,6 +164,40 @@ pub async fn handle_frame(
     };
     encode_response(key, version, header.correlation_id, &response)
         .map(|b| Some(vec![Chunk::Bytes(b.freeze())]))
+}
+
+/// API key, version and correlation id: the first 8 bytes of every request frame (without its
+/// length prefix), read before anything else is decided about the frame.
+pub fn frame_key(frame: &[u8]) -> Result<(ApiKey, i16, i32), FrameError> {
+    if frame.len() < 8 {
+        return Err(FrameError::Short(frame.len()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
+    Ok((key, version, correlation_id))
+}
+
+/// Decode the request header and the typed request body of a frame whose API and version
+/// [`accepts`] takes (fjord's legacy codec for the versions kafka-protocol dropped), leaving any
+/// trailing bytes in `frame`. Pure: touches no broker state. [`handle_frame`] decodes with it,
+/// and so does the request-decoder fuzz target (fuzz/, docs/fuzzing.md).
+pub fn decode_request(
+    key: ApiKey,
+    version: i16,
+    frame: &mut Bytes,
+) -> Result<(RequestHeader, RequestKind), FrameError> {
+    let decode_error = |e: anyhow::Error| FrameError::Decode(key, version, e.to_string());
+    let header =
+        RequestHeader::decode(frame, key.request_header_version(version)).map_err(decode_error)?;
+    let request = if legacy_codec::carries(key, version) {
+        legacy_codec::decode_request(key, version, frame)
+    } else {
+        RequestKind::decode(key, frame, version)
+    }
+    .map_err(decode_error)?;
+    Ok((header, request))
 }
 
 /// A fetch response frame: length prefix, header, then the body's chunks.

@@ -206,12 +206,12 @@ pub(super) fn decode_batch(
         let timestamp = if h.is_log_append_time() {
             h.max_timestamp
         } else {
-            h.base_timestamp.saturating_add(ts_delta)
+            h.base_timestamp.wrapping_add(ts_delta)
         };
         records.push(RawRecord {
             start,
             end,
-            offset: h.base_offset.saturating_add(i64::from(offset_delta)),
+            offset: h.base_offset.wrapping_add(i64::from(offset_delta)),
             timestamp,
             key,
             value,

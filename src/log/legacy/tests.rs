@@ -210,3 +210,24 @@ fn down_conversion_stops_at_max_bytes_but_always_gives_one_message() {
     let two = down_convert(&v2, 1, 0, 2 * 38 + 1, usize::MAX, &|_| false).unwrap();
     assert_eq!((two.count, two.messages.len()), (2, 38 + 36));
 }
+
+/// Fuzzing finding (fuzz/, records target): two v1 messages timestamped i64::MAX and i64::MIN.
+/// Up-conversion stores the second as a delta of 1 (wrapping, as Java does) from a base of
+/// i64::MAX; decoding it again (ListOffsets by timestamp reads stored batches with
+/// kafka-protocol's RecordBatchDecoder) added base and delta with `+`, which panics on
+/// overflow in a debug build. The vendored kafka-protocol now adds with wrapping.
+const V1_TIMESTAMPS_AT_BOTH_ENDS: &[u8] = b"\
+\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x17\x4b\xa5\xbe\x3e\x01\x00\x7f\xff\xff\xff\xff\xff\
+\xff\xff\xff\xff\xff\xff\x00\x00\x00\x01\x61\
+\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x17\x14\x37\x58\xbb\x01\x00\x80\x00\x00\x00\x00\x00\
+\x00\x00\xff\xff\xff\xff\x00\x00\x00\x01\x62";
+
+#[test]
+fn timestamps_at_both_ends_of_i64_round_trip_through_up_conversion() {
+    let up = up_convert(&Bytes::from_static(V1_TIMESTAMPS_AT_BOTH_ENDS), 1 << 20).unwrap();
+    assert_eq!(up.records, 2);
+    let rows = records_of(&up.batch);
+    let timestamps: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(timestamps, vec![i64::MAX, i64::MIN]);
+    assert_eq!(rows[1].3.as_deref(), Some(&b"b"[..]));
+}
