@@ -8,12 +8,12 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::RequestKind;
-use kafka_protocol::records::RecordBatchDecoder;
 
 use fjord::api::{accepts, decode_request, frame_key};
 use fjord::group::consumer_protocol::{assignment_partitions, subscription_topics};
 use fjord::log::LogConfig;
 use fjord::log::legacy::{down_convert, is_legacy, up_convert};
+use fjord::log::records::all_records_keyed;
 use fjord::partition::{AppendOrigin, Partition};
 
 /// The broker's clock, as far as the targets need one (LogAppendTime stamping).
@@ -136,12 +136,20 @@ pub fn produce_records(records: &[u8], legacy: bool, partition: usize) -> bool {
     let Ok(validated) = p.validate(payload, AppendOrigin::Client, NOW_MS) else {
         return false;
     };
+    // What the broker does with a stored batch when it must open it (ListOffsets by time, the
+    // cleaner, the keyed check) goes through one bounded inflate: records::decode_batch.
     for b in validated.batches() {
-        let mut batch = stored.slice(b.position..b.position + b.size);
-        let _ = RecordBatchDecoder::decode(&mut batch);
+        let _ = all_records_keyed(&stored[b.position..b.position + b.size], INFLATE_LIMIT);
     }
     for magic in [0, 1] {
-        let _ = down_convert(&stored, magic, 0, DOWN_CONVERT_MAX_BYTES, &|_| false);
+        let _ = down_convert(
+            &stored,
+            magic,
+            0,
+            DOWN_CONVERT_MAX_BYTES,
+            INFLATE_LIMIT,
+            &|_| false,
+        );
     }
     true
 }
