@@ -34,6 +34,13 @@ pub struct Config {
     pub log_flush_interval_messages: i64,
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: i32,
+    /// `max.connections`: client connections over all listeners; at the limit the broker stops
+    /// accepting until one closes (Kafka's acceptor waits for a slot the same way).
+    pub max_connections: usize,
+    /// `max.connections.per.ip`, and `max.connections.per.ip.overrides` (`ip:count,...`): a
+    /// connection past its address's limit is closed as soon as it is accepted.
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_ip_overrides: Vec<(std::net::IpAddr, usize)>,
     pub cluster_id: Option<String>,
     pub group_initial_rebalance_delay_ms: i64,
     pub group_min_session_timeout_ms: i32,
@@ -593,6 +600,24 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Largest record batch accepted.",
     ),
     key(
+        "max.connections",
+        T::Int,
+        Some("2147483647"),
+        "Client connections over all listeners; at the limit new ones wait (unaccepted) until one closes.",
+    ),
+    key(
+        "max.connections.per.ip",
+        T::Int,
+        Some("2147483647"),
+        "Connections from one address; one past it is closed as soon as it is accepted.",
+    ),
+    key(
+        "max.connections.per.ip.overrides",
+        T::String,
+        Some(""),
+        "Per-address limits, `ip:count,...` (IP literals).",
+    ),
+    key(
         "socket.request.max.bytes",
         T::Int,
         Some("104857600"),
@@ -970,6 +995,26 @@ impl Config {
         let flush_messages = positive("log.flush.interval.messages", 1)?;
         let message_max = positive("message.max.bytes", 0)? as i32;
         let request_max = positive("socket.request.max.bytes", 1)? as i32;
+        let max_connections = positive("max.connections", 0)? as usize;
+        let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
+        let per_ip_overrides = {
+            let k = "max.connections.per.ip.overrides";
+            let v = get(k).unwrap_or("");
+            let mut out = Vec::new();
+            for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let parsed = entry.rsplit_once(':').and_then(|(ip, n)| {
+                    let ip = ip.trim().trim_start_matches('[').trim_end_matches(']');
+                    Some((ip.parse().ok()?, n.trim().parse::<usize>().ok()?))
+                });
+                match parsed {
+                    Some(o) => out.push(o),
+                    None => {
+                        return Err(invalid(k, v, format!("'{entry}' is not ip:count")));
+                    }
+                }
+            }
+            out
+        };
         if roll_ms < 1 {
             return Err(invalid("log.roll.ms", &roll_ms.to_string(), "must be >= 1"));
         }
@@ -991,6 +1036,9 @@ impl Config {
             log_flush_interval_messages: flush_messages,
             message_max_bytes: message_max,
             socket_request_max_bytes: request_max,
+            max_connections,
+            max_connections_per_ip,
+            max_connections_per_ip_overrides: per_ip_overrides,
             cluster_id: raw.get("cluster.id").cloned(),
             origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,
@@ -1388,6 +1436,27 @@ mod tests {
     }
 
     #[test]
+    fn connection_limit_overrides_are_ip_count_pairs() {
+        let parse = |v: &str| {
+            Config::from_sources(
+                None,
+                Vec::new(),
+                &[format!("max.connections.per.ip.overrides={v}")],
+            )
+            .map(|(c, _)| c.max_connections_per_ip_overrides)
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            parse("127.0.0.1:3, [::1]:5").unwrap(),
+            vec![(ip("127.0.0.1"), 3), (ip("::1"), 5)]
+        );
+        assert_eq!(parse("").unwrap(), vec![]);
+        let err = parse("localhost:3").unwrap_err().to_string();
+        assert!(err.contains("max.connections.per.ip.overrides"), "{err}");
+        assert!(parse("127.0.0.1").is_err());
+    }
+
+    #[test]
     fn defaults_are_kafkas() {
         let c = Config::default();
         assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://localhost:9092");
@@ -1395,6 +1464,9 @@ mod tests {
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.message_max_bytes, 1_048_588);
         assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.max_connections, 2_147_483_647);
+        assert_eq!(c.max_connections_per_ip, 2_147_483_647);
+        assert!(c.max_connections_per_ip_overrides.is_empty());
         assert_eq!(c.log_segment_bytes, 1_073_741_824);
         assert_eq!(c.log_retention_ms, 168 * 3_600_000);
         assert_eq!(c.log_dir, PathBuf::from("./data"));

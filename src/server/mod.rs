@@ -11,7 +11,7 @@
 
 pub mod tls;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -95,6 +95,13 @@ impl Server {
     /// once all are closed or after [`SHUTDOWN_DRAIN`].
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         self.broker.start_background(shutdown.clone());
+        let limits = Arc::new(ConnectionLimits::new(&self.broker.config));
+        let inter_broker = self
+            .broker
+            .config
+            .cluster
+            .as_ref()
+            .map(|c| c.inter_broker_listener.clone());
         // Every connection task holds a clone; recv() sees None once all are gone.
         let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
         let mut tasks = Vec::new();
@@ -105,11 +112,16 @@ impl Server {
             }
             let broker = self.broker.clone();
             let shutdown = shutdown.clone();
+            // Brokers must always reach each other: the inter-broker listener is not limited
+            // (Kafka exempts it from max.connections too).
+            let limits =
+                (inter_broker.as_deref() != Some(name.name.as_str())).then(|| limits.clone());
             tasks.push(tokio::spawn(accept_loop(
                 bound,
                 broker,
                 shutdown,
                 open_tx.clone(),
+                limits,
             )));
         }
         for t in tasks {
@@ -136,11 +148,91 @@ impl Server {
 /// produce) to be answered before closing their connections.
 pub const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// `max.connections` and `max.connections.per.ip`, shared by the limited listeners.
+struct ConnectionLimits {
+    max_total: usize,
+    max_per_ip: usize,
+    overrides: std::collections::HashMap<IpAddr, usize>,
+    /// Open connections in all, and per address.
+    open: parking_lot::Mutex<(usize, std::collections::HashMap<IpAddr, usize>)>,
+    freed: tokio::sync::Notify,
+}
+
+/// One admitted connection's place in [`ConnectionLimits`], given back when dropped.
+struct ConnectionSlot {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimits {
+    fn new(config: &crate::config::Config) -> Self {
+        ConnectionLimits {
+            max_total: config.max_connections,
+            max_per_ip: config.max_connections_per_ip,
+            overrides: config
+                .max_connections_per_ip_overrides
+                .iter()
+                .copied()
+                .collect(),
+            open: parking_lot::Mutex::new((0, Default::default())),
+            freed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.open.lock().0 >= self.max_total
+    }
+
+    /// Until fewer than `max.connections` are open.
+    async fn wait_for_slot(&self) {
+        loop {
+            let freed = self.freed.notified();
+            if !self.full() {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    /// Count a connection from `ip`, or refuse it: `Err(limit)` when its address already has
+    /// as many as it may.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, usize> {
+        let limit = self.overrides.get(&ip).copied().unwrap_or(self.max_per_ip);
+        let mut open = self.open.lock();
+        let n = open.1.get(&ip).copied().unwrap_or(0);
+        if n >= limit {
+            return Err(limit);
+        }
+        open.1.insert(ip, n + 1);
+        open.0 += 1;
+        Ok(ConnectionSlot {
+            limits: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock();
+        open.0 = open.0.saturating_sub(1);
+        if let Some(n) = open.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.ip);
+            }
+        }
+        drop(open);
+        self.limits.freed.notify_waiters();
+    }
+}
+
 async fn accept_loop(
     bound: BoundListener,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
     open: tokio::sync::mpsc::Sender<()>,
+    limits: Option<Arc<ConnectionLimits>>,
 ) {
     let BoundListener {
         listener: name,
@@ -149,11 +241,37 @@ async fn accept_loop(
     } = bound;
     let mut backoff_ms = 5;
     loop {
+        if let Some(limits) = limits.as_ref().filter(|l| l.full()) {
+            tracing::warn!(
+                "max.connections ({}) reached: {} stops accepting until a connection closes",
+                limits.max_total,
+                name.name
+            );
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = limits.wait_for_slot() => {}
+            }
+            tracing::info!("{} accepts connections again", name.name);
+        }
         tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff_ms = 5;
+                    let slot = match &limits {
+                        None => None,
+                        Some(l) => match l.admit(peer.ip()) {
+                            Ok(slot) => Some(slot),
+                            Err(limit) => {
+                                tracing::info!(
+                                    "rejected connection from {}: the address already has the configured maximum of {limit} connections (max.connections.per.ip)",
+                                    peer.ip()
+                                );
+                                drop(stream);
+                                continue;
+                            }
+                        },
+                    };
                     let _ = stream.set_nodelay(true);
                     let info = ConnectionInfo {
                         listener: name.name.clone(),
@@ -170,14 +288,14 @@ async fn accept_loop(
                             tokio::spawn(async move {
                                 let (rd, wr) = stream.into_split();
                                 serve_connection(rd, wr, info, broker, shutdown).await;
-                                drop(open);
+                                drop((open, slot));
                             });
                         }
                         Some(tls) => {
                             let tls = tls.clone();
                             tokio::spawn(async move {
                                 serve_tls(stream, tls, info, broker, shutdown).await;
-                                drop(open);
+                                drop((open, slot));
                             });
                         }
                     }
