@@ -7,14 +7,9 @@ import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from conftest import wait_until
 import wire
 
-
-def wait_for(what, cond, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def connect_answered(port, deadline):
@@ -78,8 +73,8 @@ def test_max_connections_waits_for_a_free_place(start_broker):
     try:
         for c in conns:
             assert 18 in c.api_versions()
-        wait_for("the broker to stop accepting",
-                 lambda: "max.connections (3) reached" in b.stderr_path.read_text())
+        wait_until(lambda: "max.connections (3) reached" in b.stderr_path.read_text(),
+                   interval=0.01, what="the broker to stop accepting")
         # The kernel completes the handshake from the backlog; the broker does not accept it.
         waiting = wire.Conn(b.port)
         waiting.send_frame(waiting.header(18, 0) + b"")

@@ -9,6 +9,7 @@ import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaStorageError
 
+from conftest import wait_until
 import wire
 
 NOFILE = 256
@@ -21,13 +22,6 @@ def open_fds(b):
 def cpu_seconds(b):
     fields = open(f"/proc/{b.proc.pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def wait_for(what, cond, timeout=15):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def values(conn, topic):
@@ -101,8 +95,8 @@ def test_running_out_of_descriptors_is_survivable(start_broker):
             c.close()
         assert 18 in waiting.api_versions()  # answered once accepted
         admin.delete_topics(created)
-        wait_for("the fill topics' directories gone",
-                 lambda: not any((b.log_dir / f"{t}-0").exists() for t in created))
+        wait_until(lambda: not any((b.log_dir / f"{t}-0").exists() for t in created),
+                   timeout=15, interval=0.02, what="the fill topics' directories gone")
         admin.create_topics([NewTopic("after", 10, 1)])
         wire.create_topic(b.port, "after-2")
         with wire.Conn(b.port) as c:

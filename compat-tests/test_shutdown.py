@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 
+from conftest import wait_until
 import wire
 
 MARKER = ".kafka_cleanshutdown"
@@ -29,13 +30,6 @@ def refused(port):
         return True
 
 
-def wait_for(what, cond, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def test_sigterm_answers_requests_in_progress_then_exits_cleanly(start_broker):
     b = start_broker()
     wire.create_topic(b.port, "gs")
@@ -45,10 +39,10 @@ def test_sigterm_answers_requests_in_progress_then_exits_cleanly(start_broker):
     out = {}
     t = threading.Thread(target=long_poll, args=(b.port, "gs", 3, 2000, out))
     t.start()
-    wait_for("the fetch to be sent", lambda: "sent" in out)
+    wait_until(lambda: "sent" in out, interval=0.01, what="the fetch to be sent")
     b.terminate()
     # Stops accepting at once, while the parked fetch is still being waited for.
-    wait_for("the listener to close", lambda: refused(b.port))
+    wait_until(lambda: refused(b.port), interval=0.01, what="the listener to close")
     assert b.proc.poll() is None or "answer" in out
     t.join(10)
     assert "error" not in out, f"the fetch in progress was not answered: {out['error']}"
@@ -80,9 +74,9 @@ def test_a_second_sigterm_stops_at_once(start_broker):
     # A fetch that would hold the shutdown for its whole 5 s drain.
     t = threading.Thread(target=long_poll, args=(b.port, "gs2", 0, 30000, out))
     t.start()
-    wait_for("the fetch to be sent", lambda: "sent" in out)
+    wait_until(lambda: "sent" in out, interval=0.01, what="the fetch to be sent")
     b.terminate()
-    wait_for("the listener to close", lambda: refused(b.port))
+    wait_until(lambda: refused(b.port), interval=0.01, what="the listener to close")
     assert b.proc.poll() is None, "still draining the parked fetch"
     b.terminate()
     assert b.proc.wait(4) == 1, "the second SIGTERM exits at once, before the 5 s drain ends"
