@@ -348,7 +348,7 @@ impl Partition {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<Arc<Partition>, LogError> {
-        Self::open_as(topic, index, dir, config, now_ms, None, false)
+        Self::reopen(topic, index, dir, config, now_ms, None, false)
     }
 
     /// Open a partition of a cluster: no role until the metadata gives it one, the high
@@ -361,7 +361,7 @@ impl Partition {
         now_ms: i64,
         high_watermark: Option<i64>,
     ) -> Result<Arc<Partition>, LogError> {
-        Self::open_as(
+        Self::reopen(
             topic,
             index,
             dir,
@@ -376,18 +376,6 @@ impl Partition {
     /// [`Self::open_replica`] (`Some(high watermark)`); after a clean shutdown the log is
     /// opened without CRC checks of its active segment ([`PartitionLog::open_with`]).
     pub fn reopen(
-        topic: &str,
-        index: i32,
-        dir: &Path,
-        config: LogConfig,
-        now_ms: i64,
-        replica: Option<Option<i64>>,
-        clean_shutdown: bool,
-    ) -> Result<Arc<Partition>, LogError> {
-        Self::open_as(topic, index, dir, config, now_ms, replica, clean_shutdown)
-    }
-
-    fn open_as(
         topic: &str,
         index: i32,
         dir: &Path,
