@@ -36,8 +36,6 @@ fn is_disk_full(e: &LogError) -> bool {
     matches!(e, LogError::Io(io) if io.kind() == ErrorKind::StorageFull)
 }
 
-type Indexes = Vec<(Vec<IndexEntry>, Vec<TimeIndexEntry>)>;
-
 /// Everything a reader or the next append depends on.
 #[derive(Debug, PartialEq)]
 struct State {
@@ -51,16 +49,7 @@ fn state(log: &PartitionLog) -> State {
     State {
         log_end: log.log_end_offset(),
         segments: log.segments_info(),
-        indexes: log
-            .segments()
-            .iter()
-            .map(|s| {
-                (
-                    s.offset_index().entries().to_vec(),
-                    s.time_index().entries().to_vec(),
-                )
-            })
-            .collect(),
+        indexes: segment_indexes(log),
         data: log.read(log.log_start_offset(), usize::MAX, true).unwrap(),
     }
 }

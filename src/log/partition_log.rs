@@ -822,7 +822,6 @@ impl PartitionLog {
 mod tests {
     use super::*;
     use crate::log::batch::{CRC_AT, validate_batches};
-    use crate::log::index::{IndexEntry, TimeIndexEntry};
     use crate::log::test_util::*;
     use crate::log::{LogConfig, stamp_log_append_time};
     use kafka_protocol::records::Compression;
@@ -1820,20 +1819,6 @@ mod tests {
             .collect()
     }
 
-    type Indexes = Vec<(Vec<IndexEntry>, Vec<TimeIndexEntry>)>;
-
-    fn indexes(log: &PartitionLog) -> Indexes {
-        log.segments()
-            .iter()
-            .map(|s| {
-                (
-                    s.offset_index().entries().to_vec(),
-                    s.time_index().entries().to_vec(),
-                )
-            })
-            .collect()
-    }
-
     #[test]
     fn follower_append_stores_batches_verbatim() {
         let dir = tempfile::tempdir().unwrap();
@@ -1924,7 +1909,7 @@ mod tests {
                 .windows(2)
                 .any(|w| w[0].next_offset() < w[1].base_offset())
         );
-        assert!(indexes(&log).iter().all(|(i, _)| !i.is_empty()));
+        assert!(segment_indexes(&log).iter().all(|(i, _)| !i.is_empty()));
         let check = |log: &PartitionLog| {
             let mut from = 0;
             for (base, last, s) in &stored {
@@ -1942,7 +1927,7 @@ mod tests {
                 log.log_start_offset(),
                 log.log_end_offset(),
                 log.segments_info(),
-                indexes(log),
+                segment_indexes(log),
                 log.read(0, usize::MAX, true).unwrap(),
                 log.leader_epoch_cache().entries().to_vec(),
             )

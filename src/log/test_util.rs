@@ -232,3 +232,22 @@ impl Drop for Tmpfs {
         }
     }
 }
+
+/// Every segment's offset and time index entries, oldest segment first.
+pub type Indexes = Vec<(
+    Vec<super::index::IndexEntry>,
+    Vec<super::index::TimeIndexEntry>,
+)>;
+
+/// The in-memory index entries of every segment of `log` (to compare two logs' states).
+pub fn segment_indexes(log: &super::PartitionLog) -> Indexes {
+    log.segments()
+        .iter()
+        .map(|s| {
+            (
+                s.offset_index().entries().to_vec(),
+                s.time_index().entries().to_vec(),
+            )
+        })
+        .collect()
+}

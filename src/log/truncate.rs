@@ -225,7 +225,7 @@ mod tests {
         EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, read_checkpoint, write_checkpoint,
     };
     use crate::log::index::{IndexEntry, TimeIndexEntry, read_entries};
-    use crate::log::test_util::{batch_bytes, decode_values, file_names};
+    use crate::log::test_util::{Indexes, batch_bytes, decode_values, file_names, segment_indexes};
     use crate::log::{AppendResult, LOG_START_OFFSET_FILE, LogConfig, validate_batches};
 
     /// Small segments (about 8 batches each) and dense indexes.
@@ -275,8 +275,6 @@ mod tests {
         }
     }
 
-    type Indexes = Vec<(Vec<IndexEntry>, Vec<TimeIndexEntry>)>;
-
     /// Everything observable about a log: offsets, segments, indexes, data, epochs.
     #[derive(Debug, PartialEq)]
     struct Snapshot {
@@ -300,16 +298,7 @@ mod tests {
             log_start: log.log_start_offset(),
             log_end: log.log_end_offset(),
             segments: log.segments_info(),
-            indexes: log
-                .segments()
-                .iter()
-                .map(|s| {
-                    (
-                        s.offset_index().entries().to_vec(),
-                        s.time_index().entries().to_vec(),
-                    )
-                })
-                .collect(),
+            indexes: segment_indexes(log),
             data,
             epochs: log.leader_epoch_cache().entries().to_vec(),
         }

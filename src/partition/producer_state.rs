@@ -244,10 +244,11 @@ impl ProducerStateTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMetadata {
+    /// The metadata of a batch of sequences `first_seq..=last_seq` at `first_offset`.
+    pub(crate) fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMetadata {
         BatchMetadata {
             first_seq,
             last_seq,

@@ -153,16 +153,8 @@ fn decode(data: &[u8]) -> Option<ProducerStateTable> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::producer_state::tests::meta;
     use super::*;
-
-    fn meta(first_seq: i32, last_seq: i32, first_offset: i64) -> BatchMetadata {
-        BatchMetadata {
-            first_seq,
-            last_seq,
-            first_offset,
-            last_offset: first_offset + i64::from(last_seq - first_seq),
-        }
-    }
 
     fn sample() -> ProducerStateTable {
         let mut t = ProducerStateTable::new();
