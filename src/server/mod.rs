@@ -9,20 +9,20 @@
 //! SSL and SASL_SSL listeners wrap each connection in TLS ([`tls`]); the handshake runs in the
 //! connection's own task, so a slow or bad client never holds up the accept loop.
 
+mod conn_io;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::api::{self, Chunk, ConnectionInfo};
+use crate::api::{self, ConnectionInfo};
 use crate::broker::Broker;
 use crate::config::{Listener, SecurityProtocol};
 use crate::security::Principal;
+use conn_io::{FrameReader, ReadError, ResponseWriter, Sink, Source};
 use tls::TlsListener;
 
 pub struct Server {
@@ -362,59 +362,49 @@ async fn serve_connection<R, W>(
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: Source,
+    W: Sink,
 {
     let mut session = api::Session::new(info);
-    let mut rd = BufReader::with_capacity(64 * 1024, rd);
-    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-    // Copy buffer for fetch data read from segment files; allocated on first use.
-    let mut scratch: Vec<u8> = Vec::new();
+    let mut rd = FrameReader::new(rd);
+    let mut wr = ResponseWriter::new(wr);
     loop {
-        let len = tokio::select! {
+        let next = tokio::select! {
             // A request that has arrived is answered, even during a shutdown (bounded by the
             // server's drain); an idle connection closes.
             biased;
-            len = rd.read_i32() => match len {
-                Ok(len) => len,
-                Err(_) => return, // closed by the client
-            },
+            len = rd.next_len() => len,
             _ = shutdown.changed() => return,
         };
         let max = session.max_frame(&broker.config);
-        if len < 0 || len > max {
-            let key = if max == broker.config.socket_request_max_bytes {
-                "socket.request.max.bytes"
-            } else {
-                "sasl.server.max.receive.size, before authentication"
-            };
-            tracing::warn!(
-                peer = %session.info.peer,
-                "closing connection: frame of {len} bytes is outside 0..={max} ({key})"
-            );
-            return;
-        }
-        // The buffer grows with the bytes that actually arrive: a client announcing
-        // a large frame and sending nothing holds no memory for it.
-        let len = len as usize;
-        let mut frame = BytesMut::with_capacity(len.min(FRAME_PREALLOC));
-        let mut body = (&mut rd).take(len as u64);
-        while frame.len() < len {
-            match body.read_buf(&mut frame).await {
-                Ok(0) => {
-                    tracing::debug!(peer = %session.info.peer, "connection closed mid-frame");
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(peer = %session.info.peer, "connection closed mid-frame: {e}");
-                    return;
-                }
+        let frame = match next {
+            Ok(_) => rd.frame(max).await,
+            Err(e) => Err(e),
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::MidFrame(e)) => {
+                let why = e.map(|e| format!(": {e}")).unwrap_or_default();
+                tracing::debug!(peer = %session.info.peer, "connection closed mid-frame{why}");
+                return;
             }
-        }
-        match api::handle_frame(&broker, &mut session, frame.freeze()).await {
+            Err(ReadError::Size { len, max }) => {
+                let key = if max == broker.config.socket_request_max_bytes {
+                    "socket.request.max.bytes"
+                } else {
+                    "sasl.server.max.receive.size, before authentication"
+                };
+                tracing::warn!(
+                    peer = %session.info.peer,
+                    "closing connection: frame of {len} bytes is outside 0..={max} ({key})"
+                );
+                return;
+            }
+        };
+        match api::handle_frame(&broker, &mut session, frame).await {
             Ok(Some(chunks)) => {
-                if let Err(e) = write_chunks(&mut wr, chunks, &mut scratch).await {
+                if let Err(e) = wr.write(chunks).await {
                     tracing::debug!(peer = %session.info.peer, "closing connection: write failed: {e}");
                     return;
                 }
@@ -429,7 +419,7 @@ async fn serve_connection<R, W>(
                     return;
                 }
                 // Pipelined requests already read get their responses in one write.
-                if !complete_frame_buffered(rd.buffer()) && wr.flush().await.is_err() {
+                if !rd.has_frame() && wr.flush().await.is_err() {
                     return;
                 }
             }
@@ -446,43 +436,4 @@ async fn serve_connection<R, W>(
             }
         }
     }
-}
-
-fn complete_frame_buffered(buf: &[u8]) -> bool {
-    buf.len() >= 4
-        && i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as i64 + 4 <= buf.len() as i64
-}
-
-/// Bytes reserved up front for a request frame; larger ones grow as they arrive.
-const FRAME_PREALLOC: usize = 64 * 1024;
-
-/// Size of the buffer fetch data is copied through, file to socket.
-const COPY_CHUNK: usize = 64 * 1024;
-
-async fn write_chunks<W: AsyncWriteExt + Unpin>(
-    wr: &mut W,
-    chunks: Vec<Chunk>,
-    scratch: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    for chunk in chunks {
-        match chunk {
-            Chunk::Bytes(b) => wr.write_all(&b).await?,
-            Chunk::File(slice) => {
-                if scratch.is_empty() {
-                    scratch.resize(COPY_CHUNK, 0);
-                }
-                let mut done = 0u64;
-                while done < slice.len {
-                    let n = (slice.len - done).min(COPY_CHUNK as u64) as usize;
-                    // A positioned read of data the log has just handed out: page-cache
-                    // hot in the common case. An error here leaves a half-written frame,
-                    // so the caller closes the connection.
-                    slice.read_into(&mut scratch[..n], done)?;
-                    wr.write_all(&scratch[..n]).await?;
-                    done += n as u64;
-                }
-            }
-        }
-    }
-    Ok(())
 }
