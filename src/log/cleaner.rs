@@ -463,8 +463,8 @@ impl CompactionPlan {
             let file = File::open(&log_path)?;
             let (idx, tidx) =
                 compute_inactive_indexes(&file, written, base, self.index_interval_bytes)?;
-            OffsetIndex::new(segment_path(dir, base, ".index", CLEANED), idx).rewrite(false)?;
-            TimeIndex::new(segment_path(dir, base, ".timeindex", CLEANED), tidx).rewrite(false)?;
+            OffsetIndex::new(segment_path(dir, base, ".index", CLEANED), idx).rewrite()?;
+            TimeIndex::new(segment_path(dir, base, ".timeindex", CLEANED), tidx).rewrite()?;
             Ok(())
         };
         finish().map_err(cleanup)?;

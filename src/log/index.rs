@@ -5,11 +5,12 @@
 //! * `.timeindex`: 12-byte entries `(timestamp: i64 BE, relative offset: u32 BE)`: the segment's
 //!   running max timestamp and the last offset of the batch that first reached it.
 //!
-//! Files are plain appends (no preallocation, no mmap: a full disk surfaces as an `ENOSPC` error
-//! from `write`, never as a SIGBUS); entries are also kept in memory for lookups, which are the
-//! truth. A failed write (a full disk) marks the file dirty, and it is rewritten whole at the next
-//! sync; until then the file may be short or end in a partial entry, which a reopen detects and
-//! rebuilds from the segment data.
+//! Entries are kept in memory for lookups, which are the truth; the files are written with plain
+//! appends at sync points (no preallocation, no mmap: a full disk surfaces as an `ENOSPC` error
+//! from `write`, never as a SIGBUS) and hold no open descriptor between them. A failed write (a
+//! full disk) marks the file dirty, and it is rewritten whole at the next sync; until then the
+//! file may be short or end in a partial entry, which a reopen detects and rebuilds from the
+//! segment data.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -65,15 +66,18 @@ impl Entry for TimeIndexEntry {
     }
 }
 
-/// An index file: in-memory entries plus (for the active segment) an open append handle.
+/// An index file: the in-memory entries (the truth for lookups) and how many of them the file
+/// holds. No descriptor is kept open: entries appended to the active segment reach the file at
+/// its next [`IndexFile::sync`] (a flush, a roll, a clean shutdown), written with one append.
+/// A crash loses at most the unsynced tail, which the next open rebuilds from the segment data
+/// (the active segment is always walked).
 #[derive(Debug)]
 pub struct IndexFile<E: Entry> {
     path: PathBuf,
     entries: Vec<E>,
-    file: Option<File>,
-    /// An append handle is wanted (the segment is active), even while `file` is None because
-    /// a rewrite failed.
-    keep_open: bool,
+    /// Entries the file holds (a prefix of `entries`) when not `dirty`.
+    written: usize,
+    /// The file is not a prefix of the entries (a write or a cut failed): rewrite it whole.
     dirty: bool,
 }
 
@@ -101,15 +105,23 @@ pub fn read_entries<E: Entry>(path: &Path) -> Result<Vec<E>, String> {
     Ok(buf.chunks_exact(E::SIZE).map(E::decode).collect())
 }
 
+fn encode_all<E: Entry>(entries: &[E]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(entries.len() * E::SIZE);
+    for e in entries {
+        e.encode(&mut buf);
+    }
+    buf
+}
+
 impl<E: Entry> IndexFile<E> {
-    /// An index with the given entries, not yet tied to an open file.
+    /// An index with the given entries; the file is taken to hold none of them until
+    /// [`Self::rewrite`], [`Self::matches_file`] or a [`Self::sync`].
     pub fn new(path: PathBuf, entries: Vec<E>) -> Self {
         IndexFile {
             path,
             entries,
-            file: None,
-            keep_open: false,
-            dirty: false,
+            written: 0,
+            dirty: true,
         }
     }
 
@@ -123,51 +135,39 @@ impl<E: Entry> IndexFile<E> {
         self.entries.last().copied()
     }
 
-    /// Replace the file's content with the in-memory entries and fsync it; keep an append
-    /// handle if `keep_open`. On failure the index is left dirty (the next [`IndexFile::sync`]
-    /// tries again) and the error returned.
-    pub fn rewrite(&mut self, keep_open: bool) -> io::Result<()> {
-        self.file = None;
-        self.keep_open = keep_open;
+    /// Replace the file's content with the in-memory entries and fsync it. On failure the index
+    /// is left dirty (the next [`IndexFile::sync`] tries again) and the error returned.
+    pub fn rewrite(&mut self) -> io::Result<()> {
         self.dirty = true;
-        let mut buf = Vec::with_capacity(self.entries.len() * E::SIZE);
-        for e in &self.entries {
-            e.encode(&mut buf);
-        }
         let mut f = File::create(&self.path)?;
-        f.write_all(&buf)?;
+        f.write_all(&encode_all(&self.entries))?;
         f.sync_data()?;
+        self.written = self.entries.len();
         self.dirty = false;
-        if keep_open {
-            self.file = Some(f);
-        }
+        Ok(())
+    }
+
+    /// Create the file empty, without an fsync (a new segment's index: the segment's own
+    /// files are made durable by its first flush, and an open rebuilds a missing index).
+    pub fn create_empty(&mut self) -> io::Result<()> {
+        File::create(&self.path)?;
+        self.written = 0;
+        self.dirty = !self.entries.is_empty();
         Ok(())
     }
 
     /// [`Self::rewrite`], where a failure (a full disk) is only logged: the in-memory entries
-    /// serve lookups and the next [`Self::sync`] writes the file.
-    pub fn rewrite_or_defer(&mut self, keep_open: bool) {
-        if let Err(err) = self.rewrite(keep_open) {
+    /// stay the truth and the next [`Self::sync`] retries.
+    pub fn rewrite_or_defer(&mut self) {
+        if let Err(err) = self.rewrite() {
             tracing::warn!(path = %self.path.display(), error = %err, "cannot write index; will rewrite at next flush");
         }
     }
 
-    /// Open the existing file for appends (its content must equal the in-memory entries).
-    pub fn open_for_append(&mut self) -> io::Result<()> {
-        self.keep_open = true;
-        self.file = Some(
-            OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&self.path)?,
-        );
-        Ok(())
-    }
-
-    /// Drop the append handle (inactive segments keep only the in-memory entries).
-    pub fn close(&mut self) {
-        self.file = None;
-        self.keep_open = false;
+    /// The file is known to hold exactly the in-memory entries (checked by the caller).
+    pub fn matches_file(&mut self) {
+        self.written = self.entries.len();
+        self.dirty = false;
     }
 
     /// Whether the file is older than the in-memory entries (a write failed).
@@ -175,51 +175,60 @@ impl<E: Entry> IndexFile<E> {
         self.dirty
     }
 
-    /// Forget the entries from `len` on (an append that is being undone). The file is cut to
-    /// match; if that fails it is marked dirty.
+    /// Forget the entries from `len` on (an append that is being undone). A file that already
+    /// holds them is cut to match; if that fails it is marked dirty.
     pub fn truncate_entries(&mut self, len: usize) {
         if self.entries.len() <= len {
             return;
         }
         self.entries.truncate(len);
-        if self.dirty {
+        if self.dirty || self.written <= len {
             return;
         }
-        let cut = match &self.file {
-            Some(f) => f.set_len((len * E::SIZE) as u64),
-            None => Err(io::Error::other("no append handle")),
-        };
-        if let Err(err) = cut {
-            tracing::warn!(path = %self.path.display(), error = %err, "cannot cut index; will rewrite at next flush");
-            self.dirty = true;
-        }
-    }
-
-    /// Append an entry in memory and, if the file is open, on disk. A write failure is logged
-    /// and the file is marked dirty (rewritten at the next [`IndexFile::sync`]).
-    pub fn append(&mut self, e: E) {
-        self.entries.push(e);
-        if self.dirty {
-            return;
-        }
-        if let Some(f) = self.file.as_mut() {
-            let mut buf = Vec::with_capacity(E::SIZE);
-            e.encode(&mut buf);
-            if let Err(err) = f.write_all(&buf) {
-                tracing::warn!(path = %self.path.display(), error = %err, "index write failed; will rewrite at next flush");
+        let cut = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .and_then(|f| f.set_len((len * E::SIZE) as u64));
+        match cut {
+            Ok(()) => self.written = len,
+            Err(err) => {
+                tracing::warn!(path = %self.path.display(), error = %err, "cannot cut index; will rewrite at next flush");
                 self.dirty = true;
             }
         }
     }
 
-    /// Rewrite the file if a write failed earlier, then fsync it.
+    /// Append an entry in memory; the file gets it at the next [`Self::sync`].
+    pub fn append(&mut self, e: E) {
+        self.entries.push(e);
+    }
+
+    /// Bring the file up to the in-memory entries and fsync it: the new entries in one append,
+    /// or the whole file if an earlier write failed. Nothing to write: no system call.
     pub fn sync(&mut self) -> io::Result<()> {
         if self.dirty {
-            return self.rewrite(self.keep_open);
+            return self.rewrite();
         }
-        match &self.file {
-            Some(f) => f.sync_data(),
-            None => Ok(()),
+        if self.written == self.entries.len() {
+            return Ok(());
+        }
+        let appended = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| {
+                f.write_all(&encode_all(&self.entries[self.written..]))?;
+                f.sync_data()
+            });
+        match appended {
+            Ok(()) => {
+                self.written = self.entries.len();
+                Ok(())
+            }
+            Err(e) => {
+                // A partial append leaves the file in an unknown state: rewrite it next time.
+                self.dirty = true;
+                Err(e)
+            }
         }
     }
 }
@@ -297,7 +306,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("00000000000000000000.index");
         let mut idx = OffsetIndex::new(path.clone(), vec![]);
-        idx.rewrite(true).unwrap();
+        idx.rewrite().unwrap();
         idx.append(IndexEntry {
             relative_offset: 9,
             position: 100,
@@ -324,7 +333,7 @@ mod tests {
 
         let tpath = dir.path().join("00000000000000000000.timeindex");
         let mut t = TimeIndex::new(tpath.clone(), vec![]);
-        t.rewrite(true).unwrap();
+        t.rewrite().unwrap();
         t.append(TimeIndexEntry {
             timestamp: 1000,
             relative_offset: 9,
@@ -333,6 +342,17 @@ mod tests {
             timestamp: 2000,
             relative_offset: 19,
         });
+        // Appended entries reach the file at the next sync, in one append.
+        assert_eq!(std::fs::read(&tpath).unwrap().len(), 0);
+        t.sync().unwrap();
+        assert_eq!(std::fs::read(&tpath).unwrap().len(), 24);
+        t.truncate_entries(1);
+        assert_eq!(std::fs::read(&tpath).unwrap().len(), 12);
+        t.append(TimeIndexEntry {
+            timestamp: 2000,
+            relative_offset: 19,
+        });
+        t.sync().unwrap();
         assert_eq!(std::fs::read(&tpath).unwrap().len(), 24);
         assert_eq!(t.lookup(999), None);
         assert_eq!(t.lookup(1000), Some(9));

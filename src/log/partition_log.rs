@@ -627,7 +627,6 @@ impl PartitionLog {
             }
         };
         sync_dir(&self.dir);
-        self.active_mut().close_indexes();
         self.segments.push(seg);
         self.unflushed_messages = 0;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled new segment");
@@ -1428,7 +1427,9 @@ mod tests {
             ..cfg()
         };
         let batches = build(dir.path(), &c, 40);
-        let log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        let mut log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        // The active segment's index files get their entries at a flush.
+        log.flush().unwrap();
         let indexes: Vec<_> = log
             .segments()
             .iter()
@@ -1452,7 +1453,8 @@ mod tests {
                 fs::remove_file(dir.path().join(n)).unwrap();
             }
         }
-        let log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        let mut log = PartitionLog::open(dir.path(), c.clone(), 0).unwrap();
+        log.flush().unwrap();
         let rebuilt: Vec<_> = log
             .segments()
             .iter()

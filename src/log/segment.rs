@@ -332,6 +332,22 @@ fn open_log_file(path: &Path, create_new: bool) -> io::Result<File> {
         .open(path)
 }
 
+/// An index file that differs from what the segment data implies. A closed segment's is
+/// rewritten now. The active segment's is normally just behind (its entries reach the file at
+/// flushes, so after a crash it lacks the newest ones) and is rewritten at the next flush.
+fn settle_index<E: super::index::Entry>(
+    index: &mut super::index::IndexFile<E>,
+    active: bool,
+    kind: &str,
+) {
+    if active {
+        tracing::debug!(index = %index.path().display(), "{kind} index behind the data; rewritten at the next flush");
+    } else {
+        tracing::warn!(index = %index.path().display(), "rebuilding {kind} index");
+        index.rewrite_or_defer();
+    }
+}
+
 impl LogSegment {
     fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
         (
@@ -349,7 +365,10 @@ impl LogSegment {
         let log = open_log_file(&lp, true)?;
         let mut index = OffsetIndex::new(ip, Vec::new());
         let mut time_index = TimeIndex::new(tp, Vec::new());
-        if let Err(e) = index.rewrite(true).and_then(|()| time_index.rewrite(true)) {
+        if let Err(e) = index
+            .create_empty()
+            .and_then(|()| time_index.create_empty())
+        {
             drop(log);
             for p in [lp.as_path(), index.path(), time_index.path()] {
                 if let Err(e2) = remove_if_exists(p) {
@@ -380,7 +399,7 @@ impl LogSegment {
     /// Open an existing segment.
     ///
     /// * `active` (the last segment): always CRC-walked; a torn/corrupt tail is truncated and the
-    ///   indexes are rebuilt if they differ from what the data implies. Index files stay open for appends.
+    ///   indexes are rebuilt if they differ from what the data implies (the files at the next flush).
     /// * otherwise: the indexes are loaded and checked against the log with a short header walk
     ///   (from the last index entry to the end of the file); if anything is missing or inconsistent
     ///   the segment is CRC-walked and rebuilt as above (plus its final time-index entry).
@@ -469,21 +488,19 @@ impl LogSegment {
         }
         let mut index = OffsetIndex::new(ip, w.index);
         let mut time_index = TimeIndex::new(tp, w.time);
-        if read_entries::<IndexEntry>(index.path()).ok().as_deref() != Some(index.entries()) {
-            tracing::warn!(index = %index.path().display(), "rebuilding offset index");
-            index.rewrite_or_defer(active);
-        } else if active {
-            index.open_for_append()?;
+        if read_entries::<IndexEntry>(index.path()).ok().as_deref() == Some(index.entries()) {
+            index.matches_file();
+        } else {
+            settle_index(&mut index, active, "offset");
         }
         if read_entries::<TimeIndexEntry>(time_index.path())
             .ok()
             .as_deref()
-            != Some(time_index.entries())
+            == Some(time_index.entries())
         {
-            tracing::warn!(index = %time_index.path().display(), "rebuilding time index");
-            time_index.rewrite_or_defer(active);
-        } else if active {
-            time_index.open_for_append()?;
+            time_index.matches_file();
+        } else {
+            settle_index(&mut time_index, active, "time");
         }
         let first_write_ms = if active && w.valid_size > 0 {
             // Kafka rolls on the first batch's timestamp; never let it lie in the future.
@@ -793,12 +810,6 @@ impl LogSegment {
         self.time_index.truncate_entries(time_entries);
     }
 
-    /// Close the index append handles (after a successful roll).
-    pub(crate) fn close_indexes(&mut self) {
-        self.index.close();
-        self.time_index.close();
-    }
-
     /// Remove this segment's files (retention, DeleteRecords).
     pub fn delete_files(self) -> Result<(), LogError> {
         let LogSegment {
@@ -932,8 +943,8 @@ impl LogSegment {
         };
         self.index = OffsetIndex::new(self.index.path().to_path_buf(), w.index);
         self.time_index = TimeIndex::new(self.time_index.path().to_path_buf(), w.time);
-        self.index.rewrite_or_defer(true);
-        self.time_index.rewrite_or_defer(true);
+        self.index.rewrite_or_defer();
+        self.time_index.rewrite_or_defer();
         Ok(removed)
     }
 
