@@ -1,5 +1,7 @@
-"""Running out of file descriptors (issue 14): with a low RLIMIT_NOFILE, creating partitions
-fails with KAFKA_STORAGE_ERROR, but the broker keeps serving the partitions it has, to the
+"""File descriptors. With the default segment-file cache (fjord.log.max.open.files, issue 13)
+a broker under a low RLIMIT_NOFILE serves far more partitions than it has descriptors for, and
+never holds more segment files open than the cap. Running out anyway (issue 14): creating
+partitions fails with KAFKA_STORAGE_ERROR, but the broker keeps serving the partitions it has, to the
 connections it has and to new ones; with every descriptor taken by connections it backs off
 instead of spinning on accept; and it recovers by itself when descriptors are freed."""
 import os
@@ -43,7 +45,9 @@ def test_the_soft_limit_is_raised_to_the_hard_limit(start_broker):
 
 
 def test_running_out_of_descriptors_is_survivable(start_broker):
-    b = start_broker(nofile=NOFILE)
+    # A segment-file cache larger than the limit, so that partitions can exhaust it as they do
+    # on Kafka (test_many_partitions_under_a_low_limit is the default's behaviour).
+    b = start_broker(nofile=NOFILE, overrides={"fjord.log.max.open.files": 100_000})
     assert open_files_limit(b) == NOFILE
     assert f"open files: limit {NOFILE}" in b.stderr_path.read_text()
     wire.create_topic(b.port, "keep")
@@ -108,3 +112,64 @@ def test_running_out_of_descriptors_is_survivable(start_broker):
         keep.close()
         admin.close()
     assert b.proc.poll() is None, "the broker is still running"
+
+
+def log_files_open(b):
+    """Segment `.log` files the broker process has open now."""
+    fd_dir = f"/proc/{b.proc.pid}/fd"
+    n = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(f"{fd_dir}/{fd}").endswith(".log"):
+                n += 1
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
+def test_many_partitions_under_a_low_limit(start_broker):
+    """400 partitions (Kafka would hold 1,200 segment and index files) under RLIMIT_NOFILE=256:
+    every partition takes records and gives them back, at most 128 segment files (half the
+    limit, the default cap) are open at any check, and so after a restart."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    b = start_broker(nofile=NOFILE)
+    assert "segment files held open: at most 128" in b.stderr_path.read_text()
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=30000)
+    topics = [f"many-{i}" for i in range(40)]
+    try:
+        admin.create_topics([NewTopic(t, 10, 1) for t in topics])
+    finally:
+        admin.close()
+    assert log_files_open(b) <= 128
+    producer = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    for round_ in range(2):
+        for t in topics:
+            for p in range(10):
+                producer.produce(t, value=f"{t}/{p}/{round_}".encode(), partition=p)
+        assert producer.flush(30) == 0
+        assert log_files_open(b) <= 128, log_files_open(b)
+
+    def consume_all():
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "many",
+                      "enable.auto.commit": False})
+        try:
+            c.assign([TopicPartition(t, p, 0) for t in topics for p in range(10)])
+            got = {}
+            deadline = time.monotonic() + 60
+            while len(got) < 800 and time.monotonic() < deadline:
+                for m in c.consume(500, timeout=1):
+                    assert m.error() is None, m.error()
+                    got[(m.topic(), m.partition(), m.offset())] = m.value()
+                assert log_files_open(b) <= 128
+        finally:
+            c.close()
+        return got
+
+    want = {(t, p, r): f"{t}/{p}/{r}".encode() for t in topics for p in range(10) for r in range(2)}
+    assert consume_all() == want
+    b.stop()
+    b.start()
+    assert log_files_open(b) <= 128
+    assert consume_all() == want
+    assert b.proc.poll() is None

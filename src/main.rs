@@ -223,7 +223,13 @@ fn run() -> anyhow::Result<()> {
     }
     // Held until the process exits: the OS drops the lock of a killed process too.
     let _dir_lock = lock_log_dir(&config.log_dir)?;
-    raise_open_file_limit();
+    let nofile = raise_open_file_limit();
+    let open_files = match config.log_max_open_files {
+        0 => (nofile.unwrap_or(u64::MAX) / 2).clamp(64, 1 << 20) as usize,
+        n => n,
+    };
+    fjord::log::OpenFiles::shared().set_cap(open_files);
+    tracing::info!("segment files held open: at most {open_files} (fjord.log.max.open.files)");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -321,15 +327,15 @@ async fn shutdown_signal() {
     }
 }
 
-/// Raise the soft limit on open files to the hard limit, as a server that holds three files per
-/// partition and one per connection should (Kafka's start scripts leave this to the operator),
-/// and say what it is.
-fn raise_open_file_limit() {
+/// Raise the soft limit on open files to the hard limit, as a server that holds segment files
+/// (up to `fjord.log.max.open.files`) and one per connection should (Kafka's start scripts
+/// leave this to the operator), and say what it is. Returns the limit now in force (None: unlimited).
+fn raise_open_file_limit() -> Option<u64> {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let lim = getrlimit(Resource::Nofile);
     let (Some(soft), hard) = (lim.current, lim.maximum) else {
         tracing::info!("open files: no limit");
-        return;
+        return None;
     };
     let target = hard.unwrap_or(u64::MAX);
     if target > soft {
@@ -339,12 +345,13 @@ fn raise_open_file_limit() {
             Ok(()) => {
                 let shown = hard.map_or("unlimited".to_string(), |h| h.to_string());
                 tracing::info!("open files: limit raised from {soft} to {shown}");
-                return;
+                return hard;
             }
             Err(e) => tracing::warn!("open files: cannot raise the limit of {soft}: {e}"),
         }
     }
     tracing::info!("open files: limit {soft}");
+    Some(soft)
 }
 
 /// Take the exclusive lock on `<log dir>/.lock`, as Kafka does: two brokers writing one data

@@ -41,6 +41,9 @@ pub struct Config {
     /// connection past its address's limit is closed as soon as it is accepted.
     pub max_connections_per_ip: usize,
     pub max_connections_per_ip_overrides: Vec<(std::net::IpAddr, usize)>,
+    /// `fjord.log.max.open.files`: segment files held open at once; 0 = half the process's
+    /// open-file limit ([`crate::log::OpenFiles`]).
+    pub log_max_open_files: usize,
     pub cluster_id: Option<String>,
     pub group_initial_rebalance_delay_ms: i64,
     pub group_min_session_timeout_ms: i32,
@@ -618,6 +621,12 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Per-address limits, `ip:count,...` (IP literals).",
     ),
     key(
+        "fjord.log.max.open.files",
+        T::Int,
+        Some("0"),
+        "fjord's own: segment files held open at once, the least recently used closed past it (Kafka keeps every one open). 0: half the open-file limit, which fjord raises to the hard limit at start-up.",
+    ),
+    key(
         "socket.request.max.bytes",
         T::Int,
         Some("104857600"),
@@ -997,6 +1006,7 @@ impl Config {
         let request_max = positive("socket.request.max.bytes", 1)? as i32;
         let max_connections = positive("max.connections", 0)? as usize;
         let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
+        let log_max_open_files = positive("fjord.log.max.open.files", 0)? as usize;
         let per_ip_overrides = {
             let k = "max.connections.per.ip.overrides";
             let v = get(k).unwrap_or("");
@@ -1039,6 +1049,7 @@ impl Config {
             max_connections,
             max_connections_per_ip,
             max_connections_per_ip_overrides: per_ip_overrides,
+            log_max_open_files,
             cluster_id: raw.get("cluster.id").cloned(),
             origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,

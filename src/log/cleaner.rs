@@ -76,7 +76,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::LogError;
 use super::batch::BatchHeader;
@@ -95,6 +94,8 @@ pub struct PlannedSegment {
     pub next_offset: i64,
     /// The segment's data at plan time (`position` 0, `len` = size then).
     pub slice: FileSlice,
+    /// [`LogSegment::id`] at plan time: install checks the segment is still that one.
+    pub id: u64,
 }
 
 /// What [`PartitionLog::plan_compaction`] chose; see the module docs.
@@ -141,7 +142,7 @@ pub struct CompactionStats {
 #[derive(Debug)]
 struct CleanedSegment {
     base_offset: i64,
-    original_file: Arc<std::fs::File>,
+    original_id: u64,
     original_size: u64,
     /// False: nothing to remove, no files were written, install leaves the segment alone.
     changed: bool,
@@ -452,7 +453,7 @@ impl CompactionPlan {
             stats.bytes_after += seg.slice.len;
             return Ok(CleanedSegment {
                 base_offset: base,
-                original_file: seg.slice.file.clone(),
+                original_id: seg.id,
                 original_size: seg.slice.len,
                 changed: false,
             });
@@ -471,7 +472,7 @@ impl CompactionPlan {
         stats.bytes_after += written;
         Ok(CleanedSegment {
             base_offset: base,
-            original_file: seg.slice.file.clone(),
+            original_id: seg.id,
             original_size: seg.slice.len,
             changed: true,
         })
@@ -507,17 +508,32 @@ impl PartitionLog {
         if cleanable == 0 {
             return None;
         }
-        let snap = |s: &LogSegment| PlannedSegment {
-            base_offset: s.base_offset(),
-            next_offset: s.next_offset(),
-            slice: s.slice_all(),
+        let snap = |s: &LogSegment| -> Option<PlannedSegment> {
+            let slice = s
+                .slice_all()
+                .map_err(|e| {
+                    tracing::warn!(segment = %s.log_path().display(), "cannot plan a compaction: {e}")
+                })
+                .ok()?;
+            Some(PlannedSegment {
+                base_offset: s.base_offset(),
+                next_offset: s.next_offset(),
+                slice,
+                id: s.id(),
+            })
         };
         Some(CompactionPlan {
             dir: self.dir.clone(),
             index_interval_bytes: self.config.index_interval_bytes,
             inflate_limit: self.config.max_inflated_batch_bytes,
-            clean: self.segments[..cleanable].iter().map(snap).collect(),
-            rest: self.segments[cleanable..].iter().map(snap).collect(),
+            clean: self.segments[..cleanable]
+                .iter()
+                .map(snap)
+                .collect::<Option<_>>()?,
+            rest: self.segments[cleanable..]
+                .iter()
+                .map(snap)
+                .collect::<Option<_>>()?,
             end_offset: self.log_end_offset(),
             truncations: self.truncations,
         })
@@ -537,7 +553,7 @@ impl PartitionLog {
             && cleaned.segments.iter().all(|c| {
                 closed.iter().any(|s| {
                     s.base_offset() == c.base_offset
-                        && Arc::ptr_eq(s.file(), &c.original_file)
+                        && s.id() == c.original_id
                         && s.size() == c.original_size
                 })
             });
@@ -631,7 +647,7 @@ impl PartitionLog {
                     segment_path(&dir, base, sfx, ""),
                 )?;
             }
-            let seg = LogSegment::open(&dir, base, false, interval, 0)?;
+            let seg = LogSegment::open(&dir, base, false, interval, 0, &self.config.open_files)?;
             if let Some(slot) = self.segments.iter_mut().find(|s| s.base_offset() == base) {
                 *slot = seg;
             }
@@ -772,7 +788,7 @@ mod tests {
         ];
         assert_eq!(all(&log), expect);
         // the rewritten batch keeps base offset, lastOffsetDelta, base timestamp
-        let seg0 = log.segments()[0].slice_all().read().unwrap();
+        let seg0 = log.segments()[0].slice_all().unwrap().read().unwrap();
         let h = headers(&seg0);
         assert_eq!(h.len(), 1);
         assert_eq!(
@@ -1050,7 +1066,7 @@ mod tests {
             put(&mut log, &[(Some("a"), Some("3"), 12)]);
             let res = compact(&mut log, 0, 100);
             assert_eq!(res.replaced_segments, vec![0], "{c:?}");
-            let seg0 = log.segments()[0].slice_all().read().unwrap();
+            let seg0 = log.segments()[0].slice_all().unwrap().read().unwrap();
             let h = headers(&seg0);
             assert_eq!(
                 (h.len(), h[0].compression(), h[0].records_count),
@@ -1230,7 +1246,7 @@ mod tests {
         let res = compact(&mut log, 0, 100);
         assert_eq!(res.replaced_segments, vec![0]);
         assert_eq!(res.stats.aborted_removed, 1);
-        let seg0 = log.segments()[0].slice_all().read().unwrap();
+        let seg0 = log.segments()[0].slice_all().unwrap().read().unwrap();
         let hs = headers(&seg0);
         // batch 0 keeps k1 (the aborted write does not supersede it) and k3 (the open txn
         // does not either); batch 4 (aborted, not pid 7's last batch) and batch 8 (pid 5

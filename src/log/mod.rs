@@ -49,6 +49,7 @@ pub mod epoch_cache;
 pub mod files;
 pub mod index;
 pub mod legacy;
+pub mod open_files;
 pub mod partition_log;
 pub mod records;
 pub mod recovery;
@@ -70,6 +71,7 @@ pub use cleaner::{CleanedLog, CompactionPlan, CompactionResult, CompactionStats,
 pub use control::Marker;
 pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache};
 pub use files::partition_dir;
+pub use open_files::OpenFiles;
 pub use partition_log::{AppendResult, PartitionLog};
 pub use retention::RetentionResult;
 pub use segment::{FileSlice, LogSegment};
@@ -131,6 +133,9 @@ pub struct LogConfig {
     /// keyed-record check refuses the batch, ListOffsets by timestamp answers from the batch
     /// header, and the cleaner keeps the batch as it is ([`compression`]).
     pub max_inflated_batch_bytes: usize,
+    /// The descriptor cache the log's segment files are opened through
+    /// (`fjord.log.max.open.files`); the process's own unless a test gives one.
+    pub open_files: std::sync::Arc<OpenFiles>,
 }
 
 impl Default for LogConfig {
@@ -144,6 +149,7 @@ impl Default for LogConfig {
             log_append_time: false,
             compact: false,
             max_inflated_batch_bytes: 104_857_600,
+            open_files: OpenFiles::shared(),
         }
     }
 }

@@ -133,6 +133,7 @@ impl PartitionLog {
                 interval,
                 now_ms,
                 !clean_shutdown,
+                &config.open_files,
             )?);
         }
 
@@ -166,11 +167,18 @@ impl PartitionLog {
             if let Some(last) = segments.pop() {
                 let base = last.base_offset();
                 drop(last);
-                segments.push(LogSegment::open(dir, base, true, interval, now_ms)?);
+                segments.push(LogSegment::open(
+                    dir,
+                    base,
+                    true,
+                    interval,
+                    now_ms,
+                    &config.open_files,
+                )?);
             }
         }
         if segments.is_empty() {
-            segments.push(LogSegment::create(dir, 0)?);
+            segments.push(LogSegment::create(dir, 0, &config.open_files)?);
             sync_dir(dir);
         }
         let first_base = segments[0].base_offset();
@@ -618,7 +626,7 @@ impl PartitionLog {
         let created = self
             .active_mut()
             .seal()
-            .and_then(|()| LogSegment::create(&self.dir, base));
+            .and_then(|()| LogSegment::create(&self.dir, base, &self.config.open_files));
         let seg = match created {
             Ok(seg) => seg,
             Err(e) => {
@@ -822,7 +830,7 @@ mod tests {
     use super::*;
     use crate::log::batch::{CRC_AT, validate_batches};
     use crate::log::test_util::*;
-    use crate::log::{LogConfig, stamp_log_append_time};
+    use crate::log::{LogConfig, OpenFiles, stamp_log_append_time};
     use kafka_protocol::records::Compression;
     use std::path::Path;
 
@@ -1315,6 +1323,110 @@ mod tests {
             out.push((r.base_offset, s));
         }
         out
+    }
+
+    /// Descriptors of this process open on files under `dir` (the kernel's view, not the
+    /// cache's count).
+    fn fds_under(dir: &Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
+    #[test]
+    fn segment_files_stay_under_the_cap_and_reopen_on_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = OpenFiles::new(3);
+        let c = LogConfig {
+            segment_bytes: 600,
+            index_interval_bytes: 100,
+            open_files: cache.clone(),
+            ..cfg()
+        };
+        let dirs = [dir.path().join("a-0"), dir.path().join("b-0")];
+        let mut logs: Vec<PartitionLog> = dirs
+            .iter()
+            .map(|d| PartitionLog::open(d, c.clone(), 0).unwrap())
+            .collect();
+        let mut stored_bytes = vec![Vec::new(), Vec::new()];
+        for i in 0..40 {
+            for (log, all) in logs.iter_mut().zip(stored_bytes.iter_mut()) {
+                let (r, s) = append(log, &value_batch(i, 3), 0);
+                assert_eq!(r.base_offset, i as i64 * 3);
+                all.extend_from_slice(&s);
+                assert!(cache.open() <= 3, "{} open", cache.open());
+            }
+            assert!(
+                fds_under(dir.path()) <= 3,
+                "{} descriptors",
+                fds_under(dir.path())
+            );
+        }
+        assert!(logs.iter().all(|l| l.segments().len() >= 8));
+        // Every segment read back, each one reopened on the way, never more than 3 open.
+        let check = |logs: &[PartitionLog], stored_bytes: &[Vec<u8>]| {
+            for (log, all) in logs.iter().zip(stored_bytes) {
+                let mut got = Vec::new();
+                let mut offset = 0;
+                while offset < log.log_end_offset() {
+                    let chunk = log.read(offset, 200, true).unwrap();
+                    let (base, last) = batch_offsets(&chunk).pop().unwrap();
+                    assert!(base <= offset);
+                    offset = last + 1;
+                    got.extend_from_slice(&chunk);
+                    assert!(cache.open() <= 3);
+                    assert!(fds_under(dir.path()) <= 3);
+                }
+                assert_eq!(&got, all);
+            }
+        };
+        check(&logs, &stored_bytes);
+        // A flush, a truncation and a reopen go through the cache too.
+        for log in logs.iter_mut() {
+            log.flush().unwrap();
+        }
+        let cut = logs[1].truncate_to(60).unwrap();
+        assert_eq!(cut, 60);
+        assert_eq!(logs[1].log_end_offset(), 60);
+        let keep = position_of_offset(&stored_bytes[1], 60);
+        stored_bytes[1].truncate(keep);
+        drop(logs);
+        assert_eq!(cache.open(), 0);
+        assert_eq!(fds_under(dir.path()), 0);
+        let logs: Vec<PartitionLog> = dirs
+            .iter()
+            .map(|d| PartitionLog::open(d, c.clone(), 0).unwrap())
+            .collect();
+        assert!(cache.open() <= 3);
+        check(&logs, &stored_bytes);
+    }
+
+    /// `(base offset, last offset)` of each whole batch in stored bytes.
+    fn batch_offsets(bytes: &[u8]) -> Vec<(i64, i64)> {
+        let infos = validate_batches(bytes, usize::MAX).unwrap();
+        let mut pos = 0;
+        let mut out = Vec::new();
+        for info in infos {
+            let base = i64::from_be_bytes(bytes[pos..pos + 8].try_into().unwrap());
+            out.push((base, base + i64::from(info.last_offset_delta)));
+            pos += info.size;
+        }
+        out
+    }
+
+    /// Byte position of the batch starting at `offset` in stored batches.
+    fn position_of_offset(bytes: &[u8], offset: i64) -> usize {
+        let infos = validate_batches(bytes, usize::MAX).unwrap();
+        let mut pos = 0;
+        for info in infos {
+            if i64::from_be_bytes(bytes[pos..pos + 8].try_into().unwrap()) == offset {
+                return pos;
+            }
+            pos += info.size;
+        }
+        panic!("no batch at {offset}")
     }
 
     fn last_log_file(dir: &Path) -> PathBuf {

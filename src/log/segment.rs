@@ -13,7 +13,7 @@
 //!
 //! The first batch of a segment never gets an index entry (position 0 is the implicit default).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
 };
+use super::open_files::{OpenFiles, SegmentFile};
 use super::records;
 
 /// Largest file position / relative offset an index entry can hold.
@@ -286,9 +287,12 @@ struct QuickLoad {
 #[derive(Debug)]
 pub struct LogSegment {
     base_offset: i64,
-    log_path: PathBuf,
-    /// Shared so a fetch can copy a byte range after releasing the partition lock.
-    log: Arc<File>,
+    /// This segment object's identity: a reopened or replaced segment gets a new one
+    /// (compaction checks that the segments it planned are still the ones in the log).
+    id: u64,
+    /// The `.log` file, opened on use and closed by the descriptor cache in between
+    /// ([`super::open_files`]); a fetch's slice holds its own handle.
+    log: SegmentFile,
     /// Bytes of valid data (== file length except transiently during a failed write).
     size: u64,
     /// Last offset + 1 (== base offset when empty).
@@ -324,12 +328,10 @@ struct Mark {
     time_len: usize,
 }
 
-fn open_log_file(path: &Path, create_new: bool) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(create_new)
-        .open(path)
+/// A new [`LogSegment::id`].
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// An index file that differs from what the segment data implies. A closed segment's is
@@ -360,9 +362,13 @@ impl LogSegment {
     /// Create a new, empty, active segment (fails if its `.log` already exists). If any of its
     /// three files cannot be created (a full disk), the ones that were are removed again, so a
     /// later attempt starts from scratch.
-    pub fn create(dir: &Path, base_offset: i64) -> Result<LogSegment, LogError> {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        files: &Arc<OpenFiles>,
+    ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
-        let log = open_log_file(&lp, true)?;
+        let log = SegmentFile::open(&lp, true, files)?;
         let mut index = OffsetIndex::new(ip, Vec::new());
         let mut time_index = TimeIndex::new(tp, Vec::new());
         if let Err(e) = index
@@ -379,8 +385,8 @@ impl LogSegment {
         }
         Ok(LogSegment {
             base_offset,
-            log_path: lp,
-            log: Arc::new(log),
+            id: next_id(),
+            log,
             size: 0,
             next_offset: base_offset,
             index,
@@ -409,8 +415,17 @@ impl LogSegment {
         active: bool,
         index_interval_bytes: u32,
         now_ms: i64,
+        files: &Arc<OpenFiles>,
     ) -> Result<LogSegment, LogError> {
-        Self::open_with(dir, base_offset, active, index_interval_bytes, now_ms, true)
+        Self::open_with(
+            dir,
+            base_offset,
+            active,
+            index_interval_bytes,
+            now_ms,
+            true,
+            files,
+        )
     }
 
     /// [`Self::open`]; with `verify_crc` false (after a clean shutdown) an active segment's
@@ -423,9 +438,11 @@ impl LogSegment {
         index_interval_bytes: u32,
         now_ms: i64,
         verify_crc: bool,
+        files: &Arc<OpenFiles>,
     ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
-        let log = open_log_file(&lp, false)?;
+        let file = SegmentFile::open(&lp, false, files)?;
+        let log = file.get()?;
         let file_size = log.metadata()?.len();
         if !active {
             match Self::quick_load(&log, file_size, base_offset, &ip, &tp) {
@@ -440,8 +457,8 @@ impl LogSegment {
                     };
                     return Ok(LogSegment {
                         base_offset,
-                        log_path: lp,
-                        log: Arc::new(log),
+                        id: next_id(),
+                        log: file,
                         size: file_size,
                         next_offset: q.next_offset,
                         index: OffsetIndex::new(ip, q.index),
@@ -514,8 +531,8 @@ impl LogSegment {
         };
         Ok(LogSegment {
             base_offset,
-            log_path: lp,
-            log: Arc::new(log),
+            id: next_id(),
+            log: file,
             size: w.valid_size,
             next_offset: w.next_offset,
             index,
@@ -606,7 +623,7 @@ impl LogSegment {
         self.state.offset_of_max_timestamp
     }
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.log.path()
     }
     pub fn offset_index(&self) -> &OffsetIndex {
         &self.index
@@ -621,19 +638,19 @@ impl LogSegment {
         self.poisoned
     }
 
-    /// The shared `.log` file handle (identity of the segment's data for compaction).
-    pub(crate) fn file(&self) -> &Arc<File> {
-        &self.log
+    /// This segment object's identity (see the field).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The whole segment data as a [`FileSlice`] (a snapshot: later appends are not included).
-    pub fn slice_all(&self) -> FileSlice {
-        FileSlice {
-            file: self.log.clone(),
+    pub fn slice_all(&self) -> io::Result<FileSlice> {
+        Ok(FileSlice {
+            file: self.log.get()?,
             position: 0,
             len: self.size,
             verified: None,
-        }
+        })
     }
 
     /// Whether appending `bytes` bytes ending at offset `last_offset` at `now_ms` requires a roll
@@ -676,13 +693,14 @@ impl LogSegment {
         fsync: bool,
     ) -> Result<(), LogError> {
         if self.poisoned {
-            self.log.set_len(self.size).map_err(|e| {
+            let size = self.size;
+            self.log.get().and_then(|f| f.set_len(size)).map_err(|e| {
                 LogError::Storage(format!(
                     "segment {} is offline after a failed write that could not be undone: {e}",
-                    self.log_path.display()
+                    self.log.path().display()
                 ))
             })?;
-            tracing::info!(segment = %self.log_path.display(), "failed write undone; segment writable again");
+            tracing::info!(segment = %self.log.path().display(), "failed write undone; segment writable again");
             self.poisoned = false;
         }
         let mark = self.mark();
@@ -720,7 +738,7 @@ impl LogSegment {
                 return Err(e.into());
             }
             if let Err(e) = self.flush_indexes() {
-                tracing::warn!(segment = %self.log_path.display(), error = %e, "cannot flush indexes; will retry at next flush");
+                tracing::warn!(segment = %self.log.path().display(), error = %e, "cannot flush indexes; will retry at next flush");
             }
         }
         Ok(())
@@ -729,10 +747,10 @@ impl LogSegment {
     fn write_data(&mut self, data: &[u8]) -> io::Result<()> {
         #[cfg(test)]
         if let Some(n) = self.fail_write_after.take() {
-            (&*self.log).write_all(&data[..n.min(data.len())])?;
+            (&*self.log.get()?).write_all(&data[..n.min(data.len())])?;
             return Err(io::ErrorKind::StorageFull.into());
         }
-        (&*self.log).write_all(data)
+        (&*self.log.get()?).write_all(data)
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
@@ -740,7 +758,7 @@ impl LogSegment {
         if std::mem::take(&mut self.fail_sync) {
             return Err(io::ErrorKind::StorageFull.into());
         }
-        self.log.sync_data()
+        self.log.get()?.sync_data()
     }
 
     /// Test only: make the next data write store `n` bytes and then fail as on a full disk.
@@ -775,15 +793,15 @@ impl LogSegment {
         self.first_write_ms = m.first_write_ms;
         self.index.truncate_entries(m.index_len);
         self.time_index.truncate_entries(m.time_len);
-        if let Err(e) = self.log.set_len(m.size) {
-            tracing::error!(segment = %self.log_path.display(), error = %e, "cannot undo a failed write; no appends until it can");
+        if let Err(e) = self.log.get().and_then(|f| f.set_len(m.size)) {
+            tracing::error!(segment = %self.log.path().display(), error = %e, "cannot undo a failed write; no appends until it can");
             self.poisoned = true;
         }
     }
 
     /// fsync data and indexes.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        self.log.sync_data()?;
+        self.log.get()?.sync_data()?;
         self.index.sync()?;
         self.time_index.sync()?;
         Ok(())
@@ -813,12 +831,12 @@ impl LogSegment {
     /// Remove this segment's files (retention, DeleteRecords).
     pub fn delete_files(self) -> Result<(), LogError> {
         let LogSegment {
-            log_path,
             log,
             index,
             time_index,
             ..
         } = self;
+        let log_path = log.path().to_path_buf();
         drop(log);
         for p in [log_path.as_path(), index.path(), time_index.path()] {
             match std::fs::remove_file(p) {
@@ -833,7 +851,7 @@ impl LogSegment {
     fn corrupt(&self, pos: u64, what: &str) -> LogError {
         LogError::CorruptMessage(format!(
             "{} at position {pos}: {what}",
-            self.log_path.display()
+            self.log.path().display()
         ))
     }
 
@@ -860,7 +878,8 @@ impl LogSegment {
         start: u64,
         f: &mut dyn FnMut(u64, &BatchHeader) -> Result<bool, LogError>,
     ) -> Result<(), LogError> {
-        let mut r = PosReader::new(&self.log, self.size, 8 * 1024);
+        let file = self.log.get()?;
+        let mut r = PosReader::new(&file, self.size, 8 * 1024);
         let mut pos = start;
         while pos < self.size {
             let h = self.header_at(&mut r, pos)?;
@@ -915,8 +934,9 @@ impl LogSegment {
         if position > self.size {
             return Err(self.corrupt(position, "truncation beyond the segment's data"));
         }
+        let file = self.log.get()?;
         let w = walk(
-            &self.log,
+            &file,
             position,
             self.base_offset,
             index_interval_bytes,
@@ -925,8 +945,8 @@ impl LogSegment {
         if let Some(reason) = w.stopped {
             return Err(self.corrupt(position, &format!("not a batch boundary: {reason}")));
         }
-        self.log.set_len(position)?;
-        self.log.sync_all()?;
+        file.set_len(position)?;
+        file.sync_all()?;
         let removed = self.size - position;
         self.size = position;
         self.verified.fetch_min(position, Ordering::AcqRel);
@@ -960,7 +980,8 @@ impl LogSegment {
         min_one: bool,
         max_offset: i64,
     ) -> Result<(Option<FileSlice>, bool), LogError> {
-        let mut r = PosReader::new(&self.log, self.size, 4096);
+        let file = self.log.get()?;
+        let mut r = PosReader::new(&file, self.size, 4096);
         let mut end = pos;
         let mut reached_end = true;
         while end < self.size {
@@ -968,7 +989,7 @@ impl LogSegment {
                 Ok(h) => h,
                 Err(e) if end == pos => return Err(e),
                 Err(e) => {
-                    tracing::warn!(segment = %self.log_path.display(), position = end, "invalid batch header during read; returning the batches before it: {e}");
+                    tracing::warn!(segment = %self.log.path().display(), position = end, "invalid batch header during read; returning the batches before it: {e}");
                     reached_end = false;
                     break;
                 }
@@ -985,7 +1006,7 @@ impl LogSegment {
             end += h.size();
         }
         let slice = (end > pos).then(|| FileSlice {
-            file: self.log.clone(),
+            file: file.clone(),
             position: pos,
             len: end - pos,
             verified: Some(self.verified.clone()),
@@ -1019,13 +1040,13 @@ impl LogSegment {
         inflate_limit: usize,
     ) -> Result<Option<Vec<(i64, i64)>>, LogError> {
         let mut data = vec![0u8; h.size() as usize];
-        self.log.read_exact_at(&mut data, pos)?;
+        self.log.get()?.read_exact_at(&mut data, pos)?;
         match records::decode_batch(h, &data, inflate_limit) {
             Ok(b) => Ok(Some(
                 b.records.iter().map(|r| (r.offset, r.timestamp)).collect(),
             )),
             Err(e) => {
-                tracing::warn!(segment = %self.log_path.display(), offset = h.base_offset, "answering from the batch header: {e}");
+                tracing::warn!(segment = %self.log.path().display(), offset = h.base_offset, "answering from the batch header: {e}");
                 Ok(None)
             }
         }
@@ -1117,7 +1138,7 @@ mod tests {
     #[test]
     fn index_policy_matches_rebuild() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 100).unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100, &OpenFiles::shared()).unwrap();
         let mut next = 100;
         let mut sizes = vec![];
         for i in 0..20 {
@@ -1134,7 +1155,8 @@ mod tests {
         let tidx = seg.time_index.entries().to_vec();
         // entries point at batch starts with the batch's last offset
         for e in &idx {
-            let mut r = PosReader::new(&seg.log, seg.size, 64);
+            let file = seg.log.get().unwrap();
+            let mut r = PosReader::new(&file, seg.size, 64);
             let h = seg.header_at(&mut r, u64::from(e.position)).unwrap();
             assert_eq!(h.last_offset(), 100 + i64::from(e.relative_offset));
         }
@@ -1142,7 +1164,7 @@ mod tests {
         assert_eq!(seg.offset_of_max_timestamp(), 137);
         drop(seg);
         // reopen as active: the rebuild computes exactly what the append path wrote
-        let seg = LogSegment::open(dir.path(), 100, true, 100, 0).unwrap();
+        let seg = LogSegment::open(dir.path(), 100, true, 100, 0, &OpenFiles::shared()).unwrap();
         assert_eq!(seg.index.entries(), &idx[..]);
         assert_eq!(seg.time_index.entries(), &tidx[..]);
         assert_eq!(seg.next_offset(), 140);
@@ -1185,7 +1207,7 @@ mod tests {
     #[test]
     fn a_batch_too_big_to_open_answers_from_its_header() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 100).unwrap();
+        let mut seg = LogSegment::create(dir.path(), 100, &OpenFiles::shared()).unwrap();
         let zeros = "\0".repeat(1 << 20);
         let recs = [
             (Some("a"), Some(zeros.as_str()), 5000),
@@ -1212,10 +1234,12 @@ mod tests {
     #[test]
     fn a_write_that_could_not_be_undone_is_undone_by_the_next_append() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
         let a = append_one(&mut seg, batch_bytes(&[(1, "a")], Compression::None), 0, 50);
         // What a failed write whose cut failed too leaves: garbage past the data, no appends.
-        (&*seg.log).write_all(b"half a batch").unwrap();
+        (&*seg.log.get().unwrap())
+            .write_all(b"half a batch")
+            .unwrap();
         seg.poisoned = true;
         let b = append_one(&mut seg, batch_bytes(&[(2, "b")], Compression::None), 1, 50);
         assert!(!seg.is_poisoned());
@@ -1226,7 +1250,7 @@ mod tests {
     #[test]
     fn inactive_open_uses_indexes_and_final_time_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
         for i in 0..10 {
             append_one(
                 &mut seg,
@@ -1240,7 +1264,7 @@ mod tests {
         assert_eq!(t.last().unwrap().timestamp, 1009);
         assert_eq!(t.last().unwrap().relative_offset, 9);
         drop(seg);
-        let seg = LogSegment::open(dir.path(), 0, false, 50, 0).unwrap();
+        let seg = LogSegment::open(dir.path(), 0, false, 50, 0, &OpenFiles::shared()).unwrap();
         assert_eq!(seg.next_offset(), 10);
         assert_eq!(seg.max_timestamp(), 1009);
         assert_eq!(seg.offset_of_max_timestamp(), 9);
@@ -1250,7 +1274,7 @@ mod tests {
     #[test]
     fn read_batches_respects_limits() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0).unwrap();
+        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
         let mut all = vec![];
         for i in 0..3 {
             all.push(append_one(

@@ -159,7 +159,7 @@ impl PartitionLog {
         }
         let active = self.segments[self.segments.len() - 1].base_offset();
         if active != offset {
-            let seg = LogSegment::create(&self.dir, offset)?;
+            let seg = LogSegment::create(&self.dir, offset, &self.config.open_files)?;
             sync_dir(&self.dir);
             self.segments.push(seg);
         }
@@ -187,7 +187,7 @@ impl PartitionLog {
         if active.next_offset() < target {
             // The data left ends in a gap below the target: the log goes on at the target.
             if active.is_empty() {
-                let seg = LogSegment::create(&self.dir, target)?;
+                let seg = LogSegment::create(&self.dir, target, &self.config.open_files)?;
                 sync_dir(&self.dir);
                 self.segments.push(seg);
                 if k == 0 {
@@ -994,7 +994,7 @@ mod tests {
             let old: Vec<i64> = log.segments().iter().map(|s| s.base_offset()).collect();
             drop(log);
             write_log_start_checkpoint(dir.path(), offset).unwrap();
-            drop(LogSegment::create(dir.path(), offset).unwrap());
+            drop(LogSegment::create(dir.path(), offset, &crate::log::OpenFiles::shared()).unwrap());
             for &base in &old[..deleted_before_the_crash] {
                 for sfx in crate::log::files::SEGMENT_SUFFIXES {
                     let name = crate::log::files::segment_file_name(base, sfx);

@@ -75,5 +75,6 @@ pub fn log_config(broker: &Config, overrides: &BTreeMap<String, String>) -> LogC
             .or_else(|| broker.topic_default("message.timestamp.type"))
             .as_deref()
             == Some("LogAppendTime"),
+        open_files: crate::log::OpenFiles::shared(),
     }
 }
