@@ -63,7 +63,7 @@ pub fn replace_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let tmp = path.with_file_name(tmp_name);
     let written = fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(contents)?;
-        f.sync_all()
+        super::files::sync_all(&f)
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         if let Err(e2) = remove_if_exists(&tmp) {

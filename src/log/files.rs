@@ -7,6 +7,7 @@
 //! [`super::recovery`]). Other files in the directory belong to the layers above
 //! (`partition.metadata`, `transactions.index`, ...) or to [`super::checkpoint`].
 
+use std::cell::Cell;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -76,8 +77,63 @@ pub fn parse_segment_file_name(name: &str) -> Option<(i64, &str)> {
     Some((base, suffix))
 }
 
-/// fsync a directory so new/removed file names are durable (best effort: some filesystems refuse).
+thread_local! {
+    /// Inside [`with_one_sync`] on this thread: fsyncs are left to its final `syncfs`.
+    static DEFERRED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread's fsyncs are deferred to an enclosing [`with_one_sync`].
+pub fn syncs_deferred() -> bool {
+    DEFERRED.with(Cell::get)
+}
+
+/// Run `f` (synchronous storage work: creating many partitions, flushing them all at a
+/// shutdown) with the storage engine's fsyncs left out, then make everything it wrote durable
+/// with one `syncfs(2)` of `dir`'s filesystem: one flush instead of several fsyncs per
+/// partition, each of which waits for the disk. The price: the `syncfs` also writes back
+/// other dirty data of that filesystem, which the kernel would have written within seconds
+/// anyway. Nested calls sync once, at the outermost. `Err`: the final sync failed (`f` ran).
+pub fn with_one_sync<T>(dir: &Path, f: impl FnOnce() -> T) -> io::Result<T> {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEFERRED.with(|d| d.set(self.0));
+        }
+    }
+    let outer = !DEFERRED.with(|d| d.replace(true));
+    let out = {
+        let _restore = Restore(!outer);
+        f()
+    };
+    if outer {
+        let d = File::open(dir)?;
+        rustix::fs::syncfs(&d)?;
+    }
+    Ok(out)
+}
+
+/// `fdatasync`, unless deferred to a [`with_one_sync`].
+pub fn sync_data(f: &File) -> io::Result<()> {
+    if syncs_deferred() {
+        return Ok(());
+    }
+    f.sync_data()
+}
+
+/// `fsync`, unless deferred to a [`with_one_sync`].
+pub fn sync_all(f: &File) -> io::Result<()> {
+    if syncs_deferred() {
+        return Ok(());
+    }
+    f.sync_all()
+}
+
+/// fsync a directory so new/removed file names are durable (best effort: some filesystems
+/// refuse). Deferred inside a [`with_one_sync`].
 pub fn sync_dir(dir: &Path) {
+    if syncs_deferred() {
+        return;
+    }
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
         tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
     }

@@ -141,7 +141,7 @@ impl<E: Entry> IndexFile<E> {
         self.dirty = true;
         let mut f = File::create(&self.path)?;
         f.write_all(&encode_all(&self.entries))?;
-        f.sync_data()?;
+        super::files::sync_data(&f)?;
         self.written = self.entries.len();
         self.dirty = false;
         Ok(())
@@ -217,7 +217,7 @@ impl<E: Entry> IndexFile<E> {
             .open(&self.path)
             .and_then(|mut f| {
                 f.write_all(&encode_all(&self.entries[self.written..]))?;
-                f.sync_data()
+                super::files::sync_data(&f)
             });
         match appended {
             Ok(()) => {

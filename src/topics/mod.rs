@@ -277,7 +277,8 @@ impl TopicRegistry {
     ) -> Result<Vec<(i32, Arc<Partition>)>, TopicError> {
         let mut made = Vec::new();
         let mut dirs = Vec::new();
-        let result = (|| -> Result<(), TopicError> {
+        // One sync for all the new files and directories, not three fsyncs per partition.
+        let result = crate::log::files::with_one_sync(&self.log_dir, || -> Result<(), TopicError> {
             for p in range {
                 let dir = partition_dir(&self.log_dir, name, p);
                 if !dir.exists() {
@@ -293,7 +294,10 @@ impl TopicRegistry {
                 }
             }
             Ok(())
-        })();
+        })
+        .map_err(LogError::from)
+        .map_err(TopicError::from)
+        .and_then(|r| r);
         if let Err(e) = result {
             drop(made);
             for dir in dirs {
@@ -698,8 +702,14 @@ impl TopicRegistry {
     /// shutdown marker, so the next start skips the CRC checks of the active segments. Nothing
     /// may be appended after this.
     pub fn shut_down(&self) {
-        if !self.flush_all() {
-            return;
+        // Every partition's files made durable by one sync, not two fsyncs per partition.
+        match crate::log::files::with_one_sync(&self.log_dir, || self.flush_all()) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!("cannot sync the log dir at shutdown: {e}");
+                return;
+            }
         }
         if let Err(e) = write_clean_shutdown(&self.log_dir) {
             tracing::warn!("cannot write the clean shutdown marker: {e}");
