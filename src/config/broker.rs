@@ -44,6 +44,8 @@ pub struct Config {
     /// `fjord.log.max.open.files`: segment files held open at once; 0 = half the process's
     /// open-file limit ([`crate::log::OpenFiles`]).
     pub log_max_open_files: usize,
+    /// `num.recovery.threads.per.data.dir`: threads that open the partitions at start-up.
+    pub recovery_threads: usize,
     pub cluster_id: Option<String>,
     pub group_initial_rebalance_delay_ms: i64,
     pub group_min_session_timeout_ms: i32,
@@ -621,6 +623,12 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Per-address limits, `ip:count,...` (IP literals).",
     ),
     key(
+        "num.recovery.threads.per.data.dir",
+        T::Int,
+        Some("2"),
+        "Threads that open (and after a crash recover) the partitions at start-up.",
+    ),
+    key(
         "fjord.log.max.open.files",
         T::Int,
         Some("0"),
@@ -760,7 +768,6 @@ pub fn is_sensitive(key: &str) -> bool {
 pub(super) const IGNORED_KEYS: &[&str] = &[
     "num.network.threads",
     "num.io.threads",
-    "num.recovery.threads.per.data.dir",
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "transaction.state.log.min.isr",
@@ -1007,6 +1014,7 @@ impl Config {
         let max_connections = positive("max.connections", 0)? as usize;
         let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
         let log_max_open_files = positive("fjord.log.max.open.files", 0)? as usize;
+        let recovery_threads = positive("num.recovery.threads.per.data.dir", 1)? as usize;
         let per_ip_overrides = {
             let k = "max.connections.per.ip.overrides";
             let v = get(k).unwrap_or("");
@@ -1050,6 +1058,7 @@ impl Config {
             max_connections_per_ip,
             max_connections_per_ip_overrides: per_ip_overrides,
             log_max_open_files,
+            recovery_threads,
             cluster_id: raw.get("cluster.id").cloned(),
             origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,

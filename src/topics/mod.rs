@@ -207,6 +207,15 @@ impl TopicRegistry {
                 .or_default()
                 .insert(part, entry.path());
         }
+        // What each topic is, then its partitions opened by the recovery threads.
+        struct Found {
+            name: String,
+            id: Uuid,
+            configs: BTreeMap<String, String>,
+            settings: TopicSettings,
+            indexes: Vec<i32>,
+        }
+        let mut topics = Vec::with_capacity(found.len());
         for (name, parts) in found {
             let mut id = None;
             for dir in parts.values() {
@@ -225,7 +234,6 @@ impl TopicRegistry {
             let configs =
                 read_properties(&log_dir.join(format!("{name}-0")).join(TOPIC_PROPERTIES));
             let settings = TopicSettings::new(&reg.broker_config(), &configs);
-            let lc = settings.log.clone();
             // A single broker holds every partition (a missing directory is recreated empty);
             // a cluster node holds the ones found, and follows the metadata image from there.
             let indexes: Vec<i32> = if reg.broker_config().cluster.is_some() {
@@ -233,27 +241,49 @@ impl TopicRegistry {
             } else {
                 (0..parts.keys().max().map(|m| m + 1).unwrap_or(0)).collect()
             };
-            let count = indexes.len();
-            let mut partitions = BTreeMap::new();
-            for p in indexes {
-                let dir = partition_dir(&log_dir, &name, p);
-                let partition =
-                    reg.open_partition(&name, p, &dir, lc.clone(), now_ms, clean_shutdown)?;
-                if let Err(e) = write_partition_metadata(&dir, id) {
-                    // A full disk must not keep the broker from starting; the next start writes it.
-                    tracing::warn!(dir = %dir.display(), "cannot write partition.metadata: {e}");
-                }
-                partitions.insert(p, partition);
+            topics.push(Found {
+                name,
+                id,
+                configs,
+                settings,
+                indexes,
+            });
+        }
+        let jobs: Vec<(usize, i32)> = topics
+            .iter()
+            .enumerate()
+            .flat_map(|(t, f)| f.indexes.iter().map(move |&p| (t, p)))
+            .collect();
+        let threads = reg.broker_config().recovery_threads;
+        let opened = parallel_map(&jobs, threads, |&(t, p)| {
+            let f = &topics[t];
+            let dir = partition_dir(&log_dir, &f.name, p);
+            let lc = f.settings.log.clone();
+            let partition = reg.open_partition(&f.name, p, &dir, lc, now_ms, clean_shutdown)?;
+            if let Err(e) = write_partition_metadata(&dir, f.id) {
+                // A full disk must not keep the broker from starting; the next start writes it.
+                tracing::warn!(dir = %dir.display(), "cannot write partition.metadata: {e}");
             }
-            tracing::debug!(topic = %name, partitions = count, "loaded topic");
-            reg.ids.insert(id, name.clone());
+            Ok::<_, LogError>(partition)
+        });
+        let mut opened = jobs.iter().zip(opened);
+        for f in topics {
+            let mut partitions = BTreeMap::new();
+            for _ in 0..f.indexes.len() {
+                let Some((&(_, p), partition)) = opened.next() else {
+                    break;
+                };
+                partitions.insert(p, partition?);
+            }
+            tracing::debug!(topic = %f.name, partitions = partitions.len(), "loaded topic");
+            reg.ids.insert(f.id, f.name.clone());
             reg.topics.insert(
-                name.clone(),
+                f.name.clone(),
                 Arc::new(Topic {
-                    name,
-                    id,
-                    configs: RwLock::new(configs),
-                    settings: RwLock::new(settings),
+                    name: f.name,
+                    id: f.id,
+                    configs: RwLock::new(f.configs),
+                    settings: RwLock::new(f.settings),
                     partitions: RwLock::new(partitions),
                 }),
             );
@@ -278,26 +308,27 @@ impl TopicRegistry {
         let mut made = Vec::new();
         let mut dirs = Vec::new();
         // One sync for all the new files and directories, not three fsyncs per partition.
-        let result = crate::log::files::with_one_sync(&self.log_dir, || -> Result<(), TopicError> {
-            for p in range {
-                let dir = partition_dir(&self.log_dir, name, p);
-                if !dir.exists() {
-                    dirs.push(dir.clone());
+        let result =
+            crate::log::files::with_one_sync(&self.log_dir, || -> Result<(), TopicError> {
+                for p in range {
+                    let dir = partition_dir(&self.log_dir, name, p);
+                    if !dir.exists() {
+                        dirs.push(dir.clone());
+                    }
+                    let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
+                    made.push((p, partition));
+                    write_partition_metadata(&dir, id)?;
+                    if p == 0
+                        && let Some(configs) = properties
+                    {
+                        write_properties(&dir.join(TOPIC_PROPERTIES), configs)?;
+                    }
                 }
-                let partition = Partition::open(name, p, &dir, lc.clone(), now_ms)?;
-                made.push((p, partition));
-                write_partition_metadata(&dir, id)?;
-                if p == 0
-                    && let Some(configs) = properties
-                {
-                    write_properties(&dir.join(TOPIC_PROPERTIES), configs)?;
-                }
-            }
-            Ok(())
-        })
-        .map_err(LogError::from)
-        .map_err(TopicError::from)
-        .and_then(|r| r);
+                Ok(())
+            })
+            .map_err(LogError::from)
+            .map_err(TopicError::from)
+            .and_then(|r| r);
         if let Err(e) = result {
             drop(made);
             for dir in dirs {
@@ -717,6 +748,42 @@ impl TopicRegistry {
     }
 }
 
+/// `f` over `items` on `threads` threads (the calling one among them), results in order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,6 +793,16 @@ mod tests {
             Config::from_sources(None, Vec::new(), &[format!("log.dirs={}", dir.display())])
                 .unwrap();
         Arc::new(c)
+    }
+
+    #[test]
+    fn parallel_map_keeps_the_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        for threads in [1, 2, 7] {
+            let out = parallel_map(&items, threads, |i| i * 2);
+            assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        }
+        assert!(parallel_map(&[] as &[u32], 4, |i| *i).is_empty());
     }
 
     #[test]
