@@ -41,6 +41,11 @@ pub struct Config {
     /// connection past its address's limit is closed as soon as it is accepted.
     pub max_connections_per_ip: usize,
     pub max_connections_per_ip_overrides: Vec<(std::net::IpAddr, usize)>,
+    /// `max.incremental.fetch.session.cache.slots`: fetch sessions (KIP-227) kept at once.
+    pub fetch_session_cache_slots: usize,
+    /// `min.incremental.fetch.session.eviction.ms` (internal in Kafka): how long a fetch
+    /// session is safe from eviction by a newer one.
+    pub fetch_session_eviction_ms: i64,
     pub cluster_id: Option<String>,
     pub group_initial_rebalance_delay_ms: i64,
     pub group_min_session_timeout_ms: i32,
@@ -618,6 +623,18 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Per-address limits, `ip:count,...` (IP literals).",
     ),
     key(
+        "max.incremental.fetch.session.cache.slots",
+        T::Int,
+        Some("1000"),
+        "Incremental fetch sessions (KIP-227) kept at once. When full, a new session takes the slot of one unused for min.incremental.fetch.session.eviction.ms, or of a smaller (or consumer's, for a follower) session older than that; otherwise its fetcher goes on with full fetches.",
+    ),
+    key(
+        "min.incremental.fetch.session.eviction.ms",
+        T::Int,
+        Some("120000"),
+        "Kafka's internal key: how long a fetch session is safe from eviction by a newer one (unused for longer: evictable by any).",
+    ),
+    key(
         "socket.request.max.bytes",
         T::Int,
         Some("104857600"),
@@ -997,6 +1014,9 @@ impl Config {
         let request_max = positive("socket.request.max.bytes", 1)? as i32;
         let max_connections = positive("max.connections", 0)? as usize;
         let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
+        let fetch_session_cache_slots =
+            positive("max.incremental.fetch.session.cache.slots", 0)? as usize;
+        let fetch_session_eviction_ms = positive("min.incremental.fetch.session.eviction.ms", 0)?;
         let per_ip_overrides = {
             let k = "max.connections.per.ip.overrides";
             let v = get(k).unwrap_or("");
@@ -1039,6 +1059,8 @@ impl Config {
             max_connections,
             max_connections_per_ip,
             max_connections_per_ip_overrides: per_ip_overrides,
+            fetch_session_cache_slots,
+            fetch_session_eviction_ms,
             cluster_id: raw.get("cluster.id").cloned(),
             origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,
