@@ -397,7 +397,7 @@ impl FetchSessionCache {
             tracing::debug!(
                 privileged,
                 partitions = partitions.len(),
-                "no fetch session created: the cache is full"
+                "fetch session cache full: no session for this fetcher"
             );
             return 0;
         }
@@ -432,7 +432,8 @@ impl FetchSessionCache {
     /// After an incremental fetch was read: which of the session's partitions the response
     /// includes, in the order of `answers` (the context's), remembering what is sent. A
     /// partition that returned records moves to the back of the session. Refused when the
-    /// session was evicted or moved on by another fetch meanwhile.
+    /// session was evicted (FETCH_SESSION_ID_NOT_FOUND) or moved on by another fetch
+    /// (INVALID_FETCH_SESSION_EPOCH, as Kafka) meanwhile.
     pub fn complete_incremental<'a>(
         &self,
         session_id: i32,
@@ -440,10 +441,16 @@ impl FetchSessionCache {
         answers: impl IntoIterator<Item = (&'a SessionPartition, FetchAnswer)>,
     ) -> Result<Vec<bool>, SessionError> {
         let mut state = self.state.lock();
-        let session = state
-            .sessions
-            .get_mut(&session_id)
-            .ok_or(SessionError::NotFound)?;
+        let Some(session) = state.sessions.get_mut(&session_id) else {
+            // Evicted while the fetch was parked. Kafka would still answer from the detached
+            // session and refuse the next fetch; refusing this one costs the fetcher nothing
+            // (it starts over with a full fetch from the same positions either way).
+            tracing::debug!(
+                session = session_id,
+                "fetch session not found: evicted during the fetch"
+            );
+            return Err(SessionError::NotFound);
+        };
         if session.epoch != next_epoch(epoch) {
             tracing::info!(
                 session = session_id,
