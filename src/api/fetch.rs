@@ -1,4 +1,4 @@
-//! Fetch (key 1), v0–v18.
+//! Fetch (key 1), v0–v18, with incremental fetch sessions (KIP-227, v7+).
 //!
 //! v0–v3 (old clients, message formats v0/v1) read the same way and then
 //! down-convert each partition's batches into the message format the version
@@ -8,9 +8,17 @@
 //!
 //! Reads whole batches as byte ranges of the partition logs. A fetch that has
 //! fewer than min_bytes parks until an append to one of its partitions wakes
-//! it or max_wait_ms passes (no polling loop). Fetch sessions (KIP-227) are
-//! not kept: every response has session id 0, which clients treat as "full
-//! fetch every time", as Kafka does when its session cache is full.
+//! it or max_wait_ms passes (no polling loop).
+//!
+//! Fetch sessions are Kafka's (`broker/fetch_sessions.rs` keeps them): session epoch -1 is a
+//! sessionless full fetch (fjord's own replica fetcher sends that), epoch 0 a full fetch that
+//! gets a new session id (or 0 when the cache has no room), and a later epoch an incremental
+//! fetch: it reads, and parks on, every partition of its session, and answers only those with
+//! something new. Session refusals are whole-response errors without partitions:
+//! FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR (a
+//! session started at v13+, which names topics by id, used below v13 or the other way round).
+//! A session is not bound to a connection or principal, as in Kafka: each fetch is authorized
+//! for every partition it reads with its own principal.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,17 +27,20 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::future::select_all;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::ProducerId;
-use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use super::context::{Chunk, RequestContext, log_error_code};
 use crate::broker::TopicRef;
+use crate::broker::fetch_sessions::{
+    FetchAnswer, FetchContext, FetchPosition, SessionError, SessionPartition, SessionRequest,
+    SessionTopic,
+};
 use crate::error::Code;
 use crate::log::legacy::down_convert;
 use crate::log::{BatchHeader, FileSlice, LogError};
@@ -44,15 +55,22 @@ pub struct FetchReply {
     pub records: Vec<Vec<Vec<FileSlice>>>,
 }
 
-struct WantedTopic {
-    /// Each wanted partition as this broker serves it: its leader copy, or the error code.
-    resolved: Vec<Result<Arc<Partition>, Code>>,
+/// One partition a fetch reads: the request's (or its session's) entry and how this broker
+/// serves it.
+struct Wanted {
+    key: SessionPartition,
+    position: FetchPosition,
+    /// Its leader copy here, or the error code.
+    resolved: Result<Arc<Partition>, Code>,
     /// Where the fetcher's log diverged from the leader's (`(epoch, end offset)` to truncate
     /// to): no data is read for it.
-    diverging: Vec<Option<(i32, i64)>>,
-    name: TopicName,
-    id: Uuid,
-    partitions: Vec<(i32, i64, i32)>, // (partition, fetch offset, partition max bytes)
+    diverging: Option<(i32, i64)>,
+}
+
+/// One partition as read: its response entry and the file ranges of its records.
+struct Read {
+    data: PartitionData,
+    slices: Vec<FileSlice>,
 }
 
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
@@ -66,6 +84,23 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         req.replica_id.0
     };
     let follower = (replica_id >= 0).then_some(replica_id);
+    let (requested, forgotten) = session_partitions(&req, use_ids);
+    let session = SessionRequest {
+        session_id: req.session_id,
+        epoch: req.session_epoch,
+        uses_topic_ids: use_ids,
+        fetch_data: &requested,
+        forgotten: &forgotten,
+    };
+    let mut context = match b.fetch_sessions.new_context(&session, b.now_ms()) {
+        Ok(context) => context,
+        Err(e) => return session_error(e),
+    };
+    let partitions = match &mut context {
+        FetchContext::Incremental { partitions, .. } => std::mem::take(partitions),
+        FetchContext::Full | FetchContext::Sessionless => requested,
+    };
+
     // A follower needs ClusterAction on the cluster, a consumer Read on each topic (Kafka's
     // checks; unauthorized partitions are TOPIC_AUTHORIZATION_FAILED either way).
     let follower_allowed = follower.is_none() || ctx.authorize_cluster(AclOperation::ClusterAction);
@@ -75,38 +110,25 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
     };
     let denied = E::TopicAuthorizationFailed.code();
     let now = b.now_ms();
-    let wanted: Vec<WantedTopic> = req
-        .topics
+    let wanted: Vec<Wanted> = partitions
         .into_iter()
-        .map(|t| {
-            let mut resolved = Vec::with_capacity(t.partitions.len());
-            let mut diverging = Vec::with_capacity(t.partitions.len());
-            for p in &t.partitions {
-                let at = if use_ids {
-                    TopicRef::Id(t.topic_id)
-                } else {
-                    TopicRef::Name(t.topic.as_str())
-                };
-                let (r, d) = match b.leader_partition(at, p.partition) {
-                    _ if !use_ids && !authorized(t.topic.as_str()) => (Err(denied), None),
-                    Ok(part) if use_ids && !authorized(&part.topic) => (Err(denied), None),
-                    Ok(part) => check_fetch(ctx, follower, &part, p, now)
-                        .map_or_else(|code| (Err(code), None), |d| (Ok(part), d)),
-                    Err(code) => (Err(code), None),
-                };
-                resolved.push(r);
-                diverging.push(d);
-            }
-            WantedTopic {
+        .map(|(key, position)| {
+            let at = match &key.topic {
+                SessionTopic::Id(id) => TopicRef::Id(*id),
+                SessionTopic::Name(name) => TopicRef::Name(name),
+            };
+            let (resolved, diverging) = match b.leader_partition(at, key.partition) {
+                _ if !use_ids && !authorized(topic_name(&key.topic)) => (Err(denied), None),
+                Ok(part) if use_ids && !authorized(&part.topic) => (Err(denied), None),
+                Ok(part) => check_fetch(ctx, follower, &part, &position, now)
+                    .map_or_else(|code| (Err(code), None), |d| (Ok(part), d)),
+                Err(code) => (Err(code), None),
+            };
+            Wanted {
+                key,
+                position,
                 resolved,
                 diverging,
-                name: t.topic,
-                id: t.topic_id,
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| (p.partition, p.fetch_offset, p.partition_max_bytes))
-                    .collect(),
             }
         })
         .collect();
@@ -125,17 +147,16 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
     let min_bytes = req.min_bytes.max(0) as usize;
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
 
-    loop {
+    // An incremental fetch waits on its whole session, not only the partitions it listed.
+    let reads = loop {
         // Subscribe before reading, so an append between the read and the wait still wakes us.
-        let mut wakers: Vec<watch::Receiver<Progress>> = Vec::new();
-        for w in &wanted {
-            for part in w.resolved.iter().flatten() {
-                wakers.push(part.subscribe());
-            }
-        }
-        let (reply, bytes, errors) = read_all(&wanted, use_ids, isolation, max_bytes);
+        let mut wakers: Vec<watch::Receiver<Progress>> = wanted
+            .iter()
+            .filter_map(|w| w.resolved.as_ref().ok().map(|p| p.subscribe()))
+            .collect();
+        let (reads, bytes, errors) = read_all(&wanted, isolation, max_bytes);
         if bytes >= min_bytes || errors || bytes >= max_bytes || Instant::now() >= deadline {
-            return finish(ctx.version, &wanted, reply);
+            break reads;
         }
         if wakers.is_empty() {
             tokio::time::sleep_until(deadline).await;
@@ -144,50 +165,188 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> FetchReply {
         let changed = select_all(wakers.iter_mut().map(|rx| Box::pin(rx.changed())));
         if tokio::time::timeout_at(deadline, changed).await.is_err() {
             // Timed out: one last read, which may still be short of min_bytes.
-            let reply = read_all(&wanted, use_ids, isolation, max_bytes).0;
-            return finish(ctx.version, &wanted, reply);
+            break read_all(&wanted, isolation, max_bytes).0;
         }
+    };
+    respond(ctx, context, follower.is_some(), wanted, reads)
+}
+
+/// The partitions a request lists and the ones it forgets, named as its version names topics
+/// (by id from v13).
+fn session_partitions(
+    req: &FetchRequest,
+    use_ids: bool,
+) -> (
+    Vec<(SessionPartition, FetchPosition)>,
+    Vec<SessionPartition>,
+) {
+    let topic_key = |name: &TopicName, id| {
+        if use_ids {
+            SessionTopic::Id(id)
+        } else {
+            SessionTopic::Name(Arc::from(name.as_str()))
+        }
+    };
+    let mut requested = Vec::new();
+    for t in &req.topics {
+        let topic = topic_key(&t.topic, t.topic_id);
+        for p in &t.partitions {
+            let key = SessionPartition {
+                topic: topic.clone(),
+                partition: p.partition,
+            };
+            let position = FetchPosition {
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: p.last_fetched_epoch,
+                log_start_offset: p.log_start_offset,
+            };
+            requested.push((key, position));
+        }
+    }
+    let mut forgotten = Vec::new();
+    for t in &req.forgotten_topics_data {
+        let topic = topic_key(&t.topic, t.topic_id);
+        for &partition in &t.partitions {
+            forgotten.push(SessionPartition {
+                topic: topic.clone(),
+                partition,
+            });
+        }
+    }
+    (requested, forgotten)
+}
+
+fn topic_name(topic: &SessionTopic) -> &str {
+    match topic {
+        SessionTopic::Name(name) => name,
+        SessionTopic::Id(_) => "",
     }
 }
 
-/// The reply as the request's version needs it: v4+ as read, v0–v3 down-converted.
-fn finish(version: i16, wanted: &[WantedTopic], mut reply: FetchReply) -> FetchReply {
-    if version > 3 {
-        return reply;
+/// A whole-response session error: no partitions, session id 0 (Kafka's SessionErrorContext).
+fn session_error(e: SessionError) -> FetchReply {
+    let code = match e {
+        SessionError::NotFound => E::FetchSessionIdNotFound,
+        SessionError::InvalidEpoch => E::InvalidFetchSessionEpoch,
+        SessionError::TopicIdUsage => E::FetchSessionTopicIdError,
+    };
+    FetchReply {
+        response: FetchResponse::default()
+            .with_error_code(code.code())
+            .with_session_id(0),
+        records: Vec::new(),
     }
-    let magic = if version <= 1 { 0 } else { 1 };
-    for ((w, t), slices) in wanted
-        .iter()
-        .zip(reply.response.responses.iter_mut())
-        .zip(reply.records.iter_mut())
-    {
-        for (((&(index, offset, part_max), pd), slices), resolved) in w
-            .partitions
-            .iter()
-            .zip(t.partitions.iter_mut())
-            .zip(slices.iter_mut())
-            .zip(&w.resolved)
-        {
-            let taken = std::mem::take(slices);
-            if taken.is_empty() {
-                continue;
+}
+
+/// The response to what was read: every partition of a full or sessionless fetch (a full one
+/// gets a session if there is room), the changed ones of an incremental fetch. Topics are
+/// grouped as they come, a topic listed again after another starting a new entry, as Kafka's
+/// `FetchResponse.of` keeps the partitions' order.
+fn respond(
+    ctx: &RequestContext,
+    context: FetchContext,
+    follower: bool,
+    wanted: Vec<Wanted>,
+    mut reads: Vec<Read>,
+) -> FetchReply {
+    let sessions = &ctx.broker.fetch_sessions;
+    let (session_id, include) = match context {
+        FetchContext::Sessionless => (0, None),
+        FetchContext::Full => {
+            let partitions = wanted
+                .iter()
+                .zip(&reads)
+                .map(|(w, r)| (w.key.clone(), w.position, answer(w, r)));
+            let now = ctx.broker.now_ms();
+            let id = sessions.create_session(now, follower, ctx.version >= 13, partitions);
+            (id, None)
+        }
+        FetchContext::Incremental {
+            session_id, epoch, ..
+        } => {
+            let answers = wanted
+                .iter()
+                .zip(&reads)
+                .map(|(w, r)| (&w.key, answer(w, r)));
+            match sessions.complete_incremental(session_id, epoch, answers) {
+                Ok(include) => (session_id, Some(include)),
+                Err(e) => return session_error(e),
             }
-            // Data was read, so the partition resolved.
-            let Ok(partition) = resolved else {
-                continue;
-            };
-            let max_bytes = part_max.max(0) as usize;
-            match down_convert_partition(partition, &taken, magic, offset, max_bytes) {
-                Ok(messages) => pd.records = Some(Bytes::from(messages)),
-                Err(e) => {
-                    tracing::warn!(partition = index, offset, "down-conversion failed: {e}");
-                    pd.error_code = log_error_code(&e).code();
-                    pd.records = Some(Bytes::new());
+        }
+    };
+    if ctx.version <= 3 {
+        down_convert_all(ctx.version, &wanted, &mut reads);
+    }
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut records: Vec<Vec<Vec<FileSlice>>> = Vec::new();
+    let mut last: Option<&SessionTopic> = None;
+    for (i, (w, r)) in wanted.iter().zip(reads).enumerate() {
+        if include.as_ref().is_some_and(|inc| !inc[i]) {
+            continue;
+        }
+        if last != Some(&w.key.topic) {
+            let mut t = FetchableTopicResponse::default();
+            match &w.key.topic {
+                SessionTopic::Id(id) => t.topic_id = *id,
+                SessionTopic::Name(name) => {
+                    t.topic = TopicName(StrBytes::from_string(name.to_string()))
                 }
+            }
+            topics.push(t);
+            records.push(Vec::new());
+            last = Some(&w.key.topic);
+        }
+        if let (Some(t), Some(rs)) = (topics.last_mut(), records.last_mut()) {
+            t.partitions.push(r.data);
+            rs.push(r.slices);
+        }
+    }
+    FetchReply {
+        response: FetchResponse::default()
+            .with_session_id(session_id)
+            .with_responses(topics),
+        records,
+    }
+}
+
+/// What a session remembers of a partition's answer.
+fn answer(w: &Wanted, r: &Read) -> FetchAnswer {
+    FetchAnswer {
+        high_watermark: r.data.high_watermark,
+        last_stable_offset: r.data.last_stable_offset,
+        log_start_offset: r.data.log_start_offset,
+        has_records: !r.slices.is_empty(),
+        error: r.data.error_code != 0,
+        diverging: w.diverging.is_some(),
+    }
+}
+
+/// v0–v3: each partition's batches down-converted into the records field.
+fn down_convert_all(version: i16, wanted: &[Wanted], reads: &mut [Read]) {
+    let magic = if version <= 1 { 0 } else { 1 };
+    for (w, r) in wanted.iter().zip(reads.iter_mut()) {
+        let taken = std::mem::take(&mut r.slices);
+        if taken.is_empty() {
+            continue;
+        }
+        // Data was read, so the partition resolved.
+        let Ok(partition) = &w.resolved else {
+            continue;
+        };
+        let offset = w.position.fetch_offset;
+        let max_bytes = w.position.partition_max_bytes.max(0) as usize;
+        match down_convert_partition(partition, &taken, magic, offset, max_bytes) {
+            Ok(messages) => r.data.records = Some(Bytes::from(messages)),
+            Err(e) => {
+                let index = w.key.partition;
+                tracing::warn!(partition = index, offset, "down-conversion failed: {e}");
+                r.data.error_code = log_error_code(&e).code();
+                r.data.records = Some(Bytes::new());
             }
         }
     }
-    reply
 }
 
 /// A partition's fetched batches as an old client's message set.
@@ -217,8 +376,6 @@ fn down_convert_partition(
     Ok(down_convert(&data, magic, offset, max_bytes, inflate_limit, &skip)?.messages)
 }
 
-/// One pass over every requested partition. Returns the response, the bytes
-/// of record data in it, and whether any partition had an error.
 /// Before reading a partition for a fetch (Kafka's `Partition.fetchRecords` checks): the
 /// fetcher's leader epoch against this leader's (FENCED_LEADER_EPOCH when older,
 /// UNKNOWN_LEADER_EPOCH when newer); its last fetched epoch against this log's epochs, giving
@@ -228,7 +385,7 @@ fn check_fetch(
     ctx: &RequestContext,
     follower: Option<i32>,
     partition: &Arc<Partition>,
-    p: &FetchPartition,
+    p: &FetchPosition,
     now: i64,
 ) -> Result<Option<(i32, i64)>, Code> {
     let epoch = partition.leader_epoch();
@@ -259,109 +416,94 @@ fn check_fetch(
     Ok(None)
 }
 
-fn read_all(
-    wanted: &[WantedTopic],
-    use_ids: bool,
-    isolation: Isolation,
-    max_bytes: usize,
-) -> (FetchReply, usize, bool) {
+/// One pass over every wanted partition, in order. Returns what each read, the bytes of
+/// record data in all, and whether any partition had an error.
+fn read_all(wanted: &[Wanted], isolation: Isolation, max_bytes: usize) -> (Vec<Read>, usize, bool) {
     let read_committed = isolation == Isolation::Committed;
     let mut total = 0usize;
     let mut any_error = false;
-    let mut topics = Vec::with_capacity(wanted.len());
-    let mut records = Vec::with_capacity(wanted.len());
+    let mut reads = Vec::with_capacity(wanted.len());
     for w in wanted {
-        let mut parts = Vec::with_capacity(w.partitions.len());
-        let mut part_records = Vec::with_capacity(w.partitions.len());
-        for (i, &(index, offset, part_max)) in w.partitions.iter().enumerate() {
-            let mut pd = PartitionData::default()
-                .with_partition_index(index)
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_records(Some(Bytes::new()));
-            if read_committed {
-                pd.aborted_transactions = Some(Vec::new());
-            }
-            let partition = match &w.resolved[i] {
-                Ok(p) => Ok(p.clone()),
-                Err(code) => Err(*code),
-            };
-            let Ok(partition) = partition else {
-                pd.error_code = partition.err().unwrap_or_default();
+        let index = w.key.partition;
+        let offset = w.position.fetch_offset;
+        let mut pd = PartitionData::default()
+            .with_partition_index(index)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_records(Some(Bytes::new()));
+        if read_committed {
+            pd.aborted_transactions = Some(Vec::new());
+        }
+        let partition = match &w.resolved {
+            Ok(p) => p,
+            Err(code) => {
+                pd.error_code = *code;
                 any_error = true;
-                parts.push(pd);
-                part_records.push(Vec::new());
-                continue;
-            };
-            if let Some((epoch, end_offset)) = w.diverging[i] {
-                let o = partition.offsets();
-                pd.high_watermark = o.high_watermark;
-                pd.last_stable_offset = o.last_stable_offset;
-                pd.log_start_offset = o.log_start_offset;
-                pd.diverging_epoch = EpochEndOffset::default()
-                    .with_epoch(epoch)
-                    .with_end_offset(end_offset);
-                parts.push(pd);
-                part_records.push(Vec::new());
+                reads.push(Read {
+                    data: pd,
+                    slices: Vec::new(),
+                });
                 continue;
             }
-            let limit = (part_max.max(0) as usize).min(max_bytes.saturating_sub(total));
-            // Kafka returns the first batch of the first non-empty partition even
-            // when it exceeds the limits, so a consumer always makes progress.
-            let min_one = total == 0;
-            let read = partition.read(offset, limit, min_one, isolation);
-            pd.high_watermark = read.offsets.high_watermark;
-            pd.last_stable_offset = read.offsets.last_stable_offset;
-            pd.log_start_offset = read.offsets.log_start_offset;
-            let mut slices = Vec::new();
-            match read.slices {
-                Ok(found) => {
-                    total += found.iter().map(|s| s.len as usize).sum::<usize>();
-                    if !found.is_empty() {
-                        pd.records = None; // placeholder: the data follows from the files
-                        if read_committed {
-                            // read_committed readers are told which producers' batches in
-                            // the range belong to aborted transactions.
-                            pd.aborted_transactions = Some(
-                                read.aborted
-                                    .into_iter()
-                                    .map(|a| {
-                                        AbortedTransaction::default()
-                                            .with_producer_id(ProducerId(a.producer_id))
-                                            .with_first_offset(a.first_offset)
-                                    })
-                                    .collect(),
-                            );
-                        }
+        };
+        if let Some((epoch, end_offset)) = w.diverging {
+            let o = partition.offsets();
+            pd.high_watermark = o.high_watermark;
+            pd.last_stable_offset = o.last_stable_offset;
+            pd.log_start_offset = o.log_start_offset;
+            pd.diverging_epoch = EpochEndOffset::default()
+                .with_epoch(epoch)
+                .with_end_offset(end_offset);
+            reads.push(Read {
+                data: pd,
+                slices: Vec::new(),
+            });
+            continue;
+        }
+        let part_max = w.position.partition_max_bytes;
+        let limit = (part_max.max(0) as usize).min(max_bytes.saturating_sub(total));
+        // Kafka returns the first batch of the first non-empty partition even
+        // when it exceeds the limits, so a consumer always makes progress.
+        let min_one = total == 0;
+        let read = partition.read(offset, limit, min_one, isolation);
+        pd.high_watermark = read.offsets.high_watermark;
+        pd.last_stable_offset = read.offsets.last_stable_offset;
+        pd.log_start_offset = read.offsets.log_start_offset;
+        let mut slices = Vec::new();
+        match read.slices {
+            Ok(found) => {
+                total += found.iter().map(|s| s.len as usize).sum::<usize>();
+                if !found.is_empty() {
+                    pd.records = None; // placeholder: the data follows from the files
+                    if read_committed {
+                        // read_committed readers are told which producers' batches in
+                        // the range belong to aborted transactions.
+                        pd.aborted_transactions = Some(
+                            read.aborted
+                                .into_iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect(),
+                        );
                     }
-                    slices = found;
                 }
-                Err(e) => {
-                    if !matches!(e, LogError::OffsetOutOfRange { .. }) {
-                        tracing::warn!(topic = %partition.topic, partition = index, offset, "fetch read failed: {e}");
-                    }
-                    pd.error_code = log_error_code(&e).code();
-                    any_error = true;
-                }
+                slices = found;
             }
-            parts.push(pd);
-            part_records.push(slices);
+            Err(e) => {
+                if !matches!(e, LogError::OffsetOutOfRange { .. }) {
+                    tracing::warn!(topic = %partition.topic, partition = index, offset, "fetch read failed: {e}");
+                }
+                pd.error_code = log_error_code(&e).code();
+                any_error = true;
+            }
         }
-        let mut t = FetchableTopicResponse::default().with_partitions(parts);
-        if use_ids {
-            t.topic_id = w.id;
-        } else {
-            t.topic = w.name.clone();
-        }
-        topics.push(t);
-        records.push(part_records);
+        reads.push(Read { data: pd, slices });
     }
-    let reply = FetchReply {
-        response: FetchResponse::default().with_responses(topics),
-        records,
-    };
-    (reply, total, any_error)
+    (reads, total, any_error)
 }
 
 fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
@@ -468,6 +610,7 @@ mod tests {
     use kafka_protocol::messages::{ProducerId, TopicName};
     use kafka_protocol::protocol::{Encodable, StrBytes};
     use std::io::Write;
+    use uuid::Uuid;
 
     fn materialize(chunks: &[Chunk]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -119,6 +119,7 @@ pub async fn handle_frame(
         return Err(FrameError::UnsupportedVersion(key, version));
     }
 
+    let bytes = frame.len();
     let (header, request) = decode_request(key, version, &mut frame)?;
     let legacy = legacy_codec::carries(key, version);
     if frame.has_remaining() {
@@ -129,7 +130,7 @@ pub async fn handle_frame(
             "trailing bytes after request"
         );
     }
-    tracing::trace!(?key, version, client = ?header.client_id, peer = %session.info.peer, "request");
+    tracing::trace!(?key, version, bytes, client = ?header.client_id, peer = %session.info.peer, "request");
     let request = match request {
         RequestKind::SaslHandshake(r) => {
             let response = sasl::handshake(broker, session, version, r);

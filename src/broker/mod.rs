@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 pub mod admin;
 pub mod coordinators;
+pub mod fetch_sessions;
 mod fetchers;
 mod follow;
 mod markers;
@@ -52,6 +53,8 @@ pub struct Broker {
     producer_id_refill: tokio::sync::Mutex<()>,
     /// The replica fetchers of a cluster node, one per leader it follows partitions of.
     fetchers: fetchers::Fetchers,
+    /// Incremental fetch sessions (KIP-227) of the fetchers of this broker.
+    pub fetch_sessions: fetch_sessions::FetchSessionCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +148,12 @@ impl Broker {
         } else {
             security_store::SecurityMetadata::open(&config, &dir).map_err(StartError::Meta)?
         };
+        let fetch_sessions = fetch_sessions::FetchSessionCache::new(
+            config.fetch_session_cache_slots,
+            config.fetch_session_eviction_ms,
+        );
         Ok(Arc::new(Broker {
+            fetch_sessions,
             security,
             groups,
             txns,

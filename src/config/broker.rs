@@ -46,6 +46,11 @@ pub struct Config {
     pub log_max_open_files: usize,
     /// `num.recovery.threads.per.data.dir`: threads that open the partitions at start-up.
     pub recovery_threads: usize,
+    /// `max.incremental.fetch.session.cache.slots`: fetch sessions (KIP-227) kept at once.
+    pub fetch_session_cache_slots: usize,
+    /// `min.incremental.fetch.session.eviction.ms` (internal in Kafka): how long a fetch
+    /// session is safe from eviction by a newer one.
+    pub fetch_session_eviction_ms: i64,
     pub cluster_id: Option<String>,
     pub group_initial_rebalance_delay_ms: i64,
     pub group_min_session_timeout_ms: i32,
@@ -635,6 +640,18 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "fjord's own: segment files held open at once, the least recently used closed past it (Kafka keeps every one open). 0: half the open-file limit, which fjord raises to the hard limit at start-up.",
     ),
     key(
+        "max.incremental.fetch.session.cache.slots",
+        T::Int,
+        Some("1000"),
+        "Incremental fetch sessions (KIP-227) kept at once. When full, a new session takes the slot of one unused for min.incremental.fetch.session.eviction.ms, or of a smaller (or consumer's, for a follower) session older than that; otherwise its fetcher goes on with full fetches.",
+    ),
+    key(
+        "min.incremental.fetch.session.eviction.ms",
+        T::Int,
+        Some("120000"),
+        "Kafka's internal key: how long a fetch session is safe from eviction by a newer one (unused for longer: evictable by any).",
+    ),
+    key(
         "socket.request.max.bytes",
         T::Int,
         Some("104857600"),
@@ -1015,6 +1032,9 @@ impl Config {
         let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
         let log_max_open_files = positive("fjord.log.max.open.files", 0)? as usize;
         let recovery_threads = positive("num.recovery.threads.per.data.dir", 1)? as usize;
+        let fetch_session_cache_slots =
+            positive("max.incremental.fetch.session.cache.slots", 0)? as usize;
+        let fetch_session_eviction_ms = positive("min.incremental.fetch.session.eviction.ms", 0)?;
         let per_ip_overrides = {
             let k = "max.connections.per.ip.overrides";
             let v = get(k).unwrap_or("");
@@ -1059,6 +1079,8 @@ impl Config {
             max_connections_per_ip_overrides: per_ip_overrides,
             log_max_open_files,
             recovery_threads,
+            fetch_session_cache_slots,
+            fetch_session_eviction_ms,
             cluster_id: raw.get("cluster.id").cloned(),
             origin: raw.keys().map(|k| (k.clone(), Origin::Static)).collect(),
             group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms", 0)?,

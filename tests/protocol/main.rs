@@ -17,6 +17,7 @@ mod api_versions;
 mod bad_input;
 mod consumer_groups;
 mod delete_records;
+mod fetch_sessions;
 mod groups;
 mod long_poll;
 mod metadata;
