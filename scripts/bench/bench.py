@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FJORD = Path(os.environ.get("FJORD_BIN", ROOT / "target/release/fjord"))
-FLOOR = Path(os.environ.get("FLOOR_BIN", ROOT / "target/floor/release/floor"))  # scripts/bench/floor
+TOOLS = Path(os.environ.get("BENCH_TOOLS_DIR", ROOT / "target/bench-tools/release"))  # scripts/bench/tools
+FLOOR = TOOLS / "floor"
 JARS = ROOT / ".cache/jars"
 RECORDS = int(os.environ.get("BENCH_RECORDS", 1_000_000))
 SIZE = int(os.environ.get("BENCH_RECORD_BYTES", 1024))
@@ -145,9 +146,9 @@ def dd_baseline(work, gib=1):
 
 
 def floor(work, samples):
-    """Runs the machine's floor (scripts/bench/floor; its own CPU only) FLOOR_RUNS times per byte
-    path, FLOOR_BYTES each, in a directory on the same filesystem as the broker's data, adding
-    each run's CPU-s per GiB to samples[mode]."""
+    """Runs the machine's floor (scripts/bench/tools/src/floor.rs; its own CPU only) FLOOR_RUNS
+    times per byte path, FLOOR_BYTES each, in a directory on the same filesystem as the broker's
+    data, adding each run's CPU-s per GiB to samples[mode]."""
     d = work / "floor"
     d.mkdir(exist_ok=True)
     for mode in ("recv-write", "sendfile"):
@@ -303,6 +304,14 @@ def main():
                     str(ROOT / "scripts/bench/Bench.java")], check=True)
     stderr = open(work / "fjord.stderr", "wb")
     rows = []
+    if "--scale" in sys.argv[1:] or any(a.startswith("--scale=") for a in sys.argv[1:]):
+        import scale
+        try:
+            scale.main(work, classes, sys.argv[1:])
+        finally:
+            stderr.close()
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if "--cluster" in sys.argv[1:]:
         try:
             cluster_main(work, classes, rows)
@@ -441,7 +450,8 @@ def main():
 def print_rows(rows):
     w = max(len(k) for k, _ in rows)
     print()
-    print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release})")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release}; load average now {load})")
     print("-" * (w + 60))
     for k, v in rows:
         print(f"{k.ljust(w)}  {v}")
