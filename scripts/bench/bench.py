@@ -148,7 +148,7 @@ def dd_baseline(work, gib=1):
 def floor(work, samples):
     """Runs the machine's floor (scripts/bench/tools/src/floor.rs; its own CPU only) FLOOR_RUNS
     times per byte path, FLOOR_BYTES each, in a directory on the same filesystem as the broker's
-    data, adding each run's CPU-s per GiB to samples[mode]."""
+    data, adding each run's CPU-s per GiB, its own and its peer's, to samples[mode]."""
     d = work / "floor"
     d.mkdir(exist_ok=True)
     for mode in ("recv-write", "sendfile"):
@@ -159,19 +159,25 @@ def floor(work, samples):
             if r.returncode != 0 or not results:
                 sys.exit(f"floor {mode} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
             kv = dict(kv.split("=", 1) for kv in results[-1].split()[1:])
-            samples.setdefault(mode, []).append(float(kv["cpu_s_per_gib"]))
+            samples.setdefault(mode, []).append((float(kv["cpu_s_per_gib"]), float(kv["peer_cpu_s_per_gib"])))
 
 
 def floor_rows(rows, samples, produce_cpu_gib, consume_cpu_gib):
     """The floor's rows (median and range of its runs) and fjord's ratio to it (issue 13, goal 1):
     fjord's figures are lists, the main run's first, then the plaintext run before the TLS rows."""
+    def med(v):
+        v = sorted(v)
+        return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
     median = {}
-    for mode, what in (("recv-write", "floor: recv -> write (loopback TCP into a file, 256 KiB reads)"),
-                       ("sendfile", "floor: sendfile (page-cached file -> loopback socket, 1 MiB calls)")):
-        v = sorted(samples[mode])
-        median[mode] = (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+    for mode, what, peer in (
+            ("recv-write", "floor: recv -> write (loopback TCP into a file, 256 KiB reads)", "sender"),
+            ("sendfile", "floor: sendfile (page-cached file -> loopback socket, 1 MiB calls)", "receiver")):
+        v = sorted(own for own, _ in samples[mode])
+        median[mode] = med(v)
         rows.append((what, f"{median[mode]:.2f} CPU-s/GiB (median of {len(v)} runs of {FLOOR_BYTES / 2**30:.1f} GiB, "
-                           f"half before the produce, half after the consume; range {v[0]:.2f}-{v[-1]:.2f})"))
+                           f"half before the produce, half after the consume; range {v[0]:.2f}-{v[-1]:.2f}; "
+                           f"its {peer}: {med([p for _, p in samples[mode]]):.2f})"))
     for name, cpus, mode in (("produce", produce_cpu_gib, "recv-write"), ("consume", consume_cpu_gib, "sendfile")):
         base = median[mode]
         ratio = cpus[0] / base if base > 0 else float("inf")

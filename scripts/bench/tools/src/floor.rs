@@ -8,21 +8,26 @@
 //!
 //! The peer (this program again, in a child process) sends or sinks the bytes. The CPU reported
 //! is this process's own, user and system, from `/proc/thread-self/stat`: the same counters
-//! bench.py reads for the broker, counted from the accepted connection to the last byte.
+//! bench.py reads for the broker, counted from the accepted connection to the last byte. The
+//! peer's is reported beside it: over loopback, the kernel's work for one transfer (TCP delivery
+//! runs in softirq context on whichever side happens to push it, and with tick-based CPU
+//! accounting it is charged to the task it interrupts) splits between the two processes
+//! differently from run to run.
 //!
 //! ```text
 //! floor recv-write <dir> <bytes> [buffer bytes, 262144]
 //! floor sendfile   <dir> <bytes> [bytes per sendfile call, 1048576]
 //! ```
 //!
-//! Each prints `RESULT mode=... bytes=... seconds=... user_s=... system_s=... cpu_s_per_gib=...`.
+//! Each prints `RESULT mode=... bytes=... seconds=... user_s=... system_s=... cpu_s_per_gib=...
+//! peer_cpu_s_per_gib=... mib_s=...`.
 //! No unsafe code: std's sockets and files, and rustix's `sendfile`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// USER_HZ: the unit of utime/stime in /proc/*/stat, 100 on every Linux architecture fjord
@@ -72,18 +77,24 @@ impl Measure {
         Ok(Measure { wall: Instant::now(), cpu: thread_cpu()? })
     }
 
-    fn report(self, mode: &str, bytes: u64) -> std::io::Result<()> {
+    /// (wall seconds, user CPU seconds, system CPU seconds) since `start`.
+    fn stop(self) -> std::io::Result<(f64, f64, f64)> {
         let seconds = self.wall.elapsed().as_secs_f64();
         let (user, system) = thread_cpu()?;
-        let (user, system) = (user - self.cpu.0, system - self.cpu.1);
-        println!(
-            "RESULT mode={mode} bytes={bytes} seconds={seconds:.3} user_s={user:.2} system_s={system:.2} \
-             cpu_s_per_gib={:.3} mib_s={:.0}",
-            (user + system) / (bytes as f64 / GIB),
-            bytes as f64 / seconds / (1 << 20) as f64
-        );
-        Ok(())
+        Ok((seconds, user - self.cpu.0, system - self.cpu.1))
     }
+}
+
+/// Prints the RESULT line: this process's CPU and, for comparison, the peer's.
+fn report(mode: &str, bytes: u64, (seconds, user, system): (f64, f64, f64), peer_cpu: f64) {
+    let gib = bytes as f64 / GIB;
+    println!(
+        "RESULT mode={mode} bytes={bytes} seconds={seconds:.3} user_s={user:.2} system_s={system:.2} \
+         cpu_s_per_gib={:.3} peer_cpu_s_per_gib={:.3} mib_s={:.0}",
+        (user + system) / gib,
+        peer_cpu / gib,
+        bytes as f64 / seconds / (1 << 20) as f64
+    );
 }
 
 /// Starts this program as the peer, connecting to `listener`, and accepts its connection.
@@ -91,18 +102,31 @@ fn peer(listener: &TcpListener, mode: &str, bytes: u64, chunk: u64) -> std::io::
     let address = listener.local_addr()?.to_string();
     let child = Command::new(std::env::current_exe()?)
         .args([mode, &address, &bytes.to_string(), &chunk.to_string()])
+        .stdout(Stdio::piped())
         .spawn()?;
     let (stream, _) = listener.accept()?;
     Ok((child, stream))
 }
 
-fn wait_peer(mut child: Child) -> std::io::Result<()> {
-    let status = child.wait()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!("peer exited with {status}")))
+/// Waits for the peer; its CPU seconds (user + system), which it prints as `PEER cpu_s=...`.
+fn wait_peer(child: Child) -> std::io::Result<f64> {
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!("peer exited with {}", output.status)));
     }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Ok(stdout
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("cpu_s="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN))
+}
+
+/// The peer's own line for `wait_peer`.
+fn peer_report(measure: Measure) -> std::io::Result<()> {
+    let (_, user, system) = measure.stop()?;
+    println!("PEER cpu_s={:.3}", user + system);
+    Ok(())
 }
 
 fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
@@ -121,10 +145,11 @@ fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
         file.write_all(&buf[..n])?;
         received += n as u64;
     }
-    measure.report("recv-write", received)?;
+    let measured = measure.stop()?;
     drop(file);
     std::fs::remove_file(&path)?;
-    wait_peer(child)
+    report("recv-write", received, measured, wait_peer(child)?);
+    Ok(())
 }
 
 fn send_file(dir: &Path, bytes: u64, chunk: u64) -> std::io::Result<()> {
@@ -141,10 +166,11 @@ fn send_file(dir: &Path, bytes: u64, chunk: u64) -> std::io::Result<()> {
             return Err(std::io::Error::other(format!("sendfile stopped at {offset} bytes")));
         }
     }
-    measure.report("sendfile", offset)?;
+    let measured = measure.stop()?;
     drop(stream);
     std::fs::remove_file(&path)?;
-    wait_peer(child)
+    report("sendfile", offset, measured, wait_peer(child)?);
+    Ok(())
 }
 
 /// An N-byte file of pseudo-random bytes, written (so in the page cache) before the clock starts.
@@ -176,18 +202,20 @@ fn pseudo_random(len: usize) -> Vec<u8> {
 fn peer_send(address: &str, bytes: u64, chunk: u64) -> std::io::Result<()> {
     let mut stream = TcpStream::connect(address)?;
     let block = pseudo_random(chunk as usize);
+    let measure = Measure::start()?;
     let mut left = bytes;
     while left > 0 {
         let n = left.min(chunk) as usize;
         stream.write_all(&block[..n])?;
         left -= n as u64;
     }
-    Ok(())
+    peer_report(measure)
 }
 
 fn peer_sink(address: &str, bytes: u64) -> std::io::Result<()> {
     let mut stream = TcpStream::connect(address)?;
     let mut buf = vec![0u8; 1 << 20];
+    let measure = Measure::start()?;
     let mut received = 0u64;
     loop {
         let n = stream.read(&mut buf)?;
@@ -197,7 +225,7 @@ fn peer_sink(address: &str, bytes: u64) -> std::io::Result<()> {
         received += n as u64;
     }
     if received == bytes {
-        Ok(())
+        peer_report(measure)
     } else {
         Err(std::io::Error::other(format!("received {received} of {bytes} bytes")))
     }
