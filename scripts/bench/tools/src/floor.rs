@@ -40,10 +40,20 @@ fn main() {
     let arg = |i: usize| args.get(i).map(String::as_str);
     let number = |i: usize, default: u64| arg(i).map_or(default, |s| s.parse().expect("a number"));
     let result = match arg(0) {
-        Some("recv-write") => recv_write(Path::new(arg(1).expect("dir")), number(2, 1 << 31), number(3, 256 << 10)),
-        Some("sendfile") => send_file(Path::new(arg(1).expect("dir")), number(2, 1 << 31), number(3, 1 << 20)),
+        Some("recv-write") => recv_write(
+            Path::new(arg(1).expect("dir")),
+            number(2, 1 << 31),
+            number(3, 256 << 10),
+        ),
+        Some("sendfile") => send_file(
+            Path::new(arg(1).expect("dir")),
+            number(2, 1 << 31),
+            number(3, 1 << 20),
+        ),
         // The peers, run by the two modes above in a child process.
-        Some("peer-send") => peer_send(arg(1).expect("address"), number(2, 0), number(3, 256 << 10)),
+        Some("peer-send") => {
+            peer_send(arg(1).expect("address"), number(2, 0), number(3, 256 << 10))
+        }
         Some("peer-sink") => peer_sink(arg(1).expect("address"), number(2, 0)),
         _ => {
             eprintln!("usage: floor recv-write|sendfile <dir> <bytes> [buffer bytes]");
@@ -62,7 +72,12 @@ fn thread_cpu() -> std::io::Result<(f64, f64)> {
     // The command name (field 2) may hold spaces: count from the last ')'.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0) as f64;
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0) as f64
+    };
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     Ok((ticks(11) / TICKS_PER_SECOND, ticks(12) / TICKS_PER_SECOND))
 }
@@ -74,7 +89,10 @@ struct Measure {
 
 impl Measure {
     fn start() -> std::io::Result<Measure> {
-        Ok(Measure { wall: Instant::now(), cpu: thread_cpu()? })
+        Ok(Measure {
+            wall: Instant::now(),
+            cpu: thread_cpu()?,
+        })
     }
 
     /// (wall seconds, user CPU seconds, system CPU seconds) since `start`.
@@ -98,7 +116,12 @@ fn report(mode: &str, bytes: u64, (seconds, user, system): (f64, f64, f64), peer
 }
 
 /// Starts this program as the peer, connecting to `listener`, and accepts its connection.
-fn peer(listener: &TcpListener, mode: &str, bytes: u64, chunk: u64) -> std::io::Result<(Child, TcpStream)> {
+fn peer(
+    listener: &TcpListener,
+    mode: &str,
+    bytes: u64,
+    chunk: u64,
+) -> std::io::Result<(Child, TcpStream)> {
     let address = listener.local_addr()?.to_string();
     let child = Command::new(std::env::current_exe()?)
         .args([mode, &address, &bytes.to_string(), &chunk.to_string()])
@@ -112,7 +135,10 @@ fn peer(listener: &TcpListener, mode: &str, bytes: u64, chunk: u64) -> std::io::
 fn wait_peer(child: Child) -> std::io::Result<f64> {
     let output = child.wait_with_output()?;
     if !output.status.success() {
-        return Err(std::io::Error::other(format!("peer exited with {}", output.status)));
+        return Err(std::io::Error::other(format!(
+            "peer exited with {}",
+            output.status
+        )));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     Ok(stdout
@@ -131,7 +157,11 @@ fn peer_report(measure: Measure) -> std::io::Result<()> {
 
 fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
     let path = dir.join("floor-recv-write.log");
-    let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(&path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let (child, mut stream) = peer(&listener, "peer-send", bytes, buffer)?;
     let mut buf = vec![0u8; buffer as usize];
@@ -140,7 +170,9 @@ fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
     while received < bytes {
         let n = stream.read(&mut buf)?;
         if n == 0 {
-            return Err(std::io::Error::other(format!("peer closed after {received} bytes")));
+            return Err(std::io::Error::other(format!(
+                "peer closed after {received} bytes"
+            )));
         }
         file.write_all(&buf[..n])?;
         received += n as u64;
@@ -163,7 +195,9 @@ fn send_file(dir: &Path, bytes: u64, chunk: u64) -> std::io::Result<()> {
         let want = chunk.min(bytes - offset) as usize;
         let n = rustix::fs::sendfile(&stream, &file, Some(&mut offset), want)?;
         if n == 0 {
-            return Err(std::io::Error::other(format!("sendfile stopped at {offset} bytes")));
+            return Err(std::io::Error::other(format!(
+                "sendfile stopped at {offset} bytes"
+            )));
         }
     }
     let measured = measure.stop()?;
@@ -227,6 +261,8 @@ fn peer_sink(address: &str, bytes: u64) -> std::io::Result<()> {
     if received == bytes {
         peer_report(measure)
     } else {
-        Err(std::io::Error::other(format!("received {received} of {bytes} bytes")))
+        Err(std::io::Error::other(format!(
+            "received {received} of {bytes} bytes"
+        )))
     }
 }

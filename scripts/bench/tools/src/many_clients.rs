@@ -55,17 +55,23 @@ impl Shared {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() != 7 {
-        eprintln!("usage: many-clients <host:port> <topic> <producers> <consumers> <records/s each> <warm-up s> <measured s>");
+        eprintln!(
+            "usage: many-clients <host:port> <topic> <producers> <consumers> <records/s each> <warm-up s> <measured s>"
+        );
         std::process::exit(2);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     runtime.block_on(run(args));
 }
 
 async fn run(args: Vec<String>) {
     let n = |i: usize| -> u64 { args[i].parse().expect("a number") };
     let (address, topic) = (args[0].clone(), args[1].clone());
-    let (producers, consumers, rate, warmup, measured) = (n(2) as usize, n(3) as usize, n(4), n(5), n(6));
+    let (producers, consumers, rate, warmup, measured) =
+        (n(2) as usize, n(3) as usize, n(4), n(5), n(6));
     let partitions = producers.max(consumers);
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
@@ -79,8 +85,16 @@ async fn run(args: Vec<String>) {
     let ready = Arc::new(AtomicU64::new(0));
     let mut consumer_tasks = Vec::new();
     for j in 0..consumers {
-        let mine: Vec<i32> = (j..partitions).step_by(consumers).map(|p| p as i32).collect();
-        let (shared, address, topic, ready) = (shared.clone(), address.clone(), topic.clone(), ready.clone());
+        let mine: Vec<i32> = (j..partitions)
+            .step_by(consumers)
+            .map(|p| p as i32)
+            .collect();
+        let (shared, address, topic, ready) = (
+            shared.clone(),
+            address.clone(),
+            topic.clone(),
+            ready.clone(),
+        );
         consumer_tasks.push(tokio::spawn(async move {
             let r = consumer(&shared, &address, &topic, &mine, &ready).await;
             count_error(&shared, "consumer", r.as_ref().err());
@@ -97,20 +111,35 @@ async fn run(args: Vec<String>) {
         // Spread the producers' phases over one period.
         let phase = period.mul_f64(i as f64 / producers as f64);
         producer_tasks.push(tokio::spawn(async move {
-            let r = producer(&shared, &address, &topic, (i % partitions) as i32, period, phase).await;
+            let r = producer(
+                &shared,
+                &address,
+                &topic,
+                (i % partitions) as i32,
+                period,
+                phase,
+            )
+            .await;
             count_error(&shared, "producer", r.as_ref().err());
             r.unwrap_or_default()
         }));
     }
     tokio::time::sleep(Duration::from_secs(warmup)).await;
     let cpu0 = process_cpu();
-    let wall0 = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let wall0 = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let start = shared.now();
-    shared.window.1.store(start + measured * 1_000_000_000, Relaxed);
+    shared
+        .window
+        .1
+        .store(start + measured * 1_000_000_000, Relaxed);
     shared.window.0.store(start, Relaxed);
     tokio::time::sleep(Duration::from_secs(measured)).await;
     let cpu1 = process_cpu();
-    let wall1 = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let wall1 = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let threads = std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
     shared.stop_producers.store(true, Relaxed);
     let mut late = Vec::new();
@@ -163,7 +192,12 @@ fn process_cpu() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (ticks(11) + ticks(12)) as f64 / TICKS_PER_SECOND
 }
 
@@ -189,7 +223,11 @@ async fn producer(
         let response = conn.request(0, 3, &body).await?;
         if shared.in_window(sent) {
             shared.sent.fetch_add(1, Relaxed);
-            late.push(tokio::time::Instant::now().saturating_duration_since(due).as_nanos() as u64);
+            late.push(
+                tokio::time::Instant::now()
+                    .saturating_duration_since(due)
+                    .as_nanos() as u64,
+            );
         }
         if produce_error(&response) != Some(0) {
             shared.errors.fetch_add(1, Relaxed);
@@ -212,10 +250,14 @@ async fn consumer(
     let mut mine = Vec::new();
     ready.fetch_add(1, Relaxed);
     while !shared.stop_consumers.load(Relaxed) {
-        let response = conn.request(1, 4, &fetch_v4(topic, partitions, &offsets)).await?;
+        let response = conn
+            .request(1, 4, &fetch_v4(topic, partitions, &offsets))
+            .await?;
         let now = shared.now();
         for fetched in fetch_records(&response) {
-            let Some(i) = partitions.iter().position(|&p| p == fetched.partition) else { continue };
+            let Some(i) = partitions.iter().position(|&p| p == fetched.partition) else {
+                continue;
+            };
             if let Some(next) = fetched.next_offset {
                 offsets[i] = offsets[i].max(next);
             }
@@ -241,11 +283,20 @@ impl Conn {
     async fn connect(address: &str, client_id: &'static str) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, client_id, correlation: 0 })
+        Ok(Conn {
+            stream,
+            client_id,
+            correlation: 0,
+        })
     }
 
     /// Sends a request (header v1) and returns the response body after its correlation id.
-    async fn request(&mut self, api_key: i16, version: i16, body: &[u8]) -> std::io::Result<Vec<u8>> {
+    async fn request(
+        &mut self,
+        api_key: i16,
+        version: i16,
+        body: &[u8],
+    ) -> std::io::Result<Vec<u8>> {
         self.correlation += 1;
         let mut frame = Vec::with_capacity(14 + self.client_id.len() + body.len());
         let size = 10 + self.client_id.len() + body.len();
@@ -297,7 +348,10 @@ fn record_batch(value: &[u8]) -> Vec<u8> {
     put_varint(&mut record, value.len() as i64);
     record.extend_from_slice(value);
     put_varint(&mut record, 0); // headers
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
     let mut batch = Vec::with_capacity(61 + record.len() + 2);
     batch.extend_from_slice(&0i64.to_be_bytes()); // base offset
     batch.extend_from_slice(&0i32.to_be_bytes()); // batch length, below
@@ -427,7 +481,11 @@ fn fetch_records(body: &[u8]) -> Vec<Fetched> {
                 let size = c.i32()?;
                 let records = c.take(size.max(0) as usize)?;
                 let (next_offset, sent) = batches(records);
-                out.push(Fetched { partition, next_offset, sent });
+                out.push(Fetched {
+                    partition,
+                    next_offset,
+                    sent,
+                });
             }
         }
         Some(())
@@ -442,7 +500,9 @@ fn batches(mut data: &[u8]) -> (Option<i64>, Vec<u64>) {
     while data.len() >= 61 {
         let base = i64::from_be_bytes(data[..8].try_into().unwrap());
         let length = i32::from_be_bytes(data[8..12].try_into().unwrap()).max(0) as usize;
-        let Some(batch) = data.get(..12 + length) else { break };
+        let Some(batch) = data.get(..12 + length) else {
+            break;
+        };
         let last_delta = i32::from_be_bytes(batch[23..27].try_into().unwrap()) as i64;
         let count = i32::from_be_bytes(batch[57..61].try_into().unwrap()).max(0);
         let mut c = Cursor { b: batch, at: 61 };
