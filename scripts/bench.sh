@@ -5,14 +5,23 @@
 # (message format v1) consumer's throughput and the broker CPU its down-conversion costs, and a
 # lone group consumer's time to its first record; and the same produce and consume over an SSL
 # listener (TLS rows: throughput and broker CPU per GiB next to plaintext's; certificates made
-# with openssl by compat-tests/certs.py).
+# with openssl by compat-tests/certs.py). Beside the broker's CPU per GiB it measures the
+# machine's floor in the same run (scripts/bench/tools/src/floor.rs: recv -> write into a file,
+# and sendfile from a file, over loopback TCP) and prints fjord's ratio to it.
 # Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
 #        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5), BENCH_GROUP_FIRST_RUNS (11),
-#        BENCH_OLD_RECORDS (200000), BENCH_TLS (1; 0 skips the TLS rows).
+#        BENCH_OLD_RECORDS (200000), BENCH_TLS (1; 0 skips the TLS rows),
+#        BENCH_FLOOR_BYTES (2 GiB per floor run),
+#        BENCH_FLOOR_RUNS (3 before the produce and 3 after the consume; the median is used).
 # `scripts/bench.sh --cluster` runs the 3-node figures instead (`fjord dev-cluster`, RF=3,
 # min.insync.replicas=2, acks=all): throughput, latency, each node's CPU per GiB, idle CPU.
+# `scripts/bench.sh --scale [partitions|connections|clients]` runs the scale figures of issue 13
+# instead (100k partitions, 10k idle connections, 200 + 200 small clients; minutes; knobs in
+# scripts/bench/scale.py); all three by default. Figures and the machine: docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
 cargo build --release
+# The floor and many-clients programs: their own small package (building it never rebuilds fjord).
+cargo build --release --locked --manifest-path scripts/bench/tools/Cargo.toml --target-dir target/bench-tools
 exec .venv/bin/python scripts/bench/bench.py "$@"

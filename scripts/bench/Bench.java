@@ -4,6 +4,8 @@
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java consume <bootstrap> <topic> <partitions> <records>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java e2e     <bootstrap> <topic> <rounds>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java group-first <bootstrap> <topic> <runs>
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java many-clients <bootstrap> <topic> <producers> <consumers>
+//        <records/s per producer> <warm-up s> <measured s>
 // -Dclient.config=<file>: client properties added to every client (security.protocol=SSL, ...).
 import java.time.Duration;
 import java.util.*;
@@ -23,6 +25,8 @@ public class Bench {
             case "consume" -> consume(a[1], a[2], Integer.parseInt(a[3]), Long.parseLong(a[4]));
             case "e2e" -> e2e(a[1], a[2], Integer.parseInt(a[3]));
             case "group-first" -> groupFirst(a[1], a[2], Integer.parseInt(a[3]));
+            case "many-clients" -> manyClients(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]),
+                    Integer.parseInt(a[5]), Integer.parseInt(a[6]), Integer.parseInt(a[7]));
             default -> throw new IllegalArgumentException(a[0]);
         }
         System.exit(0);
@@ -240,5 +244,119 @@ public class Bench {
         Arrays.sort(warm);
         System.out.printf(Locale.ROOT, "RESULT mode=group-first runs=%d cold_ms=%.0f warm_p50_ms=%.0f warm_max_ms=%.0f%n",
                 runs, ms[0], warm[warm.length / 2], warm[warm.length - 1]);
+    }
+
+    /** Many small clients in one JVM (scripts/bench.sh --scale clients): `producers` KafkaProducers
+     *  (linger 0, acks=all), each sending `rate` records/s of 100 bytes to its own partition of one
+     *  topic, and `consumers` KafkaConsumers, each assigned its share of the partitions (no group:
+     *  no heartbeat threads, no 200-member rebalance) and long-polling. A record carries its send
+     *  time (System.nanoTime, one JVM's clock), so end-to-end latency is receive time minus that,
+     *  for records sent in the measured window. Each producer has its I/O thread and each consumer
+     *  its polling thread; two scheduler threads pace the sends. The JVM's own CPU in the window is
+     *  reported, as the client's cost. */
+    static void manyClients(String bs, String topic, int producers, int consumers, int rate, int warmupS,
+                            int measureS) throws Exception {
+        int partitions = Math.max(producers, consumers);
+        createTopic(bs, topic, partitions);
+        AtomicBoolean stop = new AtomicBoolean();
+        // [start, end) of the send times measured (nanoTime); nothing is measured until it is set.
+        AtomicLongArray window = new AtomicLongArray(new long[] {Long.MAX_VALUE, Long.MAX_VALUE});
+        List<long[]> lats = Collections.synchronizedList(new ArrayList<>());
+        AtomicLong received = new AtomicLong();
+        CountDownLatch ready = new CountDownLatch(consumers);
+        List<Thread> threads = new ArrayList<>();
+        int capacity = (int) ((long) rate * measureS * partitions / consumers * 2 + 1024);
+        for (int j = 0; j < consumers; j++) {
+            final int id = j;
+            Thread t = new Thread(() -> {
+                Properties p = base(bs);
+                p.put("client.id", "bench-consumer-" + id);
+                p.put("fetch.max.wait.ms", "500");
+                p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+                p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+                List<TopicPartition> tps = new ArrayList<>();
+                for (int k = id; k < partitions; k += consumers) tps.add(new TopicPartition(topic, k));
+                long[] mine = new long[capacity];
+                int n = 0;
+                try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+                    c.assign(tps);
+                    c.seekToEnd(tps);
+                    for (TopicPartition tp : tps) c.position(tp);
+                    ready.countDown();
+                    while (!stop.get()) {
+                        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                            long now = System.nanoTime();
+                            long sent = java.nio.ByteBuffer.wrap(r.value()).getLong();
+                            if (sent >= window.get(0) && sent < window.get(1)) {
+                                received.incrementAndGet();
+                                if (n < mine.length) mine[n++] = now - sent;
+                            }
+                        }
+                    }
+                }
+                lats.add(Arrays.copyOf(mine, n));
+            }, "consumer-" + j);
+            t.start();
+            threads.add(t);
+        }
+        if (!ready.await(300, TimeUnit.SECONDS)) throw new IllegalStateException("consumers not ready in 300 s");
+        List<KafkaProducer<byte[], byte[]>> prods = new ArrayList<>();
+        for (int i = 0; i < producers; i++) {
+            Properties p = base(bs);
+            p.put("client.id", "bench-producer-" + i);
+            p.put("acks", "all");
+            p.put("linger.ms", "0");
+            p.put("key.serializer", ByteArraySerializer.class.getName());
+            p.put("value.serializer", ByteArraySerializer.class.getName());
+            KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p);
+            prod.partitionsFor(topic);
+            prods.add(prod);
+        }
+        AtomicLong sentInWindow = new AtomicLong(), errors = new AtomicLong();
+        ScheduledThreadPoolExecutor pacer = new ScheduledThreadPoolExecutor(2);
+        long periodUs = 1_000_000L / rate;
+        Random rnd = new Random(11);
+        for (int i = 0; i < producers; i++) {
+            final KafkaProducer<byte[], byte[]> prod = prods.get(i);
+            final int partition = i % partitions;
+            pacer.scheduleAtFixedRate(() -> {
+                byte[] value = new byte[100];
+                long now = System.nanoTime();
+                java.nio.ByteBuffer.wrap(value).putLong(now);
+                if (now >= window.get(0) && now < window.get(1)) sentInWindow.incrementAndGet();
+                prod.send(new ProducerRecord<>(topic, partition, null, value), (md, e) -> {
+                    if (e != null) errors.incrementAndGet();
+                });
+            }, rnd.nextInt((int) periodUs), periodUs, TimeUnit.MICROSECONDS);
+        }
+        var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        Thread.sleep(warmupS * 1000L);
+        long cpu0 = os.getProcessCpuTime();
+        long wall0 = System.currentTimeMillis();
+        long start = System.nanoTime();
+        window.set(1, start + measureS * 1_000_000_000L);
+        window.set(0, start);
+        Thread.sleep(measureS * 1000L);
+        long cpu1 = os.getProcessCpuTime();
+        long wall1 = System.currentTimeMillis();
+        int jvmThreads = java.lang.management.ManagementFactory.getThreadMXBean().getThreadCount();
+        pacer.shutdown();
+        pacer.awaitTermination(10, TimeUnit.SECONDS);
+        for (KafkaProducer<byte[], byte[]> prod : prods) prod.flush();
+        Thread.sleep(2000); // the window's last records arrive
+        stop.set(true);
+        for (Thread t : threads) t.join(30_000);
+        for (KafkaProducer<byte[], byte[]> prod : prods) prod.close(Duration.ofSeconds(5));
+        long total = 0;
+        for (long[] l : lats) total += l.length;
+        long[] s = new long[(int) total];
+        int k = 0;
+        for (long[] l : lats) { System.arraycopy(l, 0, s, k, l.length); k += l.length; }
+        Arrays.sort(s);
+        System.out.printf(Locale.ROOT,
+                "RESULT mode=many-clients producers=%d consumers=%d sent=%d received=%d errors=%d p50_ms=%.2f p99_ms=%.2f "
+                        + "p999_ms=%.2f max_ms=%.2f client_cpu_s=%.2f window_s=%.3f wall_start_ms=%d wall_end_ms=%d threads=%d%n",
+                producers, consumers, sentInWindow.get(), received.get(), errors.get(), pct(s, .5), pct(s, .99), pct(s, .999),
+                pct(s, 1.0), (cpu1 - cpu0) / 1e9, (wall1 - wall0) / 1e3, wall0, wall1, jvmThreads);
     }
 }

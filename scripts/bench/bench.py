@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FJORD = Path(os.environ.get("FJORD_BIN", ROOT / "target/release/fjord"))
+TOOLS = Path(os.environ.get("BENCH_TOOLS_DIR", ROOT / "target/bench-tools/release"))  # scripts/bench/tools
+FLOOR = TOOLS / "floor"
 JARS = ROOT / ".cache/jars"
 RECORDS = int(os.environ.get("BENCH_RECORDS", 1_000_000))
 SIZE = int(os.environ.get("BENCH_RECORD_BYTES", 1024))
@@ -24,6 +26,9 @@ OLD_RECORDS = int(os.environ.get("BENCH_OLD_RECORDS", 200_000))
 TLS = os.environ.get("BENCH_TLS", "1") != "0"  # the TLS rows (an SSL listener beside PLAINTEXT)
 JAVA_JOIN_WINDOW_MS = 20  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
+FLOOR_BYTES = int(os.environ.get("BENCH_FLOOR_BYTES", 2 << 30))  # bytes per floor run
+FLOOR_RUNS = int(os.environ.get("BENCH_FLOOR_RUNS", 3))  # runs of each floor, before and after; median
+FLOOR_GOAL = 1.3  # issue 13, goal 1: broker CPU per GiB within 1.3x of the floor
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -138,6 +143,48 @@ def dd_baseline(work, gib=1):
         return float(r.stderr.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return float("nan")
+
+
+def floor(work, samples):
+    """Runs the machine's floor (scripts/bench/tools/src/floor.rs; its own CPU only) FLOOR_RUNS
+    times per byte path, FLOOR_BYTES each, in a directory on the same filesystem as the broker's
+    data, adding each run's CPU-s per GiB, its own and its peer's, to samples[mode]."""
+    d = work / "floor"
+    d.mkdir(exist_ok=True)
+    for mode in ("recv-write", "sendfile"):
+        for _ in range(FLOOR_RUNS):
+            r = subprocess.run([str(FLOOR), mode, str(d), str(FLOOR_BYTES)], capture_output=True, text=True,
+                               timeout=600)
+            results = [l for l in r.stdout.splitlines() if l.startswith("RESULT")]
+            if r.returncode != 0 or not results:
+                sys.exit(f"floor {mode} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+            kv = dict(kv.split("=", 1) for kv in results[-1].split()[1:])
+            samples.setdefault(mode, []).append((float(kv["cpu_s_per_gib"]), float(kv["peer_cpu_s_per_gib"])))
+
+
+def floor_rows(rows, samples, produce_cpu_gib, consume_cpu_gib):
+    """The floor's rows (median and range of its runs) and fjord's ratio to it (issue 13, goal 1):
+    fjord's figures are lists, the main run's first, then the plaintext run before the TLS rows."""
+    def med(v):
+        v = sorted(v)
+        return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+    median = {}
+    for mode, what, peer in (
+            ("recv-write", "floor: recv -> write (loopback TCP into a file, 256 KiB reads)", "sender"),
+            ("sendfile", "floor: sendfile (page-cached file -> loopback socket, 1 MiB calls)", "receiver")):
+        v = sorted(own for own, _ in samples[mode])
+        median[mode] = med(v)
+        rows.append((what, f"{median[mode]:.2f} CPU-s/GiB (median of {len(v)} runs of {FLOOR_BYTES / 2**30:.1f} GiB, "
+                           f"half before the produce, half after the consume; range {v[0]:.2f}-{v[-1]:.2f}; "
+                           f"its {peer}: {med([p for _, p in samples[mode]]):.2f})"))
+    for name, cpus, mode in (("produce", produce_cpu_gib, "recv-write"), ("consume", consume_cpu_gib, "sendfile")):
+        base = median[mode]
+        ratio = cpus[0] / base if base > 0 else float("inf")
+        again = "".join(f"; the plaintext run before TLS: {c:.2f}, {c / base:.2f}x" for c in cpus[1:])
+        rows.append((f"fjord {name} CPU per GiB / {mode} floor",
+                     f"{cpus[0]:.2f} / {base:.2f} = {ratio:.2f}x (goal <= {FLOOR_GOAL}x: "
+                     f"{'met' if ratio <= FLOOR_GOAL else 'not met'}{again})"))
 
 
 class RssSampler(threading.Thread):
@@ -263,6 +310,14 @@ def main():
                     str(ROOT / "scripts/bench/Bench.java")], check=True)
     stderr = open(work / "fjord.stderr", "wb")
     rows = []
+    if "--scale" in sys.argv[1:] or any(a.startswith("--scale=") for a in sys.argv[1:]):
+        import scale
+        try:
+            scale.main(work, classes, sys.argv[1:])
+        finally:
+            stderr.close()
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if "--cluster" in sys.argv[1:]:
         try:
             cluster_main(work, classes, rows)
@@ -287,6 +342,11 @@ def main():
         if selfreported:
             rows.append(("startup: broker's own 'started in' log", f"median {sorted(selfreported)[len(selfreported)//2]:.1f} ms"))
 
+        # The floor, measured in this run: before the broker takes any load and again after the
+        # consume (this machine is shared; its cost per byte drifts with what else runs).
+        floors = {}
+        floor(work, floors)
+
         port = free_port()
         tls_extra = []
         if TLS:
@@ -310,6 +370,7 @@ def main():
                      f"{float(prod['rec_s']):,.0f} rec/s, {prod['mib_s']} MiB/s ({prod['seconds']} s, errors {prod['errors']})"))
         rows.append(("producer send->ack latency (saturated)", f"p50 {prod['p50_ms']} ms, p99 {prod['p99_ms']} ms, "
                      f"p99.9 {prod['p999_ms']} ms, max {prod['max_ms']} ms"))
+        produce_cpu_gib = (cpu1 - cpu0) / gib
         rows.append(("broker CPU per GiB produced", f"{(cpu1 - cpu0) / gib:.2f} CPU-s/GiB "
                      f"({cpu1 - cpu0:.2f} s for {gib:.2f} GiB: user {(u1 - u0) / gib:.2f}, "
                      f"system {(s1 - s0) / gib:.2f} per GiB)"))
@@ -325,7 +386,10 @@ def main():
         cpu3 = cpu_seconds(p.pid)
         rows.append(("consume (assign, from beginning)",
                      f"{float(cons['rec_s']):,.0f} rec/s, {cons['mib_s']} MiB/s ({cons['records']} records, {cons['seconds']} s)"))
-        rows.append(("broker CPU per GiB consumed", f"{(cpu3 - cpu2) / max(int(cons['bytes']) / 2**30, 1e-9):.2f} CPU-s/GiB"))
+        consume_cpu_gib = (cpu3 - cpu2) / max(int(cons['bytes']) / 2**30, 1e-9)
+        rows.append(("broker CPU per GiB consumed", f"{consume_cpu_gib:.2f} CPU-s/GiB"))
+        floor(work, floors)
+        produce_cpu_gib, consume_cpu_gib = [produce_cpu_gib], [consume_cpu_gib]
         if TLS:
             # The same produce and consume over PLAINTEXT and then over the SSL listener (TLS 1.3,
             # the Java client's cipher choice), back to back on fresh topics, so that the two
@@ -354,6 +418,9 @@ def main():
             rows.append(("TLS: broker CPU per GiB consumed",
                          f"{sum(tcc):.2f} CPU-s/GiB, user {tcc[0]:.2f} system {tcc[1]:.2f} (plaintext just before: "
                          f"{sum(pcc):.2f}, user {pcc[0]:.2f} system {pcc[1]:.2f})"))
+            produce_cpu_gib.append(sum(ppc))
+            consume_cpu_gib.append(sum(pcc))
+        floor_rows(rows, floors, produce_cpu_gib, consume_cpu_gib)
         # An old (message format v1) consumer: every batch is down-converted by the broker.
         cpu4 = cpu_seconds(p.pid)
         old = old_consumer(bs, "bench", PARTITIONS, OLD_RECORDS)
@@ -389,7 +456,8 @@ def main():
 def print_rows(rows):
     w = max(len(k) for k, _ in rows)
     print()
-    print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release})")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"fjord benchmark ({os.cpu_count()} cores, {os.uname().release}; load average now {load})")
     print("-" * (w + 60))
     for k, v in rows:
         print(f"{k.ljust(w)}  {v}")
