@@ -92,24 +92,39 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
-        super::recovery::recover_leftovers(dir)?;
+        // One listing of the directory (a second only if leftovers of a compaction changed it).
+        let list = || -> std::io::Result<Vec<(String, bool)>> {
+            let mut out = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                out.push((name, entry.file_type()?.is_file()));
+            }
+            Ok(out)
+        };
+        let mut entries = list()?;
+        let names: Vec<String> = entries.iter().map(|(n, _)| n.clone()).collect();
+        if super::recovery::recover_leftovers(dir, &names)? {
+            entries = list()?;
+        }
         let mut logs = BTreeSet::new();
         let mut index_files = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            let fname = entry.file_name();
-            let Some((base, suffix)) = fname.to_str().and_then(parse_segment_file_name) else {
-                tracing::debug!(file = ?entry.path(), "ignoring non-segment file");
+        for (name, is_file) in entries {
+            let path = dir.join(&name);
+            let Some((base, suffix)) = parse_segment_file_name(&name) else {
+                tracing::debug!(file = ?path, "ignoring non-segment file");
                 continue;
             };
-            if !entry.file_type()?.is_file() {
-                tracing::warn!(file = ?entry.path(), "ignoring segment-named entry that is not a regular file");
+            if !is_file {
+                tracing::warn!(file = ?path, "ignoring segment-named entry that is not a regular file");
                 continue;
             }
             if suffix == ".log" {
                 logs.insert(base);
             } else {
-                index_files.push((base, entry.path()));
+                index_files.push((base, path));
             }
         }
         for (base, path) in index_files {

@@ -16,18 +16,16 @@ use super::LogError;
 use super::files::{CLEANED, SWAP, remove_if_exists, segment_path, sync_dir};
 
 /// Resolve leftovers of an interrupted compaction in a partition directory (see the module docs):
-/// delete `*.cleaned`, complete committed swaps (`B.log.swap`), delete other `*.swap`.
-pub fn recover_leftovers(dir: &Path) -> Result<(), LogError> {
+/// delete `*.cleaned`, complete committed swaps (`B.log.swap`), delete other `*.swap`. `names`
+/// are the directory's entries; true if anything was changed (the listing is stale then).
+pub fn recover_leftovers(dir: &Path, names: &[String]) -> Result<bool, LogError> {
     let mut swaps = Vec::new();
     let mut touched = false;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
+    for name in names {
         if name.ends_with(CLEANED) {
-            tracing::warn!(file = %entry.path().display(), "deleting leftover of an unfinished compaction");
-            remove_if_exists(&entry.path())?;
+            let path = dir.join(name);
+            tracing::warn!(file = %path.display(), "deleting leftover of an unfinished compaction");
+            remove_if_exists(&path)?;
             touched = true;
         } else if let Some(inner) = name.strip_suffix(SWAP) {
             swaps.push(inner.to_owned());
@@ -74,5 +72,5 @@ pub fn recover_leftovers(dir: &Path) -> Result<(), LogError> {
     if touched {
         sync_dir(dir);
     }
-    Ok(())
+    Ok(touched)
 }

@@ -70,8 +70,12 @@ pub fn write(dir: &Path, offset: i64, table: &ProducerStateTable) -> io::Result<
 /// The newest readable snapshot at or below `log_end`: its offset and table. Snapshots above
 /// `log_end` (the log was truncated below them) are deleted.
 pub fn latest(dir: &Path, log_end: i64) -> Option<(i64, ProducerStateTable)> {
-    delete_above(dir, log_end);
-    for (offset, p) in list(dir).into_iter().rev() {
+    let mut all = list(dir);
+    for (_, p) in all.iter().filter(|(o, _)| *o > log_end) {
+        remove(p);
+    }
+    all.retain(|(o, _)| *o <= log_end);
+    for (offset, p) in all.into_iter().rev() {
         match fs::read(&p).map(|data| decode(&data)) {
             Ok(Some(table)) => return Some((offset, table)),
             Ok(None) => {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 use base64::Engine;
@@ -34,7 +35,13 @@ pub fn write_partition_metadata(dir: &Path, id: Uuid) -> std::io::Result<()> {
 }
 
 pub fn read_partition_metadata(dir: &Path) -> Option<Uuid> {
-    let text = fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;
+    // Read at every start for every partition: one read into a small buffer (the file is 44
+    // bytes), no size query first.
+    let mut buf = [0u8; 256];
+    let n = fs::File::open(dir.join(PARTITION_METADATA))
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
     let line = text.lines().find_map(|l| l.strip_prefix("topic_id:"))?;
     let bytes = URL_SAFE_NO_PAD.decode(line.trim()).ok()?;
     Uuid::from_slice(&bytes).ok()
