@@ -80,11 +80,14 @@ use std::path::{Path, PathBuf};
 use super::LogError;
 use super::batch::BatchHeader;
 use super::control::{Marker, batch_marker};
-use super::files::{CLEANED, SEGMENT_SUFFIXES, SWAP, remove_if_exists, segment_path, sync_dir};
+use super::files::{
+    CLEANED, SEGMENT_SUFFIXES, SWAP, SegmentPath, remove_if_exists, segment_path, sync_dir,
+};
 use super::index::{OffsetIndex, TimeIndex};
 use super::partition_log::PartitionLog;
 use super::records::{BatchReader, DecodedBatch, READ_CHUNK, decode_batch, encode_batch};
 use super::segment::{FileSlice, LogSegment, compute_inactive_indexes};
+use std::sync::Arc;
 
 /// One segment of a [`CompactionPlan`]: a snapshot of its data.
 #[derive(Clone, Debug)]
@@ -464,8 +467,14 @@ impl CompactionPlan {
             let file = File::open(&log_path)?;
             let (idx, tidx) =
                 compute_inactive_indexes(&file, written, base, self.index_interval_bytes)?;
-            OffsetIndex::new(segment_path(dir, base, ".index", CLEANED), idx).rewrite()?;
-            TimeIndex::new(segment_path(dir, base, ".timeindex", CLEANED), tidx).rewrite()?;
+            let at = |suffix| SegmentPath {
+                dir: Arc::from(dir),
+                base,
+                suffix,
+                extra: CLEANED,
+            };
+            OffsetIndex::new(at(".index"), idx).rewrite()?;
+            TimeIndex::new(at(".timeindex"), tidx).rewrite()?;
             Ok(())
         };
         finish().map_err(cleanup)?;
@@ -523,7 +532,7 @@ impl PartitionLog {
             })
         };
         Some(CompactionPlan {
-            dir: self.dir.clone(),
+            dir: self.dir.to_path_buf(),
             index_interval_bytes: self.config.index_interval_bytes,
             inflate_limit: self.config.max_inflated_batch_bytes,
             clean: self.segments[..cleanable]

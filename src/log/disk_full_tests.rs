@@ -67,9 +67,9 @@ fn assert_files_match(log: &mut PartitionLog) {
     }
     log.flush().unwrap();
     for s in log.segments() {
-        let idx: Vec<IndexEntry> = read_entries(s.offset_index().path()).unwrap();
+        let idx: Vec<IndexEntry> = read_entries(&s.offset_index().path()).unwrap();
         assert_eq!(idx, s.offset_index().entries());
-        let t: Vec<TimeIndexEntry> = read_entries(s.time_index().path()).unwrap();
+        let t: Vec<TimeIndexEntry> = read_entries(&s.time_index().path()).unwrap();
         assert_eq!(t, s.time_index().entries());
     }
 }

@@ -33,7 +33,8 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::LogError;
 use super::checkpoint::replace_file;
@@ -56,7 +57,7 @@ pub struct EpochEntry {
 /// The epoch → start offset map of one partition (see the module docs).
 #[derive(Debug)]
 pub struct LeaderEpochCache {
-    dir: PathBuf,
+    dir: Arc<Path>,
     /// Strictly increasing in epoch and in start offset.
     entries: Vec<EpochEntry>,
     /// The file is older than `entries` (a write failed); [`Self::flush`] retries.
@@ -138,9 +139,9 @@ pub fn write_checkpoint(dir: &Path, entries: &[EpochEntry]) -> Result<(), LogErr
 impl LeaderEpochCache {
     /// The cache of `dir` as its file holds it: `Ok(None)` without a file, `Err(reason)` when the
     /// file cannot be read or parsed.
-    pub fn read(dir: &Path) -> Result<Option<LeaderEpochCache>, String> {
+    pub fn read(dir: &Arc<Path>) -> Result<Option<LeaderEpochCache>, String> {
         Ok(read_checkpoint(dir)?.map(|entries| LeaderEpochCache {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             entries,
             dirty: false,
         }))
@@ -148,9 +149,9 @@ impl LeaderEpochCache {
 
     /// An empty cache of `dir` for a log without a checkpoint: nothing needs writing until the
     /// first epoch is assigned.
-    pub fn new(dir: &Path) -> LeaderEpochCache {
+    pub fn new(dir: &Arc<Path>) -> LeaderEpochCache {
         LeaderEpochCache {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             entries: Vec::new(),
             dirty: false,
         }
@@ -159,14 +160,14 @@ impl LeaderEpochCache {
     /// A cache of `dir` holding `entries` (which must be strictly increasing in epoch and start
     /// offset, as [`parse_checkpoint`] returns them). Nothing is written; it is marked dirty, so
     /// the next [`Self::flush`] writes it.
-    pub fn with_entries(dir: &Path, entries: Vec<EpochEntry>) -> LeaderEpochCache {
+    pub fn with_entries(dir: &Arc<Path>, entries: Vec<EpochEntry>) -> LeaderEpochCache {
         debug_assert!(
             entries
                 .windows(2)
                 .all(|w| w[0].epoch < w[1].epoch && w[0].start_offset < w[1].start_offset)
         );
         LeaderEpochCache {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             entries,
             dirty: true,
         }
@@ -396,8 +397,10 @@ mod tests {
     }
 
     fn cache(dir: &Path, entries: &[(i32, i64)]) -> LeaderEpochCache {
-        let mut c =
-            LeaderEpochCache::with_entries(dir, entries.iter().map(|&(a, b)| e(a, b)).collect());
+        let mut c = LeaderEpochCache::with_entries(
+            &Arc::from(dir),
+            entries.iter().map(|&(a, b)| e(a, b)).collect(),
+        );
         c.flush().unwrap();
         c
     }
@@ -558,7 +561,7 @@ mod tests {
     #[test]
     fn rebuild_keeps_only_increasing_epochs() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = LeaderEpochCache::with_entries(dir.path(), Vec::new());
+        let mut c = LeaderEpochCache::with_entries(&Arc::from(dir.path()), Vec::new());
         for (epoch, base) in [(-1, 0), (0, 3), (0, 5), (2, 9), (1, 12), (2, 14), (5, 20)] {
             c.note_batch(epoch, base);
         }
@@ -566,7 +569,9 @@ mod tests {
         assert!(c.is_dirty());
         c.flush().unwrap();
         assert_eq!(on_disk(dir.path()), c.entries());
-        let back = LeaderEpochCache::read(dir.path()).unwrap().unwrap();
+        let back = LeaderEpochCache::read(&Arc::from(dir.path()))
+            .unwrap()
+            .unwrap();
         assert_eq!(back.entries(), c.entries());
         assert!(!back.is_dirty());
     }

@@ -16,6 +16,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::files::SegmentPath;
+
 /// One `.index` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -73,7 +75,7 @@ impl Entry for TimeIndexEntry {
 /// (the active segment is always walked).
 #[derive(Debug)]
 pub struct IndexFile<E: Entry> {
-    path: PathBuf,
+    path: SegmentPath,
     entries: Vec<E>,
     /// Entries the file holds (a prefix of `entries`) when not `dirty`.
     written: usize,
@@ -116,7 +118,7 @@ fn encode_all<E: Entry>(entries: &[E]) -> Vec<u8> {
 impl<E: Entry> IndexFile<E> {
     /// An index with the given entries; the file is taken to hold none of them until
     /// [`Self::rewrite`], [`Self::matches_file`] or a [`Self::sync`].
-    pub fn new(path: PathBuf, entries: Vec<E>) -> Self {
+    pub fn new(path: SegmentPath, entries: Vec<E>) -> Self {
         IndexFile {
             path,
             entries,
@@ -125,7 +127,11 @@ impl<E: Entry> IndexFile<E> {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub fn path(&self) -> PathBuf {
+        self.path.path()
+    }
+    /// The path's parts (to make another index of the same file).
+    pub fn location(&self) -> &SegmentPath {
         &self.path
     }
     pub fn entries(&self) -> &[E] {
@@ -139,7 +145,7 @@ impl<E: Entry> IndexFile<E> {
     /// is left dirty (the next [`IndexFile::sync`] tries again) and the error returned.
     pub fn rewrite(&mut self) -> io::Result<()> {
         self.dirty = true;
-        let mut f = File::create(&self.path)?;
+        let mut f = File::create(self.path())?;
         f.write_all(&encode_all(&self.entries))?;
         super::files::sync_data(&f)?;
         self.written = self.entries.len();
@@ -150,7 +156,7 @@ impl<E: Entry> IndexFile<E> {
     /// Create the file empty, without an fsync (a new segment's index: the segment's own
     /// files are made durable by its first flush, and an open rebuilds a missing index).
     pub fn create_empty(&mut self) -> io::Result<()> {
-        File::create(&self.path)?;
+        File::create(self.path())?;
         self.written = 0;
         self.dirty = !self.entries.is_empty();
         Ok(())
@@ -160,7 +166,7 @@ impl<E: Entry> IndexFile<E> {
     /// stay the truth and the next [`Self::sync`] retries.
     pub fn rewrite_or_defer(&mut self) {
         if let Err(err) = self.rewrite() {
-            tracing::warn!(path = %self.path.display(), error = %err, "cannot write index; will rewrite at next flush");
+            tracing::warn!(path = %self.path().display(), error = %err, "cannot write index; will rewrite at next flush");
         }
     }
 
@@ -187,12 +193,12 @@ impl<E: Entry> IndexFile<E> {
         }
         let cut = OpenOptions::new()
             .write(true)
-            .open(&self.path)
+            .open(self.path())
             .and_then(|f| f.set_len((len * E::SIZE) as u64));
         match cut {
             Ok(()) => self.written = len,
             Err(err) => {
-                tracing::warn!(path = %self.path.display(), error = %err, "cannot cut index; will rewrite at next flush");
+                tracing::warn!(path = %self.path().display(), error = %err, "cannot cut index; will rewrite at next flush");
                 self.dirty = true;
             }
         }
@@ -214,7 +220,7 @@ impl<E: Entry> IndexFile<E> {
         }
         let appended = OpenOptions::new()
             .append(true)
-            .open(&self.path)
+            .open(self.path())
             .and_then(|mut f| {
                 f.write_all(&encode_all(&self.entries[self.written..]))?;
                 super::files::sync_data(&f)
@@ -304,8 +310,9 @@ mod tests {
     #[test]
     fn roundtrip_and_lookup() {
         let dir = tempfile::tempdir().unwrap();
+        let shared: std::sync::Arc<Path> = std::sync::Arc::from(dir.path());
         let path = dir.path().join("00000000000000000000.index");
-        let mut idx = OffsetIndex::new(path.clone(), vec![]);
+        let mut idx = OffsetIndex::new(SegmentPath::new(&shared, 0, ".index"), vec![]);
         idx.rewrite().unwrap();
         idx.append(IndexEntry {
             relative_offset: 9,
@@ -332,7 +339,7 @@ mod tests {
         assert!(check_offset_entries(idx.entries(), 200).is_err());
 
         let tpath = dir.path().join("00000000000000000000.timeindex");
-        let mut t = TimeIndex::new(tpath.clone(), vec![]);
+        let mut t = TimeIndex::new(SegmentPath::new(&shared, 0, ".timeindex"), vec![]);
         t.rewrite().unwrap();
         t.append(TimeIndexEntry {
             timestamp: 1000,

@@ -16,11 +16,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
+
+use super::files::SegmentPath;
 
 /// The cache of open segment files. One per process ([`OpenFiles::shared`]), or one per test.
 pub struct OpenFiles {
@@ -133,7 +135,7 @@ impl Drop for Slot {
 /// A segment's `.log` file: opened (read + append) when used, possibly closed by its cache in
 /// between.
 pub struct SegmentFile {
-    path: PathBuf,
+    path: SegmentPath,
     slot: Arc<Slot>,
 }
 
@@ -154,18 +156,19 @@ fn open_options(create_new: bool) -> OpenOptions {
 
 impl SegmentFile {
     /// Open an existing file (`create_new`: create it, failing if it exists) and admit it.
-    pub fn open(path: &Path, create_new: bool, cache: &Arc<OpenFiles>) -> io::Result<SegmentFile> {
-        let file = Arc::new(open_options(create_new).open(path)?);
+    pub fn open(
+        path: SegmentPath,
+        create_new: bool,
+        cache: &Arc<OpenFiles>,
+    ) -> io::Result<SegmentFile> {
+        let file = Arc::new(open_options(create_new).open(path.path())?);
         let slot = Arc::new(Slot {
             file: Mutex::new(Some(file)),
             used: AtomicBool::new(true),
             cache: cache.clone(),
         });
         cache.admit(&slot);
-        Ok(SegmentFile {
-            path: path.to_path_buf(),
-            slot,
-        })
+        Ok(SegmentFile { path, slot })
     }
 
     /// The open file, reopened if the cache closed it.
@@ -175,7 +178,7 @@ impl SegmentFile {
             self.slot.used.store(true, Ordering::Relaxed);
             return Ok(f.clone());
         }
-        let f = Arc::new(open_options(false).open(&self.path)?);
+        let f = Arc::new(open_options(false).open(self.path.path())?);
         *file = Some(f.clone());
         drop(file);
         self.slot.used.store(true, Ordering::Relaxed);
@@ -183,8 +186,8 @@ impl SegmentFile {
         Ok(f)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn path(&self) -> PathBuf {
+        self.path.path()
     }
 
     /// Whether the file is open now (tests).
@@ -198,10 +201,15 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::fs::FileExt;
+    use std::path::Path;
+
+    fn at(dir: &Path, base: i64) -> SegmentPath {
+        SegmentPath::new(&Arc::from(dir), base, ".log")
+    }
 
     fn files(dir: &Path, n: usize, cache: &Arc<OpenFiles>) -> Vec<SegmentFile> {
         (0..n)
-            .map(|i| SegmentFile::open(&dir.join(format!("{i}.log")), true, cache).unwrap())
+            .map(|i| SegmentFile::open(at(dir, i as i64), true, cache).unwrap())
             .collect()
     }
 
@@ -240,13 +248,13 @@ mod tests {
         let fs = files(dir.path(), 3, &cache);
         // All three were used since opening: the sweep clears their bits, then closes the
         // oldest.
-        let x = SegmentFile::open(&dir.path().join("x.log"), true, &cache).unwrap();
+        let x = SegmentFile::open(at(dir.path(), 100), true, &cache).unwrap();
         let open = |fs: &[SegmentFile]| fs.iter().map(SegmentFile::is_open).collect::<Vec<_>>();
         assert_eq!(open(&fs), [false, true, true]);
         assert!(x.is_open());
         // File 1 is used again: the next sweep spares it and closes file 2.
         fs[1].get().unwrap();
-        let y = SegmentFile::open(&dir.path().join("y.log"), true, &cache).unwrap();
+        let y = SegmentFile::open(at(dir.path(), 101), true, &cache).unwrap();
         assert_eq!(open(&fs), [false, true, false]);
         assert!(x.is_open() && y.is_open());
         assert_eq!(cache.open(), 3);

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -42,7 +43,7 @@ struct PlannedAppend {
 /// One partition's log. Not thread-safe by itself; the caller wraps it in a lock.
 #[derive(Debug)]
 pub struct PartitionLog {
-    pub(super) dir: PathBuf,
+    pub(super) dir: Arc<Path>,
     pub(super) config: LogConfig,
     /// Ordered by base offset; never empty; the last one is the active segment.
     pub(super) segments: Vec<LogSegment>,
@@ -92,6 +93,9 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> Result<PartitionLog, LogError> {
         fs::create_dir_all(dir)?;
+        // One allocation of the path, shared by every file of the partition.
+        let dir: Arc<Path> = Arc::from(dir);
+        let dir = &dir;
         // One listing of the directory (a second only if leftovers of a compaction changed it).
         let list = || -> std::io::Result<Vec<(String, bool)>> {
             let mut out = Vec::new();
@@ -212,7 +216,7 @@ impl PartitionLog {
             }
         }
         let mut log = PartitionLog {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             config,
             segments,
             log_start_offset,
@@ -353,6 +357,10 @@ impl PartitionLog {
     }
 
     pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// The directory path, shared (one allocation for every file of the partition).
+    pub fn shared_dir(&self) -> &Arc<Path> {
         &self.dir
     }
     pub fn config(&self) -> &LogConfig {
@@ -1444,7 +1452,7 @@ mod tests {
         panic!("no batch at {offset}")
     }
 
-    fn last_log_file(dir: &Path) -> PathBuf {
+    fn last_log_file(dir: &Path) -> std::path::PathBuf {
         let names = file_names(dir);
         dir.join(names.iter().rev().find(|n| n.ends_with(".log")).unwrap())
     }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::LogError;
 use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
 pub use super::files::FileSlice;
-use super::files::{remove_if_exists, segment_file_name};
+use super::files::{SegmentPath, remove_if_exists};
 use super::index::{
     IndexEntry, OffsetIndex, TimeIndex, TimeIndexEntry, check_offset_entries, check_time_entries,
     read_entries,
@@ -351,11 +351,11 @@ fn settle_index<E: super::index::Entry>(
 }
 
 impl LogSegment {
-    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
+    fn paths(dir: &Arc<Path>, base_offset: i64) -> (SegmentPath, SegmentPath, SegmentPath) {
         (
-            dir.join(segment_file_name(base_offset, ".log")),
-            dir.join(segment_file_name(base_offset, ".index")),
-            dir.join(segment_file_name(base_offset, ".timeindex")),
+            SegmentPath::new(dir, base_offset, ".log"),
+            SegmentPath::new(dir, base_offset, ".index"),
+            SegmentPath::new(dir, base_offset, ".timeindex"),
         )
     }
 
@@ -363,12 +363,12 @@ impl LogSegment {
     /// three files cannot be created (a full disk), the ones that were are removed again, so a
     /// later attempt starts from scratch.
     pub fn create(
-        dir: &Path,
+        dir: &Arc<Path>,
         base_offset: i64,
         files: &Arc<OpenFiles>,
     ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
-        let log = SegmentFile::open(&lp, true, files)?;
+        let log = SegmentFile::open(lp.clone(), true, files)?;
         let mut index = OffsetIndex::new(ip, Vec::new());
         let mut time_index = TimeIndex::new(tp, Vec::new());
         if let Err(e) = index
@@ -376,8 +376,8 @@ impl LogSegment {
             .and_then(|()| time_index.create_empty())
         {
             drop(log);
-            for p in [lp.as_path(), index.path(), time_index.path()] {
-                if let Err(e2) = remove_if_exists(p) {
+            for p in [lp.path(), index.path(), time_index.path()] {
+                if let Err(e2) = remove_if_exists(&p) {
                     tracing::warn!(file = %p.display(), error = %e2, "cannot remove a file of a segment that could not be created");
                 }
             }
@@ -410,7 +410,7 @@ impl LogSegment {
     ///   (from the last index entry to the end of the file); if anything is missing or inconsistent
     ///   the segment is CRC-walked and rebuilt as above (plus its final time-index entry).
     pub fn open(
-        dir: &Path,
+        dir: &Arc<Path>,
         base_offset: i64,
         active: bool,
         index_interval_bytes: u32,
@@ -432,7 +432,7 @@ impl LogSegment {
     /// batches are walked by their headers only, not CRC-checked: the headers still have to
     /// hold together, or the tail is cut as after a crash.
     pub fn open_with(
-        dir: &Path,
+        dir: &Arc<Path>,
         base_offset: i64,
         active: bool,
         index_interval_bytes: u32,
@@ -441,11 +441,11 @@ impl LogSegment {
         files: &Arc<OpenFiles>,
     ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
-        let file = SegmentFile::open(&lp, false, files)?;
+        let file = SegmentFile::open(lp.clone(), false, files)?;
         let log = file.get()?;
         let file_size = log.metadata()?.len();
         if !active {
-            match Self::quick_load(&log, file_size, base_offset, &ip, &tp) {
+            match Self::quick_load(&log, file_size, base_offset, &ip.path(), &tp.path()) {
                 Ok(q) => {
                     let state = IndexState {
                         bytes_since_last_entry: 0,
@@ -474,7 +474,7 @@ impl LogSegment {
                     });
                 }
                 Err(reason) => {
-                    tracing::warn!(segment = %lp.display(), %reason, "segment index missing or inconsistent; recovering segment");
+                    tracing::warn!(segment = %lp.path().display(), %reason, "segment index missing or inconsistent; recovering segment");
                 }
             }
         }
@@ -489,7 +489,7 @@ impl LogSegment {
         )?;
         if let Some(reason) = &w.stopped {
             tracing::warn!(
-                segment = %lp.display(),
+                segment = %lp.path().display(),
                 %reason,
                 valid_bytes = w.valid_size,
                 truncated_bytes = file_size - w.valid_size,
@@ -505,12 +505,12 @@ impl LogSegment {
         }
         let mut index = OffsetIndex::new(ip, w.index);
         let mut time_index = TimeIndex::new(tp, w.time);
-        if read_entries::<IndexEntry>(index.path()).ok().as_deref() == Some(index.entries()) {
+        if read_entries::<IndexEntry>(&index.path()).ok().as_deref() == Some(index.entries()) {
             index.matches_file();
         } else {
             settle_index(&mut index, active, "offset");
         }
-        if read_entries::<TimeIndexEntry>(time_index.path())
+        if read_entries::<TimeIndexEntry>(&time_index.path())
             .ok()
             .as_deref()
             == Some(time_index.entries())
@@ -622,7 +622,7 @@ impl LogSegment {
     pub fn offset_of_max_timestamp(&self) -> i64 {
         self.state.offset_of_max_timestamp
     }
-    pub fn log_path(&self) -> &Path {
+    pub fn log_path(&self) -> PathBuf {
         self.log.path()
     }
     pub fn offset_index(&self) -> &OffsetIndex {
@@ -838,9 +838,9 @@ impl LogSegment {
             time_index,
             ..
         } = self;
-        let log_path = log.path().to_path_buf();
+        let log_path = log.path();
         drop(log);
-        for p in [log_path.as_path(), index.path(), time_index.path()] {
+        for p in [log_path, index.path(), time_index.path()] {
             match std::fs::remove_file(p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -963,8 +963,8 @@ impl LogSegment {
             self.first_write_ms
                 .or(w.first_max_timestamp.filter(|&t| t >= 0))
         };
-        self.index = OffsetIndex::new(self.index.path().to_path_buf(), w.index);
-        self.time_index = TimeIndex::new(self.time_index.path().to_path_buf(), w.time);
+        self.index = OffsetIndex::new(self.index.location().clone(), w.index);
+        self.time_index = TimeIndex::new(self.time_index.location().clone(), w.time);
         self.index.rewrite_or_defer();
         self.time_index.rewrite_or_defer();
         Ok(removed)
@@ -1140,7 +1140,8 @@ mod tests {
     #[test]
     fn index_policy_matches_rebuild() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 100, &OpenFiles::shared()).unwrap();
+        let mut seg =
+            LogSegment::create(&Arc::from(dir.path()), 100, &OpenFiles::shared()).unwrap();
         let mut next = 100;
         let mut sizes = vec![];
         for i in 0..20 {
@@ -1166,7 +1167,15 @@ mod tests {
         assert_eq!(seg.offset_of_max_timestamp(), 137);
         drop(seg);
         // reopen as active: the rebuild computes exactly what the append path wrote
-        let seg = LogSegment::open(dir.path(), 100, true, 100, 0, &OpenFiles::shared()).unwrap();
+        let seg = LogSegment::open(
+            &Arc::from(dir.path()),
+            100,
+            true,
+            100,
+            0,
+            &OpenFiles::shared(),
+        )
+        .unwrap();
         assert_eq!(seg.index.entries(), &idx[..]);
         assert_eq!(seg.time_index.entries(), &tidx[..]);
         assert_eq!(seg.next_offset(), 140);
@@ -1209,7 +1218,8 @@ mod tests {
     #[test]
     fn a_batch_too_big_to_open_answers_from_its_header() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 100, &OpenFiles::shared()).unwrap();
+        let mut seg =
+            LogSegment::create(&Arc::from(dir.path()), 100, &OpenFiles::shared()).unwrap();
         let zeros = "\0".repeat(1 << 20);
         let recs = [
             (Some("a"), Some(zeros.as_str()), 5000),
@@ -1236,7 +1246,7 @@ mod tests {
     #[test]
     fn a_write_that_could_not_be_undone_is_undone_by_the_next_append() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
+        let mut seg = LogSegment::create(&Arc::from(dir.path()), 0, &OpenFiles::shared()).unwrap();
         let a = append_one(&mut seg, batch_bytes(&[(1, "a")], Compression::None), 0, 50);
         // What a failed write whose cut failed too leaves: garbage past the data, no appends.
         (&*seg.log.get().unwrap())
@@ -1252,7 +1262,7 @@ mod tests {
     #[test]
     fn inactive_open_uses_indexes_and_final_time_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
+        let mut seg = LogSegment::create(&Arc::from(dir.path()), 0, &OpenFiles::shared()).unwrap();
         for i in 0..10 {
             append_one(
                 &mut seg,
@@ -1266,7 +1276,15 @@ mod tests {
         assert_eq!(t.last().unwrap().timestamp, 1009);
         assert_eq!(t.last().unwrap().relative_offset, 9);
         drop(seg);
-        let seg = LogSegment::open(dir.path(), 0, false, 50, 0, &OpenFiles::shared()).unwrap();
+        let seg = LogSegment::open(
+            &Arc::from(dir.path()),
+            0,
+            false,
+            50,
+            0,
+            &OpenFiles::shared(),
+        )
+        .unwrap();
         assert_eq!(seg.next_offset(), 10);
         assert_eq!(seg.max_timestamp(), 1009);
         assert_eq!(seg.offset_of_max_timestamp(), 9);
@@ -1276,7 +1294,7 @@ mod tests {
     #[test]
     fn read_batches_respects_limits() {
         let dir = tempfile::tempdir().unwrap();
-        let mut seg = LogSegment::create(dir.path(), 0, &OpenFiles::shared()).unwrap();
+        let mut seg = LogSegment::create(&Arc::from(dir.path()), 0, &OpenFiles::shared()).unwrap();
         let mut all = vec![];
         for i in 0..3 {
             all.push(append_one(

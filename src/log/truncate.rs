@@ -311,8 +311,8 @@ mod tests {
         let active = log.segments().len() - 1;
         for (i, s) in log.segments().iter().enumerate() {
             assert_eq!(fs::metadata(s.log_path()).unwrap().len(), s.size());
-            let index = read_entries::<IndexEntry>(s.offset_index().path()).unwrap();
-            let time = read_entries::<TimeIndexEntry>(s.time_index().path()).unwrap();
+            let index = read_entries::<IndexEntry>(&s.offset_index().path()).unwrap();
+            let time = read_entries::<TimeIndexEntry>(&s.time_index().path()).unwrap();
             if i == active {
                 assert!(s.offset_index().entries().starts_with(&index));
                 assert!(s.time_index().entries().starts_with(&time));
@@ -994,7 +994,14 @@ mod tests {
             let old: Vec<i64> = log.segments().iter().map(|s| s.base_offset()).collect();
             drop(log);
             write_log_start_checkpoint(dir.path(), offset).unwrap();
-            drop(LogSegment::create(dir.path(), offset, &crate::log::OpenFiles::shared()).unwrap());
+            drop(
+                LogSegment::create(
+                    &std::sync::Arc::from(dir.path()),
+                    offset,
+                    &crate::log::OpenFiles::shared(),
+                )
+                .unwrap(),
+            );
             for &base in &old[..deleted_before_the_crash] {
                 for sfx in crate::log::files::SEGMENT_SUFFIXES {
                     let name = crate::log::files::segment_file_name(base, sfx);

@@ -178,7 +178,7 @@ mod tests {
         // As if the prefix were unknown, and the second batch's length field were garbage.
         let v = slices[0].verified.clone().unwrap();
         v.store(0, Ordering::Release);
-        flip(log.segments()[0].log_path(), b.len() as u64 + 9);
+        flip(&log.segments()[0].log_path(), b.len() as u64 + 9);
         let damage = verify_slices(&mut slices).unwrap().unwrap();
         assert_eq!(damage.position, b.len() as u64);
         assert_eq!(slices[0].len, b.len() as u64);

@@ -23,7 +23,7 @@ pub(super) fn producer_state(
     let (from, mut producers) = snapshot::latest(log.dir(), log.log_end_offset())
         .filter(|(offset, _)| *offset >= log.log_start_offset())
         .unwrap_or_else(|| (log.log_start_offset(), ProducerStateTable::new()));
-    let (mut txn_index, events) = TxnIndex::open(log.dir(), log.log_end_offset())?;
+    let (mut txn_index, events) = TxnIndex::open(log.shared_dir(), log.log_end_offset())?;
     for e in &events {
         e.apply(&mut producers);
     }

@@ -26,7 +26,7 @@ pub mod replicas;
 pub mod snapshot;
 pub mod txn_index;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -316,7 +316,8 @@ impl PartitionState {
 pub struct Partition {
     pub topic: String,
     pub index: i32,
-    dir: PathBuf,
+    /// The partition directory (the path shared with its log).
+    dir: Arc<Path>,
     state: Mutex<PartitionState>,
     /// Log end offset when the cleaner last compacted this partition (-1: never).
     cleaned_through: AtomicI64,
@@ -402,6 +403,7 @@ impl Partition {
             ),
         };
         let snapshot_segment = log.segments().last().map_or(0, |s| s.base_offset());
+        let dir = log.shared_dir().clone();
         let state = PartitionState {
             log,
             producers,
@@ -413,7 +415,7 @@ impl Partition {
         Ok(Arc::new(Partition {
             topic: topic.to_string(),
             index,
-            dir: dir.to_path_buf(),
+            dir,
             progress: OnceLock::new(),
             cleaned_through: AtomicI64::new(-1),
             leader_epoch: AtomicI32::new(epoch),

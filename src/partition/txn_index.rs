@@ -15,7 +15,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::producer_state::ProducerStateTable;
 
@@ -98,7 +99,8 @@ impl TxnEvent {
 }
 
 pub struct TxnIndex {
-    path: PathBuf,
+    /// The partition directory (shared with the log).
+    dir: Arc<Path>,
     file: Option<File>,
     /// Bytes of whole entries in the file.
     len: u64,
@@ -110,7 +112,7 @@ pub struct TxnIndex {
 
 impl TxnIndex {
     /// Open the index of `dir`, keeping only entries below `log_end_offset`.
-    pub fn open(dir: &Path, log_end_offset: i64) -> io::Result<(TxnIndex, Vec<TxnEvent>)> {
+    pub fn open(dir: &Arc<Path>, log_end_offset: i64) -> io::Result<(TxnIndex, Vec<TxnEvent>)> {
         let path = dir.join(FILE_NAME);
         let mut events = Vec::new();
         let mut bytes = Vec::new();
@@ -140,7 +142,7 @@ impl TxnIndex {
         let high_water = events.iter().map(TxnEvent::offset).max().unwrap_or(-1);
         Ok((
             TxnIndex {
-                path,
+                dir: dir.clone(),
                 file: None,
                 len: keep as u64,
                 pending: Vec::new(),
@@ -169,7 +171,7 @@ impl TxnIndex {
                     .create(true)
                     .write(true)
                     .truncate(false)
-                    .open(&self.path)?,
+                    .open(self.dir.join(FILE_NAME))?,
             ),
         };
         let buf: Vec<u8> = self.pending.iter().flat_map(|e| e.encode()).collect();
@@ -194,7 +196,7 @@ mod tests {
     #[test]
     fn events_survive_reopen_and_past_the_end_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut idx, ev) = TxnIndex::open(dir.path(), 0).unwrap();
+        let (mut idx, ev) = TxnIndex::open(&Arc::from(dir.path()), 0).unwrap();
         assert!(ev.is_empty());
         let evs = [
             TxnEvent::Begin {
@@ -220,11 +222,11 @@ mod tests {
             idx.append(e).unwrap();
         }
         drop(idx);
-        let (idx, back) = TxnIndex::open(dir.path(), 100).unwrap();
+        let (idx, back) = TxnIndex::open(&Arc::from(dir.path()), 100).unwrap();
         assert_eq!(back, evs.to_vec());
         assert_eq!(idx.high_water, 9);
         // A log truncated to 5 offsets keeps the first three entries.
-        let (_, back) = TxnIndex::open(dir.path(), 5).unwrap();
+        let (_, back) = TxnIndex::open(&Arc::from(dir.path()), 5).unwrap();
         assert_eq!(back, evs[..3].to_vec());
         assert_eq!(
             std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().len(),
@@ -237,7 +239,7 @@ mod tests {
             .open(dir.path().join(FILE_NAME))
             .unwrap();
         f.write_all(&[1, 2, 3]).unwrap();
-        let (_, back) = TxnIndex::open(dir.path(), 100).unwrap();
+        let (_, back) = TxnIndex::open(&Arc::from(dir.path()), 100).unwrap();
         assert_eq!(back.len(), 3);
         let mut t = ProducerStateTable::new();
         for e in &back {
@@ -253,7 +255,7 @@ mod tests {
             return;
         };
         let dir = tmpfs.path();
-        let (mut idx, _) = TxnIndex::open(dir, 0).unwrap();
+        let (mut idx, _) = TxnIndex::open(&Arc::from(dir), 0).unwrap();
         let ev = |o| TxnEvent::Begin {
             producer_id: 7,
             offset: o,
@@ -275,7 +277,7 @@ mod tests {
         std::fs::remove_file(&filler).unwrap();
         idx.append(ev(n + 2)).unwrap();
         drop(idx);
-        let (_, back) = TxnIndex::open(dir, 100_000).unwrap();
+        let (_, back) = TxnIndex::open(&Arc::from(dir), 100_000).unwrap();
         assert_eq!(back, (0..n + 3).map(ev).collect::<Vec<_>>());
     }
 }
