@@ -8,8 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
-use super::checkpoint::{read_log_start_checkpoint, write_log_start_checkpoint};
-use super::epoch_cache::{EpochEntry, LeaderEpochCache};
+use super::checkpoint::{
+    LOG_START_OFFSET_FILE, read_log_start_checkpoint, write_log_start_checkpoint,
+};
+use super::epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache};
 use super::files::{parse_segment_file_name, sync_dir};
 use super::segment::{FileSlice, LogSegment};
 use super::{LogConfig, LogError};
@@ -59,6 +61,9 @@ pub struct PartitionLog {
     pub(super) offline: Option<String>,
     /// Truncations from the end since open (a compaction planned before one is discarded).
     pub(super) truncations: u64,
+    /// Names of the other files the directory held at open (not segments), until the layer
+    /// above takes them ([`Self::take_other_files`]): so it need not list the directory again.
+    pub(super) other_files: Vec<String>,
 }
 
 impl PartitionLog {
@@ -115,10 +120,11 @@ impl PartitionLog {
         }
         let mut logs = BTreeSet::new();
         let mut index_files = Vec::new();
+        let mut other_files = Vec::new();
         for (name, is_file) in entries {
             let path = dir.join(&name);
             let Some((base, suffix)) = parse_segment_file_name(&name) else {
-                tracing::debug!(file = ?path, "ignoring non-segment file");
+                other_files.push(name);
                 continue;
             };
             if !is_file {
@@ -202,7 +208,13 @@ impl PartitionLog {
         }
         let first_base = segments[0].base_offset();
         let log_end = segments[segments.len() - 1].next_offset();
-        let persisted = read_log_start_checkpoint(dir);
+        let has = |name: &str| other_files.iter().any(|n| n == name);
+        let persisted = if has(LOG_START_OFFSET_FILE) {
+            read_log_start_checkpoint(dir)
+        } else {
+            None
+        };
+        let epochs_file = has(LEADER_EPOCH_CHECKPOINT_FILE);
         let log_start_offset = persisted
             .map_or(first_base, |p| p.max(first_base))
             .min(log_end);
@@ -224,8 +236,9 @@ impl PartitionLog {
             epochs: LeaderEpochCache::new(dir),
             offline: None,
             truncations: 0,
+            other_files,
         };
-        log.load_epoch_cache();
+        log.load_epoch_cache(epochs_file);
         tracing::debug!(
             dir = %log.dir.display(),
             segments = log.segments.len(),
@@ -242,11 +255,16 @@ impl PartitionLog {
     /// unreadable, or when the last batch in the log has a later epoch than the file knows (a
     /// file that lacks entries: no data is ever written before its entry). Write failures are
     /// logged and retried before the next append.
-    fn load_epoch_cache(&mut self) {
+    fn load_epoch_cache(&mut self, file_exists: bool) {
         let log_end = self.log_end_offset();
         let log_start = self.log_start_offset;
         let dir = self.dir.clone();
-        let loaded = match LeaderEpochCache::read(&dir) {
+        let read = if file_exists {
+            LeaderEpochCache::read(&dir)
+        } else {
+            Ok(None)
+        };
+        let loaded = match read {
             Ok(Some(mut cache)) => {
                 cache.cut_start(log_start);
                 cache.cut_end(log_end);
@@ -359,6 +377,11 @@ impl PartitionLog {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The names of the files besides segments that the directory held at open (taken once).
+    pub fn take_other_files(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.other_files)
+    }
+
     /// The directory path, shared (one allocation for every file of the partition).
     pub fn shared_dir(&self) -> &Arc<Path> {
         &self.dir

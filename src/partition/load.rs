@@ -14,16 +14,27 @@ use crate::log::{LogError, PartitionLog};
 
 use super::producer_state::{BatchMetadata, ProducerStateTable, last_sequence};
 use super::snapshot;
-use super::txn_index::{TxnEvent, TxnIndex};
+use super::txn_index::{self, TxnEvent, TxnIndex};
 
-/// The producer state table and the open transaction index of `log`.
+/// The producer state table and the open transaction index of `log`. `files`: the files besides
+/// segments that its directory held when the log was just opened (a snapshot or transaction
+/// index that is not among them is not looked for); None: look.
 pub(super) fn producer_state(
     log: &PartitionLog,
+    files: Option<&[String]>,
 ) -> Result<(ProducerStateTable, TxnIndex), LogError> {
-    let (from, mut producers) = snapshot::latest(log.dir(), log.log_end_offset())
+    let has = |f: &dyn Fn(&String) -> bool| files.is_none_or(|files| files.iter().any(f));
+    let snapshots = has(&|n| n.ends_with(snapshot::SUFFIX));
+    let (from, mut producers) = snapshots
+        .then(|| snapshot::latest(log.dir(), log.log_end_offset()))
+        .flatten()
         .filter(|(offset, _)| *offset >= log.log_start_offset())
         .unwrap_or_else(|| (log.log_start_offset(), ProducerStateTable::new()));
-    let (mut txn_index, events) = TxnIndex::open(log.shared_dir(), log.log_end_offset())?;
+    let (mut txn_index, events) = if has(&|n| n == txn_index::FILE_NAME) {
+        TxnIndex::open(log.shared_dir(), log.log_end_offset())?
+    } else {
+        (TxnIndex::empty(log.shared_dir()), Vec::new())
+    };
     for e in &events {
         e.apply(&mut producers);
     }

@@ -387,8 +387,9 @@ impl Partition {
         replica: Option<Option<i64>>,
         clean_shutdown: bool,
     ) -> Result<Arc<Partition>, LogError> {
-        let log = PartitionLog::open_with(dir, config, now_ms, clean_shutdown)?;
-        let (producers, txn_index) = load::producer_state(&log)?;
+        let mut log = PartitionLog::open_with(dir, config, now_ms, clean_shutdown)?;
+        let files = log.take_other_files();
+        let (producers, txn_index) = load::producer_state(&log, Some(&files))?;
         // Until the cluster says otherwise, the epoch of the latest data: a write before then
         // must not be stamped with an epoch older than what the log already holds.
         let epoch = log
@@ -762,7 +763,7 @@ impl Partition {
     pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
         let mut st = self.state.lock();
         st.log.truncate_fully_and_start_at(offset)?;
-        let (producers, txn_index) = load::producer_state(&st.log)?;
+        let (producers, txn_index) = load::producer_state(&st.log, None)?;
         st.producers = producers;
         st.txn_index = txn_index;
         st.high_watermark = offset;
@@ -953,7 +954,7 @@ impl Partition {
         self.cleaned_through.store(-1, Ordering::Relaxed);
         let mut previous = std::mem::take(&mut st.producers);
         previous.truncate(end);
-        let rebuilt = load::producer_state(&st.log);
+        let rebuilt = load::producer_state(&st.log, None);
         let result = match rebuilt {
             Ok((mut producers, txn_index)) => {
                 producers.adopt_unknown_producers(previous);

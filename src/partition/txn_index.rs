@@ -111,6 +111,17 @@ pub struct TxnIndex {
 }
 
 impl TxnIndex {
+    /// The index of `dir` where there is no file yet.
+    pub fn empty(dir: &Arc<Path>) -> TxnIndex {
+        TxnIndex {
+            dir: dir.clone(),
+            file: None,
+            len: 0,
+            pending: Vec::new(),
+            high_water: -1,
+        }
+    }
+
     /// Open the index of `dir`, keeping only entries below `log_end_offset`.
     pub fn open(dir: &Arc<Path>, log_end_offset: i64) -> io::Result<(TxnIndex, Vec<TxnEvent>)> {
         let path = dir.join(FILE_NAME);
