@@ -25,14 +25,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+mod cpu;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-/// USER_HZ: the unit of utime/stime in /proc/*/stat, 100 on every Linux architecture fjord
-/// builds for (the kernel's ABI, independent of CONFIG_HZ).
-const TICKS_PER_SECOND: f64 = 100.0;
 const GIB: f64 = (1u64 << 30) as f64;
 
 fn main() {
@@ -66,22 +65,6 @@ fn main() {
     }
 }
 
-/// (user, system) CPU seconds of the calling thread.
-fn thread_cpu() -> std::io::Result<(f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat")?;
-    // The command name (field 2) may hold spaces: count from the last ')'.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0) as f64
-    };
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    Ok((ticks(11) / TICKS_PER_SECOND, ticks(12) / TICKS_PER_SECOND))
-}
-
 struct Measure {
     wall: Instant,
     cpu: (f64, f64),
@@ -91,14 +74,14 @@ impl Measure {
     fn start() -> std::io::Result<Measure> {
         Ok(Measure {
             wall: Instant::now(),
-            cpu: thread_cpu()?,
+            cpu: cpu::cpu_times("/proc/thread-self/stat")?,
         })
     }
 
     /// (wall seconds, user CPU seconds, system CPU seconds) since `start`.
     fn stop(self) -> std::io::Result<(f64, f64, f64)> {
         let seconds = self.wall.elapsed().as_secs_f64();
-        let (user, system) = thread_cpu()?;
+        let (user, system) = cpu::cpu_times("/proc/thread-self/stat")?;
         Ok((seconds, user - self.cpu.0, system - self.cpu.1))
     }
 }

@@ -19,6 +19,8 @@
 //! Prints `RESULT mode=many-clients sent= received= errors= p50_ms= p99_ms= p999_ms= max_ms=
 //! late_p99_ms= client_cpu_s= window_s= wall_start_ms= wall_end_ms= threads=`.
 
+mod cpu;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,7 +31,6 @@ use tokio::time::MissedTickBehavior;
 
 const VALUE_BYTES: usize = 100;
 const FETCH_MAX_WAIT_MS: i32 = 500;
-const TICKS_PER_SECOND: f64 = 100.0; // USER_HZ, the unit of /proc/*/stat's utime and stime
 
 struct Shared {
     epoch: Instant,
@@ -187,18 +188,9 @@ fn count_error(shared: &Shared, who: &str, e: Option<&std::io::Error>) {
     }
 }
 
-/// User + system CPU seconds of this process, all threads.
+/// User + system CPU seconds of this process, all threads (0 if unreadable).
 fn process_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / TICKS_PER_SECOND
+    cpu::cpu_times("/proc/self/stat").map_or(0.0, |(user, system)| user + system)
 }
 
 /// Sends one record per `period` until stopped; returns how late (ns) each send in the window was.
