@@ -6,7 +6,7 @@ import base64
 import struct
 import uuid
 
-from test_tls import pki, raw_tls, tls_broker  # noqa: F401 (fixtures)
+from test_tls import _recv_exact, pki, raw_tls, tls_broker  # noqa: F401 (fixtures)
 from wire import Conn, build_batch, create_topic
 
 FETCH = 1
@@ -61,18 +61,8 @@ def fetch_body(version, topic_id, partitions, max_bytes=64 << 20):
 
 def exchange(sock, frame):
     sock.sendall(struct.pack(">i", len(frame)) + frame)
-    size, = struct.unpack(">i", recv_exact(sock, 4))
-    return recv_exact(sock, size)
-
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(n - len(buf), 1 << 20))
-        if not chunk:
-            raise ConnectionError(f"closed after {len(buf)}/{n} bytes")
-        buf += chunk
-    return bytes(buf)
+    size, = struct.unpack(">i", _recv_exact(sock, 4))
+    return _recv_exact(sock, size)
 
 
 def segment_bytes(broker, partition):

@@ -114,8 +114,7 @@ impl PartitionLog {
             Ok(out)
         };
         let mut entries = list()?;
-        let names: Vec<String> = entries.iter().map(|(n, _)| n.clone()).collect();
-        if super::recovery::recover_leftovers(dir, &names)? {
+        if super::recovery::recover_leftovers(dir, entries.iter().map(|(n, _)| n.as_str()))? {
             entries = list()?;
         }
         let mut logs = BTreeSet::new();

@@ -18,7 +18,10 @@ use super::files::{CLEANED, SWAP, remove_if_exists, segment_path, sync_dir};
 /// Resolve leftovers of an interrupted compaction in a partition directory (see the module docs):
 /// delete `*.cleaned`, complete committed swaps (`B.log.swap`), delete other `*.swap`. `names`
 /// are the directory's entries; true if anything was changed (the listing is stale then).
-pub fn recover_leftovers(dir: &Path, names: &[String]) -> Result<bool, LogError> {
+pub fn recover_leftovers<'a>(
+    dir: &Path,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<bool, LogError> {
     let mut swaps = Vec::new();
     let mut touched = false;
     for name in names {

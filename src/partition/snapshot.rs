@@ -87,15 +87,6 @@ pub fn latest(dir: &Path, log_end: i64) -> Option<(i64, ProducerStateTable)> {
     None
 }
 
-/// Delete the snapshots above `offset` (a truncation removed what they describe).
-pub fn delete_above(dir: &Path, offset: i64) {
-    for (o, p) in list(dir) {
-        if o > offset {
-            remove(&p);
-        }
-    }
-}
-
 fn remove(p: &Path) {
     if let Err(e) = fs::remove_file(p)
         && e.kind() != io::ErrorKind::NotFound

@@ -153,11 +153,9 @@ impl TxnIndex {
         let high_water = events.iter().map(TxnEvent::offset).max().unwrap_or(-1);
         Ok((
             TxnIndex {
-                dir: dir.clone(),
-                file: None,
                 len: keep as u64,
-                pending: Vec::new(),
                 high_water,
+                ..TxnIndex::empty(dir)
             },
             events,
         ))
