@@ -1202,14 +1202,32 @@ class TransformJob(threading.Thread):
         self.step = "starting"  # what the job is doing, for a failure's message
         self.last_error = None
 
+    # librdkafka hands a committed() that met a coordinator change to the application (it
+    # re-queries the coordinator but does not resend); the Java client retries it itself.
+    COORDINATOR_MOVED = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                         KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TIMED_OUT, KafkaError._TRANSPORT)
+
+    def committed(self, consumer, partitions):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return consumer.committed(partitions, timeout=30)
+            except KafkaException as e:
+                err = e.args[0]
+                if err.code() not in self.COORDINATOR_MOVED or time.monotonic() > deadline:
+                    raise
+                self.errors += 1
+                self.last_error = ("committed", err)
+                time.sleep(0.2)
+
     def rewind(self, consumer):
         assigned = consumer.assignment()
         if assigned:
-            for tp in consumer.committed(assigned, timeout=30):
+            for tp in self.committed(consumer, assigned):
                 consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else 0))
 
     def done(self, consumer):
-        got = consumer.committed([TopicPartition(self.src, p) for p in range(self.partitions)], timeout=30)
+        got = self.committed(consumer, [TopicPartition(self.src, p) for p in range(self.partitions)])
         return sum(max(tp.offset, 0) for tp in got) >= self.total
 
     def run(self):
