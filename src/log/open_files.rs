@@ -171,6 +171,17 @@ impl SegmentFile {
         Ok(SegmentFile { path, slot })
     }
 
+    /// An existing file, not opened until its first use ([`Self::get`]): a partition's
+    /// start-up needs only its size.
+    pub fn unopened(path: SegmentPath, cache: &Arc<OpenFiles>) -> SegmentFile {
+        let slot = Arc::new(Slot {
+            file: Mutex::new(None),
+            used: AtomicBool::new(false),
+            cache: cache.clone(),
+        });
+        SegmentFile { path, slot }
+    }
+
     /// The open file, reopened if the cache closed it.
     pub fn get(&self) -> io::Result<Arc<File>> {
         let mut file = self.slot.file.lock();

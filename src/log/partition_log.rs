@@ -97,14 +97,21 @@ impl PartitionLog {
         now_ms: i64,
         clean_shutdown: bool,
     ) -> Result<PartitionLog, LogError> {
-        fs::create_dir_all(dir)?;
         // One allocation of the path, shared by every file of the partition.
         let dir: Arc<Path> = Arc::from(dir);
         let dir = &dir;
-        // One listing of the directory (a second only if leftovers of a compaction changed it).
+        // One listing of the directory (a second only if leftovers of a compaction changed it);
+        // a new partition's directory is made when the listing finds none.
         let list = || -> std::io::Result<Vec<(String, bool)>> {
             let mut out = Vec::new();
-            for entry in fs::read_dir(dir)? {
+            let entries = match fs::read_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    fs::create_dir_all(dir)?;
+                    return Ok(out);
+                }
+                r => r?,
+            };
+            for entry in entries {
                 let entry = entry?;
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
@@ -1446,6 +1453,41 @@ mod tests {
             .collect();
         assert!(cache.open() <= 3);
         check(&logs, &stored_bytes);
+    }
+
+    #[test]
+    fn empty_partitions_open_no_file_until_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = OpenFiles::new(100);
+        let c = LogConfig {
+            open_files: cache.clone(),
+            ..cfg()
+        };
+        let dirs: Vec<_> = (0..5).map(|i| dir.path().join(format!("t-{i}"))).collect();
+        for d in &dirs {
+            let mut log = PartitionLog::open(d, c.clone(), 0).unwrap();
+            log.flush().unwrap();
+        }
+        assert_eq!(fds_under(dir.path()), 0);
+        // A start-up after a clean shutdown: sizes only, no descriptor, no index read.
+        let mut logs: Vec<PartitionLog> = dirs
+            .iter()
+            .map(|d| PartitionLog::open_with(d, c.clone(), 0, true).unwrap())
+            .collect();
+        assert_eq!(cache.open(), 0);
+        assert_eq!(fds_under(dir.path()), 0);
+        assert!(logs.iter().all(|l| l.log_end_offset() == 0));
+        // The first use opens the one file it needs.
+        let (r, stored) = append(&mut logs[3], &value_batch(0, 2), 0);
+        assert_eq!(r.base_offset, 0);
+        assert_eq!(cache.open(), 1);
+        assert_eq!(fds_under(dir.path()), 1);
+        logs[3].flush().unwrap();
+        drop(logs);
+        // Opened again as after a crash: the data is there.
+        let log = PartitionLog::open_with(&dirs[3], c.clone(), 0, false).unwrap();
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(log.read(0, 1 << 20, true).unwrap().as_ref(), &stored[..]);
     }
 
     /// `(base offset, last offset)` of each whole batch in stored bytes.

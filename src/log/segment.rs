@@ -148,6 +148,21 @@ struct Walk {
     stopped: Option<String>,
 }
 
+impl Walk {
+    /// The walk of an empty file.
+    fn empty(base_offset: i64) -> Walk {
+        Walk {
+            valid_size: 0,
+            next_offset: base_offset,
+            index: Vec::new(),
+            time: Vec::new(),
+            state: IndexState::new(),
+            first_max_timestamp: None,
+            stopped: None,
+        }
+    }
+}
+
 /// CRC-walk a whole segment file, computing what its indexes should be. Stops at the first
 /// torn/corrupt batch (reported in `stopped`); I/O errors are returned as errors.
 fn recovery_walk(file: &File, file_size: u64, base_offset: i64, interval: u32) -> io::Result<Walk> {
@@ -165,15 +180,7 @@ fn walk(
 ) -> io::Result<Walk> {
     let buffer = if verify_crc { 1 << 20 } else { 8 * 1024 };
     let mut r = PosReader::new(file, file_size, buffer);
-    let mut w = Walk {
-        valid_size: 0,
-        next_offset: base_offset,
-        index: Vec::new(),
-        time: Vec::new(),
-        state: IndexState::new(),
-        first_max_timestamp: None,
-        stopped: None,
-    };
+    let mut w = Walk::empty(base_offset);
     let mut hdr = [0u8; HEADER_SIZE];
     let mut chunk = vec![0u8; if verify_crc { 64 * 1024 } else { 0 }];
     let mut pos = 0u64;
@@ -455,10 +462,12 @@ impl LogSegment {
         files: &Arc<OpenFiles>,
     ) -> Result<LogSegment, LogError> {
         let (lp, ip, tp) = Self::paths(dir, base_offset);
-        let file = SegmentFile::open(lp.clone(), false, files)?;
-        let log = file.get()?;
-        let file_size = log.metadata()?.len();
+        // The size by path: an empty active segment (most partitions at a start-up of many) is
+        // never opened here, the cache opens it at its first use.
+        let file_size = std::fs::metadata(lp.path())?.len();
+        let file = SegmentFile::unopened(lp.clone(), files);
         if !active {
+            let log = file.get()?;
             match Self::quick_load(&log, file_size, base_offset, &ip.path(), &tp.path()) {
                 Ok(q) => {
                     let state = IndexState {
@@ -494,14 +503,19 @@ impl LogSegment {
         }
 
         let crc_checked = verify_crc || !active;
-        let mut w = walk(
-            &log,
-            file_size,
-            base_offset,
-            index_interval_bytes,
-            crc_checked,
-        )?;
+        let mut w = if file_size == 0 {
+            Walk::empty(base_offset)
+        } else {
+            walk(
+                &*file.get()?,
+                file_size,
+                base_offset,
+                index_interval_bytes,
+                crc_checked,
+            )?
+        };
         if let Some(reason) = &w.stopped {
+            let log = file.get()?;
             tracing::warn!(
                 segment = %lp.path().display(),
                 %reason,
@@ -520,14 +534,16 @@ impl LogSegment {
         let mut index = OffsetIndex::new(ip, w.index);
         let mut time_index = TimeIndex::new(tp, w.time);
         // After a clean shutdown the active segment's index files were written whole at its
-        // flush, so their length is checked, not their bytes (one stat instead of two reads).
+        // flush, so their length is checked, not their bytes (one stat instead of two reads),
+        // and an empty segment's are empty.
         let trust_length = active && !verify_crc;
-        if index_on_disk(&index, trust_length) {
+        let known_empty = trust_length && file_size == 0;
+        if known_empty || index_on_disk(&index, trust_length) {
             index.matches_file();
         } else {
             settle_index(&mut index, active, "offset");
         }
-        if index_on_disk(&time_index, trust_length) {
+        if known_empty || index_on_disk(&time_index, trust_length) {
             time_index.matches_file();
         } else {
             settle_index(&mut time_index, active, "time");

@@ -351,7 +351,7 @@ impl Partition {
         config: LogConfig,
         now_ms: i64,
     ) -> Result<Arc<Partition>, LogError> {
-        Self::reopen(topic, index, dir, config, now_ms, None, false)
+        Self::reopen(topic, index, dir, config, now_ms, None, false).map(|(p, _)| p)
     }
 
     /// Open a partition of a cluster: no role until the metadata gives it one, the high
@@ -373,11 +373,13 @@ impl Partition {
             Some(high_watermark),
             false,
         )
+        .map(|(p, _)| p)
     }
 
     /// Open a partition found at start-up: as [`Self::open`] (`replica` None) or
     /// [`Self::open_replica`] (`Some(high watermark)`); after a clean shutdown the log is
-    /// opened without CRC checks of its active segment ([`PartitionLog::open_with`]).
+    /// opened without CRC checks of its active segment ([`PartitionLog::open_with`]). Also
+    /// returns the names of the files besides segments that the directory held.
     pub fn reopen(
         topic: &str,
         index: i32,
@@ -386,7 +388,7 @@ impl Partition {
         now_ms: i64,
         replica: Option<Option<i64>>,
         clean_shutdown: bool,
-    ) -> Result<Arc<Partition>, LogError> {
+    ) -> Result<(Arc<Partition>, Vec<String>), LogError> {
         let mut log = PartitionLog::open_with(dir, config, now_ms, clean_shutdown)?;
         let files = log.take_other_files();
         let (producers, txn_index) = load::producer_state(&log, Some(&files))?;
@@ -413,7 +415,7 @@ impl Partition {
             role,
             snapshot_segment,
         };
-        Ok(Arc::new(Partition {
+        let partition = Arc::new(Partition {
             topic: topic.to_string(),
             index,
             dir,
@@ -421,7 +423,8 @@ impl Partition {
             cleaned_through: AtomicI64::new(-1),
             leader_epoch: AtomicI32::new(epoch),
             state: Mutex::new(state),
-        }))
+        });
+        Ok((partition, files))
     }
 
     /// Tell waiters where the log end and high watermark are now (after the lock is released).

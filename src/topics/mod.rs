@@ -33,8 +33,8 @@ use crate::log::{
 };
 use crate::partition::{AppendError, Partition};
 use files::{
-    TOPIC_PROPERTIES, read_partition_metadata, read_properties, write_partition_metadata,
-    write_properties,
+    PARTITION_METADATA, TOPIC_PROPERTIES, read_partition_metadata, read_properties,
+    write_partition_metadata, write_properties,
 };
 
 /// The cluster's metadata log directory (see `cluster`), which is not a topic.
@@ -259,8 +259,12 @@ impl TopicRegistry {
             let f = &topics[t];
             let dir = partition_dir(&log_dir, &f.name, p);
             let lc = f.settings.log.clone();
-            let partition = reg.open_partition(&f.name, p, &dir, lc, now_ms, clean_shutdown)?;
-            if let Err(e) = write_partition_metadata(&dir, f.id) {
+            let (partition, files) =
+                reg.open_partition(&f.name, p, &dir, lc, now_ms, clean_shutdown)?;
+            // Written where missing (the topic's id came from the first one found).
+            if !files.iter().any(|n| n == PARTITION_METADATA)
+                && let Err(e) = write_partition_metadata(&dir, f.id)
+            {
                 // A full disk must not keep the broker from starting; the next start writes it.
                 tracing::warn!(dir = %dir.display(), "cannot write partition.metadata: {e}");
             }
@@ -354,7 +358,7 @@ impl TopicRegistry {
         lc: crate::log::LogConfig,
         now_ms: i64,
         clean_shutdown: bool,
-    ) -> Result<Arc<Partition>, LogError> {
+    ) -> Result<(Arc<Partition>, Vec<String>), LogError> {
         let replica = self.broker_config().cluster.is_some().then(|| {
             self.checkpointed_hw
                 .get(&(name.to_string(), index))
@@ -577,7 +581,7 @@ impl TopicRegistry {
         }
         let lc = topic.settings.read().log.clone();
         let dir = partition_dir(&self.log_dir, name, index);
-        let partition = self.open_partition(name, index, &dir, lc, now_ms, false)?;
+        let (partition, _) = self.open_partition(name, index, &dir, lc, now_ms, false)?;
         write_partition_metadata(&dir, id)?;
         topic.partitions.write().insert(index, partition.clone());
         tracing::info!(topic = name, partition = index, "hosting partition");
