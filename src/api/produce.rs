@@ -9,7 +9,6 @@
 //! transaction coordinator. A retried idempotent batch is acknowledged with its
 //! original offsets, a gap is refused with OUT_OF_ORDER_SEQUENCE_NUMBER.
 
-use bytes::BytesMut;
 use futures::future::join_all;
 use std::time::Duration;
 
@@ -213,14 +212,14 @@ fn produce_partition(
         }
         let limit = ctx.broker.config.socket_request_max_bytes.max(0) as usize;
         match up_convert(&records, limit) {
-            Ok(up) => up.batch,
+            Ok(up) => up.batch.freeze(),
             Err(e) => {
                 tracing::debug!(topic = %topic.name, partition = pd.index, "rejected produce: {e}");
                 return (error(log_error_code(&e), Some(e.to_string())), None);
             }
         }
     } else {
-        BytesMut::from(&records[..])
+        records
     };
     let validated = match partition.validate(payload, AppendOrigin::Client, now) {
         Ok(v) => v,

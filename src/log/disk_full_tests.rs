@@ -14,9 +14,9 @@ use super::test_util::*;
 use super::{AppendResult, LogConfig, LogError, PartitionLog, validate_batches};
 
 fn try_append(log: &mut PartitionLog, payload: &[u8]) -> Result<AppendResult, LogError> {
-    let mut p = payload.to_vec();
+    let p = payload.to_vec();
     let infos = validate_batches(&p, 1 << 20).unwrap();
-    log.append(&mut p, &infos, 0, 1000)
+    log.append(&p, &infos, 0, 1000)
 }
 
 /// A batch of three records of about 100 bytes each.

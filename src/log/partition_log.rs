@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::batch::{BatchHeader, BatchInfo, HEADER_SIZE, MAGIC_V2, rewrite_base_offset_and_epoch};
+use super::batch::{BatchHeader, BatchInfo, MAGIC_V2};
 use super::checkpoint::{
     LOG_START_OFFSET_FILE, read_log_start_checkpoint, write_log_start_checkpoint,
 };
@@ -422,7 +422,8 @@ impl PartitionLog {
 
     /// Append already-validated batches; see the module docs of [`super`] for the contract.
     /// Offsets are assigned from the log end offset, and `leader_epoch` is stamped on every batch
-    /// (both rewritten in `payload`, which is what is stored).
+    /// (both written in place of `payload`'s as the batches go to the file; `payload` itself is
+    /// not changed, nor copied).
     ///
     /// `batches` must describe `payload` exactly (in order, back to back, covering all of it), as
     /// [`super::validate_batches`] returns them; otherwise [`LogError::InvalidRecord`] and nothing is
@@ -432,19 +433,12 @@ impl PartitionLog {
     /// old, or if offsets would overflow its 32-bit relative index; an empty segment never rolls).
     pub fn append(
         &mut self,
-        payload: &mut [u8],
+        payload: &[u8],
         batches: &[BatchInfo],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendResult, LogError> {
         let plan = self.plan_append(payload, batches, Some(leader_epoch))?;
-        for (pos, h) in &plan.headers {
-            rewrite_base_offset_and_epoch(
-                &mut payload[*pos..*pos + HEADER_SIZE],
-                h.base_offset,
-                h.partition_leader_epoch,
-            );
-        }
         self.write_append(payload, plan, now_ms)
     }
 
@@ -880,7 +874,7 @@ impl PartitionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::batch::{CRC_AT, validate_batches};
+    use crate::log::batch::{CRC_AT, rewrite_base_offset_and_epoch, validate_batches};
     use crate::log::test_util::*;
     use crate::log::{LogConfig, OpenFiles, stamp_log_append_time};
     use kafka_protocol::records::Compression;
@@ -896,7 +890,12 @@ mod tests {
     fn append(log: &mut PartitionLog, payload: &[u8], now_ms: i64) -> (AppendResult, Vec<u8>) {
         let mut p = payload.to_vec();
         let infos = validate_batches(&p, log.config().max_message_bytes).unwrap();
-        let r = log.append(&mut p, &infos, EPOCH, now_ms).unwrap();
+        let r = log.append(&p, &infos, EPOCH, now_ms).unwrap();
+        let mut base = r.base_offset;
+        for b in &infos {
+            rewrite_base_offset_and_epoch(&mut p[b.position..], base, EPOCH);
+            base += i64::from(b.last_offset_delta) + 1;
+        }
         (r, p)
     }
 
@@ -1039,35 +1038,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
         let a = value_batch(0, 2);
-        let mut p = [a.clone(), a.clone()].concat();
+        let p = [a.clone(), a.clone()].concat();
         let infos = validate_batches(&p, 1 << 20).unwrap();
         assert!(matches!(
-            log.append(&mut p, &[], 0, 0),
+            log.append(&p, &[], 0, 0),
             Err(LogError::InvalidRecord(_))
         ));
         assert!(matches!(
-            log.append(&mut p, &infos[..1], 0, 0),
+            log.append(&p, &infos[..1], 0, 0),
             Err(LogError::InvalidRecord(_))
         ));
         assert!(matches!(
-            log.append(&mut p, &infos[1..], 0, 0),
+            log.append(&p, &infos[1..], 0, 0),
             Err(LogError::InvalidRecord(_))
         ));
         let mut bad = infos.clone();
         bad[1].size += 100;
         assert!(matches!(
-            log.append(&mut p, &bad, 0, 0),
+            log.append(&p, &bad, 0, 0),
             Err(LogError::InvalidRecord(_))
         ));
         let mut bad = infos.clone();
         bad[0].position = usize::MAX;
         assert!(matches!(
-            log.append(&mut p, &bad, 0, 0),
+            log.append(&p, &bad, 0, 0),
             Err(LogError::InvalidRecord(_))
         ));
         assert_eq!(log.log_end_offset(), 0);
         assert_eq!(log.size_bytes(), 0);
-        assert_eq!(log.append(&mut p, &infos, 0, 0).unwrap().last_offset, 3);
+        assert_eq!(log.append(&p, &infos, 0, 0).unwrap().last_offset, 3);
     }
 
     #[test]
@@ -1453,6 +1452,31 @@ mod tests {
             .collect();
         assert!(cache.open() <= 3);
         check(&logs, &stored_bytes);
+    }
+
+    #[test]
+    fn a_leader_append_stamps_offsets_and_epoch_without_touching_the_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), cfg(), 0).unwrap();
+        append(&mut log, &value_batch(0, 4), 0);
+        // Three batches in one payload, each claiming base offset 0 and no epoch.
+        let payload: Vec<u8> = (0..3).flat_map(|i| value_batch(i, 2)).collect();
+        let before = payload.clone();
+        let infos = validate_batches(&payload, usize::MAX).unwrap();
+        let r = log.append(&payload, &infos, 7, 0).unwrap();
+        assert_eq!((r.base_offset, r.last_offset), (4, 9));
+        assert_eq!(payload, before);
+        let mut want = payload.clone();
+        for (i, b) in infos.iter().enumerate() {
+            rewrite_base_offset_and_epoch(&mut want[b.position..], 4 + 2 * i as i64, 7);
+        }
+        let got = log.read(4, 1 << 20, true).unwrap();
+        assert_eq!(got.as_ref(), &want[..]);
+        assert_eq!(
+            batch_offsets(&got),
+            vec![(4, 5), (6, 7), (8, 9)],
+            "each batch at its own offsets"
+        );
     }
 
     #[test]
@@ -1897,7 +1921,7 @@ mod tests {
         let mut p = batch_bytes(&[(1, "x"), (2, "y")], Compression::Gzip);
         let mut infos = validate_batches(&p, 1 << 20).unwrap();
         stamp_log_append_time(&mut p, &mut infos[0], 5000).unwrap();
-        let r = log.append(&mut p, &infos, 0, 5000).unwrap();
+        let r = log.append(&p, &infos, 0, 5000).unwrap();
         assert_eq!(r.log_append_time, 5000);
         assert_eq!((r.base_offset, r.last_offset), (1, 2));
         // every record of a LogAppendTime batch carries the batch's maxTimestamp
@@ -1950,11 +1974,11 @@ mod tests {
             vec![0, i64::from(n) + 1]
         );
         // a single payload that cannot fit any segment's relative offsets
-        let mut two = [huge.clone(), huge.clone()].concat();
+        let two = [huge.clone(), huge.clone()].concat();
         let infos = validate_batches(&two, 1 << 20).unwrap();
         let leo = log.log_end_offset();
         assert!(matches!(
-            log.append(&mut two, &infos, 0, 0),
+            log.append(&two, &infos, 0, 0),
             Err(LogError::MessageTooLarge(_))
         ));
         assert_eq!(log.log_end_offset(), leo);
@@ -2284,9 +2308,9 @@ mod tests {
         }
         assert_eq!(log.leader_epoch_cache().entries(), expected);
         // The leader's batches go on at the log end, the entry already there.
-        let mut p = value_batch(1, 2);
+        let p = value_batch(1, 2);
         let infos = validate_batches(&p, 1 << 20).unwrap();
-        assert_eq!(log.append(&mut p, &infos, 4, 0).unwrap().base_offset, 3);
+        assert_eq!(log.append(&p, &infos, 4, 0).unwrap().base_offset, 3);
         assert_eq!(log.leader_epoch_cache().entries(), expected);
         // A start without data does not survive a reopen (Kafka's load drops it too).
         assert!(log.assign_epoch_start(6, 5).unwrap());

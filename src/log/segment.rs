@@ -14,14 +14,17 @@
 //! The first batch of a segment never gets an index entry (position 0 is the implicit default).
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::LogError;
-use super::batch::{ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_V2, MIN_BATCH_LENGTH};
+use super::batch::{
+    ATTRIBUTES_AT, BatchHeader, HEADER_SIZE, MAGIC_AT, MAGIC_V2, MIN_BATCH_LENGTH,
+    rewrite_base_offset_and_epoch,
+};
 pub use super::files::FileSlice;
 use super::files::{SegmentPath, remove_if_exists};
 use super::index::{
@@ -33,6 +36,9 @@ use super::records;
 
 /// Largest file position / relative offset an index entry can hold.
 const MAX_INDEXABLE: u64 = i32::MAX as u64;
+/// The bytes of a batch before its magic (base offset, length, partition leader epoch): what
+/// the log stores differently from what it received.
+const STORED_PREFIX: usize = MAGIC_AT;
 
 /// Running state of the index policy (see module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -734,7 +740,7 @@ impl LogSegment {
         }
         let mark = self.mark();
         let start = self.size;
-        if let Err(e) = self.write_data(data) {
+        if let Err(e) = self.write_data(data, headers) {
             self.undo(mark);
             return Err(e.into());
         }
@@ -773,13 +779,46 @@ impl LogSegment {
         Ok(())
     }
 
-    fn write_data(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Write `data` with each batch's first 16 bytes (base offset, length, partition leader
+    /// epoch) as its header in `headers` says: one vectored write of the caller's buffer, no
+    /// copy of it (a follower's headers are what its data holds already).
+    fn write_data(&mut self, data: &[u8], headers: &[(usize, BatchHeader)]) -> io::Result<()> {
+        let mut prefixes = Vec::with_capacity(headers.len());
+        for (pos, h) in headers {
+            let mut prefix = [0u8; STORED_PREFIX];
+            prefix.copy_from_slice(&data[*pos..*pos + STORED_PREFIX]);
+            rewrite_base_offset_and_epoch(&mut prefix, h.base_offset, h.partition_leader_epoch);
+            prefixes.push(prefix);
+        }
+        let mut slices = Vec::with_capacity(2 * headers.len() + 1);
+        let mut at = 0;
+        for ((pos, _), prefix) in headers.iter().zip(&prefixes) {
+            if *pos > at {
+                slices.push(IoSlice::new(&data[at..*pos]));
+            }
+            slices.push(IoSlice::new(prefix));
+            at = pos + STORED_PREFIX;
+        }
+        if at < data.len() {
+            slices.push(IoSlice::new(&data[at..]));
+        }
+        let file = self.log.get()?;
         #[cfg(test)]
         if let Some(n) = self.fail_write_after.take() {
-            (&*self.log.get()?).write_all(&data[..n.min(data.len())])?;
+            let whole: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+            (&*file).write_all(&whole[..n.min(whole.len())])?;
             return Err(io::ErrorKind::StorageFull.into());
         }
-        (&*self.log.get()?).write_all(data)
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            match (&*file).write_vectored(slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     fn sync_data(&mut self) -> io::Result<()> {

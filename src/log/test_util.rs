@@ -166,9 +166,9 @@ pub fn append_payload(
     payload: &[u8],
     now_ms: i64,
 ) -> crate::log::AppendResult {
-    let mut p = payload.to_vec();
+    let p = payload.to_vec();
     let infos = crate::log::validate_batches(&p, 1 << 20).unwrap();
-    log.append(&mut p, &infos, 0, now_ms).unwrap()
+    log.append(&p, &infos, 0, now_ms).unwrap()
 }
 
 /// Sorted file names in `dir`.

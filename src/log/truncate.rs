@@ -250,9 +250,9 @@ mod tests {
 
     /// Append batch `i` stamped with leader epoch `epoch`; returns its base offset.
     fn put(log: &mut PartitionLog, i: usize, epoch: i32) -> i64 {
-        let mut p = batch(i);
+        let p = batch(i);
         let infos = validate_batches(&p, 1 << 20).unwrap();
-        log.append(&mut p, &infos, epoch, 0).unwrap().base_offset
+        log.append(&p, &infos, epoch, 0).unwrap().base_offset
     }
 
     /// Batches `range` with the epoch `epoch_of(i)`.
@@ -1054,8 +1054,8 @@ mod measure {
         let infos = validate_batches(&one, 1 << 20).unwrap();
         let mut log = PartitionLog::open(dir, LogConfig::default(), 0).unwrap();
         for i in 0..total / one.len() {
-            let mut p = one.clone();
-            log.append(&mut p, &infos, (i / 1000) as i32, 0).unwrap();
+            let p = one.clone();
+            log.append(&p, &infos, (i / 1000) as i32, 0).unwrap();
         }
         log.flush().unwrap();
         log

@@ -67,7 +67,9 @@ pub enum AppendOrigin {
 /// Batches that passed [`Partition::validate`]; only `validate` makes them.
 #[derive(Debug)]
 pub struct ValidatedBatches {
-    payload: BytesMut,
+    /// The batches as received (the request's own buffer): the log writes each batch's new base
+    /// offset and leader epoch on the way out, so the bytes are never copied to patch them.
+    payload: Bytes,
     batches: Vec<BatchInfo>,
     origin: AppendOrigin,
 }
@@ -445,13 +447,15 @@ impl Partition {
 
     /// Check a payload of record batches before [`append`](Self::append): size, magic and CRC of
     /// every batch (the log's `max.message.bytes` for clients), then the origin's rules; on a
-    /// LogAppendTime topic the broker's time is stamped into each batch.
+    /// LogAppendTime topic the broker's time is stamped into each batch (a copy of the payload:
+    /// the only case that changes CRC-covered bytes).
     pub fn validate(
         &self,
-        payload: BytesMut,
+        payload: impl Into<Bytes>,
         origin: AppendOrigin,
         now_ms: i64,
     ) -> Result<ValidatedBatches, AppendError> {
+        let payload: Bytes = payload.into();
         let (max_bytes, log_append_time, compact, inflate_limit) = match origin {
             AppendOrigin::Client => {
                 let st = self.state.lock();
@@ -480,12 +484,15 @@ impl Partition {
                 }
             }
         }
-        let mut payload = payload;
-        if log_append_time {
+        let payload = if log_append_time {
+            let mut stamped = BytesMut::from(&payload[..]);
             for b in &mut batches {
-                stamp_log_append_time(&mut payload, b, now_ms)?;
+                stamp_log_append_time(&mut stamped, b, now_ms)?;
             }
-        }
+            stamped.freeze()
+        } else {
+            payload
+        };
         Ok(ValidatedBatches {
             payload,
             batches,
@@ -500,7 +507,7 @@ impl Partition {
         now_ms: i64,
     ) -> Result<AppendOutcome, AppendError> {
         let ValidatedBatches {
-            mut payload,
+            payload,
             batches,
             origin,
         } = validated;
@@ -535,7 +542,7 @@ impl Partition {
             }
         }
         let epoch = self.leader_epoch.load(Ordering::Relaxed);
-        let r = st.log.append(&mut payload, &batches, epoch, now_ms)?;
+        let r = st.log.append(&payload, &batches, epoch, now_ms)?;
         st.after_append(&payload, &batches, origin, &r);
         st.maybe_increment_high_watermark();
         let progress = st.progress();
