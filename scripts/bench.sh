@@ -7,12 +7,15 @@
 # listener (TLS rows: throughput and broker CPU per GiB next to plaintext's; certificates made
 # with openssl by compat-tests/certs.py). Beside the broker's CPU per GiB it measures the
 # machine's floor in the same run (scripts/bench/tools/src/floor.rs: recv -> write into a file,
-# and sendfile from a file, over loopback TCP) and prints fjord's ratio to it.
+# and sendfile from a file, over loopback TCP) and prints fjord's ratio to it: broker plus the
+# Java client's kernel time against both floor processes (the goal's yardstick), and the broker
+# alone against the floor process alone (as before).
 # Knobs: BENCH_RECORDS (1000000), BENCH_RECORD_BYTES (1024), BENCH_PARTITIONS (4),
 #        BENCH_E2E_ROUNDS (200), BENCH_STARTUP_RUNS (5), BENCH_GROUP_FIRST_RUNS (11),
 #        BENCH_OLD_RECORDS (200000), BENCH_TLS (1; 0 skips the TLS rows),
 #        BENCH_FLOOR_BYTES (2 GiB per floor run),
-#        BENCH_FLOOR_RUNS (3 before the produce and 3 after the consume; the median is used).
+#        BENCH_FLOOR_RUNS (3 of each floor and peer socket buffer before the produce and 3 after
+#        the consume; the median is used).
 # `scripts/bench.sh --cluster` runs the 3-node figures instead (`fjord dev-cluster`, RF=3,
 # min.insync.replicas=2, acks=all): throughput, latency, each node's CPU per GiB, idle CPU.
 # `scripts/bench.sh --scale [partitions|connections|clients]` runs the scale figures of issue 13

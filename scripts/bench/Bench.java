@@ -7,6 +7,10 @@
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java many-clients <bootstrap> <topic> <producers> <consumers>
 //        <records/s per producer> <warm-up s> <measured s>
 // -Dclient.config=<file>: client properties added to every client (security.protocol=SSL, ...).
+// produce and consume also print the client's system CPU in their timed window (client_sys_s: the
+// thread doing the socket I/O; client_process_sys_s: the whole JVM), for bench.py's floor ratio.
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
@@ -59,6 +63,24 @@ public class Bench {
         }
     }
 
+    /** System (kernel) CPU seconds from a /proc stat file: stime, field 15, in USER_HZ (100). */
+    static double systemSeconds(Path stat) throws java.io.IOException {
+        String s = Files.readString(stat);
+        return Long.parseLong(s.substring(s.lastIndexOf(')') + 2).split(" ")[12]) / 100.0;
+    }
+
+    /** The stat file of this JVM's thread whose name starts with `prefix` (Linux keeps the
+     *  first 15 characters of a Java thread's name). */
+    static Path threadStat(String prefix) throws java.io.IOException {
+        try (var tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path task : tasks)
+                if (Files.readString(task.resolve("comm")).startsWith(prefix)) return task.resolve("stat");
+        }
+        throw new IllegalStateException("no thread named " + prefix + "...");
+    }
+
+    static final Path PROCESS_STAT = Path.of("/proc/self/stat");
+
     static double pct(long[] sortedNanos, double q) {
         if (sortedNanos.length == 0) return Double.NaN;
         int i = (int) Math.min(sortedNanos.length - 1, Math.ceil(q * sortedNanos.length) - 1);
@@ -82,6 +104,9 @@ public class Bench {
         AtomicReference<Exception> firstError = new AtomicReference<>();
         try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p)) {
             prod.partitionsFor(topic);
+            // The producer's socket I/O is all done by its network thread.
+            Path io = threadStat("kafka-producer-");
+            double ioSys0 = systemSeconds(io), processSys0 = systemSeconds(PROCESS_STAT);
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 final int idx = i;
@@ -93,12 +118,15 @@ public class Bench {
             }
             prod.flush();
             double secs = (System.nanoTime() - t0) / 1e9;
+            double ioSys = systemSeconds(io) - ioSys0, processSys = systemSeconds(PROCESS_STAT) - processSys0;
             long[] s = lat.clone();
             Arrays.sort(s);
             double mb = (double) n * size / (1024 * 1024);
             System.out.printf(Locale.ROOT,
-                    "RESULT mode=produce records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f errors=%d%n",
-                    n, (long) n * size, secs, n / secs, mb / secs, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
+                    "RESULT mode=produce records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f max_ms=%.2f errors=%d"
+                            + " client_sys_s=%.2f client_process_sys_s=%.2f%n",
+                    n, (long) n * size, secs, n / secs, mb / secs, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get(),
+                    ioSys, processSys);
             if (firstError.get() != null) System.out.println("first error: " + firstError.get());
         }
     }
@@ -136,7 +164,7 @@ public class Bench {
                 n, ratePerSec, pct(s, .5), pct(s, .99), pct(s, .999), pct(s, 1.0), errors.get());
     }
 
-    static void consume(String bs, String topic, int partitions, long n) {
+    static void consume(String bs, String topic, int partitions, long n) throws java.io.IOException {
         Properties p = base(bs);
         p.put("max.partition.fetch.bytes", String.valueOf(8 * 1024 * 1024));
         p.put("fetch.max.bytes", String.valueOf(64 * 1024 * 1024));
@@ -149,6 +177,9 @@ public class Bench {
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
             c.assign(tps);
             c.seekToBeginning(tps);
+            // The consumer's socket I/O is done in poll(), by this thread.
+            Path io = Path.of("/proc/thread-self/stat");
+            double ioSys0 = systemSeconds(io), processSys0 = systemSeconds(PROCESS_STAT);
             long t0 = System.nanoTime();
             long deadline = System.currentTimeMillis() + 600_000;
             while (count < n && System.currentTimeMillis() < deadline) {
@@ -158,8 +189,10 @@ public class Bench {
                 }
             }
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.printf(Locale.ROOT, "RESULT mode=consume records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f%n",
-                    count, bytes, secs, count / secs, bytes / secs / (1024 * 1024));
+            double ioSys = systemSeconds(io) - ioSys0, processSys = systemSeconds(PROCESS_STAT) - processSys0;
+            System.out.printf(Locale.ROOT, "RESULT mode=consume records=%d bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f"
+                            + " client_sys_s=%.2f client_process_sys_s=%.2f%n",
+                    count, bytes, secs, count / secs, bytes / secs / (1024 * 1024), ioSys, processSys);
         }
     }
 

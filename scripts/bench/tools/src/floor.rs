@@ -12,16 +12,21 @@
 //! peer's is reported beside it: over loopback, the kernel's work for one transfer (TCP delivery
 //! runs in softirq context on whichever side happens to push it, and with tick-based CPU
 //! accounting it is charged to the task it interrupts) splits between the two processes
-//! differently from run to run.
+//! differently from run to run, so bench.py compares fjord with the sum of both.
+//!
+//! The peer's socket buffer can be set to what the Java client sets on its side of fjord's
+//! connections (the producer's `send.buffer.bytes`, 128 KiB; the consumer's
+//! `receive.buffer.bytes`, 64 KiB): it moves both the split and the sum (docs/performance.md).
+//! This process's own socket keeps the kernel's default, as fjord's do.
 //!
 //! ```text
-//! floor recv-write <dir> <bytes> [buffer bytes, 262144]
-//! floor sendfile   <dir> <bytes> [bytes per sendfile call, 1048576]
+//! floor recv-write <dir> <bytes> [buffer bytes, 262144] [peer's SO_SNDBUF, 0: kernel default]
+//! floor sendfile   <dir> <bytes> [bytes per sendfile call, 1048576] [peer's SO_RCVBUF, 0: default]
 //! ```
 //!
 //! Each prints `RESULT mode=... bytes=... seconds=... user_s=... system_s=... cpu_s_per_gib=...
-//! peer_cpu_s_per_gib=... mib_s=...`.
-//! No unsafe code: std's sockets and files, and rustix's `sendfile`.
+//! peer_cpu_s_per_gib=... peer_buffer=... mib_s=...`.
+//! No unsafe code: std's sockets and files, and rustix's `sendfile` and socket options.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -43,19 +48,26 @@ fn main() {
             Path::new(arg(1).expect("dir")),
             number(2, 1 << 31),
             number(3, 256 << 10),
+            number(4, 0),
         ),
         Some("sendfile") => send_file(
             Path::new(arg(1).expect("dir")),
             number(2, 1 << 31),
             number(3, 1 << 20),
+            number(4, 0),
         ),
         // The peers, run by the two modes above in a child process.
-        Some("peer-send") => {
-            peer_send(arg(1).expect("address"), number(2, 0), number(3, 256 << 10))
-        }
-        Some("peer-sink") => peer_sink(arg(1).expect("address"), number(2, 0)),
+        Some("peer-send") => peer_send(
+            arg(1).expect("address"),
+            number(2, 0),
+            number(3, 256 << 10),
+            number(4, 0),
+        ),
+        Some("peer-sink") => peer_sink(arg(1).expect("address"), number(2, 0), number(4, 0)),
         _ => {
-            eprintln!("usage: floor recv-write|sendfile <dir> <bytes> [buffer bytes]");
+            eprintln!(
+                "usage: floor recv-write|sendfile <dir> <bytes> [buffer bytes] [peer's socket buffer]"
+            );
             std::process::exit(2);
         }
     };
@@ -86,12 +98,18 @@ impl Measure {
     }
 }
 
-/// Prints the RESULT line: this process's CPU and, for comparison, the peer's.
-fn report(mode: &str, bytes: u64, (seconds, user, system): (f64, f64, f64), peer_cpu: f64) {
+/// Prints the RESULT line: this process's CPU and the peer's.
+fn report(
+    mode: &str,
+    bytes: u64,
+    (seconds, user, system): (f64, f64, f64),
+    peer_cpu: f64,
+    peer_buffer: u64,
+) {
     let gib = bytes as f64 / GIB;
     println!(
         "RESULT mode={mode} bytes={bytes} seconds={seconds:.3} user_s={user:.2} system_s={system:.2} \
-         cpu_s_per_gib={:.3} peer_cpu_s_per_gib={:.3} mib_s={:.0}",
+         cpu_s_per_gib={:.3} peer_cpu_s_per_gib={:.3} peer_buffer={peer_buffer} mib_s={:.0}",
         (user + system) / gib,
         peer_cpu / gib,
         bytes as f64 / seconds / (1 << 20) as f64
@@ -104,10 +122,12 @@ fn peer(
     mode: &str,
     bytes: u64,
     chunk: u64,
+    socket_buffer: u64,
 ) -> std::io::Result<(Child, TcpStream)> {
     let address = listener.local_addr()?.to_string();
     let child = Command::new(std::env::current_exe()?)
         .args([mode, &address, &bytes.to_string(), &chunk.to_string()])
+        .arg(socket_buffer.to_string())
         .stdout(Stdio::piped())
         .spawn()?;
     let (stream, _) = listener.accept()?;
@@ -138,7 +158,7 @@ fn peer_report(measure: Measure) -> std::io::Result<()> {
     Ok(())
 }
 
-fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
+fn recv_write(dir: &Path, bytes: u64, buffer: u64, peer_sndbuf: u64) -> std::io::Result<()> {
     let path = dir.join("floor-recv-write.log");
     let mut file = OpenOptions::new()
         .create(true)
@@ -146,7 +166,7 @@ fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
         .truncate(true)
         .open(&path)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let (child, mut stream) = peer(&listener, "peer-send", bytes, buffer)?;
+    let (child, mut stream) = peer(&listener, "peer-send", bytes, buffer, peer_sndbuf)?;
     let mut buf = vec![0u8; buffer as usize];
     let measure = Measure::start()?;
     let mut received = 0u64;
@@ -163,15 +183,16 @@ fn recv_write(dir: &Path, bytes: u64, buffer: u64) -> std::io::Result<()> {
     let measured = measure.stop()?;
     drop(file);
     std::fs::remove_file(&path)?;
-    report("recv-write", received, measured, wait_peer(child)?);
+    let peer_cpu = wait_peer(child)?;
+    report("recv-write", received, measured, peer_cpu, peer_sndbuf);
     Ok(())
 }
 
-fn send_file(dir: &Path, bytes: u64, chunk: u64) -> std::io::Result<()> {
+fn send_file(dir: &Path, bytes: u64, chunk: u64, peer_rcvbuf: u64) -> std::io::Result<()> {
     let path = source_file(dir, bytes)?;
     let file = File::open(&path)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let (child, stream) = peer(&listener, "peer-sink", bytes, chunk)?;
+    let (child, stream) = peer(&listener, "peer-sink", bytes, chunk, peer_rcvbuf)?;
     let measure = Measure::start()?;
     let mut offset = 0u64;
     while offset < bytes {
@@ -186,7 +207,8 @@ fn send_file(dir: &Path, bytes: u64, chunk: u64) -> std::io::Result<()> {
     let measured = measure.stop()?;
     drop(stream);
     std::fs::remove_file(&path)?;
-    report("sendfile", offset, measured, wait_peer(child)?);
+    let peer_cpu = wait_peer(child)?;
+    report("sendfile", offset, measured, peer_cpu, peer_rcvbuf);
     Ok(())
 }
 
@@ -216,8 +238,25 @@ fn pseudo_random(len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn peer_send(address: &str, bytes: u64, chunk: u64) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(address)?;
+/// Connects to `address` as the Java client does: the socket buffers are set before the connect
+/// (the receive buffer decides the window scale the SYN offers); the kernel doubles a size set
+/// and stops autotuning that buffer. 0 keeps the kernel's default.
+fn connect(address: &str, sndbuf: u64, rcvbuf: u64) -> std::io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketType, sockopt};
+    let address: std::net::SocketAddr = address.parse().map_err(std::io::Error::other)?;
+    let socket = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    if sndbuf > 0 {
+        sockopt::set_socket_send_buffer_size(&socket, sndbuf as usize)?;
+    }
+    if rcvbuf > 0 {
+        sockopt::set_socket_recv_buffer_size(&socket, rcvbuf as usize)?;
+    }
+    rustix::net::connect(&socket, &address)?;
+    Ok(TcpStream::from(socket))
+}
+
+fn peer_send(address: &str, bytes: u64, chunk: u64, sndbuf: u64) -> std::io::Result<()> {
+    let mut stream = connect(address, sndbuf, 0)?;
     let block = pseudo_random(chunk as usize);
     let measure = Measure::start()?;
     let mut left = bytes;
@@ -229,8 +268,8 @@ fn peer_send(address: &str, bytes: u64, chunk: u64) -> std::io::Result<()> {
     peer_report(measure)
 }
 
-fn peer_sink(address: &str, bytes: u64) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(address)?;
+fn peer_sink(address: &str, bytes: u64, rcvbuf: u64) -> std::io::Result<()> {
+    let mut stream = connect(address, 0, rcvbuf)?;
     let mut buf = vec![0u8; 1 << 20];
     let measure = Measure::start()?;
     let mut received = 0u64;
