@@ -80,6 +80,7 @@ class Broker:
         self.log_dir = Path(log_dir)
         self.nofile = nofile  # RLIMIT_NOFILE of the process, if set: n, or (soft, hard)
         self.port = port or free_port()
+        self.http_port = free_port()  # fjord.http.listener: /metrics, /health, /ready
         self.overrides = dict(overrides or {})
         self.name = name
         self.proc = None
@@ -95,10 +96,16 @@ class Broker:
     def host(self):
         return "127.0.0.1"
 
+    @property
+    def http(self):
+        """The base URL of the broker's HTTP listener."""
+        return f"http://127.0.0.1:{self.http_port}"
+
     def argv(self):
         args = [str(FJORD_BIN),
                 "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "--override", f"log.dirs={self.log_dir}"]
+                "--override", f"log.dirs={self.log_dir}",
+                "--override", f"fjord.http.listener=127.0.0.1:{self.http_port}"]
         for k, v in self.overrides.items():
             args += ["--override", f"{k}={v}"]
         return args
@@ -258,6 +265,7 @@ class ClusterNode(Broker):
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
             "log.dirs": str(self.log_dir),
+            "fjord.http.listener": f"127.0.0.1:{self.http_port}",
             **self.overrides,
         }
 

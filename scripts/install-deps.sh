@@ -18,10 +18,10 @@ log() { printf '[install-deps] %s\n' "$*"; }
 # --- Python clients -----------------------------------------------------------
 # python-snappy/lz4/zstandard: kafka-python's codecs for compression_type snappy/lz4/zstd
 # pykafka: an old-protocol client (test_old_clients); xxhash: kafka-python's LZ4 for message format v0
-# matplotlib: the plot of scripts/soak.sh
+# matplotlib: the plot of scripts/soak.sh; prometheus-client: its parser reads /metrics (test_metrics)
 PY_PKGS=(kafka-python==2.2.15 confluent-kafka==2.12.1 aiokafka==0.12.0 pytest==8.4.2 pytest-timeout==2.4.0
          python-snappy==0.7.3 cramjam==2.14.0 lz4==4.4.5 zstandard==0.25.0 pykafka==2.8.0 xxhash==3.5.0
-         matplotlib==3.11.2)
+         matplotlib==3.11.2 prometheus-client==0.23.1)
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating venv in $VENV"
   python3 -m venv "$VENV"

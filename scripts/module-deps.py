@@ -12,7 +12,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 # Lowest first. A module may use its own layer and the ones listed before it.
 LAYERS = [
-    ["clock", "error"],
+    ["clock", "error", "metrics"],
     ["config"],
     ["security"],
     ["log"],
@@ -23,7 +23,7 @@ LAYERS = [
     ["cluster"],
     ["broker"],
     ["api"],
-    ["server"],
+    ["server", "http"],
     ["lib", "main"],
 ]
 

@@ -121,6 +121,8 @@ fn dev_cluster(
             format!("default.replication.factor={}", nodes.min(3)),
             format!("offsets.topic.replication.factor={}", nodes.min(3)),
             format!("transaction.state.log.replication.factor={}", nodes.min(3)),
+            // Node n's /metrics and /ready on 9644 + n - 1.
+            format!("fjord.http.listener=localhost:{}", 9643 + n),
         ]
         .iter()
         .chain(extra)
@@ -241,6 +243,10 @@ fn run() -> anyhow::Result<()> {
             .await
             .context("cannot start")?;
         let server = Server::bind(broker.clone()).await?;
+        // Up before the broker serves, so /ready can say it is not ready yet.
+        let http = fjord::http::bind(&broker)
+            .await
+            .map(|listener| tokio::spawn(fjord::http::serve(listener, broker.clone(), rx.clone())));
         if let Some(cluster) = broker.cluster.as_ref().filter(|c| c.config.broker) {
             let endpoints = server
                 .local_addrs()
@@ -289,6 +295,9 @@ fn run() -> anyhow::Result<()> {
             return anyhow::Ok(());
         }
         let serving = tokio::spawn(server.run(rx));
+        broker
+            .serving
+            .store(true, std::sync::atomic::Ordering::Release);
         shutdown_signal().await;
         tracing::info!("shutting down (a second SIGTERM or Ctrl-C stops at once)");
         tokio::spawn(async {
@@ -298,6 +307,9 @@ fn run() -> anyhow::Result<()> {
         });
         let _ = tx.send(true);
         let _ = serving.await;
+        if let Some(http) = http {
+            let _ = http.await;
+        }
         broker.topics.shut_down();
         tracing::info!("stopped");
         anyhow::Ok(())

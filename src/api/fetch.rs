@@ -298,6 +298,15 @@ fn respond(
             records.push(Vec::new());
             last = Some(&w.key.topic);
         }
+        if !follower && let Ok(part) = &w.resolved {
+            // Kafka's BytesOut: what consumers get (replication is counted apart).
+            let bytes = r.slices.iter().map(|f| f.len).sum::<u64>()
+                + r.data.records.as_ref().map_or(0, |b| b.len() as u64);
+            if bytes > 0 {
+                let m = &ctx.broker.metrics;
+                m.fetched(&m.topic(&part.topic), bytes);
+            }
+        }
         if let (Some(t), Some(rs)) = (topics.last_mut(), records.last_mut()) {
             t.partitions.push(r.data);
             rs.push(r.slices);

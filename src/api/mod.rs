@@ -97,6 +97,24 @@ pub enum FrameError {
 pub async fn handle_frame(
     broker: &Arc<Broker>,
     session: &mut Session,
+    frame: Bytes,
+) -> Result<Option<Vec<Chunk>>, FrameError> {
+    let started = std::time::Instant::now();
+    let key = (!session.expects_raw_token())
+        .then(|| frame_key(&frame).ok())
+        .flatten();
+    let answer = answer_frame(broker, session, frame).await;
+    if let (Some((key, version, _)), Ok(_)) = (key, &answer) {
+        broker
+            .metrics
+            .request(key as i16, version, started.elapsed());
+    }
+    answer
+}
+
+async fn answer_frame(
+    broker: &Arc<Broker>,
+    session: &mut Session,
     mut frame: Bytes,
 ) -> Result<Option<Vec<Chunk>>, FrameError> {
     if session.expects_raw_token() {

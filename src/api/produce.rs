@@ -265,14 +265,24 @@ fn produce_partition(
             required_offset,
         })
     };
+    let bytes = validated.bytes() as u64;
+    let records: u64 = validated
+        .batches()
+        .iter()
+        .map(|b| b.records_count.max(0) as u64)
+        .sum();
     match partition.append(validated, now) {
-        Ok(AppendOutcome::Appended(r)) => (
-            PartitionProduceResponse::default()
-                .with_base_offset(r.base_offset)
-                .with_log_append_time_ms(r.log_append_time)
-                .with_log_start_offset(r.log_start_offset),
-            wait(r.last_offset + 1),
-        ),
+        Ok(AppendOutcome::Appended(r)) => {
+            let m = &ctx.broker.metrics;
+            m.produced(&m.topic(&partition.topic), bytes, records);
+            (
+                PartitionProduceResponse::default()
+                    .with_base_offset(r.base_offset)
+                    .with_log_append_time_ms(r.log_append_time)
+                    .with_log_start_offset(r.log_start_offset),
+                wait(r.last_offset + 1),
+            )
+        }
         Ok(AppendOutcome::Duplicate {
             base_offset,
             log_start_offset,

@@ -55,6 +55,10 @@ pub struct Broker {
     fetchers: fetchers::Fetchers,
     /// Incremental fetch sessions (KIP-227) of the fetchers of this broker.
     pub fetch_sessions: fetch_sessions::FetchSessionCache,
+    /// Traffic counters, read by the HTTP listener's `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Set once the broker serves clients (its listeners bound; in a cluster, registered).
+    pub serving: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +172,8 @@ impl Broker {
             cluster,
             producer_id_refill: tokio::sync::Mutex::new(()),
             fetchers: Default::default(),
+            metrics: Default::default(),
+            serving: Default::default(),
         }))
     }
 

@@ -46,6 +46,9 @@ pub struct Config {
     pub log_max_open_files: usize,
     /// `num.recovery.threads.per.data.dir`: threads that open the partitions at start-up.
     pub recovery_threads: usize,
+    /// `fjord.http.listener`: `host:port` of the HTTP listener (`/metrics`, `/health`,
+    /// `/ready`); `None` (an empty value) serves no HTTP.
+    pub http_listener: Option<String>,
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions (KIP-227) kept at once.
     pub fetch_session_cache_slots: usize,
     /// `min.incremental.fetch.session.eviction.ms` (internal in Kafka): how long a fetch
@@ -640,6 +643,12 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "fjord's own: segment files held open at once, the least recently used closed past it (Kafka keeps every one open). 0: half the open-file limit, which fjord raises to the hard limit at start-up.",
     ),
     key(
+        "fjord.http.listener",
+        T::String,
+        Some("localhost:9644"),
+        "fjord's own: host:port of the HTTP listener that serves /metrics (Prometheus), /health and /ready (docs/observability.md). Empty: none. Port 0 picks a free port (logged). If the port is taken, fjord logs a warning and serves Kafka without it.",
+    ),
+    key(
         "max.incremental.fetch.session.cache.slots",
         T::Int,
         Some("1000"),
@@ -1032,6 +1041,18 @@ impl Config {
         let max_connections_per_ip = positive("max.connections.per.ip", 0)? as usize;
         let log_max_open_files = positive("fjord.log.max.open.files", 0)? as usize;
         let recovery_threads = positive("num.recovery.threads.per.data.dir", 1)? as usize;
+        let http_listener = {
+            let k = "fjord.http.listener";
+            let v = get(k).unwrap_or("localhost:9644").trim();
+            if v.is_empty() {
+                None
+            } else {
+                match v.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+                    Some((h, Ok(_))) if !h.is_empty() => Some(v.to_string()),
+                    _ => return Err(invalid(k, v, "must be host:port, or empty for none")),
+                }
+            }
+        };
         let fetch_session_cache_slots =
             positive("max.incremental.fetch.session.cache.slots", 0)? as usize;
         let fetch_session_eviction_ms = positive("min.incremental.fetch.session.eviction.ms", 0)?;
@@ -1079,6 +1100,7 @@ impl Config {
             max_connections_per_ip_overrides: per_ip_overrides,
             log_max_open_files,
             recovery_threads,
+            http_listener,
             fetch_session_cache_slots,
             fetch_session_eviction_ms,
             cluster_id: raw.get("cluster.id").cloned(),

@@ -25,6 +25,8 @@ pub struct GroupListing {
     pub state: &'static str,
     /// "classic" or "consumer" (ListGroups v5 group_type).
     pub group_type: &'static str,
+    /// Members now.
+    pub members: usize,
 }
 
 /// DescribeGroups' view of a group.
@@ -199,12 +201,14 @@ impl GroupCoordinator {
                     protocol_type: "consumer".into(),
                     state: cg.state().name(),
                     group_type: "consumer",
+                    members: cg.members.len(),
                 },
                 None => GroupListing {
                     group_id: e.group.group_id.clone(),
                     protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
                     state: e.group.state.name(),
                     group_type: "classic",
+                    members: e.group.members.len(),
                 },
             })
             .collect();

@@ -79,6 +79,11 @@ impl ValidatedBatches {
     pub fn batches(&self) -> &[BatchInfo] {
         &self.batches
     }
+
+    /// The size of the batches, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.payload.len()
+    }
 }
 
 /// What [`Partition::append`] did.
@@ -994,6 +999,11 @@ impl Partition {
         st.log
             .delete_records_before(offset)
             .map_err(|e| (e, st.log.log_start_offset()))
+    }
+
+    /// Segments of the log.
+    pub fn segment_count(&self) -> usize {
+        self.state.lock().log.segments().len()
     }
 
     /// Bytes of log data on disk.

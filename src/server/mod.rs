@@ -280,6 +280,7 @@ async fn accept_loop(
                         client_software: Default::default(),
                         principal: Principal::anonymous(),
                     };
+                    let counted = broker.metrics.connection(&name.name);
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
                     let open = open.clone();
@@ -288,14 +289,14 @@ async fn accept_loop(
                             tokio::spawn(async move {
                                 let (rd, wr) = stream.into_split();
                                 serve_connection(rd, wr, info, broker, shutdown).await;
-                                drop((open, slot));
+                                drop((open, slot, counted));
                             });
                         }
                         Some(tls) => {
                             let tls = tls.clone();
                             tokio::spawn(async move {
                                 serve_tls(stream, tls, info, broker, shutdown).await;
-                                drop((open, slot));
+                                drop((open, slot, counted));
                             });
                         }
                     }

@@ -1,0 +1,109 @@
+//! The HTTP listener (`fjord.http.listener`, default `localhost:9644`): Prometheus `/metrics`,
+//! `/health` and `/ready`. It runs beside the Kafka listeners on the same runtime and never
+//! holds them up: a scrape is encoded on a blocking thread, and every handler takes only the
+//! short locks the Kafka request path takes itself.
+
+pub mod metrics;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::broker::Broker;
+
+/// Bind the configured HTTP listener. A port that is taken (a second broker on this machine)
+/// is logged and skipped: the Kafka listeners matter more.
+pub async fn bind(broker: &Broker) -> Option<TcpListener> {
+    let addr = broker.config.http_listener.as_deref()?;
+    match TcpListener::bind(addr).await {
+        Ok(l) => {
+            let local = l.local_addr().ok();
+            if let Some(local) = local {
+                if !local.ip().is_loopback() {
+                    tracing::warn!(
+                        "the HTTP listener on {local} is reachable from other machines and has no authentication (fjord.http.listener)"
+                    );
+                }
+                tracing::info!(
+                    "HTTP listening on http://{local} (/metrics, /health, /ready; fjord.http.listener)"
+                );
+            }
+            Some(l)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot bind the HTTP listener {addr}: {e}; serving Kafka without /metrics (set fjord.http.listener to another host:port, or to nothing)"
+            );
+            None
+        }
+    }
+}
+
+/// Serve until `shutdown` flips to true.
+pub async fn serve(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let app = Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(broker);
+    let stop = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::warn!("HTTP listener stopped: {e}");
+    }
+}
+
+/// The process is up and its runtime answers.
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+/// 200 once the broker serves clients (logs recovered, listeners bound; in a cluster, accepted
+/// by the active controller), 503 before.
+async fn ready(State(broker): State<Arc<Broker>>) -> Response {
+    if broker.serving.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn metrics_page(State(broker): State<Arc<Broker>>) -> Response {
+    match tokio::task::spawn_blocking(move || metrics::scrape(&broker)).await {
+        Ok(Ok(text)) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!("cannot encode /metrics: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(e) => {
+            tracing::warn!("/metrics scrape failed: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
