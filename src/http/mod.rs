@@ -5,6 +5,7 @@
 
 pub mod metrics;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::broker::Broker;
@@ -46,29 +47,61 @@ pub async fn bind(broker: &Broker) -> Option<TcpListener> {
     }
 }
 
-/// Serve until `shutdown` flips to true.
+/// Serve until `shutdown` flips to true. The HTTP stack starts at the first connection, so a
+/// broker nobody scrapes does not carry its code in memory (idle RSS is a goal of its own).
 pub async fn serve(
-    listener: TcpListener,
+    mut listener: TcpListener,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let first = tokio::select! {
+        c = axum::serve::Listener::accept(&mut listener) => c,
+        _ = stopped(&mut shutdown) => return,
+    };
     let app = Router::new()
         .route("/metrics", get(metrics_page))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .with_state(broker);
-    let stop = async move {
-        while !*shutdown.borrow() {
-            if shutdown.changed().await.is_err() {
-                break;
-            }
-        }
+    let listener = FirstThen {
+        first: Some(first),
+        listener,
     };
     if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
+        .with_graceful_shutdown(async move { stopped(&mut shutdown).await })
         .await
     {
         tracing::warn!("HTTP listener stopped: {e}");
+    }
+}
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The listener with its first connection already accepted.
+struct FirstThen {
+    first: Option<(TcpStream, SocketAddr)>,
+    listener: TcpListener,
+}
+
+impl axum::serve::Listener for FirstThen {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        match self.first.take() {
+            Some(c) => c,
+            None => axum::serve::Listener::accept(&mut self.listener).await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
     }
 }
 
