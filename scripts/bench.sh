@@ -18,7 +18,7 @@
 #        the consume; the median is used).
 # `scripts/bench.sh --cluster` runs the 3-node figures instead (`fjord dev-cluster`, RF=3,
 # min.insync.replicas=2, acks=all): throughput, latency, each node's CPU per GiB, idle CPU.
-# `scripts/bench.sh --scale [partitions|connections|clients]` runs the scale figures of issue 13
+# `scripts/bench.sh --scale [partitions|connections|clients|metrics]` runs the scale figures of issue 13
 # instead (100k partitions, 10k idle connections, 200 + 200 small clients; minutes; knobs in
 # scripts/bench/scale.py); all three by default. Figures and the machine: docs/performance.md.
 set -euo pipefail

@@ -20,6 +20,8 @@ clients      BENCH_SCALE_PRODUCERS (200) producers and BENCH_SCALE_CONSUMERS (20
              (Produce v3 acks=all with one record, Fetch v4 long polls); =java: all in one JVM
              (Bench.java many-clients), which on 2 cores needs more CPU than the broker (raise the
              warm-up to 20 s or more for the JIT).
+metrics      BENCH_SCALE_METRICS_PARTITIONS (10000) partitions with a record and a committed offset each:
+             how long a /metrics scrape takes (issue 15).
 
 The broker gets this machine's own RLIMIT_NOFILE (the limit bench.py was started with), whatever
 this process raises its own to for the idle connections.
@@ -54,8 +56,9 @@ CLIENT_RATE = int(os.environ.get("BENCH_SCALE_CLIENT_RATE", 50))
 CLIENT_SECONDS = int(os.environ.get("BENCH_SCALE_CLIENT_SECONDS", 30))
 CLIENT_WARMUP = int(os.environ.get("BENCH_SCALE_CLIENT_WARMUP", 10))
 CLIENT = os.environ.get("BENCH_SCALE_CLIENT", "raw")  # raw (scripts/bench/tools) or java
+METRICS_PARTITIONS = int(os.environ.get("BENCH_SCALE_METRICS_PARTITIONS", 10_000))
 
-MODES = ("partitions", "connections", "clients")
+MODES = ("partitions", "connections", "clients", "metrics")
 NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)  # the machine's, handed to the broker
 
 
@@ -308,6 +311,61 @@ def partitions_mode(work, classes, rows):
             progress(f"partitions: {len(tail)} WARN/ERROR lines in the broker's log; the first: {tail[0][:300]}")
 
 
+# --- metrics ------------------------------------------------------------------------------------
+
+def metrics_mode(work, classes, rows):
+    """A /metrics scrape with METRICS_PARTITIONS partitions that each hold a record and a
+    committed offset of one group (issue 15: <= 100 ms with 10k partitions)."""
+    from kafka.protocol.admin import CreateTopicsRequest_v1
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+    import urllib.request
+    n_topics = max(1, METRICS_PARTITIONS // 100)
+    data = work / "scale-metrics"
+    log = open(work / "scale-metrics.log", "wb")
+    port, http_port = b.free_port(), b.free_port()
+    p = subprocess.Popen(
+        [str(b.FJORD), "--override", f"listeners=PLAINTEXT://127.0.0.1:{port}", "--override", f"log.dirs={data}",
+         "--override", f"fjord.http.listener=127.0.0.1:{http_port}"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ, NO_COLOR="1"))
+    try:
+        wait_accepts(p, port)
+        names = [f"m-{i:04d}" for i in range(n_topics)]
+        with wire.Conn(port, timeout=600) as c:
+            for first in range(0, n_topics, CREATE_BATCH):
+                batch = names[first:first + CREATE_BATCH]
+                c.request(CreateTopicsRequest_v1(create_topic_requests=[(n, 100, 1, [], []) for n in batch],
+                                                 timeout=600_000, validate_only=False), timeout=600)
+        bs = f"127.0.0.1:{port}"
+        prod = KafkaProducer(bootstrap_servers=bs, linger_ms=20, batch_size=1 << 16)
+        for t in names:
+            for part in range(100):
+                prod.send(t, b"x" * 100, partition=part)
+        prod.flush(300)
+        prod.close()
+        cons = KafkaConsumer(bootstrap_servers=bs, group_id="metrics-bench", enable_auto_commit=False)
+        tps = [TopicPartition(t, part) for t in names for part in range(100)]
+        for i in range(0, len(tps), 1000):
+            cons.commit({tp: OffsetAndMetadata(1, None, -1) for tp in tps[i:i + 1000]})
+        cons.close()
+        times, size, body = [], 0, b""
+        for _ in range(METADATA_RUNS):
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=60) as r:
+                body = r.read()
+            times.append((time.perf_counter() - t0) * 1000)
+            size = len(body)
+        times.sort()
+        lag_rows = body.count(b"\nkafka_consumergroup_lag{")
+        rows.append((f"metrics: /metrics with {n_topics * 100:,} partitions, each with a record and a committed "
+                     f"offset ({size / 2**20:.1f} MiB, {lag_rows:,} lag series)",
+                     f"median {times[len(times) // 2]:.0f} ms, max {times[-1]:.0f} ms over {METADATA_RUNS} "
+                     f"(goal <= 100 ms with 10k: {verdict(times[len(times) // 2] <= 100, n_topics * 100 >= 10_000)})"))
+    finally:
+        stop(p)
+        log.close()
+
+
 # --- connections --------------------------------------------------------------------------------
 
 API_VERSIONS_V0 = (lambda h: struct.pack(">i", len(h)) + h)(struct.pack(">hhih", 18, 0, 1, 5) + b"idle-")
@@ -524,7 +582,8 @@ def main(work, classes, argv):
     for m in chosen:
         if m not in MODES:
             sys.exit(f"--scale: unknown mode {m!r}; modes: {', '.join(MODES)}")
-    run = {"partitions": partitions_mode, "connections": connections_mode, "clients": clients_mode}
+    run = {"partitions": partitions_mode, "connections": connections_mode, "clients": clients_mode,
+           "metrics": metrics_mode}
     for mode in chosen or MODES:
         rows = []
         try:

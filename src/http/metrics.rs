@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -44,12 +44,12 @@ impl fmt::Debug for BrokerCollector {
 }
 
 /// One metric family: its rows (labels, value) under one HELP/TYPE header.
-fn family<V: Into<f64>>(
+fn family<L: EncodeLabelSet, V: Into<f64>>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     kind: MetricType,
-    rows: impl IntoIterator<Item = (Labels, V)>,
+    rows: impl IntoIterator<Item = (L, V)>,
 ) -> fmt::Result {
     let mut m = enc.encode_descriptor(name, help, None, kind)?;
     for (labels, v) in rows {
@@ -203,7 +203,7 @@ impl Collector for BrokerCollector {
         let mut rows = Vec::new();
         for t in &topics {
             for p in t.local_partitions() {
-                let o = p.offsets();
+                let (o, size, segments) = p.log_stats();
                 let (leads, under_replicated) = match &image {
                     None => (true, false),
                     Some(img) => img
@@ -218,11 +218,11 @@ impl Collector for BrokerCollector {
                 rows.push(PartitionRow {
                     topic: t.name.clone(),
                     partition: p.index,
-                    size: p.size_bytes(),
+                    size,
                     log_start: o.log_start_offset,
                     log_end: o.log_end_offset,
                     high_watermark: o.high_watermark,
-                    segments: p.segment_count(),
+                    segments,
                     leads,
                     under_replicated,
                     waiting: p.waiting_fetches(),
@@ -261,18 +261,21 @@ impl Collector for BrokerCollector {
                 rows.iter().map(|r| r.waiting).sum::<usize>() as f64,
             )],
         )?;
+        // Each partition's labels made once, for all its series.
+        let partition_labels: Vec<Labels> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    ("topic", r.topic.clone()),
+                    ("partition", r.partition.to_string()),
+                ]
+            })
+            .collect();
         let per_partition = |f: fn(&PartitionRow) -> f64| {
-            rows.iter()
-                .map(move |r| {
-                    (
-                        vec![
-                            ("topic", r.topic.clone()),
-                            ("partition", r.partition.to_string()),
-                        ],
-                        f(r),
-                    )
-                })
-                .collect::<Vec<_>>()
+            partition_labels
+                .iter()
+                .zip(&rows)
+                .map(move |(l, r)| (l.as_slice(), f(r)))
         };
         for (name, help, f) in [
             (
@@ -351,31 +354,38 @@ impl Collector for BrokerCollector {
             }
         }
         committed.sort();
-        let labels = |g: &str, t: &str, p: i32| -> Labels {
-            vec![
-                ("consumergroup", g.to_string()),
-                ("topic", t.to_string()),
-                ("partition", p.to_string()),
-            ]
-        };
+        let committed_labels: Vec<Labels> = committed
+            .iter()
+            .map(|(g, t, p, _)| {
+                vec![
+                    ("consumergroup", g.clone()),
+                    ("topic", t.clone()),
+                    ("partition", p.to_string()),
+                ]
+            })
+            .collect();
         family(
             &mut enc,
             "kafka_consumergroup_current_offset",
             "The group's committed offset of each partition.",
             MetricType::Gauge,
-            committed
+            committed_labels
                 .iter()
-                .map(|(g, t, p, o)| (labels(g, t, *p), *o as f64)),
+                .zip(&committed)
+                .map(|(l, (_, _, _, o))| (l.as_slice(), *o as f64)),
         )?;
         family(
             &mut enc,
             "kafka_consumergroup_lag",
             "Records of each partition the group has not committed yet: the high watermark minus the committed offset (partitions held by this broker).",
             MetricType::Gauge,
-            committed.iter().filter_map(|(g, t, p, o)| {
-                let hw = end.get(&(t.as_str(), *p))?;
-                Some((labels(g, t, *p), (hw - o).max(0) as f64))
-            }),
+            committed_labels
+                .iter()
+                .zip(&committed)
+                .filter_map(|(l, (_, t, p, o))| {
+                    let hw = end.get(&(t.as_str(), *p))?;
+                    Some((l.as_slice(), (hw - o).max(0) as f64))
+                }),
         )?;
 
         process(&mut enc, m)

@@ -1001,9 +1001,10 @@ impl Partition {
             .map_err(|e| (e, st.log.log_start_offset()))
     }
 
-    /// Segments of the log.
-    pub fn segment_count(&self) -> usize {
-        self.state.lock().log.segments().len()
+    /// Offsets, bytes on disk and segments, read under one lock (for `/metrics`).
+    pub fn log_stats(&self) -> (PartitionOffsets, u64, usize) {
+        let st = self.state.lock();
+        (st.offsets(), st.log.size_bytes(), st.log.segments().len())
     }
 
     /// Bytes of log data on disk.
