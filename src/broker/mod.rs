@@ -228,6 +228,7 @@ impl Broker {
         let retention =
             Duration::from_millis(self.config.log_retention_check_interval_ms.max(1) as u64);
         self.every(retention, true, shutdown, |b, now| {
+            b.topics.retry_deletes();
             b.topics.enforce_retention(now);
             b.topics.run_cleaner(now);
         });

@@ -155,7 +155,12 @@ pub struct TopicRegistry {
     /// High watermarks as last checkpointed (`replication-offset-checkpoint`), read at start-up:
     /// where a cluster's partitions start before their leaders say more.
     checkpointed_hw: std::collections::HashMap<(String, i32), i64>,
+    /// Deleted partitions' directories whose removal failed, retried later.
+    pending_deletes: Mutex<Vec<PathBuf>>,
 }
+
+/// The suffix of a deleted partition's directory until it is removed (Kafka's).
+const DELETE_SUFFIX: &str = "-delete";
 
 impl TopicRegistry {
     /// Open every partition found under the log dir.
@@ -173,6 +178,7 @@ impl TopicRegistry {
             topics: DashMap::new(),
             ids: DashMap::new(),
             admin: Mutex::new(()),
+            pending_deletes: Mutex::new(Vec::new()),
             checkpointed_hw: if broker_is_cluster {
                 let path = log_dir.join(REPLICATION_OFFSET_CHECKPOINT_FILE);
                 read_offsets(&path).unwrap_or_else(|e| {
@@ -192,6 +198,16 @@ impl TopicRegistry {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
+            if name.ends_with(DELETE_SUFFIX) {
+                // A deleted partition whose removal did not finish before the broker stopped.
+                match fs::remove_dir_all(entry.path()) {
+                    Ok(()) => tracing::info!(dir = %name, "removed a deleted partition's dir"),
+                    Err(e) => {
+                        tracing::warn!(dir = %name, "cannot remove a deleted partition's dir: {e}")
+                    }
+                }
+                continue;
+            }
             let Some((topic, part)) = name.rsplit_once('-') else {
                 continue;
             };
@@ -499,13 +515,46 @@ impl TopicRegistry {
         let (_, topic) = self.topics.remove(name).ok_or(TopicError::UnknownTopic)?;
         self.ids.remove(&topic.id);
         for p in topic.partitions.read().values() {
-            let dir = p.dir();
-            if let Err(e) = fs::remove_dir_all(dir) {
-                tracing::warn!(dir = %dir.display(), "could not remove partition dir: {e}");
-            }
+            self.delete_partition_dir(p.dir(), topic.id);
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic.id)
+    }
+
+    /// Take a deleted partition's directory out of the log dir: renamed at once to
+    /// `<topic>-<partition>.<topic id>-delete` (Kafka's name for it; a start-up never loads it
+    /// as a topic), then removed. A removal that fails (the process out of descriptors, say) is
+    /// retried by [`Self::retry_deletes`] and at the next start, so a deleted topic never comes
+    /// back and its bytes are not left behind.
+    fn delete_partition_dir(&self, dir: &Path, id: Uuid) {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+            return;
+        };
+        let doomed = dir.with_file_name(format!("{name}.{}{DELETE_SUFFIX}", id.simple()));
+        let target = match fs::rename(dir, &doomed) {
+            Ok(()) => doomed,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), "could not rename a deleted partition's dir: {e}");
+                dir.to_path_buf()
+            }
+        };
+        if let Err(e) = fs::remove_dir_all(&target) {
+            tracing::warn!(dir = %target.display(), "could not remove a deleted partition's dir yet (retried): {e}");
+            self.pending_deletes.lock().push(target);
+        }
+    }
+
+    /// Remove the deleted partitions' directories that could not be removed before.
+    pub fn retry_deletes(&self) {
+        let pending = std::mem::take(&mut *self.pending_deletes.lock());
+        for dir in pending {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => tracing::info!(dir = %dir.display(), "removed a deleted partition's dir"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => self.pending_deletes.lock().push(dir),
+            }
+        }
     }
 
     /// Drop partition `index` of topic `name` (id `id`) and its data from this node, which the
@@ -526,7 +575,7 @@ impl TopicRegistry {
             self.topics.remove(name);
             self.ids.remove(&id);
         }
-        fs::remove_dir_all(partition.dir())?;
+        self.delete_partition_dir(partition.dir(), id);
         tracing::info!(
             topic = name,
             partition = index,
@@ -847,6 +896,40 @@ mod tests {
                 .next(),
             Some("version: 0")
         );
+    }
+
+    #[test]
+    fn a_deleted_topic_never_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = broker(dir.path());
+        let reg = TopicRegistry::open(b.clone(), 0).unwrap();
+        let id = reg.create("gone", 2, 1, BTreeMap::new(), 0).unwrap().id;
+        reg.create("kept", 1, 1, BTreeMap::new(), 0).unwrap();
+        reg.delete("gone").unwrap();
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.contains('-'))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(dir.path()), ["kept-0"]);
+        // A removal that did not finish (the broker stopped first): renamed, then left.
+        let doomed = dir.path().join(format!("gone-1.{}-delete", id.simple()));
+        fs::create_dir(&doomed).unwrap();
+        fs::write(doomed.join("00000000000000000000.log"), b"x").unwrap();
+        // A retry finds nothing to do while nothing failed.
+        reg.retry_deletes();
+        drop(reg);
+        let reg = TopicRegistry::open(b, 0).unwrap();
+        assert!(reg.get("gone").is_none());
+        assert_eq!(names(dir.path()), ["kept-0"]);
+        // The same name makes a new topic.
+        let again = reg.create("gone", 1, 1, BTreeMap::new(), 0).unwrap();
+        assert_ne!(again.id, id);
+        assert_eq!(names(dir.path()), ["gone-0", "kept-0"]);
     }
 
     #[test]
