@@ -373,7 +373,11 @@ async function route(clearFlash) {
     if (mine === rendering && !(typing && !clearFlash && every)) view.replaceChildren(...nodes);
     view.dataset.loaded = hash;
   } catch (e) {
-    if (mine === rendering) { view.replaceChildren(h("p.muted", {}, "Could not load this page.")); showError(e); }
+    if (mine === rendering) {
+      view.replaceChildren(h("p.muted", {}, "Could not load this page."));
+      showError(e);
+      view.dataset.loaded = hash;
+    }
   }
   if (every && mine === rendering) timer = setTimeout(() => route(false), every);
 }
