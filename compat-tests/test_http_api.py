@@ -405,3 +405,33 @@ def test_without_an_authorizer_no_login_is_needed(broker):
     assert ok(broker, "GET", "/api/v1/cluster")["authenticated_as"] == "User:ANONYMOUS"
     # Credentials are ignored: there is nothing to check them against.
     assert ok(broker, "GET", "/api/v1/cluster", auth="x:y")["authenticated_as"] == "User:ANONYMOUS"
+
+
+def test_a_kip848_consumer_group_is_described_too(start_broker):
+    from conftest import KIP848_OVERRIDES
+    b = start_broker(KIP848_OVERRIDES)
+    create_topics(b.bootstrap, "api-848", partitions=2)
+    produce(b.bootstrap, "api-848", [b"x%d" % i for i in range(4)])
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "api-848-g", "group.protocol": "consumer",
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest", "client.id": "ck848"})
+    c.subscribe(["api-848"])
+    try:
+        def assigned():
+            c.poll(0.2)
+            return len(c.assignment()) == 2
+
+        wait_until(assigned, timeout=30, what="2 partitions assigned")
+
+        def described():
+            g = ok(b, "GET", "/api/v1/groups/api-848-g")
+            parts = sorted(p for m in g["members"] for a in m["assignment"] for p in a["partitions"])
+            return g if g["state"] == "Stable" and parts == [0, 1] else None
+
+        g = wait_until(described, timeout=30, what="the group described with its assignment")
+        assert g["protocol_type"] == "consumer" and g["members"][0]["client_id"] == "ck848"
+        listed = {x["group_id"]: x for x in ok(b, "GET", "/api/v1/groups")["groups"]}
+        assert listed["api-848-g"]["type"] == "consumer"
+        status, out = call(b, "POST", "/api/v1/groups/api-848-g/offsets/reset", {"to": "earliest"})
+        assert status == 409 and out["error"] == "NON_EMPTY_GROUP", out
+    finally:
+        c.close()

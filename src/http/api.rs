@@ -901,6 +901,75 @@ async fn describe_group(
     Ok(g)
 }
 
+/// A group as the console shows it, whichever protocol it speaks: state, protocol type, assignor
+/// and members (each with its assigned partitions). A classic group comes from DescribeGroups, a
+/// KIP-848 consumer group (which DescribeGroups knows nothing of) from ConsumerGroupDescribe.
+struct GroupSummary {
+    state: String,
+    protocol_type: String,
+    protocol: String,
+    members: Vec<Value>,
+}
+
+async fn group_summary(
+    b: &Arc<Broker>,
+    caller: &Caller,
+    group: &str,
+) -> Result<GroupSummary, ApiError> {
+    let g = describe_group(b, caller, group).await?;
+    if g.group_state.as_str() == "Dead" && g.members.is_empty() {
+        let mut req = ConsumerGroupDescribeRequest::default();
+        req.group_ids = vec![GroupId(str_bytes(group))];
+        let r = call!(b, caller, 1, ConsumerGroupDescribe, req)?;
+        if let Some(cg) = r.groups.first().filter(|cg| cg.error_code == 0) {
+            let members = cg
+                .members
+                .iter()
+                .map(|m| {
+                    let assignment: Vec<Value> = m
+                        .assignment
+                        .topic_partitions
+                        .iter()
+                        .map(|tp| json!({"topic": tp.topic_name.0.as_str(), "partitions": tp.partitions}))
+                        .collect();
+                    json!({
+                        "member_id": m.member_id.as_str(),
+                        "group_instance_id": m.instance_id.as_ref().map(|s| s.as_str()),
+                        "client_id": m.client_id.as_str(),
+                        "client_host": m.client_host.as_str(),
+                        "assignment": assignment,
+                    })
+                })
+                .collect();
+            return Ok(GroupSummary {
+                state: cg.group_state.to_string(),
+                protocol_type: "consumer".to_string(),
+                protocol: cg.assignor_name.to_string(),
+                members,
+            });
+        }
+    }
+    let members = g
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id.as_str(),
+                "group_instance_id": m.group_instance_id.as_ref().map(|s| s.as_str()),
+                "client_id": m.client_id.as_str(),
+                "client_host": m.client_host.as_str(),
+                "assignment": assignment(g.protocol_type.as_str(), &m.member_assignment),
+            })
+        })
+        .collect();
+    Ok(GroupSummary {
+        state: g.group_state.to_string(),
+        protocol_type: g.protocol_type.to_string(),
+        protocol: g.protocol_data.to_string(),
+        members,
+    })
+}
+
 /// Committed offsets of a group: topic -> partition -> offset.
 async fn committed(
     b: &Arc<Broker>,
@@ -949,27 +1018,14 @@ pub async fn group(
     caller: Caller,
     Path(group): Path<String>,
 ) -> Answer {
-    let g = describe_group(&b, &caller, &group).await?;
+    let g = group_summary(&b, &caller, &group).await?;
     let offsets = committed(&b, &caller, &group).await?;
-    if g.group_state.as_str() == "Dead" && offsets.is_empty() {
+    if g.state == "Dead" && offsets.is_empty() {
         return Err(ApiError::kafka(
             E::GroupIdNotFound.code(),
             Some(&str_bytes(format!("Group {group} not found."))),
         ));
     }
-    let members: Vec<Value> = g
-        .members
-        .iter()
-        .map(|m| {
-            json!({
-                "member_id": m.member_id.as_str(),
-                "group_instance_id": m.group_instance_id.as_ref().map(|s| s.as_str()),
-                "client_id": m.client_id.as_str(),
-                "client_host": m.client_host.as_str(),
-                "assignment": assignment(g.protocol_type.as_str(), &m.member_assignment),
-            })
-        })
-        .collect();
     let mut partitions = Vec::new();
     let (mut total_lag, mut lag_known) = (0i64, true);
     for (topic, ps) in &offsets {
@@ -988,10 +1044,10 @@ pub async fn group(
     }
     Ok(Json(json!({
         "group_id": group,
-        "state": g.group_state.as_str(),
-        "protocol_type": g.protocol_type.as_str(),
-        "protocol": g.protocol_data.as_str(),
-        "members": members,
+        "state": g.state,
+        "protocol_type": g.protocol_type,
+        "protocol": g.protocol,
+        "members": g.members,
         "offsets": partitions,
         "total_lag": lag_known.then_some(total_lag),
     })))
@@ -1064,8 +1120,8 @@ pub async fn reset_offsets(
 ) -> Answer {
     let r: ResetOffsets = parse_body(&body)?;
     let to = parse_reset(&r)?;
-    let g = describe_group(&b, &caller, &group).await?;
-    let state = g.group_state.as_str();
+    let g = group_summary(&b, &caller, &group).await?;
+    let state = g.state.as_str();
     if state != "Empty" && state != "Dead" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
