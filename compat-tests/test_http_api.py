@@ -435,3 +435,33 @@ def test_a_kip848_consumer_group_is_described_too(start_broker):
         assert status == 409 and out["error"] == "NON_EMPTY_GROUP", out
     finally:
         c.close()
+
+
+def test_in_a_cluster_each_node_answers_for_what_it_holds(start_cluster):
+    """Every node's API sees the whole cluster's metadata; a partition's messages are read and
+    written on the node that leads it, and another node answers Kafka's NOT_LEADER_OR_FOLLOWER
+    (docs/observability.md, Not yet)."""
+    c = start_cluster(3)
+    n1 = c.node(1)
+    ok(n1, "POST", "/api/v1/topics", {"name": "api-cl", "partitions": 3, "replication_factor": 3})
+    leaders = {p: m.leader for p, m in c.wait_leaders("api-cl", 3).items()}
+    controllers = set()
+    for n in c.nodes:
+        cl = ok(n, "GET", "/api/v1/cluster")
+        assert sorted(b["node_id"] for b in cl["brokers"]) == [1, 2, 3] and cl["node_id"] == n.node_id
+        controllers.add(cl["controller_id"])
+        t = ok(n, "GET", "/api/v1/topics/api-cl")
+        assert sorted(p["partition"] for p in t["partitions"]) == [0, 1, 2]
+        assert all(sorted(p["replicas"]) == [1, 2, 3] for p in t["partitions"])
+    assert len(controllers) == 1
+    leader = c.node(leaders[0])
+    other = next(n for n in c.nodes if n.node_id != leaders[0])
+    r = ok(leader, "POST", "/api/v1/topics/api-cl/messages", {"partition": 0, "value": "hello"})
+    assert r["offset"] == 0
+    got = ok(leader, "GET", "/api/v1/topics/api-cl/partitions/0/messages")
+    assert [m["value"] for m in got["messages"]] == ["hello"]
+    assert error(other, "GET", "/api/v1/topics/api-cl/partitions/0/messages") == (503, "NOT_LEADER_OR_FOLLOWER")
+    assert error(other, "POST", "/api/v1/topics/api-cl/messages", {"partition": 0, "value": "x"}) == (503, "NOT_LEADER_OR_FOLLOWER")
+    # A Kafka client reads what the API wrote.
+    from conftest import consume_assigned
+    assert consume_assigned(c.bootstrap, "api-cl", 1) == [(0, 0, None, b"hello")]
