@@ -116,7 +116,9 @@ def test_messages_written_by_clients_read_back_exactly(broker):
     assert late["messages"] == [] and late["next_offset"] == 3
 
     # Bad reads: Kafka's errors, never a crash.
-    assert error(broker, "GET", "/api/v1/topics/api-read/partitions/0/messages?offset=11") == (416, "OFFSET_OUT_OF_RANGE")
+    status, out = call(broker, "GET", "/api/v1/topics/api-read/partitions/0/messages?offset=11")
+    assert (status, out["error"]) == (416, "OFFSET_OUT_OF_RANGE")
+    assert out["message"] == "offset 11 is out of range for partition api-read-0: it holds offsets 0 to 10"
     assert error(broker, "GET", "/api/v1/topics/api-read/partitions/0/messages?offset=-3") == (416, "OFFSET_OUT_OF_RANGE")
     status, out = call(broker, "GET", "/api/v1/topics/api-read/partitions/0/messages?limit=501")
     assert status == 400 and out["error"] == "INVALID_REQUEST" and "500" in out["message"], out
@@ -460,7 +462,9 @@ def test_in_a_cluster_each_node_answers_for_what_it_holds(start_cluster):
     assert r["offset"] == 0
     got = ok(leader, "GET", "/api/v1/topics/api-cl/partitions/0/messages")
     assert [m["value"] for m in got["messages"]] == ["hello"]
-    assert error(other, "GET", "/api/v1/topics/api-cl/partitions/0/messages") == (503, "NOT_LEADER_OR_FOLLOWER")
+    status, out = call(other, "GET", "/api/v1/topics/api-cl/partitions/0/messages")
+    assert (status, out["error"]) == (503, "NOT_LEADER_OR_FOLLOWER")
+    assert out["message"] == f"node {other.node_id} does not lead partition api-cl-0: node {leaders[0]} does; use its HTTP listener"
     assert error(other, "POST", "/api/v1/topics/api-cl/messages", {"partition": 0, "value": "x"}) == (503, "NOT_LEADER_OR_FOLLOWER")
     # A Kafka client reads what the API wrote.
     from conftest import consume_assigned

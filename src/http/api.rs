@@ -435,6 +435,9 @@ async fn list_offset(
         .first()
         .and_then(|t| t.partitions.first())
         .ok_or_else(|| ApiError::kafka(E::UnknownServerError.code(), None))?;
+    if p.error_code == E::NotLeaderOrFollower.code() {
+        return Err(led_elsewhere(b, caller, topic, partition).await);
+    }
     check(p.error_code, None)?;
     Ok((p.offset, p.timestamp))
 }
@@ -603,13 +606,17 @@ async fn fetch_once(
         .and_then(|t| t.partitions.first())
         .ok_or_else(|| ApiError::kafka(E::UnknownServerError.code(), None))?;
     if p.error_code == E::OffsetOutOfRange.code() {
+        let start = list_offset(b, caller, topic, partition, -2).await?.0;
+        let end = list_offset(b, caller, topic, partition, -1).await?.0;
         return Err(ApiError::kafka(
             p.error_code,
             Some(&str_bytes(format!(
-                "offset {offset} is out of range for partition {topic}-{partition}: its offsets are {} to {}",
-                p.log_start_offset, p.high_watermark
+                "offset {offset} is out of range for partition {topic}-{partition}: it holds offsets {start} to {end}"
             ))),
         ));
+    }
+    if p.error_code == E::NotLeaderOrFollower.code() {
+        return Err(led_elsewhere(b, caller, topic, partition).await);
     }
     check(p.error_code, None)?;
     let mut data = Vec::new();
@@ -687,6 +694,30 @@ pub async fn messages(
         "limit": limit,
         "messages": out,
     })))
+}
+
+/// NOT_LEADER_OR_FOLLOWER, saying which node leads the partition: in a cluster a partition's
+/// messages are read and written on its leader.
+async fn led_elsewhere(b: &Arc<Broker>, caller: &Caller, topic: &str, partition: i32) -> ApiError {
+    let leader = metadata(b, caller, Some(&[topic]))
+        .await
+        .ok()
+        .and_then(|md| {
+            md.topics.first().and_then(|t| {
+                t.partitions
+                    .iter()
+                    .find(|p| p.partition_index == partition)
+                    .map(|p| p.leader_id.0)
+            })
+        });
+    let here = b.node_id;
+    let message = match leader {
+        Some(l) if l >= 0 => format!(
+            "node {here} does not lead partition {topic}-{partition}: node {l} does; use its HTTP listener"
+        ),
+        _ => format!("partition {topic}-{partition} has no leader at the moment"),
+    };
+    ApiError::kafka(E::NotLeaderOrFollower.code(), Some(&str_bytes(message)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -853,6 +884,9 @@ pub async fn produce(
         .first()
         .and_then(|t| t.partition_responses.first())
         .ok_or_else(|| ApiError::kafka(E::UnknownServerError.code(), None))?;
+    if p.error_code == E::NotLeaderOrFollower.code() {
+        return Err(led_elsewhere(&b, &caller, &topic, partition).await);
+    }
     check(p.error_code, p.error_message.as_ref())?;
     Ok(Json(json!({
         "topic": topic,
