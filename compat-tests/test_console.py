@@ -250,3 +250,29 @@ def test_console_errors_are_shown_not_thrown(broker, browser):
     assert not css(d, "tr[data-topic='made-in-browser']")
     open_page(d, broker, "#/groups/nobody")
     wait_text(d, "#flash", lambda t: t.startswith("GROUP_ID_NOT_FOUND"))
+
+
+def test_console_logs_in_as_a_scram_user_and_honours_acls(start_broker, browser):
+    """With an authorizer the console takes a SCRAM user's HTTP Basic login (here in the URL, as
+    a browser sends it after its login prompt) and shows only what that user's ACLs allow."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
+                                       ResourcePatternType, ResourceType)
+    from test_http_api import AUTHORIZER, add_scram_users
+    b = start_broker(AUTHORIZER)
+    add_scram_users(b.bootstrap, [("alice", "SCRAM-SHA-256", "alice-pw")])
+    create_topics(b.bootstrap, "seen", "hidden")
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    acls = [AclBinding(ResourceType.TOPIC, "seen", ResourcePatternType.LITERAL, "User:alice", "*",
+                       AclOperation.READ, AclPermissionType.ALLOW)]
+    for f in admin.create_acls(acls).values():
+        f.result(15)
+    d = browser
+    base = b.http.replace("http://", "http://alice:alice-pw@")
+    d.get(base + "/#/topics")
+    wait_until(lambda: d.execute_script("return document.getElementById('view').dataset.loaded") == "#/topics",
+               timeout=15, what="topics page")
+    assert [r.get_attribute("data-topic") for r in rows(d, "topics")] == ["seen"], text_of(d, "#flash")
+    wait_text(d, "#whoami", "User:alice")
+    open_page(d, b, "#/topics/hidden")
+    wait_text(d, "#flash", lambda t: t.startswith("TOPIC_AUTHORIZATION_FAILED"))
+    shot(d, "denied")

@@ -36,7 +36,7 @@ impl ApiError {
         let name = error_name(err);
         let message = match message {
             Some(m) if !m.is_empty() => m.to_string(),
-            _ => err.to_string(),
+            _ => default_message(err),
         };
         ApiError {
             status: status_of(err, &name),
@@ -70,6 +70,17 @@ pub fn error_name(err: E) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+/// A message for an error its handler gave none for: the name in words ("Topic authorization
+/// failed.").
+fn default_message(err: E) -> String {
+    let name = error_name(err).replace('_', " ").to_lowercase();
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
 }
 
 fn status_of(err: E, name: &str) -> StatusCode {
@@ -117,5 +128,9 @@ mod tests {
             StatusCode::CONFLICT
         );
         assert_eq!(ApiError::kafka(999, None).error, "UNKNOWN_ERROR_CODE_999");
+        assert_eq!(
+            ApiError::kafka(E::TopicAuthorizationFailed.code(), None).message,
+            "Topic authorization failed."
+        );
     }
 }

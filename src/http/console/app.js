@@ -14,7 +14,9 @@ async function api(method, path, body) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  const r = await fetch(API + path, opts);
+  // From the origin: a page opened as http://user:password@host/ has a base URL that fetch()
+  // refuses (the browser's login is sent anyway).
+  const r = await fetch(location.origin + API + path, opts);
   let data = null;
   try { data = await r.json(); } catch (_) { /* not JSON */ }
   if (!r.ok) {
@@ -83,6 +85,7 @@ async function act(fn, done, next) {
   try {
     const out = await fn();
     const msg = done ? done(out) : "";
+    dirty = false;
     if (next) { location.hash = next; await new Promise(r => setTimeout(r, 0)); }
     else await route(false);
     flash(msg, "info");
@@ -356,10 +359,14 @@ const routes = [
 ];
 
 let rendering = 0;
+// Something typed or chosen in the view's forms: a timed refresh leaves the view alone until an
+// action or a navigation.
+let dirty = false;
+view.addEventListener("input", () => { dirty = true; });
 
 async function route(clearFlash) {
   clearTimeout(timer);
-  if (clearFlash) flash("");
+  if (clearFlash) { flash(""); dirty = false; }
   const hash = location.hash || "#/";
   const found = routes.find(([re]) => re.test(hash));
   if (!found) { view.replaceChildren(h("p", {}, "Nothing here. ", h("a", { href: "#/" }, "Overview"))); return; }
@@ -368,9 +375,9 @@ async function route(clearFlash) {
   const mine = ++rendering;
   try {
     const nodes = await render(hash.match(re));
-    // A refresh must not wipe what the user is typing into a form.
-    const typing = document.activeElement && view.contains(document.activeElement) && /INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName);
-    if (mine === rendering && !(typing && !clearFlash && every)) view.replaceChildren(...nodes);
+    // A timed refresh must not wipe what the user is typing into a form.
+    const refresh = clearFlash === false && every;
+    if (mine === rendering && !(refresh && dirty)) view.replaceChildren(...nodes);
     view.dataset.loaded = hash;
   } catch (e) {
     if (mine === rendering) {
@@ -384,3 +391,5 @@ async function route(clearFlash) {
 
 window.addEventListener("hashchange", () => route(true));
 route(true);
+// Who the console acts as (User:ANONYMOUS without an authorizer).
+api("GET", "/cluster").then(c => { document.getElementById("whoami").textContent = c.authenticated_as; }, () => {});
