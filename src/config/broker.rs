@@ -646,7 +646,7 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "fjord.http.listener",
         T::String,
         Some("localhost:9644"),
-        "fjord's own: host:port of the HTTP listener that serves /metrics (Prometheus), /health and /ready (docs/observability.md). Empty: none. Port 0 picks a free port (logged). If the port is taken, fjord logs a warning and serves Kafka without it.",
+        "fjord's own: host:port of the HTTP listener that serves the web console (/), the JSON API (/api/v1/), /metrics (Prometheus), /health and /ready (docs/observability.md). With an authorizer, the console and JSON API take HTTP Basic logins of SCRAM users. Empty: none. Port 0 picks a free port (logged). If the port is taken, fjord logs a warning and serves Kafka without it.",
     ),
     key(
         "max.incremental.fetch.session.cache.slots",

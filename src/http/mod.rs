@@ -1,8 +1,13 @@
 //! The HTTP listener (`fjord.http.listener`, default `localhost:9644`): Prometheus `/metrics`,
-//! `/health` and `/ready`. It runs beside the Kafka listeners on the same runtime and never
+//! `/health` and `/ready`, the JSON API under `/api/v1/` ([`api`]) and the web console at `/`
+//! ([`console`]). It runs beside the Kafka listeners on the same runtime and never
 //! holds them up: a scrape is encoded on a blocking thread, and every handler takes only the
 //! short locks the Kafka request path takes itself.
 
+pub mod api;
+pub mod auth;
+pub mod console;
+pub mod error;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -13,11 +18,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::broker::Broker;
+use auth::Peer;
 
 /// Bind the configured HTTP listener. A port that is taken (a second broker on this machine)
 /// is logged and skipped: the Kafka listeners matter more.
@@ -27,13 +33,13 @@ pub async fn bind(broker: &Broker) -> Option<TcpListener> {
         Ok(l) => {
             let local = l.local_addr().ok();
             if let Some(local) = local {
-                if !local.ip().is_loopback() {
+                if !local.ip().is_loopback() && !broker.security.authorizer.enabled() {
                     tracing::warn!(
-                        "the HTTP listener on {local} is reachable from other machines and has no authentication (fjord.http.listener)"
+                        "the HTTP listener on {local} is reachable from other machines and has no authentication: its console and JSON API can create, delete and write topics (fjord.http.listener; with an authorizer, they require a SCRAM user's HTTP Basic login)"
                     );
                 }
                 tracing::info!(
-                    "HTTP listening on http://{local} (/metrics, /health, /ready; fjord.http.listener)"
+                    "HTTP listening on http://{local} (console at /, JSON API at /api/v1/, /metrics, /health, /ready; fjord.http.listener)"
                 );
             }
             Some(l)
@@ -58,11 +64,7 @@ pub async fn serve(
         c = axum::serve::Listener::accept(&mut listener) => c,
         _ = stopped(&mut shutdown) => return,
     };
-    let app = Router::new()
-        .route("/metrics", get(metrics_page))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .with_state(broker);
+    let app = router(broker).into_make_service_with_connect_info::<Peer>();
     let listener = FirstThen {
         first: Some(first),
         listener,
@@ -75,11 +77,48 @@ pub async fn serve(
     }
 }
 
+fn router(broker: Arc<Broker>) -> Router {
+    use api::*;
+    let v1 = Router::new()
+        .route("/cluster", get(cluster))
+        .route("/topics", get(list_topics).post(create_topic))
+        .route("/topics/{topic}", get(topic).delete(delete_topic))
+        .route("/topics/{topic}/partitions", post(add_partitions))
+        .route(
+            "/topics/{topic}/configs",
+            axum::routing::patch(alter_configs),
+        )
+        .route("/topics/{topic}/messages", post(produce))
+        .route(
+            "/topics/{topic}/partitions/{partition}/messages",
+            get(messages),
+        )
+        .route("/groups", get(list_groups))
+        .route("/groups/{group}", get(group).delete(delete_group))
+        .route("/groups/{group}/offsets/reset", post(reset_offsets))
+        .fallback(not_found);
+    Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
+        .nest("/api/v1", v1)
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .with_state(broker)
+}
+
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         if shutdown.changed().await.is_err() {
             break;
         }
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, FirstThen>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, FirstThen>) -> Peer {
+        Peer(*stream.remote_addr())
     }
 }
 

@@ -120,6 +120,19 @@ impl ScramCredential {
         let salted = mechanism.salted_password(password.as_bytes(), salt, iterations as u32);
         Self::from_salted_password(mechanism, salt, &salted, iterations)
     }
+
+    /// Whether `password` is the one this credential was made from (HTTP Basic logins to the
+    /// console and JSON API): the SCRAM client key's hash against the stored key, compared in
+    /// constant time.
+    pub fn verify_password(&self, password: &str) -> bool {
+        let m = self.mechanism;
+        let Ok(iterations) = u32::try_from(self.iterations) else {
+            return false;
+        };
+        let salted = m.salted_password(password.as_bytes(), &self.salt, iterations);
+        let client_key = m.hmac(&salted, b"Client Key");
+        constant_time_eq(&m.hash(&client_key), &self.stored_key)
+    }
 }
 
 /// Why an exchange failed; the message goes back to the client in SaslAuthenticate's
@@ -587,5 +600,15 @@ mod tests {
             );
         }
         assert_eq!(decode_saslname("a=2Cb=3Dc").unwrap(), "a,b=c");
+    }
+
+    #[test]
+    fn verify_password_against_stored_key() {
+        for m in ScramMechanism::ALL {
+            let c = ScramCredential::from_password(m, "s3cret", b"salt", 4096);
+            assert!(c.verify_password("s3cret"));
+            assert!(!c.verify_password("s3cret "));
+            assert!(!c.verify_password(""));
+        }
     }
 }
