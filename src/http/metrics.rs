@@ -98,7 +98,7 @@ impl Collector for BrokerCollector {
             .topics()
             .into_iter()
             .filter(|(name, _)| {
-                let exists = topics.iter().any(|t| &t.name == name);
+                let exists = b.topics.get(name).is_some();
                 if !exists {
                     m.forget_topic(name);
                 }
