@@ -19,8 +19,14 @@
 //! `receive.buffer.bytes`, 64 KiB): it moves both the split and the sum (docs/performance.md).
 //! This process's own socket keeps the kernel's default, as fjord's do.
 //!
+//! The sending peer can be paced to a byte rate: a broker receives a produce at the rate its
+//! producer sends, and what receiving and writing a byte costs depends on that rate (how much
+//! each wake-up finds to read, how long freed page-cache memory sits before it is reused), so
+//! bench.py also runs this floor at the rate the Java producer achieved against fjord.
+//!
 //! ```text
 //! floor recv-write <dir> <bytes> [buffer bytes, 262144] [peer's SO_SNDBUF, 0: kernel default]
+//!                  [peer's rate in MiB/s, 0: as fast as it can]
 //! floor sendfile   <dir> <bytes> [bytes per sendfile call, 1048576] [peer's SO_RCVBUF, 0: default]
 //! ```
 //!
@@ -35,7 +41,7 @@ mod cpu;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -49,6 +55,7 @@ fn main() {
             number(2, 1 << 31),
             number(3, 256 << 10),
             number(4, 0),
+            number(5, 0),
         ),
         Some("sendfile") => send_file(
             Path::new(arg(1).expect("dir")),
@@ -62,11 +69,13 @@ fn main() {
             number(2, 0),
             number(3, 256 << 10),
             number(4, 0),
+            number(5, 0),
         ),
         Some("peer-sink") => peer_sink(arg(1).expect("address"), number(2, 0), number(4, 0)),
         _ => {
             eprintln!(
-                "usage: floor recv-write|sendfile <dir> <bytes> [buffer bytes] [peer's socket buffer]"
+                "usage: floor recv-write|sendfile <dir> <bytes> [buffer bytes] [peer's socket buffer] \\
+                 [recv-write: peer's MiB/s]"
             );
             std::process::exit(2);
         }
@@ -123,11 +132,13 @@ fn peer(
     bytes: u64,
     chunk: u64,
     socket_buffer: u64,
+    rate_mib_s: u64,
 ) -> std::io::Result<(Child, TcpStream)> {
     let address = listener.local_addr()?.to_string();
     let child = Command::new(std::env::current_exe()?)
         .args([mode, &address, &bytes.to_string(), &chunk.to_string()])
         .arg(socket_buffer.to_string())
+        .arg(rate_mib_s.to_string())
         .stdout(Stdio::piped())
         .spawn()?;
     let (stream, _) = listener.accept()?;
@@ -158,7 +169,13 @@ fn peer_report(measure: Measure) -> std::io::Result<()> {
     Ok(())
 }
 
-fn recv_write(dir: &Path, bytes: u64, buffer: u64, peer_sndbuf: u64) -> std::io::Result<()> {
+fn recv_write(
+    dir: &Path,
+    bytes: u64,
+    buffer: u64,
+    peer_sndbuf: u64,
+    peer_rate_mib_s: u64,
+) -> std::io::Result<()> {
     let path = dir.join("floor-recv-write.log");
     let mut file = OpenOptions::new()
         .create(true)
@@ -166,7 +183,14 @@ fn recv_write(dir: &Path, bytes: u64, buffer: u64, peer_sndbuf: u64) -> std::io:
         .truncate(true)
         .open(&path)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let (child, mut stream) = peer(&listener, "peer-send", bytes, buffer, peer_sndbuf)?;
+    let (child, mut stream) = peer(
+        &listener,
+        "peer-send",
+        bytes,
+        buffer,
+        peer_sndbuf,
+        peer_rate_mib_s,
+    )?;
     let mut buf = vec![0u8; buffer as usize];
     let measure = Measure::start()?;
     let mut received = 0u64;
@@ -192,7 +216,7 @@ fn send_file(dir: &Path, bytes: u64, chunk: u64, peer_rcvbuf: u64) -> std::io::R
     let path = source_file(dir, bytes)?;
     let file = File::open(&path)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let (child, stream) = peer(&listener, "peer-sink", bytes, chunk, peer_rcvbuf)?;
+    let (child, stream) = peer(&listener, "peer-sink", bytes, chunk, peer_rcvbuf, 0)?;
     let measure = Measure::start()?;
     let mut offset = 0u64;
     while offset < bytes {
@@ -255,15 +279,30 @@ fn connect(address: &str, sndbuf: u64, rcvbuf: u64) -> std::io::Result<TcpStream
     Ok(TcpStream::from(socket))
 }
 
-fn peer_send(address: &str, bytes: u64, chunk: u64, sndbuf: u64) -> std::io::Result<()> {
+/// Sends `bytes` in writes of `chunk`; at `rate_mib_s` (0: unpaced), sleeping whenever it is
+/// ahead of that rate.
+fn peer_send(
+    address: &str,
+    bytes: u64,
+    chunk: u64,
+    sndbuf: u64,
+    rate_mib_s: u64,
+) -> std::io::Result<()> {
     let mut stream = connect(address, sndbuf, 0)?;
     let block = pseudo_random(chunk as usize);
     let measure = Measure::start()?;
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(chunk) as usize;
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < bytes {
+        let n = (bytes - sent).min(chunk) as usize;
         stream.write_all(&block[..n])?;
-        left -= n as u64;
+        sent += n as u64;
+        if rate_mib_s > 0 {
+            let due = Duration::from_secs_f64(sent as f64 / (rate_mib_s << 20) as f64);
+            if let Some(ahead) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(ahead);
+            }
+        }
     }
     peer_report(measure)
 }
