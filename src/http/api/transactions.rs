@@ -38,7 +38,8 @@ pub struct ListQuery {
     pub state: Option<String>,
     /// Producer ids, comma-separated.
     pub producer_id: Option<String>,
-    /// Only transactions running longer than this (ListTransactions v1's duration filter).
+    /// Only transactions begun longer ago than this, in any state (ListTransactions v1's
+    /// duration filter).
     pub running_longer_than_ms: Option<i64>,
     /// A regular expression the whole transactional id must match (ListTransactions v2).
     pub transactional_id_pattern: Option<String>,
