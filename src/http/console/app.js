@@ -377,7 +377,8 @@ async function route(clearFlash) {
     const nodes = await render(hash.match(re));
     // A timed refresh must not wipe what the user is typing into a form.
     const refresh = clearFlash === false && every;
-    if (mine === rendering && !(refresh && dirty)) view.replaceChildren(...nodes);
+    // A view leaves out what does not apply as null.
+    if (mine === rendering && !(refresh && dirty)) view.replaceChildren(...nodes.filter(n => n !== null && n !== undefined));
     view.dataset.loaded = hash;
   } catch (e) {
     if (mine === rendering) {
