@@ -678,39 +678,54 @@ def test_transactions_seen_through_the_api(broker):
     assert (status, out["error"]) == (400, "INVALID_REQUEST") and "unknown field `colour`" in out["message"], out
 
 
-def test_a_transaction_stuck_past_its_timeout_is_flagged_hanging(start_cluster):
-    """In a 3-node cluster, a committed transaction whose only partition lost its leader (an RF=1
-    topic on a stopped node) stays PrepareCommit: open past its timeout, the API flags it
-    hanging; once the node is back its marker is written and the transaction completes."""
-    c = start_cluster(3)
-    p = Producer({"bootstrap.servers": c.bootstrap, "transactional.id": "hang-tx", "transaction.timeout.ms": 2000})
+# The coordinator's own write (PrepareCommit) must not wait for the node the test kills: with
+# __transaction_state replicated there, EndTxn would wait for that node to be fenced out of the
+# ISR, past the transaction's timeout under load (and a retried EndTxn gets
+# CONCURRENT_TRANSACTIONS until the marker is written).
+STUCK_TXN_OVERRIDES = {"transaction.state.log.replication.factor": "1"}
+
+
+def stuck_transaction(c, txid, timeout_ms=3000):
+    """In cluster c (started with STUCK_TXN_OVERRIDES), a transaction committed while its only
+    partition has no leader (an RF=1 topic on a killed node): it stays PrepareCommit, open past
+    its timeout. Returns (the node coordinating it, the killed node, the producer)."""
+    p = Producer({"bootstrap.servers": c.bootstrap, "transactional.id": txid, "transaction.timeout.ms": timeout_ms})
     p.init_transactions(30)
     # The coordinator's API describes it; the others say they do not coordinate it.
-    coordinator = wait_until(lambda: next((n for n in c.nodes if call(n, "GET", "/api/v1/transactions/hang-tx")[0] == 200), None),
-                             what="the coordinator of hang-tx")
+    coordinator = wait_until(lambda: next((n for n in c.nodes if call(n, "GET", f"/api/v1/transactions/{txid}")[0] == 200), None),
+                             what=f"the coordinator of {txid}")
     for n in c.nodes:
         if n is not coordinator:
-            assert call(n, "GET", "/api/v1/transactions/hang-tx") == (503, {"error": "NOT_COORDINATOR", "message": "Not coordinator."})
+            assert call(n, "GET", f"/api/v1/transactions/{txid}") == (503, {"error": "NOT_COORDINATOR", "message": "Not coordinator."})
             assert ok(n, "GET", "/api/v1/transactions")["total"] == 0
     victim = next(n for n in c.nodes if n is not coordinator)
-    cadmin = AdminClient({"bootstrap.servers": c.bootstrap})
     from confluent_kafka.admin import NewTopic as CNewTopic
-    cadmin.create_topics([CNewTopic("hang", num_partitions=1, replica_assignment=[[victim.node_id]])])["hang"].result(30)
-    c.wait_leaders("hang", 1)
-
+    topic = f"{txid}-topic"
+    cadmin = AdminClient({"bootstrap.servers": c.bootstrap})
+    cadmin.create_topics([CNewTopic(topic, num_partitions=1, replica_assignment=[[victim.node_id]])])[topic].result(30)
+    c.wait_leaders(topic, 1)
     p.begin_transaction()
-    p.produce("hang", b"x", partition=0)
+    p.produce(topic, b"x", partition=0)
     assert p.flush(30) == 0
-    victim.stop()
+    victim.kill()  # at once: the transaction must not outlive its timeout before the commit
     p.commit_transaction(30)  # answered once PrepareCommit is written; the marker waits for the node
+    return coordinator, victim, p
+
+
+def test_a_transaction_stuck_past_its_timeout_is_flagged_hanging(start_cluster):
+    """In a 3-node cluster, a committed transaction whose only partition lost its leader stays
+    PrepareCommit: open past its timeout, the API flags it hanging; once the node is back its
+    marker is written and the transaction completes."""
+    c = start_cluster(3, STUCK_TXN_OVERRIDES)
+    coordinator, victim, _ = stuck_transaction(c, "hang-tx")
 
     def described():
         return ok(coordinator, "GET", "/api/v1/transactions/hang-tx")
 
     t = described()
-    assert (t["state"], t["open"], t["topics"]) == ("PrepareCommit", True, [{"topic": "hang", "partitions": [0]}])
+    assert (t["state"], t["open"], t["topics"]) == ("PrepareCommit", True, [{"topic": "hang-tx-topic", "partitions": [0]}])
     t = wait_until(lambda: (t := described())["hanging"] and t, timeout=15, what="hang-tx flagged hanging")
-    assert t["state"] == "PrepareCommit" and t["age_ms"] > 2000
+    assert t["state"] == "PrepareCommit" and t["age_ms"] > 3000
     assert [(x["transactional_id"], x["hanging"]) for x in ok(coordinator, "GET", "/api/v1/transactions?state=PrepareCommit")["transactions"]] == [
         ("hang-tx", True)]
 
