@@ -206,12 +206,13 @@ class Broker:
 
 @pytest.fixture
 def start_broker(tmp_path, request):
-    """Factory: start_broker({"kafka.key": "value", ...}) -> a started Broker."""
+    """Factory: start_broker({"kafka.key": "value", ...}) -> a started Broker. `port`: its
+    PLAINTEXT port, when the overrides name the listeners themselves."""
     brokers = []
     request.node._fjord_brokers = brokers
 
-    def _start(overrides=None, name=None, nofile=None):
-        b = Broker(tmp_path / f"data{len(brokers)}", overrides=overrides,
+    def _start(overrides=None, name=None, nofile=None, port=None):
+        b = Broker(tmp_path / f"data{len(brokers)}", port=port, overrides=overrides,
                    name=name or f"fjord{len(brokers)}", nofile=nofile)
         brokers.append(b)
         return b.start()

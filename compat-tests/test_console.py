@@ -2,7 +2,9 @@
 chromium-driver (scripts/install-deps.sh), driven by Selenium; no browser is downloaded. It sees
 a topic a real client created, browses its messages, produces one from the form that kafka-python
 reads back, shows a group's lag falling as a consumer commits, and resets an inactive group's
-offsets. Every page is saved as a screenshot under the test's tmp dir (screenshots/); the
+offsets; ACLs added and deleted from it allow and deny a SCRAM user's confluent-kafka producer;
+a transactional producer's transaction goes Empty, Ongoing (with its partitions), CompleteCommit,
+and one stuck past its timeout in a cluster is flagged hanging. Every page is saved as a screenshot under the test's tmp dir (screenshots/); the
 README's are copies of these (docs/console/)."""
 import json
 import os
@@ -276,3 +278,176 @@ def test_console_logs_in_as_a_scram_user_and_honours_acls(start_broker, browser)
     open_page(d, b, "#/topics/hidden")
     wait_text(d, "#flash", lambda t: t.startswith("TOPIC_AUTHORIZATION_FAILED"))
     shot(d, "denied")
+
+
+def row_cells(driver, selector):
+    rs = css(driver, selector)
+    return [c.text for c in rs[0].find_elements("css selector", "td")] if rs else None
+
+
+def test_console_acls_allow_and_deny_a_scram_client(start_broker, browser):
+    """ACLs added and deleted from the console decide what a SCRAM user's confluent-kafka
+    producer may do; a user without rights on the cluster gets Kafka's refusal."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AclBindingFilter, AclOperation, AclPermissionType, AdminClient, ResourcePatternType, ResourceType
+    from conftest import produce_error
+    from test_http_api import scram_conf, start_scram_broker
+    b = start_scram_broker(start_broker, [("admin", "SCRAM-SHA-512", "admin-pw"), ("alice", "SCRAM-SHA-256", "alice-pw")])
+    create_topics(b.bootstrap, "payments")
+    alice, denied = scram_conf("alice", "alice-pw"), KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert produce_error(b.sasl, "payments", alice) == denied
+    d = browser
+
+    # alice's own login: no DESCRIBE on the cluster, so no ACLs to see.
+    d.get(b.http.replace("http://", "http://alice:alice-pw@") + "/#/acls")
+    wait_until(lambda: d.execute_script("return document.getElementById('view').dataset.loaded") == "#/acls",
+               timeout=15, what="ACLs page")
+    wait_text(d, "#flash", "CLUSTER_AUTHORIZATION_FAILED: Cluster authorization failed.")
+    wait_text(d, "#whoami", "User:alice")
+    assert not css(d, "#acls")
+
+    # The admin (a super user).
+    d.get("about:blank")
+    d.get(b.http.replace("http://", "http://admin:admin-pw@") + "/#/acls")
+    wait_until(lambda: d.execute_script("return document.getElementById('view').dataset.loaded") == "#/acls",
+               timeout=15, what="ACLs page")
+    wait_text(d, "#whoami", "User:admin")
+    assert [r.text for r in rows(d, "acls")] == ["none"]
+
+    def add(permission, operation, pattern, name):
+        for field, value in [("permission", permission), ("principal", "User:alice"), ("operation", operation),
+                             ("resource_type", "TOPIC"), ("pattern_type", pattern), ("resource_name", name)]:
+            fill(d, "#create-acl", field, value)
+        css(d, "#create-acl button")[0].click()
+        wait_text(d, "#flash", f"Added {permission} User:alice {operation} on TOPIC {name} ({pattern}) from *")
+
+    def shown():
+        return [r.get_attribute("data-acl") for r in rows(d, "acls")]
+
+    allow = "TOPIC|payments|LITERAL|User:alice|*|WRITE|ALLOW"
+    deny = "TOPIC|pay|PREFIXED|User:alice|*|ALL|DENY"
+    add("ALLOW", "WRITE", "LITERAL", "payments")
+    wait_until(lambda: shown() == [allow], what="the ALLOW listed")
+    assert row_cells(d, f"tr[data-acl='{allow}']")[:7] == ["TOPIC", "LITERAL", "payments", "User:alice", "*", "WRITE", "ALLOW"]
+    assert produce_error(b.sasl, "payments", alice) is None
+    # A DENY on a prefix beats it.
+    add("DENY", "ALL", "PREFIXED", "pay")
+    wait_until(lambda: shown() == [deny, allow], what="both listed")
+    assert produce_error(b.sasl, "payments", alice) == denied
+    shot(d, "acls")
+
+    # Kafka's filters, from the form.
+    fill(d, "#acl-filter", "permission", "DENY")
+    css(d, "#acl-filter button")[0].click()
+    wait_until(lambda: shown() == [deny], what="only the DENY")
+    wait_text(d, "#acl-summary", "1 match the filter.")
+    open_page(d, b, "#/acls?resource_type=TOPIC&resource_name=payments&pattern_type=MATCH&operation=WRITE")
+    assert shown() == [allow]
+    # The topic page links to the ACLs that apply to it.
+    open_page(d, b, "#/topics/payments")
+    css(d, "a[href*='#/acls?']")[0].click()
+    wait_until(lambda: d.execute_script("return document.getElementById('view').dataset.loaded")
+               == "#/acls?resource_type=TOPIC&resource_name=payments&pattern_type=MATCH", what="the topic's ACLs")
+    assert shown() == [deny, allow]
+
+    # Deleted from its row (the second click confirms): alice may write again, then not.
+    def delete(key, words):
+        button = css(d, f"tr[data-acl='{key}'] button.delete-acl")[0]
+        button.click()
+        wait_until(lambda: button.text == "Really delete?", what="delete asks again")
+        button.click()
+        wait_text(d, "#flash", f"Deleted {words}")
+
+    delete(deny, "DENY User:alice ALL on TOPIC pay (PREFIXED) from *")
+    wait_until(lambda: shown() == [allow], what="the DENY gone")
+    assert produce_error(b.sasl, "payments", alice) is None
+    delete(allow, "ALLOW User:alice WRITE on TOPIC payments (LITERAL) from *")
+    wait_until(lambda: [r.text for r in rows(d, "acls")] == ["none"], what="no ACLs")
+    assert produce_error(b.sasl, "payments", alice) == denied
+    every = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY, AclPermissionType.ANY)
+    assert AdminClient({"bootstrap.servers": b.bootstrap}).describe_acls(every).result(15) == []
+
+    # Kafka's validation, shown.
+    fill(d, "#create-acl", "principal", "alice")
+    fill(d, "#create-acl", "resource_name", "payments")
+    css(d, "#create-acl button")[0].click()
+    wait_text(d, "#flash", "INVALID_REQUEST: Could not parse principal from `alice` (no colon is found between principal "
+                           "type and principal name)")
+
+
+def test_console_shows_transactions_as_they_go(broker, browser):
+    """A confluent-kafka transactional producer's transaction: Empty, Ongoing (highlighted, with
+    its partitions), CompleteCommit, on the list and on its own page."""
+    from test_http_api import NO_AUTHORIZER, ok
+    create_topics(broker.bootstrap, "txn-orders", partitions=3)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "console-tx", "transaction.timeout.ms": 60000})
+    p.init_transactions(30)
+    pid = str(ok(broker, "GET", "/api/v1/transactions/console-tx")["producer_id"])
+    d = browser
+    open_page(d, broker, "#/transactions")
+    row = "tr[data-txn='console-tx']"
+    assert row_cells(d, row)[:6] == ["console-tx", "Empty", pid, "0", "–", "1m 0s"]
+    assert css(d, row)[0].get_attribute("class") == ""
+
+    p.begin_transaction()
+    p.produce("txn-orders", b"a", partition=0)
+    p.produce("txn-orders", b"b", partition=2)
+    assert p.flush(30) == 0
+    wait_until(lambda: row_cells(d, row)[:6] == ["console-tx", "Ongoing", pid, "0", "txn-orders: 0, 2", "1m 0s"],
+               what="Ongoing with its partitions")
+    assert css(d, row)[0].get_attribute("class") == "open"
+    assert row_cells(d, row)[7] == ""  # not hanging
+    wait_text(d, "#txn-open", "1")
+    assert text_of(d, "#txn-hanging") == "0"
+    shot(d, "transactions")
+
+    css(d, f"{row} a")[0].click()
+    wait_text(d, "#txn-state", "Ongoing")
+    assert [r.get_attribute("data-tp") for r in rows(d, "txn-partitions")] == ["txn-orders-0", "txn-orders-2"]
+    assert (text_of(d, "#txn-producer-id"), text_of(d, "#txn-producer-epoch"), text_of(d, "#txn-timeout")) == (pid, "0", "1m 0s")
+    assert not css(d, "#hanging-warning")
+    shot(d, "transaction")
+
+    p.commit_transaction(30)
+    wait_text(d, "#txn-state", "CompleteCommit")
+    wait_until(lambda: [r.text for r in rows(d, "txn-partitions")] == ["none"], what="no partitions once complete")
+    open_page(d, broker, "#/transactions")
+    assert row_cells(d, row)[:5] == ["console-tx", "CompleteCommit", pid, "0", "–"]
+    assert css(d, row)[0].get_attribute("class") == ""
+    fill(d, "#txn-filter", "state", "Ongoing")
+    css(d, "#txn-filter button")[0].click()
+    wait_until(lambda: d.execute_script("return document.getElementById('view').dataset.loaded") == "#/transactions?state=Ongoing",
+               what="the Ongoing ones")
+    assert [r.text for r in rows(d, "transactions")] == ["none"]
+
+    open_page(d, broker, "#/transactions/nope")
+    wait_text(d, "#flash", 'TRANSACTIONAL_ID_NOT_FOUND: The transaction coordinator knows no transactional id "nope".')
+    # Without an authorizer the ACL page says there is none.
+    open_page(d, broker, "#/acls")
+    assert text_of(d, "#no-authorizer") == NO_AUTHORIZER["message"] + "."
+    shot(d, "acls-disabled")
+
+
+def test_console_flags_a_hanging_transaction(start_cluster, browser):
+    """A transaction open past its timeout (committed while its partition has no leader) is
+    flagged hanging on its coordinator's console, until the node is back and it completes."""
+    from test_http_api import STUCK_TXN_OVERRIDES, stuck_transaction
+    c = start_cluster(3, STUCK_TXN_OVERRIDES)
+    coordinator, victim, _ = stuck_transaction(c, "stuck-tx")
+    d = browser
+    open_page(d, coordinator, "#/transactions")
+    row = "tr[data-txn='stuck-tx']"
+    wait_until(lambda: css(d, row) and css(d, row)[0].get_attribute("class") == "open hanging", timeout=15,
+               what="stuck-tx flagged hanging")
+    cells = row_cells(d, row)
+    assert cells[:5] == ["stuck-tx", "PrepareCommit", cells[2], "0", "stuck-tx-topic: 0"] and cells[7] == "hanging", cells
+    assert text_of(d, "#txn-hanging") == "1"
+    shot(d, "transactions-hanging")
+    open_page(d, coordinator, "#/transactions/stuck-tx")
+    wait_text(d, "#hanging-warning", lambda t: t.startswith("Open for ") and t.endswith(
+        ", longer than its timeout of 3 s: the coordinator has not been able to finish it (a partition's marker cannot be "
+        "written); see the broker's log."))
+    shot(d, "transaction-hanging")
+    victim.start()
+    wait_text(d, "#txn-state", "CompleteCommit", timeout=30)
+    assert not css(d, "#hanging-warning")

@@ -10,14 +10,14 @@ import urllib.error
 import urllib.request
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka import TopicPartition as CTopicPartition
-from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
-                                   ConfigResource, ResourcePatternType, ResourceType)
+from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
+                                   AdminClient, ConfigResource, ResourcePatternType, ResourceType)
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from conftest import create_topics, produce, wait_until
+from conftest import create_topics, free_port, produce, produce_error, wait_until
 
 
 def call(broker, method, path, body=None, auth=None, raw=None):
@@ -469,3 +469,266 @@ def test_in_a_cluster_each_node_answers_for_what_it_holds(start_cluster):
     # A Kafka client reads what the API wrote.
     from conftest import consume_assigned
     assert consume_assigned(c.bootstrap, "api-cl", 1) == [(0, 0, None, b"hello")]
+
+
+# --- ACLs and transactions ------------------------------------------------------------------
+
+def start_scram_broker(start_broker, users):
+    """A broker with the authorizer: a PLAINTEXT listener where User:ANONYMOUS is a super user
+    (the test's admin door) and a SASL_PLAINTEXT one where the SCRAM users log in (b.sasl)."""
+    plain, sasl = free_port(), free_port()
+    b = start_broker({**AUTHORIZER, "listeners": f"PLAINTEXT://127.0.0.1:{plain},SASL_PLAINTEXT://127.0.0.1:{sasl}"},
+                     port=plain)
+    b.sasl = f"127.0.0.1:{sasl}"
+    add_scram_users(b.bootstrap, users)
+    return b
+
+
+def scram_conf(user, password, mechanism="SCRAM-SHA-256"):
+    """confluent-kafka's settings to log in as a SCRAM user."""
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": mechanism,
+            "sasl.username": user, "sasl.password": password}
+
+
+def acl_json(resource_type, name, pattern, principal, operation, permission="ALLOW", host="*"):
+    return {"resource_type": resource_type, "resource_name": name, "pattern_type": pattern,
+            "principal": principal, "host": host, "operation": operation, "permission": permission}
+
+
+NO_AUTHORIZER = {"error": "SECURITY_DISABLED",
+                 "message": "No Authorizer is configured on the broker (authorizer.class.name is empty): "
+                            "there are no ACLs and every request is allowed"}
+
+
+def test_acl_calls_without_an_authorizer_say_there_is_none(broker):
+    assert call(broker, "GET", "/api/v1/acls") == (400, NO_AUTHORIZER)
+    assert call(broker, "POST", "/api/v1/acls", {"resource_type": "TOPIC", "resource_name": "t",
+                                                 "principal": "User:alice", "operation": "READ"}) == (400, NO_AUTHORIZER)
+    assert call(broker, "DELETE", "/api/v1/acls?principal=User:alice") == (400, NO_AUTHORIZER)
+
+
+def test_acls_made_through_the_api_bind_kafka_clients(start_broker):
+    b = start_scram_broker(start_broker, [("admin", "SCRAM-SHA-512", "admin-pw"), ("alice", "SCRAM-SHA-256", "alice-pw")])
+    create_topics(b.bootstrap, "acl-orders")
+    admin, alice = "admin:admin-pw", scram_conf("alice", "alice-pw")
+    assert produce_error(b.sasl, "acl-orders", alice) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert ok(b, "GET", "/api/v1/acls", auth=admin) == {"acls": []}
+
+    # Created through the API (names in any case, as kafka-acls.sh takes them): alice may write.
+    write = acl_json("TOPIC", "acl-", "PREFIXED", "User:alice", "WRITE")
+    assert ok(b, "POST", "/api/v1/acls", {"resource_type": "topic", "resource_name": "acl-", "pattern_type": "Prefixed",
+                                          "principal": "User:alice", "operation": "Write"}, auth=admin) == {"created": write}
+    assert produce_error(b.sasl, "acl-orders", alice) is None
+    # Kafka's Admin API sees the same ACL, and the API sees the ones the Admin API makes.
+    cadmin = AdminClient({"bootstrap.servers": b.bootstrap})
+    every = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+                             AclPermissionType.ANY)
+    seen = cadmin.describe_acls(every).result(15)
+    assert [(a.restype, a.name, a.resource_pattern_type, a.principal, a.host, a.operation, a.permission_type) for a in seen] == [
+        (ResourceType.TOPIC, "acl-", ResourcePatternType.PREFIXED, "User:alice", "*", AclOperation.WRITE, AclPermissionType.ALLOW)]
+    for f in cadmin.create_acls([AclBinding(ResourceType.TOPIC, "acl-orders", ResourcePatternType.LITERAL, "User:bob",
+                                            "10.1.1.1", AclOperation.READ, AclPermissionType.DENY)]).values():
+        f.result(15)
+    deny = acl_json("TOPIC", "acl-orders", "LITERAL", "User:bob", "READ", "DENY", "10.1.1.1")
+    assert ok(b, "GET", "/api/v1/acls", auth=admin) == {"acls": [write, deny]}
+    # Kafka's filters.
+    assert ok(b, "GET", "/api/v1/acls?principal=User:bob", auth=admin) == {"acls": [deny]}
+    assert ok(b, "GET", "/api/v1/acls?resource_type=TOPIC&resource_name=acl-orders&pattern_type=MATCH", auth=admin) == {"acls": [write, deny]}
+    assert ok(b, "GET", "/api/v1/acls?resource_type=TOPIC&resource_name=acl-orders", auth=admin) == {"acls": [deny]}
+    assert ok(b, "GET", "/api/v1/acls?operation=read&permission=deny&host=10.1.1.1", auth=admin) == {"acls": [deny]}
+    assert ok(b, "GET", "/api/v1/acls?resource_type=GROUP", auth=admin) == {"acls": []}
+    # Creating an ACL that exists succeeds and changes nothing, as in Kafka.
+    ok(b, "POST", "/api/v1/acls", write, auth=admin)
+    assert ok(b, "GET", "/api/v1/acls", auth=admin) == {"acls": [write, deny]}
+
+    # alice's own login has no DESCRIBE or ALTER on the cluster: Kafka's refusal.
+    refused = (403, {"error": "CLUSTER_AUTHORIZATION_FAILED", "message": "Cluster authorization failed."})
+    assert call(b, "GET", "/api/v1/acls", auth="alice:alice-pw") == refused
+    assert call(b, "POST", "/api/v1/acls", write, auth="alice:alice-pw") == refused
+    assert call(b, "DELETE", "/api/v1/acls?principal=User:alice", auth="alice:alice-pw") == refused
+
+    # Deleted by a filter: alice is denied again; the Admin API sees only bob's.
+    assert ok(b, "DELETE", "/api/v1/acls?principal=User:alice&resource_type=TOPIC", auth=admin) == {"deleted": [write]}
+    assert produce_error(b.sasl, "acl-orders", alice) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert [a.principal for a in cadmin.describe_acls(every).result(15)] == ["User:bob"]
+    assert ok(b, "DELETE", "/api/v1/acls?principal=User:alice", auth=admin) == {"deleted": []}
+
+    # Transactions under ACLs: alice sees only the transactional ids she may describe.
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "secret-tx"})
+    p.init_transactions(30)
+    assert [t["transactional_id"] for t in ok(b, "GET", "/api/v1/transactions", auth=admin)["transactions"]] == ["secret-tx"]
+    assert ok(b, "GET", "/api/v1/transactions", auth="alice:alice-pw") == {"transactions": [], "total": 0, "unknown_state_filters": []}
+    assert call(b, "GET", "/api/v1/transactions/secret-tx", auth="alice:alice-pw") == (
+        403, {"error": "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "message": "Transactional id authorization failed."})
+    ok(b, "POST", "/api/v1/acls", {"resource_type": "TRANSACTIONAL_ID", "resource_name": "secret-", "pattern_type": "PREFIXED",
+                                   "principal": "User:alice", "operation": "DESCRIBE"}, auth=admin)
+    assert ok(b, "GET", "/api/v1/transactions/secret-tx", auth="alice:alice-pw")["state"] == "Empty"
+    assert ok(b, "GET", "/api/v1/transactions", auth="alice:alice-pw")["total"] == 1
+
+    # Bad input: the API's own check of Kafka's names, then Kafka's validation, word for word.
+    def bad(message):
+        return (400, {"error": "INVALID_REQUEST", "message": message})
+
+    types = "ANY, TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID, DELEGATION_TOKEN or USER"
+    assert call(b, "GET", "/api/v1/acls?resource_type=TOPICS", auth=admin) == bad(f'resource_type="TOPICS": {types}')
+    assert call(b, "DELETE", "/api/v1/acls?resource_type=queue", auth=admin) == bad(f'resource_type="queue": {types}')
+    assert call(b, "GET", "/api/v1/acls?pattern_type=glob", auth=admin) == bad('pattern_type="glob": ANY, MATCH, LITERAL or PREFIXED')
+    assert call(b, "GET", "/api/v1/acls?permission=maybe", auth=admin) == bad('permission="maybe": ANY, DENY or ALLOW')
+    new = {"resource_type": "TOPIC", "resource_name": "acl-orders", "principal": "User:alice", "operation": "READ"}
+    assert call(b, "POST", "/api/v1/acls", {**new, "resource_type": "QUEUE"}, auth=admin) == bad(f'resource_type="QUEUE": {types}')
+    assert call(b, "POST", "/api/v1/acls", {**new, "resource_type": "ANY"}, auth=admin) == bad("Invalid resourceType ANY")
+    assert call(b, "POST", "/api/v1/acls", {**new, "pattern_type": "MATCH"}, auth=admin) == bad("Invalid patternType MATCH")
+    assert call(b, "POST", "/api/v1/acls", {**new, "operation": "ANY"}, auth=admin) == bad("Invalid operation ANY")
+    assert call(b, "POST", "/api/v1/acls", {**new, "permission": "ANY"}, auth=admin) == bad("Invalid permissionType ANY")
+    assert call(b, "POST", "/api/v1/acls", {**new, "resource_name": ""}, auth=admin) == bad("Invalid empty resource name")
+    assert call(b, "POST", "/api/v1/acls", {**new, "resource_type": "CLUSTER"}, auth=admin) == bad(
+        "The only valid name for the CLUSTER resource is kafka-cluster")
+    assert call(b, "POST", "/api/v1/acls", {**new, "principal": "alice"}, auth=admin) == bad(
+        "Could not parse principal from `alice` (no colon is found between principal type and principal name)")
+    status, out = call(b, "POST", "/api/v1/acls", {k: v for k, v in new.items() if k != "operation"}, auth=admin)
+    assert (status, out["error"]) == (400, "INVALID_REQUEST") and out["message"].startswith("bad JSON body: missing field `operation`"), out
+    status, out = call(b, "POST", "/api/v1/acls", {**new, "colour": "red"}, auth=admin)
+    assert (status, out["error"]) == (400, "INVALID_REQUEST") and out["message"].startswith("bad JSON body: unknown field `colour`"), out
+    assert call(b, "DELETE", "/api/v1/acls", auth=admin) == bad(
+        "name the ACLs to delete (resource_type, resource_name, pattern_type, principal, host, operation, permission); "
+        "resource_type=ANY deletes every ACL")
+    status, out = call(b, "GET", "/api/v1/acls?colour=red", auth=admin)
+    assert (status, out["error"]) == (400, "INVALID_REQUEST") and "unknown field `colour`" in out["message"], out
+    # None of it changed anything.
+    assert [a["principal"] for a in ok(b, "GET", "/api/v1/acls", auth=admin)["acls"]] == ["User:bob", "User:alice"]
+
+
+def test_transactions_seen_through_the_api(broker):
+    create_topics(broker.bootstrap, "api-txn", partitions=3)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "api-tx", "transaction.timeout.ms": 45000})
+    p.init_transactions(30)
+    t = ok(broker, "GET", "/api/v1/transactions/api-tx")
+    pid = t["producer_id"]
+    assert pid >= 0
+    assert t == {"transactional_id": "api-tx", "state": "Empty", "producer_id": pid, "producer_epoch": 0,
+                 "timeout_ms": 45000, "start_time_ms": None, "age_ms": None, "open": False, "hanging": False,
+                 "topics": []}
+
+    # An open transaction: Ongoing, with the partitions it wrote to.
+    before = int(time.time() * 1000)
+    p.begin_transaction()
+    p.produce("api-txn", b"a", partition=0)
+    p.produce("api-txn", b"b", partition=2)
+    assert p.flush(30) == 0
+    after = int(time.time() * 1000)
+    t = ok(broker, "GET", "/api/v1/transactions/api-tx")
+    assert before <= t["start_time_ms"] <= after, (before, t, after)
+    assert 0 <= t["age_ms"] < 45000
+    ongoing = {"transactional_id": "api-tx", "state": "Ongoing", "producer_id": pid, "producer_epoch": 0,
+               "timeout_ms": 45000, "start_time_ms": t["start_time_ms"], "open": True, "hanging": False,
+               "topics": [{"topic": "api-txn", "partitions": [0, 2]}]}
+    assert {k: v for k, v in t.items() if k != "age_ms"} == ongoing
+
+    # A second producer, whose transaction is aborted.
+    p2 = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "api-tx-2"})
+    p2.init_transactions(30)
+    p2.begin_transaction()
+    p2.produce("api-txn", b"c", partition=1)
+    assert p2.flush(30) == 0
+    p2.abort_transaction(30)
+    aborted = ok(broker, "GET", "/api/v1/transactions/api-tx-2")
+    assert (aborted["state"], aborted["open"], aborted["topics"]) == ("CompleteAbort", False, [])
+    pid2 = aborted["producer_id"]
+    assert pid2 != pid
+
+    def listed(query=""):
+        out = ok(broker, "GET", "/api/v1/transactions" + query)
+        return [(x["transactional_id"], x["state"]) for x in out["transactions"]], out["total"], out["unknown_state_filters"]
+
+    assert listed() == ([("api-tx", "Ongoing"), ("api-tx-2", "CompleteAbort")], 2, [])
+    full = ok(broker, "GET", "/api/v1/transactions?state=Ongoing")["transactions"]
+    assert [{k: v for k, v in x.items() if k != "age_ms"} for x in full] == [ongoing]
+    assert listed("?state=CompleteAbort,Ongoing") == ([("api-tx", "Ongoing"), ("api-tx-2", "CompleteAbort")], 2, [])
+    assert listed("?state=CompleteCommit") == ([], 0, [])
+    # A state Kafka does not know is said back, as ListTransactions does.
+    assert listed("?state=Ongoing,Hanging") == ([("api-tx", "Ongoing")], 1, ["Hanging"])
+    assert listed(f"?producer_id={pid2}") == ([("api-tx-2", "CompleteAbort")], 1, [])
+    assert listed(f"?producer_id={pid},{pid2}&state=Ongoing") == ([("api-tx", "Ongoing")], 1, [])
+    assert listed("?transactional_id_pattern=api-tx-.*") == ([("api-tx-2", "CompleteAbort")], 1, [])
+    assert listed("?transactional_id_pattern=api") == ([], 0, [])
+    assert listed("?running_longer_than_ms=3600000") == ([], 0, [])
+    # As Kafka's duration filter: started longer ago than that, whatever the state.
+    wait_until(lambda: listed("?running_longer_than_ms=1")[0] == [("api-tx", "Ongoing"), ("api-tx-2", "CompleteAbort")],
+               what="both started over 1 ms ago")
+
+    # Committed: CompleteCommit, its partitions cleared (as Kafka's coordinator does).
+    p.commit_transaction(30)
+    t = ok(broker, "GET", "/api/v1/transactions/api-tx")
+    assert {k: v for k, v in t.items() if k != "age_ms"} == {**ongoing, "state": "CompleteCommit", "open": False, "topics": []}
+    assert listed("?state=Ongoing") == ([], 0, [])
+
+    # Bad input: Kafka's errors, word for word.
+    assert call(broker, "GET", "/api/v1/transactions/no-such-tx") == (404, {
+        "error": "TRANSACTIONAL_ID_NOT_FOUND",
+        "message": 'The transaction coordinator knows no transactional id "no-such-tx".'})
+    assert call(broker, "GET", "/api/v1/transactions?producer_id=7,x") == (400, {
+        "error": "INVALID_REQUEST", "message": 'producer_id="x": producer ids are numbers (comma-separated)'})
+    assert call(broker, "GET", "/api/v1/transactions?transactional_id_pattern=(") == (400, {
+        "error": "INVALID_REGULAR_EXPRESSION", "message": 'transactional_id_pattern="(" is not a regular expression'})
+    assert call(broker, "GET", "/api/v1/transactions?running_longer_than_ms=-5") == (400, {
+        "error": "INVALID_REQUEST", "message": "running_longer_than_ms is milliseconds (0 or more)"})
+    status, out = call(broker, "GET", "/api/v1/transactions?running_longer_than_ms=soon")
+    assert (status, out["error"]) == (400, "INVALID_REQUEST"), out
+    status, out = call(broker, "GET", "/api/v1/transactions?colour=red")
+    assert (status, out["error"]) == (400, "INVALID_REQUEST") and "unknown field `colour`" in out["message"], out
+
+
+# The coordinator's own write (PrepareCommit) must not wait for the node the test kills: with
+# __transaction_state replicated there, EndTxn would wait for that node to be fenced out of the
+# ISR, past the transaction's timeout under load (and a retried EndTxn gets
+# CONCURRENT_TRANSACTIONS until the marker is written).
+STUCK_TXN_OVERRIDES = {"transaction.state.log.replication.factor": "1"}
+
+
+def stuck_transaction(c, txid, timeout_ms=3000):
+    """In cluster c (started with STUCK_TXN_OVERRIDES), a transaction committed while its only
+    partition has no leader (an RF=1 topic on a killed node): it stays PrepareCommit, open past
+    its timeout. Returns (the node coordinating it, the killed node, the producer)."""
+    p = Producer({"bootstrap.servers": c.bootstrap, "transactional.id": txid, "transaction.timeout.ms": timeout_ms})
+    p.init_transactions(30)
+    # The coordinator's API describes it; the others say they do not coordinate it.
+    coordinator = wait_until(lambda: next((n for n in c.nodes if call(n, "GET", f"/api/v1/transactions/{txid}")[0] == 200), None),
+                             what=f"the coordinator of {txid}")
+    for n in c.nodes:
+        if n is not coordinator:
+            assert call(n, "GET", f"/api/v1/transactions/{txid}") == (503, {"error": "NOT_COORDINATOR", "message": "Not coordinator."})
+            assert ok(n, "GET", "/api/v1/transactions")["total"] == 0
+    victim = next(n for n in c.nodes if n is not coordinator)
+    from confluent_kafka.admin import NewTopic as CNewTopic
+    topic = f"{txid}-topic"
+    cadmin = AdminClient({"bootstrap.servers": c.bootstrap})
+    cadmin.create_topics([CNewTopic(topic, num_partitions=1, replica_assignment=[[victim.node_id]])])[topic].result(30)
+    c.wait_leaders(topic, 1)
+    p.begin_transaction()
+    p.produce(topic, b"x", partition=0)
+    assert p.flush(30) == 0
+    victim.kill()  # at once: the transaction must not outlive its timeout before the commit
+    p.commit_transaction(30)  # answered once PrepareCommit is written; the marker waits for the node
+    return coordinator, victim, p
+
+
+def test_a_transaction_stuck_past_its_timeout_is_flagged_hanging(start_cluster):
+    """In a 3-node cluster, a committed transaction whose only partition lost its leader stays
+    PrepareCommit: open past its timeout, the API flags it hanging; once the node is back its
+    marker is written and the transaction completes."""
+    c = start_cluster(3, STUCK_TXN_OVERRIDES)
+    coordinator, victim, _ = stuck_transaction(c, "hang-tx")
+
+    def described():
+        return ok(coordinator, "GET", "/api/v1/transactions/hang-tx")
+
+    t = described()
+    assert (t["state"], t["open"], t["topics"]) == ("PrepareCommit", True, [{"topic": "hang-tx-topic", "partitions": [0]}])
+    t = wait_until(lambda: (t := described())["hanging"] and t, timeout=15, what="hang-tx flagged hanging")
+    assert t["state"] == "PrepareCommit" and t["age_ms"] > 3000
+    assert [(x["transactional_id"], x["hanging"]) for x in ok(coordinator, "GET", "/api/v1/transactions?state=PrepareCommit")["transactions"]] == [
+        ("hang-tx", True)]
+
+    victim.start()
+    t = wait_until(lambda: (t := described())["state"] == "CompleteCommit" and t, timeout=30, what="hang-tx completed")
+    assert (t["open"], t["hanging"], t["topics"]) == (False, False, [])

@@ -86,6 +86,10 @@ macro_rules! call {
     }};
 }
 
+// After `call!`, which they use.
+pub mod acls;
+pub mod transactions;
+
 fn topic_name(s: &str) -> TopicName {
     TopicName(str_bytes(s))
 }

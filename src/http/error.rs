@@ -86,9 +86,10 @@ fn default_message(err: E) -> String {
 fn status_of(err: E, name: &str) -> StatusCode {
     match err {
         E::OffsetOutOfRange => StatusCode::RANGE_NOT_SATISFIABLE,
-        E::UnknownTopicOrPartition | E::GroupIdNotFound | E::UnknownTopicId => {
-            StatusCode::NOT_FOUND
-        }
+        E::UnknownTopicOrPartition
+        | E::GroupIdNotFound
+        | E::UnknownTopicId
+        | E::TransactionalIdNotFound => StatusCode::NOT_FOUND,
         E::TopicAlreadyExists | E::NonEmptyGroup => StatusCode::CONFLICT,
         E::UnknownServerError | E::KafkaStorageError => StatusCode::INTERNAL_SERVER_ERROR,
         _ if name.ends_with("_AUTHORIZATION_FAILED") => StatusCode::FORBIDDEN,

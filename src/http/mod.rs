@@ -96,6 +96,14 @@ fn router(broker: Arc<Broker>) -> Router {
         .route("/groups", get(list_groups))
         .route("/groups/{group}", get(group).delete(delete_group))
         .route("/groups/{group}/offsets/reset", post(reset_offsets))
+        .route(
+            "/acls",
+            get(acls::list_acls)
+                .post(acls::create_acl)
+                .delete(acls::delete_acls),
+        )
+        .route("/transactions", get(transactions::list_transactions))
+        .route("/transactions/{id}", get(transactions::transaction))
         .fallback(not_found);
     Router::new()
         .route("/metrics", get(metrics_page))

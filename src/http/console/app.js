@@ -178,6 +178,8 @@ async function topic(name) {
     h("h1", {}, "Topic ", h("span", { id: "topic-name" }, t.name), t.internal ? h("span.pill", {}, " internal") : ""),
     h("div.toolbar", {},
       h("a", { href: `#/topics/${enc(name)}/messages` }, h("button.secondary", { type: "button" }, "Browse messages")),
+      h("a", { href: `#/acls?resource_type=TOPIC&resource_name=${enc(name)}&pattern_type=MATCH` },
+        h("button.secondary", { type: "button" }, "ACLs")),
       h("form.inline", { id: "add-partitions", onsubmit: e => {
         e.preventDefault();
         const count = Number(formValues(e.target).count);
@@ -347,6 +349,170 @@ async function group(id) {
   ];
 }
 
+// ---- transactions ----------------------------------------------------------------------------
+
+const TXN_STATES = ["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort",
+  "PrepareEpochFence", "Dead"];
+
+// A span of milliseconds in words ("850 ms", "2 s", "4.2 s", "1h 3m 0s").
+function age(ms) {
+  if (ms === null || ms === undefined) return "–";
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60000) return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+  return duration(Math.floor(ms / 1000));
+}
+
+// "2026-01-31 12:00:00 UTC"
+function utc(ms) { return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"); }
+
+function txnPartitions(t) {
+  return t.topics.map(x => `${x.topic}: ${x.partitions.join(", ")}`).join("; ");
+}
+
+function hangingPill(t) {
+  return t.hanging ? h("span.pill.hanging", { title: `open ${age(t.age_ms)}, longer than its ${age(t.timeout_ms)} timeout` }, "hanging") : null;
+}
+
+async function transactions(params) {
+  const state = params.get("state") || "";
+  const r = await api("GET", "/transactions" + (state ? `?state=${enc(state)}` : ""));
+  const open = r.transactions.filter(t => t.open).length;
+  const hanging = r.transactions.filter(t => t.hanging).length;
+  const filter = h("form.inline", { id: "txn-filter", onsubmit: e => {
+    e.preventDefault();
+    const v = formValues(e.target).state;
+    location.hash = v ? `#/transactions?state=${enc(v)}` : "#/transactions";
+  } },
+    h("label", {}, "State", h("select", { name: "state" },
+      h("option", { value: "" }, "any"),
+      TXN_STATES.map(s => h("option", { value: s, selected: s === state }, s)))),
+    h("button", { type: "submit" }, "Show"));
+  return [
+    h("h1", {}, "Transactions"),
+    h("div.cards", {},
+      card("Listed", r.total, "txn-total"),
+      card("Open", open, "txn-open"),
+      card("Hanging", hanging, "txn-hanging")),
+    filter,
+    r.total > r.transactions.length ? h("p.muted", {}, `Showing the first ${r.transactions.length} of ${r.total}.`) : null,
+    table(["Transactional id", "State", "#Producer id", "#Epoch", "Partitions", "#Timeout", "#Age", ""],
+      r.transactions.map(t => h("tr", { "data-txn": t.transactional_id, class: [t.open ? "open" : "", t.hanging ? "hanging" : ""].join(" ").trim() || null },
+        h("td", {}, h("a", { href: `#/transactions/${enc(t.transactional_id)}` }, t.transactional_id)),
+        h("td", { "data-col": "state" }, h(`span.state.${t.state}`, {}, t.state)),
+        td(t.producer_id, true), td(t.producer_epoch, true),
+        h("td", { "data-col": "partitions" }, txnPartitions(t) || "–"),
+        td(age(t.timeout_ms), true),
+        h("td.num", { title: t.start_time_ms === null ? "" : `began ${new Date(t.start_time_ms).toISOString()}` }, age(t.age_ms)),
+        h("td", {}, hangingPill(t))))
+      , "transactions"),
+    h("p.muted", {}, "Open (Ongoing or Prepare…) transactions are highlighted; one open longer than its timeout is hanging: ",
+      "the coordinator could not finish it (a partition without a leader, a failed write)."),
+  ];
+}
+
+async function transaction(id) {
+  const t = await api("GET", `/transactions/${enc(id)}`);
+  const rows = t.topics.flatMap(x => x.partitions.map(p => h("tr", { "data-tp": `${x.topic}-${p}` },
+    h("td", {}, h("a", { href: `#/topics/${enc(x.topic)}` }, x.topic)), td(p, true))));
+  return [
+    h("h1", {}, "Transaction ", h("span", { id: "txn-id" }, t.transactional_id), " ",
+      h(`span.state.${t.state}`, { id: "txn-state" }, t.state), " ", hangingPill(t)),
+    t.hanging ? h("div.notice.bad", { id: "hanging-warning" },
+      `Open for ${age(t.age_ms)}, longer than its timeout of ${age(t.timeout_ms)}: the coordinator has not been able to finish it `,
+      `(${t.state === "Ongoing" ? "its abort failed" : "a partition's marker cannot be written"}); see the broker's log.`) : null,
+    h("div.cards", {},
+      card("Producer id", t.producer_id, "txn-producer-id"),
+      card("Producer epoch", t.producer_epoch, "txn-producer-epoch"),
+      card("Timeout", age(t.timeout_ms), "txn-timeout"),
+      card("Began", t.start_time_ms === null ? "–" : utc(t.start_time_ms), "txn-start"),
+      card(t.open ? "Open for" : "Since it began", age(t.age_ms), "txn-age")),
+    h("h2", {}, t.open ? "Partitions in the transaction" : "Partitions in the transaction (none once it is complete)"),
+    table(["Topic", "#Partition"], rows, "txn-partitions"),
+    h("p", {}, h("a", { href: "#/transactions" }, "All transactions")),
+  ];
+}
+
+// ---- ACLs ------------------------------------------------------------------------------------
+
+const ACL_FIELDS = ["resource_type", "resource_name", "pattern_type", "principal", "host", "operation", "permission"];
+const RESOURCE_TYPES = ["TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"];
+const OPERATIONS = ["ALL", "READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "CLUSTER_ACTION",
+  "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CREATE_TOKENS", "DESCRIBE_TOKENS"];
+
+function aclKey(a) { return ACL_FIELDS.map(f => a[f]).join("|"); }
+
+function aclWords(a) {
+  return `${a.permission} ${a.principal} ${a.operation} on ${a.resource_type} ${a.resource_name} (${a.pattern_type}) from ${a.host}`;
+}
+
+function options(values, selected, any) {
+  return [any ? h("option", { value: "" }, any) : null,
+    ...values.map(v => h("option", { value: v, selected: v === selected }, v))];
+}
+
+async function acls(params) {
+  const q = new URLSearchParams();
+  for (const f of ACL_FIELDS) if (params.get(f)) q.set(f, params.get(f));
+  const title = h("h1", {}, "ACLs");
+  let list;
+  try {
+    list = await api("GET", "/acls" + (q.toString() ? `?${q}` : ""));
+  } catch (e) {
+    if (e.kafka !== "SECURITY_DISABLED") throw e;
+    return [title, h("div.notice", { id: "no-authorizer" }, e.message, "."),
+      h("p.muted", {}, "Set authorizer.class.name (and super.users) in the broker's configuration to enforce ACLs; see docs/security.md.")];
+  }
+  const v = f => params.get(f) || "";
+  const filter = h("form.inline", { id: "acl-filter", onsubmit: e => {
+    e.preventDefault();
+    const next = new URLSearchParams();
+    for (const [k, val] of Object.entries(formValues(e.target))) if (val) next.set(k, val);
+    location.hash = next.toString() ? `#/acls?${next}` : "#/acls";
+  } },
+    h("label", {}, "Resource type", h("select", { name: "resource_type" }, options(RESOURCE_TYPES, v("resource_type"), "any"))),
+    h("label", {}, "Resource name", h("input", { name: "resource_name", value: v("resource_name"), placeholder: "any" })),
+    h("label", {}, "Pattern", h("select", { name: "pattern_type" },
+      options(["MATCH", "LITERAL", "PREFIXED"], v("pattern_type"), "any"))),
+    h("label", {}, "Principal", h("input", { name: "principal", value: v("principal"), placeholder: "any" })),
+    h("label", {}, "Host", h("input", { name: "host", value: v("host"), placeholder: "any", size: 10 })),
+    h("label", {}, "Operation", h("select", { name: "operation" }, options(OPERATIONS, v("operation"), "any"))),
+    h("label", {}, "Permission", h("select", { name: "permission" }, options(["ALLOW", "DENY"], v("permission"), "any"))),
+    h("button", { type: "submit" }, "Filter"));
+  const create = h("form.inline", { id: "create-acl", onsubmit: e => {
+    e.preventDefault();
+    const body = formValues(e.target);
+    act(() => api("POST", "/acls", body), r => `Added ${aclWords(r.created)}`);
+  } },
+    h("label", {}, "Permission", h("select", { name: "permission" }, options(["ALLOW", "DENY"], "ALLOW"))),
+    h("label", {}, "Principal", h("input", { name: "principal", required: true, placeholder: "User:alice" })),
+    h("label", {}, "Operation", h("select", { name: "operation" }, options(OPERATIONS, "READ"))),
+    h("label", {}, "Resource type", h("select", { name: "resource_type" }, options(RESOURCE_TYPES, "TOPIC"))),
+    h("label", {}, "Pattern", h("select", { name: "pattern_type" }, options(["LITERAL", "PREFIXED"], "LITERAL"))),
+    h("label", {}, "Resource name", h("input", { name: "resource_name", required: true, placeholder: "orders, or * for all" })),
+    h("label", {}, "Host", h("input", { name: "host", value: "*", size: 10 })),
+    h("button", { type: "submit" }, "Add ACL"));
+  const rows = list.acls.map(a => {
+    let confirm = false;
+    return h("tr", { "data-acl": aclKey(a) },
+      td(a.resource_type), td(a.pattern_type), td(a.resource_name), td(a.principal), td(a.host), td(a.operation),
+      h("td", {}, h(`span.perm.${a.permission}`, {}, a.permission)),
+      h("td", {}, h("button.danger.small.delete-acl", { type: "button", onclick: e => {
+        if (!confirm) { confirm = true; e.target.textContent = "Really delete?"; return; }
+        const exact = new URLSearchParams(ACL_FIELDS.map(f => [f, a[f]]));
+        act(() => api("DELETE", `/acls?${exact}`), r => `Deleted ${r.deleted.map(aclWords).join("; ")}`);
+      } }, "Delete")));
+  });
+  return [
+    title,
+    h("h2", {}, "Add an ACL"),
+    create,
+    h("h2", {}, "ACLs"),
+    filter,
+    h("p.muted", { id: "acl-summary" }, q.toString() ? `${list.acls.length} match the filter.` : `${list.acls.length} in all.`),
+    table(["Resource type", "Pattern", "Resource", "Principal", "Host", "Operation", "Permission", ""], rows, "acls"),
+  ];
+}
+
 // ---- routing ---------------------------------------------------------------------------------
 
 const routes = [
@@ -356,6 +522,9 @@ const routes = [
   [/^#\/topics\/([^/?]+)\/messages(?:\?(.*))?$/, m => messages(decodeURIComponent(m[1]), new URLSearchParams(m[2] || "")), "topics", 0],
   [/^#\/groups$/, () => groups(), "groups", 3000],
   [/^#\/groups\/([^/?]+)$/, m => group(decodeURIComponent(m[1])), "groups", 2000],
+  [/^#\/transactions(?:\?(.*))?$/, m => transactions(new URLSearchParams(m[1] || "")), "transactions", 2000],
+  [/^#\/transactions\/([^/?]+)$/, m => transaction(decodeURIComponent(m[1])), "transactions", 2000],
+  [/^#\/acls(?:\?(.*))?$/, m => acls(new URLSearchParams(m[1] || "")), "acls", 0],
 ];
 
 let rendering = 0;
@@ -377,7 +546,8 @@ async function route(clearFlash) {
     const nodes = await render(hash.match(re));
     // A timed refresh must not wipe what the user is typing into a form.
     const refresh = clearFlash === false && every;
-    if (mine === rendering && !(refresh && dirty)) view.replaceChildren(...nodes);
+    // A view leaves out what does not apply as null.
+    if (mine === rendering && !(refresh && dirty)) view.replaceChildren(...nodes.filter(n => n !== null && n !== undefined));
     view.dataset.loaded = hash;
   } catch (e) {
     if (mine === rendering) {
