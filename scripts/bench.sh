@@ -21,10 +21,16 @@
 # `scripts/bench.sh --scale [partitions|connections|clients|metrics]` runs the scale figures of issue 13
 # instead (100k partitions, 10k idle connections, 200 + 200 small clients; minutes; knobs in
 # scripts/bench/scale.py); all three by default. Figures and the machine: docs/performance.md.
+# `scripts/bench.sh --python-startup [RUNS]` times fjord.Broker (the Python API) from entering to
+# ready instead (scripts/bench/python_startup.py; 50 runs, and 10 of a 3-node cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh >/dev/null
 cargo build --release
+if [ "${1:-}" = "--python-startup" ]; then
+  shift
+  exec .venv/bin/python scripts/bench/python_startup.py "$@"
+fi
 # The floor and many-clients programs: their own small package (building it never rebuilds fjord).
 cargo build --release --locked --manifest-path scripts/bench/tools/Cargo.toml --target-dir target/bench-tools
 exec .venv/bin/python scripts/bench/bench.py "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh machine, idempotently:
-#   - Python clients (kafka-python, confluent-kafka, aiokafka) in .venv/
+#   - Python clients (kafka-python, confluent-kafka, aiokafka) and maturin in .venv/
 #   - kcat, openssl, and Debian's chromium with chromium-driver (the console's browser test,
 #     Selenium; no browser downloads) (apt-get) where missing; apt-get waits for a package lock another
 #     install holds (scripts/apt-get-wait.sh, FJORD_APT_LOCK_WAIT seconds)
@@ -22,9 +22,10 @@ log() { printf '[install-deps] %s\n' "$*"; }
 # matplotlib: the plot of scripts/soak.sh; prometheus-client: its parser reads /metrics (test_metrics)
 # selenium: drives the system's chromium through chromium-driver (test_console); 4.52 needs a
 # certifi newer than the package index has
+# maturin: builds the fjord-broker wheel (pyproject.toml; test_wheel, docs/distribution.md)
 PY_PKGS=(kafka-python==2.2.15 confluent-kafka==2.12.1 aiokafka==0.12.0 pytest==8.4.2 pytest-timeout==2.4.0
          python-snappy==0.7.3 cramjam==2.14.0 lz4==4.4.5 zstandard==0.25.0 pykafka==2.8.0 xxhash==3.5.0
-         matplotlib==3.11.2 prometheus-client==0.23.1 selenium==4.51.0)
+         matplotlib==3.11.2 prometheus-client==0.23.1 selenium==4.51.0 maturin==1.16.0)
 if [ ! -x "$VENV/bin/python" ]; then
   log "creating venv in $VENV"
   python3 -m venv "$VENV"
