@@ -24,6 +24,8 @@ LAYERS = [
     ["broker"],
     ["api"],
     ["server", "http"],
+    # Starting and stopping a node: the binary's sequence, shared with the embedding API.
+    ["launch"],
     ["lib", "main"],
 ]
 

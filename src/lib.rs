@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod group;
 pub mod http;
+pub mod launch;
 pub mod log;
 pub mod metrics;
 pub mod partition;

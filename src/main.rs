@@ -9,10 +9,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use fjord::broker::Broker;
 use fjord::clock::SystemClock;
 use fjord::config::{BROKER_KEYS, Config};
-use fjord::server::Server;
+use fjord::launch::Node;
 
 fn key_help() -> String {
     let mut s =
@@ -223,56 +222,16 @@ fn run() -> anyhow::Result<()> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    // Held until the process exits: the OS drops the lock of a killed process too.
-    let _dir_lock = lock_log_dir(&config.log_dir)?;
-    let nofile = raise_open_file_limit();
-    let open_files = match config.log_max_open_files {
-        0 => (nofile.unwrap_or(u64::MAX) / 2).clamp(64, 1 << 20) as usize,
-        n => n,
-    };
-    fjord::log::OpenFiles::shared().set_cap(open_files);
-    tracing::info!("segment files held open: at most {open_files} (fjord.log.max.open.files)");
+    let nofile = fjord::launch::raise_open_file_limit();
+    fjord::launch::cap_open_files(&config, nofile);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let broker = Broker::start(config, Arc::new(SystemClock), rx.clone())
-            .await
-            .context("cannot start")?;
-        let server = Server::bind(broker.clone()).await?;
-        // Up before the broker serves, so /ready can say it is not ready yet.
-        let http = fjord::http::bind(&broker)
-            .await
-            .map(|listener| tokio::spawn(fjord::http::serve(listener, broker.clone(), rx.clone())));
-        if let Some(cluster) = broker.cluster.as_ref().filter(|c| c.config.broker) {
-            let endpoints = server
-                .local_addrs()
-                .into_iter()
-                .filter_map(|(name, addr)| {
-                    let adv = broker.config.advertised_for(&name)?;
-                    let port = if adv.port == 0 { addr.port() } else { adv.port };
-                    Some(fjord::cluster::records::Endpoint {
-                        listener: name,
-                        host: adv.host.clone(),
-                        port,
-                    })
-                })
-                .collect();
-            cluster.start_broker_lifecycle(endpoints, rx.clone());
-            tracing::info!(
-                voters = cluster.config.voters.len(),
-                "cluster node: controller listener {}",
-                cluster
-                    .config
-                    .controller_listener
-                    .as_ref()
-                    .map(|l| l.to_string())
-                    .unwrap_or_default()
-            );
-        }
+        let mut node = Node::start(config, Arc::new(SystemClock)).await?;
+        let broker = node.broker.clone();
         tracing::info!(
             node_id = broker.node_id,
             cluster_id = %broker.cluster_id,
@@ -280,24 +239,15 @@ fn run() -> anyhow::Result<()> {
             "fjord started in {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
-        if broker.cluster.as_ref().is_some_and(|c| c.config.broker) {
-            tracing::info!(
-                "waiting for the active controller to accept this broker before serving clients"
-            );
-        }
         let ready = tokio::select! {
-            r = broker.wait_ready(rx.clone()) => r,
+            r = node.serve() => r,
             _ = shutdown_signal() => false,
         };
         if !ready {
             tracing::info!("stopped before serving");
-            let _ = tx.send(true);
+            node.shut_down().await;
             return anyhow::Ok(());
         }
-        let serving = tokio::spawn(server.run(rx));
-        broker
-            .serving
-            .store(true, std::sync::atomic::Ordering::Release);
         shutdown_signal().await;
         tracing::info!("shutting down (a second SIGTERM or Ctrl-C stops at once)");
         tokio::spawn(async {
@@ -305,12 +255,7 @@ fn run() -> anyhow::Result<()> {
             tracing::warn!("second signal: stopping at once, without a clean shutdown");
             std::process::exit(1);
         });
-        let _ = tx.send(true);
-        let _ = serving.await;
-        if let Some(http) = http {
-            let _ = http.await;
-        }
-        broker.topics.shut_down();
+        node.shut_down().await;
         tracing::info!("stopped");
         anyhow::Ok(())
     })
@@ -337,58 +282,6 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-/// Raise the soft limit on open files to the hard limit, as a server that holds segment files
-/// (up to `fjord.log.max.open.files`) and one per connection should (Kafka's start scripts
-/// leave this to the operator), and say what it is. Returns the limit now in force (None: unlimited).
-fn raise_open_file_limit() -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let lim = getrlimit(Resource::Nofile);
-    let (Some(soft), hard) = (lim.current, lim.maximum) else {
-        tracing::info!("open files: no limit");
-        return None;
-    };
-    let target = hard.unwrap_or(u64::MAX);
-    if target > soft {
-        let mut raised = lim;
-        raised.current = hard;
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => {
-                let shown = hard.map_or("unlimited".to_string(), |h| h.to_string());
-                tracing::info!("open files: limit raised from {soft} to {shown}");
-                return hard;
-            }
-            Err(e) => tracing::warn!("open files: cannot raise the limit of {soft}: {e}"),
-        }
-    }
-    tracing::info!("open files: limit {soft}");
-    Some(soft)
-}
-
-/// Take the exclusive lock on `<log dir>/.lock`, as Kafka does: two brokers writing one data
-/// directory would corrupt it, so the second refuses to start. An OS file lock (flock) is
-/// released when its process ends, however it ends, so a stale `.lock` file never blocks a
-/// restart.
-fn lock_log_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create log dir {}", dir.display()))?;
-    let path = dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |e| {
-            anyhow::anyhow!(
-                "failed to acquire lock on file .lock in {}: another fjord (or Kafka) process is using this directory ({e})",
-                dir.display()
-            )
-        },
-    )?;
-    Ok(file)
 }
 
 #[cfg(test)]
