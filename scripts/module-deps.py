@@ -26,7 +26,8 @@ LAYERS = [
     ["server", "http"],
     # Starting and stopping a node: the binary's sequence, shared with the embedding API.
     ["launch"],
-    ["lib", "main"],
+    # The embedding API (EmbeddedBroker) sits with the binary: both run a node.
+    ["embedded", "lib", "main"],
 ]
 
 
