@@ -8,6 +8,16 @@
 //! client, no runtime at all), and [`EmbeddedBrokerBuilder::start`] can be awaited on any
 //! executor.
 //!
+//! As a dependency of another crate, fjord builds with crates.io's kafka-protocol 0.18.0: the
+//! `[patch.crates-io]` in fjord's Cargo.toml that bounds its array decoders
+//! (vendor/kafka-protocol/FJORD-PATCH.md) applies only in fjord's own workspace. A malformed
+//! request could then abort the process, which a test's own Kafka client never sends; the same
+//! `[patch.crates-io]` entry in the application's workspace restores the bound.
+//!
+//! Two settings are the process's, not one broker's: `fjord.log.max.open.files` bounds the
+//! segment files every broker in the process holds open together, and a broker kept in a
+//! `static` is never dropped, so its temporary data dir outlives the process.
+//!
 //! This module owns that thread and the temporary data dir. It never touches the process's
 //! environment (no `KAFKA_*` variables are read), signal handlers, open-file limit or global
 //! log subscriber: the broker logs through `tracing` to the subscriber the application has (the

@@ -53,6 +53,16 @@ fn port_of(bootstrap: &str) -> u16 {
     bootstrap.parse::<SocketAddr>().unwrap().port()
 }
 
+/// A handle can be shared between tests (a `static`), and a start can be spawned.
+#[test]
+fn handle_and_start_future_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    send_sync(&EmbeddedBroker::builder());
+    send(&EmbeddedBroker::builder().start());
+    let _: fn(EmbeddedBroker) = |b| send_sync(&b);
+}
+
 #[tokio::test]
 async fn produce_and_consume_exact_records_and_offsets() {
     let broker = EmbeddedBroker::builder().start().await.unwrap();
