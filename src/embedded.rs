@@ -21,7 +21,9 @@
 //! This module owns that thread and the temporary data dir. It never touches the process's
 //! environment (no `KAFKA_*` variables are read), signal handlers, open-file limit or global
 //! log subscriber: the broker logs through `tracing` to the subscriber the application has (the
-//! one in force where `start` is called, else the global one), and says nothing without one.
+//! one in force where `start` is called, else the global one), and says nothing without one. A
+//! scoped subscriber (`tracing::subscriber::set_default`) can miss some lines while other
+//! threads log for the first time: tracing caches each call site's interest process-wide.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
