@@ -24,7 +24,10 @@ LAYERS = [
     ["broker"],
     ["api"],
     ["server", "http"],
-    ["lib", "main"],
+    # Starting and stopping a node: the binary's sequence, shared with the embedding API.
+    ["launch"],
+    # The embedding API (EmbeddedBroker) sits with the binary: both run a node.
+    ["embedded", "lib", "main"],
 ]
 
 

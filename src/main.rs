@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
-use fjord::broker::Broker;
+use clap::{CommandFactory, Parser};
 use fjord::clock::SystemClock;
 use fjord::config::{BROKER_KEYS, Config};
-use fjord::server::Server;
+use fjord::launch::Node;
 
 fn key_help() -> String {
     let mut s =
@@ -31,9 +30,18 @@ fn key_help() -> String {
     s
 }
 
+/// What `fjord --version` says: which clients fjord serves. Its protocol is Kafka 4.1's: the
+/// highest versions it advertises (`api::SUPPORTED`) are those of the kafka-protocol codec,
+/// generated from Kafka 4.1.0's message schemas (a unit test holds the two to this text);
+/// docs/compatibility.md lists the 4.x clients tested (Java 4.3.0) and the old ones.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (compatible with Kafka 4.x clients and older ones; the Kafka 4.1 protocol: Produce v13, Fetch v18)"
+);
+
 /// A Kafka broker in one small binary, for the Kafka clients and tools you already use.
 #[derive(Parser, Debug)]
-#[command(name = "fjord", version, after_long_help = key_help(), after_help = "Run with --help for every configuration key.", args_conflicts_with_subcommands = true)]
+#[command(name = "fjord", version = VERSION, after_long_help = key_help(), after_help = "Run with --help for every configuration key.", args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -68,6 +76,137 @@ enum Command {
         #[arg(long = "override", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// Print a shell completion script to stdout, e.g. `fjord completions bash >
+    /// ~/.local/share/bash-completion/completions/fjord`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print fjord's manual page (roff) to stdout, e.g. `fjord man > fjord.1 && man ./fjord.1`.
+    Man,
+}
+
+/// `fjord man`: clap_mangen's title, name, synopsis, description and options; then each
+/// subcommand with its options, the configuration keys and the environment, written here so
+/// the page is one page (clap_mangen would refer to a page per subcommand) and its key list a
+/// list (the help text's columns would be filled into one paragraph).
+fn man_page() -> anyhow::Result<String> {
+    use roff::{Roff, bold, italic, roman};
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    // Every render starts with the same preamble (quote definitions); the page needs it once.
+    let preamble = Roff::new().render();
+    for section in [
+        clap_mangen::Man::render_name_section,
+        clap_mangen::Man::render_synopsis_section,
+        clap_mangen::Man::render_description_section,
+        clap_mangen::Man::render_options_section,
+    ] {
+        let mut text = Vec::new();
+        section(&man, &mut text)?;
+        page.extend_from_slice(text.strip_prefix(preamble.as_bytes()).unwrap_or(&text));
+    }
+    let mut r = Roff::new();
+    r.control("SH", ["SUBCOMMANDS"]);
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let mut sub = sub.clone();
+        let usage = sub.render_usage().to_string();
+        let usage = usage.trim_start_matches("Usage: ");
+        r.control("TP", []);
+        r.text([bold(format!("fjord {usage}"))]);
+        let about = sub.get_long_about().or(sub.get_about());
+        r.text([roman(about.map(|a| a.to_string()).unwrap_or_default())]);
+        let args: Vec<&clap::Arg> = sub
+            .get_arguments()
+            .filter(|a| !a.is_hide_set() && a.get_id() != "help")
+            .collect();
+        if args.is_empty() {
+            continue;
+        }
+        r.control("RS", []);
+        for arg in args {
+            let value = arg
+                .get_value_names()
+                .map(|v| v.iter().map(|n| format!("<{n}>")).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .join(" ");
+            r.control("TP", []);
+            match arg.get_long() {
+                Some(long) => r.text([bold(format!("--{long}")), roman(" "), italic(value)]),
+                None => r.text([italic(value)]),
+            };
+            let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if !defaults.is_empty() {
+                help.push_str(&format!(" [default: {}]", defaults.join(", ")));
+            }
+            let possible: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect();
+            if !possible.is_empty() {
+                help.push_str(&format!(" [possible values: {}]", possible.join(", ")));
+            }
+            r.text([roman(help)]);
+        }
+        r.control("RE", []);
+    }
+    r.control("SH", ["CONFIGURATION"]);
+    r.text([roman(
+        "Kafka's own keys, from the properties file, then KAFKA_* environment variables, then --override (later wins). Their defaults:",
+    )]);
+    for k in BROKER_KEYS {
+        r.control("TP", []);
+        r.text([
+            bold(k.name),
+            roman(" (default "),
+            italic(k.default.unwrap_or("none")),
+            roman(")"),
+        ]);
+        r.text([roman(k.doc)]);
+    }
+    r.control("SH", ["ENVIRONMENT"]);
+    for (name, doc) in [
+        (
+            "KAFKA_*",
+            "A configuration key, named as Apache Kafka's docker image names it: KAFKA_LOG_DIRS=/x sets log.dirs ('_' is '.', '__' is '_', '___' is '-').",
+        ),
+        (
+            "FJORD_LOG",
+            "Which log lines to write to stderr, in tracing's env-filter syntax (default info,openraft=warn).",
+        ),
+        (
+            "NO_COLOR",
+            "Set to anything non-empty: log lines without colour.",
+        ),
+    ] {
+        r.control("TP", []);
+        r.text([bold(name)]);
+        r.text([roman(doc)]);
+    }
+    r.control("SH", ["VERSION"]);
+    r.text([roman(format!("fjord {VERSION}"))]);
+    let mut text = String::from_utf8(page)?;
+    let rest = r.render();
+    text.push_str(rest.strip_prefix(&preamble).unwrap_or(&rest));
+    Ok(text)
+}
+
+/// Write `bytes` to stdout: a closed pipe (`fjord man | head`) is an error, not a panic.
+fn print_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
 }
 
 /// `fjord dev-cluster`: the processes and the string to give clients.
@@ -200,14 +339,20 @@ fn run() -> anyhow::Result<()> {
         ))
         .init();
     let cli = Cli::parse();
-    if let Some(Command::DevCluster {
-        nodes,
-        dir,
-        base_port,
-        overrides,
-    }) = &cli.command
-    {
-        return dev_cluster(*nodes, dir, *base_port, overrides);
+    match &cli.command {
+        Some(Command::DevCluster {
+            nodes,
+            dir,
+            base_port,
+            overrides,
+        }) => return dev_cluster(*nodes, dir, *base_port, overrides),
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "fjord", &mut script);
+            return print_bytes(&script);
+        }
+        Some(Command::Man) => return print_bytes(man_page()?.as_bytes()),
+        None => {}
     }
     let file = cli.config.or(cli.positional_config);
     let text = match &file {
@@ -223,56 +368,16 @@ fn run() -> anyhow::Result<()> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    // Held until the process exits: the OS drops the lock of a killed process too.
-    let _dir_lock = lock_log_dir(&config.log_dir)?;
-    let nofile = raise_open_file_limit();
-    let open_files = match config.log_max_open_files {
-        0 => (nofile.unwrap_or(u64::MAX) / 2).clamp(64, 1 << 20) as usize,
-        n => n,
-    };
-    fjord::log::OpenFiles::shared().set_cap(open_files);
-    tracing::info!("segment files held open: at most {open_files} (fjord.log.max.open.files)");
+    let nofile = fjord::launch::raise_open_file_limit();
+    fjord::launch::cap_open_files(&config, nofile);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let broker = Broker::start(config, Arc::new(SystemClock), rx.clone())
-            .await
-            .context("cannot start")?;
-        let server = Server::bind(broker.clone()).await?;
-        // Up before the broker serves, so /ready can say it is not ready yet.
-        let http = fjord::http::bind(&broker)
-            .await
-            .map(|listener| tokio::spawn(fjord::http::serve(listener, broker.clone(), rx.clone())));
-        if let Some(cluster) = broker.cluster.as_ref().filter(|c| c.config.broker) {
-            let endpoints = server
-                .local_addrs()
-                .into_iter()
-                .filter_map(|(name, addr)| {
-                    let adv = broker.config.advertised_for(&name)?;
-                    let port = if adv.port == 0 { addr.port() } else { adv.port };
-                    Some(fjord::cluster::records::Endpoint {
-                        listener: name,
-                        host: adv.host.clone(),
-                        port,
-                    })
-                })
-                .collect();
-            cluster.start_broker_lifecycle(endpoints, rx.clone());
-            tracing::info!(
-                voters = cluster.config.voters.len(),
-                "cluster node: controller listener {}",
-                cluster
-                    .config
-                    .controller_listener
-                    .as_ref()
-                    .map(|l| l.to_string())
-                    .unwrap_or_default()
-            );
-        }
+        let mut node = Node::start(config, Arc::new(SystemClock)).await?;
+        let broker = node.broker.clone();
         tracing::info!(
             node_id = broker.node_id,
             cluster_id = %broker.cluster_id,
@@ -280,24 +385,15 @@ fn run() -> anyhow::Result<()> {
             "fjord started in {:.1} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
-        if broker.cluster.as_ref().is_some_and(|c| c.config.broker) {
-            tracing::info!(
-                "waiting for the active controller to accept this broker before serving clients"
-            );
-        }
         let ready = tokio::select! {
-            r = broker.wait_ready(rx.clone()) => r,
+            r = node.serve() => r,
             _ = shutdown_signal() => false,
         };
         if !ready {
             tracing::info!("stopped before serving");
-            let _ = tx.send(true);
+            node.shut_down().await;
             return anyhow::Ok(());
         }
-        let serving = tokio::spawn(server.run(rx));
-        broker
-            .serving
-            .store(true, std::sync::atomic::Ordering::Release);
         shutdown_signal().await;
         tracing::info!("shutting down (a second SIGTERM or Ctrl-C stops at once)");
         tokio::spawn(async {
@@ -305,12 +401,7 @@ fn run() -> anyhow::Result<()> {
             tracing::warn!("second signal: stopping at once, without a clean shutdown");
             std::process::exit(1);
         });
-        let _ = tx.send(true);
-        let _ = serving.await;
-        if let Some(http) = http {
-            let _ = http.await;
-        }
-        broker.topics.shut_down();
+        node.shut_down().await;
         tracing::info!("stopped");
         anyhow::Ok(())
     })
@@ -339,61 +430,25 @@ async fn shutdown_signal() {
     }
 }
 
-/// Raise the soft limit on open files to the hard limit, as a server that holds segment files
-/// (up to `fjord.log.max.open.files`) and one per connection should (Kafka's start scripts
-/// leave this to the operator), and say what it is. Returns the limit now in force (None: unlimited).
-fn raise_open_file_limit() -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let lim = getrlimit(Resource::Nofile);
-    let (Some(soft), hard) = (lim.current, lim.maximum) else {
-        tracing::info!("open files: no limit");
-        return None;
-    };
-    let target = hard.unwrap_or(u64::MAX);
-    if target > soft {
-        let mut raised = lim;
-        raised.current = hard;
-        match setrlimit(Resource::Nofile, raised) {
-            Ok(()) => {
-                let shown = hard.map_or("unlimited".to_string(), |h| h.to_string());
-                tracing::info!("open files: limit raised from {soft} to {shown}");
-                return hard;
-            }
-            Err(e) => tracing::warn!("open files: cannot raise the limit of {soft}: {e}"),
-        }
-    }
-    tracing::info!("open files: limit {soft}");
-    Some(soft)
-}
-
-/// Take the exclusive lock on `<log dir>/.lock`, as Kafka does: two brokers writing one data
-/// directory would corrupt it, so the second refuses to start. An OS file lock (flock) is
-/// released when its process ends, however it ends, so a stale `.lock` file never blocks a
-/// restart.
-fn lock_log_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create log dir {}", dir.display()))?;
-    let path = dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-        |e| {
-            anyhow::anyhow!(
-                "failed to acquire lock on file .lock in {}: another fjord (or Kafka) process is using this directory ({e})",
-                dir.display()
-            )
-        },
-    )?;
-    Ok(file)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_names_the_protocol_fjord_advertises() {
+        use kafka_protocol::messages::ApiKey;
+        let advertised = |key| fjord::api::advertised(key).unwrap().1;
+        for (key, name) in [(ApiKey::Produce, "Produce"), (ApiKey::Fetch, "Fetch")] {
+            // The codec's highest version is Kafka 4.1.0's (kafka-protocol 0.18 is generated
+            // from its schemas); fjord advertises it, and the version text says which.
+            assert_eq!(advertised(key), key.valid_versions().max, "{name}");
+            assert!(
+                VERSION.contains(&format!("{name} v{}", advertised(key))),
+                "{VERSION}"
+            );
+        }
+        assert!(VERSION.contains("the Kafka 4.1 protocol"));
+    }
 
     #[test]
     fn log_colour_only_on_a_terminal_without_no_color() {

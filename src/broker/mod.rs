@@ -59,6 +59,10 @@ pub struct Broker {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once the broker serves clients (its listeners bound; in a cluster, registered).
     pub serving: std::sync::atomic::AtomicBool,
+    /// The client listeners' bound addresses by listener name, set once by
+    /// `server::Server::bind`: a listener configured with port 0 is advertised with the port the
+    /// system picked.
+    pub bound_listeners: std::sync::OnceLock<Vec<(String, std::net::SocketAddr)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +178,7 @@ impl Broker {
             fetchers: Default::default(),
             metrics: Default::default(),
             serving: Default::default(),
+            bound_listeners: Default::default(),
         }))
     }
 

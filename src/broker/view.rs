@@ -89,7 +89,7 @@ impl Broker {
                     vec![BrokerEndpoint {
                         id: self.node_id,
                         host: l.host.clone(),
-                        port: l.port,
+                        port: self.advertised_port(l),
                         rack: None,
                     }]
                 })
@@ -109,6 +109,18 @@ impl Broker {
                 })
                 .collect(),
         }
+    }
+
+    /// The port clients are told for `listener`: its configured port, or for port 0 the one its
+    /// socket was bound to (still 0 before `Server::bind`).
+    fn advertised_port(&self, listener: &crate::config::Listener) -> u16 {
+        if listener.port != 0 {
+            return listener.port;
+        }
+        self.bound_listeners
+            .get()
+            .and_then(|b| b.iter().find(|(name, _)| *name == listener.name))
+            .map_or(0, |(_, addr)| addr.port())
     }
 
     /// The controller id Metadata and DescribeCluster give clients: the active controller when

@@ -789,6 +789,12 @@ pub fn is_sensitive(key: &str) -> bool {
     spec(key).is_some_and(|s| s.kind == ConfigType::Password)
 }
 
+/// Whether fjord knows `key`: one it reads, or one of Kafka's it accepts and ignores
+/// (`IGNORED_KEYS`). Other keys get the "unknown config key" warning.
+pub fn is_known(key: &str) -> bool {
+    spec(key).is_some() || IGNORED_KEYS.contains(&key)
+}
+
 /// Keys of a Kafka server.properties that mean nothing to a single fjord broker.
 /// They are accepted without a warning so that stock files and compose blocks carry over.
 pub(super) const IGNORED_KEYS: &[&str] = &[

@@ -36,7 +36,7 @@ pub mod value;
 
 pub use broker::{
     BROKER_KEYS, CONSUMER_GROUP_ASSIGNORS, ClusterConfig, Config, DYNAMIC_BROKER_KEYS, KeySpec,
-    Listener, ReplicationConfig, SecurityProtocol, Voter, is_sensitive, spec,
+    Listener, ReplicationConfig, SecurityProtocol, Voter, is_known, is_sensitive, spec,
 };
 pub use docs::markdown_tables;
 pub use properties::{env_to_key, parse_properties};

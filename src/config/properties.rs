@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::broker::{Config, IGNORED_KEYS, spec};
+use super::broker::{Config, is_known};
 use super::value::ConfigError;
 
 /// Environment variables of Kafka's launch scripts that are not broker keys.
@@ -104,7 +104,7 @@ impl Config {
         let raw = merge_sources(file, env, overrides)?;
         let warnings = raw
             .keys()
-            .filter(|k| spec(k).is_none() && !IGNORED_KEYS.contains(&k.as_str()))
+            .filter(|k| !is_known(k))
             .map(|k| format!("unknown config key '{k}' ignored"))
             .collect();
         Ok((Self::from_map(raw)?, warnings))

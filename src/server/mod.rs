@@ -76,7 +76,10 @@ impl Server {
                 tls,
             });
         }
-        Ok(Server { broker, listeners })
+        let server = Server { broker, listeners };
+        // Advertised listeners with port 0 are told with the port picked here (`Broker::brokers`).
+        let _ = server.broker.bound_listeners.set(server.local_addrs());
+        Ok(server)
     }
 
     /// The bound addresses, by listener name (port 0 resolved).

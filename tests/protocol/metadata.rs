@@ -21,6 +21,9 @@ async fn metadata_every_version() {
         let resp: MetadataResponse = c.call(ApiKey::Metadata, v, &req).await;
         assert_eq!(resp.brokers.len(), 1, "v{v}");
         assert_eq!(resp.brokers[0].node_id.0, 1);
+        // The listener is configured with port 0: clients are told the port it was bound to.
+        assert_eq!(resp.brokers[0].host.as_str(), "127.0.0.1", "v{v}");
+        assert_eq!(resp.brokers[0].port, i32::from(b.addr.port()), "v{v}");
         let t = &resp.topics[0];
         assert_eq!(t.error_code, 0, "v{v}");
         assert_eq!(t.name.as_ref().unwrap().as_str(), topic);
