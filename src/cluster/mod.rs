@@ -52,6 +52,27 @@ pub const ELECTION_TIMING: Timing = Timing {
     max: Duration::from_millis(1000),
 };
 
+/// Form a new metadata quorum of `members` from this voter (a no-op where it is formed).
+async fn form_quorum(
+    raft: &Raft,
+    members: BTreeMap<NodeId, BasicNode>,
+) -> Result<(), ClusterError> {
+    let voters = members.len();
+    match raft.initialize(members).await {
+        Ok(()) => {
+            tracing::info!(
+                voters,
+                "metadata quorum formed from controller.quorum.voters"
+            );
+            Ok(())
+        }
+        Err(openraft::error::RaftError::APIError(
+            openraft::error::InitializeError::NotAllowed(_),
+        )) => Ok(()),
+        Err(e) => Err(ClusterError::Raft(e.to_string())),
+    }
+}
+
 /// Kafka's directory for the metadata log.
 pub const METADATA_DIR: &str = "__cluster_metadata-0";
 
@@ -219,15 +240,23 @@ impl Cluster {
                         )
                     })
                     .collect();
-                match raft.initialize(members).await {
-                    Ok(()) => tracing::info!(
-                        voters = cc.voters.len(),
-                        "metadata quorum formed from controller.quorum.voters"
-                    ),
-                    Err(openraft::error::RaftError::APIError(
-                        openraft::error::InitializeError::NotAllowed(_),
-                    )) => {}
-                    Err(e) => return Err(ClusterError::Raft(e.to_string())),
+                // Forming the quorum starts an election at once. When every voter of a new
+                // cluster did that together, their votes split and the next try waited out a
+                // whole election timeout (0.6-1.6 s in one start of five); so the lowest id
+                // forms it, and the others only if it has not reached them by then.
+                let lowest = cc.voters.iter().map(|v| v.id).min();
+                if lowest == Some(node_id) {
+                    form_quorum(&raft, members).await?;
+                } else {
+                    let raft = raft.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(2 * ELECTION_TIMING.max).await;
+                        if !raft.is_initialized().await.unwrap_or(true)
+                            && let Err(e) = form_quorum(&raft, members).await
+                        {
+                            tracing::warn!("cannot form the metadata quorum: {e}");
+                        }
+                    });
                 }
             } else {
                 tracing::warn!(
