@@ -515,6 +515,22 @@ impl TransactionCoordinator {
         now_ms: i64,
     ) -> Result<(), Code> {
         let mut txns = self.txns.lock();
+        // A retry of an EndTxn whose decision is written but whose markers are still pending
+        // (a partition without a leader): in a cluster the first answer may have been
+        // COORDINATOR_NOT_AVAILABLE because the decision reached the ISR too late, though it
+        // stands. Kafka moves its state only once the ISR has the decision, so its retry
+        // writes it again and succeeds; here the retry succeeds once the decision is in the
+        // ISR (the answer waits for that as the first one did), rather than answering
+        // CONCURRENT_TRANSACTIONS until every marker is written.
+        if let Some(m) = txns.get(who.transactional_id)
+            && (m.producer_id, m.producer_epoch) == (who.producer_id, who.producer_epoch)
+            && matches!(
+                (m.state, commit),
+                (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false)
+            )
+        {
+            return Ok(());
+        }
         let m = Self::check(&mut txns, who)?;
         match (m.state, commit) {
             (TxnState::Ongoing, _) => complete(ctx, m, commit, now_ms),
@@ -1019,6 +1035,33 @@ mod tests {
         c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 3).unwrap();
         assert_eq!(c.describe("tx").unwrap().state, TxnState::CompleteCommit);
         assert_eq!(w.lso("t"), (4, 4));
+    }
+
+    #[test]
+    fn end_txn_retried_while_its_markers_are_pending() {
+        let w = World::new();
+        w.topics.create("t", 1, 1, BTreeMap::new(), 0).unwrap();
+        let c = TransactionCoordinator::new(900_000);
+        let (pid, epoch) = start_txn(&w, &c, 0);
+        // What a commit whose marker could not be written yet leaves: decided, marker pending.
+        {
+            let mut txns = c.txns.lock();
+            let m = txns.get_mut("tx").unwrap();
+            m.state = TxnState::PrepareCommit;
+            m.pending.insert(("t".to_string(), 0));
+        }
+        // The same decision again: it stands.
+        c.end_txn(&w.ctx(), who("tx", pid, epoch), true, 1).unwrap();
+        // The other decision, or an old epoch: refused as before.
+        assert_eq!(
+            c.end_txn(&w.ctx(), who("tx", pid, epoch), false, 1),
+            Err(E::ConcurrentTransactions.code())
+        );
+        assert_eq!(
+            c.end_txn(&w.ctx(), who("tx", pid, epoch - 1), true, 1),
+            Err(E::ProducerFenced.code())
+        );
+        assert_eq!(c.describe("tx").unwrap().state, TxnState::PrepareCommit);
     }
 
     #[test]
