@@ -1,0 +1,12 @@
+//! Share groups' per-partition state (KIP-932, "Queues for Kafka"; design
+//! docs/design/share-groups.md): which records of a topic-partition a share group has
+//! delivered, to whom, how often, and which are done.
+//!
+//! Parts: `runs.rs` (the run-length map of in-flight offsets).
+//!
+//! Never: speaks the wire, takes a partition lock, persists, or uses `group/` (share groups'
+//! membership lives there; what needs both is composed in `broker/`, design §12.2).
+
+pub mod runs;
+
+pub use runs::{RecordState, Run, Runs};
