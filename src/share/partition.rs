@@ -1156,6 +1156,17 @@ mod tests {
                                 !done.contains(&o),
                                 "seed {seed} step {step}: {o} redelivered"
                             );
+                            // Never taken from a lock that still holds.
+                            let was = before.state_of(o).map(|(st, _)| st.clone());
+                            assert!(
+                                match was {
+                                    None | Some(RecordState::Available) => true,
+                                    Some(RecordState::Acquired { deadline_ms, .. }) =>
+                                        deadline_ms <= now,
+                                    Some(_) => false,
+                                },
+                                "seed {seed} step {step}: {o} was {was:?}"
+                            );
                             assert_eq!(
                                 sp.state_of(o).and_then(|(st, _)| st.member()),
                                 Some(member)

@@ -323,4 +323,54 @@ mod tests {
         let got: Vec<_> = runs.overlapping(12, 12).map(|r| r.first_offset).collect();
         assert_eq!(got, vec![10]);
     }
+
+    /// The map against a per-offset model under random updates.
+    #[test]
+    fn random_updates_match_a_per_offset_model() {
+        let mut seed = 7u64;
+        let mut next = move |n: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as i64
+        };
+        let mut runs = Runs::new();
+        runs.push_back(run(100, 299, RecordState::Available, 0));
+        let mut model: Vec<(RecordState, i16)> = vec![(RecordState::Available, 0); 200];
+        for _ in 0..5_000 {
+            let first = 90 + next(220);
+            let last = first + next(30) - 5;
+            let (state, count) = match next(4) {
+                0 => (RecordState::Available, next(3) as i16),
+                1 => (RecordState::Acknowledged, 1),
+                2 => (RecordState::Archived, next(2) as i16),
+                _ => (
+                    RecordState::Acquired {
+                        member: "m".into(),
+                        deadline_ms: next(2),
+                    },
+                    1,
+                ),
+            };
+            runs.update(first, last, |r| {
+                r.state = state.clone();
+                r.delivery_count = count;
+            });
+            for o in first.max(100)..=last.min(299) {
+                model[(o - 100) as usize] = (state.clone(), count);
+            }
+            runs.check().unwrap();
+            for r in runs.iter() {
+                for o in r.first_offset..=r.last_offset {
+                    assert_eq!(
+                        model[(o - 100) as usize],
+                        (r.state.clone(), r.delivery_count),
+                        "offset {o}"
+                    );
+                }
+            }
+            assert_eq!(runs.front().map(|r| r.first_offset), Some(100));
+            assert_eq!(runs.back().map(|r| r.last_offset), Some(299));
+        }
+    }
 }
