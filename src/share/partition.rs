@@ -190,7 +190,8 @@ impl SharePartition {
     /// Acquires records for `member` (design §6.5 steps 2–5): Available offsets of the window
     /// first (up to `max_records`, splitting the last run), then new whole batches from `next`
     /// while the window has room (the last batch cut at the window limit). Returns the acquired
-    /// ranges in offset order. A read error changes nothing.
+    /// ranges in offset order. Locks due at `now_ms` expire and the source's log start is applied
+    /// first; a read error then acquires nothing.
     pub fn acquire(
         &mut self,
         member: &str,
