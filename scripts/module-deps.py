@@ -18,7 +18,7 @@ LAYERS = [
     ["log"],
     ["partition"],
     ["topics", "quotas"],
-    ["group"],
+    ["group", "share"],
     ["txn"],
     ["cluster"],
     ["broker"],

@@ -23,6 +23,7 @@ pub mod partition;
 pub mod quotas;
 pub mod security;
 pub mod server;
+pub mod share;
 pub mod topics;
 pub mod txn;
 

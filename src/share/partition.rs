@@ -1,0 +1,1295 @@
+//! One share-partition's state machine (KIP-932; Kafka `SharePartition`; design §6): the
+//! share-partition start offset (SPSO), the next offset to read (Kafka's SPEO + 1), and the
+//! in-flight window `[SPSO, next)` with each offset's state, delivery count and lock.
+//!
+//! Owns acquisition (redelivery first, then new batches from a [`BatchSource`]), acknowledgement
+//! (ACCEPT / RELEASE / REJECT / GAP with Kafka's error codes), lock expiry, the delivery-count
+//! limit, the `group.share.partition.max.record.locks` bound, the release of a member's records
+//! when its share session ends, and SPSO advancement.
+//!
+//! Pure and synchronous: every entry point takes `now_ms` and the effective [`ShareSettings`];
+//! time moves only through the `now_ms` it is handed. It never does I/O, never reads a config
+//! store or a clock, never persists (the manager does that around it), and never panics on what
+//! a client sends: bad acknowledgements are errors and change nothing.
+
+use super::runs::{RecordState, Run, Runs};
+use crate::error::KafkaError;
+
+/// The effective share settings for one call, resolved by the caller from the group's configs
+/// and the broker's keys (design §9.4, §10); defaults are Kafka's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShareSettings {
+    /// `share.record.lock.duration.ms` / `group.share.record.lock.duration.ms`.
+    pub record_lock_duration_ms: i64,
+    /// `group.share.delivery.count.limit`.
+    pub delivery_count_limit: i16,
+    /// `group.share.partition.max.record.locks`: the most offsets the window may span before
+    /// new records are acquired.
+    pub max_record_locks: i64,
+}
+
+impl Default for ShareSettings {
+    fn default() -> Self {
+        ShareSettings {
+            record_lock_duration_ms: 30_000,
+            delivery_count_limit: 5,
+            max_record_locks: 2_000,
+        }
+    }
+}
+
+/// What the state machine needs to know about one log batch: its offsets. Control batches and
+/// batches with offsets missing (compaction) are acquired whole like any other; the client
+/// acknowledges what it does not hand out as GAP (KIP-932).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub is_control: bool,
+}
+
+/// Where new records come from: the partition's log, read in whole batches. The partition read
+/// implements it (design §7.6); tests use a fake.
+pub trait BatchSource {
+    /// The partition's log start offset.
+    fn log_start_offset(&self) -> i64;
+
+    /// Whole batches holding or following `offset`, ascending, up to the read bound (the high
+    /// watermark, or the LSO under read_committed), about `max_bytes` of them but at least one
+    /// when there is one. An empty list means nothing to read.
+    fn read_batches(&mut self, offset: i64, max_bytes: i32) -> Result<Vec<BatchInfo>, KafkaError>;
+}
+
+/// One `AcquiredRecords` entry of a ShareFetch answer: a contiguous range with one delivery
+/// count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcquiredRecords {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub delivery_count: i16,
+}
+
+/// Kafka's acknowledge types (`AcknowledgeType`; 4 = RENEW only from ShareFetch v2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcknowledgeType {
+    Gap = 0,
+    Accept = 1,
+    Release = 2,
+    Reject = 3,
+}
+
+impl AcknowledgeType {
+    pub fn from_i8(value: i8) -> Option<Self> {
+        match value {
+            0 => Some(AcknowledgeType::Gap),
+            1 => Some(AcknowledgeType::Accept),
+            2 => Some(AcknowledgeType::Release),
+            3 => Some(AcknowledgeType::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// One `AcknowledgementBatches` entry as the client sent it: `types` has one entry for the whole
+/// range or one per offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcknowledgementBatch {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub acknowledge_types: Vec<i8>,
+}
+
+/// Limits of one acquisition (from the ShareFetch request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcquireLimits {
+    /// `MaxRecords`: batch-optimized acquisition may overshoot it to the end of a batch.
+    pub max_records: i64,
+    /// `MaxBytes`, handed to the batch source.
+    pub max_bytes: i32,
+}
+
+/// One share-partition (group, topic id, partition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharePartition {
+    /// SPSO: every offset below is done.
+    start_offset: i64,
+    /// The first offset never read into the window.
+    next_offset: i64,
+    /// The highest log start offset seen; Available offsets below it are Archived.
+    log_start_offset: i64,
+    runs: Runs,
+}
+
+impl SharePartition {
+    /// An empty share-partition starting at `start_offset` (the SPSO resolved from
+    /// `share.auto.offset.reset`, or a restored one).
+    pub fn new(start_offset: i64) -> Self {
+        let start_offset = start_offset.max(0);
+        SharePartition {
+            start_offset,
+            next_offset: start_offset,
+            log_start_offset: 0,
+            runs: Runs::new(),
+        }
+    }
+
+    /// SPSO.
+    pub fn start_offset(&self) -> i64 {
+        self.start_offset
+    }
+
+    /// Kafka's SPEO: the last offset read into the window (SPSO − 1 while nothing is in flight).
+    pub fn end_offset(&self) -> i64 {
+        self.next_offset - 1
+    }
+
+    /// The first offset never read into the window (SPEO + 1).
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    /// Offsets in the window, terminal ones included, as Kafka counts them against
+    /// `group.share.partition.max.record.locks`.
+    pub fn in_flight(&self) -> i64 {
+        self.next_offset - self.start_offset
+    }
+
+    /// The window's runs in offset order.
+    pub fn runs(&self) -> impl Iterator<Item = &Run> {
+        self.runs.iter()
+    }
+
+    /// Terminal (Acknowledged or Archived) offsets in the window, for the lag of KIP-1226.
+    pub fn delivery_complete_count(&self) -> i64 {
+        self.runs
+            .iter()
+            .filter(|r| r.state.is_terminal())
+            .map(Run::len)
+            .sum()
+    }
+
+    /// The earliest lock deadline, for a ticker that sleeps until it.
+    pub fn earliest_deadline(&self) -> Option<i64> {
+        self.runs
+            .iter()
+            .filter_map(|r| match r.state {
+                RecordState::Acquired { deadline_ms, .. } => Some(deadline_ms),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// The state and delivery count of one offset in the window.
+    pub fn state_of(&self, offset: i64) -> Option<(&RecordState, i16)> {
+        self.runs
+            .overlapping(offset, offset)
+            .next()
+            .map(|r| (&r.state, r.delivery_count))
+    }
+
+    /// Acquires records for `member` (design §6.5 steps 2–5): Available offsets of the window
+    /// first (up to `max_records`, splitting the last run), then new whole batches from `next`
+    /// while the window has room (the last batch cut at the window limit). Returns the acquired
+    /// ranges in offset order. Locks due at `now_ms` expire and the source's log start is applied
+    /// first; a read error then acquires nothing.
+    pub fn acquire(
+        &mut self,
+        member: &str,
+        now_ms: i64,
+        limits: AcquireLimits,
+        settings: &ShareSettings,
+        source: &mut dyn BatchSource,
+    ) -> Result<Vec<AcquiredRecords>, KafkaError> {
+        self.expire_locks(now_ms, settings);
+        self.move_log_start(source.log_start_offset());
+        if limits.max_records <= 0 {
+            return Ok(Vec::new());
+        }
+
+        // Plan the redelivery without changing anything, so a failing read leaves no trace.
+        let mut redeliver: Vec<(i64, i64)> = Vec::new();
+        let mut remaining = limits.max_records;
+        for run in self.runs.iter() {
+            if remaining <= 0 {
+                break;
+            }
+            if run.state == RecordState::Available {
+                let take = run.len().min(remaining);
+                redeliver.push((run.first_offset, run.first_offset + take - 1));
+                remaining -= take;
+            }
+        }
+        let room = settings.max_record_locks - self.in_flight();
+        let batches = if remaining > 0 && room > 0 {
+            source.read_batches(self.next_offset, limits.max_bytes)?
+        } else {
+            Vec::new()
+        };
+
+        let deadline_ms = now_ms.saturating_add(settings.record_lock_duration_ms);
+        let acquired = RecordState::Acquired {
+            member: member.to_string(),
+            deadline_ms,
+        };
+        for &(first, last) in &redeliver {
+            self.runs.update(first, last, |run| {
+                run.state = acquired.clone();
+                run.delivery_count = run.delivery_count.saturating_add(1);
+            });
+        }
+        let first_new = self.next_offset;
+        for batch in batches {
+            if remaining <= 0 {
+                break;
+            }
+            if batch.last_offset < self.next_offset || batch.last_offset < batch.base_offset {
+                continue;
+            }
+            let room = self.start_offset + settings.max_record_locks - self.next_offset;
+            if room > 0 && batch.base_offset > self.next_offset {
+                // Offsets between `next` and the batch are in no batch (removed by compaction
+                // or retention): nothing to deliver, so they are done.
+                let last = (batch.base_offset - 1).min(self.next_offset + room - 1);
+                self.push_new(last, RecordState::Archived, 0);
+            }
+            let room = self.start_offset + settings.max_record_locks - self.next_offset;
+            if room <= 0 {
+                break;
+            }
+            let last = batch.last_offset.min(self.next_offset + room - 1);
+            remaining -= last - self.next_offset + 1;
+            self.push_new(last, acquired.clone(), 1);
+        }
+        self.finish();
+
+        let mut out: Vec<AcquiredRecords> = Vec::new();
+        let ranges = redeliver
+            .into_iter()
+            .chain((self.next_offset > first_new).then_some((first_new, self.next_offset - 1)));
+        for (first, last) in ranges {
+            for run in self.runs.overlapping(first, last) {
+                if run.state.member() != Some(member) {
+                    continue;
+                }
+                let (a, b) = (run.first_offset.max(first), run.last_offset.min(last));
+                match out.last_mut() {
+                    Some(prev)
+                        if prev.last_offset + 1 == a
+                            && prev.delivery_count == run.delivery_count =>
+                    {
+                        prev.last_offset = b
+                    }
+                    _ => out.push(AcquiredRecords {
+                        first_offset: a,
+                        last_offset: b,
+                        delivery_count: run.delivery_count,
+                    }),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn push_new(&mut self, last: i64, state: RecordState, delivery_count: i16) {
+        let run = Run {
+            first_offset: self.next_offset,
+            last_offset: last,
+            state,
+            delivery_count,
+        };
+        if self.runs.push_back(run) {
+            self.next_offset = last.saturating_add(1);
+        }
+    }
+
+    /// Applies a partition's acknowledgements from `member` (design §6.6), all or nothing:
+    /// INVALID_REQUEST for a malformed list (`first > last`, unknown type, wrong number of
+    /// types, ranges overlapping or not ascending), INVALID_RECORD_STATE when an offset at or
+    /// above SPSO is beyond the window or not Acquired by `member`. Offsets below SPSO are
+    /// already done and skipped. Locks due at `now_ms` expire first, so a late acknowledgement
+    /// of an expired lock fails as it does in Kafka once the lock timer has run.
+    pub fn acknowledge(
+        &mut self,
+        member: &str,
+        batches: &[AcknowledgementBatch],
+        now_ms: i64,
+        settings: &ShareSettings,
+    ) -> Result<(), KafkaError> {
+        self.expire_locks(now_ms, settings);
+        validate_batches(batches)?;
+        for batch in batches {
+            let first = batch.first_offset.max(self.start_offset);
+            if first > batch.last_offset {
+                continue;
+            }
+            if batch.last_offset >= self.next_offset {
+                return Err(KafkaError::InvalidRecordState);
+            }
+            let held = self
+                .runs
+                .overlapping(first, batch.last_offset)
+                .all(|r| r.state.member() == Some(member));
+            if !held {
+                return Err(KafkaError::InvalidRecordState);
+            }
+        }
+        for batch in batches {
+            if let [t] = batch.acknowledge_types[..] {
+                self.apply(batch.first_offset, batch.last_offset, t, settings);
+                continue;
+            }
+            // One type per offset: apply runs of equal types.
+            let mut start = batch.first_offset;
+            let types = &batch.acknowledge_types;
+            for i in 1..=types.len() {
+                if i == types.len() || types[i] != types[i - 1] {
+                    let last = batch.first_offset + i as i64 - 1;
+                    self.apply(start, last, types[i - 1], settings);
+                    start = last + 1;
+                }
+            }
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// One validated acknowledgement of `first..=last` (offsets below SPSO untouched).
+    fn apply(&mut self, first: i64, last: i64, ack: i8, settings: &ShareSettings) {
+        let first = first.max(self.start_offset);
+        let Some(ack) = AcknowledgeType::from_i8(ack) else {
+            return;
+        };
+        let limit = settings.delivery_count_limit;
+        self.runs.update(first, last, |run| {
+            run.state = match ack {
+                AcknowledgeType::Accept => RecordState::Acknowledged,
+                AcknowledgeType::Reject | AcknowledgeType::Gap => RecordState::Archived,
+                AcknowledgeType::Release if run.delivery_count >= limit => RecordState::Archived,
+                AcknowledgeType::Release => RecordState::Available,
+            }
+        });
+    }
+
+    /// Acquired offsets whose lock deadline is at or before `now_ms` become Available (delivery
+    /// count kept), or Archived at the delivery limit (design §6.9). Returns how many offsets
+    /// expired.
+    pub fn expire_locks(&mut self, now_ms: i64, settings: &ShareSettings) -> i64 {
+        let due: Vec<(i64, i64)> = self
+            .runs
+            .iter()
+            .filter(|r| matches!(r.state, RecordState::Acquired { deadline_ms, .. } if deadline_ms <= now_ms))
+            .map(|r| (r.first_offset, r.last_offset))
+            .collect();
+        let limit = settings.delivery_count_limit;
+        let mut expired = 0;
+        for (first, last) in due {
+            expired += last - first + 1;
+            self.runs.update(first, last, |run| {
+                run.state = if run.delivery_count >= limit {
+                    RecordState::Archived
+                } else {
+                    RecordState::Available
+                };
+            });
+        }
+        self.finish();
+        expired
+    }
+
+    /// The member's share session ended (final epoch, connection closed, evicted): every offset
+    /// it holds becomes Available with its delivery count decremented, never Archived (Kafka 4.2
+    /// `DeliveryCountOps.DECREASE`: fetched but not delivered; design §6.4, §15 q2). Returns how
+    /// many offsets were released.
+    pub fn release_member(&mut self, member: &str) -> i64 {
+        let held: Vec<(i64, i64)> = self
+            .runs
+            .iter()
+            .filter(|r| r.state.member() == Some(member))
+            .map(|r| (r.first_offset, r.last_offset))
+            .collect();
+        let mut released = 0;
+        for (first, last) in held {
+            released += last - first + 1;
+            self.runs.update(first, last, |run| {
+                run.state = RecordState::Available;
+                run.delivery_count = run.delivery_count.saturating_sub(1).max(0);
+            });
+        }
+        self.finish();
+        released
+    }
+
+    /// The log start offset moved to `log_start` (retention, DeleteRecords; design §6.8):
+    /// Available offsets below it are Archived and SPSO follows; Acquired ones stay until
+    /// acknowledged or expired (see [`Self::finish`]).
+    pub fn move_log_start(&mut self, log_start: i64) {
+        if log_start > self.log_start_offset {
+            self.log_start_offset = log_start;
+            self.finish();
+        }
+    }
+
+    /// After every transition: Available offsets below the log start are Archived, then SPSO
+    /// moves over the leading terminal runs (design §6.7); an empty window starts at `next`, or
+    /// at the log start when `next` is below it.
+    fn finish(&mut self) {
+        let below = self.log_start_offset - 1;
+        let available_below: Vec<(i64, i64)> = self
+            .runs
+            .overlapping(i64::MIN, below)
+            .filter(|r| r.state == RecordState::Available)
+            .map(|r| (r.first_offset, r.last_offset.min(below)))
+            .collect();
+        for (first, last) in available_below {
+            self.runs
+                .update(first, last, |run| run.state = RecordState::Archived);
+        }
+        while let Some(front) = self.runs.front() {
+            if !front.state.is_terminal() {
+                break;
+            }
+            let end = front.last_offset + 1;
+            self.runs.pop_front();
+            self.start_offset = end;
+        }
+        if self.runs.is_empty() {
+            self.next_offset = self.next_offset.max(self.log_start_offset);
+            self.start_offset = self.next_offset;
+        }
+    }
+
+    /// The invariants of design §6.10, for tests and debugging.
+    pub fn check_invariants(&self, settings: &ShareSettings) -> Result<(), String> {
+        self.runs.check()?;
+        if self.start_offset > self.next_offset {
+            return Err(format!(
+                "SPSO {} above next {}",
+                self.start_offset, self.next_offset
+            ));
+        }
+        if self.in_flight() > settings.max_record_locks {
+            return Err(format!("window of {} offsets", self.in_flight()));
+        }
+        match (self.runs.front(), self.runs.back()) {
+            (Some(front), Some(back)) => {
+                if front.first_offset != self.start_offset
+                    || back.last_offset + 1 != self.next_offset
+                {
+                    return Err(format!(
+                        "runs cover {}..={}, window is [{}, {})",
+                        front.first_offset, back.last_offset, self.start_offset, self.next_offset
+                    ));
+                }
+                if front.state.is_terminal() {
+                    return Err(format!("terminal run at SPSO {}", self.start_offset));
+                }
+            }
+            _ if self.start_offset != self.next_offset => {
+                return Err("no runs but a non-empty window".to_string());
+            }
+            _ => {}
+        }
+        for run in self.runs.iter() {
+            if run.delivery_count < 0 || run.delivery_count > settings.delivery_count_limit {
+                return Err(format!(
+                    "delivery count {} at {}",
+                    run.delivery_count, run.first_offset
+                ));
+            }
+            if run.state == RecordState::Available && run.last_offset < self.log_start_offset {
+                return Err(format!(
+                    "Available below the log start at {}",
+                    run.first_offset
+                ));
+            }
+            if run.state.member().is_some_and(str::is_empty) {
+                return Err(format!("Acquired without a member at {}", run.first_offset));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The request-shape checks of design §6.6 (Kafka `KafkaApis.validateAcknowledgementBatches`):
+/// INVALID_REQUEST before any state is looked at.
+fn validate_batches(batches: &[AcknowledgementBatch]) -> Result<(), KafkaError> {
+    let mut prev_last: Option<i64> = None;
+    for batch in batches {
+        if batch.first_offset > batch.last_offset {
+            return Err(KafkaError::InvalidRequest);
+        }
+        if prev_last.is_some_and(|p| batch.first_offset <= p) {
+            return Err(KafkaError::InvalidRequest);
+        }
+        prev_last = Some(batch.last_offset);
+        let len = batch.last_offset as i128 - batch.first_offset as i128 + 1;
+        let types = batch.acknowledge_types.len();
+        if types == 0 || (types != 1 && types as i128 != len) {
+            return Err(KafkaError::InvalidRequest);
+        }
+        if batch
+            .acknowledge_types
+            .iter()
+            .any(|t| AcknowledgeType::from_i8(*t).is_none())
+        {
+            return Err(KafkaError::InvalidRequest);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "member-a";
+    const B: &str = "member-b";
+
+    /// A log of batches `[base, last]`; reads return whole batches from the one holding the
+    /// offset, at most `max_bytes` "bytes" where every offset weighs one byte (at least one).
+    struct FakeLog {
+        batches: Vec<BatchInfo>,
+        log_start: i64,
+        fail: Option<KafkaError>,
+    }
+
+    impl FakeLog {
+        /// Batches of the given sizes from offset 0.
+        fn sized(sizes: &[i64]) -> Self {
+            let mut batches = Vec::new();
+            let mut base = 0;
+            for &n in sizes {
+                batches.push(BatchInfo {
+                    base_offset: base,
+                    last_offset: base + n - 1,
+                    is_control: false,
+                });
+                base += n;
+            }
+            FakeLog {
+                batches,
+                log_start: 0,
+                fail: None,
+            }
+        }
+    }
+
+    impl BatchSource for FakeLog {
+        fn log_start_offset(&self) -> i64 {
+            self.log_start
+        }
+        fn read_batches(
+            &mut self,
+            offset: i64,
+            max_bytes: i32,
+        ) -> Result<Vec<BatchInfo>, KafkaError> {
+            if let Some(e) = self.fail {
+                return Err(e);
+            }
+            let mut out = Vec::new();
+            let mut bytes = 0i64;
+            for b in &self.batches {
+                if b.last_offset < offset || b.last_offset < self.log_start {
+                    continue;
+                }
+                let size = b.last_offset - b.base_offset + 1;
+                if !out.is_empty() && bytes + size > max_bytes as i64 {
+                    break;
+                }
+                bytes += size;
+                out.push(*b);
+            }
+            Ok(out)
+        }
+    }
+
+    fn settings() -> ShareSettings {
+        ShareSettings {
+            record_lock_duration_ms: 1_000,
+            delivery_count_limit: 5,
+            max_record_locks: 2_000,
+        }
+    }
+
+    fn limits(max_records: i64) -> AcquireLimits {
+        AcquireLimits {
+            max_records,
+            max_bytes: i32::MAX,
+        }
+    }
+
+    fn got(first: i64, last: i64, delivery_count: i16) -> AcquiredRecords {
+        AcquiredRecords {
+            first_offset: first,
+            last_offset: last,
+            delivery_count,
+        }
+    }
+
+    fn ack(first: i64, last: i64, types: &[i8]) -> AcknowledgementBatch {
+        AcknowledgementBatch {
+            first_offset: first,
+            last_offset: last,
+            acknowledge_types: types.to_vec(),
+        }
+    }
+
+    fn acquire(
+        sp: &mut SharePartition,
+        log: &mut FakeLog,
+        member: &str,
+        now: i64,
+        n: i64,
+    ) -> Vec<AcquiredRecords> {
+        let r = sp
+            .acquire(member, now, limits(n), &settings(), log)
+            .unwrap();
+        sp.check_invariants(&settings()).unwrap();
+        r
+    }
+
+    fn state(sp: &SharePartition, offset: i64) -> (i8, i16) {
+        let (s, c) = sp.state_of(offset).unwrap();
+        (s.id(), c)
+    }
+
+    const ACCEPT: i8 = 1;
+    const RELEASE: i8 = 2;
+    const REJECT: i8 = 3;
+    const GAP: i8 = 0;
+
+    #[test]
+    fn first_acquire_takes_whole_batches_and_overshoots_to_the_batch_end() {
+        let mut log = FakeLog::sized(&[10, 10, 10]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 15), vec![got(0, 19, 1)]);
+        assert_eq!(
+            (sp.start_offset(), sp.next_offset(), sp.end_offset()),
+            (0, 20, 19)
+        );
+        assert_eq!(state(&sp, 5), (1, 1));
+        assert_eq!(sp.earliest_deadline(), Some(1_000));
+        // The next member gets the rest.
+        assert_eq!(acquire(&mut sp, &mut log, B, 0, 100), vec![got(20, 29, 1)]);
+        assert_eq!(acquire(&mut sp, &mut log, B, 0, 100), vec![]);
+    }
+
+    #[test]
+    fn acquire_starts_inside_a_batch_at_spso_and_respects_max_bytes() {
+        let mut log = FakeLog::sized(&[10, 10, 10]);
+        let mut sp = SharePartition::new(5);
+        let r = sp
+            .acquire(
+                A,
+                0,
+                AcquireLimits {
+                    max_records: 100,
+                    max_bytes: 12,
+                },
+                &settings(),
+                &mut log,
+            )
+            .unwrap();
+        // The first batch is whole in the read but offsets below SPSO are not acquired.
+        assert_eq!(r, vec![got(5, 9, 1)]);
+    }
+
+    #[test]
+    fn zero_max_records_acquires_nothing() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 0), vec![]);
+        assert_eq!(sp.next_offset(), 0);
+    }
+
+    #[test]
+    fn window_limit_stops_new_acquisition_and_cuts_a_batch() {
+        let mut log = FakeLog::sized(&[150, 150]);
+        let mut sp = SharePartition::new(0);
+        let s = ShareSettings {
+            max_record_locks: 200,
+            ..settings()
+        };
+        let r = sp.acquire(A, 0, limits(500), &s, &mut log).unwrap();
+        assert_eq!(r, vec![got(0, 199, 1)]);
+        assert_eq!(sp.in_flight(), 200);
+        assert_eq!(sp.acquire(B, 0, limits(500), &s, &mut log).unwrap(), vec![]);
+        // Accepting offsets in the middle frees nothing: the window counts terminal offsets.
+        sp.acknowledge(A, &[ack(100, 199, &[ACCEPT])], 0, &s)
+            .unwrap();
+        assert_eq!(sp.acquire(B, 0, limits(500), &s, &mut log).unwrap(), vec![]);
+        // Accepting the front moves SPSO and makes room.
+        sp.acknowledge(A, &[ack(0, 49, &[ACCEPT])], 0, &s).unwrap();
+        assert_eq!(sp.start_offset(), 50);
+        assert_eq!(
+            sp.acquire(B, 0, limits(500), &s, &mut log).unwrap(),
+            vec![got(200, 249, 1)]
+        );
+        sp.check_invariants(&s).unwrap();
+    }
+
+    #[test]
+    fn redelivery_comes_before_new_records_and_splits_at_max_records() {
+        let mut log = FakeLog::sized(&[10, 10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        sp.acknowledge(A, &[ack(0, 9, &[RELEASE])], 0, &settings())
+            .unwrap();
+        assert_eq!(state(&sp, 0), (0, 1));
+        assert_eq!(acquire(&mut sp, &mut log, B, 0, 4), vec![got(0, 3, 2)]);
+        // Redelivered and new records in one fetch: separate ranges by delivery count.
+        assert_eq!(
+            acquire(&mut sp, &mut log, B, 0, 8),
+            vec![got(4, 9, 2), got(10, 19, 1)]
+        );
+    }
+
+    #[test]
+    fn acquired_and_terminal_records_are_skipped() {
+        let mut log = FakeLog::sized(&[10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 20);
+        sp.acknowledge(
+            A,
+            &[
+                ack(0, 4, &[RELEASE]),
+                ack(5, 9, &[REJECT]),
+                ack(10, 12, &[ACCEPT]),
+                ack(13, 14, &[RELEASE]),
+            ],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(sp.start_offset(), 0);
+        assert_eq!(
+            acquire(&mut sp, &mut log, B, 0, 100),
+            vec![got(0, 4, 2), got(13, 14, 2)]
+        );
+    }
+
+    #[test]
+    fn control_batches_are_acquired_like_records() {
+        let mut log = FakeLog::sized(&[5]);
+        log.batches.push(BatchInfo {
+            base_offset: 5,
+            last_offset: 5,
+            is_control: true,
+        });
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 100), vec![got(0, 5, 1)]);
+        sp.acknowledge(
+            A,
+            &[ack(0, 5, &[ACCEPT, ACCEPT, ACCEPT, ACCEPT, ACCEPT, GAP])],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(sp.start_offset(), 6);
+    }
+
+    #[test]
+    fn offsets_in_no_batch_are_archived_not_delivered() {
+        let mut log = FakeLog::sized(&[5]);
+        log.batches.push(BatchInfo {
+            base_offset: 8,
+            last_offset: 9,
+            is_control: false,
+        });
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 5);
+        assert_eq!(acquire(&mut sp, &mut log, B, 0, 100), vec![got(8, 9, 1)]);
+        assert_eq!(state(&sp, 6), (4, 0));
+        sp.acknowledge(A, &[ack(0, 4, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 8);
+    }
+
+    #[test]
+    fn log_start_above_spso_moves_spso_and_archives_available() {
+        let mut log = FakeLog::sized(&[10, 10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        acquire(&mut sp, &mut log, B, 0, 10);
+        sp.acknowledge(B, &[ack(10, 19, &[RELEASE])], 0, &settings())
+            .unwrap();
+        log.log_start = 15;
+        // A's acquired records below the log start stay acquired and hold SPSO.
+        acquire(&mut sp, &mut log, B, 0, 10);
+        assert_eq!(sp.start_offset(), 0);
+        assert_eq!(state(&sp, 12), (4, 1));
+        assert_eq!(state(&sp, 15), (1, 2));
+        // RELEASE below the log start archives; SPSO moves up to the first live offset.
+        sp.acknowledge(A, &[ack(0, 9, &[RELEASE])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 15);
+        sp.check_invariants(&settings()).unwrap();
+        // Wholly below: an empty window jumps to the log start.
+        let mut sp = SharePartition::new(0);
+        log.log_start = 25;
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 3), vec![got(25, 29, 1)]);
+        assert_eq!(sp.start_offset(), 25);
+    }
+
+    #[test]
+    fn a_read_error_changes_nothing() {
+        let mut log = FakeLog::sized(&[10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        sp.acknowledge(A, &[ack(0, 4, &[RELEASE])], 0, &settings())
+            .unwrap();
+        let before = sp.clone();
+        log.fail = Some(KafkaError::KafkaStorageError);
+        let r = sp.acquire(B, 0, limits(100), &settings(), &mut log);
+        assert_eq!(r, Err(KafkaError::KafkaStorageError));
+        assert_eq!(sp, before);
+    }
+
+    #[test]
+    fn accept_release_reject_gap_per_range_and_per_offset() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        sp.acknowledge(
+            A,
+            &[
+                ack(0, 1, &[ACCEPT]),
+                ack(2, 5, &[RELEASE, REJECT, GAP, ACCEPT]),
+                ack(6, 9, &[RELEASE]),
+            ],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(sp.start_offset(), 2);
+        let states: Vec<_> = (2..10).map(|o| state(&sp, o)).collect();
+        assert_eq!(
+            states,
+            vec![
+                (0, 1),
+                (4, 1),
+                (4, 1),
+                (2, 1),
+                (0, 1),
+                (0, 1),
+                (0, 1),
+                (0, 1)
+            ]
+        );
+        assert_eq!(sp.delivery_complete_count(), 3);
+        sp.check_invariants(&settings()).unwrap();
+    }
+
+    #[test]
+    fn invalid_acknowledgements_are_invalid_request_and_change_nothing() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        let before = sp.clone();
+        let bad: Vec<Vec<AcknowledgementBatch>> = vec![
+            vec![ack(5, 4, &[ACCEPT])],
+            vec![ack(0, 4, &[4])],
+            vec![ack(0, 4, &[-1])],
+            vec![ack(0, 4, &[])],
+            vec![ack(0, 4, &[ACCEPT, ACCEPT])],
+            vec![ack(0, 4, &[ACCEPT]), ack(4, 6, &[ACCEPT])],
+            vec![ack(5, 6, &[ACCEPT]), ack(0, 1, &[ACCEPT])],
+            // A valid batch first does not get applied when a later one is bad.
+            vec![ack(0, 1, &[ACCEPT]), ack(3, 2, &[ACCEPT])],
+            vec![ack(i64::MIN, i64::MAX, &[ACCEPT, ACCEPT])],
+        ];
+        for batches in bad {
+            assert_eq!(
+                sp.acknowledge(A, &batches, 0, &settings()),
+                Err(KafkaError::InvalidRequest),
+                "{batches:?}"
+            );
+            assert_eq!(sp, before);
+        }
+    }
+
+    #[test]
+    fn invalid_record_state_and_nothing_changed() {
+        let mut log = FakeLog::sized(&[10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        acquire(&mut sp, &mut log, B, 0, 5);
+        sp.acknowledge(A, &[ack(8, 9, &[RELEASE])], 0, &settings())
+            .unwrap();
+        sp.acknowledge(B, &[ack(10, 10, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        let before = sp.clone();
+        let cases: Vec<(&str, Vec<AcknowledgementBatch>)> = vec![
+            // Another member's records.
+            (A, vec![ack(0, 1, &[ACCEPT]), ack(12, 12, &[ACCEPT])]),
+            (B, vec![ack(0, 0, &[ACCEPT])]),
+            // Available (released) records.
+            (A, vec![ack(7, 8, &[ACCEPT])]),
+            // Already acknowledged.
+            (B, vec![ack(10, 11, &[ACCEPT])]),
+            // Beyond the window.
+            (B, vec![ack(19, 20, &[ACCEPT])]),
+            (B, vec![ack(100, 200, &[ACCEPT])]),
+            (A, vec![ack(0, i64::MAX, &[ACCEPT])]),
+        ];
+        for (member, batches) in cases {
+            assert_eq!(
+                sp.acknowledge(member, &batches, 0, &settings()),
+                Err(KafkaError::InvalidRecordState),
+                "{member} {batches:?}"
+            );
+            assert_eq!(sp, before);
+        }
+    }
+
+    #[test]
+    fn offsets_below_spso_are_skipped() {
+        let mut log = FakeLog::sized(&[10, 10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        sp.acknowledge(A, &[ack(0, 4, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 5);
+        // 0..=4 are done: acknowledging them again, in a range or per offset, is not an error.
+        sp.acknowledge(A, &[ack(0, 6, &[REJECT])], 0, &settings())
+            .unwrap();
+        sp.acknowledge(A, &[ack(i64::MIN, -1, &[REJECT])], 0, &settings())
+            .unwrap();
+        sp.acknowledge(
+            A,
+            &[ack(
+                3,
+                8,
+                &[RELEASE, RELEASE, RELEASE, RELEASE, RELEASE, ACCEPT],
+            )],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(sp.start_offset(), 7);
+        assert_eq!(state(&sp, 7), (0, 1));
+        assert_eq!(state(&sp, 8), (2, 1));
+    }
+
+    #[test]
+    fn lock_expiry_with_simulated_time() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 500, 10);
+        assert_eq!(sp.earliest_deadline(), Some(1_500));
+        assert_eq!(sp.expire_locks(1_499, &settings()), 0);
+        assert_eq!(state(&sp, 0), (1, 1));
+        assert_eq!(sp.expire_locks(1_500, &settings()), 10);
+        assert_eq!(state(&sp, 0), (0, 1));
+        assert_eq!(sp.earliest_deadline(), None);
+        // Redelivered to B; A's late acknowledgement fails.
+        assert_eq!(acquire(&mut sp, &mut log, B, 1_500, 10), vec![got(0, 9, 2)]);
+        assert_eq!(
+            sp.acknowledge(A, &[ack(0, 9, &[ACCEPT])], 1_600, &settings()),
+            Err(KafkaError::InvalidRecordState)
+        );
+        // An acknowledgement at the deadline is too late even if no tick ran in between.
+        assert_eq!(
+            sp.acknowledge(B, &[ack(0, 9, &[ACCEPT])], 2_500, &settings()),
+            Err(KafkaError::InvalidRecordState)
+        );
+        assert_eq!(state(&sp, 0), (0, 2));
+        sp.check_invariants(&settings()).unwrap();
+    }
+
+    #[test]
+    fn a_new_acquisition_does_not_extend_older_locks() {
+        let mut log = FakeLog::sized(&[5, 5]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 5);
+        acquire(&mut sp, &mut log, A, 600, 5);
+        sp.expire_locks(1_000, &settings());
+        assert_eq!(state(&sp, 4), (0, 1));
+        assert_eq!(state(&sp, 5), (1, 1));
+        assert_eq!(sp.earliest_deadline(), Some(1_600));
+    }
+
+    #[test]
+    fn delivery_limit_archives_after_the_last_release() {
+        let mut log = FakeLog::sized(&[1, 1]);
+        let mut sp = SharePartition::new(0);
+        for delivery in 1..=5 {
+            assert_eq!(
+                acquire(&mut sp, &mut log, A, 0, 1),
+                vec![got(0, 0, delivery)]
+            );
+            sp.acknowledge(A, &[ack(0, 0, &[RELEASE])], 0, &settings())
+                .unwrap();
+        }
+        assert_eq!(sp.start_offset(), 1);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 1), vec![got(1, 1, 1)]);
+        assert_eq!(sp.delivery_complete_count(), 0);
+    }
+
+    #[test]
+    fn delivery_limit_archives_on_lock_expiry() {
+        let mut log = FakeLog::sized(&[1, 1]);
+        let mut sp = SharePartition::new(0);
+        let mut now = 0;
+        for delivery in 1..=5 {
+            assert_eq!(
+                acquire(&mut sp, &mut log, A, now, 1),
+                vec![got(0, 0, delivery)]
+            );
+            now += 1_000;
+            sp.expire_locks(now, &settings());
+        }
+        assert_eq!(sp.start_offset(), 1);
+        assert_eq!(sp.runs().count(), 0);
+    }
+
+    #[test]
+    fn session_release_decrements_and_never_archives() {
+        let mut log = FakeLog::sized(&[5, 5, 5, 5]);
+        let mut sp = SharePartition::new(0);
+        for _ in 0..4 {
+            acquire(&mut sp, &mut log, A, 0, 5);
+            sp.acknowledge(A, &[ack(0, 4, &[RELEASE])], 0, &settings())
+                .unwrap();
+        }
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 5), vec![got(0, 4, 5)]);
+        acquire(&mut sp, &mut log, A, 0, 5);
+        acquire(&mut sp, &mut log, B, 0, 5);
+        assert_eq!(sp.release_member(A), 10);
+        sp.check_invariants(&settings()).unwrap();
+        // At the limit, yet Available again with one delivery taken back.
+        assert_eq!(state(&sp, 0), (0, 4));
+        assert_eq!(state(&sp, 5), (0, 0));
+        assert_eq!(state(&sp, 10), (1, 1));
+        assert_eq!(sp.release_member(A), 0);
+        assert_eq!(
+            acquire(&mut sp, &mut log, B, 0, 100),
+            vec![got(0, 4, 5), got(5, 9, 1), got(15, 19, 1)]
+        );
+    }
+
+    #[test]
+    fn spso_advances_over_the_terminal_prefix_only() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 10);
+        sp.acknowledge(
+            A,
+            &[ack(1, 3, &[ACCEPT]), ack(4, 5, &[REJECT])],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(sp.start_offset(), 0);
+        // A released record at the front holds SPSO.
+        sp.acknowledge(A, &[ack(0, 0, &[RELEASE])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 0);
+        acquire(&mut sp, &mut log, A, 0, 1);
+        sp.acknowledge(A, &[ack(0, 0, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 6);
+        sp.acknowledge(A, &[ack(6, 9, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        // Window empty: SPSO = next.
+        assert_eq!(
+            (sp.start_offset(), sp.next_offset(), sp.end_offset()),
+            (10, 10, 9)
+        );
+        assert_eq!(sp.runs().count(), 0);
+        assert_eq!(sp.delivery_complete_count(), 0);
+    }
+
+    /// A small seeded PRNG (SplitMix64): no crate for a test loop.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn range(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + self.below((hi - lo + 1) as u64) as i64
+        }
+    }
+
+    #[test]
+    fn random_operations_keep_the_invariants() {
+        for seed in 0..10u64 {
+            random_run(seed, 1_000);
+        }
+    }
+
+    fn random_run(seed: u64, steps: usize) {
+        let mut rng = Rng(seed);
+        let members = ["m0", "m1", "m2"];
+        let s = ShareSettings {
+            record_lock_duration_ms: 100,
+            delivery_count_limit: 3,
+            max_record_locks: 150,
+        };
+        let sizes: Vec<i64> = (0..200).map(|_| rng.range(1, 12)).collect();
+        let mut log = FakeLog::sized(&sizes);
+        let mut sp = SharePartition::new(0);
+        let mut now = 0i64;
+        // The model: offsets whose ACCEPT or REJECT succeeded must never be delivered again.
+        let mut done = std::collections::BTreeSet::new();
+        let (mut acquired, mut acked, mut refused, mut redelivered) = (0, 0, 0, 0);
+        for step in 0..steps {
+            let member = members[rng.below(3) as usize];
+            let before = sp.clone();
+            match rng.below(10) {
+                0..=2 => {
+                    let n = rng.range(0, 20);
+                    let r = sp.acquire(member, now, limits(n), &s, &mut log).unwrap();
+                    acquired += r.len();
+                    for a in &r {
+                        redelivered += usize::from(a.delivery_count > 1);
+                        assert!(a.first_offset <= a.last_offset);
+                        for o in a.first_offset..=a.last_offset {
+                            assert!(
+                                !done.contains(&o),
+                                "seed {seed} step {step}: {o} redelivered"
+                            );
+                            // Never taken from a lock that still holds.
+                            let was = before.state_of(o).map(|(st, _)| st.clone());
+                            assert!(
+                                match was {
+                                    None | Some(RecordState::Available) => true,
+                                    Some(RecordState::Acquired { deadline_ms, .. }) =>
+                                        deadline_ms <= now,
+                                    Some(_) => false,
+                                },
+                                "seed {seed} step {step}: {o} was {was:?}"
+                            );
+                            assert_eq!(
+                                sp.state_of(o).and_then(|(st, _)| st.member()),
+                                Some(member)
+                            );
+                        }
+                        assert!((1..=s.delivery_count_limit).contains(&a.delivery_count));
+                    }
+                }
+                3..=5 => {
+                    // Half the time ranges the member holds, else ranges around the window that
+                    // are mostly refused.
+                    let mut batches = Vec::new();
+                    let held: Vec<(i64, i64)> = sp
+                        .runs()
+                        .filter(|r| r.state.member() == Some(member))
+                        .map(|r| (r.first_offset, r.last_offset))
+                        .collect();
+                    if !held.is_empty() && rng.below(2) == 0 {
+                        let (a, b) = held[rng.below(held.len() as u64) as usize];
+                        let first = rng.range(a, b);
+                        let last = rng.range(first, b);
+                        let types = if rng.below(3) == 0 {
+                            (first..=last).map(|_| rng.range(0, 3) as i8).collect()
+                        } else {
+                            vec![rng.range(0, 3) as i8]
+                        };
+                        batches.push(ack(first, last, &types));
+                    } else {
+                        let mut at = sp.start_offset() - rng.range(0, 3);
+                        for _ in 0..rng.range(1, 3) {
+                            let first = at + rng.range(0, 4);
+                            let last = first + rng.range(-1, 6);
+                            let types = if rng.below(3) == 0 && last >= first {
+                                (first..=last).map(|_| rng.range(0, 3) as i8).collect()
+                            } else {
+                                let top = if rng.below(20) == 0 { 5 } else { 3 };
+                                vec![rng.range(0, top) as i8]
+                            };
+                            batches.push(ack(first, last, &types));
+                            at = last + 1;
+                        }
+                    }
+                    let result = sp.acknowledge(member, &batches, now, &s);
+                    match result {
+                        Ok(()) => {
+                            acked += 1;
+                            for b in &batches {
+                                for (i, o) in (b.first_offset..=b.last_offset).enumerate() {
+                                    let t = if b.acknowledge_types.len() == 1 {
+                                        b.acknowledge_types[0]
+                                    } else {
+                                        b.acknowledge_types[i]
+                                    };
+                                    if o >= before.start_offset() && t != RELEASE {
+                                        done.insert(o);
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            refused += 1;
+                            assert!(matches!(
+                                e,
+                                KafkaError::InvalidRequest | KafkaError::InvalidRecordState
+                            ));
+                            // Only expiry may have happened.
+                            let mut expected = before.clone();
+                            expected.expire_locks(now, &s);
+                            assert_eq!(
+                                sp, expected,
+                                "seed {seed} step {step}: failed ack changed state"
+                            );
+                        }
+                    }
+                }
+                6 => {
+                    sp.release_member(member);
+                }
+                7 => {
+                    now += rng.range(0, 60);
+                    sp.expire_locks(now, &s);
+                }
+                8 => now += rng.range(0, 30),
+                _ => {
+                    if rng.below(10) == 0 {
+                        log.log_start += rng.range(0, 10);
+                        sp.move_log_start(log.log_start);
+                    }
+                }
+            }
+            if let Err(e) = sp.check_invariants(&s) {
+                panic!("seed {seed} step {step}: {e}\n{sp:?}");
+            }
+            assert!(sp.start_offset() >= before.start_offset(), "SPSO went back");
+            assert!(sp.next_offset() >= before.next_offset(), "next went back");
+            for o in done.range(sp.start_offset()..) {
+                let (st, _) = sp.state_of(*o).expect("done offset inside the window");
+                assert!(
+                    st.is_terminal(),
+                    "seed {seed} step {step}: {o} not terminal"
+                );
+            }
+        }
+        // The loop did exercise every path.
+        assert!(
+            acquired > steps / 20 && acked > steps / 20 && refused > steps / 50 && redelivered > 0,
+            "seed {seed}: acquired {acquired} acked {acked} refused {refused} redelivered {redelivered}"
+        );
+        // Everything is eventually done: release all, expire, and accept whatever comes.
+        for _ in 0..10_000 {
+            if sp.start_offset() >= log.batches.last().map_or(0, |b| b.last_offset + 1) {
+                break;
+            }
+            now += 1_000;
+            let r = sp.acquire("drain", now, limits(50), &s, &mut log).unwrap();
+            let batches: Vec<_> = r
+                .iter()
+                .map(|a| ack(a.first_offset, a.last_offset, &[ACCEPT]))
+                .collect();
+            sp.acknowledge("drain", &batches, now, &s).unwrap();
+            sp.check_invariants(&s).unwrap();
+        }
+        assert_eq!(sp.runs().count(), 0, "seed {seed}: not drained");
+    }
+}
