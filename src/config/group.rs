@@ -1,8 +1,9 @@
 //! Group configs (KIP-848 / KIP-932: `kafka-configs.sh --entity-type groups`): the keys Kafka
 //! 4.2's `GroupConfig` defines for consumer-protocol and share groups, their defaults (the
 //! broker's `group.consumer.*` / `group.share.*` values), the checks a new set must pass
-//! (with Kafka's messages), and [`GroupConfigs`], the store kept in
-//! `<log dir>/group-configs.json`.
+//! (with Kafka's messages), and [`GroupConfigs`], a single broker's store kept in
+//! `<log dir>/group-configs.json` (a cluster keeps them in its metadata image instead; the
+//! broker layer chooses).
 //!
 //! A group config may be set before the group exists, and outlives it. Readers get effective
 //! values from [`effective_value`]; nothing here knows groups themselves.
