@@ -46,6 +46,16 @@ def test_java_client_quotas_survive_restart(broker, run_java):
     java_ok(run_java("AdminSurface", "quotas-check", broker.bootstrap))
 
 
+def test_java_group_configs_survive_restart(broker, run_java):
+    """kafka-configs.sh --entity-type groups: incrementalAlterConfigs / describeConfigs on
+    ConfigResource.Type.GROUP, Kafka's errors, and the configs after a clean and a hard restart."""
+    java_ok(run_java("AdminSurface", "group-configs-set", broker.bootstrap))
+    broker.restart()
+    java_ok(run_java("AdminSurface", "group-configs-check", broker.bootstrap))
+    broker.restart(kill=True)
+    java_ok(run_java("AdminSurface", "group-configs-check", broker.bootstrap))
+
+
 def test_java_quickstart(broker, run_java):
     java_ok(run_java("AdminSurface", "quickstart", broker.bootstrap))
 

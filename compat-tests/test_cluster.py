@@ -391,6 +391,24 @@ def test_topic_configs_changed_on_any_node_apply_everywhere(cluster):
                    what=f"node {n.node_id} to describe the new configs")
 
 
+def test_group_configs_set_on_one_node_apply_everywhere(cluster, run_java):
+    """kafka-configs.sh --entity-type groups against a node that is not the controller: the
+    group configs go through the metadata log, every node describes them, and they survive a
+    whole-cluster restart."""
+    controller = cluster.controller_id()
+    other = next(n for n in cluster.nodes if n.node_id != controller)
+    out = run_java("AdminSurface", "group-configs-set", other.bootstrap)
+    assert out.strip().splitlines()[-1] == "OK", out
+    for n in cluster.nodes:
+        out = run_java("AdminSurface", "group-configs-check", n.bootstrap)
+        assert out.strip().splitlines()[-1] == "OK", (n.node_id, out)
+    cluster.kill()
+    cluster.start()
+    for n in cluster.nodes:
+        out = run_java("AdminSurface", "group-configs-check", n.bootstrap)
+        assert out.strip().splitlines()[-1] == "OK", ("after restart", n.node_id, out)
+
+
 def test_concurrent_config_changes_from_different_nodes_all_apply(cluster):
     """IncrementalAlterConfigs of one topic sent at the same moment to three different nodes,
     each setting its own key: none overwrites another (the controller takes a change only on

@@ -8,6 +8,8 @@
 //                      OffsetForLeaderEpoch through the consumer, deleteTopics removes directories
 //   delete-disabled <logdir>   (broker with delete.topic.enable=false)
 //   quotas-set / quotas-check  client quotas (check runs again after a broker restart)
+//   group-configs-set / group-configs-check   kafka-configs.sh --entity-type groups (check runs again
+//                      after a broker restart)
 //   quickstart         the Kafka quickstart
 //   delete-records / delete-records-check
 //   retention <logdir> (broker with log.retention.check.interval.ms=200)
@@ -197,6 +199,8 @@ public class AdminSurface {
                 case "delete-disabled": deleteDisabled(bs, dir); break;
                 case "quotas-set": quotasSet(bs); break;
                 case "quotas-check": quotasCheck(bs); break;
+                case "group-configs-set": groupConfigsSet(bs); break;
+                case "group-configs-check": groupConfigsCheck(bs); break;
                 case "quickstart": quickstart(bs); break;
                 case "delete-records": deleteRecords(bs); break;
                 case "delete-records-check": deleteRecordsCheck(bs); break;
@@ -631,6 +635,112 @@ public class AdminSurface {
 
     static Map<ClientQuotaEntity, Map<String, Double>> quotas(Admin a, ClientQuotaFilter f) throws Exception {
         return get(a.describeClientQuotas(f).entities());
+    }
+
+    // ---------------------------------------------------------------- kafka-configs.sh --entity-type groups
+
+    static final ConfigEntry.ConfigSource GROUP_CONFIG = ConfigEntry.ConfigSource.DYNAMIC_GROUP_CONFIG;
+
+    /** Every group key of group g as kafka-configs.sh --describe lists it, after group-configs-set. */
+    static void groupConfigsAsSet(Admin a) throws Exception {
+        ConfigResource g = new ConfigResource(ConfigResource.Type.GROUP, "g");
+        Config c = describe(a, g);
+        entry(c, "share.auto.offset.reset", "earliest", GROUP_CONFIG, "[share.auto.offset.reset=earliest@DYNAMIC_GROUP_CONFIG]");
+        entry(c, "share.record.lock.duration.ms", "20000", GROUP_CONFIG, "[share.record.lock.duration.ms=20000@DYNAMIC_GROUP_CONFIG]");
+        entry(c, "share.isolation.level", "read_uncommitted", DEFAULT, "[]");
+        entry(c, "share.session.timeout.ms", "45000", DEFAULT, "[]");
+        entry(c, "share.heartbeat.interval.ms", "5000", DEFAULT, "[]");
+        entry(c, "consumer.session.timeout.ms", "45000", DEFAULT, "[]");
+        entry(c, "consumer.heartbeat.interval.ms", "5000", DEFAULT, "[]");
+        entry(c, "share.renew.acknowledge.enable", "true", DEFAULT, "[]");
+        eq(List.of("consumer.heartbeat.interval.ms", "consumer.session.timeout.ms", "share.auto.offset.reset",
+                        "share.heartbeat.interval.ms", "share.isolation.level", "share.record.lock.duration.ms",
+                        "share.renew.acknowledge.enable", "share.session.timeout.ms"),
+                c.entries().stream().map(ConfigEntry::name).sorted().collect(Collectors.toList()), "group keys");
+        for (ConfigEntry e : c.entries()) {
+            check(!e.isReadOnly(), e.name() + " is read-only");
+            check(!e.isSensitive(), e.name() + " is sensitive");
+        }
+        eq(ConfigEntry.ConfigType.INT, c.get("share.record.lock.duration.ms").type(), "lock duration type");
+        eq(ConfigEntry.ConfigType.STRING, c.get("share.auto.offset.reset").type(), "auto offset reset type");
+        eq(ConfigEntry.ConfigType.BOOLEAN, c.get("share.renew.acknowledge.enable").type(), "renew type");
+    }
+
+    static void groupConfigsSet(String bs) throws Exception {
+        try (Admin a = admin(bs)) {
+            ConfigResource g = new ConfigResource(ConfigResource.Type.GROUP, "g");
+            section("describeConfigs of a group with no configs: every key at its default", () -> {
+                Config c = describe(a, new ConfigResource(ConfigResource.Type.GROUP, "never-configured"));
+                entry(c, "share.auto.offset.reset", "latest", DEFAULT, "[]");
+                entry(c, "share.record.lock.duration.ms", "30000", DEFAULT, "[]");
+                entry(c, "share.isolation.level", "read_uncommitted", DEFAULT, "[]");
+                eq(8, c.entries().size(), "group keys");
+            });
+            section("incrementalAlterConfigs SET on a group (kafka-configs.sh --alter --add-config)", () -> {
+                get(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.auto.offset.reset", "earliest", AlterConfigOp.OpType.SET),
+                        op("share.record.lock.duration.ms", "20000", AlterConfigOp.OpType.SET),
+                        op("share.isolation.level", "read_committed", AlterConfigOp.OpType.SET)))).all());
+                entry(describe(a, g), "share.isolation.level", "read_committed", GROUP_CONFIG,
+                        "[share.isolation.level=read_committed@DYNAMIC_GROUP_CONFIG]");
+                // --delete-config
+                get(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.isolation.level", null, AlterConfigOp.OpType.DELETE)))).all());
+                groupConfigsAsSet(a);
+                Config only = get(a.describeConfigs(List.of(g)).all()).get(g);
+                eq("earliest", only.get("share.auto.offset.reset").value(), "value without synonyms");
+                eq(List.of(), only.get("share.auto.offset.reset").synonyms(), "no synonyms when not asked for");
+            });
+            section("incrementalAlterConfigs on a group: invalid values refused with Kafka's errors", () -> {
+                Throwable t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.auto.offset.reset", "middle", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.auto.offset.reset=middle");
+                eq("Invalid value middle for configuration share.auto.offset.reset: Invalid value `middle` for configuration "
+                        + "share.auto.offset.reset. The value must be either 'earliest', 'latest' or of the format 'by_duration:<PnDTnHnMn.nS.>'.",
+                        t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.record.lock.duration.ms", "10000", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.record.lock.duration.ms below the broker minimum");
+                eq("share.record.lock.duration.ms must be greater than or equal to group.share.min.record.lock.duration.ms",
+                        t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.record.lock.duration.ms", "soon", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.record.lock.duration.ms=soon");
+                eq("Invalid value soon for configuration share.record.lock.duration.ms: Not a number of type INT",
+                        t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.isolation.level", "serializable", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.isolation.level=serializable");
+                eq("Invalid value serializable for configuration share.isolation.level: String must be one of: read_committed, read_uncommitted",
+                        t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.no.such.key", "1", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "an unknown group key");
+                eq("Unknown group config name: share.no.such.key", t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.session.timeout.ms", "70000", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.session.timeout.ms above the broker maximum");
+                eq("share.session.timeout.ms must be less than or equal to group.share.max.session.timeout.ms",
+                        t.getMessage(), "message");
+                expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.isolation.level", "read_committed", AlterConfigOp.OpType.APPEND)))).all(),
+                        InvalidConfigurationException.class, "APPEND to a group key");
+                // validateOnly stores nothing
+                get(a.incrementalAlterConfigs(Map.of(g, List.of(op("share.auto.offset.reset", "latest", AlterConfigOp.OpType.SET))),
+                        new AlterConfigsOptions().validateOnly(true)).all());
+                groupConfigsAsSet(a);
+            });
+        }
+    }
+
+    static void groupConfigsCheck(String bs) throws Exception {
+        try (Admin a = admin(bs)) {
+            ConfigResource g = new ConfigResource(ConfigResource.Type.GROUP, "g");
+            // A cluster node may describe the set a moment after the metadata log has it.
+            waitFor(15_000, "group g's configs", () -> "earliest".equals(describe(a, g).get("share.auto.offset.reset").value()),
+                    () -> describe(a, g));
+            section("group configs as set (after a restart; on every node of a cluster)", () -> groupConfigsAsSet(a));
+        }
     }
 
     static void quotasSet(String bs) throws Exception {

@@ -94,12 +94,18 @@ impl RequestContext {
         resource_type: i8,
         name: &str,
     ) -> Result<(), (i16, String)> {
-        use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+        use super::describe_configs::{
+            RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+        };
         use kafka_protocol::ResponseError as E;
         match resource_type {
             RESOURCE_TOPIC if !self.authorize_topic(op, name) => Err((
                 E::TopicAuthorizationFailed.code(),
                 format!("Authorization failed for topic {name}."),
+            )),
+            RESOURCE_GROUP if !self.authorize_group(op, name) => Err((
+                E::GroupAuthorizationFailed.code(),
+                "Group authorization failed.".to_string(),
             )),
             RESOURCE_BROKER | RESOURCE_BROKER_LOGGER if !self.authorize_cluster(op) => Err((
                 E::ClusterAuthorizationFailed.code(),

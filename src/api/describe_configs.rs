@@ -1,6 +1,6 @@
 //! DescribeConfigs (key 32), v1–v4: topic configs (override or broker
-//! default, with synonyms) and broker configs, with Kafka's config sources
-//! and (v3+) types and documentation.
+//! default, with synonyms), broker configs and group configs (resource type 32), with Kafka's
+//! config sources and (v3+) types and documentation.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,7 @@ use crate::config::{
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+pub const RESOURCE_GROUP: i8 = 32;
 
 /// Kafka's DescribeConfigsResponse.ConfigSource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,7 @@ pub enum ConfigSource {
     DynamicDefaultBrokerConfig = 3,
     StaticBrokerConfig = 4,
     Default = 5,
+    GroupConfig = 8,
 }
 
 impl ConfigSource {
@@ -209,6 +211,43 @@ pub fn cluster_default_entries(broker: &Config, keys: Option<&[String]>) -> Vec<
         .collect()
 }
 
+/// A group's configs (Kafka's `ConfigHelper.createGroupConfigEntry`): every group key with its
+/// effective value; those the group sets have source GROUP_CONFIG and themselves as synonym,
+/// the others DEFAULT_CONFIG (the broker value they follow included) and no synonym.
+pub fn group_entries(
+    broker: &Config,
+    configs: &BTreeMap<String, String>,
+    keys: Option<&[String]>,
+) -> Vec<ConfigEntry> {
+    crate::config::group::GROUP_KEYS
+        .iter()
+        .filter(|s| keys.is_none_or(|k| k.iter().any(|k| k == s.name)))
+        .map(|s| {
+            let own = configs.get(s.name).cloned();
+            let (source, synonyms) = match &own {
+                Some(v) => (
+                    ConfigSource::GroupConfig,
+                    vec![(
+                        s.name.to_string(),
+                        Some(v.clone()),
+                        ConfigSource::GroupConfig,
+                    )],
+                ),
+                None => (ConfigSource::Default, Vec::new()),
+            };
+            ConfigEntry {
+                name: s.name.to_string(),
+                value: crate::config::group::effective_value(broker, configs, s.name),
+                source,
+                kind: s.kind,
+                synonyms,
+                doc: Some(s.doc),
+                read_only: false,
+            }
+        })
+        .collect()
+}
+
 pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let b = &ctx.broker;
     let results = req
@@ -262,6 +301,19 @@ pub fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConf
                     }
                 }
                 RESOURCE_BROKER_LOGGER => Vec::new(),
+                RESOURCE_GROUP => {
+                    let name = r.resource_name.as_str();
+                    if name.is_empty() {
+                        return result
+                            .with_error_code(E::InvalidRequest.code())
+                            .with_error_message(Some(str_bytes("Group name must not be empty")));
+                    }
+                    group_entries(
+                        &b.topics.broker_config(),
+                        &b.group_configs_of(name),
+                        keys.as_deref(),
+                    )
+                }
                 other => {
                     return result
                         .with_error_code(E::InvalidRequest.code())

@@ -1,6 +1,6 @@
 //! IncrementalAlterConfigs (key 44), v0–v1, and AlterConfigs (key 33), v0–v2:
-//! topic configs, and the broker configs Kafka lets change at runtime
-//! (kafka-configs.sh --alter --entity-type topics|brokers). Altering a static
+//! topic configs, the broker configs Kafka lets change at runtime, and group configs
+//! (kafka-configs.sh --alter --entity-type topics|brokers|groups). Altering a static
 //! broker key is refused with INVALID_REQUEST, as Kafka refuses it.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::context::{RequestContext, str_bytes};
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use super::describe_configs::{
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use crate::cluster::controller::ApiError;
 use crate::config::dynamic::{DynamicError, Level};
 use crate::config::{self, ConfigType};
@@ -116,6 +118,40 @@ async fn apply_broker(
         }
         Err(e) => Err(dynamic_error(e)),
     }
+}
+
+/// Change a group's configs (stored even when the group does not exist, as Kafka does); in a
+/// cluster through the metadata log. The new set is checked here, against this broker's
+/// configuration, as Kafka's controller checks it against its own.
+async fn apply_group(
+    ctx: &RequestContext,
+    name: &str,
+    change: impl Fn(&mut BTreeMap<String, String>) -> Result<(), String> + Sync,
+    validate_only: bool,
+) -> Outcome {
+    let b = &ctx.broker;
+    if name.is_empty() {
+        return Err((
+            E::InvalidRequest.code(),
+            "Group name must not be empty".into(),
+        ));
+    }
+    let broker = b.topics.broker_config();
+    let checked = |m: &mut BTreeMap<String, String>| {
+        change(m)
+            .and_then(|()| config::group::validate_group_config(&broker, m))
+            .map_err(|message| ApiError {
+                code: E::InvalidConfig.code(),
+                message,
+            })
+    };
+    b.alter_group_configs(name, &checked, validate_only)
+        .await
+        .map_err(|e| (e.code, e.message))?;
+    if !validate_only {
+        tracing::info!(group = name, "altered group configs");
+    }
+    Ok(())
 }
 
 fn unsupported(resource_type: i8) -> Outcome {
@@ -232,6 +268,16 @@ pub async fn handle_incremental(
                 )
                 .await
             }
+            // No group key is a list: APPEND / SUBTRACT are refused.
+            RESOURCE_GROUP => {
+                apply_group(
+                    ctx,
+                    name,
+                    |m| apply_ops(m, &r.configs, |_| None, |_| false),
+                    req.validate_only,
+                )
+                .await
+            }
             other => unsupported(other),
         };
         let (code, msg) = match outcome {
@@ -281,6 +327,18 @@ pub async fn handle_alter(ctx: &RequestContext, req: AlterConfigsRequest) -> Alt
             }
             RESOURCE_BROKER => {
                 apply_broker(
+                    ctx,
+                    name,
+                    |m| {
+                        replace(m);
+                        Ok(())
+                    },
+                    req.validate_only,
+                )
+                .await
+            }
+            RESOURCE_GROUP => {
+                apply_group(
                     ctx,
                     name,
                     |m| {

@@ -44,6 +44,8 @@ pub struct Broker {
     pub txns: TransactionCoordinator,
     pub quotas: ClientQuotas,
     pub dynamic: DynamicConfigs,
+    /// Group configs (`--entity-type groups`) of a single broker.
+    pub group_configs: crate::config::group::GroupConfigs,
     /// ACLs and SCRAM credentials (see `security.rs`).
     pub security: security_store::SecurityMetadata,
     pub clock: Arc<dyn Clock>,
@@ -167,6 +169,7 @@ impl Broker {
             txns,
             quotas,
             dynamic,
+            group_configs: crate::config::group::GroupConfigs::open(&dir),
             node_id: config.node_id,
             config,
             cluster_id,

@@ -626,6 +626,75 @@ impl Broker {
         Err(concurrent())
     }
 
+    /// A group's configs (`--entity-type groups`): the metadata image's in a cluster, else
+    /// the broker's own store.
+    pub fn group_configs_of(&self, group: &str) -> BTreeMap<String, String> {
+        match &self.cluster {
+            None => self.group_configs.get(group),
+            Some(c) => c
+                .image()
+                .group_configs
+                .get(group)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Change a group's configs with `change` (which also checks the result): in the local
+    /// store, or in a cluster through the metadata log, redone on a set that changed meanwhile
+    /// (see `alter_topic_configs`).
+    pub async fn alter_group_configs(
+        &self,
+        group: &str,
+        change: &ConfigChange<'_>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        use crate::config::group::GroupConfigError;
+        let Some(cluster) = &self.cluster else {
+            let broker = self.topics.broker_config();
+            let mut failed = None;
+            let outcome = self.group_configs.alter(
+                &broker,
+                group,
+                |m| {
+                    change(m).map_err(|e| {
+                        let message = e.message.clone();
+                        failed = Some(e);
+                        message
+                    })
+                },
+                validate_only,
+            );
+            return match outcome {
+                Ok(()) => Ok(()),
+                Err(_) if failed.is_some() => Err(failed.expect("set")),
+                Err(GroupConfigError::Invalid(m)) => Err(ApiError::new(E::InvalidConfig, m)),
+                Err(e @ GroupConfigError::Io(_)) => {
+                    Err(ApiError::new(E::KafkaStorageError, e.to_string()))
+                }
+            };
+        };
+        for _ in 0..CAS_ATTEMPTS {
+            let expected = self.group_configs_of(group);
+            let mut configs = expected.clone();
+            change(&mut configs)?;
+            if validate_only {
+                return Ok(());
+            }
+            let req = ControllerRequest::AlterGroupConfigs {
+                group: group.to_string(),
+                configs,
+                expected,
+            };
+            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
+                ControllerReply::Stale => continue,
+                other => return Err(unexpected(other)),
+            }
+        }
+        Err(concurrent())
+    }
+
     /// A topic's config overrides, cluster-wide.
     pub fn topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
         match &self.cluster {

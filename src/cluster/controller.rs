@@ -151,6 +151,12 @@ pub enum ControllerRequest {
         deletions: Vec<Deletion>,
         upsertions: Vec<Upsertion>,
     },
+    /// Replace a group's configs (checked by the asking broker), if they still are `expected`.
+    AlterGroupConfigs {
+        group: String,
+        configs: BTreeMap<String, String>,
+        expected: BTreeMap<String, String>,
+    },
 }
 
 /// One partition of an AlterPartitionReassignments: the replicas it is to move to, or `None`
@@ -509,6 +515,27 @@ impl Controller {
                 deletions,
                 upsertions,
             } => self.alter_scram_credentials(deletions, upsertions).await,
+            ControllerRequest::AlterGroupConfigs {
+                group, expected, ..
+            } if self
+                .shared
+                .image
+                .read()
+                .group_configs
+                .get(&group)
+                .cloned()
+                .unwrap_or_default()
+                != expected =>
+            {
+                Ok(ControllerReply::Stale)
+            }
+            ControllerRequest::AlterGroupConfigs { group, configs, .. } => self
+                .write_or(
+                    MetaRecord::GroupConfigs { group, configs },
+                    E::InvalidConfig,
+                )
+                .await
+                .map(|result| ControllerReply::Done(vec![result])),
         };
         match result {
             Ok(reply) => reply,

@@ -70,6 +70,9 @@ pub struct Image {
     /// SCRAM credentials by user and mechanism (AlterUserScramCredentials).
     #[serde(default)]
     pub scram_credentials: ScramCredentials,
+    /// Group configs by group id (IncrementalAlterConfigs on a GROUP resource).
+    #[serde(default)]
+    pub group_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Image {
@@ -224,6 +227,12 @@ impl Image {
             MetaRecord::ScramCredentials(changes) => {
                 credentials::apply(&mut self.scram_credentials, changes);
             }
+            MetaRecord::GroupConfigs { group, configs } if configs.is_empty() => {
+                self.group_configs.remove(group);
+            }
+            MetaRecord::GroupConfigs { group, configs } => {
+                self.group_configs.insert(group.clone(), configs.clone());
+            }
         }
         MetaResponse::Applied
     }
@@ -270,6 +279,27 @@ mod tests {
             }],
             rack: None,
         }
+    }
+
+    #[test]
+    fn group_configs_are_replaced_whole_and_kept_in_snapshots() {
+        let mut img = Image::default();
+        let set = |pairs: &[(&str, &str)]| MetaRecord::GroupConfigs {
+            group: "g".into(),
+            configs: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        img.apply(1, &set(&[("share.auto.offset.reset", "earliest")]));
+        img.apply(2, &set(&[("share.isolation.level", "read_committed")]));
+        let want: BTreeMap<String, String> =
+            [("share.isolation.level".into(), "read_committed".into())].into();
+        assert_eq!(img.group_configs.get("g"), Some(&want));
+        let snapshot: Image = serde_json::from_slice(&serde_json::to_vec(&img).unwrap()).unwrap();
+        assert_eq!(snapshot.group_configs, img.group_configs);
+        img.apply(3, &set(&[]));
+        assert!(img.group_configs.is_empty());
     }
 
     #[test]

@@ -117,6 +117,11 @@ pub enum MetaRecord {
     },
     /// SCRAM credentials set and removed (AlterUserScramCredentials): derived credentials only.
     ScramCredentials(Vec<CredentialChange>),
+    /// A group's configs (`--entity-type groups`), replaced whole; empty removes them.
+    GroupConfigs {
+        group: String,
+        configs: BTreeMap<String, String>,
+    },
 }
 
 /// What applying a record did: one per entry of the Raft log.

@@ -64,11 +64,44 @@ pub struct Config {
     pub group_consumer_session_timeout_ms: i32,
     pub group_consumer_heartbeat_interval_ms: i32,
     pub group_consumer_assignors: Vec<String>,
+    /// `group.consumer.{min,max}.{session.timeout,heartbeat.interval}.ms`: the bounds of the
+    /// consumer group configs.
+    pub group_consumer_bounds: TimeoutBounds,
+    /// The `group.share.*` keys (KIP-932).
+    pub share: ShareGroupBrokerConfig,
+    pub share_state_topic_num_partitions: i32,
+    pub share_state_topic_segment_bytes: i32,
     pub transaction_max_timeout_ms: i32,
     pub log_retention_check_interval_ms: i64,
     /// The cluster keys (`process.roles`, `controller.quorum.voters`, …); `None` for the
     /// single-node broker.
     pub cluster: Option<ClusterConfig>,
+}
+
+/// The bounds a group config's session timeout and heartbeat interval must keep (Kafka's
+/// `group.<type>.min/max.*` keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutBounds {
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub min_heartbeat_interval_ms: i32,
+    pub max_heartbeat_interval_ms: i32,
+}
+
+/// The broker's share-group keys (Kafka 4.2 `ShareGroupConfig` and the `group.share.*` keys of
+/// `GroupCoordinatorConfig`), checked against each other as Kafka checks them at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShareGroupBrokerConfig {
+    pub record_lock_duration_ms: i32,
+    pub min_record_lock_duration_ms: i32,
+    pub max_record_lock_duration_ms: i32,
+    pub delivery_count_limit: i32,
+    pub partition_max_record_locks: i32,
+    pub max_share_sessions: i32,
+    pub session_timeout_ms: i32,
+    pub heartbeat_interval_ms: i32,
+    pub bounds: TimeoutBounds,
+    pub max_size: i32,
 }
 
 /// What a node of a cluster needs beyond the single-node keys.
@@ -727,6 +760,126 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Server-side assignors of consumer-protocol groups; the first is the default.",
     ),
     key(
+        "group.consumer.min.session.timeout.ms",
+        T::Int,
+        Some("45000"),
+        "Smallest consumer.session.timeout.ms a group config may set (Kafka's bound; fjord does not hold group.consumer.session.timeout.ms to it).",
+    ),
+    key(
+        "group.consumer.max.session.timeout.ms",
+        T::Int,
+        Some("60000"),
+        "Largest consumer.session.timeout.ms a group config may set.",
+    ),
+    key(
+        "group.consumer.min.heartbeat.interval.ms",
+        T::Int,
+        Some("5000"),
+        "Smallest consumer.heartbeat.interval.ms a group config may set (Kafka's bound; fjord does not hold group.consumer.heartbeat.interval.ms to it).",
+    ),
+    key(
+        "group.consumer.max.heartbeat.interval.ms",
+        T::Int,
+        Some("15000"),
+        "Largest consumer.heartbeat.interval.ms a group config may set.",
+    ),
+    key(
+        "group.share.record.lock.duration.ms",
+        T::Int,
+        Some("30000"),
+        "Share groups (KIP-932): how long a delivered record stays acquired by one consumer. 1000-3600000, within the min and max below; a group config (share.record.lock.duration.ms) overrides it.",
+    ),
+    key(
+        "group.share.min.record.lock.duration.ms",
+        T::Int,
+        Some("15000"),
+        "Smallest share.record.lock.duration.ms a group config may set. 1000-30000.",
+    ),
+    key(
+        "group.share.max.record.lock.duration.ms",
+        T::Int,
+        Some("60000"),
+        "Largest share.record.lock.duration.ms a group config may set. 30000-3600000.",
+    ),
+    key(
+        "group.share.delivery.count.limit",
+        T::Int,
+        Some("5"),
+        "Deliveries of a record to share consumers before it is archived. 2-10.",
+    ),
+    key(
+        "group.share.partition.max.record.locks",
+        T::Int,
+        Some("2000"),
+        "Records of one share-partition acquired at once. 100-10000.",
+    ),
+    key(
+        "group.share.max.share.sessions",
+        T::Int,
+        Some("2000"),
+        "Share sessions (ShareFetch) this broker keeps at once.",
+    ),
+    key(
+        "group.share.session.timeout.ms",
+        T::Int,
+        Some("45000"),
+        "Session timeout of share-group members; within the min and max below, above the heartbeat interval.",
+    ),
+    key(
+        "group.share.min.session.timeout.ms",
+        T::Int,
+        Some("45000"),
+        "Smallest share.session.timeout.ms a group config may set.",
+    ),
+    key(
+        "group.share.max.session.timeout.ms",
+        T::Int,
+        Some("60000"),
+        "Largest share.session.timeout.ms a group config may set.",
+    ),
+    key(
+        "group.share.heartbeat.interval.ms",
+        T::Int,
+        Some("5000"),
+        "Heartbeat interval the coordinator gives share-group members; within the min and max below.",
+    ),
+    key(
+        "group.share.min.heartbeat.interval.ms",
+        T::Int,
+        Some("5000"),
+        "Smallest share.heartbeat.interval.ms a group config may set.",
+    ),
+    key(
+        "group.share.max.heartbeat.interval.ms",
+        T::Int,
+        Some("15000"),
+        "Largest share.heartbeat.interval.ms a group config may set.",
+    ),
+    key(
+        "group.share.max.size",
+        T::Int,
+        Some("200"),
+        "Members of one share group (GROUP_MAX_SIZE_REACHED beyond). 1-1000.",
+    ),
+    key(
+        "group.share.assignors",
+        T::List,
+        Some("simple"),
+        "Assignors of share groups; fjord has Kafka's simple assignor only.",
+    ),
+    key(
+        "share.coordinator.state.topic.num.partitions",
+        T::Int,
+        Some("50"),
+        "Partitions of __share_group_state in a cluster; a single broker keeps one.",
+    ),
+    key(
+        "share.coordinator.state.topic.segment.bytes",
+        T::Int,
+        Some("104857600"),
+        "Segment size of __share_group_state.",
+    ),
+    key(
         "transaction.max.timeout.ms",
         T::Int,
         Some("900000"),
@@ -805,6 +958,19 @@ pub(super) const IGNORED_KEYS: &[&str] = &[
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
+    // Share-group knobs with no meaning in fjord's design (one persister, no coordinator
+    // threads or snapshots of their own; share groups are always on).
+    "share.coordinator.snapshot.update.records.per.snapshot",
+    "share.coordinator.state.topic.prune.interval.ms",
+    "share.coordinator.cold.partition.snapshot.interval.ms",
+    "share.coordinator.threads",
+    "share.coordinator.write.timeout.ms",
+    "share.coordinator.load.buffer.size",
+    "share.coordinator.state.topic.compression.codec",
+    "share.coordinator.append.linger.ms",
+    "share.fetch.purgatory.purge.interval.requests",
+    "group.share.enable",
+    "group.share.persister.class.name",
     "metadata.log.dir",
     "zookeeper.connect",
     "confluent.support.metrics.enable",
@@ -1149,9 +1315,151 @@ impl Config {
                 }
                 list
             },
+            group_consumer_bounds: TimeoutBounds {
+                min_session_timeout_ms: positive("group.consumer.min.session.timeout.ms", 1)?
+                    .min(i32::MAX as i64) as i32,
+                max_session_timeout_ms: positive("group.consumer.max.session.timeout.ms", 1)?
+                    .min(i32::MAX as i64) as i32,
+                min_heartbeat_interval_ms: positive("group.consumer.min.heartbeat.interval.ms", 1)?
+                    .min(i32::MAX as i64) as i32,
+                max_heartbeat_interval_ms: positive("group.consumer.max.heartbeat.interval.ms", 1)?
+                    .min(i32::MAX as i64) as i32,
+            },
+            share: {
+                let assignors = get("group.share.assignors").unwrap_or("simple");
+                if assignors
+                    .split(',')
+                    .map(str::trim)
+                    .any(|a| !a.is_empty() && a != "simple")
+                {
+                    return Err(invalid(
+                        "group.share.assignors",
+                        assignors,
+                        "fjord's share-group assignor is simple",
+                    ));
+                }
+                share_group_keys(&int)?
+            },
+            share_state_topic_num_partitions: positive(
+                "share.coordinator.state.topic.num.partitions",
+                1,
+            )?
+            .min(i32::MAX as i64) as i32,
+            share_state_topic_segment_bytes: positive(
+                "share.coordinator.state.topic.segment.bytes",
+                1,
+            )?
+            .min(i32::MAX as i64) as i32,
             raw,
         })
     }
+}
+
+/// The `group.share.*` keys with Kafka's ranges and cross-checks (`ShareGroupConfig` and
+/// `GroupCoordinatorConfig` refuse to start otherwise, with these messages).
+fn share_group_keys(
+    int: &dyn Fn(&str) -> Option<i64>,
+) -> Result<ShareGroupBrokerConfig, ConfigError> {
+    let ranged = |k: &str, min: i64, max: i64| -> Result<i32, ConfigError> {
+        let v = int(k).unwrap_or_default();
+        if v < min || v > max {
+            return Err(invalid(
+                k,
+                &v.to_string(),
+                format!("Value must be in the range [{min}, {max}]"),
+            ));
+        }
+        Ok(v as i32)
+    };
+    let at_least = |k: &str| ranged(k, 1, i32::MAX as i64);
+    let c = ShareGroupBrokerConfig {
+        record_lock_duration_ms: ranged("group.share.record.lock.duration.ms", 1000, 3_600_000)?,
+        min_record_lock_duration_ms: ranged(
+            "group.share.min.record.lock.duration.ms",
+            1000,
+            30_000,
+        )?,
+        max_record_lock_duration_ms: ranged(
+            "group.share.max.record.lock.duration.ms",
+            30_000,
+            3_600_000,
+        )?,
+        delivery_count_limit: ranged("group.share.delivery.count.limit", 2, 10)?,
+        partition_max_record_locks: ranged("group.share.partition.max.record.locks", 100, 10_000)?,
+        max_share_sessions: at_least("group.share.max.share.sessions")?,
+        session_timeout_ms: at_least("group.share.session.timeout.ms")?,
+        heartbeat_interval_ms: at_least("group.share.heartbeat.interval.ms")?,
+        bounds: TimeoutBounds {
+            min_session_timeout_ms: at_least("group.share.min.session.timeout.ms")?,
+            max_session_timeout_ms: at_least("group.share.max.session.timeout.ms")?,
+            min_heartbeat_interval_ms: at_least("group.share.min.heartbeat.interval.ms")?,
+            max_heartbeat_interval_ms: at_least("group.share.max.heartbeat.interval.ms")?,
+        },
+        max_size: ranged("group.share.max.size", 1, 1000)?,
+    };
+    let require = |ok: bool, key: &str, value: i32, reason: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(key, &value.to_string(), reason))
+        }
+    };
+    let b = c.bounds;
+    require(
+        c.record_lock_duration_ms >= c.min_record_lock_duration_ms,
+        "group.share.record.lock.duration.ms",
+        c.record_lock_duration_ms,
+        "must be greater than or equal to group.share.min.record.lock.duration.ms",
+    )?;
+    require(
+        c.record_lock_duration_ms <= c.max_record_lock_duration_ms,
+        "group.share.record.lock.duration.ms",
+        c.record_lock_duration_ms,
+        "must be less than or equal to group.share.max.record.lock.duration.ms",
+    )?;
+    require(
+        b.max_session_timeout_ms >= b.min_session_timeout_ms,
+        "group.share.max.session.timeout.ms",
+        b.max_session_timeout_ms,
+        "must be greater than or equal to group.share.min.session.timeout.ms",
+    )?;
+    require(
+        c.session_timeout_ms >= b.min_session_timeout_ms,
+        "group.share.session.timeout.ms",
+        c.session_timeout_ms,
+        "must be greater than or equal to group.share.min.session.timeout.ms",
+    )?;
+    require(
+        c.session_timeout_ms <= b.max_session_timeout_ms,
+        "group.share.session.timeout.ms",
+        c.session_timeout_ms,
+        "must be less than or equal to group.share.max.session.timeout.ms",
+    )?;
+    require(
+        b.max_heartbeat_interval_ms >= b.min_heartbeat_interval_ms,
+        "group.share.max.heartbeat.interval.ms",
+        b.max_heartbeat_interval_ms,
+        "must be greater than or equal to group.share.min.heartbeat.interval.ms",
+    )?;
+    require(
+        c.heartbeat_interval_ms >= b.min_heartbeat_interval_ms,
+        "group.share.heartbeat.interval.ms",
+        c.heartbeat_interval_ms,
+        "must be greater than or equal to group.share.min.heartbeat.interval.ms",
+    )?;
+    require(
+        c.heartbeat_interval_ms <= b.max_heartbeat_interval_ms,
+        "group.share.heartbeat.interval.ms",
+        c.heartbeat_interval_ms,
+        "must be less than or equal to group.share.max.heartbeat.interval.ms",
+    )?;
+    require(
+        c.heartbeat_interval_ms < c.session_timeout_ms,
+        "group.share.heartbeat.interval.ms",
+        c.heartbeat_interval_ms,
+        "must be less than group.share.session.timeout.ms",
+    )?;
+    Ok(c)
 }
 
 /// The cluster keys, checked against each other as Kafka checks them at start-up. `None` when
@@ -1439,6 +1747,98 @@ fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigErr
 mod tests {
     use super::*;
     use crate::config::tests::build;
+
+    fn refused(ov: &[&str]) -> String {
+        let ov: Vec<String> = ov.iter().map(|s| s.to_string()).collect();
+        Config::from_sources(None, Vec::new(), &ov)
+            .map(|_| ())
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn share_group_keys_have_kafkas_defaults_and_checks() {
+        let c = build(None, &[], &[]);
+        assert_eq!(
+            c.share,
+            ShareGroupBrokerConfig {
+                record_lock_duration_ms: 30_000,
+                min_record_lock_duration_ms: 15_000,
+                max_record_lock_duration_ms: 60_000,
+                delivery_count_limit: 5,
+                partition_max_record_locks: 2000,
+                max_share_sessions: 2000,
+                session_timeout_ms: 45_000,
+                heartbeat_interval_ms: 5000,
+                bounds: TimeoutBounds {
+                    min_session_timeout_ms: 45_000,
+                    max_session_timeout_ms: 60_000,
+                    min_heartbeat_interval_ms: 5000,
+                    max_heartbeat_interval_ms: 15_000,
+                },
+                max_size: 200,
+            }
+        );
+        assert_eq!(
+            c.group_consumer_bounds,
+            TimeoutBounds {
+                min_session_timeout_ms: 45_000,
+                max_session_timeout_ms: 60_000,
+                min_heartbeat_interval_ms: 5000,
+                max_heartbeat_interval_ms: 15_000,
+            }
+        );
+        assert_eq!(c.share_state_topic_num_partitions, 50);
+        assert_eq!(c.share_state_topic_segment_bytes, 104_857_600);
+        let c = build(
+            None,
+            &[],
+            &[
+                "group.share.min.record.lock.duration.ms=1000",
+                "group.share.record.lock.duration.ms=2000",
+                "group.share.min.session.timeout.ms=1000",
+                "group.share.session.timeout.ms=3000",
+                "group.share.min.heartbeat.interval.ms=500",
+                "group.share.heartbeat.interval.ms=500",
+                "share.coordinator.threads=4",
+            ],
+        );
+        assert_eq!(c.share.record_lock_duration_ms, 2000);
+        assert_eq!(c.share.session_timeout_ms, 3000);
+        assert_eq!(c.share.heartbeat_interval_ms, 500);
+        assert!(is_known("share.coordinator.threads"));
+        assert_eq!(
+            refused(&["group.share.delivery.count.limit=11"]),
+            "invalid value '11' for group.share.delivery.count.limit: Value must be in the range [2, 10]"
+        );
+        assert_eq!(
+            refused(&["group.share.record.lock.duration.ms=10000"]),
+            "invalid value '10000' for group.share.record.lock.duration.ms: must be greater than or equal to group.share.min.record.lock.duration.ms"
+        );
+        assert_eq!(
+            refused(&["group.share.max.record.lock.duration.ms=20000"]),
+            "invalid value '20000' for group.share.max.record.lock.duration.ms: Value must be in the range [30000, 3600000]"
+        );
+        assert_eq!(
+            refused(&["group.share.session.timeout.ms=70000"]),
+            "invalid value '70000' for group.share.session.timeout.ms: must be less than or equal to group.share.max.session.timeout.ms"
+        );
+        assert_eq!(
+            refused(&[
+                "group.share.min.session.timeout.ms=1000",
+                "group.share.session.timeout.ms=5000",
+            ]),
+            "invalid value '5000' for group.share.heartbeat.interval.ms: must be less than group.share.session.timeout.ms"
+        );
+        assert_eq!(
+            refused(&["group.share.max.size=0"]),
+            "invalid value '0' for group.share.max.size: Value must be in the range [1, 1000]"
+        );
+        assert_eq!(
+            refused(&["group.share.assignors=uniform"]),
+            "invalid value 'uniform' for group.share.assignors: fjord's share-group assignor is simple"
+        );
+    }
 
     #[test]
     fn listeners_carry_their_security_protocols() {

@@ -1,7 +1,8 @@
 //! The key tables of docs/configuration.md, rendered from the key tables themselves (a unit
 //! test in [`super`] keeps the doc in step).
 
-use super::broker::{BROKER_KEYS, IGNORED_KEYS};
+use super::broker::{BROKER_KEYS, Config, IGNORED_KEYS};
+use super::group::{GROUP_KEYS, group_default};
 use super::topic::TOPIC_KEYS;
 
 /// The key tables, rendered from [`BROKER_KEYS`],
@@ -33,6 +34,19 @@ pub fn markdown_tables() -> String {
                 .unwrap_or_else(|| "—".into()),
             k.default
         ));
+    }
+    // Group keys default from broker keys: shown with the broker's defaults.
+    if let Ok((broker, _)) = Config::from_sources(None, Vec::new(), &[]) {
+        s.push_str("\nGroup keys (`kafka-configs.sh --entity-type groups`):\n\n| key | type | default | what it is |\n| --- | --- | --- | --- |\n");
+        for k in GROUP_KEYS {
+            s.push_str(&format!(
+                "| `{}` | {:?} | `{}` | {} |\n",
+                k.name,
+                k.kind,
+                group_default(&broker, k.name).unwrap_or_default(),
+                k.doc
+            ));
+        }
     }
     s
 }

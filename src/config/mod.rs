@@ -16,6 +16,9 @@
 //!   [`Config::from_sources`] that layers them.
 //! - [`dynamic`]: the dynamic broker layers (kafka-configs.sh `--alter --entity-type brokers`)
 //!   and [`Config::with_dynamic`].
+//! - [`group`]: group configs (`--entity-type groups`): [`group::GROUP_KEYS`], their defaults
+//!   from the `group.consumer.*` / `group.share.*` broker keys, Kafka's validation, and the
+//!   `group-configs.json` store.
 //! - `docs`: the key tables of `docs/configuration.md`, rendered from [`BROKER_KEYS`] and
 //!   [`TOPIC_KEYS`].
 //!
@@ -24,19 +27,21 @@
 //! It must never know the wire protocol (requests, responses, error codes:
 //! callers turn a [`ConfigError`] into a Kafka error) or the storage (logs,
 //! segments, topic metadata), and imports nothing from the rest of fjord.
-//! The only file it touches itself is `dynamic-broker.properties`, where
-//! [`dynamic`] keeps its layers.
+//! The only files it touches itself are `dynamic-broker.properties`, where
+//! [`dynamic`] keeps its layers, and `group-configs.json` ([`group`]).
 
 pub mod broker;
 mod docs;
 pub mod dynamic;
+pub mod group;
 pub mod properties;
 pub mod topic;
 pub mod value;
 
 pub use broker::{
     BROKER_KEYS, CONSUMER_GROUP_ASSIGNORS, ClusterConfig, Config, DYNAMIC_BROKER_KEYS, KeySpec,
-    Listener, ReplicationConfig, SecurityProtocol, Voter, is_known, is_sensitive, spec,
+    Listener, ReplicationConfig, SecurityProtocol, ShareGroupBrokerConfig, TimeoutBounds, Voter,
+    is_known, is_sensitive, spec,
 };
 pub use docs::markdown_tables;
 pub use properties::{env_to_key, parse_properties};

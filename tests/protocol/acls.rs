@@ -596,3 +596,167 @@ async fn handlers_check_acls() {
         .await;
     assert_eq!(r.responses[0].partitions[0].error_code, 29);
 }
+
+/// Group configs (resource type 32) need DESCRIBE_CONFIGS / ALTER_CONFIGS on the group, as in
+/// Kafka; the legacy AlterConfigs replaces a group's whole set.
+#[tokio::test]
+async fn group_configs_check_acls_on_the_group() {
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
+        ResourcePattern, ResourceType as RT,
+    };
+    use kafka_protocol::messages::alter_configs_request::{
+        AlterConfigsResource as LegacyResource, AlterableConfig as LegacyConfig,
+    };
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+
+    let b = start(&[AUTHORIZER]).await;
+    let allow = |name: &str, op: Op| AclBinding {
+        pattern: ResourcePattern {
+            resource_type: RT::Group,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermissionType::Allow,
+        },
+    };
+    let mut c = Client::connect(b.addr).await;
+    let describe = DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default()
+            .with_resource_type(32)
+            .with_resource_name(s("g"))
+            .with_configuration_keys(Some(vec![s("share.auto.offset.reset")])),
+    ]);
+    let set = |value: &str| {
+        IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(32)
+                .with_resource_name(s("g"))
+                .with_configs(vec![
+                    AlterableConfig::default()
+                        .with_name(s("share.auto.offset.reset"))
+                        .with_config_operation(0)
+                        .with_value(Some(s(value))),
+                ]),
+        ])
+    };
+    let value = |r: &DescribeConfigsResponse| {
+        let e = &r.results[0].configs[0];
+        (
+            e.name.to_string(),
+            e.value.as_ref().map(|v| v.to_string()),
+            e.config_source,
+        )
+    };
+
+    let r: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, 4, &describe).await;
+    assert_eq!(r.results[0].error_code, 30);
+    assert!(r.results[0].configs.is_empty());
+    let r: IncrementalAlterConfigsResponse = c
+        .call(ApiKey::IncrementalAlterConfigs, 1, &set("earliest"))
+        .await;
+    assert_eq!(r.responses[0].error_code, 30);
+
+    let acls = b
+        .broker
+        .create_acls(vec![allow("g", Op::DescribeConfigs)])
+        .await;
+    assert!(acls.iter().all(|r| r.is_ok()));
+    let r: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, 4, &describe).await;
+    assert_eq!(r.results[0].error_code, 0);
+    assert_eq!(
+        value(&r),
+        ("share.auto.offset.reset".into(), Some("latest".into()), 5)
+    );
+    let r: IncrementalAlterConfigsResponse = c
+        .call(ApiKey::IncrementalAlterConfigs, 1, &set("earliest"))
+        .await;
+    assert_eq!(
+        r.responses[0].error_code, 30,
+        "DescribeConfigs does not imply AlterConfigs"
+    );
+
+    let acls = b
+        .broker
+        .create_acls(vec![allow("g", Op::AlterConfigs)])
+        .await;
+    assert!(acls.iter().all(|r| r.is_ok()));
+    for v in versions(ApiKey::IncrementalAlterConfigs) {
+        let r: IncrementalAlterConfigsResponse = c
+            .call(ApiKey::IncrementalAlterConfigs, v, &set("earliest"))
+            .await;
+        assert_eq!(r.responses[0].error_code, 0, "v{v}");
+        let r: IncrementalAlterConfigsResponse = c
+            .call(ApiKey::IncrementalAlterConfigs, v, &set("sideways"))
+            .await;
+        assert_eq!(r.responses[0].error_code, 40, "v{v}");
+    }
+    for v in versions(ApiKey::DescribeConfigs) {
+        let r: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, v, &describe).await;
+        assert_eq!(
+            value(&r),
+            ("share.auto.offset.reset".into(), Some("earliest".into()), 8),
+            "v{v}"
+        );
+    }
+    // The legacy AlterConfigs replaces the set: the key left out goes back to its default.
+    let legacy = |pairs: &[(&str, &str)]| {
+        AlterConfigsRequest::default().with_resources(vec![
+            LegacyResource::default()
+                .with_resource_type(32)
+                .with_resource_name(s("g"))
+                .with_configs(
+                    pairs
+                        .iter()
+                        .map(|(k, v)| {
+                            LegacyConfig::default()
+                                .with_name(s(k))
+                                .with_value(Some(s(v)))
+                        })
+                        .collect(),
+                ),
+        ])
+    };
+    let r: AlterConfigsResponse = c
+        .call(
+            ApiKey::AlterConfigs,
+            2,
+            &legacy(&[("share.isolation.level", "read_committed")]),
+        )
+        .await;
+    assert_eq!(r.responses[0].error_code, 0);
+    let r: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, 4, &describe).await;
+    assert_eq!(
+        value(&r),
+        ("share.auto.offset.reset".into(), Some("latest".into()), 5)
+    );
+    let r: AlterConfigsResponse = c
+        .call(ApiKey::AlterConfigs, 2, &legacy(&[("no.such.key", "1")]))
+        .await;
+    assert_eq!(r.responses[0].error_code, 40);
+    assert_eq!(
+        r.responses[0].error_message.as_deref(),
+        Some("Unknown group config name: no.such.key")
+    );
+    // A group with an empty name: authorization comes first, as in Kafka's KafkaApis.
+    let r: DescribeConfigsResponse = c
+        .call(
+            ApiKey::DescribeConfigs,
+            4,
+            &DescribeConfigsRequest::default().with_resources(vec![
+                DescribeConfigsResource::default()
+                    .with_resource_type(32)
+                    .with_resource_name(s(""))
+                    .with_configuration_keys(None),
+            ]),
+        )
+        .await;
+    assert_eq!(r.results[0].error_code, 30);
+}
