@@ -15,6 +15,7 @@ use kafka_protocol::ResponseError as E;
 use uuid::Uuid;
 
 use super::Broker;
+use crate::cluster::Cluster;
 use crate::cluster::controller::{
     ApiError, ControllerReply, ControllerRequest, CreatedTopic, NewPartitions, NewTopic,
     OngoingReassignment, Reassignment, check_reassignment_target,
@@ -524,23 +525,21 @@ impl Broker {
                 .alter_configs(name, overrides, validate_only)
                 .map_err(|e| api_error(&e));
         };
-        for _ in 0..CAS_ATTEMPTS {
-            let expected = self.topic_configs(name).ok_or_else(unknown)?;
-            let mut configs = expected.clone();
-            change(&mut configs)?;
-            let req = ControllerRequest::AlterTopicConfigs {
-                name: name.to_string(),
-                configs,
-                expected,
-                validate_only,
-            };
-            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
-                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
-                ControllerReply::Stale => continue,
-                other => return Err(unexpected(other)),
-            }
-        }
-        Err(concurrent())
+        // The controller validates topic configs itself, so even a validation goes to it.
+        swap_configs(
+            cluster,
+            || self.topic_configs(name).ok_or_else(unknown),
+            change,
+            |configs, expected| {
+                Some(ControllerRequest::AlterTopicConfigs {
+                    name: name.to_string(),
+                    configs,
+                    expected,
+                    validate_only,
+                })
+            },
+        )
+        .await
     }
 
     /// In a cluster, keep the producer id manager stocked: ask the active controller for the
@@ -605,25 +604,19 @@ impl Broker {
         let Some(cluster) = &self.cluster else {
             return Err(ApiError::new(E::InvalidRequest, "not a cluster"));
         };
-        for _ in 0..CAS_ATTEMPTS {
-            let expected = self.broker_config_layer(node_id).unwrap_or_default();
-            let mut configs = expected.clone();
-            change(&mut configs)?;
-            if validate_only {
-                return Ok(());
-            }
-            let req = ControllerRequest::AlterBrokerConfigs {
-                node_id,
-                configs,
-                expected,
-            };
-            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
-                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
-                ControllerReply::Stale => continue,
-                other => return Err(unexpected(other)),
-            }
-        }
-        Err(concurrent())
+        swap_configs(
+            cluster,
+            || Ok(self.broker_config_layer(node_id).unwrap_or_default()),
+            change,
+            |configs, expected| {
+                (!validate_only).then_some(ControllerRequest::AlterBrokerConfigs {
+                    node_id,
+                    configs,
+                    expected,
+                })
+            },
+        )
+        .await
     }
 
     /// A group's configs (`--entity-type groups`): the metadata image's in a cluster, else
@@ -674,25 +667,19 @@ impl Broker {
                 }
             };
         };
-        for _ in 0..CAS_ATTEMPTS {
-            let expected = self.group_configs_of(group);
-            let mut configs = expected.clone();
-            change(&mut configs)?;
-            if validate_only {
-                return Ok(());
-            }
-            let req = ControllerRequest::AlterGroupConfigs {
-                group: group.to_string(),
-                configs,
-                expected,
-            };
-            match cluster.request(req, CONTROLLER_TIMEOUT).await? {
-                ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
-                ControllerReply::Stale => continue,
-                other => return Err(unexpected(other)),
-            }
-        }
-        Err(concurrent())
+        swap_configs(
+            cluster,
+            || Ok(self.group_configs_of(group)),
+            change,
+            |configs, expected| {
+                (!validate_only).then(|| ControllerRequest::AlterGroupConfigs {
+                    group: group.to_string(),
+                    configs,
+                    expected,
+                })
+            },
+        )
+        .await
     }
 
     /// A topic's config overrides, cluster-wide.
@@ -711,6 +698,32 @@ pub type ConfigChange<'a> =
 
 /// How many times a config change is redone when others changed the same configs meanwhile.
 const CAS_ATTEMPTS: usize = 5;
+
+/// Read a set of configs, apply `change` to a copy, and have the controller replace the set
+/// read with the result only if it is still what was read (`request(configs, expected)`;
+/// `None`: a validation with nothing to send); redone on a set that changed meanwhile, so
+/// concurrent changes from several brokers do not lose one another.
+async fn swap_configs(
+    cluster: &Cluster,
+    read: impl Fn() -> Result<BTreeMap<String, String>, ApiError>,
+    change: &ConfigChange<'_>,
+    request: impl Fn(BTreeMap<String, String>, BTreeMap<String, String>) -> Option<ControllerRequest>,
+) -> Result<(), ApiError> {
+    for _ in 0..CAS_ATTEMPTS {
+        let expected = read()?;
+        let mut configs = expected.clone();
+        change(&mut configs)?;
+        let Some(req) = request(configs, expected) else {
+            return Ok(());
+        };
+        match cluster.request(req, CONTROLLER_TIMEOUT).await? {
+            ControllerReply::Done(mut r) if r.len() == 1 => return r.remove(0),
+            ControllerReply::Stale => continue,
+            other => return Err(unexpected(other)),
+        }
+    }
+    Err(concurrent())
+}
 
 fn concurrent() -> ApiError {
     ApiError::new(
