@@ -365,6 +365,18 @@ impl TransactionCoordinator {
         txns: &'a mut HashMap<String, TxnMetadata>,
         who: TxnProducer<'_>,
     ) -> Result<&'a mut TxnMetadata, Code> {
+        let m = Self::producer(txns, who)?;
+        if is_prepared(m.state) {
+            return Err(E::ConcurrentTransactions.code());
+        }
+        Ok(m)
+    }
+
+    /// The transaction of `who`, if `who` is its current producer (id and epoch).
+    fn producer<'a>(
+        txns: &'a mut HashMap<String, TxnMetadata>,
+        who: TxnProducer<'_>,
+    ) -> Result<&'a mut TxnMetadata, Code> {
         let TxnProducer {
             transactional_id,
             producer_id,
@@ -378,12 +390,6 @@ impl TransactionCoordinator {
         }
         if producer_epoch != m.producer_epoch {
             return Err(E::ProducerFenced.code());
-        }
-        if matches!(
-            m.state,
-            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
-        ) {
-            return Err(E::ConcurrentTransactions.code());
         }
         Ok(m)
     }
@@ -515,27 +521,20 @@ impl TransactionCoordinator {
         now_ms: i64,
     ) -> Result<(), Code> {
         let mut txns = self.txns.lock();
-        // A retry of an EndTxn whose decision is written but whose markers are still pending
-        // (a partition without a leader): in a cluster the first answer may have been
-        // COORDINATOR_NOT_AVAILABLE because the decision reached the ISR too late, though it
-        // stands. Kafka moves its state only once the ISR has the decision, so its retry
-        // writes it again and succeeds; here the retry succeeds once the decision is in the
-        // ISR (the answer waits for that as the first one did), rather than answering
-        // CONCURRENT_TRANSACTIONS until every marker is written.
-        if let Some(m) = txns.get(who.transactional_id)
-            && (m.producer_id, m.producer_epoch) == (who.producer_id, who.producer_epoch)
-            && matches!(
-                (m.state, commit),
-                (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false)
-            )
-        {
-            return Ok(());
-        }
-        let m = Self::check(&mut txns, who)?;
+        let m = Self::producer(&mut txns, who)?;
         match (m.state, commit) {
             (TxnState::Ongoing, _) => complete(ctx, m, commit, now_ms),
             // A retry of an EndTxn that already went through.
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(()),
+            // A retry of an EndTxn whose decision is written but whose markers are still
+            // pending (a partition without a leader): in a cluster the first answer may have
+            // been COORDINATOR_NOT_AVAILABLE because the decision reached the ISR too late,
+            // though it stands. Kafka moves its state only once the ISR has the decision, so
+            // its retry writes it again and succeeds; here the retry succeeds once the decision
+            // is in the ISR (the answer waits for that as the first one did), rather than
+            // answering CONCURRENT_TRANSACTIONS until every marker is written.
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Ok(()),
+            (state, _) if is_prepared(state) => Err(E::ConcurrentTransactions.code()),
             _ => Err(E::InvalidTxnState.code()),
         }
     }
@@ -588,6 +587,14 @@ fn begin(m: &mut TxnMetadata, now_ms: i64) {
         m.start_ms = now_ms;
         m.partitions.clear();
     }
+}
+
+/// Between a decision and its completion: the transaction's producer must wait.
+fn is_prepared(state: TxnState) -> bool {
+    matches!(
+        state,
+        TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
+    )
 }
 
 /// Next epoch, or a new producer id when the epoch is exhausted.
