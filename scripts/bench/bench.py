@@ -185,10 +185,10 @@ def paced_floor(work, samples, mib_s, nbytes):
     d = work / "floor"
     d.mkdir(exist_ok=True)
     chunk, java_buffer = FLOOR_MODES["recv-write"]
+    rate = samples[("recv-write", "paced rate")] = max(1, round(mib_s))
     for _ in range(2 * FLOOR_RUNS):
         samples.setdefault(("recv-write", "paced"), []).append(
-            floor_run(d, "recv-write", chunk, java_buffer, max(1, round(mib_s)), nbytes))
-        samples[("recv-write", "paced rate")] = max(1, round(mib_s))
+            floor_run(d, "recv-write", chunk, java_buffer, rate, nbytes))
 
 
 def floor_rows(rows, samples, produce, consume):

@@ -57,20 +57,19 @@ def main():
     print(f"fjord.Broker start-up, {fjord.find_fjord_bin()}, load average {os.getloadavg()[0]:.1f}")
     # One start not counted: the page cache holds the binary afterwards, as it does in a test run.
     run(1, 1)
-    if runs:
-        print(f"\n{runs} runs of `with fjord.Broker():`, ms\n")
+    for n, nodes, what, labels in (
+            (runs, 1, "`with fjord.Broker():`",
+             ("enter → ready (Python API)", 'fjord\'s own "started in"',
+              "stop (SIGTERM → exited, directory removed)")),
+            (cluster_runs, 3, "`with fjord.Broker(cluster=3):`",
+             ("enter → every node ready and listing the 3 brokers", 'slowest node\'s own "started in"',
+              "stop"))):
+        if not n:
+            continue
+        print(f"\n{n} runs of {what}, ms\n")
         print("| | median | p90 | min | max |\n| --- | --- | --- | --- | --- |")
-        ready, own, stop = run(runs, 1)
-        print(row("enter → ready (Python API)", ready))
-        print(row('fjord\'s own "started in"', own))
-        print(row("stop (SIGTERM → exited, directory removed)", stop))
-    if cluster_runs:
-        print(f"\n{cluster_runs} runs of `with fjord.Broker(cluster=3):`, ms\n")
-        print("| | median | p90 | min | max |\n| --- | --- | --- | --- | --- |")
-        ready, own, stop = run(cluster_runs, 3)
-        print(row("enter → every node ready and listing the 3 brokers", ready))
-        print(row('slowest node\'s own "started in"', own))
-        print(row("stop", stop))
+        for label, figures in zip(labels, run(n, nodes)):
+            print(row(label, figures))
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
