@@ -1234,8 +1234,14 @@ class TransformJob(threading.Thread):
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "ctp-job", "enable.auto.commit": False,
                       "isolation.level": "read_committed", "auto.offset.reset": "earliest",
                       "session.timeout.ms": 10000})
+        # connections.max.idle.ms: librdkafka 2.x keeps a group coordinator it has decommissioned
+        # (a node gone from Metadata while fenced) in its coordinator cache, and the
+        # TxnOffsetCommit of send_offsets_to_transaction then waits, past its timeout, for a
+        # broker-state change that never comes (confluentinc/librdkafka#5511 and #5456, open;
+        # Kafka fences a killed broker the same way). Closing idle connections makes such a
+        # change: the waiting request looks its coordinator up again and goes on.
         p = Producer({"bootstrap.servers": self.bootstrap, "transactional.id": "ctp-job-tx", "linger.ms": 5,
-                      "transaction.timeout.ms": 30000})
+                      "transaction.timeout.ms": 30000, "connections.max.idle.ms": 5000})
         try:
             p.init_transactions(60)
             c.subscribe([self.src])
