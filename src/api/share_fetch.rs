@@ -18,7 +18,8 @@
 //!
 //! Differences from Kafka: `MinBytes` is met by anything acquired (records once acquired are
 //! answered at once rather than held while waiting for more; clients send 1); `BatchSize` is
-//! ignored (design §15 q3); partitions are served in session order for `MaxRecords`.
+//! ignored (design §15 q3); `MaxRecords` goes to the session's partitions in turn, starting one
+//! further on at each epoch, rather than divided over them.
 //!
 //! The records stay in the segment files until written to the socket: [`encode_reply`] splices
 //! the batches' file ranges into the response, as `fetch.rs` does.
@@ -209,8 +210,8 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
     respond(ctx, full, settings.record_lock_duration_ms, wanted)
 }
 
-/// One pass over the partitions in order, acquiring within what `MaxRecords` and `MaxBytes`
-/// leave. True if anything was acquired.
+/// One pass over the partitions, acquiring within what `MaxRecords` and `MaxBytes` leave.
+/// True if anything was acquired.
 fn acquire_all(
     ctx: &RequestContext,
     member: &str,
@@ -224,7 +225,15 @@ fn acquire_all(
     let mut records_left = req.max_records as i64;
     let mut bytes_left = req.max_bytes as i64;
     let mut any = false;
-    for w in wanted.iter_mut() {
+    // Start one partition further on each epoch, so a partition with a backlog does not take
+    // every fetch's `MaxRecords` (Kafka divides them over the partitions instead).
+    let start = if wanted.is_empty() {
+        0
+    } else {
+        req.share_session_epoch.max(0) as usize % wanted.len()
+    };
+    let (tail, head) = wanted.split_at_mut(start);
+    for w in head.iter_mut().chain(tail.iter_mut()) {
         let Ok(p) = &w.resolved else { continue };
         if records_left <= 0 || bytes_left <= 0 {
             break;

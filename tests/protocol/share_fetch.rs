@@ -39,6 +39,10 @@ fn s(v: &str) -> StrBytes {
 
 /// One batch of `values` to partition 0.
 async fn produce(c: &mut Client, topic: &str, values: &[&str]) -> i64 {
+    produce_to(c, topic, 0, values).await
+}
+
+async fn produce_to(c: &mut Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
     let req = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)
@@ -47,7 +51,7 @@ async fn produce(c: &mut Client, topic: &str, values: &[&str]) -> i64 {
                 .with_name(name(topic))
                 .with_partition_data(vec![
                     PartitionProduceData::default()
-                        .with_index(0)
+                        .with_index(partition)
                         .with_records(Some(batch(values, 1))),
                 ]),
         ]);
@@ -506,4 +510,103 @@ async fn api_versions_show_share_apis_and_feature() {
         .find(|f| f.name.as_str() == "share.version")
         .expect("share.version supported");
     assert_eq!((f.min_version, f.max_version), (0, 1));
+}
+
+/// READ on the group (top level) and READ on the topic (per partition), as KIP-932 lists them.
+#[tokio::test]
+async fn share_fetch_and_acknowledge_check_acls() {
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
+        ResourcePattern, ResourceType as RT,
+    };
+    let b =
+        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
+            .await;
+    let allow = |rt: RT, name: &str, op: Op| AclBinding {
+        pattern: ResourcePattern {
+            resource_type: rt,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermissionType::Allow,
+        },
+    };
+    let created = b
+        .broker
+        .create_acls(vec![allow(RT::Cluster, "kafka-cluster", Op::Create)])
+        .await;
+    assert!(created.iter().all(|r| r.is_ok()));
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "acl", 1).await;
+
+    let r = share_fetch(&mut c, &fetch_request("g", "A", 0, topic, &[], 0)).await;
+    assert_eq!((r.error_code, r.responses.len()), (30, 0));
+    let r = share_ack(&mut c, &ack_request("g", "A", 1, topic, &[])).await;
+    assert_eq!(r.error_code, 30);
+
+    let created = b
+        .broker
+        .create_acls(vec![allow(RT::Group, "g", Op::Read)])
+        .await;
+    assert!(created.iter().all(|r| r.is_ok()));
+    let r = share_fetch(&mut c, &fetch_request("g", "A", 0, topic, &[], 0)).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.responses[0].partitions[0].error_code, 29);
+    let r = share_ack(
+        &mut c,
+        &ack_request("g", "A", 1, topic, &[(0, 0, &[ACCEPT])]),
+    )
+    .await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 29);
+
+    let created = b
+        .broker
+        .create_acls(vec![allow(RT::Topic, "acl", Op::Read)])
+        .await;
+    assert!(created.iter().all(|r| r.is_ok()));
+    // An incremental answer leaves out a partition with nothing to say; a full one lists it.
+    let r = share_fetch(&mut c, &fetch_request("g", "A", 2, topic, &[], 0)).await;
+    assert_eq!((r.error_code, r.responses.len()), (0, 0));
+    let r = share_fetch(&mut c, &fetch_request("g", "A", 0, topic, &[], 0)).await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+}
+
+/// `MaxRecords` is shared by the session's partitions: each epoch starts one partition further
+/// on, so a backlog on one partition does not starve the other.
+#[tokio::test]
+async fn max_records_goes_to_the_partitions_in_turn() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "mr", 2).await;
+    set_group_config(&mut c, "g", "share.auto.offset.reset", "earliest").await;
+    for p in 0..2 {
+        for v in ["a", "b"] {
+            produce_to(&mut c, "mr", p, &[v]).await;
+        }
+    }
+    let both = |epoch| {
+        let mut req = fetch_request("g", "A", epoch, topic, &[], 0).with_max_records(1);
+        if epoch == 0 {
+            req.topics[0]
+                .partitions
+                .push(FetchPartition::default().with_partition_index(1));
+        }
+        req
+    };
+    let mut seen = Vec::new();
+    for epoch in 0..4 {
+        let r = share_fetch(&mut c, &both(epoch)).await;
+        for t in &r.responses {
+            for p in &t.partitions {
+                for a in &p.acquired_records {
+                    seen.push((p.partition_index, a.first_offset, a.last_offset));
+                }
+            }
+        }
+    }
+    assert_eq!(seen, vec![(0, 0, 0), (1, 0, 0), (0, 1, 1), (1, 1, 1)]);
 }
