@@ -171,7 +171,8 @@ impl ShareManager {
     }
 
     /// Apply a partition's acknowledgements from `member` (design §6.6), all or nothing. A
-    /// share-partition that does not exist here has nothing acquired: INVALID_RECORD_STATE.
+    /// share-partition that does not exist here has nothing acquired: INVALID_RECORD_STATE for
+    /// any acknowledgement (none is no error).
     pub fn acknowledge(
         &self,
         key: &SharePartitionKey,
@@ -180,6 +181,9 @@ impl ShareManager {
         now_ms: i64,
         settings: &ShareSettings,
     ) -> Result<(), KafkaError> {
+        if batches.is_empty() {
+            return Ok(());
+        }
         let Some(cell) = self.existing(key) else {
             return Err(KafkaError::InvalidRecordState);
         };
@@ -480,6 +484,44 @@ mod tests {
             .unwrap();
         assert_eq!(ranges(&got), vec![(3, 4, 1)]);
         assert_eq!(bases(&got), vec![3]);
+    }
+
+    #[test]
+    fn by_duration_starts_at_the_first_record_that_recent() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 5); // timestamps 0..=4
+        let m = ShareManager::new();
+        let s = ShareSettings::default();
+        let got = m
+            .acquire(
+                &key(0),
+                &p,
+                A,
+                10,
+                limits(10, 1 << 20),
+                &s,
+                ShareAutoOffsetReset::ByDuration(8),
+            )
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(2, 4, 1)]);
+        // Nothing that recent: the end.
+        let k = SharePartitionKey {
+            group_id: "g2".into(),
+            ..key(0)
+        };
+        m.acquire(
+            &k,
+            &p,
+            A,
+            100,
+            limits(10, 1 << 20),
+            &s,
+            ShareAutoOffsetReset::ByDuration(8),
+        )
+        .unwrap();
+        assert_eq!(m.start_offset(&k), Some(5));
+        assert!(m.acknowledge(&k, A, &[], 100, &s).is_ok());
     }
 
     #[test]
