@@ -232,7 +232,8 @@ impl Broker {
     /// Timers that run while the broker serves: the group and transaction
     /// coordinators' and the share-partitions' lock expiry (every 100 ms), and log retention and cleaning
     /// (every log.retention.check.interval.ms, on a blocking thread: file
-    /// deletion and compaction are blocking work).
+    /// deletion and compaction are blocking work), with it dropping the share-partitions of
+    /// partitions no longer led here.
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         self.every(
             Duration::from_millis(100),
@@ -250,6 +251,7 @@ impl Broker {
             b.topics.retry_deletes();
             b.topics.enforce_retention(now);
             b.topics.run_cleaner(now);
+            b.forget_share_partitions();
         });
     }
 

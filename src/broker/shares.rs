@@ -1,9 +1,10 @@
 //! Share groups' broker-side composition (design §7, §12.2): the effective share settings of a
 //! group (its group configs over the broker's `group.share.*` keys), and the end of share
-//! sessions (final epoch, closed connection, eviction), which releases the member's records.
+//! sessions (final epoch, closed connection, eviction), which releases the member's records;
+//! dropping the share-partitions of partitions no longer led here.
 
-use super::Broker;
 use super::share_sessions::ShareSessionKey;
+use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
 use crate::share::ShareSettings;
 
@@ -54,6 +55,20 @@ impl Broker {
     pub fn connection_closed(&self, conn_id: u64) {
         for key in self.share_sessions.connection_closed(conn_id) {
             self.end_share_session(&key);
+        }
+    }
+
+    /// Drop the in-memory share-partitions of partitions this broker no longer leads (deleted
+    /// topics, moved leadership).
+    pub fn forget_share_partitions(&self) {
+        let dropped = self
+            .shares
+            .retain_partitions(|id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok());
+        if dropped > 0 {
+            tracing::debug!(
+                dropped,
+                "share-partitions of partitions not led here dropped"
+            );
         }
     }
 }

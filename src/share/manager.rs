@@ -238,6 +238,16 @@ impl ShareManager {
         expired
     }
 
+    /// Drop the share-partitions whose partition `led` no longer answers for (topic deleted,
+    /// leadership moved): in-memory state is all they have, and a new leader starts afresh.
+    /// Fetches parked on one are woken (their watch closes) and try again.
+    pub fn retain_partitions(&self, led: impl Fn(&Uuid, i32) -> bool) -> usize {
+        let mut partitions = self.partitions.write();
+        let before = partitions.len();
+        partitions.retain(|k, _| led(&k.topic_id, k.partition));
+        before - partitions.len()
+    }
+
     /// SPSO of a share-partition that exists.
     pub fn start_offset(&self, key: &SharePartitionKey) -> Option<i64> {
         self.existing(key).map(|c| c.state.lock().start_offset())
@@ -522,6 +532,19 @@ mod tests {
         .unwrap();
         assert_eq!(m.start_offset(&k), Some(5));
         assert!(m.acknowledge(&k, A, &[], 100, &s).is_ok());
+    }
+
+    #[test]
+    fn retain_drops_share_partitions_of_partitions_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        let m = ShareManager::new();
+        let w = m.subscribe(&key(0), &p, EARLIEST, 0);
+        m.subscribe(&key(1), &p, EARLIEST, 0);
+        assert_eq!(m.retain_partitions(|_, partition| partition == 1), 1);
+        assert_eq!(m.start_offset(&key(0)), None);
+        assert!(m.start_offset(&key(1)).is_some());
+        assert!(w.has_changed().is_err(), "a parked fetch's watch closes");
     }
 
     #[test]

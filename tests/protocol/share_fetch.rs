@@ -610,3 +610,46 @@ async fn max_records_goes_to_the_partitions_in_turn() {
     }
     assert_eq!(seen, vec![(0, 0, 0), (1, 0, 0), (0, 1, 1), (1, 1, 1)]);
 }
+
+/// KAFKA-19950: a member re-creates its session on a new connection; the old connection's
+/// close must not end the new session nor release its records. (Member C's session on the old
+/// connection shows when the close has been processed.)
+#[tokio::test]
+async fn a_stale_connection_close_leaves_the_moved_session_alone() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "mv", 1).await;
+    set_group_config(&mut c, "g", "share.auto.offset.reset", "earliest").await;
+    produce(&mut c, "mv", &["m"]).await;
+
+    let mut old = Client::connect(b.addr).await;
+    let r = share_fetch(&mut old, &fetch_request("g", "A", 0, topic, &[], 500)).await;
+    assert_eq!(got(&r).0, vec![(0, 0, 1)]);
+    let r = share_fetch(&mut old, &fetch_request("g", "C", 0, topic, &[], 0)).await;
+    assert_eq!(r.error_code, 0);
+    let mut new = Client::connect(b.addr).await;
+    let r = share_fetch(&mut new, &fetch_request("g", "A", 0, topic, &[], 0)).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(b.broker.share_sessions.len(), 2);
+
+    drop(old);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while b.broker.share_sessions.len() > 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the old connection's close was never processed");
+    // A's records stay A's; its session goes on at epoch 1 on the new connection.
+    let r = share_fetch(&mut c, &fetch_request("g", "B", 0, topic, &[], 0)).await;
+    assert_eq!(got(&r), (vec![], vec![]));
+    let r = share_ack(
+        &mut new,
+        &ack_request("g", "A", 1, topic, &[(0, 0, &[ACCEPT])]),
+    )
+    .await;
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+}
