@@ -185,7 +185,8 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
             }
         }
         let got = acquire_all(ctx, &member, &req, &settings, reset, &mut wanted, &spk);
-        if got || errors || progress.is_empty() || Instant::now() >= deadline {
+        let failed = wanted.iter().any(|w| w.error != 0);
+        if got || errors || failed || progress.is_empty() || Instant::now() >= deadline {
             break;
         }
         let waits: Vec<Pin<Box<dyn Future<Output = bool> + Send + '_>>> = progress
