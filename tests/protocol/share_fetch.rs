@@ -653,3 +653,26 @@ async fn a_stale_connection_close_leaves_the_moved_session_alone() {
         (0, 0)
     );
 }
+
+/// A parked ShareFetch is answered when another member RELEASEs records.
+#[tokio::test]
+async fn long_poll_returns_when_records_are_released() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "rl", 1).await;
+    set_group_config(&mut c, "g", "share.auto.offset.reset", "earliest").await;
+    produce(&mut c, "rl", &["r"]).await;
+    let r = share_fetch(&mut c, &fetch_request("g", "A", 0, topic, &[], 500)).await;
+    assert_eq!(got(&r).0, vec![(0, 0, 1)]);
+
+    let parked = park(&b, "g", "B", topic);
+    until_parked(&b, "rl").await;
+    let r = share_ack(
+        &mut c,
+        &ack_request("g", "A", 1, topic, &[(0, 0, &[RELEASE])]),
+    )
+    .await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    let r = woken(parked).await;
+    assert_eq!(got(&r), (vec![(0, 0, 2)], values(&[(0, "r")])));
+}
