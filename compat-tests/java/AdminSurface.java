@@ -533,6 +533,13 @@ public class AdminSurface {
                 eq((short) 1, g.maxVersionLevel(), "group.version finalized max");
                 SupportedVersionRange s = f.supportedFeatures().get("group.version");
                 check(s != null && s.maxVersion() >= 1, "group.version supported: " + f.supportedFeatures());
+                // Share groups (KIP-932) are on, as on a Kafka 4.2 cluster.
+                FinalizedVersionRange sv = f.finalizedFeatures().get("share.version");
+                check(sv != null, "share.version not finalized: " + f);
+                eq((short) 1, sv.maxVersionLevel(), "share.version finalized max");
+                SupportedVersionRange ss = f.supportedFeatures().get("share.version");
+                check(ss != null && ss.minVersion() == 0 && ss.maxVersion() == 1,
+                    "share.version supported: " + f.supportedFeatures());
                 check(f.finalizedFeaturesEpoch().isPresent(), "finalized features epoch missing");
             });
 

@@ -26,9 +26,14 @@ fn api_keys() -> Vec<ApiVersion> {
 ///
 /// `group.version` 1: the KIP-848 consumer protocol is on. `transaction.version`
 /// stays 0: level 2 would switch Java producers to KIP-890 part 2 (implicit
-/// partition adds through Produce), which fjord does not implement.
-pub const FEATURES: &[(&str, i16, i16, i16)] =
-    &[("group.version", 0, 1, 1), ("transaction.version", 0, 0, 0)];
+/// partition adds through Produce), which fjord does not implement. `share.version` 1: share
+/// groups (KIP-932) are on, as on a Kafka 4.2 cluster; fjord has no UpdateFeatures, so they
+/// cannot be switched off.
+pub const FEATURES: &[(&str, i16, i16, i16)] = &[
+    ("group.version", 0, 1, 1),
+    ("transaction.version", 0, 0, 0),
+    ("share.version", 0, 1, 1),
+];
 
 pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest) -> ApiVersionsResponse {
     if ctx.version >= 3 {

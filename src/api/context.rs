@@ -15,6 +15,9 @@ use bytes::Bytes;
 /// What a handler knows about the connection a request came on.
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
+    /// Unique per client connection of this process (from 1; 0: not a connection, as the HTTP
+    /// API's requests). Share sessions remember the connection they live on.
+    pub conn_id: u64,
     pub listener: String,
     /// The listener's security protocol.
     pub protocol: SecurityProtocol,

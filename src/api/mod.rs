@@ -68,6 +68,8 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod scram_credentials;
+pub mod share_acknowledge;
+pub mod share_fetch;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
@@ -178,6 +180,10 @@ async fn answer_frame(
         }
         return encode_fetch(&reply, version, header.correlation_id).map(Some);
     }
+    if let RequestKind::ShareFetch(req) = request {
+        let reply = share_fetch::handle(&ctx, req).await;
+        return encode_share_fetch(&reply, version, header.correlation_id).map(Some);
+    }
     let Some(response) = dispatch(&ctx, request).await else {
         return Ok(None);
     };
@@ -228,6 +234,29 @@ fn encode_fetch(
     let key = ApiKey::Fetch;
     let enc = |e: anyhow::Error| FrameError::Encode(key, version, e.to_string());
     let body = fetch::encode_reply(reply, version).map_err(enc)?;
+    frame_chunks(key, version, correlation_id, body)
+}
+
+/// A ShareFetch response frame, spliced as a fetch's.
+fn encode_share_fetch(
+    reply: &share_fetch::ShareFetchReply,
+    version: i16,
+    correlation_id: i32,
+) -> Result<Vec<Chunk>, FrameError> {
+    let key = ApiKey::ShareFetch;
+    let enc = |e: anyhow::Error| FrameError::Encode(key, version, e.to_string());
+    let body = share_fetch::encode_reply(reply, version).map_err(enc)?;
+    frame_chunks(key, version, correlation_id, body)
+}
+
+/// Length prefix and response header before a body's chunks.
+fn frame_chunks(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: Vec<Chunk>,
+) -> Result<Vec<Chunk>, FrameError> {
+    let enc = |e: anyhow::Error| FrameError::Encode(key, version, e.to_string());
     let mut head = BytesMut::with_capacity(16);
     head.put_i32(0);
     ResponseHeader::default()
@@ -246,11 +275,14 @@ fn encode_fetch(
 /// Answer a typed request as if it came over a connection (the HTTP JSON API's way in): the
 /// same handlers, authorization, validation and errors; a coordinator's answer waits for its
 /// records' ISR. `None` for a request that takes no response or that has its own path
-/// (Fetch: [`fetch::handle`]; SASL).
+/// (Fetch: [`fetch::handle`]; ShareFetch: [`share_fetch::handle`]; SASL).
 pub async fn call(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKind> {
     if matches!(
         request,
-        RequestKind::Fetch(_) | RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)
+        RequestKind::Fetch(_)
+            | RequestKind::ShareFetch(_)
+            | RequestKind::SaslHandshake(_)
+            | RequestKind::SaslAuthenticate(_)
     ) {
         return None;
     }
@@ -328,6 +360,7 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::DeleteAcls(r) => acls::delete(ctx, r).await.into(),
         RequestKind::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r).into(),
         RequestKind::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r).await.into(),
+        RequestKind::ShareAcknowledge(r) => share_acknowledge::handle(ctx, r).into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

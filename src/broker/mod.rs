@@ -20,6 +20,8 @@ mod markers;
 pub mod replication;
 pub mod security;
 pub mod security_store;
+pub mod share_sessions;
+mod shares;
 pub mod view;
 
 pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};
@@ -57,6 +59,10 @@ pub struct Broker {
     fetchers: fetchers::Fetchers,
     /// Incremental fetch sessions (KIP-227) of the fetchers of this broker.
     pub fetch_sessions: fetch_sessions::FetchSessionCache,
+    /// Share-partitions (KIP-932) of the partitions this broker leads.
+    pub shares: crate::share::ShareManager,
+    /// Share sessions of the share consumers fetching here.
+    pub share_sessions: share_sessions::ShareSessionCache,
     /// Traffic counters, read by the HTTP listener's `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once the broker serves clients (its listeners bound; in a cluster, registered).
@@ -162,8 +168,12 @@ impl Broker {
             config.fetch_session_cache_slots,
             config.fetch_session_eviction_ms,
         );
+        let share_sessions =
+            share_sessions::ShareSessionCache::new(config.share.max_share_sessions);
         Ok(Arc::new(Broker {
             fetch_sessions,
+            shares: Default::default(),
+            share_sessions,
             security,
             groups,
             txns,
@@ -220,9 +230,10 @@ impl Broker {
     }
 
     /// Timers that run while the broker serves: the group and transaction
-    /// coordinators' (every 100 ms) and log retention and cleaning
+    /// coordinators' and the share-partitions' lock expiry (every 100 ms), and log retention and cleaning
     /// (every log.retention.check.interval.ms, on a blocking thread: file
-    /// deletion and compaction are blocking work).
+    /// deletion and compaction are blocking work), with it dropping the share-partitions of
+    /// partitions no longer led here.
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         self.every(
             Duration::from_millis(100),
@@ -231,6 +242,7 @@ impl Broker {
             |b, now| {
                 b.groups.tick(&b.topics, now);
                 b.txns.tick(&b.txn_context(), now);
+                b.shares.expire_locks(now, &b.share_settings(None));
             },
         );
         let retention =
@@ -239,6 +251,7 @@ impl Broker {
             b.topics.retry_deletes();
             b.topics.enforce_retention(now);
             b.topics.run_cleaner(now);
+            b.forget_share_partitions();
         });
     }
 

@@ -165,6 +165,63 @@ fn is_iso_duration(s: &str) -> bool {
     any
 }
 
+/// `share.auto.offset.reset` as a share-partition's initialization uses it: `earliest`,
+/// `latest`, or `by_duration:` with the duration in milliseconds (Kafka's
+/// `ShareGroupAutoOffsetResetStrategy`). `None` for a value the validator refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShareAutoOffsetReset {
+    Earliest,
+    Latest,
+    ByDuration(i64),
+}
+
+impl ShareAutoOffsetReset {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "earliest" => Some(Self::Earliest),
+            "latest" => Some(Self::Latest),
+            _ => {
+                let d = value.strip_prefix("by_duration:")?;
+                (!d.contains('-') && is_iso_duration(d))
+                    .then(|| iso_duration_ms(d))
+                    .flatten()
+                    .map(Self::ByDuration)
+            }
+        }
+    }
+}
+
+/// The milliseconds of a non-negative duration [`is_iso_duration`] accepts (fractions of a
+/// second below a millisecond dropped, saturating).
+fn iso_duration_ms(s: &str) -> Option<i64> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let rest = s.strip_prefix(['P', 'p'])?;
+    let (days, time) = match rest.find(['T', 't']) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let whole = |n: &str| n.trim_start_matches('+').parse::<i64>().ok();
+    let mut ms: i64 = 0;
+    if let Some(n) = days.strip_suffix(['D', 'd']) {
+        ms = ms.saturating_add(whole(n)?.saturating_mul(86_400_000));
+    }
+    let mut t = time;
+    for (unit, scale) in [('H', 3_600_000i64), ('M', 60_000)] {
+        if let Some(i) = t.find([unit, unit.to_ascii_lowercase()]) {
+            ms = ms.saturating_add(whole(&t[..i])?.saturating_mul(scale));
+            t = &t[i + 1..];
+        }
+    }
+    if let Some(n) = t.strip_suffix(['S', 's']) {
+        let (w, f) = n.split_once(['.', ',']).unwrap_or((n, ""));
+        let frac: String = f.chars().chain("000".chars()).take(3).collect();
+        ms = ms
+            .saturating_add(whole(w)?.saturating_mul(1000))
+            .saturating_add(frac.parse::<i64>().ok()?);
+    }
+    Some(ms)
+}
+
 /// Kafka's `ShareGroupAutoOffsetResetStrategy.Validator`: `earliest`, `latest` (exactly) or
 /// `by_duration:` and a duration Java's `Duration.parse` takes that is not negative. (A
 /// duration with a negative part is refused even when the whole is positive, as `PT1H-30M`.)
@@ -378,6 +435,20 @@ impl GroupConfigs {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn share_auto_offset_reset_values() {
+        use ShareAutoOffsetReset as R;
+        assert_eq!(R::parse("earliest"), Some(R::Earliest));
+        assert_eq!(R::parse("latest"), Some(R::Latest));
+        assert_eq!(R::parse("by_duration:PT1H"), Some(R::ByDuration(3_600_000)));
+        assert_eq!(
+            R::parse("by_duration:P1DT2H3M4.5S"),
+            Some(R::ByDuration(86_400_000 + 7_200_000 + 180_000 + 4_500))
+        );
+        assert_eq!(R::parse("by_duration:PT-1H"), None);
+        assert_eq!(R::parse("sometime"), None);
+    }
     use super::*;
 
     fn broker(ov: &[&str]) -> Config {

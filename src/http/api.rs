@@ -64,6 +64,7 @@ fn ctx(broker: &Arc<Broker>, caller: &Caller, version: i16) -> RequestContext {
     RequestContext {
         broker: broker.clone(),
         conn: ConnectionInfo {
+            conn_id: 0,
             listener: "HTTP".to_string(),
             protocol: crate::config::SecurityProtocol::Plaintext,
             peer: caller.peer,

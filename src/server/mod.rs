@@ -277,6 +277,7 @@ async fn accept_loop(
                     };
                     let _ = stream.set_nodelay(true);
                     let info = ConnectionInfo {
+                        conn_id: NEXT_CONN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         listener: name.name.clone(),
                         protocol: name.protocol,
                         peer,
@@ -357,13 +358,32 @@ async fn serve_tls(
     serve_connection(rd, wr, info, broker, shutdown).await;
 }
 
+/// Connection ids (`ConnectionInfo::conn_id`), unique in this process.
+static NEXT_CONN_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Serve one connection's requests, given its two halves: a TCP stream's own halves, or a
-/// TLS stream's (`tokio::io::split`).
+/// TLS stream's (`tokio::io::split`); when it ends, the broker is told (its share sessions
+/// end).
 async fn serve_connection<R, W>(
     rd: R,
     wr: W,
     info: ConnectionInfo,
     broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) where
+    R: Source,
+    W: Sink,
+{
+    let conn_id = info.conn_id;
+    serve_requests(rd, wr, info, &broker, shutdown).await;
+    broker.connection_closed(conn_id);
+}
+
+async fn serve_requests<R, W>(
+    rd: R,
+    wr: W,
+    info: ConnectionInfo,
+    broker: &Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     R: Source,
@@ -406,7 +426,7 @@ async fn serve_connection<R, W>(
                 return;
             }
         };
-        match api::handle_frame(&broker, &mut session, frame).await {
+        match api::handle_frame(broker, &mut session, frame).await {
             Ok(Some(chunks)) => {
                 if let Err(e) = wr.write(chunks).await {
                     tracing::debug!(peer = %session.info.peer, "closing connection: write failed: {e}");

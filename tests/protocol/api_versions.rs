@@ -39,7 +39,7 @@ async fn api_versions_every_version() {
                     .any(|f| f.name.as_str() == "transaction.version" && f.max_version_level >= 2),
                 "transaction version 2 would switch clients to KIP-890 part 2"
             );
-            assert_eq!(resp.supported_features.len(), 2);
+            assert_eq!(resp.supported_features.len(), 3);
         }
     }
 }

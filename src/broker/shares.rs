@@ -1,0 +1,74 @@
+//! Share groups' broker-side composition (design §7, §12.2): the effective share settings of a
+//! group (its group configs over the broker's `group.share.*` keys), and the end of share
+//! sessions (final epoch, closed connection, eviction), which releases the member's records;
+//! dropping the share-partitions of partitions no longer led here.
+
+use super::share_sessions::ShareSessionKey;
+use super::{Broker, TopicRef};
+use crate::config::group::{ShareAutoOffsetReset, effective_value};
+use crate::share::ShareSettings;
+
+impl Broker {
+    /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
+    /// or the broker's own with `None` (what the expiry tick needs: the delivery limit).
+    pub fn share_settings(&self, group: Option<&str>) -> ShareSettings {
+        let share = &self.config.share;
+        let lock_ms = group
+            .and_then(|g| {
+                effective_value(
+                    &self.config,
+                    &self.group_configs_of(g),
+                    "share.record.lock.duration.ms",
+                )
+            })
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(share.record_lock_duration_ms as i64);
+        ShareSettings {
+            record_lock_duration_ms: lock_ms,
+            delivery_count_limit: share.delivery_count_limit.clamp(1, i16::MAX as i32) as i16,
+            max_record_locks: share.partition_max_record_locks as i64,
+        }
+    }
+
+    /// The group's `share.auto.offset.reset` (default latest).
+    pub fn share_auto_offset_reset(&self, group: &str) -> ShareAutoOffsetReset {
+        effective_value(
+            &self.config,
+            &self.group_configs_of(group),
+            "share.auto.offset.reset",
+        )
+        .and_then(|v| ShareAutoOffsetReset::parse(&v))
+        .unwrap_or(ShareAutoOffsetReset::Latest)
+    }
+
+    /// A share session ended: its member's acquired records go back (delivery count
+    /// decremented, design §6.4).
+    pub fn end_share_session(&self, key: &ShareSessionKey) {
+        let released = self.shares.release_member(&key.group_id, &key.member_id);
+        if released > 0 {
+            tracing::debug!(group = %key.group_id, member = %key.member_id, released, "share session ended; records released");
+        }
+    }
+
+    /// Connection `conn_id` closed: the share sessions it owns end (KAFKA-19015; a session
+    /// re-created on another connection since is kept, KAFKA-19950).
+    pub fn connection_closed(&self, conn_id: u64) {
+        for key in self.share_sessions.connection_closed(conn_id) {
+            self.end_share_session(&key);
+        }
+    }
+
+    /// Drop the in-memory share-partitions of partitions this broker no longer leads (deleted
+    /// topics, moved leadership).
+    pub fn forget_share_partitions(&self) {
+        let dropped = self
+            .shares
+            .retain_partitions(|id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok());
+        if dropped > 0 {
+            tracing::debug!(
+                dropped,
+                "share-partitions of partitions not led here dropped"
+            );
+        }
+    }
+}
