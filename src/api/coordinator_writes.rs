@@ -33,6 +33,7 @@ pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&
         RequestKind::SyncGroup(r) => vec![group(&r.group_id)],
         RequestKind::LeaveGroup(r) => vec![group(&r.group_id)],
         RequestKind::ConsumerGroupHeartbeat(r) => vec![group(&r.group_id)],
+        RequestKind::ShareGroupHeartbeat(r) => vec![group(&r.group_id)],
         RequestKind::OffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::TxnOffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::OffsetDelete(r) => vec![group(&r.group_id)],

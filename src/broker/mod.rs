@@ -20,6 +20,7 @@ mod markers;
 pub mod replication;
 pub mod security;
 pub mod security_store;
+mod share_groups;
 pub mod view;
 
 pub use view::{BrokerEndpoint, PartitionView, TopicRef, TopicView};

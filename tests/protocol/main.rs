@@ -25,4 +25,5 @@ mod produce_fetch;
 mod reassignment;
 mod replica_admin;
 mod sasl;
+mod share_groups;
 mod transactions;
