@@ -115,6 +115,15 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
         }
         ResponseKind::LeaveGroup(r) => set(&mut r.error_code),
         ResponseKind::ConsumerGroupHeartbeat(r) => set(&mut r.error_code),
+        ResponseKind::ShareGroupHeartbeat(r) => {
+            set(&mut r.error_code);
+            if r.error_code != 0 {
+                r.member_id = None;
+                r.member_epoch = 0;
+                r.heartbeat_interval_ms = 0;
+                r.assignment = None;
+            }
+        }
         ResponseKind::OffsetCommit(r) => r
             .topics
             .iter_mut()

@@ -125,7 +125,9 @@ fn build(
             else {
                 break;
             };
-            held.get_mut(&victim).map(|s| s.remove(tp));
+            if let Some(s) = held.get_mut(&victim) {
+                s.remove(tp);
+            }
         }
     }
     // Members over their count give back their most-shared partitions.
@@ -134,7 +136,9 @@ fn build(
             let Some(tp) = held[id].iter().max_by_key(|tp| holders(&held, tp)).copied() else {
                 break;
             };
-            held.get_mut(id).map(|s| s.remove(&tp));
+            if let Some(s) = held.get_mut(id) {
+                s.remove(&tp);
+            }
         }
     }
     // Free slots to members under their count: the least-held partitions first, each to the
@@ -152,7 +156,9 @@ fn build(
             .map(|(id, _)| id.clone());
         match taker {
             Some(id) => {
-                held.get_mut(&id).map(|s| s.insert(tp));
+                if let Some(s) = held.get_mut(&id) {
+                    s.insert(tp);
+                }
             }
             // Every member short of its count already holds this partition: leave the slot
             // empty rather than break the one-slot-per-member rule.

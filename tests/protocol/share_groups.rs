@@ -539,3 +539,145 @@ async fn an_empty_share_group_survives_a_restart() {
         GROUP_ID_NOT_FOUND
     );
 }
+
+/// The group configs `share.heartbeat.interval.ms` and `share.session.timeout.ms` (set with
+/// IncrementalAlterConfigs, resource type GROUP) are what members are told and how long a
+/// silent member stays: the tick removes it and bumps the epoch.
+#[tokio::test]
+async fn group_configs_set_the_interval_and_the_session_timeout() {
+    use fjord::clock::ManualClock;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    let clock = ManualClock::new(1_700_000_000_000);
+    let b = crate::common::start_with_clock(
+        &[
+            "group.share.min.session.timeout.ms=1000",
+            "group.share.min.heartbeat.interval.ms=500",
+        ],
+        clock.clone(),
+    )
+    .await;
+    let mut c = Client::connect(b.addr).await;
+    create_topic(&mut c, "ct", 1).await;
+    let set = |key: &str, value: &str| {
+        AlterableConfig::default()
+            .with_name(StrBytes::from_string(key.to_string()))
+            .with_config_operation(0)
+            .with_value(Some(StrBytes::from_string(value.to_string())))
+    };
+    let r: IncrementalAlterConfigsResponse = c
+        .call(
+            ApiKey::IncrementalAlterConfigs,
+            1,
+            &IncrementalAlterConfigsRequest::default().with_resources(vec![
+                AlterConfigsResource::default()
+                    .with_resource_type(32)
+                    .with_resource_name(StrBytes::from_static_str("cfg"))
+                    .with_configs(vec![
+                        set("share.heartbeat.interval.ms", "1000"),
+                        set("share.session.timeout.ms", "3000"),
+                    ]),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        r.responses[0].error_code, 0,
+        "{:?}",
+        r.responses[0].error_message
+    );
+
+    let r = heartbeat(&mut c, &join("cfg", "a", &["ct"])).await;
+    assert_eq!((r.error_code, r.heartbeat_interval_ms), (0, 1000));
+    let r = heartbeat(&mut c, &join("cfg", "b", &["ct"])).await;
+    assert_eq!(r.member_epoch, 2);
+    // Another group keeps the broker's defaults.
+    let r = heartbeat(&mut c, &join("plain", "a", &["ct"])).await;
+    assert_eq!(r.heartbeat_interval_ms, 5000);
+
+    clock.advance(2_000);
+    assert_eq!(
+        heartbeat(&mut c, &beat("cfg", "a", 1)).await.member_epoch,
+        2
+    );
+    clock.advance(1_000);
+    b.broker.groups.tick(&b.broker.topics, b.broker.now_ms());
+    // b was silent for 3 s: gone, the epoch moved; a stays.
+    let d = describe(&mut c, "cfg").await;
+    assert_eq!(d.group_epoch, 3);
+    let members: Vec<&str> = d.members.iter().map(|m| m.member_id.as_str()).collect();
+    assert_eq!(members, vec!["a"]);
+    let r = heartbeat(&mut c, &beat("cfg", "b", 2)).await;
+    assert_eq!(r.error_code, UNKNOWN_MEMBER_ID);
+    // The plain group's member has 45 s.
+    assert_eq!(describe(&mut c, "plain").await.members.len(), 1);
+}
+
+/// READ on the group and DESCRIBE on the subscribed topics for ShareGroupHeartbeat; DESCRIBE on
+/// the group for ShareGroupDescribe (KIP-932's ACL table).
+#[tokio::test]
+async fn share_group_apis_check_acls() {
+    use fjord::cluster::controller::NewTopic;
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
+        ResourcePattern, ResourceType as RT,
+    };
+    let b =
+        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
+            .await;
+    let allow = |rt: RT, name: &str, op: Op| AclBinding {
+        pattern: ResourcePattern {
+            resource_type: rt,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermissionType::Allow,
+        },
+    };
+    let created = b
+        .broker
+        .create_topics(
+            vec![NewTopic {
+                name: "secret".into(),
+                partitions: 1,
+                replication_factor: 1,
+                assignments: vec![],
+                configs: Default::default(),
+            }],
+            false,
+        )
+        .await;
+    assert!(created[0].is_ok());
+    let mut c = Client::connect(b.addr).await;
+
+    let r = heartbeat(&mut c, &join("ag", "m", &["secret"])).await;
+    assert_eq!(r.error_code, 30, "GROUP_AUTHORIZATION_FAILED");
+    assert_eq!(describe(&mut c, "ag").await.error_code, 30);
+
+    let acls = b
+        .broker
+        .create_acls(vec![allow(RT::Group, "ag", Op::Read)])
+        .await;
+    assert!(acls.iter().all(|r| r.is_ok()));
+    let r = heartbeat(&mut c, &join("ag", "m", &["secret"])).await;
+    assert_eq!(r.error_code, 29, "TOPIC_AUTHORIZATION_FAILED");
+    assert_eq!(
+        r.error_message.as_deref(),
+        Some("The client is not authorized to access topics: [secret]")
+    );
+
+    let acls = b
+        .broker
+        .create_acls(vec![allow(RT::Topic, "secret", Op::Describe)])
+        .await;
+    assert!(acls.iter().all(|r| r.is_ok()));
+    let r = heartbeat(&mut c, &join("ag", "m", &["secret"])).await;
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    // READ implies DESCRIBE on the group.
+    let d = describe(&mut c, "ag").await;
+    assert_eq!((d.error_code, d.members.len()), (0, 1));
+}
