@@ -8,12 +8,12 @@
 use super::Broker;
 use crate::config::group::effective_value;
 use crate::group::consumer::HeartbeatResult;
-use crate::group::share::{ShareHeartbeat, ShareSettings};
+use crate::group::share::{ShareGroupSettings, ShareHeartbeat};
 
 impl Broker {
     /// The heartbeat settings of share group `group_id`, and the heartbeat interval its members
     /// are told.
-    pub fn share_group_settings(&self, group_id: &str) -> (ShareSettings, i32) {
+    pub fn share_group_settings(&self, group_id: &str) -> (ShareGroupSettings, i32) {
         let configs = self.group_configs_of(group_id);
         let value = |name: &str, default: i32| {
             effective_value(&self.config, &configs, name)
@@ -21,7 +21,7 @@ impl Broker {
                 .unwrap_or(default)
         };
         let share = &self.config.share;
-        let settings = ShareSettings {
+        let settings = ShareGroupSettings {
             session_timeout_ms: value("share.session.timeout.ms", share.session_timeout_ms),
             max_size: share.max_size,
         };

@@ -13,7 +13,7 @@ use super::classic::{self, GroupState, JoinRequest, JoinResult, Reply, SyncReque
 use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use super::coordinator::GroupCoordinator;
 use super::records;
-use super::share::{self, ShareGroup, ShareHeartbeat, ShareSettings};
+use super::share::{self, ShareGroup, ShareGroupSettings, ShareHeartbeat};
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
 use crate::topics::TopicRegistry;
@@ -425,7 +425,7 @@ impl GroupCoordinator {
         topics: &TopicRegistry,
         group_id: &str,
         req: ShareHeartbeat,
-        settings: ShareSettings,
+        settings: ShareGroupSettings,
         now_ms: i64,
     ) -> HeartbeatResult {
         let fail = |code: Code, message: Option<String>| HeartbeatResult {

@@ -12,7 +12,7 @@
 //! - A member silent for the session timeout is removed by [`ShareGroup::tick`].
 //!
 //! Pure and synchronous like the other group state machines: time comes in as `now_ms`, topics
-//! as a [`TopicView`], settings (from group configs) as [`ShareSettings`].
+//! as a [`TopicView`], settings (from group configs) as [`ShareGroupSettings`].
 //!
 //! **Must never:** touch share-partition state (`share/`, composed in `broker/`); read the clock.
 
@@ -78,7 +78,7 @@ pub struct ShareHeartbeat {
 
 /// What a heartbeat needs from the group's and the broker's configs.
 #[derive(Clone, Copy, Debug)]
-pub struct ShareSettings {
+pub struct ShareGroupSettings {
     /// `share.session.timeout.ms` (group config), else `group.share.session.timeout.ms`.
     pub session_timeout_ms: i32,
     /// `group.share.max.size`.
@@ -199,7 +199,7 @@ impl ShareGroup {
         &mut self,
         req: ShareHeartbeat,
         topics: &TopicView,
-        settings: ShareSettings,
+        settings: ShareGroupSettings,
         now_ms: i64,
     ) -> HeartbeatResult {
         let id = req.member_id.clone();
@@ -359,7 +359,7 @@ impl ShareGroup {
 mod tests {
     use super::*;
 
-    const SETTINGS: ShareSettings = ShareSettings {
+    const SETTINGS: ShareGroupSettings = ShareGroupSettings {
         session_timeout_ms: 45_000,
         max_size: 200,
     };
@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn session_timeout_removes_a_silent_member() {
         let t = topics(&[("t", 2)]);
-        let settings = ShareSettings {
+        let settings = ShareGroupSettings {
             session_timeout_ms: 1_000,
             max_size: 200,
         };
@@ -536,7 +536,7 @@ mod tests {
     #[test]
     fn the_group_has_a_maximum_size() {
         let t = topics(&[("t", 1)]);
-        let settings = ShareSettings {
+        let settings = ShareGroupSettings {
             session_timeout_ms: 45_000,
             max_size: 2,
         };
