@@ -7,10 +7,11 @@ is the expectation.
 """
 import struct
 
-from conftest import create_topics
+from conftest import GROUP_OVERRIDES, create_topics, wait_until
 import wire
 
 SHARE_GROUP_HEARTBEAT = 76
+NOT_COORDINATOR = 16
 
 
 def uvarint(n):
@@ -80,3 +81,42 @@ def test_an_empty_share_group_survives_a_hard_restart(broker, run_java):
         assert heartbeat(c, "sg-restart", "m1", -1) == (0, -1)
     broker.restart(kill=True)
     java_ok(run_java("ShareAdmin", "empty", broker.bootstrap, "sg-restart", "share-r"))
+
+
+def test_share_group_in_a_cluster_survives_its_coordinators_kill(start_cluster, run_java):
+    """The share group's epoch is in its __consumer_offsets partition: the node that takes over
+    coordination after a SIGKILL lists and describes the Empty group, and deletes it."""
+    from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
+
+    cluster = start_cluster(overrides=GROUP_OVERRIDES)
+    controller = cluster.controller_id()
+
+    def coordinator(node, group):
+        with wire.Conn(node.port) as c:
+            r = c.request(FindCoordinatorRequest_v2(coordinator_key=group, coordinator_type=0))
+        return r.coordinator_id if r.error_code == 0 else None
+
+    first = cluster.node(1)
+    wait_until(lambda: coordinator(first, "sg-probe"), timeout=30, what="a group coordinator")
+    # a group whose coordinator is not the controller, so the kill moves only the coordinator
+    group, home = next((g, c) for g in (f"sg-cluster-{i}" for i in range(64))
+                       if (c := coordinator(first, g)) not in (None, controller))
+    create_topics(cluster.bootstrap, "share-c")
+    other = next(n for n in cluster.nodes if n.node_id != home)
+    with wire.Conn(other.port, client_id="share-compat") as c:
+        assert heartbeat(c, group, "m1", 0, ["share-c"])[0] == NOT_COORDINATOR
+    with wire.Conn(cluster.node(home).port, client_id="share-compat") as c:
+        assert wait_until(lambda: heartbeat(c, group, "m1", 0, ["share-c"]) == (0, 1) or None,
+                          timeout=20, what="m1 joined")
+        assert heartbeat(c, group, "m2", 0, ["share-c"]) == (0, 2)
+        assert heartbeat(c, group, "m1", 1) == (0, 2)
+        java_ok(run_java("ShareAdmin", "stable", cluster.bootstrap, group, "share-c"))
+        assert heartbeat(c, group, "m1", -1) == (0, -1)
+        assert heartbeat(c, group, "m2", -1) == (0, -1)
+
+    cluster.node(home).kill()
+    survivors = [n for n in cluster.nodes if n.node_id != home]
+    wait_until(lambda: coordinator(survivors[0], group) not in (None, home) or None,
+               timeout=30, what="a new coordinator")
+    bootstrap = ",".join(n.bootstrap for n in survivors)
+    java_ok(run_java("ShareAdmin", "empty", bootstrap, group, "share-c"))
