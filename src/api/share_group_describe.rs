@@ -1,6 +1,7 @@
 //! ShareGroupDescribe (key 77), v1 (v0 was Kafka 4.0's early access): share groups (KIP-932)
 //! with their members and assignments. A group of another kind, or none, is
-//! GROUP_ID_NOT_FOUND with Kafka's messages.
+//! GROUP_ID_NOT_FOUND with Kafka's messages; DESCRIBE on the group is needed, and on every
+//! topic its members subscribe to or are assigned (else TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::share_group_describe_response::{
@@ -52,6 +53,22 @@ pub fn handle(ctx: &RequestContext, req: ShareGroupDescribeRequest) -> ShareGrou
                         .with_error_message(Some(str_bytes(message)));
                 }
             };
+            // Kafka: a group whose members name a topic the client may not Describe is not
+            // described at all.
+            let denied = g.members.iter().any(|m| {
+                m.subscribed_topic_names
+                    .iter()
+                    .map(String::as_str)
+                    .chain(m.assigned.keys().filter_map(|id| names.get(id).map(String::as_str)))
+                    .any(|t| !ctx.authorize_topic(AclOperation::Describe, t))
+            });
+            if denied {
+                return d
+                    .with_error_code(E::TopicAuthorizationFailed.code())
+                    .with_error_message(Some(str_bytes(
+                        "The described group uses topics that the client is not authorized to describe.",
+                    )));
+            }
             if req.include_authorized_operations {
                 d.authorized_operations =
                     ctx.authorized_operations(ResourceType::Group, gid.as_str());

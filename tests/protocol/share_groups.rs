@@ -680,4 +680,22 @@ async fn share_group_apis_check_acls() {
     // READ implies DESCRIBE on the group.
     let d = describe(&mut c, "ag").await;
     assert_eq!((d.error_code, d.members.len()), (0, 1));
+
+    // A group naming a topic the client may not Describe is not described.
+    let mut deny = allow(RT::Topic, "secret", Op::Describe);
+    deny.entry.permission = AclPermissionType::Deny;
+    assert!(
+        b.broker
+            .create_acls(vec![deny])
+            .await
+            .iter()
+            .all(|r| r.is_ok())
+    );
+    let d = describe(&mut c, "ag").await;
+    assert_eq!(d.error_code, 29);
+    assert_eq!(
+        d.error_message.as_deref(),
+        Some("The described group uses topics that the client is not authorized to describe.")
+    );
+    assert!(d.members.is_empty());
 }
