@@ -33,6 +33,7 @@ pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&
         RequestKind::SyncGroup(r) => vec![group(&r.group_id)],
         RequestKind::LeaveGroup(r) => vec![group(&r.group_id)],
         RequestKind::ConsumerGroupHeartbeat(r) => vec![group(&r.group_id)],
+        RequestKind::ShareGroupHeartbeat(r) => vec![group(&r.group_id)],
         RequestKind::OffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::TxnOffsetCommit(r) => vec![group(&r.group_id)],
         RequestKind::OffsetDelete(r) => vec![group(&r.group_id)],
@@ -114,6 +115,15 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
         }
         ResponseKind::LeaveGroup(r) => set(&mut r.error_code),
         ResponseKind::ConsumerGroupHeartbeat(r) => set(&mut r.error_code),
+        ResponseKind::ShareGroupHeartbeat(r) => {
+            set(&mut r.error_code);
+            if r.error_code != 0 {
+                r.member_id = None;
+                r.member_epoch = 0;
+                r.heartbeat_interval_ms = 0;
+                r.assignment = None;
+            }
+        }
         ResponseKind::OffsetCommit(r) => r
             .topics
             .iter_mut()

@@ -1,5 +1,6 @@
 //! DescribeGroups (key 15), v0–v6. An unknown group is "Dead" without error
-//! before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043), as Kafka answers.
+//! before v6 and GROUP_ID_NOT_FOUND from v6 (KIP-1043), as Kafka answers; so is a share group
+//! ("Group X is not a classic group." from v6).
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
@@ -29,7 +30,13 @@ pub fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroup
                 d.group_state = str_bytes("Dead");
                 if v >= 6 {
                     d.error_code = E::GroupIdNotFound.code();
-                    d.error_message = Some(str_bytes(format!("Group {} not found.", id.as_str())));
+                    d.error_message = Some(str_bytes(
+                        if ctx.broker.groups.is_share_group(id.as_str()) {
+                            format!("Group {} is not a classic group.", id.as_str())
+                        } else {
+                            format!("Group {} not found.", id.as_str())
+                        },
+                    ));
                 }
                 return d;
             };

@@ -1,5 +1,5 @@
 //! ListGroups (key 16), v0–v5: state filter (v4+) and type filter (v5+:
-//! "classic" or "consumer").
+//! "classic", "consumer" or "share").
 
 use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};

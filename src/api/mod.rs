@@ -70,6 +70,8 @@ pub mod produce;
 pub mod scram_credentials;
 pub mod share_acknowledge;
 pub mod share_fetch;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
@@ -326,6 +328,8 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => consumer_group_heartbeat::handle(ctx, r).into(),
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(ctx, r).into(),
+        RequestKind::ShareGroupHeartbeat(r) => share_group_heartbeat::handle(ctx, r).into(),
+        RequestKind::ShareGroupDescribe(r) => share_group_describe::handle(ctx, r).into(),
         RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(ctx, r).into(),
         RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(ctx, r).into(),
         RequestKind::EndTxn(r) => end_txn::handle(ctx, r).into(),

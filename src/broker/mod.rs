@@ -20,6 +20,7 @@ mod markers;
 pub mod replication;
 pub mod security;
 pub mod security_store;
+mod share_groups;
 pub mod share_sessions;
 mod shares;
 pub mod view;

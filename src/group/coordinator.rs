@@ -17,6 +17,7 @@ use super::classic::{ClassicGroup, GroupLimits};
 use super::consumer::{ConsumerGroup, TopicView};
 use super::offset_store::GroupOffsets;
 use super::records;
+use super::share::ShareGroup;
 use crate::config::Config;
 use crate::error::Code;
 use crate::error::KafkaError as E;
@@ -29,6 +30,9 @@ pub(super) struct GroupEntry {
     pub(super) group: ClassicGroup,
     /// Set when the group runs the KIP-848 consumer protocol (its classic side stays Empty).
     pub(super) consumer: Option<ConsumerGroup>,
+    /// Set when the group is a share group (KIP-932; its classic side stays Empty, it has no
+    /// committed offsets).
+    pub(super) share: Option<ShareGroup>,
     pub(super) offsets: GroupOffsets,
 }
 
@@ -38,6 +42,17 @@ impl GroupEntry {
         self.consumer
             .as_ref()
             .is_some_and(|c| !c.members.is_empty())
+    }
+
+    /// Whether the group is a classic or consumer group a share-group heartbeat must not take
+    /// over: one with members, a protocol type, committed offsets or a consumer side.
+    pub(super) fn is_other_kind_than_share(&self) -> bool {
+        self.share.is_none()
+            && (self.consumer.is_some()
+                || !self.group.is_empty()
+                || self.group.protocol_type.is_some()
+                || self.offsets.len() > 0
+                || self.offsets.has_any_pending())
     }
 }
 
@@ -51,6 +66,9 @@ pub struct GroupCoordinator {
     pub(super) consumer_session_timeout_ms: i32,
     pub consumer_heartbeat_interval_ms: i32,
     pub(super) consumer_assignor: String,
+    /// `group.share.session.timeout.ms`: a replayed share group's until a heartbeat brings
+    /// its group config's.
+    pub(super) share_session_timeout_ms: i32,
     /// How many partitions `__consumer_offsets` has: 1 on a single broker, the cluster's
     /// `offsets.topic.num.partitions` in a cluster.
     offsets_partitions: AtomicI32,
@@ -112,6 +130,7 @@ impl GroupCoordinator {
             consumer_session_timeout_ms: config.group_consumer_session_timeout_ms,
             consumer_heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
             consumer_assignor: config.group_consumer_assignors[0].clone(),
+            share_session_timeout_ms: config.share.session_timeout_ms,
             offsets_partitions: AtomicI32::new(1),
             owned: RwLock::new(None),
             topic_source: RwLock::new(None),
@@ -196,6 +215,7 @@ impl GroupCoordinator {
             .or_insert_with(|| GroupEntry {
                 group: ClassicGroup::new(group_id, self.limits, now_ms),
                 consumer: None,
+                share: None,
                 offsets: GroupOffsets::default(),
             })
     }
@@ -257,6 +277,28 @@ impl GroupCoordinator {
             records::encode_group_key(&group.group_id),
             Some(records::encode_group_value(group)),
         )
+    }
+
+    /// Persist a share group's epoch (`ShareGroupMetadata`) if it moved since the last write;
+    /// a failed write is retried by the next tick, as [`Self::flush_group`] does.
+    pub(super) fn flush_share_group(
+        &self,
+        topics: &TopicRegistry,
+        group: &mut ShareGroup,
+        now_ms: i64,
+    ) {
+        if group.dirty {
+            let record = (
+                records::encode_share_group_key(&group.group_id),
+                Some(records::encode_share_group_value(group.group_epoch)),
+            );
+            match self.persist(topics, &group.group_id.clone(), vec![record], now_ms) {
+                Ok(()) => group.dirty = false,
+                Err(e) => {
+                    tracing::warn!(group = %group.group_id, "could not persist share group metadata: {e:?}; will retry")
+                }
+            }
+        }
     }
 
     /// Persist a group's metadata if a change made it dirty. If the write fails (a full disk)

@@ -1,6 +1,6 @@
 //! The coordinator over time: [`GroupCoordinator::open`] replays `__consumer_offsets` at
-//! start-up (committed offsets, each group's generation and protocol type, offsets pending with
-//! transactions and the markers that settle them); [`GroupCoordinator::tick`] advances session,
+//! start-up (committed offsets, each group's generation and protocol type, each share group's
+//! epoch, offsets pending with transactions and the markers that settle them); [`GroupCoordinator::tick`] advances session,
 //! rebalance and sync deadlines and triggers offset expiry.
 //!
 //! **Must never:** read the clock (the broker's ticker, or a test, passes `now_ms`).
@@ -8,6 +8,7 @@
 use super::classic::ClassicGroup;
 use super::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
 use super::records::{self, GroupKey, GroupRecord};
+use super::share::ShareGroup;
 use crate::config::Config;
 use crate::log::control::marker_type;
 use crate::topics::TopicRegistry;
@@ -122,6 +123,21 @@ impl GroupCoordinator {
             (GroupKey::Metadata { group }, _) => {
                 groups.remove(&group);
             }
+            (GroupKey::ShareMetadata { group }, Some(GroupRecord::ShareMetadata { epoch })) => {
+                // Members are not persisted: the group comes back Empty, at its epoch.
+                let entry = self.entry(&mut groups, &group, now_ms);
+                entry.consumer = None;
+                entry.share = Some(ShareGroup::new(
+                    &group,
+                    epoch,
+                    self.share_session_timeout_ms,
+                ));
+            }
+            (GroupKey::ShareMetadata { group }, _) => {
+                if groups.get(&group).is_some_and(|e| e.share.is_some()) {
+                    groups.remove(&group);
+                }
+            }
         }
     }
 
@@ -137,6 +153,15 @@ impl GroupCoordinator {
             {
                 let view = view.get_or_insert_with(|| self.topic_view(topics));
                 cg.tick(view, now_ms);
+            }
+            if let Some(sg) = &mut entry.share {
+                if !sg.members.is_empty() {
+                    let view = view.get_or_insert_with(|| self.topic_view(topics));
+                    if !sg.tick(view, now_ms).is_empty() {
+                        sg.dirty = true;
+                    }
+                }
+                self.flush_share_group(topics, sg, now_ms);
             }
         }
         let mut last = self.last_expiry_check_ms.lock();

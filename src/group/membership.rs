@@ -1,7 +1,8 @@
 //! The membership APIs: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
-//! ListGroups, DeleteGroups, and KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe.
-//! Each finds its group in the coordinator's state and drives the state machine of
-//! [`super::classic`] or [`super::consumer`].
+//! ListGroups, DeleteGroups, KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe, and
+//! KIP-932's ShareGroupHeartbeat and ShareGroupDescribe. Each finds its group in the
+//! coordinator's state and drives the state machine of [`super::classic`],
+//! [`super::consumer`] or [`super::share`].
 //!
 //! **Must never:** touch a group's offsets (only DeleteGroups drops a whole group); speak the
 //! wire; read the clock.
@@ -12,6 +13,7 @@ use super::classic::{self, GroupState, JoinRequest, JoinResult, Reply, SyncReque
 use super::consumer::{self, ConsumerGroup, HeartbeatRequest, HeartbeatResult};
 use super::coordinator::GroupCoordinator;
 use super::records;
+use super::share::{self, ShareGroup, ShareGroupSettings, ShareHeartbeat};
 use crate::error::KafkaError as E;
 use crate::error::{Code, NONE};
 use crate::topics::TopicRegistry;
@@ -23,7 +25,7 @@ pub struct GroupListing {
     pub protocol_type: String,
     /// Kafka's state name ("Stable", "Empty", "Reconciling", …).
     pub state: &'static str,
-    /// "classic" or "consumer" (ListGroups v5 group_type).
+    /// "classic", "consumer" or "share" (ListGroups v5 group_type).
     pub group_type: &'static str,
     /// Members now.
     pub members: usize,
@@ -66,6 +68,16 @@ pub struct ConsumerGroupDescription {
     pub members: Vec<ConsumerMemberDescription>,
 }
 
+/// ShareGroupDescribe's view of a group.
+#[derive(Clone, Debug)]
+pub struct ShareGroupDescription {
+    pub state: &'static str,
+    pub group_epoch: i32,
+    pub assignment_epoch: i32,
+    pub assignor: &'static str,
+    pub members: Vec<share::ShareMember>,
+}
+
 impl GroupCoordinator {
     pub fn join(
         &self,
@@ -82,6 +94,10 @@ impl GroupCoordinator {
         }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.share.is_some() {
+            // Kafka: "Group X is not a classic group." (GroupIdNotFoundException).
+            return Reply::Now(JoinResult::error(E::GroupIdNotFound.code(), &req.member_id));
+        }
         if entry.is_active_consumer_group() {
             return Reply::Now(JoinResult::error(
                 E::InconsistentGroupProtocol.code(),
@@ -195,15 +211,22 @@ impl GroupCoordinator {
         let mut out: Vec<GroupListing> = groups
             .values()
             .filter(|e| e.group.state != GroupState::Dead)
-            .map(|e| match &e.consumer {
-                Some(cg) => GroupListing {
+            .map(|e| match (&e.consumer, &e.share) {
+                (_, Some(sg)) => GroupListing {
+                    group_id: e.group.group_id.clone(),
+                    protocol_type: "share".into(),
+                    state: sg.state().name(),
+                    group_type: "share",
+                    members: sg.members.len(),
+                },
+                (Some(cg), None) => GroupListing {
                     group_id: e.group.group_id.clone(),
                     protocol_type: "consumer".into(),
                     state: cg.state().name(),
                     group_type: "consumer",
                     members: cg.members.len(),
                 },
-                None => GroupListing {
+                (None, None) => GroupListing {
                     group_id: e.group.group_id.clone(),
                     protocol_type: e.group.protocol_type.clone().unwrap_or_default(),
                     state: e.group.state.name(),
@@ -219,7 +242,7 @@ impl GroupCoordinator {
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
         let groups = self.groups.lock();
         let entry = groups.get(group_id)?;
-        if entry.consumer.is_some() {
+        if entry.consumer.is_some() || entry.share.is_some() {
             // DescribeGroups describes classic groups only (ConsumerGroupDescribe the rest).
             return None;
         }
@@ -277,6 +300,7 @@ impl GroupCoordinator {
                 };
                 if (entry.group.state != GroupState::Empty && entry.group.state != GroupState::Dead)
                     || entry.is_active_consumer_group()
+                    || entry.share.as_ref().is_some_and(|s| !s.members.is_empty())
                 {
                     return E::NonEmptyGroup.code();
                 }
@@ -286,6 +310,9 @@ impl GroupCoordinator {
                     .map(|(t, p)| (records::encode_offset_key(id, t, *p), None))
                     .collect();
                 records.push((records::encode_group_key(id), None));
+                if entry.share.is_some() {
+                    records.push((records::encode_share_group_key(id), None));
+                }
                 if let Err(e) = self.persist(topics, id, records, now_ms) {
                     return e;
                 }
@@ -327,7 +354,7 @@ impl GroupCoordinator {
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
         if entry.consumer.is_none() {
-            if !entry.group.is_empty() {
+            if !entry.group.is_empty() || entry.share.is_some() {
                 return HeartbeatResult {
                     error: E::GroupIdNotFound.code(),
                     error_message: Some(format!("Group {group_id} is not a consumer group.")),
@@ -377,6 +404,85 @@ impl GroupCoordinator {
                     target: cg.target.get(&m.member_id).cloned().unwrap_or_default(),
                 })
                 .collect(),
+        })
+    }
+}
+
+impl GroupCoordinator {
+    /// Whether `group_id` is a share group (DescribeGroups refuses it).
+    pub fn is_share_group(&self, group_id: &str) -> bool {
+        self.groups
+            .lock()
+            .get(group_id)
+            .is_some_and(|e| e.share.is_some())
+    }
+
+    /// ShareGroupHeartbeat (KIP-932), after authorization: Kafka's request checks, the
+    /// coordinator's, the group lookup (a join creates the group), then the state machine;
+    /// a moved group epoch is persisted before the answer.
+    pub fn share_heartbeat(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        req: ShareHeartbeat,
+        settings: ShareGroupSettings,
+        now_ms: i64,
+    ) -> HeartbeatResult {
+        let fail = |code: Code, message: Option<String>| HeartbeatResult {
+            error: code,
+            error_message: message,
+            member_id: req.member_id.clone(),
+            member_epoch: -1,
+            assignment: None,
+        };
+        if let Err(message) = share::validate(group_id, &req) {
+            return fail(E::InvalidRequest.code(), Some(message));
+        }
+        if !self.owns(group_id) {
+            return fail(E::NotCoordinator.code(), None);
+        }
+        let mut groups = self.groups.lock();
+        match groups.get(group_id) {
+            Some(e) if e.is_other_kind_than_share() => {
+                return fail(
+                    E::GroupIdNotFound.code(),
+                    Some(format!("Group {group_id} is not a share group.")),
+                );
+            }
+            Some(e) if e.share.is_some() => {}
+            _ if req.member_epoch != 0 => {
+                return fail(
+                    E::GroupIdNotFound.code(),
+                    Some(format!("Group {group_id} not found.")),
+                );
+            }
+            _ => {}
+        }
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        let sg = entry
+            .share
+            .get_or_insert_with(|| ShareGroup::new(group_id, 0, settings.session_timeout_ms));
+        tracing::debug!(group = group_id, member = %req.member_id, epoch = req.member_epoch, "share group heartbeat");
+        let result = sg.heartbeat(req, &self.topic_view(topics), settings, now_ms);
+        self.flush_share_group(topics, sg, now_ms);
+        result
+    }
+
+    /// ShareGroupDescribe: the group, or the GROUP_ID_NOT_FOUND message.
+    pub fn share_describe(&self, group_id: &str) -> Result<ShareGroupDescription, String> {
+        let groups = self.groups.lock();
+        let Some(entry) = groups.get(group_id) else {
+            return Err(format!("Group {group_id} not found."));
+        };
+        let Some(sg) = &entry.share else {
+            return Err(format!("Group {group_id} is not a share group."));
+        };
+        Ok(ShareGroupDescription {
+            state: sg.state().name(),
+            group_epoch: sg.group_epoch,
+            assignment_epoch: sg.assignment_epoch,
+            assignor: share::SHARE_ASSIGNOR,
+            members: sg.members.values().cloned().collect(),
         })
     }
 }

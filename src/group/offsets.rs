@@ -54,6 +54,10 @@ impl GroupCoordinator {
             return Err(E::IllegalGeneration.code());
         }
         let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.share.is_some() {
+            // A share group has no committed offsets (Kafka: "… is not a classic group").
+            return Err(E::GroupIdNotFound.code());
+        }
         match &entry.consumer {
             Some(cg) if !(cg.members.is_empty() && generation_id < 0) => {
                 cg.check_member_epoch(member_id, generation_id)?
@@ -108,6 +112,9 @@ impl GroupCoordinator {
         }
         let mut groups = self.groups.lock();
         let entry = self.entry(&mut groups, group_id, now_ms);
+        if entry.share.is_some() {
+            return Err(E::GroupIdNotFound.code());
+        }
         // KIP-447: a member/generation, when given, must be current.
         if generation_id >= 0 || !member_id.is_empty() {
             match &entry.consumer {

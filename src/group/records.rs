@@ -6,7 +6,14 @@
 //! - group metadata: key v2 `(group)`, value v3 `(protocol_type, generation,
 //!   protocol, leader, current_state_timestamp, members)` — members are written
 //!   empty: after a restart members rejoin (their connections broke anyway);
+//! - share group metadata (KIP-932, `ShareGroupMetadata`): key `(11, group)`, value v0 in the
+//!   flexible encoding `(epoch, metadata_hash, no tagged fields)`; fjord writes hash 0 (it
+//!   notices partition-count changes itself) and reads only the epoch;
 //! - a null value is a tombstone.
+//!
+//! Other key types (Kafka's consumer- and share-group member, assignment and partition
+//! metadata records, 3–10 and 12–15) are skipped on replay, so a `__consumer_offsets` Kafka
+//! wrote still loads.
 //!
 //! Decoding is bounds-checked: a damaged record is skipped, never a panic.
 
@@ -34,6 +41,9 @@ pub enum GroupKey {
     Metadata {
         group: String,
     },
+    ShareMetadata {
+        group: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +52,9 @@ pub enum GroupRecord {
     Metadata {
         protocol_type: String,
         generation_id: i32,
+    },
+    ShareMetadata {
+        epoch: i32,
     },
 }
 
@@ -95,6 +108,24 @@ pub fn encode_group_value(g: &ClassicGroup) -> Bytes {
     b.freeze()
 }
 
+/// The key of a share group's `ShareGroupMetadata` record.
+pub fn encode_share_group_key(group: &str) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i16(11);
+    put_str(&mut b, group);
+    b.freeze()
+}
+
+/// A share group's `ShareGroupMetadata` value (v0, flexible: no tagged fields).
+pub fn encode_share_group_value(epoch: i32) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i16(0);
+    b.put_i32(epoch);
+    b.put_i64(0); // MetadataHash
+    b.put_u8(0); // tagged fields: none
+    b.freeze()
+}
+
 struct Reader(Bytes);
 
 impl Reader {
@@ -133,6 +164,8 @@ pub fn decode_key(key: &Bytes) -> Option<GroupKey> {
             partition: r.i32()?,
         }),
         2 => Some(GroupKey::Metadata { group: r.str()? }),
+        // Keys are never flexible: an int16-length string here too.
+        11 => Some(GroupKey::ShareMetadata { group: r.str()? }),
         _ => None,
     }
 }
@@ -153,6 +186,7 @@ pub fn decode_value(key: &GroupKey, value: &Bytes) -> Option<GroupRecord> {
                 commit_timestamp_ms,
             }))
         }
+        GroupKey::ShareMetadata { .. } => Some(GroupRecord::ShareMetadata { epoch: r.i32()? }),
         GroupKey::Metadata { .. } => {
             let protocol_type = r.str()?;
             let generation_id = r.i32()?;
@@ -205,6 +239,22 @@ mod tests {
                 protocol_type: "consumer".into(),
                 generation_id: 9
             })
+        );
+    }
+
+    #[test]
+    fn share_group_records_round_trip() {
+        let key = decode_key(&encode_share_group_key("sg")).unwrap();
+        assert_eq!(key, GroupKey::ShareMetadata { group: "sg".into() });
+        let value = encode_share_group_value(7);
+        assert_eq!(&value[..], b"\x00\x00\x00\x00\x00\x07\0\0\0\0\0\0\0\0\0");
+        assert_eq!(
+            decode_value(&key, &value),
+            Some(GroupRecord::ShareMetadata { epoch: 7 })
+        );
+        assert_eq!(
+            decode_value(&key, &Bytes::from_static(b"\x00\x00\x00")),
+            None
         );
     }
 

@@ -26,4 +26,5 @@ mod reassignment;
 mod replica_admin;
 mod sasl;
 mod share_fetch;
+mod share_groups;
 mod transactions;
