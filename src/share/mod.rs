@@ -2,15 +2,16 @@
 //! docs/design/share-groups.md): which records of a topic-partition a share group has
 //! delivered, to whom, how often, and which are done.
 //!
-//! Parts: `runs.rs` (the run-length map of in-flight offsets) and `partition.rs` (one
-//! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO).
-//! Both are pure: time comes in as `now_ms`, settings as plain numbers, records as batch facts
+//! Parts: `runs.rs` (the run-length map of in-flight offsets), `partition.rs` (one
+//! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO)
+//! and `records.rs` (the snapshot records of `__share_group_state`). All are pure: time comes in as `now_ms`, settings as plain numbers, records as batch facts
 //! from a [`partition::BatchSource`].
 //!
 //! Never: speaks the wire, takes a partition lock, persists, or uses `group/` (share groups'
 //! membership lives there; what needs both is composed in `broker/`, design §12.2).
 
 pub mod partition;
+pub mod records;
 pub mod runs;
 
 pub use partition::{
