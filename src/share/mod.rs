@@ -3,17 +3,19 @@
 //! delivered, to whom, how often, and which are done.
 //!
 //! Parts: `runs.rs` (the run-length map of in-flight offsets), `partition.rs` (one
-//! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO)
-//! and `manager.rs` (the broker's share-partitions, their initialization, log reads, expiry
-//! tick and availability watches). The first two are pure: time comes in as `now_ms`,
-//! settings as plain numbers, records as batch facts from a [`partition::BatchSource`]; the
-//! manager reads partitions (under its share-partition locks, never the other way round).
+//! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO),
+//! `records.rs` (the snapshot records of `__share_group_state`) and `manager.rs` (the
+//! broker's share-partitions, their initialization, log reads, expiry tick and availability
+//! watches). The first three are pure: time comes in as `now_ms`, settings as plain numbers,
+//! records as batch facts from a [`partition::BatchSource`]; the manager reads partitions
+//! (under its share-partition locks, never the other way round).
 //!
 //! Never: speaks the wire, persists (yet), or uses `group/` (share groups' membership lives
 //! there; what needs both is composed in `broker/`, design §12.2).
 
 pub mod manager;
 pub mod partition;
+pub mod records;
 pub mod runs;
 
 pub use manager::{Acquisition, ShareManager, SharePartitionKey};
