@@ -13,7 +13,7 @@
 //!
 //! **Must never:** look at anything but its arguments (pure: no clock, no topics registry).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
@@ -109,14 +109,19 @@ fn build(
             (id.clone(), upto(i + 1) - upto(i))
         })
         .collect();
-    let holders = |held: &BTreeMap<String, BTreeSet<TopicPartition>>, tp: &TopicPartition| {
-        held.values().filter(|s| s.contains(tp)).count()
-    };
+    // How many members hold each partition, kept up to date as slots move.
+    let mut holders: HashMap<TopicPartition, usize> =
+        partitions.iter().map(|tp| (*tp, 0)).collect();
+    for tps in held.values() {
+        for tp in tps {
+            *holders.entry(*tp).or_default() += 1;
+        }
+    }
 
     // Partitions shared by more than `sharing` members give some back: members over their count
     // first, then the fullest.
     for tp in partitions {
-        while holders(&held, tp) > sharing {
+        while holders[tp] > sharing {
             let Some(victim) = held
                 .iter()
                 .filter(|(_, s)| s.contains(tp))
@@ -128,41 +133,39 @@ fn build(
             if let Some(s) = held.get_mut(&victim) {
                 s.remove(tp);
             }
+            *holders.entry(*tp).or_default() -= 1;
         }
     }
     // Members over their count give back their most-shared partitions.
     for id in &order {
         while held[id].len() > due[id] {
-            let Some(tp) = held[id].iter().max_by_key(|tp| holders(&held, tp)).copied() else {
+            let Some(tp) = held[id].iter().max_by_key(|tp| holders[*tp]).copied() else {
                 break;
             };
             if let Some(s) = held.get_mut(id) {
                 s.remove(&tp);
             }
+            *holders.entry(tp).or_default() -= 1;
         }
     }
-    // Free slots to members under their count: the least-held partitions first, each to the
-    // member furthest below its count that does not hold it yet.
-    while let Some(tp) = partitions
-        .iter()
-        .filter(|tp| holders(&held, tp) < sharing)
-        .min_by_key(|tp| holders(&held, tp))
-        .copied()
-    {
-        let taker = held
-            .iter()
-            .filter(|(id, s)| s.len() < due[*id] && !s.contains(&tp))
-            .max_by_key(|(id, s)| (due[*id] - s.len(), std::cmp::Reverse(*id)))
-            .map(|(id, _)| id.clone());
-        match taker {
-            Some(id) => {
-                if let Some(s) = held.get_mut(&id) {
-                    s.insert(tp);
-                }
+    // Free slots to members under their count: the least-held partitions first, each slot to
+    // the member furthest below its count that does not hold the partition yet. When every
+    // member short of its count already holds a partition, its slot stays empty rather than
+    // give one member a partition twice.
+    let mut by_need: Vec<TopicPartition> = partitions.to_vec();
+    by_need.sort_by_key(|tp| holders[tp]);
+    for tp in by_need {
+        while holders[&tp] < sharing {
+            let taker = held
+                .iter()
+                .filter(|(id, s)| s.len() < due[*id] && !s.contains(&tp))
+                .max_by_key(|(id, s)| (due[*id] - s.len(), std::cmp::Reverse(*id)))
+                .map(|(id, _)| id.clone());
+            let Some(id) = taker else { break };
+            if let Some(s) = held.get_mut(&id) {
+                s.insert(tp);
             }
-            // Every member short of its count already holds this partition: leave the slot
-            // empty rather than break the one-slot-per-member rule.
-            None => break,
+            *holders.entry(tp).or_default() += 1;
         }
     }
     held
@@ -289,6 +292,30 @@ mod tests {
         assert_eq!(holders(&out, (t(2), 0)), 2);
         // Nobody subscribes to topic 3.
         assert_eq!(holders(&out, (t(3), 0)), 0);
+    }
+
+    #[test]
+    fn a_large_group_is_assigned_quickly_and_evenly() {
+        let names: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
+        let s: BTreeMap<String, BTreeSet<Uuid>> = names
+            .iter()
+            .map(|n| (n.clone(), [t(1), t(2)].into()))
+            .collect();
+        let parts: BTreeMap<Uuid, i32> = [(t(1), 1000), (t(2), 999)].into();
+        let started = std::time::Instant::now();
+        let first = simple_assign(&s, &parts, &BTreeMap::new());
+        let mut fewer = s.clone();
+        fewer.remove("m007");
+        let second = simple_assign(&fewer, &parts, &first);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(counts(&first)[0], 9);
+        assert_eq!(counts(&first)[199], 10);
+        let c = counts(&second);
+        assert!(c[c.len() - 1] - c[0] <= 1, "{c:?}");
+        // Only the leaver's partitions moved.
+        for (m, a) in &second {
+            assert!(first[m].iter().all(|(t, ps)| ps.is_subset(&a[t])), "{m}");
+        }
     }
 
     #[test]
