@@ -24,7 +24,7 @@ STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
 GROUP_FIRST_RUNS = int(os.environ.get("BENCH_GROUP_FIRST_RUNS", 11))
 OLD_RECORDS = int(os.environ.get("BENCH_OLD_RECORDS", 200_000))
 TLS = os.environ.get("BENCH_TLS", "1") != "0"  # the TLS rows (an SSL listener beside PLAINTEXT)
-JAVA_JOIN_WINDOW_MS = 20  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
+JAVA_JOIN_WINDOW_MS = 50  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 FLOOR_BYTES = int(os.environ.get("BENCH_FLOOR_BYTES", 2 << 30))  # bytes per floor run
 FLOOR_RUNS = int(os.environ.get("BENCH_FLOOR_RUNS", 3))  # runs of each floor, before and after; median

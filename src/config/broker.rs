@@ -727,7 +727,7 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "group.initial.rebalance.delay.ms",
         T::Int,
         Some("0"),
-        "Wait before the first rebalance of an empty group. Kafka: 3000; fjord 0, as Kafka's own dev server.properties sets, so a lone local consumer starts at once (the first join still waits 20-100 ms for company, see above).",
+        "Wait before the first rebalance of an empty group. Kafka: 3000; fjord 0, as Kafka's own dev server.properties sets, so a lone local consumer starts at once (the first join still waits 50-100 ms for company, see above).",
     ),
     key(
         "group.min.session.timeout.ms",

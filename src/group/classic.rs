@@ -53,8 +53,10 @@ impl GroupState {
 pub const INITIAL_JOIN_WINDOW_MS: i64 = 100;
 
 /// The window for clients whose consumers started together send their JoinGroups within a few
-/// milliseconds of each other (the Java client's do, measured: 3-6 ms apart).
-pub const SHORT_JOIN_WINDOW_MS: i64 = 20;
+/// milliseconds of each other (the Java client's do, measured: 3-6 ms apart on a quiet
+/// machine). 50 ms rather than 20: with a cold JVM's threads competing for busy cores (a full
+/// test run beside compilers) two consumers' joins once arrived more than 20 ms apart.
+pub const SHORT_JOIN_WINDOW_MS: i64 = 50;
 
 /// The first-join window for a member from this client library, as its ApiVersions request
 /// names it (KIP-511): the long one for librdkafka and everything built on it, and for clients
