@@ -18,6 +18,7 @@
 #        BENCH_OLD_RECORDS (200000), BENCH_TLS (1; 0 skips the TLS rows),
 #        BENCH_SHARE (1; 0 skips the share-group rows), BENCH_SHARE_MAX_POLL_RECORDS (the share
 #        consumers' max.poll.records; the client's default, 500, if unset),
+#        BENCH_SHARE_FETCH_MAX_BYTES (their fetch.max.bytes; the client's default, 50 MiB, if unset),
 #        BENCH_FLOOR_BYTES (2 GiB per floor run),
 #        BENCH_FLOOR_RUNS (3 of each floor and peer socket buffer before the produce and 3 after
 #        the consume; the median is used).

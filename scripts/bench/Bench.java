@@ -211,7 +211,8 @@ public class Bench {
      *  [first record delivered, n-th distinct record delivered]; subscribe -> first record is
      *  reported apart (it includes the group join). ok=1 only if exactly n distinct offsets were
      *  delivered, n were accepted, nothing was delivered twice and no acknowledgement failed.
-     *  -Dshare.max.poll.records=N overrides max.poll.records. */
+     *  -Dshare.max.poll.records=N and -Dshare.fetch.max.bytes=N override the client's
+     *  max.poll.records and fetch.max.bytes (a ShareFetch's MaxRecords and MaxBytes). */
     static void share(String bs, String topic, String group, int consumers, long n) throws Exception {
         try (Admin admin = Admin.create(base(bs))) {
             ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
@@ -220,6 +221,7 @@ public class Bench {
         }
         long drainMs = Long.getLong("share.drain.ms", 1000);
         String maxPoll = System.getProperty("share.max.poll.records");
+        String fetchMaxBytes = System.getProperty("share.fetch.max.bytes");
         AtomicLong distinct = new AtomicLong(), delivered = new AtomicLong(), bytes = new AtomicLong(),
                 accepted = new AtomicLong(), ackFailed = new AtomicLong(), redelivered = new AtomicLong(),
                 duplicates = new AtomicLong();
@@ -239,6 +241,7 @@ public class Bench {
                 p.put("client.id", "bench-share-" + me);
                 p.put("share.acknowledgement.mode", "implicit");
                 if (maxPoll != null) p.put("max.poll.records", maxPoll);
+                if (fetchMaxBytes != null) p.put("fetch.max.bytes", fetchMaxBytes);
                 p.put("key.deserializer", ByteArrayDeserializer.class.getName());
                 p.put("value.deserializer", ByteArrayDeserializer.class.getName());
                 try (KafkaShareConsumer<byte[], byte[]> c = new KafkaShareConsumer<>(p)) {

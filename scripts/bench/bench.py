@@ -28,6 +28,9 @@ SHARE = os.environ.get("BENCH_SHARE", "1") != "0"  # the share-group rows (KIP-9
 # max.poll.records of the share consumers (the client's default, 500, unless set): a share fetch
 # asks for at most this many records.
 SHARE_MAX_POLL = os.environ.get("BENCH_SHARE_MAX_POLL_RECORDS", "")
+# fetch.max.bytes of the share consumers (the client's default, 50 MiB, unless set): a share
+# fetch's MaxBytes, which bounds how far ahead fjord reads batch headers (docs/performance.md).
+SHARE_FETCH_MAX_BYTES = os.environ.get("BENCH_SHARE_FETCH_MAX_BYTES", "")
 JAVA_JOIN_WINDOW_MS = 20  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 FLOOR_BYTES = int(os.environ.get("BENCH_FLOOR_BYTES", 2 << 30))  # bytes per floor run
@@ -308,8 +311,10 @@ def share_rows(rows, classes, pid, bs, classic_rec_s, classic_cpu_gib):
     PARTITIONS partitions. Broker CPU is counted over the whole Java run, as for the classic
     consume. A row is valid only if the consumers were delivered every produced offset exactly
     once and the broker confirmed exactly RECORDS accepted; otherwise an error row is printed."""
-    props = (*CONSUMER_JVM, *((f"-Dshare.max.poll.records={SHARE_MAX_POLL}",) if SHARE_MAX_POLL else ()))
-    poll = f"max.poll.records {SHARE_MAX_POLL}" if SHARE_MAX_POLL else "max.poll.records 500 (default)"
+    props = (*CONSUMER_JVM, *((f"-Dshare.max.poll.records={SHARE_MAX_POLL}",) if SHARE_MAX_POLL else ()),
+             *((f"-Dshare.fetch.max.bytes={SHARE_FETCH_MAX_BYTES}",) if SHARE_FETCH_MAX_BYTES else ()))
+    poll = (f"max.poll.records {SHARE_MAX_POLL or '500 (default)'}, "
+            f"fetch.max.bytes {SHARE_FETCH_MAX_BYTES or '52428800 (default)'}")
     for n in (1, 3):
         name = f"share consume, {n} KafkaShareConsumer{'s' if n > 1 else ''} in one share group (implicit acks)"
         c0 = cpu_split(pid)
