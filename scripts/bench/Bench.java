@@ -230,6 +230,9 @@ public class Bench {
         ConcurrentHashMap<Integer, BitSet> seen = new ConcurrentHashMap<>();
         long[] perConsumer = new long[consumers];
         long deadline = System.currentTimeMillis() + 600_000;
+        // Gives up when no consumer was delivered anything for this long (records lost or stuck).
+        final long STALL_MS = 60_000;
+        AtomicLong progress = new AtomicLong(System.currentTimeMillis());
         long t0 = System.nanoTime();
         double processSys0 = systemSeconds(PROCESS_STAT);
         List<Thread> threads = new ArrayList<>();
@@ -257,7 +260,12 @@ public class Bench {
                     c.subscribe(List.of(topic));
                     long stopAt = Long.MAX_VALUE;
                     while (System.currentTimeMillis() < Math.min(stopAt, deadline)) {
+                        if (System.currentTimeMillis() - progress.get() > STALL_MS) {
+                            firstError.compareAndSet(null, "no new record for " + STALL_MS + " ms at " + distinct.get() + " of " + n);
+                            break;
+                        }
                         ConsumerRecords<byte[], byte[]> rs = c.poll(Duration.ofMillis(100));
+                        if (!rs.isEmpty()) progress.set(System.currentTimeMillis());
                         for (ConsumerRecord<byte[], byte[]> r : rs) {
                             firstRecord.compareAndSet(Long.MAX_VALUE, System.nanoTime());
                             delivered.incrementAndGet();

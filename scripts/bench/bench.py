@@ -305,12 +305,13 @@ def java(classes, *args, props=(), must=True):
     return dict(kv.split("=", 1) for kv in results[-1].split()[1:])
 
 
-def share_rows(rows, classes, pid, bs, classic_rec_s, classic_cpu_gib):
+def share_rows(rows, classes, pid, bs, produced, classic_rec_s, classic_cpu_gib):
     """Share groups (KIP-932): 1 and then 3 KafkaShareConsumers (implicit acknowledgement; threads
-    of one JVM) in a new share group each, from earliest, read the RECORDS the bench produced on
-    PARTITIONS partitions. Broker CPU is counted over the whole Java run, as for the classic
-    consume. A row is valid only if the consumers were delivered every produced offset exactly
-    once and the broker confirmed exactly RECORDS accepted; otherwise an error row is printed."""
+    of one JVM) in a new share group each, from earliest, read the `produced` records the bench
+    produced on PARTITIONS partitions. Broker CPU is counted over the whole Java run, as for the
+    classic consume. A row is valid only if the consumers were delivered every produced offset
+    exactly once and the broker confirmed exactly `produced` accepted; otherwise an error row is
+    printed."""
     props = (*CONSUMER_JVM, *((f"-Dshare.max.poll.records={SHARE_MAX_POLL}",) if SHARE_MAX_POLL else ()),
              *((f"-Dshare.fetch.max.bytes={SHARE_FETCH_MAX_BYTES}",) if SHARE_FETCH_MAX_BYTES else ()))
     poll = (f"max.poll.records {SHARE_MAX_POLL or '500 (default)'}, "
@@ -318,12 +319,12 @@ def share_rows(rows, classes, pid, bs, classic_rec_s, classic_cpu_gib):
     for n in (1, 3):
         name = f"share consume, {n} KafkaShareConsumer{'s' if n > 1 else ''} in one share group (implicit acks)"
         c0 = cpu_split(pid)
-        r = java(classes, "share", bs, "bench", f"bench-share-{n}", n, RECORDS, props=props, must=False)
+        r = java(classes, "share", bs, "bench", f"bench-share-{n}", n, produced, props=props, must=False)
         c1 = cpu_split(pid)
         if r is None:
             rows.append((name, "ERROR: the Java run failed (its output is printed above)"))
             continue
-        counts = (f"{int(r['accepted']):,} accepted of {RECORDS:,} produced; delivered {int(r['delivered']):,}, "
+        counts = (f"{int(r['accepted']):,} accepted of {produced:,} produced; delivered {int(r['delivered']):,}, "
                   f"distinct {int(r['distinct']):,}, duplicates {r['duplicates']}, deliveryCount > 1: {r['redelivered']}, "
                   f"acknowledgements failed {r['ack_failed']}")
         if r["ok"] != "1":
@@ -508,7 +509,8 @@ def main():
         rows.append(("Java consumer's system CPU per GiB", f"{consume_cpu_gib[1]:.2f} CPU-s/GiB in its polling thread "
                      f"(the whole JVM: {float(cons['client_process_sys_s']) / cgib:.2f})"))
         if SHARE:
-            share_rows(rows, classes, p.pid, bs, float(cons["rec_s"]), consume_cpu_gib[0])
+            share_rows(rows, classes, p.pid, bs, RECORDS - int(prod["errors"]), float(cons["rec_s"]),
+                       consume_cpu_gib[0])
         floor(work, floors)
         produce_cpu_gib, consume_cpu_gib = [produce_cpu_gib], [consume_cpu_gib]
         if TLS:
