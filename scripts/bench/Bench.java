@@ -2,6 +2,7 @@
 // Prints one "RESULT key=value ..." line per mode.
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java produce <bootstrap> <topic> <partitions> <records> <bytes>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java consume <bootstrap> <topic> <partitions> <records>
+//   java -cp ".cache/jars/*" scripts/bench/Bench.java share   <bootstrap> <topic> <group> <consumers> <records>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java e2e     <bootstrap> <topic> <rounds>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java group-first <bootstrap> <topic> <runs>
 //   java -cp ".cache/jars/*" scripts/bench/Bench.java many-clients <bootstrap> <topic> <producers> <consumers>
@@ -18,7 +19,9 @@ import java.util.concurrent.atomic.*;
 import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.clients.consumer.*;
 import org.apache.kafka.clients.producer.*;
+import org.apache.kafka.common.TopicIdPartition;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.serialization.*;
 
 public class Bench {
@@ -27,6 +30,7 @@ public class Bench {
             case "produce" -> produce(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
             case "produce-rate" -> produceRate(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]), Integer.parseInt(a[5]));
             case "consume" -> consume(a[1], a[2], Integer.parseInt(a[3]), Long.parseLong(a[4]));
+            case "share" -> share(a[1], a[2], a[3], Integer.parseInt(a[4]), Long.parseLong(a[5]));
             case "e2e" -> e2e(a[1], a[2], Integer.parseInt(a[3]));
             case "group-first" -> groupFirst(a[1], a[2], Integer.parseInt(a[3]));
             case "many-clients" -> manyClients(a[1], a[2], Integer.parseInt(a[3]), Integer.parseInt(a[4]),
@@ -194,6 +198,120 @@ public class Bench {
                             + " client_sys_s=%.2f client_process_sys_s=%.2f%n",
                     count, bytes, secs, count / secs, bytes / secs / (1024 * 1024), ioSys, processSys);
         }
+    }
+
+    /** Share-group consume (KIP-932): `consumers` KafkaShareConsumers (implicit acknowledgement,
+     *  the client's defaults otherwise: max.poll.records 500, batch_optimized acquisition), threads
+     *  of this JVM, in one new share group set to share.auto.offset.reset=earliest, read the topic's
+     *  `n` records. Each consumer counts what it is delivered (records, distinct offsets per
+     *  partition, deliveries with deliveryCount > 1) and what the broker confirms accepted (the
+     *  acknowledgement commit callback's offsets without an exception). Once every offset was
+     *  delivered, each consumer commits its last poll's acknowledgements (commitSync) and polls
+     *  on for `share.drain.ms` (1,000) more, so that a redelivery would show. The rate is over
+     *  [first record delivered, n-th distinct record delivered]; subscribe -> first record is
+     *  reported apart (it includes the group join). ok=1 only if exactly n distinct offsets were
+     *  delivered, n were accepted, nothing was delivered twice and no acknowledgement failed.
+     *  -Dshare.max.poll.records=N and -Dshare.fetch.max.bytes=N override the client's
+     *  max.poll.records and fetch.max.bytes (a ShareFetch's MaxRecords and MaxBytes). */
+    static void share(String bs, String topic, String group, int consumers, long n) throws Exception {
+        try (Admin admin = Admin.create(base(bs))) {
+            ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
+            AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
+            admin.incrementalAlterConfigs(Map.of(res, List.of(op))).all().get(60, TimeUnit.SECONDS);
+        }
+        long drainMs = Long.getLong("share.drain.ms", 1000);
+        String maxPoll = System.getProperty("share.max.poll.records");
+        String fetchMaxBytes = System.getProperty("share.fetch.max.bytes");
+        AtomicLong distinct = new AtomicLong(), delivered = new AtomicLong(), bytes = new AtomicLong(),
+                accepted = new AtomicLong(), ackFailed = new AtomicLong(), redelivered = new AtomicLong(),
+                duplicates = new AtomicLong();
+        AtomicLong firstRecord = new AtomicLong(Long.MAX_VALUE), done = new AtomicLong(Long.MAX_VALUE);
+        AtomicReference<String> firstError = new AtomicReference<>();
+        ConcurrentHashMap<Integer, BitSet> seen = new ConcurrentHashMap<>();
+        long[] perConsumer = new long[consumers];
+        long deadline = System.currentTimeMillis() + 600_000;
+        // Gives up when no consumer was delivered anything for this long (records lost or stuck).
+        final long STALL_MS = 60_000;
+        AtomicLong progress = new AtomicLong(System.currentTimeMillis());
+        long t0 = System.nanoTime();
+        double processSys0 = systemSeconds(PROCESS_STAT);
+        List<Thread> threads = new ArrayList<>();
+        for (int j = 0; j < consumers; j++) {
+            final int me = j;
+            Thread t = new Thread(() -> {
+                Properties p = base(bs);
+                p.put("group.id", group);
+                p.put("client.id", "bench-share-" + me);
+                p.put("share.acknowledgement.mode", "implicit");
+                if (maxPoll != null) p.put("max.poll.records", maxPoll);
+                if (fetchMaxBytes != null) p.put("fetch.max.bytes", fetchMaxBytes);
+                p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+                p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+                try (KafkaShareConsumer<byte[], byte[]> c = new KafkaShareConsumer<>(p)) {
+                    c.setAcknowledgementCommitCallback((Map<TopicIdPartition, Set<Long>> offsets, Exception e) -> {
+                        long k = 0;
+                        for (Set<Long> s : offsets.values()) k += s.size();
+                        if (e == null) accepted.addAndGet(k);
+                        else {
+                            ackFailed.addAndGet(k);
+                            firstError.compareAndSet(null, "acknowledgement failed: " + e);
+                        }
+                    });
+                    c.subscribe(List.of(topic));
+                    long stopAt = Long.MAX_VALUE;
+                    while (System.currentTimeMillis() < Math.min(stopAt, deadline)) {
+                        if (System.currentTimeMillis() - progress.get() > STALL_MS) {
+                            firstError.compareAndSet(null, "no new record for " + STALL_MS + " ms at " + distinct.get() + " of " + n);
+                            break;
+                        }
+                        ConsumerRecords<byte[], byte[]> rs = c.poll(Duration.ofMillis(100));
+                        if (!rs.isEmpty()) progress.set(System.currentTimeMillis());
+                        for (ConsumerRecord<byte[], byte[]> r : rs) {
+                            firstRecord.compareAndSet(Long.MAX_VALUE, System.nanoTime());
+                            delivered.incrementAndGet();
+                            perConsumer[me]++;
+                            if (r.deliveryCount().orElse((short) 1) > 1) redelivered.incrementAndGet();
+                            BitSet b = seen.computeIfAbsent(r.partition(), x -> new BitSet());
+                            boolean dup;
+                            synchronized (b) {
+                                dup = b.get((int) r.offset());
+                                b.set((int) r.offset());
+                            }
+                            if (dup) duplicates.incrementAndGet();
+                            else {
+                                bytes.addAndGet(r.serializedValueSize());
+                                if (distinct.incrementAndGet() == n) done.set(System.nanoTime());
+                            }
+                        }
+                        if (stopAt == Long.MAX_VALUE && distinct.get() >= n) {
+                            c.commitSync(Duration.ofSeconds(30));
+                            stopAt = System.currentTimeMillis() + drainMs;
+                        }
+                    }
+                    c.commitSync(Duration.ofSeconds(30));
+                } catch (Exception e) {
+                    firstError.compareAndSet(null, "consumer " + me + ": " + e);
+                }
+            }, "bench-share-" + j);
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) t.join();
+        double processSys = systemSeconds(PROCESS_STAT) - processSys0;
+        long first = firstRecord.get(), end = done.get();
+        double secs = end == Long.MAX_VALUE ? Double.NaN : (end - first) / 1e9;
+        boolean ok = distinct.get() == n && accepted.get() == n && duplicates.get() == 0 && ackFailed.get() == 0
+                && firstError.get() == null;
+        StringBuilder per = new StringBuilder();
+        for (long x : perConsumer) per.append(per.length() == 0 ? "" : ",").append(x);
+        System.out.printf(Locale.ROOT,
+                "RESULT mode=share consumers=%d ok=%d records=%d distinct=%d delivered=%d accepted=%d ack_failed=%d"
+                        + " duplicates=%d redelivered=%d per_consumer=%s bytes=%d seconds=%.3f rec_s=%.0f mib_s=%.1f"
+                        + " first_record_ms=%.0f client_process_sys_s=%.2f%n",
+                consumers, ok ? 1 : 0, n, distinct.get(), delivered.get(), accepted.get(), ackFailed.get(),
+                duplicates.get(), redelivered.get(), per, bytes.get(), secs, distinct.get() / secs,
+                bytes.get() / secs / (1024 * 1024), first == Long.MAX_VALUE ? Double.NaN : (first - t0) / 1e6, processSys);
+        if (firstError.get() != null) System.out.println("first error: " + firstError.get());
     }
 
     static void e2e(String bs, String topic, int rounds) throws Exception {

@@ -24,6 +24,13 @@ STARTUP_RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", 5))
 GROUP_FIRST_RUNS = int(os.environ.get("BENCH_GROUP_FIRST_RUNS", 11))
 OLD_RECORDS = int(os.environ.get("BENCH_OLD_RECORDS", 200_000))
 TLS = os.environ.get("BENCH_TLS", "1") != "0"  # the TLS rows (an SSL listener beside PLAINTEXT)
+SHARE = os.environ.get("BENCH_SHARE", "1") != "0"  # the share-group rows (KIP-932 share consumers)
+# max.poll.records of the share consumers (the client's default, 500, unless set): a share fetch
+# asks for at most this many records.
+SHARE_MAX_POLL = os.environ.get("BENCH_SHARE_MAX_POLL_RECORDS", "")
+# fetch.max.bytes of the share consumers (the client's default, 50 MiB, unless set): a share
+# fetch's MaxBytes, which bounds how far ahead fjord reads batch headers (docs/performance.md).
+SHARE_FETCH_MAX_BYTES = os.environ.get("BENCH_SHARE_FETCH_MAX_BYTES", "")
 JAVA_JOIN_WINDOW_MS = 50  # SHORT_JOIN_WINDOW_MS in src/group/classic.rs
 RATE = int(os.environ.get("BENCH_LATENCY_RATE", 5000))  # records/s for the latency run
 FLOOR_BYTES = int(os.environ.get("BENCH_FLOOR_BYTES", 2 << 30))  # bytes per floor run
@@ -280,16 +287,57 @@ def tls_setup(work):
     return ssl_port, extra, f"-Dclient.config={client}"
 
 
-def java(classes, *args, props=()):
+def java(classes, *args, props=(), must=True):
+    """Runs a Bench.java mode and returns its RESULT line's fields; if it fails, exits, or
+    (must=False) prints its output and returns None."""
     cmd = ["java", "-Xms512m", "-Xmx2g", *props, "-cp", f"{classes}:{JARS}/*", "Bench", *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     results = [l for l in r.stdout.splitlines() if l.startswith("RESULT")]
     if r.returncode != 0 or not results:
-        sys.exit(f"Bench {args[0]} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        failure = f"Bench {args[0]} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        if must:
+            sys.exit(failure)
+        print(failure)
+        return None
     for l in r.stdout.splitlines():
         if l.startswith("first error"):
             print(l)
     return dict(kv.split("=", 1) for kv in results[-1].split()[1:])
+
+
+def share_rows(rows, classes, pid, bs, produced, classic_rec_s, classic_cpu_gib):
+    """Share groups (KIP-932): 1 and then 3 KafkaShareConsumers (implicit acknowledgement; threads
+    of one JVM) in a new share group each, from earliest, read the `produced` records the bench
+    produced on PARTITIONS partitions. Broker CPU is counted over the whole Java run, as for the
+    classic consume. A row is valid only if the consumers were delivered every produced offset
+    exactly once and the broker confirmed exactly `produced` accepted; otherwise an error row is
+    printed."""
+    props = (*CONSUMER_JVM, *((f"-Dshare.max.poll.records={SHARE_MAX_POLL}",) if SHARE_MAX_POLL else ()),
+             *((f"-Dshare.fetch.max.bytes={SHARE_FETCH_MAX_BYTES}",) if SHARE_FETCH_MAX_BYTES else ()))
+    poll = (f"max.poll.records {SHARE_MAX_POLL or '500 (default)'}, "
+            f"fetch.max.bytes {SHARE_FETCH_MAX_BYTES or '52428800 (default)'}")
+    for n in (1, 3):
+        name = f"share consume, {n} KafkaShareConsumer{'s' if n > 1 else ''} in one share group (implicit acks)"
+        c0 = cpu_split(pid)
+        r = java(classes, "share", bs, "bench", f"bench-share-{n}", n, produced, props=props, must=False)
+        c1 = cpu_split(pid)
+        if r is None:
+            rows.append((name, "ERROR: the Java run failed (its output is printed above)"))
+            continue
+        counts = (f"{int(r['accepted']):,} accepted of {produced:,} produced; delivered {int(r['delivered']):,}, "
+                  f"distinct {int(r['distinct']):,}, duplicates {r['duplicates']}, deliveryCount > 1: {r['redelivered']}, "
+                  f"acknowledgements failed {r['ack_failed']}")
+        if r["ok"] != "1":
+            rows.append((name, f"ERROR: not every produced record accepted exactly once ({counts})"))
+            continue
+        sgib = max(int(r["bytes"]) / 2**30, 1e-9)
+        used = [b - a for a, b in zip(c0, c1)]
+        rows.append((name, f"{float(r['rec_s']):,.0f} rec/s, {r['mib_s']} MiB/s ({r['seconds']} s from the first record "
+                           f"to the last; subscribe -> first record {r['first_record_ms']} ms; {counts}; per consumer "
+                           f"{r['per_consumer']}; {poll}; classic consumer {classic_rec_s:,.0f} rec/s)"))
+        rows.append((f"broker CPU per GiB share-consumed, {n} consumer{'s' if n > 1 else ''}",
+                     f"{sum(used) / sgib:.2f} CPU-s/GiB, user {used[0] / sgib:.2f} system {used[1] / sgib:.2f} "
+                     f"(classic consumer: {classic_cpu_gib:.2f})"))
 
 
 def cluster_main(work, classes, rows):
@@ -460,6 +508,9 @@ def main():
         rows.append(("broker CPU per GiB consumed", f"{consume_cpu_gib[0]:.2f} CPU-s/GiB"))
         rows.append(("Java consumer's system CPU per GiB", f"{consume_cpu_gib[1]:.2f} CPU-s/GiB in its polling thread "
                      f"(the whole JVM: {float(cons['client_process_sys_s']) / cgib:.2f})"))
+        if SHARE:
+            share_rows(rows, classes, p.pid, bs, RECORDS - int(prod["errors"]), float(cons["rec_s"]),
+                       consume_cpu_gib[0])
         floor(work, floors)
         produce_cpu_gib, consume_cpu_gib = [produce_cpu_gib], [consume_cpu_gib]
         if TLS:
