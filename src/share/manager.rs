@@ -371,13 +371,54 @@ impl<'a> LogSource<'a> {
 /// How much one read for redelivered records asks for (whole batches; at least one).
 const REDELIVERY_READ_BYTES: i32 = 1 << 20;
 
+/// The first chunk a read for new records asks for; each further chunk doubles.
+const FIRST_READ_BYTES: i64 = 64 << 10;
+
 impl BatchSource for LogSource<'_> {
     fn log_start_offset(&self) -> i64 {
         self.log_start
     }
 
-    fn read_batches(&mut self, offset: i64, max_bytes: i32) -> Result<Vec<BatchInfo>, KafkaError> {
-        self.read_from(offset, max_bytes)
+    /// Reads in chunks, doubling from [`FIRST_READ_BYTES`], until the batches read hold
+    /// `max_records` offsets or `max_bytes` are read: a share fetch takes at most `MaxRecords`
+    /// (the client's `max.poll.records`, 500 by default) while its `MaxBytes` is the client's
+    /// `fetch.max.bytes` (50 MiB), and reading that far ahead cost one header read per batch
+    /// (docs/performance.md, "Share groups").
+    fn read_batches(
+        &mut self,
+        offset: i64,
+        max_bytes: i32,
+        max_records: i64,
+    ) -> Result<Vec<BatchInfo>, KafkaError> {
+        let mut found: Vec<BatchInfo> = Vec::new();
+        let mut at = offset;
+        let mut bytes_left = i64::from(max_bytes.max(0));
+        let mut chunk = FIRST_READ_BYTES;
+        loop {
+            let ask = chunk.min(bytes_left).max(1) as i32;
+            // Only the first read may go past `max_bytes` (one whole batch at least, KIP-74).
+            let first = found.is_empty();
+            let got = self.read_from(at, ask)?;
+            if got.is_empty() {
+                return Ok(found);
+            }
+            for b in got {
+                let size = self
+                    .read
+                    .get(&b.base_offset)
+                    .map_or(0, |(_, s)| s.len as i64);
+                if b.last_offset < at || (!first && size > bytes_left) {
+                    return Ok(found);
+                }
+                bytes_left -= size;
+                at = b.last_offset.saturating_add(1);
+                found.push(b);
+            }
+            if at - offset >= max_records || bytes_left <= 0 {
+                return Ok(found);
+            }
+            chunk = chunk.saturating_mul(2);
+        }
     }
 }
 
@@ -569,6 +610,47 @@ mod tests {
         assert_eq!(ranges(&got), vec![(10, 14, 1)]);
         assert_eq!(bases(&got), vec![10]);
         assert_eq!(got.bytes(), got.batches[0].len);
+    }
+
+    #[test]
+    fn reads_for_new_records_stop_once_the_records_wanted_are_covered() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        // 40 batches of 10 records of 2 KiB: ~20 KiB a batch, ~800 KiB in all.
+        let value = "x".repeat(2048);
+        for _ in 0..40 {
+            let recs: Vec<(i64, &str)> = (0..10).map(|t| (t, value.as_str())).collect();
+            let bytes = batch_bytes(&recs, Compression::None);
+            let v = p
+                .validate(BytesMut::from(&bytes[..]), AppendOrigin::Client, 0)
+                .unwrap();
+            p.append(v, 0).unwrap();
+        }
+        let mut source = LogSource::new(&p);
+        let got = source.read_batches(0, i32::MAX, 25).unwrap();
+        // The first 64 KiB chunk holds three whole batches: 30 records, enough.
+        assert_eq!(
+            got.iter().map(|b| b.base_offset).collect::<Vec<_>>(),
+            vec![0, 10, 20]
+        );
+        assert_eq!(
+            source.read.len(),
+            3,
+            "no header read past what the fetch can take"
+        );
+        // Wanting more reads further in doubling chunks, up to the bytes allowed.
+        let mut source = LogSource::new(&p);
+        let got = source.read_batches(5, i32::MAX, 200).unwrap();
+        assert_eq!(got.first().map(|b| b.base_offset), Some(0));
+        let covered = got.last().unwrap().last_offset - 5 + 1;
+        assert!((200..200 + 40).contains(&covered), "covered {covered}");
+        let mut source = LogSource::new(&p);
+        let got = source.read_batches(0, 50 << 10, 400).unwrap();
+        assert_eq!(got.len(), 2, "50 KiB: two whole batches");
+        let all = LogSource::new(&p)
+            .read_batches(0, i32::MAX, i64::MAX)
+            .unwrap();
+        assert_eq!(all.len(), 40);
     }
 
     #[test]

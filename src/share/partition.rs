@@ -56,8 +56,15 @@ pub trait BatchSource {
 
     /// Whole batches holding or following `offset`, ascending, up to the read bound (the high
     /// watermark, or the LSO under read_committed), about `max_bytes` of them but at least one
-    /// when there is one. An empty list means nothing to read.
-    fn read_batches(&mut self, offset: i64, max_bytes: i32) -> Result<Vec<BatchInfo>, KafkaError>;
+    /// when there is one, and no more batches once those read hold `max_records` offsets from
+    /// `offset` on (the fetch could not take them: reading their headers would be waste). An
+    /// empty list means nothing to read.
+    fn read_batches(
+        &mut self,
+        offset: i64,
+        max_bytes: i32,
+        max_records: i64,
+    ) -> Result<Vec<BatchInfo>, KafkaError>;
 }
 
 /// One `AcquiredRecords` entry of a ShareFetch answer: a contiguous range with one delivery
@@ -221,7 +228,7 @@ impl SharePartition {
         }
         let room = settings.max_record_locks - self.in_flight();
         let batches = if remaining > 0 && room > 0 {
-            source.read_batches(self.next_offset, limits.max_bytes)?
+            source.read_batches(self.next_offset, limits.max_bytes, remaining.min(room))?
         } else {
             Vec::new()
         };
@@ -582,18 +589,20 @@ mod tests {
             &mut self,
             offset: i64,
             max_bytes: i32,
+            max_records: i64,
         ) -> Result<Vec<BatchInfo>, KafkaError> {
             if let Some(e) = self.fail {
                 return Err(e);
             }
-            let mut out = Vec::new();
+            let mut out: Vec<BatchInfo> = Vec::new();
             let mut bytes = 0i64;
             for b in &self.batches {
                 if b.last_offset < offset || b.last_offset < self.log_start {
                     continue;
                 }
                 let size = b.last_offset - b.base_offset + 1;
-                if !out.is_empty() && bytes + size > max_bytes as i64 {
+                let covered = out.last().map_or(0, |l| l.last_offset - offset + 1);
+                if !out.is_empty() && (bytes + size > max_bytes as i64 || covered >= max_records) {
                     break;
                 }
                 bytes += size;
