@@ -6,7 +6,7 @@
 use super::share_sessions::ShareSessionKey;
 use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
-use crate::share::ShareSettings;
+use crate::share::{LocalPersister, ShareSettings, StatePersister, VolatilePersister};
 
 impl Broker {
     /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
@@ -58,12 +58,35 @@ impl Broker {
         }
     }
 
-    /// Drop the in-memory share-partitions of partitions this broker no longer leads (deleted
-    /// topics, moved leadership).
+    /// Where share-partition state is written: the local `__share_group_state` on a single
+    /// broker; nowhere in a cluster (design §8.7: state lives in the leader's memory until the
+    /// share coordinator exists).
+    pub fn share_persister(&self) -> Box<dyn StatePersister + '_> {
+        if self.cluster.is_some() {
+            Box::new(VolatilePersister)
+        } else {
+            Box::new(LocalPersister {
+                topics: &self.topics,
+            })
+        }
+    }
+
+    /// The tick's share-state write: every share-partition changed by expiry, release or
+    /// initialization since its last write, in one batch; retried next tick on failure.
+    pub fn flush_share_state(&self, now_ms: i64) {
+        if let Err(e) = self.shares.flush(&*self.share_persister(), now_ms) {
+            tracing::warn!("share state not written (retried next tick): {e}");
+        }
+    }
+
+    /// Drop the share-partitions (and their persisted state) of partitions this broker no
+    /// longer leads (deleted topics, moved leadership).
     pub fn forget_share_partitions(&self) {
-        let dropped = self
-            .shares
-            .retain_partitions(|id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok());
+        let dropped = self.shares.retain_partitions(
+            |id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok(),
+            &*self.share_persister(),
+            self.now_ms(),
+        );
         if dropped > 0 {
             tracing::debug!(
                 dropped,
