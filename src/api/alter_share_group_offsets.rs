@@ -1,7 +1,7 @@
 //! AlterShareGroupOffsets (key 91), v0 (KIP-932; design §9.2): set a share group's start
 //! offsets (`kafka-share-groups.sh --reset-offsets --execute`, Admin.alterShareGroupOffsets).
 //!
-//! READ on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
+//! A group id (INVALID_GROUP_ID), READ on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
 //! (NOT_COORDINATOR), a share group or none (an absent group is created Empty, Kafka 4.2,
 //! KAFKA-19662; a group of another kind is GROUP_ID_NOT_FOUND), and no members
 //! (NON_EMPTY_GROUP); all top-level errors. Per partition: UNKNOWN_TOPIC_OR_PARTITION,
@@ -33,6 +33,9 @@ pub fn handle(
             .with_error_code(code.code())
             .with_error_message(message.map(str_bytes))
     };
+    if gid.is_empty() {
+        return top(E::InvalidGroupId, None);
+    }
     if !ctx.authorize_group(AclOperation::Read, gid) {
         return top(E::GroupAuthorizationFailed, None);
     }

@@ -2,7 +2,7 @@
 //! of whole topics (`kafka-share-groups.sh --delete-offsets`, Admin.deleteShareGroupOffsets);
 //! the group starts them again from `share.auto.offset.reset`.
 //!
-//! DELETE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
+//! A group id (INVALID_GROUP_ID), DELETE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
 //! (NOT_COORDINATOR), a share group (GROUP_ID_NOT_FOUND) with no members (NON_EMPTY_GROUP);
 //! all top-level errors. Per topic: UNKNOWN_TOPIC_OR_PARTITION, TOPIC_AUTHORIZATION_FAILED
 //! without READ on it, else its state is tombstoned (KAFKA_STORAGE_ERROR when it cannot be).
@@ -25,6 +25,9 @@ pub fn handle(
             .with_error_code(code)
             .with_error_message(message.map(str_bytes))
     };
+    if gid.is_empty() {
+        return top(E::InvalidGroupId.code(), None);
+    }
     if !ctx.authorize_group(AclOperation::Delete, gid) {
         return top(E::GroupAuthorizationFailed.code(), None);
     }

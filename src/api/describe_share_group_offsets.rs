@@ -2,7 +2,7 @@
 //! offset (SPSO) per partition, what `kafka-share-groups.sh --describe` prints as START-OFFSET
 //! (Admin.listShareGroupOffsets).
 //!
-//! Per group: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
+//! Per group: a group id (INVALID_GROUP_ID), DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
 //! (NOT_COORDINATOR), a share group (GROUP_ID_NOT_FOUND). Topics null: every partition with
 //! share state, of topics the client may DESCRIBE. Named topics: each requested partition,
 //! UNKNOWN_TOPIC_OR_PARTITION for one that does not exist, TOPIC_AUTHORIZATION_FAILED without
@@ -37,6 +37,9 @@ pub fn handle(
         .map(|g| {
             let gid = g.group_id.as_str();
             let out = Group::default().with_group_id(g.group_id.clone());
+            if gid.is_empty() {
+                return out.with_error_code(E::InvalidGroupId.code());
+            }
             if !ctx.authorize_group(AclOperation::Describe, gid) {
                 return out.with_error_code(E::GroupAuthorizationFailed.code());
             }
