@@ -275,11 +275,13 @@ impl ShareManager {
         let cell = self.cell(key, partition, reset, now_ms);
         let mut slot = cell.state.lock();
         let mut source = LogSource::new(partition);
-        let spso = slot.sp.start_offset();
+        // What a write would show of this (expiries at the delivery limit archive records; the
+        // log start may move SPSO); acquisitions themselves are not written.
+        let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
         let records = slot
             .sp
             .acquire(member, now_ms, limits, settings, &mut source)?;
-        if slot.sp.start_offset() != spso {
+        if (slot.sp.start_offset(), slot.sp.delivery_complete_count()) != before {
             slot.dirty = true;
         }
         drop(slot);
