@@ -151,6 +151,11 @@ def test_accepted_records_are_never_redelivered_across_a_broker_sigkill(start_br
         # answer lost): at most one poll's worth.
         lost = set(range(n)) - set(confirmed)
         assert lost <= unconfirmed(members) and len(lost) <= 10, sorted(lost)
+        first = members[0].events("REC ")[0][0]
+        pre = [t for t, _ in members[0].events("ACKED ") if t < restarted]
+        if pre:
+            print(f"\nbefore the kill: {len(pre)} accepted in {pre[-1] - first:.2f} s "
+                  f"({(pre[-1] - first) / (len(pre) / 10) * 1000:.1f} ms per poll + commitSync of 10)")
         print(f"\n{before} accepted before the SIGKILL, {len(confirmed) - before} after; "
               f"{len(lost)} accepted by the broker but not confirmed to the client; members {len(members)}")
     finally:
