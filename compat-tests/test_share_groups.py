@@ -7,7 +7,7 @@ is the expectation.
 """
 import struct
 
-from conftest import GROUP_OVERRIDES, create_topics, wait_until
+from conftest import GROUP_OVERRIDES, JavaProc, create_topics, wait_until
 import wire
 
 SHARE_GROUP_HEARTBEAT = 76
@@ -120,3 +120,47 @@ def test_share_group_in_a_cluster_survives_its_coordinators_kill(start_cluster, 
                timeout=30, what="a new coordinator")
     bootstrap = ",".join(n.bootstrap for n in survivors)
     java_ok(run_java("ShareAdmin", "empty", bootstrap, group, "share-c"))
+
+
+def test_share_group_offsets_as_kafka_share_groups_sh(start_broker, run_java, java_classes):
+    """kafka-share-groups.sh --describe --offsets / --reset-offsets / --delete-offsets / --delete
+    through the Admin client, between real KafkaShareConsumers (ShareMember, explicit mode,
+    share.auto.offset.reset=earliest): a reset moves where the next consumer starts, exactly."""
+    from test_share_consumers import acked, recs, wait_acked
+
+    # Members leave by their session timing out once their JVM is killed.
+    b = start_broker({**GROUP_OVERRIDES, "group.share.min.session.timeout.ms": "1000",
+                      "group.share.session.timeout.ms": "2000",
+                      "group.share.heartbeat.interval.ms": "500",
+                      "group.share.min.heartbeat.interval.ms": "500"})
+    group, topic = "sg-offsets", "so-t"
+
+    def member(*extra):
+        return JavaProc(java_classes, "ShareMember", b.bootstrap, topic, group, "accept", *extra)
+
+    m = member("produce", "10")
+    try:
+        wait_acked(m, set(range(10)), timeout=60)
+        java_ok(run_java("ShareAdmin", "offsets-busy", b.bootstrap, group, topic, "10"))
+    finally:
+        m.stop()
+    out = run_java("ShareAdmin", "reset-earliest", b.bootstrap, group, topic, "10")
+    java_ok(out)
+    assert "RESET 0" in out
+    m = member()
+    try:  # starts exactly at 0 again: the ten records once more, each a first delivery
+        wait_acked(m, set(range(10)), timeout=60)
+        assert recs(m) == {k: [1] for k in range(10)}
+    finally:
+        m.stop()
+    out = run_java("ShareAdmin", "reset-latest", b.bootstrap, group, topic, "10")
+    java_ok(out)
+    assert "RESET 10" in out
+    m = member("produce", "3")  # keys 0..2 again, at offsets 10..12
+    try:
+        wait_acked(m, {0, 1, 2}, timeout=60)
+        assert recs(m) == {k: [1] for k in range(3)}
+        assert acked(m) == {0, 1, 2}
+    finally:
+        m.stop()
+    java_ok(run_java("ShareAdmin", "delete-offsets", b.bootstrap, group, topic, "13"))

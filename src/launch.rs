@@ -172,6 +172,8 @@ impl Node {
             let _ = http.await;
         }
         if was_serving {
+            // Expiries and releases since the last tick, before the logs close.
+            self.broker.flush_share_state(self.broker.now_ms());
             self.broker.topics.shut_down();
         }
     }

@@ -6,6 +6,14 @@
 //   stable   the group has members m1 and m2 sharing <topic>'s one partition: listed Stable as a share
 //            group (and not as a consumer group), described with both members, not deletable
 //   empty    the group has no member left: listed and described Empty, deleted, then unknown
+// Share-group offsets (kafka-share-groups.sh --describe --offsets / --reset-offsets / --delete-offsets), with
+// real KafkaShareConsumers (ShareMember) started and stopped by the Python test between the scenarios:
+//   offsets-busy <expected start>   START-OFFSET of partition 0 is <expected start>; with a member in the
+//            group --reset-offsets, --delete-offsets and --delete are refused (GroupNotEmptyException)
+//   reset-earliest|reset-latest <expected start>   once the group is Empty (waited for), START-OFFSET is
+//            <expected start>; --reset-offsets --to-earliest/--to-latest --execute moves it there
+//   delete-offsets <expected start>   once Empty: --delete-offsets forgets the topic's START-OFFSET, --delete
+//            removes the group (no longer listed, its offsets GROUP_ID_NOT_FOUND)
 // Every scenario asserts on its own, prints "ok <section>" / "FAIL <section>: ..." and finally OK, or exits 1.
 import java.util.*;
 import java.util.concurrent.*;
@@ -13,6 +21,7 @@ import java.util.stream.*;
 import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.common.*;
 import org.apache.kafka.common.errors.*;
+import org.apache.kafka.clients.admin.OffsetSpec;
 
 public class ShareAdmin {
     static void check(boolean ok, String msg) {
@@ -67,6 +76,10 @@ public class ShareAdmin {
             switch (scenario) {
                 case "stable": stable(a, group, topic); break;
                 case "empty": empty(a, group); break;
+                case "offsets-busy": offsetsBusy(a, group, topic, Long.parseLong(args[4])); break;
+                case "reset-earliest": reset(a, group, topic, Long.parseLong(args[4]), OffsetSpec.earliest()); break;
+                case "reset-latest": reset(a, group, topic, Long.parseLong(args[4]), OffsetSpec.latest()); break;
+                case "delete-offsets": deleteOffsets(a, group, topic, Long.parseLong(args[4])); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         }
@@ -126,6 +139,90 @@ public class ShareAdmin {
             get(a.deleteShareGroups(List.of(group)).all());
             check(listed(a, ListGroupsOptions.forShareGroups(), group).isEmpty(), "still listed");
             expectFailure(a.describeShareGroups(List.of(group)).all(), GroupIdNotFoundException.class, "describe deleted");
+        });
+    }
+
+    /** --describe --offsets: START-OFFSET per partition (Admin.listShareGroupOffsets, all partitions). */
+    static Map<TopicPartition, SharePartitionOffsetInfo> offsets(Admin a, String group) throws Exception {
+        return get(a.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec())).partitionsToOffsetInfo(group));
+    }
+
+    static void expectStart(Admin a, String group, String topic, long start) throws Exception {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        SharePartitionOffsetInfo info = offsets(a, group).get(tp);
+        check(info != null, "no START-OFFSET for " + tp + ": " + offsets(a, group));
+        eq(start, info.startOffset(), "START-OFFSET of " + tp);
+        eq(Optional.of(0), info.leaderEpoch(), "leader epoch");
+        // The same, asking for the partition by name; an unknown partition has none.
+        Map<TopicPartition, SharePartitionOffsetInfo> named = get(a.listShareGroupOffsets(Map.of(group,
+            new ListShareGroupOffsetsSpec().topicPartitions(List.of(tp)))).partitionsToOffsetInfo(group));
+        eq(start, named.get(tp).startOffset(), "START-OFFSET asked by name");
+    }
+
+    /** Members leave by their session timing out: wait (on the condition) for the group to be Empty. */
+    static void waitEmpty(Admin a, String group) throws Exception {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (get(a.describeShareGroups(List.of(group)).all()).get(group).groupState() != GroupState.EMPTY) {
+            check(System.currentTimeMillis() < deadline, "group never Empty");
+            Thread.sleep(100);
+        }
+    }
+
+    static void offsetsBusy(Admin a, String group, String topic, long start) {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        section("--describe --offsets with a member", () -> expectStart(a, group, topic, start));
+        section("--reset-offsets refused with members", () -> {
+            expectFailure(a.alterShareGroupOffsets(group, Map.of(tp, 0L)).all(), GroupNotEmptyException.class, "alter");
+            expectStart(a, group, topic, start);
+        });
+        section("--delete-offsets refused with members", () -> {
+            expectFailure(a.deleteShareGroupOffsets(group, Set.of(topic)).all(), GroupNotEmptyException.class, "delete offsets");
+            expectStart(a, group, topic, start);
+        });
+        section("--delete refused with members", () -> {
+            expectFailure(a.deleteShareGroups(List.of(group)).all(), GroupNotEmptyException.class, "delete");
+        });
+        section("an unknown group's offsets are GROUP_ID_NOT_FOUND", () -> {
+            expectFailure(a.listShareGroupOffsets(Map.of("no-such-share-group", new ListShareGroupOffsetsSpec()))
+                .partitionsToOffsetInfo("no-such-share-group"), GroupIdNotFoundException.class, "list offsets");
+            expectFailure(a.deleteShareGroupOffsets("no-such-share-group", Set.of(topic)).all(),
+                GroupIdNotFoundException.class, "delete offsets");
+        });
+    }
+
+    static void reset(Admin a, String group, String topic, long start, OffsetSpec to) {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        section("--describe --offsets once Empty", () -> {
+            waitEmpty(a, group);
+            expectStart(a, group, topic, start);
+        });
+        section("--reset-offsets " + (to instanceof OffsetSpec.EarliestSpec ? "--to-earliest" : "--to-latest") + " --execute", () -> {
+            long target = get(a.listOffsets(Map.of(tp, to)).partitionResult(tp)).offset();
+            get(a.alterShareGroupOffsets(group, Map.of(tp, target)).all());
+            expectStart(a, group, topic, target);
+            System.out.println("RESET " + target);
+        });
+        section("--reset-offsets of an unknown topic", () -> {
+            TopicPartition unknown = new TopicPartition("no-such-topic", 0);
+            expectFailure(a.alterShareGroupOffsets(group, Map.of(unknown, 0L)).partitionResult(unknown),
+                UnknownTopicOrPartitionException.class, "alter unknown topic");
+        });
+    }
+
+    static void deleteOffsets(Admin a, String group, String topic, long start) {
+        section("--delete-offsets once Empty", () -> {
+            waitEmpty(a, group);
+            expectStart(a, group, topic, start);
+            get(a.deleteShareGroupOffsets(group, Set.of(topic)).all());
+            check(!offsets(a, group).containsKey(new TopicPartition(topic, 0)), "still has offsets: " + offsets(a, group));
+            expectFailure(a.deleteShareGroupOffsets(group, Set.of("no-such-topic")).topicResult("no-such-topic"),
+                UnknownTopicOrPartitionException.class, "delete offsets of an unknown topic");
+        });
+        section("--delete, then gone from --list", () -> {
+            get(a.deleteShareGroups(List.of(group)).all());
+            check(listed(a, ListGroupsOptions.forShareGroups(), group).isEmpty(), "still listed");
+            expectFailure(a.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec())).partitionsToOffsetInfo(group),
+                GroupIdNotFoundException.class, "offsets of the deleted group");
         });
     }
 }

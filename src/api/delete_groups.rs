@@ -1,4 +1,5 @@
-//! DeleteGroups (key 42), v0–v2: only empty groups; their offsets go too.
+//! DeleteGroups (key 42), v0–v2: only empty groups; their offsets go too, and a share
+//! group's share-partition state before the group (`broker/shares.rs`).
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
@@ -21,10 +22,7 @@ pub fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsRes
         .filter(|(_, ok)| **ok)
         .map(|(g, _)| g.as_str().to_string())
         .collect();
-    let mut deleted = b
-        .groups
-        .delete_groups(&b.topics, &ids, b.now_ms())
-        .into_iter();
+    let mut deleted = b.delete_groups(&ids).into_iter();
     let denied = kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
     let codes: Vec<i16> = allowed
         .iter()

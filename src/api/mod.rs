@@ -31,6 +31,7 @@ pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_partition_reassignments;
+pub mod alter_share_group_offsets;
 pub mod api_versions;
 pub mod client_quotas;
 pub mod consumer_group_describe;
@@ -39,6 +40,7 @@ pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
+pub mod delete_share_group_offsets;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -46,6 +48,7 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_quorum;
+pub mod describe_share_group_offsets;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
 pub mod elect_leaders;
@@ -330,6 +333,13 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(ctx, r).into(),
         RequestKind::ShareGroupHeartbeat(r) => share_group_heartbeat::handle(ctx, r).into(),
         RequestKind::ShareGroupDescribe(r) => share_group_describe::handle(ctx, r).into(),
+        RequestKind::DescribeShareGroupOffsets(r) => {
+            describe_share_group_offsets::handle(ctx, r).into()
+        }
+        RequestKind::AlterShareGroupOffsets(r) => alter_share_group_offsets::handle(ctx, r).into(),
+        RequestKind::DeleteShareGroupOffsets(r) => {
+            delete_share_group_offsets::handle(ctx, r).into()
+        }
         RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(ctx, r).into(),
         RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(ctx, r).into(),
         RequestKind::EndTxn(r) => end_txn::handle(ctx, r).into(),

@@ -54,6 +54,7 @@ pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknow
         }
     };
     let settings = b.share_settings(Some(&group));
+    let persister = b.share_persister();
     let mut responses: Vec<ShareAcknowledgeTopicResponse> = Vec::new();
     for t in &req.topics {
         let mut topic = ShareAcknowledgeTopicResponse::default().with_topic_id(t.topic_id);
@@ -84,7 +85,7 @@ pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknow
                         partition: p.partition_index,
                     };
                     b.shares
-                        .acknowledge(&spk, &member, &batches, now, &settings)
+                        .acknowledge(&spk, &member, &batches, now, &settings, &*persister)
                         .map_or_else(|e| e.code(), |()| 0)
                 }
                 Err(code) => *code,

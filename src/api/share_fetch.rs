@@ -150,6 +150,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
         topic_id: tp.0,
         partition: tp.1,
     };
+    let persister = b.share_persister();
     for (tp, batches) in &acks {
         let Some(w) = wanted.iter_mut().find(|w| w.tp == *tp) else {
             continue;
@@ -157,7 +158,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
         w.ack = Some(match &w.resolved {
             Ok(_) => b
                 .shares
-                .acknowledge(&spk(*tp), &member, batches, now, &settings)
+                .acknowledge(&spk(*tp), &member, batches, now, &settings, &*persister)
                 .map_or_else(|e| e.code(), |()| 0),
             Err(code) => *code,
         });

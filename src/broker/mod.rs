@@ -171,9 +171,16 @@ impl Broker {
         );
         let share_sessions =
             share_sessions::ShareSessionCache::new(config.share.max_share_sessions);
-        Ok(Arc::new(Broker {
+        // A single broker replays its share-partition state; a cluster node keeps it in memory
+        // (design §8.7).
+        let shares = if cluster.is_some() {
+            crate::share::ShareManager::new()
+        } else {
+            crate::share::ShareManager::open(&crate::share::LocalPersister { topics: &topics })
+        };
+        let broker = Arc::new(Broker {
             fetch_sessions,
-            shares: Default::default(),
+            shares,
             share_sessions,
             security,
             groups,
@@ -193,7 +200,12 @@ impl Broker {
             metrics: Default::default(),
             serving: Default::default(),
             bound_listeners: Default::default(),
-        }))
+        });
+        if broker.cluster.is_none() {
+            // State of topics deleted while the broker was down (design §8.4).
+            broker.forget_share_partitions();
+        }
+        Ok(broker)
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -244,6 +256,7 @@ impl Broker {
                 b.groups.tick(&b.topics, now);
                 b.txns.tick(&b.txn_context(), now);
                 b.shares.expire_locks(now, &b.share_settings(None));
+                b.flush_share_state(now);
             },
         );
         let retention =

@@ -468,6 +468,49 @@ impl GroupCoordinator {
         result
     }
 
+    /// How many members share group `group_id` has (the share-group offsets admin APIs, which
+    /// need it Empty): GROUP_ID_NOT_FOUND with Kafka's message for no group or another kind.
+    /// With `create`, an absent group is created Empty and persisted first (AlterShareGroupOffsets,
+    /// Kafka 4.2, KAFKA-19662).
+    pub fn share_group_members(
+        &self,
+        topics: &TopicRegistry,
+        group_id: &str,
+        create: Option<i32>,
+        now_ms: i64,
+    ) -> Result<usize, (Code, String)> {
+        if !self.owns(group_id) {
+            return Err((E::NotCoordinator.code(), String::new()));
+        }
+        let mut groups = self.groups.lock();
+        match groups.get(group_id) {
+            Some(e) if e.share.is_some() => {}
+            Some(e) if e.is_other_kind_than_share() => {
+                return Err((
+                    E::GroupIdNotFound.code(),
+                    format!("Group {group_id} is not a share group."),
+                ));
+            }
+            _ if create.is_none() => {
+                return Err((
+                    E::GroupIdNotFound.code(),
+                    format!("Group {group_id} not found."),
+                ));
+            }
+            _ => {}
+        }
+        let entry = self.entry(&mut groups, group_id, now_ms);
+        let created = entry.share.is_none();
+        let sg = entry
+            .share
+            .get_or_insert_with(|| ShareGroup::new(group_id, 0, create.unwrap_or_default()));
+        if created {
+            sg.dirty = true;
+        }
+        self.flush_share_group(topics, sg, now_ms);
+        Ok(sg.members.len())
+    }
+
     /// ShareGroupDescribe: the group, or the GROUP_ID_NOT_FOUND message.
     pub fn share_describe(&self, group_id: &str) -> Result<ShareGroupDescription, String> {
         let groups = self.groups.lock();

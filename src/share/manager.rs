@@ -9,10 +9,13 @@
 //! goes to the socket from the files, design §7.6), the lock-expiry tick, and releasing a
 //! member's records when its share session ends.
 //!
-//! In memory only for now: the state of a share-partition is lost on restart and re-initialized
-//! from `share.auto.offset.reset`. Durable state (design §8, step 5) plugs in at
-//! [`ShareManager::initial_state`] (load) and after every change that returns from here
-//! (write before answering).
+//! Durable state (design §8): the persisted states replayed at start-up wait in a map until
+//! their share-partition is first used (then restored from them, §8.4); an acknowledgement that
+//! changes a share-partition is written through the [`StatePersister`] before it is applied
+//! (refused as a whole, memory unchanged, when the write fails); initialization, lock expiries,
+//! session-end releases and SPSO moves at acquisition mark the share-partition dirty and
+//! [`ShareManager::flush`] (the tick) writes every dirty one in one batch, retrying on the next
+//! tick after a failure. Acquired records are never written (they come back Available).
 //!
 //! Never: speaks the wire, reads config stores (settings come in as values), or takes a
 //! share-partition lock while holding a partition lock (the partition read takes the partition
@@ -29,6 +32,9 @@ use super::partition::{
     AcknowledgementBatch, AcquireLimits, AcquiredRecords, BatchInfo, BatchSource, SharePartition,
     ShareSettings,
 };
+use super::persist::{PersistError, StatePersister, StateWrite};
+use super::records::{PersistedRun, PersistedState, StateKey};
+use super::runs::Run;
 use crate::config::group::ShareAutoOffsetReset;
 use crate::error::KafkaError;
 use crate::log::batch::{HEADER_SIZE, MAGIC_V2};
@@ -43,11 +49,67 @@ pub struct SharePartitionKey {
     pub partition: i32,
 }
 
+impl SharePartitionKey {
+    fn state_key(&self) -> StateKey {
+        StateKey {
+            group: self.group_id.clone(),
+            topic_id: self.topic_id,
+            partition: self.partition,
+        }
+    }
+
+    fn from_state_key(k: StateKey) -> Self {
+        SharePartitionKey {
+            group_id: k.group,
+            topic_id: k.topic_id,
+            partition: k.partition,
+        }
+    }
+}
+
 /// A share-partition and the watch bumped whenever some of its records become Available again
 /// (release, lock expiry, a session's end, an acknowledgement that frees window room).
 struct Cell {
-    state: Mutex<SharePartition>,
+    state: Mutex<Slot>,
     available: watch::Sender<u64>,
+}
+
+/// A share-partition with what its persisted record needs.
+struct Slot {
+    sp: SharePartition,
+    state_epoch: i32,
+    /// Writes since the state epoch began.
+    snapshot_epoch: i32,
+    /// Changed since the last write in a way the tick must write (initialization, expiry,
+    /// release, an SPSO move at acquisition).
+    dirty: bool,
+}
+
+impl Slot {
+    /// The record of `sp` as the next write of this slot.
+    fn snapshot(&self, sp: &SharePartition, now_ms: i64) -> PersistedState {
+        PersistedState {
+            snapshot_epoch: self.snapshot_epoch.saturating_add(1),
+            state_epoch: self.state_epoch,
+            leader_epoch: 0,
+            start_offset: sp.start_offset(),
+            delivery_complete_count: sp.delivery_complete_count().min(i32::MAX as i64) as i32,
+            write_timestamp_ms: now_ms,
+            runs: sp.runs().map(PersistedRun::from_run).collect(),
+        }
+    }
+}
+
+fn restore(state: &PersistedState) -> SharePartition {
+    SharePartition::restore(
+        state.start_offset,
+        state.runs.iter().map(|r| Run {
+            first_offset: r.first_offset,
+            last_offset: r.last_offset,
+            state: r.state.clone(),
+            delivery_count: r.delivery_count,
+        }),
+    )
 }
 
 impl Cell {
@@ -74,11 +136,50 @@ impl Acquisition {
 #[derive(Default)]
 pub struct ShareManager {
     partitions: RwLock<HashMap<SharePartitionKey, Arc<Cell>>>,
+    /// Persisted states not materialized yet (replayed at start-up; taken on first use).
+    persisted: Mutex<HashMap<SharePartitionKey, PersistedState>>,
 }
 
 impl ShareManager {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A manager holding what `persister` kept (design §8.4): each share-partition is restored
+    /// from its state when first used.
+    pub fn open(persister: &dyn StatePersister) -> Self {
+        let persisted: HashMap<SharePartitionKey, PersistedState> = persister
+            .load()
+            .into_iter()
+            .map(|(k, v)| (SharePartitionKey::from_state_key(k), v))
+            .collect();
+        if !persisted.is_empty() {
+            tracing::info!(
+                share_partitions = persisted.len(),
+                "share-partition state replayed"
+            );
+        }
+        ShareManager {
+            partitions: Default::default(),
+            persisted: Mutex::new(persisted),
+        }
+    }
+
+    fn new_cell(
+        sp: SharePartition,
+        state_epoch: i32,
+        snapshot_epoch: i32,
+        dirty: bool,
+    ) -> Arc<Cell> {
+        Arc::new(Cell {
+            state: Mutex::new(Slot {
+                sp,
+                state_epoch,
+                snapshot_epoch,
+                dirty,
+            }),
+            available: watch::Sender::new(0),
+        })
     }
 
     fn existing(&self, key: &SharePartitionKey) -> Option<Arc<Cell>> {
@@ -96,22 +197,35 @@ impl ShareManager {
         if let Some(cell) = self.existing(key) {
             return cell;
         }
+        {
+            // A persisted state is taken under the map lock, so no racing creator can miss it.
+            let mut partitions = self.partitions.write();
+            if let Some(cell) = partitions.get(key) {
+                return cell.clone();
+            }
+            if let Some(state) = self.persisted.lock().remove(key) {
+                let cell = Self::new_cell(
+                    restore(&state),
+                    state.state_epoch,
+                    state.snapshot_epoch,
+                    false,
+                );
+                partitions.insert(key.clone(), cell.clone());
+                return cell;
+            }
+        }
         // Resolved outside the map lock (it reads the partition); a racing creator's cell wins.
+        // The new state is written by the next flush (design §8.3: at initialization).
         let state = Self::initial_state(partition, reset, now_ms);
         self.partitions
             .write()
             .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(Cell {
-                    state: Mutex::new(state),
-                    available: watch::Sender::new(0),
-                })
-            })
+            .or_insert_with(|| Self::new_cell(state, 0, 0, true))
             .clone()
     }
 
     /// A share-partition without state starts at the SPSO `share.auto.offset.reset` gives
-    /// (design §6.5 step 1). The seam for durable state: a persisted state is loaded here.
+    /// (design §6.5 step 1).
     fn initial_state(
         partition: &Partition,
         reset: ShareAutoOffsetReset,
@@ -159,10 +273,18 @@ impl ShareManager {
         reset: ShareAutoOffsetReset,
     ) -> Result<Acquisition, KafkaError> {
         let cell = self.cell(key, partition, reset, now_ms);
-        let mut state = cell.state.lock();
+        let mut slot = cell.state.lock();
         let mut source = LogSource::new(partition);
-        let records = state.acquire(member, now_ms, limits, settings, &mut source)?;
-        drop(state);
+        // What a write would show of this (expiries at the delivery limit archive records; the
+        // log start may move SPSO); acquisitions themselves are not written.
+        let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
+        let records = slot
+            .sp
+            .acquire(member, now_ms, limits, settings, &mut source)?;
+        if (slot.sp.start_offset(), slot.sp.delivery_complete_count()) != before {
+            slot.dirty = true;
+        }
+        drop(slot);
         if records.is_empty() {
             return Ok(Acquisition::default());
         }
@@ -172,7 +294,9 @@ impl ShareManager {
 
     /// Apply a partition's acknowledgements from `member` (design §6.6), all or nothing. A
     /// share-partition that does not exist here has nothing acquired: INVALID_RECORD_STATE for
-    /// any acknowledgement (none is no error).
+    /// any acknowledgement (none is no error). The changed state is written before it is
+    /// applied (design §8.3); a failed write refuses the acknowledgement with
+    /// KAFKA_STORAGE_ERROR and leaves the share-partition as it was.
     pub fn acknowledge(
         &self,
         key: &SharePartitionKey,
@@ -180,6 +304,7 @@ impl ShareManager {
         batches: &[AcknowledgementBatch],
         now_ms: i64,
         settings: &ShareSettings,
+        persister: &dyn StatePersister,
     ) -> Result<(), KafkaError> {
         if batches.is_empty() {
             return Ok(());
@@ -187,14 +312,57 @@ impl ShareManager {
         let Some(cell) = self.existing(key) else {
             return Err(KafkaError::InvalidRecordState);
         };
-        let result = cell
-            .state
-            .lock()
-            .acknowledge(member, batches, now_ms, settings);
-        if result.is_ok() {
-            cell.bump();
+        let mut slot = cell.state.lock();
+        let mut next = slot.sp.clone();
+        next.acknowledge(member, batches, now_ms, settings)?;
+        if next != slot.sp {
+            let snapshot = slot.snapshot(&next, now_ms);
+            if let Err(e) = persister.write(&[(key.state_key(), Some(snapshot))], now_ms) {
+                tracing::warn!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "acknowledgement refused: {e}");
+                return Err(KafkaError::KafkaStorageError);
+            }
+            slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
+            slot.dirty = false;
+            slot.sp = next;
         }
-        result
+        drop(slot);
+        cell.bump();
+        Ok(())
+    }
+
+    /// Write every dirty share-partition's state as one batch (the tick, design §8.3). On a
+    /// failed write they stay dirty for the next flush. Returns how many were written.
+    pub fn flush(
+        &self,
+        persister: &dyn StatePersister,
+        now_ms: i64,
+    ) -> Result<usize, PersistError> {
+        let cells: Vec<(SharePartitionKey, Arc<Cell>)> = self
+            .partitions
+            .read()
+            .iter()
+            .map(|(k, c)| (k.clone(), c.clone()))
+            .collect();
+        // Held until the write is done, so no acknowledgement's newer record of the same key
+        // can land before this older one. No other path holds two share-partition locks.
+        let mut slots = Vec::new();
+        let mut records: Vec<StateWrite> = Vec::new();
+        for (key, cell) in &cells {
+            let slot = cell.state.lock();
+            if slot.dirty {
+                records.push((key.state_key(), Some(slot.snapshot(&slot.sp, now_ms))));
+                slots.push(slot);
+            }
+        }
+        if records.is_empty() {
+            return Ok(0);
+        }
+        persister.write(&records, now_ms)?;
+        for slot in &mut slots {
+            slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
+            slot.dirty = false;
+        }
+        Ok(slots.len())
     }
 
     /// The member's share session ended: its acquired records in every share-partition of the
@@ -209,8 +377,11 @@ impl ShareManager {
             .collect();
         let mut released = 0;
         for cell in cells {
-            let n = cell.state.lock().release_member(member);
+            let mut slot = cell.state.lock();
+            let n = slot.sp.release_member(member);
             if n > 0 {
+                slot.dirty = true;
+                drop(slot);
                 cell.bump();
                 released += n;
             }
@@ -224,12 +395,15 @@ impl ShareManager {
         let cells: Vec<Arc<Cell>> = self.partitions.read().values().cloned().collect();
         let mut expired = 0;
         for cell in cells {
-            let mut state = cell.state.lock();
-            if state.earliest_deadline().is_none_or(|d| d > now_ms) {
+            let mut slot = cell.state.lock();
+            if slot.sp.earliest_deadline().is_none_or(|d| d > now_ms) {
                 continue;
             }
-            let n = state.expire_locks(now_ms, settings);
-            drop(state);
+            let n = slot.sp.expire_locks(now_ms, settings);
+            if n > 0 {
+                slot.dirty = true;
+            }
+            drop(slot);
             if n > 0 {
                 cell.bump();
                 expired += n;
@@ -238,19 +412,127 @@ impl ShareManager {
         expired
     }
 
-    /// Drop the share-partitions whose partition `led` no longer answers for (topic deleted,
-    /// leadership moved): in-memory state is all they have, and a new leader starts afresh.
-    /// Fetches parked on one are woken (their watch closes) and try again.
-    pub fn retain_partitions(&self, led: impl Fn(&Uuid, i32) -> bool) -> usize {
-        let mut partitions = self.partitions.write();
-        let before = partitions.len();
-        partitions.retain(|k, _| led(&k.topic_id, k.partition));
-        before - partitions.len()
+    /// Drop the share-partitions, materialized or only persisted, whose partition `led` no
+    /// longer answers for (topic deleted, leadership moved), tombstoning their state (design
+    /// §8.4: a deleted topic's state can never apply to another). Fetches parked on one are
+    /// woken (their watch closes) and try again. Returns how many were dropped.
+    pub fn retain_partitions(
+        &self,
+        led: impl Fn(&Uuid, i32) -> bool,
+        persister: &dyn StatePersister,
+        now_ms: i64,
+    ) -> usize {
+        let mut gone: Vec<SharePartitionKey> = Vec::new();
+        {
+            let mut partitions = self.partitions.write();
+            partitions.retain(|k, _| {
+                let keep = led(&k.topic_id, k.partition);
+                if !keep {
+                    gone.push(k.clone());
+                }
+                keep
+            });
+            self.persisted.lock().retain(|k, _| {
+                let keep = led(&k.topic_id, k.partition);
+                if !keep {
+                    gone.push(k.clone());
+                }
+                keep
+            });
+        }
+        let tombstones: Vec<StateWrite> = gone.iter().map(|k| (k.state_key(), None)).collect();
+        if let Err(e) = persister.write(&tombstones, now_ms) {
+            // Replayed again at the next start, where the same check drops it.
+            tracing::warn!("share state of partitions gone not deleted: {e}");
+        }
+        gone.len()
     }
 
-    /// SPSO of a share-partition that exists.
+    /// SPSO of a share-partition that exists (materialized or persisted).
     pub fn start_offset(&self, key: &SharePartitionKey) -> Option<i64> {
-        self.existing(key).map(|c| c.state.lock().start_offset())
+        match self.existing(key) {
+            Some(c) => Some(c.state.lock().sp.start_offset()),
+            None => self.persisted.lock().get(key).map(|s| s.start_offset),
+        }
+    }
+
+    /// Every share-partition of `group` with state here, and its SPSO (DescribeShareGroupOffsets
+    /// with no topics).
+    pub fn group_start_offsets(&self, group: &str) -> Vec<(Uuid, i32, i64)> {
+        let mut out: Vec<(Uuid, i32, i64)> = self
+            .partitions
+            .read()
+            .iter()
+            .filter(|(k, _)| k.group_id == group)
+            .map(|(k, c)| (k.topic_id, k.partition, c.state.lock().sp.start_offset()))
+            .collect();
+        out.extend(
+            self.persisted
+                .lock()
+                .iter()
+                .filter(|(k, _)| k.group_id == group)
+                .map(|(k, s)| (k.topic_id, k.partition, s.start_offset)),
+        );
+        out.sort();
+        out
+    }
+
+    /// Delete the state of `group` (only topic `topic` with `Some`): tombstones first, then the
+    /// in-memory share-partitions (design §8.6). Nothing is dropped when the write fails.
+    /// Returns the share-partitions deleted.
+    pub fn delete_state(
+        &self,
+        group: &str,
+        topic: Option<Uuid>,
+        persister: &dyn StatePersister,
+        now_ms: i64,
+    ) -> Result<Vec<SharePartitionKey>, PersistError> {
+        let matches =
+            |k: &SharePartitionKey| k.group_id == group && topic.is_none_or(|t| t == k.topic_id);
+        let mut partitions = self.partitions.write();
+        let mut persisted = self.persisted.lock();
+        let keys: Vec<SharePartitionKey> = partitions
+            .keys()
+            .chain(persisted.keys())
+            .filter(|k| matches(k))
+            .cloned()
+            .collect();
+        let tombstones: Vec<StateWrite> = keys.iter().map(|k| (k.state_key(), None)).collect();
+        persister.write(&tombstones, now_ms)?;
+        partitions.retain(|k, _| !matches(k));
+        persisted.retain(|k, _| !matches(k));
+        Ok(keys)
+    }
+
+    /// Replace a share-partition's state with an empty window at `start_offset` under a new
+    /// state epoch (AlterShareGroupOffsets, design §9.2), written first. The share-partition is
+    /// restored from it on its next use.
+    pub fn reset_start_offset(
+        &self,
+        key: &SharePartitionKey,
+        start_offset: i64,
+        persister: &dyn StatePersister,
+        now_ms: i64,
+    ) -> Result<(), PersistError> {
+        let mut partitions = self.partitions.write();
+        let mut persisted = self.persisted.lock();
+        let epoch = match partitions.get(key) {
+            Some(c) => c.state.lock().state_epoch,
+            None => persisted.get(key).map_or(0, |s| s.state_epoch),
+        };
+        let state = PersistedState {
+            snapshot_epoch: 1,
+            state_epoch: epoch.saturating_add(1),
+            leader_epoch: 0,
+            start_offset: start_offset.max(0),
+            delivery_complete_count: 0,
+            write_timestamp_ms: now_ms,
+            runs: Vec::new(),
+        };
+        persister.write(&[(key.state_key(), Some(state.clone()))], now_ms)?;
+        partitions.remove(key);
+        persisted.insert(key.clone(), state);
+        Ok(())
     }
 }
 
@@ -433,7 +715,10 @@ mod tests {
     use kafka_protocol::records::Compression;
     use std::path::Path;
 
+    use crate::share::persist::MemoryPersister;
+
     const A: &str = "member-a";
+    const NOP: crate::share::VolatilePersister = crate::share::VolatilePersister;
     const B: &str = "member-b";
 
     fn open(dir: &Path, index: i32) -> Arc<Partition> {
@@ -572,7 +857,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.start_offset(&k), Some(5));
-        assert!(m.acknowledge(&k, A, &[], 100, &s).is_ok());
+        assert!(m.acknowledge(&k, A, &[], 100, &s, &NOP).is_ok());
     }
 
     #[test]
@@ -582,7 +867,10 @@ mod tests {
         let m = ShareManager::new();
         let w = m.subscribe(&key(0), &p, EARLIEST, 0);
         m.subscribe(&key(1), &p, EARLIEST, 0);
-        assert_eq!(m.retain_partitions(|_, partition| partition == 1), 1);
+        assert_eq!(
+            m.retain_partitions(|_, partition| partition == 1, &NOP, 0),
+            1
+        );
         assert_eq!(m.start_offset(&key(0)), None);
         assert!(m.start_offset(&key(1)).is_some());
         assert!(w.has_changed().is_err(), "a parked fetch's watch closes");
@@ -697,7 +985,7 @@ mod tests {
             last_offset: last,
             acknowledge_types: vec![t],
         };
-        m.acknowledge(&key(0), A, &[ack(0, 1, 1), ack(2, 4, 2)], 0, &s)
+        m.acknowledge(&key(0), A, &[ack(0, 1, 1), ack(2, 4, 2)], 0, &s, &NOP)
             .unwrap();
         assert!(watch.has_changed().unwrap(), "availability bumped");
         watch.borrow_and_update();
@@ -709,11 +997,11 @@ mod tests {
         // Offsets 2..4 span both batches.
         assert_eq!(bases(&got), vec![0, 3]);
         assert_eq!(
-            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s),
+            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s, &NOP),
             Err(KafkaError::InvalidRecordState)
         );
         assert_eq!(
-            m.acknowledge(&key(7), A, &[ack(0, 0, 1)], 0, &s),
+            m.acknowledge(&key(7), A, &[ack(0, 0, 1)], 0, &s, &NOP),
             Err(KafkaError::InvalidRecordState)
         );
     }
@@ -786,5 +1074,183 @@ mod tests {
             .acquire(&key(1), &p1, B, 0, limits(500, 1 << 20), &s, EARLIEST)
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 1, 1)], "count decremented, then +1");
+    }
+
+    fn ack(first: i64, last: i64, t: i8) -> AcknowledgementBatch {
+        AcknowledgementBatch {
+            first_offset: first,
+            last_offset: last,
+            acknowledge_types: vec![t],
+        }
+    }
+
+    fn state_key(partition: i32) -> StateKey {
+        key(partition).state_key()
+    }
+
+    /// Initialization is written by the flush; an acknowledgement is written before it is
+    /// applied; Acquired records are written as Available with their delivery count, never as
+    /// Acquired; a manager opened from the records restores SPSO and the window lazily.
+    #[test]
+    fn state_is_written_and_restored_on_first_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        for _ in 0..3 {
+            produce(&p, 2);
+        }
+        let disk = MemoryPersister::new();
+        let m = ShareManager::open(&disk);
+        let s = ShareSettings::default();
+        m.subscribe(&key(0), &p, EARLIEST, 0);
+        assert_eq!(m.flush(&disk, 0).unwrap(), 1, "initialization");
+        assert_eq!(disk.get(&state_key(0)).unwrap().start_offset, 0);
+        assert_eq!(m.flush(&disk, 0).unwrap(), 0, "nothing dirty");
+
+        let got = m
+            .acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(0, 5, 1)]);
+        assert_eq!(m.flush(&disk, 0).unwrap(), 0, "acquisition is not written");
+        // Accept 0..1, reject 2, release 3: 4..5 stay Acquired.
+        m.acknowledge(
+            &key(0),
+            A,
+            &[ack(0, 1, 1), ack(2, 2, 3), ack(3, 3, 2)],
+            0,
+            &s,
+            &disk,
+        )
+        .unwrap();
+        let written = disk.get(&state_key(0)).unwrap();
+        assert_eq!(written.start_offset, 3);
+        assert_eq!(written.snapshot_epoch, 2);
+        let runs: Vec<(i64, i64, i8, i16)> = written
+            .runs
+            .iter()
+            .map(|r| {
+                (
+                    r.first_offset,
+                    r.last_offset,
+                    r.state.id(),
+                    r.delivery_count,
+                )
+            })
+            .collect();
+        // (Adjacent equal runs are merged by the record encoding, not here.)
+        assert_eq!(
+            runs,
+            vec![(3, 3, 0, 1), (4, 5, 0, 1)],
+            "Acquired 4..5 written as Available"
+        );
+
+        // A restart: nothing materialized until used; then the same SPSO and window.
+        let m2 = ShareManager::open(&disk);
+        assert_eq!(m2.start_offset(&key(0)), Some(3));
+        assert_eq!(m2.group_start_offsets("g"), vec![(key(0).topic_id, 0, 3)]);
+        let got = m2
+            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .unwrap();
+        assert_eq!(
+            ranges(&got),
+            vec![(3, 5, 2)],
+            "redelivered, nothing accepted"
+        );
+        assert_eq!(m2.flush(&disk, 0).unwrap(), 0, "restored, not dirty");
+    }
+
+    /// A failed write refuses the acknowledgement and leaves memory as it was; expiry and
+    /// release are written by the next flush that succeeds.
+    #[test]
+    fn a_failed_write_refuses_the_acknowledgement() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::open(&disk);
+        let s = ShareSettings::default();
+        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .unwrap();
+        disk.set_failing(true);
+        assert_eq!(
+            m.acknowledge(&key(0), A, &[ack(0, 3, 1)], 0, &s, &disk),
+            Err(KafkaError::KafkaStorageError)
+        );
+        assert_eq!(m.start_offset(&key(0)), Some(0), "memory unchanged");
+        assert!(m.flush(&disk, 0).is_err());
+        disk.set_failing(false);
+        m.acknowledge(&key(0), A, &[ack(0, 1, 1)], 0, &s, &disk)
+            .unwrap();
+        assert_eq!(m.start_offset(&key(0)), Some(2));
+        assert_eq!(disk.get(&state_key(0)).unwrap().start_offset, 2);
+        assert_eq!(m.release_member("g", A), 2);
+        assert_eq!(m.flush(&disk, 0).unwrap(), 1);
+        let w = disk.get(&state_key(0)).unwrap();
+        assert_eq!(
+            (
+                w.runs[0].first_offset,
+                w.runs[0].last_offset,
+                w.runs[0].delivery_count
+            ),
+            (2, 3, 0),
+            "released: count decremented"
+        );
+    }
+
+    /// Deleting a group's (or one topic's) state tombstones it, materialized or not; so does
+    /// dropping the partitions of a deleted topic; a reset starts a new state epoch.
+    #[test]
+    fn tombstones_and_resets() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::open(&disk);
+        for i in 0..3 {
+            m.subscribe(&key(i), &p, EARLIEST, 0);
+        }
+        let other = SharePartitionKey {
+            topic_id: Uuid::from_u128(2),
+            ..key(0)
+        };
+        m.subscribe(&other, &p, EARLIEST, 0);
+        m.flush(&disk, 0).unwrap();
+        let m = ShareManager::open(&disk);
+        m.subscribe(&key(0), &p, EARLIEST, 0); // materialized; 1, 2 and `other` only persisted
+
+        assert_eq!(m.retain_partitions(|_, i| i != 2, &disk, 0), 1);
+        assert!(disk.get(&state_key(2)).is_none());
+        let deleted = m
+            .delete_state("g", Some(Uuid::from_u128(1)), &disk, 0)
+            .unwrap();
+        assert_eq!(deleted.len(), 2);
+        assert!(disk.get(&state_key(0)).is_none() && disk.get(&state_key(1)).is_none());
+        assert_eq!(m.start_offset(&key(0)), None);
+        assert_eq!(m.group_start_offsets("g"), vec![(other.topic_id, 0, 0)]);
+
+        m.reset_start_offset(&other, 3, &disk, 0).unwrap();
+        let w = disk.get(&other.state_key()).unwrap();
+        assert_eq!((w.start_offset, w.state_epoch), (3, 1));
+        let got = m
+            .acquire(
+                &other,
+                &p,
+                A,
+                0,
+                limits(500, 1 << 20),
+                &ShareSettings::default(),
+                EARLIEST,
+            )
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(3, 3, 1)]);
+        m.delete_state("g", None, &disk, 0).unwrap();
+        assert!(disk.load().is_empty());
+        disk.set_failing(true);
+        m.subscribe(&key(0), &p, EARLIEST, 0);
+        assert!(m.delete_state("g", None, &disk, 0).is_err());
+        assert_eq!(
+            m.start_offset(&key(0)),
+            Some(0),
+            "kept when the tombstone failed"
+        );
     }
 }

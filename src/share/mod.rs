@@ -4,17 +4,19 @@
 //!
 //! Parts: `runs.rs` (the run-length map of in-flight offsets), `partition.rs` (one
 //! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO),
-//! `records.rs` (the snapshot records of `__share_group_state`) and `manager.rs` (the
+//! `records.rs` (the snapshot records of `__share_group_state`), `persist.rs` (where they are
+//! written and replayed: [`persist::StatePersister`]) and `manager.rs` (the
 //! broker's share-partitions, their initialization, log reads, expiry tick and availability
 //! watches). The first three are pure: time comes in as `now_ms`, settings as plain numbers,
 //! records as batch facts from a [`partition::BatchSource`]; the manager reads partitions
 //! (under its share-partition locks, never the other way round).
 //!
-//! Never: speaks the wire, persists (yet), or uses `group/` (share groups' membership lives
+//! Never: speaks the wire, or uses `group/` (share groups' membership lives
 //! there; what needs both is composed in `broker/`, design §12.2).
 
 pub mod manager;
 pub mod partition;
+pub mod persist;
 pub mod records;
 pub mod runs;
 
@@ -23,4 +25,5 @@ pub use partition::{
     AcknowledgeType, AcknowledgementBatch, AcquireLimits, AcquiredRecords, BatchInfo, BatchSource,
     SharePartition, ShareSettings,
 };
+pub use persist::{LocalPersister, StatePersister, VolatilePersister};
 pub use runs::{RecordState, Run, Runs};

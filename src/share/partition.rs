@@ -140,6 +140,29 @@ impl SharePartition {
         }
     }
 
+    /// A share-partition as it was persisted (design §8.4): SPSO and the window's runs, which
+    /// must follow on from SPSO without gaps; `next` is the end of the last run. A run that
+    /// does not follow on, or is Acquired (never persisted), ends the window there: the offsets
+    /// after it are read from the log again. Leading terminal runs move SPSO past them.
+    pub fn restore(start_offset: i64, runs: impl IntoIterator<Item = Run>) -> Self {
+        let mut sp = SharePartition::new(start_offset);
+        for run in runs {
+            if run.state.member().is_some()
+                || run.first_offset != sp.next_offset
+                || run.delivery_count < 0
+            {
+                break;
+            }
+            let last = run.last_offset;
+            if !sp.runs.push_back(run) {
+                break;
+            }
+            sp.next_offset = last.saturating_add(1);
+        }
+        sp.finish();
+        sp
+    }
+
     /// SPSO.
     pub fn start_offset(&self) -> i64 {
         self.start_offset
@@ -547,6 +570,45 @@ fn validate_batches(batches: &[AcknowledgementBatch]) -> Result<(), KafkaError> 
 
 #[cfg(test)]
 mod tests {
+
+    /// A persisted window comes back as it was written; leading terminal runs move SPSO; a run
+    /// that is Acquired or does not follow on ends the window there.
+    #[test]
+    fn restore_from_persisted_runs() {
+        let run = |first, last, state: RecordState, count| Run {
+            first_offset: first,
+            last_offset: last,
+            state,
+            delivery_count: count,
+        };
+        let sp = SharePartition::restore(
+            10,
+            [
+                run(10, 11, RecordState::Available, 2),
+                run(12, 14, RecordState::Acknowledged, 1),
+                run(15, 15, RecordState::Available, 1),
+            ],
+        );
+        assert_eq!((sp.start_offset(), sp.next_offset()), (10, 16));
+        assert_eq!(sp.state_of(13), Some((&RecordState::Acknowledged, 1)));
+        sp.check_invariants(&ShareSettings::default()).unwrap();
+
+        let sp = SharePartition::restore(
+            10,
+            [
+                run(10, 11, RecordState::Archived, 1),
+                run(12, 12, RecordState::Available, 1),
+                run(14, 15, RecordState::Available, 1),
+            ],
+        );
+        assert_eq!((sp.start_offset(), sp.next_offset()), (12, 13));
+        let acquired = RecordState::Acquired {
+            member: "m".into(),
+            deadline_ms: 0,
+        };
+        let sp = SharePartition::restore(5, [run(5, 9, acquired, 1)]);
+        assert_eq!((sp.start_offset(), sp.next_offset()), (5, 5));
+    }
     use super::*;
 
     const A: &str = "member-a";

@@ -1,8 +1,12 @@
 //! Share groups (KIP-932) membership: ShareGroupHeartbeat and ShareGroupDescribe at every
 //! advertised version, their errors with Kafka's codes and messages, share groups in
 //! ListGroups / DescribeGroups / DeleteGroups, the classic and consumer APIs refusing a share
-//! group id, and an Empty share group surviving a restart.
+//! group id, an Empty share group surviving a restart, and the share-group offsets admin APIs
+//! (90–92).
 
+use kafka_protocol::messages::alter_share_group_offsets_request as alter_req;
+use kafka_protocol::messages::delete_share_group_offsets_request as delete_req;
+use kafka_protocol::messages::describe_share_group_offsets_request as describe_req;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
@@ -698,4 +702,264 @@ async fn share_group_apis_check_acls() {
         Some("The described group uses topics that the client is not authorized to describe.")
     );
     assert!(d.members.is_empty());
+}
+
+async fn offsets(
+    c: &mut Client,
+    group: &str,
+    topics: Option<&[(&str, &[i32])]>,
+) -> describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup {
+    let topics = topics.map(|ts| {
+        ts.iter()
+            .map(|(n, ps)| {
+                describe_req::DescribeShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(name(n))
+                    .with_partitions(ps.to_vec())
+            })
+            .collect()
+    });
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(
+            ApiKey::DescribeShareGroupOffsets,
+            0,
+            &DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+                describe_req::DescribeShareGroupOffsetsRequestGroup::default()
+                    .with_group_id(gid(group))
+                    .with_topics(topics),
+            ]),
+        )
+        .await;
+    r.groups.into_iter().next().unwrap()
+}
+async fn alter(
+    c: &mut Client,
+    group: &str,
+    topic: &str,
+    at: &[(i32, i64)],
+) -> AlterShareGroupOffsetsResponse {
+    let req = AlterShareGroupOffsetsRequest::default()
+        .with_group_id(gid(group))
+        .with_topics(vec![
+            alter_req::AlterShareGroupOffsetsRequestTopic::default()
+                .with_topic_name(name(topic))
+                .with_partitions(
+                    at.iter()
+                        .map(|&(p, o)| {
+                            alter_req::AlterShareGroupOffsetsRequestPartition::default()
+                                .with_partition_index(p)
+                                .with_start_offset(o)
+                        })
+                        .collect(),
+                ),
+        ]);
+    c.call(ApiKey::AlterShareGroupOffsets, 0, &req).await
+}
+async fn delete_offsets(
+    c: &mut Client,
+    group: &str,
+    topics: &[&str],
+) -> DeleteShareGroupOffsetsResponse {
+    let req = DeleteShareGroupOffsetsRequest::default()
+        .with_group_id(gid(group))
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| {
+                    delete_req::DeleteShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(name(t))
+                })
+                .collect(),
+        );
+    c.call(ApiKey::DeleteShareGroupOffsets, 0, &req).await
+}
+
+/// DescribeShareGroupOffsets / AlterShareGroupOffsets / DeleteShareGroupOffsets v0 (design §9):
+/// an absent group is created by Alter; named and all-partitions describes; NON_EMPTY_GROUP
+/// while a member is in; unknown groups and topics; Delete forgets the start offset.
+#[tokio::test]
+async fn share_group_offsets_admin_apis() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let t = create_topic(&mut c, "so", 2).await;
+
+    let starts =
+        |g: &describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup| {
+            g.topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions.iter().map(move |p| {
+                        (
+                            t.topic_name.as_str().to_string(),
+                            p.partition_index,
+                            p.start_offset,
+                            p.error_code,
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+
+    assert_eq!(
+        offsets(&mut c, "nope", None).await.error_code,
+        GROUP_ID_NOT_FOUND
+    );
+    assert_eq!(
+        delete_offsets(&mut c, "nope", &["so"]).await.error_code,
+        GROUP_ID_NOT_FOUND
+    );
+
+    // Alter creates the group (Empty) and sets partition 1's start.
+    let r = alter(&mut c, "sgo", "so", &[(1, 5)]).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.responses[0].topic_id, t);
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert_eq!(describe(&mut c, "sgo").await.group_state.as_str(), "Empty");
+    let all = offsets(&mut c, "sgo", None).await;
+    assert_eq!(all.error_code, 0);
+    assert_eq!(all.topics[0].topic_id, t);
+    assert_eq!(starts(&all), vec![("so".to_string(), 1, 5, 0)]);
+    let named = offsets(&mut c, "sgo", Some(&[("so", &[0, 1, 7]), ("nope", &[0])])).await;
+    assert_eq!(
+        starts(&named),
+        vec![
+            ("so".to_string(), 0, -1, 0),
+            ("so".to_string(), 1, 5, 0),
+            ("so".to_string(), 7, -1, 3),
+            ("nope".to_string(), 0, -1, 3),
+        ]
+    );
+    let r = alter(&mut c, "sgo", "nope", &[(0, 1)]).await;
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 3)
+    );
+
+    // With a member: refused as a whole.
+    assert_eq!(
+        heartbeat(&mut c, &join("sgo", "m", &["so"]))
+            .await
+            .error_code,
+        0
+    );
+    let r = alter(&mut c, "sgo", "so", &[(1, 0)]).await;
+    assert_eq!((r.error_code, r.responses.len()), (NON_EMPTY_GROUP, 0));
+    assert_eq!(
+        delete_offsets(&mut c, "sgo", &["so"]).await.error_code,
+        NON_EMPTY_GROUP
+    );
+    assert_eq!(
+        starts(&offsets(&mut c, "sgo", None).await),
+        vec![("so".to_string(), 1, 5, 0)]
+    );
+    assert_eq!(heartbeat(&mut c, &beat("sgo", "m", -1)).await.error_code, 0);
+
+    let r = delete_offsets(&mut c, "sgo", &["so", "nope"]).await;
+    assert_eq!(r.error_code, 0);
+    let codes: Vec<(Uuid, i16)> = r
+        .responses
+        .iter()
+        .map(|t| (t.topic_id, t.error_code))
+        .collect();
+    assert_eq!(codes, vec![(t, 0), (Uuid::nil(), 3)]);
+    assert!(offsets(&mut c, "sgo", None).await.topics.is_empty());
+
+    // An empty group id is INVALID_GROUP_ID, as everywhere in Kafka's group coordinator.
+    assert_eq!(alter(&mut c, "", "so", &[(0, 0)]).await.error_code, 24);
+    assert_eq!(delete_offsets(&mut c, "", &["so"]).await.error_code, 24);
+    assert_eq!(offsets(&mut c, "", None).await.error_code, 24);
+}
+
+/// The share-group offsets APIs' ACLs (design §9): DESCRIBE on the group and topics to
+/// describe, READ on the group and topics to alter, DELETE on the group and READ on the topics
+/// to delete.
+#[tokio::test]
+async fn share_group_offsets_apis_check_acls() {
+    use fjord::cluster::controller::NewTopic;
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
+        ResourcePattern, ResourceType as RT,
+    };
+    let b =
+        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
+            .await;
+    let allow = |rt: RT, name: &str, op: Op| AclBinding {
+        pattern: ResourcePattern {
+            resource_type: rt,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermissionType::Allow,
+        },
+    };
+    let created = b
+        .broker
+        .create_topics(
+            vec![NewTopic {
+                name: "secret".into(),
+                partitions: 1,
+                replication_factor: 1,
+                assignments: vec![],
+                configs: Default::default(),
+            }],
+            false,
+        )
+        .await;
+    assert!(created[0].is_ok());
+    let mut c = Client::connect(b.addr).await;
+
+    assert_eq!(offsets(&mut c, "ag", None).await.error_code, 30);
+    assert_eq!(
+        alter(&mut c, "ag", "secret", &[(0, 0)]).await.error_code,
+        30
+    );
+    assert_eq!(
+        delete_offsets(&mut c, "ag", &["secret"]).await.error_code,
+        30
+    );
+
+    let granted = b
+        .broker
+        .create_acls(vec![allow(RT::Group, "ag", Op::Read)])
+        .await;
+    assert!(granted.iter().all(|r| r.is_ok()));
+    let r = alter(&mut c, "ag", "secret", &[(0, 0)]).await;
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 29)
+    );
+    let named = offsets(&mut c, "ag", Some(&[("secret", &[0])])).await;
+    assert_eq!(
+        (named.error_code, named.topics[0].partitions[0].error_code),
+        (0, 29)
+    );
+    assert_eq!(
+        delete_offsets(&mut c, "ag", &["secret"]).await.error_code,
+        30
+    );
+
+    let granted = b
+        .broker
+        .create_acls(vec![allow(RT::Topic, "secret", Op::Read)])
+        .await;
+    assert!(granted.iter().all(|r| r.is_ok()));
+    let r = alter(&mut c, "ag", "secret", &[(0, 0)]).await;
+    assert_eq!(
+        (r.error_code, r.responses[0].partitions[0].error_code),
+        (0, 0)
+    );
+    // READ implies DESCRIBE, on the group and on the topic.
+    let all = offsets(&mut c, "ag", None).await;
+    assert_eq!((all.error_code, all.topics.len()), (0, 1));
+
+    let granted = b
+        .broker
+        .create_acls(vec![allow(RT::Group, "ag", Op::Delete)])
+        .await;
+    assert!(granted.iter().all(|r| r.is_ok()));
+    let r = delete_offsets(&mut c, "ag", &["secret"]).await;
+    assert_eq!((r.error_code, r.responses[0].error_code), (0, 0));
 }

@@ -1,0 +1,108 @@
+//! AlterShareGroupOffsets (key 91), v0 (KIP-932; design §9.2): set a share group's start
+//! offsets (`kafka-share-groups.sh --reset-offsets --execute`, Admin.alterShareGroupOffsets).
+//!
+//! A group id (INVALID_GROUP_ID), READ on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
+//! (NOT_COORDINATOR), a share group or none (an absent group is created Empty, Kafka 4.2,
+//! KAFKA-19662; a group of another kind is GROUP_ID_NOT_FOUND), and no members
+//! (NON_EMPTY_GROUP); all top-level errors. Per partition: UNKNOWN_TOPIC_OR_PARTITION,
+//! TOPIC_AUTHORIZATION_FAILED without READ on the topic, else the share-partition's state is
+//! replaced by an empty window at the offset under a new state epoch, written first
+//! (KAFKA_STORAGE_ERROR when it cannot be). The partition must be led here: a cluster keeps
+//! share state on the partition's leader (design §8.7).
+
+use kafka_protocol::ResponseError as E;
+use kafka_protocol::messages::alter_share_group_offsets_response::{
+    AlterShareGroupOffsetsResponsePartition as Partition,
+    AlterShareGroupOffsetsResponseTopic as Topic,
+};
+use kafka_protocol::messages::{AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse};
+
+use super::context::{RequestContext, str_bytes};
+use crate::broker::TopicRef;
+use crate::security::acl::AclOperation;
+use crate::share::SharePartitionKey;
+
+pub fn handle(
+    ctx: &RequestContext,
+    req: AlterShareGroupOffsetsRequest,
+) -> AlterShareGroupOffsetsResponse {
+    let b = &ctx.broker;
+    let gid = req.group_id.as_str();
+    let top = |code: E, message: Option<String>| {
+        AlterShareGroupOffsetsResponse::default()
+            .with_error_code(code.code())
+            .with_error_message(message.map(str_bytes))
+    };
+    if gid.is_empty() {
+        return top(E::InvalidGroupId, None);
+    }
+    if !ctx.authorize_group(AclOperation::Read, gid) {
+        return top(E::GroupAuthorizationFailed, None);
+    }
+    let (settings, _) = b.share_group_settings(gid);
+    match b.groups.share_group_members(
+        &b.topics,
+        gid,
+        Some(settings.session_timeout_ms),
+        b.now_ms(),
+    ) {
+        Ok(0) => {}
+        Ok(_) => {
+            return top(
+                E::NonEmptyGroup,
+                Some(format!(
+                    "Share group {gid} is not empty: its offsets can only be altered with no members."
+                )),
+            );
+        }
+        Err((code, message)) => {
+            return AlterShareGroupOffsetsResponse::default()
+                .with_error_code(code)
+                .with_error_message((!message.is_empty()).then(|| str_bytes(message)));
+        }
+    }
+    let views = b.topic_views();
+    let responses = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = t.topic_name.as_str();
+            let view = views.iter().find(|v| v.name == name);
+            let allowed = ctx.authorize_topic(AclOperation::Read, name);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let index = p.partition_index;
+                    let code = if !allowed {
+                        E::TopicAuthorizationFailed.code()
+                    } else if let Some(v) = view {
+                        match b.leader_partition(TopicRef::Name(name), index) {
+                            Ok(_) => {
+                                let key = SharePartitionKey {
+                                    group_id: gid.to_string(),
+                                    topic_id: v.id,
+                                    partition: index,
+                                };
+                                b.reset_share_start_offset(&key, p.start_offset)
+                                    .err()
+                                    .unwrap_or(0)
+                            }
+                            Err(code) => code,
+                        }
+                    } else {
+                        E::UnknownTopicOrPartition.code()
+                    };
+                    Partition::default()
+                        .with_partition_index(index)
+                        .with_error_code(code)
+                })
+                .collect();
+            Topic::default()
+                .with_topic_name(t.topic_name.clone())
+                .with_topic_id(view.map(|v| v.id).unwrap_or_default())
+                .with_partitions(partitions)
+        })
+        .collect();
+    AlterShareGroupOffsetsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,207 @@
+//! Where share-partition state is kept between restarts (design §8.2, §8.7): a
+//! [`StatePersister`] writes snapshots and tombstones and replays what was written. The state
+//! machine and the manager never know which one they have.
+//!
+//! - [`LocalPersister`]: the local `__share_group_state` partition (single broker; one
+//!   compacted partition created on first write), through the topic registry's internal append
+//!   and replay, as `__consumer_offsets` is written.
+//! - [`VolatilePersister`]: writes nothing, so nothing survives the process (a cluster node
+//!   until the share coordinator exists, design §8.7).
+//! - [`MemoryPersister`]: unit tests' persister, which can be told to fail.
+//!
+//! Never: decides what to write or when (that is [`super::manager`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use super::records::{
+    PersistedState, StateKey, decode_key, decode_value, encode_key, encode_value,
+};
+use crate::topics::TopicRegistry;
+
+/// The internal topic that holds share-partition state.
+pub const SHARE_STATE_TOPIC: &str = "__share_group_state";
+
+/// A write failed: nothing of it may be assumed written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("writing share state: {0}")]
+pub struct PersistError(pub String);
+
+/// One record to write: a state, or `None` to delete the key's state.
+pub type StateWrite = (StateKey, Option<PersistedState>);
+
+pub trait StatePersister: Send + Sync {
+    /// Write `records` as one unit (one batch): all of them or, on error, none that a reader
+    /// may rely on.
+    fn write(&self, records: &[StateWrite], now_ms: i64) -> Result<(), PersistError>;
+
+    /// Every key's latest state (tombstoned keys absent), for start-up.
+    fn load(&self) -> HashMap<StateKey, PersistedState>;
+}
+
+/// `__share_group_state` on this broker.
+pub struct LocalPersister<'a> {
+    pub topics: &'a TopicRegistry,
+}
+
+impl StatePersister for LocalPersister<'_> {
+    fn write(&self, records: &[StateWrite], now_ms: i64) -> Result<(), PersistError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let kvs = records
+            .iter()
+            .map(|(k, v)| (encode_key(k), v.as_ref().map(encode_value)))
+            .collect();
+        self.topics
+            .append_internal(SHARE_STATE_TOPIC, 0, kvs, None, now_ms)
+            .map(|_| ())
+            .map_err(|e| PersistError(e.to_string()))
+    }
+
+    fn load(&self) -> HashMap<StateKey, PersistedState> {
+        let mut out = HashMap::new();
+        let mut damaged = 0usize;
+        self.topics.replay_internal(SHARE_STATE_TOPIC, &mut |r| {
+            let Some(key) = r.key.as_ref().and_then(decode_key) else {
+                damaged += 1;
+                return;
+            };
+            match r.value.as_ref() {
+                None => {
+                    out.remove(&key);
+                }
+                Some(v) => match decode_value(v) {
+                    Some(state) => {
+                        out.insert(key, state);
+                    }
+                    None => damaged += 1,
+                },
+            }
+        });
+        if damaged > 0 {
+            tracing::warn!(damaged, "{SHARE_STATE_TOPIC}: records skipped on replay");
+        }
+        out
+    }
+}
+
+/// Writes nothing and loads nothing.
+pub struct VolatilePersister;
+
+impl StatePersister for VolatilePersister {
+    fn write(&self, _records: &[StateWrite], _now_ms: i64) -> Result<(), PersistError> {
+        Ok(())
+    }
+
+    fn load(&self) -> HashMap<StateKey, PersistedState> {
+        HashMap::new()
+    }
+}
+
+/// Keeps the latest state per key in memory; `fail` makes every write fail (unit tests).
+#[derive(Default)]
+pub struct MemoryPersister {
+    states: Mutex<HashMap<StateKey, PersistedState>>,
+    pub fail: AtomicBool,
+    /// Successful write calls (not records).
+    pub writes: AtomicUsize,
+}
+
+impl MemoryPersister {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, key: &StateKey) -> Option<PersistedState> {
+        self.states.lock().get(key).cloned()
+    }
+
+    pub fn set_failing(&self, fail: bool) {
+        self.fail.store(fail, Ordering::SeqCst);
+    }
+}
+
+impl StatePersister for MemoryPersister {
+    fn write(&self, records: &[StateWrite], _now_ms: i64) -> Result<(), PersistError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PersistError("failing on purpose".into()));
+        }
+        let mut states = self.states.lock();
+        for (k, v) in records {
+            match v {
+                Some(s) => states.insert(k.clone(), s.clone()),
+                None => states.remove(k),
+            };
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn load(&self) -> HashMap<StateKey, PersistedState> {
+        self.states.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::share::records::PersistedRun;
+    use crate::share::runs::RecordState;
+    use std::sync::Arc;
+    use uuid::Uuid;
+
+    fn state(spso: i64) -> PersistedState {
+        PersistedState {
+            snapshot_epoch: 1,
+            state_epoch: 0,
+            leader_epoch: 0,
+            start_offset: spso,
+            delivery_complete_count: 0,
+            write_timestamp_ms: 7,
+            runs: vec![PersistedRun {
+                first_offset: spso,
+                last_offset: spso + 3,
+                state: RecordState::Available,
+                delivery_count: 2,
+            }],
+        }
+    }
+
+    /// The local topic replays the latest state of each key; a tombstone deletes it; the
+    /// records survive reopening the registry.
+    #[test]
+    fn local_state_replays_latest_and_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = Config::from_sources(
+            None,
+            Vec::new(),
+            &[format!("log.dirs={}", dir.path().display())],
+        )
+        .unwrap();
+        let c = Arc::new(c);
+        let key = |p| StateKey {
+            group: "g".into(),
+            topic_id: Uuid::from_u128(5),
+            partition: p,
+        };
+        {
+            let reg = TopicRegistry::open(c.clone(), 0).unwrap();
+            let p = LocalPersister { topics: &reg };
+            assert!(p.load().is_empty(), "no topic yet");
+            p.write(&[(key(0), Some(state(1))), (key(1), Some(state(4)))], 0)
+                .unwrap();
+            p.write(&[(key(0), Some(state(9)))], 0).unwrap();
+            p.write(&[(key(1), None)], 0).unwrap();
+            assert!(reg.get(SHARE_STATE_TOPIC).unwrap().is_internal());
+            reg.shut_down();
+        }
+        let reg = TopicRegistry::open(c, 0).unwrap();
+        let loaded = LocalPersister { topics: &reg }.load();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[&key(0)], state(9));
+    }
+}
