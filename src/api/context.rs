@@ -75,3 +75,76 @@ pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError
         _ => E::KafkaStorageError,
     }
 }
+
+/// For the spliced-encoding tests of `fetch.rs` and `share_fetch.rs`: a file of known bytes
+/// to cut [`FileSlice`]s from, and a reply's chunks read back into one buffer.
+#[cfg(test)]
+pub mod test_chunks {
+    use super::Chunk;
+    use crate::log::FileSlice;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    /// 5,000 bytes of a fixed pattern in a temporary file.
+    pub struct TestSegment {
+        _dir: tempfile::TempDir,
+        file: Arc<std::fs::File>,
+        pub content: Vec<u8>,
+    }
+
+    impl TestSegment {
+        pub fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("seg");
+            let content: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+            std::fs::File::create(&path)
+                .unwrap()
+                .write_all(&content)
+                .unwrap();
+            let file = Arc::new(std::fs::File::open(&path).unwrap());
+            TestSegment {
+                _dir: dir,
+                file,
+                content,
+            }
+        }
+
+        pub fn slice(&self, position: u64, len: u64) -> FileSlice {
+            FileSlice {
+                file: self.file.clone(),
+                position,
+                len,
+                verified: None,
+            }
+        }
+
+        /// The bytes a slice stands for.
+        pub fn bytes(&self, s: &FileSlice) -> Vec<u8> {
+            self.content[s.position as usize..(s.position + s.len) as usize].to_vec()
+        }
+
+        /// Lengths that cross the 1-byte/2-byte varint boundary (127/128), two ranges in one
+        /// partition, and none.
+        pub fn shapes(&self) -> Vec<Vec<FileSlice>> {
+            vec![
+                vec![self.slice(0, 10)],
+                vec![self.slice(100, 126)],
+                vec![self.slice(100, 127)],
+                vec![self.slice(3, 200), self.slice(1000, 3000)],
+                vec![],
+            ]
+        }
+    }
+
+    /// The chunks of a reply as the bytes the connection would write.
+    pub fn materialize(chunks: &[Chunk]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            match c {
+                Chunk::Bytes(b) => out.extend_from_slice(b),
+                Chunk::File(f) => out.extend_from_slice(&f.read().unwrap()),
+            }
+        }
+        out
+    }
+}

@@ -615,50 +615,19 @@ pub fn encode_reply(reply: &FetchReply, version: i16) -> anyhow::Result<Vec<Chun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::context::test_chunks::{TestSegment, materialize};
     use kafka_protocol::messages::fetch_response::AbortedTransaction;
     use kafka_protocol::messages::{ProducerId, TopicName};
     use kafka_protocol::protocol::{Encodable, StrBytes};
-    use std::io::Write;
     use uuid::Uuid;
-
-    fn materialize(chunks: &[Chunk]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for c in chunks {
-            match c {
-                Chunk::Bytes(b) => out.extend_from_slice(b),
-                Chunk::File(f) => out.extend_from_slice(&f.read().unwrap()),
-            }
-        }
-        out
-    }
 
     /// The spliced encoding equals the codec's encoding with the data in memory,
     /// at every Fetch version, for partitions with data from one or two file
     /// ranges, without data, with errors, with aborted-transaction lists.
     #[test]
     fn encode_reply_matches_the_codec_at_every_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("seg");
-        let content: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(&content)
-            .unwrap();
-        let file = Arc::new(std::fs::File::open(&path).unwrap());
-        let slice = |position: u64, len: u64| FileSlice {
-            file: file.clone(),
-            position,
-            len,
-            verified: None,
-        };
-        // Lengths that cross the 1-byte/2-byte varint boundary (127/128) and a large one.
-        let shapes: Vec<Vec<FileSlice>> = vec![
-            vec![slice(0, 10)],
-            vec![slice(100, 126)],
-            vec![slice(100, 127)],
-            vec![slice(3, 200), slice(1000, 3000)],
-            vec![],
-        ];
+        let seg = TestSegment::new();
+        let shapes = seg.shapes();
         for version in 4..=18i16 {
             let mut response = FetchResponse::default()
                 .with_throttle_time_ms(3)
@@ -686,12 +655,7 @@ mod tests {
                     } else if i == 4 {
                         pd.error_code = 1;
                     }
-                    let data: Vec<u8> = shape
-                        .iter()
-                        .flat_map(|s| {
-                            content[s.position as usize..(s.position + s.len) as usize].to_vec()
-                        })
-                        .collect();
+                    let data: Vec<u8> = shape.iter().flat_map(|s| seg.bytes(s)).collect();
                     let mut exp = pd.clone();
                     if shape.is_empty() {
                         pd.records = Some(Bytes::new());

@@ -458,47 +458,17 @@ pub fn encode_reply(reply: &ShareFetchReply, version: i16) -> anyhow::Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::context::test_chunks::{TestSegment, materialize};
     use bytes::Bytes;
     use kafka_protocol::protocol::Encodable;
-    use std::io::Write;
-
-    fn materialize(chunks: &[Chunk]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for c in chunks {
-            match c {
-                Chunk::Bytes(b) => out.extend_from_slice(b),
-                Chunk::File(f) => out.extend_from_slice(&f.read().unwrap()),
-            }
-        }
-        out
-    }
 
     /// The spliced encoding equals the codec's with the data in memory: partitions with one or
     /// two file ranges (lengths around the varint boundary), without data, with errors and
     /// acknowledgement results.
     #[test]
     fn encode_reply_matches_the_codec() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("seg");
-        let content: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(&content)
-            .unwrap();
-        let file = Arc::new(std::fs::File::open(&path).unwrap());
-        let slice = |position: u64, len: u64| FileSlice {
-            file: file.clone(),
-            position,
-            len,
-            verified: None,
-        };
-        let shapes: Vec<Vec<FileSlice>> = vec![
-            vec![slice(0, 10)],
-            vec![slice(100, 126)],
-            vec![slice(100, 127)],
-            vec![slice(3, 200), slice(1000, 3000)],
-            vec![],
-        ];
+        let seg = TestSegment::new();
+        let shapes = seg.shapes();
         let mut response = ShareFetchResponse::default()
             .with_throttle_time_ms(3)
             .with_acquisition_lock_timeout_ms(30_000);
@@ -530,12 +500,7 @@ mod tests {
                 if i == 4 {
                     pd.error_code = 3;
                 }
-                let data: Vec<u8> = shape
-                    .iter()
-                    .flat_map(|s| {
-                        content[s.position as usize..(s.position + s.len) as usize].to_vec()
-                    })
-                    .collect();
+                let data: Vec<u8> = shape.iter().flat_map(|s| seg.bytes(s)).collect();
                 let mut exp = pd.clone();
                 if shape.is_empty() {
                     pd.records = Some(Bytes::new());
