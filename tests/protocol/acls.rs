@@ -10,12 +10,9 @@ use kafka_protocol::messages::describe_user_scram_credentials_request::UserName;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
-use crate::common::{Client, start, versions};
+use crate::common::{AUTHORIZER, Client, allow, create_topic_unchecked, start, versions};
 use fjord::security::Principal;
 use fjord::security::scram::{ScramCredential, ScramMechanism};
-
-const AUTHORIZER: &str =
-    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
 // Kafka's codes.
 const TOPIC: i8 = 2;
@@ -375,11 +372,7 @@ async fn scram_credential_apis_every_version() {
 /// while no ACL allows it, allowed once one does.
 #[tokio::test]
 async fn handlers_check_acls() {
-    use fjord::cluster::controller::NewTopic;
-    use fjord::security::acl::{
-        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
-        ResourcePattern, ResourceType as RT,
-    };
+    use fjord::security::acl::{AclOperation as Op, ResourceType as RT};
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
     use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -387,33 +380,7 @@ async fn handlers_check_acls() {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 
     let b = start(&[AUTHORIZER]).await;
-    let allow = |rt: RT, name: &str, op: Op| AclBinding {
-        pattern: ResourcePattern {
-            resource_type: rt,
-            name: name.into(),
-            pattern_type: PatternType::Literal,
-        },
-        entry: AccessControlEntry {
-            principal: "User:ANONYMOUS".into(),
-            host: "*".into(),
-            operation: op,
-            permission: AclPermissionType::Allow,
-        },
-    };
-    let created = b
-        .broker
-        .create_topics(
-            vec![NewTopic {
-                name: "secret".into(),
-                partitions: 1,
-                replication_factor: 1,
-                assignments: vec![],
-                configs: Default::default(),
-            }],
-            false,
-        )
-        .await;
-    assert!(created[0].is_ok());
+    let id = create_topic_unchecked(&b, "secret").await;
     let mut c = Client::connect(b.addr).await;
     let topic = || crate::common::name("secret");
     let produce = || {
@@ -481,7 +448,6 @@ async fn handlers_check_acls() {
     assert_eq!(r.topics[0].error_code, 29);
     assert!(!r.topics[0].is_internal);
     // Named by id: the id comes back, the name does not.
-    let id = created[0].as_ref().unwrap().id;
     let by_id = MetadataRequest::default()
         .with_topics(Some(vec![
             MetadataRequestTopic::default()

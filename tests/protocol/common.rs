@@ -1,7 +1,7 @@
 //! Shared helpers: an in-process broker on an ephemeral port, a raw-socket
 //! client that encodes requests and decodes responses at a given version,
 //! the advertised version range of an API, record batch encoding and decoding,
-//! and topic creation.
+//! topic creation, and ACL set-up for authorization tests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -204,4 +204,53 @@ pub async fn create_topic(c: &mut Client, topic: &str, partitions: i32) -> Uuid 
     let resp: CreateTopicsResponse = c.call(ApiKey::CreateTopics, 7, &req).await;
     assert_eq!(resp.topics[0].error_code, 0);
     resp.topics[0].topic_id
+}
+
+/// `authorizer.class.name` as Kafka's StandardAuthorizer, for tests of ACLs.
+pub const AUTHORIZER: &str =
+    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+
+/// An ALLOW entry for the anonymous principal (what an unauthenticated test client is) on a
+/// literal resource.
+pub fn allow(
+    resource_type: fjord::security::acl::ResourceType,
+    name: &str,
+    operation: fjord::security::acl::AclOperation,
+) -> fjord::security::acl::AclBinding {
+    use fjord::security::acl::{
+        AccessControlEntry, AclBinding, AclPermissionType, PatternType, ResourcePattern,
+    };
+    AclBinding {
+        pattern: ResourcePattern {
+            resource_type,
+            name: name.into(),
+            pattern_type: PatternType::Literal,
+        },
+        entry: AccessControlEntry {
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation,
+            permission: AclPermissionType::Allow,
+        },
+    }
+}
+
+/// Creates a one-partition topic through the broker core (no CreateTopics request, so no ACL
+/// is needed for it); its id.
+pub async fn create_topic_unchecked(b: &TestBroker, name: &str) -> Uuid {
+    use fjord::cluster::controller::NewTopic;
+    let created = b
+        .broker
+        .create_topics(
+            vec![NewTopic {
+                name: name.into(),
+                partitions: 1,
+                replication_factor: 1,
+                assignments: vec![],
+                configs: Default::default(),
+            }],
+            false,
+        )
+        .await;
+    created[0].as_ref().expect("topic created").id
 }

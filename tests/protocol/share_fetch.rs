@@ -515,26 +515,8 @@ async fn api_versions_show_share_apis_and_feature() {
 /// READ on the group (top level) and READ on the topic (per partition), as KIP-932 lists them.
 #[tokio::test]
 async fn share_fetch_and_acknowledge_check_acls() {
-    use fjord::security::acl::{
-        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
-        ResourcePattern, ResourceType as RT,
-    };
-    let b =
-        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
-            .await;
-    let allow = |rt: RT, name: &str, op: Op| AclBinding {
-        pattern: ResourcePattern {
-            resource_type: rt,
-            name: name.into(),
-            pattern_type: PatternType::Literal,
-        },
-        entry: AccessControlEntry {
-            principal: "User:ANONYMOUS".into(),
-            host: "*".into(),
-            operation: op,
-            permission: AclPermissionType::Allow,
-        },
-    };
+    use fjord::security::acl::{AclOperation as Op, ResourceType as RT};
+    let b = start(&[AUTHORIZER]).await;
     let created = b
         .broker
         .create_acls(vec![allow(RT::Cluster, "kafka-cluster", Op::Create)])

@@ -11,7 +11,9 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use crate::common::{Client, create_topic, name, start, versions};
+use crate::common::{
+    AUTHORIZER, Client, allow, create_topic, create_topic_unchecked, name, start, versions,
+};
 
 const INVALID_REQUEST: i16 = 42;
 const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -621,41 +623,9 @@ async fn group_configs_set_the_interval_and_the_session_timeout() {
 /// the group for ShareGroupDescribe (KIP-932's ACL table).
 #[tokio::test]
 async fn share_group_apis_check_acls() {
-    use fjord::cluster::controller::NewTopic;
-    use fjord::security::acl::{
-        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
-        ResourcePattern, ResourceType as RT,
-    };
-    let b =
-        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
-            .await;
-    let allow = |rt: RT, name: &str, op: Op| AclBinding {
-        pattern: ResourcePattern {
-            resource_type: rt,
-            name: name.into(),
-            pattern_type: PatternType::Literal,
-        },
-        entry: AccessControlEntry {
-            principal: "User:ANONYMOUS".into(),
-            host: "*".into(),
-            operation: op,
-            permission: AclPermissionType::Allow,
-        },
-    };
-    let created = b
-        .broker
-        .create_topics(
-            vec![NewTopic {
-                name: "secret".into(),
-                partitions: 1,
-                replication_factor: 1,
-                assignments: vec![],
-                configs: Default::default(),
-            }],
-            false,
-        )
-        .await;
-    assert!(created[0].is_ok());
+    use fjord::security::acl::{AclOperation as Op, ResourceType as RT};
+    let b = start(&[AUTHORIZER]).await;
+    create_topic_unchecked(&b, "secret").await;
     let mut c = Client::connect(b.addr).await;
 
     let r = heartbeat(&mut c, &join("ag", "m", &["secret"])).await;
@@ -687,7 +657,7 @@ async fn share_group_apis_check_acls() {
 
     // A group naming a topic the client may not Describe is not described.
     let mut deny = allow(RT::Topic, "secret", Op::Describe);
-    deny.entry.permission = AclPermissionType::Deny;
+    deny.entry.permission = fjord::security::acl::AclPermissionType::Deny;
     assert!(
         b.broker
             .create_acls(vec![deny])
@@ -874,41 +844,9 @@ async fn share_group_offsets_admin_apis() {
 /// to delete.
 #[tokio::test]
 async fn share_group_offsets_apis_check_acls() {
-    use fjord::cluster::controller::NewTopic;
-    use fjord::security::acl::{
-        AccessControlEntry, AclBinding, AclOperation as Op, AclPermissionType, PatternType,
-        ResourcePattern, ResourceType as RT,
-    };
-    let b =
-        start(&["authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"])
-            .await;
-    let allow = |rt: RT, name: &str, op: Op| AclBinding {
-        pattern: ResourcePattern {
-            resource_type: rt,
-            name: name.into(),
-            pattern_type: PatternType::Literal,
-        },
-        entry: AccessControlEntry {
-            principal: "User:ANONYMOUS".into(),
-            host: "*".into(),
-            operation: op,
-            permission: AclPermissionType::Allow,
-        },
-    };
-    let created = b
-        .broker
-        .create_topics(
-            vec![NewTopic {
-                name: "secret".into(),
-                partitions: 1,
-                replication_factor: 1,
-                assignments: vec![],
-                configs: Default::default(),
-            }],
-            false,
-        )
-        .await;
-    assert!(created[0].is_ok());
+    use fjord::security::acl::{AclOperation as Op, ResourceType as RT};
+    let b = start(&[AUTHORIZER]).await;
+    create_topic_unchecked(&b, "secret").await;
     let mut c = Client::connect(b.addr).await;
 
     assert_eq!(offsets(&mut c, "ag", None).await.error_code, 30);
