@@ -1,16 +1,17 @@
 //! What every handler works with besides its typed request and response: the
-//! [`RequestContext`] (broker core, connection, version), response [`Chunk`]s, and the mapping
+//! [`RequestContext`] (broker core, connection, version), response [`Chunk`]s (and the helpers
+//! that splice file-backed records into Fetch and ShareFetch answers), and the mapping
 //! of the lower layers' typed errors to Kafka error codes.
 
 use std::sync::Arc;
 
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 use crate::config::SecurityProtocol;
 use crate::log::FileSlice;
 use crate::security::Principal;
-use bytes::Bytes;
 
 /// What a handler knows about the connection a request came on.
 #[derive(Clone, Debug)]
@@ -76,11 +77,57 @@ pub fn log_error_code(e: &crate::log::LogError) -> kafka_protocol::ResponseError
     }
 }
 
+// --- spliced encoding (the file-backed records of Fetch and ShareFetch answers) ---
+
+/// An unsigned varint, as the flexible versions' lengths are written.
+pub fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
+    while v >= 0x80 {
+        buf.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    buf.put_u8(v as u8);
+}
+
+/// A length: a varint of n + 1 in flexible versions, an int32 before.
+pub fn put_len(buf: &mut BytesMut, n: usize, flexible: bool) {
+    if flexible {
+        put_uvarint(buf, n as u32 + 1);
+    } else {
+        buf.put_i32(n as i32);
+    }
+}
+
+/// The file ranges of partition `pi` of topic `ti` in a reply's `records` (empty: the
+/// partition's own `records` field is encoded as it is).
+pub fn slices_at(records: &[Vec<Vec<FileSlice>>], ti: usize, pi: usize) -> &[FileSlice] {
+    records
+        .get(ti)
+        .and_then(|ps| ps.get(pi))
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// After a partition's fields up to its records: the records' length, then the bytes so far
+/// as one chunk and the file ranges as the next ones.
+pub fn splice_records(
+    buf: &mut BytesMut,
+    chunks: &mut Vec<Chunk>,
+    slices: &[FileSlice],
+    flexible: bool,
+) -> anyhow::Result<()> {
+    let total: u64 = slices.iter().map(|s| s.len).sum();
+    anyhow::ensure!(total < i32::MAX as u64, "fetch data too large");
+    put_len(buf, total as usize, flexible);
+    chunks.push(Chunk::Bytes(buf.split().freeze()));
+    chunks.extend(slices.iter().cloned().map(Chunk::File));
+    Ok(())
+}
+
 /// For the spliced-encoding tests of `fetch.rs` and `share_fetch.rs`: a file of known bytes
 /// to cut [`FileSlice`]s from, and a reply's chunks read back into one buffer.
 #[cfg(test)]
 pub mod test_chunks {
-    use super::Chunk;
+    use crate::api::context::Chunk;
     use crate::log::FileSlice;
     use std::io::Write;
     use std::sync::Arc;

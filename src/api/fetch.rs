@@ -35,7 +35,9 @@ use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::context::{Chunk, RequestContext, log_error_code};
+use super::context::{
+    Chunk, RequestContext, log_error_code, put_len, put_uvarint, slices_at, splice_records,
+};
 use crate::broker::TopicRef;
 use crate::broker::fetch_sessions::{
     FetchAnswer, FetchContext, FetchPosition, SessionError, SessionPartition, SessionRequest,
@@ -515,22 +517,6 @@ fn read_all(wanted: &[Wanted], isolation: Isolation, max_bytes: usize) -> (Vec<R
     (reads, total, any_error)
 }
 
-fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
-}
-
-fn put_len(buf: &mut BytesMut, n: usize, flexible: bool) {
-    if flexible {
-        put_uvarint(buf, n as u32 + 1);
-    } else {
-        buf.put_i32(n as i32);
-    }
-}
-
 /// Encode a [`FetchReply`] body at `version` as chunks: encoded bytes with the
 /// file ranges in between, byte-for-byte what kafka-protocol would encode with
 /// the data in memory (a unit test holds it to that at every version).
@@ -570,12 +556,7 @@ pub fn encode_reply(reply: &FetchReply, version: i16) -> anyhow::Result<Vec<Chun
         }
         put_len(&mut buf, t.partitions.len(), flexible);
         for (pi, p) in t.partitions.iter().enumerate() {
-            let slices = reply
-                .records
-                .get(ti)
-                .and_then(|ps| ps.get(pi))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let slices = slices_at(&reply.records, ti, pi);
             if slices.is_empty() {
                 p.encode(&mut buf, version)?;
                 continue;
@@ -592,11 +573,7 @@ pub fn encode_reply(reply: &FetchReply, version: i16) -> anyhow::Result<Vec<Chun
                 "unexpected partition encoding tail"
             );
             buf.truncate(buf.len() - tail.len());
-            let total: u64 = slices.iter().map(|s| s.len).sum();
-            anyhow::ensure!(total < i32::MAX as u64, "fetch data too large");
-            put_len(&mut buf, total as usize, flexible);
-            chunks.push(Chunk::Bytes(buf.split().freeze()));
-            chunks.extend(slices.iter().cloned().map(Chunk::File));
+            splice_records(&mut buf, &mut chunks, slices, flexible)?;
             if flexible {
                 buf.put_u8(0); // the partition's (empty) tagged fields
             }

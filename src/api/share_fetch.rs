@@ -39,7 +39,7 @@ use kafka_protocol::messages::{ShareFetchRequest, ShareFetchResponse};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::context::{Chunk, RequestContext};
+use super::context::{Chunk, RequestContext, put_uvarint, slices_at, splice_records};
 use crate::broker::TopicRef;
 use crate::broker::share_sessions::{ShareSessionError, ShareSessionKey, ShareTopicPartition};
 use crate::error::Code;
@@ -365,14 +365,6 @@ fn respond(ctx: &RequestContext, full: bool, lock_ms: i64, wanted: Vec<Wanted>) 
     }
 }
 
-fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
-}
-
 fn put_compact_string(buf: &mut BytesMut, s: &Option<kafka_protocol::protocol::StrBytes>) {
     match s {
         None => put_uvarint(buf, 0),
@@ -419,12 +411,7 @@ pub fn encode_reply(reply: &ShareFetchReply, version: i16) -> anyhow::Result<Vec
         buf.put_slice(t.topic_id.as_bytes());
         put_uvarint(&mut buf, t.partitions.len() as u32 + 1);
         for (pi, p) in t.partitions.iter().enumerate() {
-            let slices = reply
-                .records
-                .get(ti)
-                .and_then(|ps| ps.get(pi))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let slices = slices_at(&reply.records, ti, pi);
             if slices.is_empty() {
                 p.encode(&mut buf, version)?;
                 continue;
@@ -439,11 +426,7 @@ pub fn encode_reply(reply: &ShareFetchReply, version: i16) -> anyhow::Result<Vec
             buf.put_i16(p.acknowledge_error_code);
             put_compact_string(&mut buf, &p.acknowledge_error_message);
             p.current_leader.encode(&mut buf, version)?;
-            let total: u64 = slices.iter().map(|s| s.len).sum();
-            anyhow::ensure!(total < i32::MAX as u64, "share fetch data too large");
-            put_uvarint(&mut buf, total as u32 + 1);
-            chunks.push(Chunk::Bytes(buf.split().freeze()));
-            chunks.extend(slices.iter().cloned().map(Chunk::File));
+            splice_records(&mut buf, &mut chunks, slices, true)?;
             put_compact_array(&mut buf, &p.acquired_records, version)?;
             buf.put_u8(0); // the partition's (empty) tagged fields
         }
