@@ -34,7 +34,6 @@ use super::partition::{
 };
 use super::persist::{PersistError, StatePersister, StateWrite};
 use super::records::{PersistedRun, PersistedState, StateKey};
-use super::runs::Run;
 use crate::config::group::ShareAutoOffsetReset;
 use crate::error::KafkaError;
 use crate::log::batch::{HEADER_SIZE, MAGIC_V2};
@@ -103,12 +102,7 @@ impl Slot {
 fn restore(state: &PersistedState) -> SharePartition {
     SharePartition::restore(
         state.start_offset,
-        state.runs.iter().map(|r| Run {
-            first_offset: r.first_offset,
-            last_offset: r.last_offset,
-            state: r.state.clone(),
-            delivery_count: r.delivery_count,
-        }),
+        state.runs.iter().map(PersistedRun::to_run),
     )
 }
 
@@ -368,48 +362,50 @@ impl ShareManager {
     /// The member's share session ended: its acquired records in every share-partition of the
     /// group become Available again (delivery count decremented). Returns how many offsets.
     pub fn release_member(&self, group_id: &str, member: &str) -> i64 {
-        let cells: Vec<Arc<Cell>> = self
-            .partitions
-            .read()
-            .iter()
-            .filter(|(k, _)| k.group_id == group_id)
-            .map(|(_, c)| c.clone())
-            .collect();
-        let mut released = 0;
-        for cell in cells {
-            let mut slot = cell.state.lock();
-            let n = slot.sp.release_member(member);
-            if n > 0 {
-                slot.dirty = true;
-                drop(slot);
-                cell.bump();
-                released += n;
-            }
-        }
-        released
+        self.make_available(|k| k.group_id == group_id, |sp| sp.release_member(member))
     }
 
     /// The lock-expiry tick (design §6.9): every share-partition's locks due at `now_ms`.
     /// Returns how many offsets expired.
     pub fn expire_locks(&self, now_ms: i64, settings: &ShareSettings) -> i64 {
-        let cells: Vec<Arc<Cell>> = self.partitions.read().values().cloned().collect();
-        let mut expired = 0;
+        self.make_available(
+            |_| true,
+            |sp| {
+                if sp.earliest_deadline().is_none_or(|d| d > now_ms) {
+                    return 0;
+                }
+                sp.expire_locks(now_ms, settings)
+            },
+        )
+    }
+
+    /// Runs `change` on every materialized share-partition `which` picks; one that made records
+    /// Available again (`change` returns how many) is marked for the tick's write and its
+    /// parked fetches are woken. Returns the total.
+    fn make_available(
+        &self,
+        which: impl Fn(&SharePartitionKey) -> bool,
+        change: impl Fn(&mut SharePartition) -> i64,
+    ) -> i64 {
+        let cells: Vec<Arc<Cell>> = self
+            .partitions
+            .read()
+            .iter()
+            .filter(|(k, _)| which(k))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let mut total = 0;
         for cell in cells {
             let mut slot = cell.state.lock();
-            if slot.sp.earliest_deadline().is_none_or(|d| d > now_ms) {
-                continue;
-            }
-            let n = slot.sp.expire_locks(now_ms, settings);
+            let n = change(&mut slot.sp);
             if n > 0 {
                 slot.dirty = true;
-            }
-            drop(slot);
-            if n > 0 {
+                drop(slot);
                 cell.bump();
-                expired += n;
+                total += n;
             }
         }
-        expired
+        total
     }
 
     /// Drop the share-partitions, materialized or only persisted, whose partition `led` no
@@ -423,22 +419,18 @@ impl ShareManager {
         now_ms: i64,
     ) -> usize {
         let mut gone: Vec<SharePartitionKey> = Vec::new();
+        let mut keep = |k: &SharePartitionKey| {
+            let led = led(&k.topic_id, k.partition);
+            if !led {
+                gone.push(k.clone());
+            }
+            led
+        };
         {
+            // Both maps under the partitions' lock, as `cell` moves a key from one to the other.
             let mut partitions = self.partitions.write();
-            partitions.retain(|k, _| {
-                let keep = led(&k.topic_id, k.partition);
-                if !keep {
-                    gone.push(k.clone());
-                }
-                keep
-            });
-            self.persisted.lock().retain(|k, _| {
-                let keep = led(&k.topic_id, k.partition);
-                if !keep {
-                    gone.push(k.clone());
-                }
-                keep
-            });
+            partitions.retain(|k, _| keep(k));
+            self.persisted.lock().retain(|k, _| keep(k));
         }
         let tombstones: Vec<StateWrite> = gone.iter().map(|k| (k.state_key(), None)).collect();
         if let Err(e) = persister.write(&tombstones, now_ms) {

@@ -70,6 +70,16 @@ impl PersistedRun {
             delivery_count: run.delivery_count,
         }
     }
+
+    /// The run as restored: Available, Acknowledged or Archived, as written.
+    pub fn to_run(&self) -> Run {
+        Run {
+            first_offset: self.first_offset,
+            last_offset: self.last_offset,
+            state: self.state.clone(),
+            delivery_count: self.delivery_count,
+        }
+    }
 }
 
 fn state_from_id(id: i8) -> Option<RecordState> {
