@@ -173,7 +173,7 @@ impl Node {
         }
         if was_serving {
             // Expiries and releases since the last tick, before the logs close.
-            self.broker.flush_share_state(self.broker.now_ms());
+            self.broker.flush_share_state(self.broker.now_ms()).await;
             self.broker.topics.shut_down();
         }
     }

@@ -8,7 +8,8 @@
 //! TOPIC_AUTHORIZATION_FAILED without READ on the topic, else the share-partition's state is
 //! replaced by an empty window at the offset under a new state epoch, written first
 //! (KAFKA_STORAGE_ERROR when it cannot be). The partition must be led here: a cluster keeps
-//! share state on the partition's leader (design §8.7).
+//! share state on the partition's leader (design §8.7). Async: each new state is written
+//! (awaited) before the answer.
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::alter_share_group_offsets_response::{
@@ -22,7 +23,7 @@ use crate::broker::TopicRef;
 use crate::security::acl::AclOperation;
 use crate::share::SharePartitionKey;
 
-pub fn handle(
+pub async fn handle(
     ctx: &RequestContext,
     req: AlterShareGroupOffsetsRequest,
 ) -> AlterShareGroupOffsetsResponse {
@@ -62,47 +63,46 @@ pub fn handle(
         }
     }
     let views = b.topic_views();
-    let responses = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.topic_name.as_str();
-            let view = views.iter().find(|v| v.name == name);
-            let allowed = ctx.authorize_topic(AclOperation::Read, name);
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let index = p.partition_index;
-                    let code = if !allowed {
-                        E::TopicAuthorizationFailed.code()
-                    } else if let Some(v) = view {
-                        match b.leader_partition(TopicRef::Name(name), index) {
-                            Ok(_) => {
-                                let key = SharePartitionKey {
-                                    group_id: gid.to_string(),
-                                    topic_id: v.id,
-                                    partition: index,
-                                };
-                                b.reset_share_start_offset(&key, p.start_offset)
-                                    .err()
-                                    .unwrap_or(0)
-                            }
-                            Err(code) => code,
-                        }
-                    } else {
-                        E::UnknownTopicOrPartition.code()
-                    };
-                    Partition::default()
-                        .with_partition_index(index)
-                        .with_error_code(code)
-                })
-                .collect();
+    let mut responses = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let name = t.topic_name.as_str();
+        let view = views.iter().find(|v| v.name == name);
+        let allowed = ctx.authorize_topic(AclOperation::Read, name);
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let index = p.partition_index;
+            let code = if !allowed {
+                E::TopicAuthorizationFailed.code()
+            } else if let Some(v) = view {
+                match b.leader_partition(TopicRef::Name(name), index) {
+                    Ok(_) => {
+                        let key = SharePartitionKey {
+                            group_id: gid.to_string(),
+                            topic_id: v.id,
+                            partition: index,
+                        };
+                        b.reset_share_start_offset(&key, p.start_offset)
+                            .await
+                            .err()
+                            .unwrap_or(0)
+                    }
+                    Err(code) => code,
+                }
+            } else {
+                E::UnknownTopicOrPartition.code()
+            };
+            partitions.push(
+                Partition::default()
+                    .with_partition_index(index)
+                    .with_error_code(code),
+            );
+        }
+        responses.push(
             Topic::default()
                 .with_topic_name(t.topic_name.clone())
                 .with_topic_id(view.map(|v| v.id).unwrap_or_default())
-                .with_partitions(partitions)
-        })
-        .collect();
+                .with_partitions(partitions),
+        );
+    }
     AlterShareGroupOffsetsResponse::default().with_responses(responses)
 }

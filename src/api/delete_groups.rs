@@ -1,5 +1,6 @@
 //! DeleteGroups (key 42), v0–v2: only empty groups; their offsets go too, and a share
-//! group's share-partition state before the group (`broker/shares.rs`).
+//! group's share-partition state before the group (`broker/shares.rs`; awaited, as the
+//! share state's writes are).
 
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
@@ -7,7 +8,7 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 use super::context::RequestContext;
 use crate::security::acl::AclOperation;
 
-pub fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let b = &ctx.broker;
     // Delete on each group; the others are left alone.
     let allowed: Vec<bool> = req
@@ -22,7 +23,7 @@ pub fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsRes
         .filter(|(_, ok)| **ok)
         .map(|(g, _)| g.as_str().to_string())
         .collect();
-    let mut deleted = b.delete_groups(&ids).into_iter();
+    let mut deleted = b.delete_groups(&ids).await.into_iter();
     let denied = kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
     let codes: Vec<i16> = allowed
         .iter()

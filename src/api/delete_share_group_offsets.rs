@@ -5,7 +5,8 @@
 //! A group id (INVALID_GROUP_ID), DELETE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
 //! (NOT_COORDINATOR), a share group (GROUP_ID_NOT_FOUND) with no members (NON_EMPTY_GROUP);
 //! all top-level errors. Per topic: UNKNOWN_TOPIC_OR_PARTITION, TOPIC_AUTHORIZATION_FAILED
-//! without READ on it, else its state is tombstoned (KAFKA_STORAGE_ERROR when it cannot be).
+//! without READ on it, else its state is tombstoned (KAFKA_STORAGE_ERROR when it cannot be;
+//! awaited before the answer).
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::delete_share_group_offsets_response::DeleteShareGroupOffsetsResponseTopic as Topic;
@@ -14,7 +15,7 @@ use kafka_protocol::messages::{DeleteShareGroupOffsetsRequest, DeleteShareGroupO
 use super::context::{RequestContext, str_bytes};
 use crate::security::acl::AclOperation;
 
-pub fn handle(
+pub async fn handle(
     ctx: &RequestContext,
     req: DeleteShareGroupOffsetsRequest,
 ) -> DeleteShareGroupOffsetsResponse {
@@ -47,24 +48,26 @@ pub fn handle(
         Err((code, message)) => return top(code, (!message.is_empty()).then_some(message)),
     }
     let views = b.topic_views();
-    let responses = req
-        .topics
-        .iter()
-        .map(|t| {
-            let name = t.topic_name.as_str();
-            let view = views.iter().find(|v| v.name == name);
-            let code = if !ctx.authorize_topic(AclOperation::Read, name) {
-                E::TopicAuthorizationFailed.code()
-            } else if let Some(v) = view {
-                b.delete_share_state(gid, Some(v.id)).err().unwrap_or(0)
-            } else {
-                E::UnknownTopicOrPartition.code()
-            };
+    let mut responses = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let name = t.topic_name.as_str();
+        let view = views.iter().find(|v| v.name == name);
+        let code = if !ctx.authorize_topic(AclOperation::Read, name) {
+            E::TopicAuthorizationFailed.code()
+        } else if let Some(v) = view {
+            b.delete_share_state(gid, Some(v.id))
+                .await
+                .err()
+                .unwrap_or(0)
+        } else {
+            E::UnknownTopicOrPartition.code()
+        };
+        responses.push(
             Topic::default()
                 .with_topic_name(t.topic_name.clone())
                 .with_topic_id(view.map(|v| v.id).unwrap_or_default())
-                .with_error_code(code)
-        })
-        .collect();
+                .with_error_code(code),
+        );
+    }
     DeleteShareGroupOffsetsResponse::default().with_responses(responses)
 }

@@ -327,7 +327,7 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::OffsetFetch(r) => offset_fetch::handle(ctx, r).into(),
         RequestKind::ListGroups(r) => list_groups::handle(ctx, r).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(ctx, r).into(),
-        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).await.into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => consumer_group_heartbeat::handle(ctx, r).into(),
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(ctx, r).into(),
@@ -336,9 +336,11 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::DescribeShareGroupOffsets(r) => {
             describe_share_group_offsets::handle(ctx, r).into()
         }
-        RequestKind::AlterShareGroupOffsets(r) => alter_share_group_offsets::handle(ctx, r).into(),
+        RequestKind::AlterShareGroupOffsets(r) => {
+            alter_share_group_offsets::handle(ctx, r).await.into()
+        }
         RequestKind::DeleteShareGroupOffsets(r) => {
-            delete_share_group_offsets::handle(ctx, r).into()
+            delete_share_group_offsets::handle(ctx, r).await.into()
         }
         RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(ctx, r).into(),
         RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(ctx, r).into(),
@@ -374,7 +376,7 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::DeleteAcls(r) => acls::delete(ctx, r).await.into(),
         RequestKind::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r).into(),
         RequestKind::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r).await.into(),
-        RequestKind::ShareAcknowledge(r) => share_acknowledge::handle(ctx, r).into(),
+        RequestKind::ShareAcknowledge(r) => share_acknowledge::handle(ctx, r).await.into(),
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

@@ -7,7 +7,7 @@
 //! acknowledgement; -1 ends it after the acknowledgements, releasing the member's other
 //! records), each partition, then the acknowledgements with a per-partition `ErrorCode`
 //! (INVALID_RECORD_STATE for offsets the member does not hold, INVALID_REQUEST for malformed
-//! batches).
+//! batches). Async: an acknowledgement's state is written (awaited) before it is answered.
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::share_acknowledge_response::{
@@ -22,7 +22,10 @@ use crate::broker::share_sessions::ShareSessionKey;
 use crate::security::acl::AclOperation;
 use crate::share::{AcknowledgementBatch, SharePartitionKey};
 
-pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknowledgeResponse {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: ShareAcknowledgeRequest,
+) -> ShareAcknowledgeResponse {
     let b = &ctx.broker;
     let group = req.group_id.as_ref().map_or("", |g| g.as_str()).to_string();
     let member = req
@@ -69,7 +72,7 @@ pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknow
                     }
                 });
             let code = match &resolved {
-                Ok(_) => {
+                Ok(part) => {
                     let batches: Vec<AcknowledgementBatch> = p
                         .acknowledgement_batches
                         .iter()
@@ -85,7 +88,16 @@ pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknow
                         partition: p.partition_index,
                     };
                     b.shares
-                        .acknowledge(&spk, &member, &batches, now, &settings, &*persister)
+                        .acknowledge(
+                            &spk,
+                            &member,
+                            &batches,
+                            now,
+                            &settings,
+                            part.leader_epoch(),
+                            &*persister,
+                        )
+                        .await
                         .map_or_else(|e| e.code(), |()| 0)
                 }
                 Err(code) => *code,
@@ -105,7 +117,7 @@ pub fn handle(ctx: &RequestContext, req: ShareAcknowledgeRequest) -> ShareAcknow
         responses.push(topic);
     }
     if closing {
-        b.end_share_session(&key);
+        b.end_share_session(&key).await;
     }
     ShareAcknowledgeResponse::default().with_responses(responses)
 }

@@ -46,7 +46,9 @@ use crate::error::Code;
 use crate::log::FileSlice;
 use crate::partition::Partition;
 use crate::security::acl::AclOperation;
-use crate::share::{AcknowledgementBatch, AcquireLimits, Acquisition, SharePartitionKey};
+use crate::share::{
+    AcknowledgementBatch, AcquireLimits, Acquisition, SharePartitionKey, StatePersister,
+};
 
 /// A ShareFetch response whose record data stays in the segment files: `records[t][p]` are
 /// the batches of topic `t`, partition `p` of the response (empty: the partition's `records`
@@ -124,7 +126,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
         Err(e) => return top_error(session_error_code(e)),
     };
     for evicted in &context.evicted {
-        b.end_share_session(evicted);
+        b.end_share_session(evicted).await;
     }
     let settings = b.share_settings(Some(&group));
     let reset = b.share_auto_offset_reset(&group);
@@ -156,15 +158,24 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
             continue;
         };
         w.ack = Some(match &w.resolved {
-            Ok(_) => b
+            Ok(p) => b
                 .shares
-                .acknowledge(&spk(*tp), &member, batches, now, &settings, &*persister)
+                .acknowledge(
+                    &spk(*tp),
+                    &member,
+                    batches,
+                    now,
+                    &settings,
+                    p.leader_epoch(),
+                    &*persister,
+                )
+                .await
                 .map_or_else(|e| e.code(), |()| 0),
             Err(code) => *code,
         });
     }
     if context.closing {
-        b.end_share_session(&key);
+        b.end_share_session(&key).await;
         return respond(ctx, false, settings.record_lock_duration_ms, wanted);
     }
 
@@ -179,13 +190,30 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
         // wakes us.
         let mut progress = Vec::new();
         let mut available = Vec::new();
-        for w in &wanted {
+        for w in &mut wanted {
             if let Ok(p) = &w.resolved {
                 progress.push(p.subscribe());
-                available.push(b.shares.subscribe(&spk(w.tp), p, reset, b.now_ms()));
+                match b
+                    .shares
+                    .subscribe(&spk(w.tp), p, reset, b.now_ms(), &*persister)
+                    .await
+                {
+                    Ok(rx) => available.push(rx),
+                    Err(e) => w.error = e.code(),
+                }
             }
         }
-        let got = acquire_all(ctx, &member, &req, &settings, reset, &mut wanted, &spk);
+        let got = acquire_all(
+            ctx,
+            &member,
+            &req,
+            &settings,
+            reset,
+            &mut wanted,
+            &spk,
+            &*persister,
+        )
+        .await;
         let failed = wanted.iter().any(|w| w.error != 0);
         if got || errors || failed || progress.is_empty() || Instant::now() >= deadline {
             break;
@@ -203,7 +231,17 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
             Ok((true, _, _)) => {}
             // Timed out (or a watch is gone): one last try.
             _ => {
-                acquire_all(ctx, &member, &req, &settings, reset, &mut wanted, &spk);
+                acquire_all(
+                    ctx,
+                    &member,
+                    &req,
+                    &settings,
+                    reset,
+                    &mut wanted,
+                    &spk,
+                    &*persister,
+                )
+                .await;
                 break;
             }
         }
@@ -214,14 +252,16 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
 
 /// One pass over the partitions, acquiring within what `MaxRecords` and `MaxBytes` leave.
 /// True if anything was acquired.
-fn acquire_all(
+#[allow(clippy::too_many_arguments)]
+async fn acquire_all(
     ctx: &RequestContext,
     member: &str,
     req: &ShareFetchRequest,
     settings: &crate::share::ShareSettings,
     reset: crate::config::group::ShareAutoOffsetReset,
     wanted: &mut [Wanted],
-    spk: &dyn Fn(ShareTopicPartition) -> SharePartitionKey,
+    spk: &(dyn Fn(ShareTopicPartition) -> SharePartitionKey + Sync),
+    persister: &dyn StatePersister,
 ) -> bool {
     let b = &ctx.broker;
     let mut records_left = req.max_records as i64;
@@ -246,7 +286,17 @@ fn acquire_all(
         };
         match b
             .shares
-            .acquire(&spk(w.tp), p, member, b.now_ms(), limits, settings, reset)
+            .acquire(
+                &spk(w.tp),
+                p,
+                member,
+                b.now_ms(),
+                limits,
+                settings,
+                reset,
+                persister,
+            )
+            .await
         {
             Ok(acq) if !acq.records.is_empty() => {
                 records_left -= acq

@@ -1,7 +1,8 @@
 //! A cluster node follows the metadata image: whenever it moves, the partitions assigned to
 //! this node are opened (created empty when new), the topics the cluster no longer has are
 //! dropped with their data, so are the partitions a reassignment moved off this node, and
-//! topic configs follow the image.
+//! topic configs follow the image; so do the coordinators and the share-partitions (those of
+//! partitions led elsewhere now leave memory).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -126,6 +127,7 @@ impl Broker {
             self.drop_moved_partitions(cluster, &hosted);
         }
         self.follow_coordinators();
+        self.follow_share_leadership();
     }
 
     /// Delete the local partitions of topics the cluster still has that are no longer placed

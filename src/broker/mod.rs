@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::FutureExt;
 use uuid::Uuid;
 
 pub mod admin;
@@ -202,8 +203,13 @@ impl Broker {
             bound_listeners: Default::default(),
         });
         if broker.cluster.is_none() {
-            // State of topics deleted while the broker was down (design §8.4).
-            broker.forget_share_partitions();
+            // State of topics deleted while the broker was down (design §8.4). Done on its
+            // first poll: nothing is materialized yet (no state lock to wait for) and the
+            // local persister writes synchronously; were it ever pending, the retention tick
+            // would do the same later.
+            if broker.forget_share_partitions().now_or_never().is_none() {
+                tracing::warn!("share state of deleted topics left to the retention tick");
+            }
         }
         Ok(broker)
     }
@@ -242,30 +248,39 @@ impl Broker {
         }
     }
 
-    /// Timers that run while the broker serves: the group and transaction
-    /// coordinators' and the share-partitions' lock expiry (every 100 ms), and log retention and cleaning
-    /// (every log.retention.check.interval.ms, on a blocking thread: file
-    /// deletion and compaction are blocking work), with it dropping the share-partitions of
-    /// partitions no longer led here.
+    /// Timers that run while the broker serves: the group and transaction coordinators'
+    /// (every 100 ms); the share-partitions' lock expiry and state flush (every 100 ms, a loop
+    /// of their own: their writes are awaited, and a slow one must not hold up the groups'
+    /// timers); and log retention and cleaning (every log.retention.check.interval.ms, on a
+    /// blocking thread: file deletion and compaction are blocking work), followed by dropping
+    /// the share-partitions of partitions no longer led here.
     pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         self.every(
             Duration::from_millis(100),
-            false,
             shutdown.clone(),
-            |b, now| {
+            |b, now| async move {
                 b.groups.tick(&b.topics, now);
                 b.txns.tick(&b.txn_context(), now);
-                b.shares.expire_locks(now, &b.share_settings(None));
-                b.flush_share_state(now);
+            },
+        );
+        self.every(
+            Duration::from_millis(100),
+            shutdown.clone(),
+            |b, now| async move {
+                b.share_tick(now).await;
             },
         );
         let retention =
             Duration::from_millis(self.config.log_retention_check_interval_ms.max(1) as u64);
-        self.every(retention, true, shutdown, |b, now| {
-            b.topics.retry_deletes();
-            b.topics.enforce_retention(now);
-            b.topics.run_cleaner(now);
-            b.forget_share_partitions();
+        self.every(retention, shutdown, |b, now| async move {
+            let blocking = b.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                blocking.topics.retry_deletes();
+                blocking.topics.enforce_retention(now);
+                blocking.topics.run_cleaner(now);
+            })
+            .await;
+            b.forget_share_partitions().await;
         });
     }
 
@@ -289,14 +304,17 @@ impl Broker {
         });
     }
 
-    /// Run `task` with the broker's clock every `period` until shutdown.
-    fn every(
+    /// Run `task` with the broker's clock every `period` until shutdown, each run finished
+    /// before the next begins.
+    fn every<F, Fut>(
         self: &Arc<Self>,
         period: Duration,
-        blocking: bool,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
-        task: fn(&Broker, i64),
-    ) {
+        task: F,
+    ) where
+        F: Fn(Arc<Broker>, i64) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let broker = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(period);
@@ -306,12 +324,8 @@ impl Broker {
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = interval.tick() => {
-                        if blocking {
-                            let b = broker.clone();
-                            let _ = tokio::task::spawn_blocking(move || task(&b, b.now_ms())).await;
-                        } else {
-                            task(&broker, broker.now_ms());
-                        }
+                        let now = broker.now_ms();
+                        task(broker.clone(), now).await;
                     }
                 }
             }

@@ -1,9 +1,14 @@
 //! Share groups' broker-side composition (design §7, §12.2): the effective share settings of a
 //! group (its group configs over the broker's `group.share.*` keys), and the end of share
 //! sessions (final epoch, closed connection, eviction), which releases the member's records;
-//! dropping the share-partitions of partitions no longer led here; where their state is
-//! written; the admin side (design §9): share-group offsets and DeleteGroups deleting a share
-//! group's state before the group.
+//! dropping the share-partitions of partitions no longer led here (a deleted topic's state is
+//! tombstoned, a moved leadership's only leaves memory, design §14.1 step 3); where their
+//! state is written; the share-partitions' timers (lock expiry and the dirty-state flush); the
+//! admin side (design §9): share-group offsets and DeleteGroups deleting a share group's state
+//! before the group.
+//!
+//! The share manager's operations are awaited (a persister may be an RPC, and a state lock is
+//! held across it).
 
 use kafka_protocol::ResponseError as E;
 use uuid::Uuid;
@@ -51,24 +56,30 @@ impl Broker {
 
     /// A share session ended: its member's acquired records go back (delivery count
     /// decremented, design §6.4).
-    pub fn end_share_session(&self, key: &ShareSessionKey) {
-        let released = self.shares.release_member(&key.group_id, &key.member_id);
+    pub async fn end_share_session(&self, key: &ShareSessionKey) {
+        let released = self
+            .shares
+            .release_member(&key.group_id, &key.member_id)
+            .await;
         if released > 0 {
             tracing::debug!(group = %key.group_id, member = %key.member_id, released, "share session ended; records released");
         }
     }
 
     /// Connection `conn_id` closed: the share sessions it owns end (KAFKA-19015; a session
-    /// re-created on another connection since is kept, KAFKA-19950).
-    pub fn connection_closed(&self, conn_id: u64) {
+    /// re-created on another connection since is kept, KAFKA-19950). Awaited by the
+    /// connection's task, so a clean shutdown's flush, which waits for the connections, writes
+    /// the releases.
+    pub async fn connection_closed(&self, conn_id: u64) {
         for key in self.share_sessions.connection_closed(conn_id) {
-            self.end_share_session(&key);
+            self.end_share_session(&key).await;
         }
     }
 
     /// Where share-partition state is written: the local `__share_group_state` on a single
     /// broker; nowhere in a cluster (design §8.7: state lives in the leader's memory until the
-    /// share coordinator exists).
+    /// share coordinator exists). It borrows the broker: a task that writes holds an
+    /// `Arc<Broker>` and asks for it inside.
     pub fn share_persister(&self) -> Box<dyn StatePersister + '_> {
         if self.cluster.is_some() {
             Box::new(VolatilePersister)
@@ -79,35 +90,98 @@ impl Broker {
         }
     }
 
-    /// The tick's share-state write: every share-partition changed by expiry, release or
-    /// initialization since its last write, in one batch; retried next tick on failure.
-    pub fn flush_share_state(&self, now_ms: i64) {
-        if let Err(e) = self.shares.flush(&*self.share_persister(), now_ms) {
+    /// The share-partitions' tick (every 100 ms): locks due expire, then every share-partition
+    /// changed by expiry, release or initialization since its last write is written in one
+    /// batch (retried next tick on failure).
+    pub async fn share_tick(&self, now_ms: i64) {
+        self.shares
+            .expire_locks(now_ms, &self.share_settings(None))
+            .await;
+        self.flush_share_state(now_ms).await;
+    }
+
+    /// The tick's share-state write (and a clean shutdown's).
+    pub async fn flush_share_state(&self, now_ms: i64) {
+        if let Err(e) = self.shares.flush(&*self.share_persister(), now_ms).await {
             tracing::warn!("share state not written (retried next tick): {e}");
         }
     }
 
-    /// Drop the share-partitions (and their persisted state) of partitions this broker no
-    /// longer leads (deleted topics, moved leadership).
-    pub fn forget_share_partitions(&self) {
-        let dropped = self.shares.retain_partitions(
-            |id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok(),
-            &*self.share_persister(),
-            self.now_ms(),
-        );
-        if dropped > 0 {
+    /// Whether partition `index` of topic `id` exists as far as this broker can tell: a topic
+    /// id that no longer resolves was deleted (a re-created topic has a new id). A cluster node
+    /// whose image may not be current yet says yes.
+    fn share_partition_exists(&self, id: &Uuid, index: i32) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return self
+                .topics
+                .get_by_id(*id)
+                .is_some_and(|t| t.partition(index).is_some());
+        };
+        if !cluster.caught_up() {
+            return true;
+        }
+        let image = cluster.image();
+        image
+            .topic_by_id(*id)
+            .is_some_and(|t| usize::try_from(index).is_ok_and(|i| i < t.partitions.len()))
+    }
+
+    /// Drop the share-partitions of partitions this broker no longer leads: a deleted topic's
+    /// with their persisted state, a moved leadership's from memory only (the next leader
+    /// loads their state). On a single broker every partition that exists is led here.
+    pub async fn forget_share_partitions(&self) {
+        let dropped = self
+            .shares
+            .retain_partitions(
+                |id, index| !self.share_partition_exists(id, index),
+                |id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok(),
+                &*self.share_persister(),
+                self.now_ms(),
+            )
+            .await;
+        if dropped.deleted + dropped.unloaded > 0 {
             tracing::debug!(
-                dropped,
+                deleted = dropped.deleted,
+                unloaded = dropped.unloaded,
                 "share-partitions of partitions not led here dropped"
+            );
+        }
+    }
+
+    /// The image moved (`follow.rs`): the share-partitions of partitions another node (or
+    /// none) leads now leave memory at once, rather than at the next retention tick, so a
+    /// leadership that comes back finds no stale state (design §14.1 step 3). Their state is
+    /// kept for the new leader; a deleted topic's is the retention tick's to tombstone.
+    pub(super) fn follow_share_leadership(&self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let me = self.node_id;
+        // The image is read per share-partition under the manager's map lock (that order, as
+        // `forget_share_partitions`), never held around it.
+        let unloaded = self.shares.unload_partitions(|id, index| {
+            let image = cluster.image();
+            image.topic_by_id(*id).is_some_and(|t| {
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+                    .is_some_and(|p| p.leader != me)
+            })
+        });
+        if unloaded > 0 {
+            tracing::debug!(
+                unloaded,
+                "share-partitions of partitions led elsewhere unloaded"
             );
         }
     }
 
     /// DeleteShareGroupOffsets / DeleteGroups: tombstone the share state of `group` (one topic
     /// with `Some`). KAFKA_STORAGE_ERROR when the tombstones cannot be written.
-    pub fn delete_share_state(&self, group: &str, topic: Option<Uuid>) -> Result<(), Code> {
+    pub async fn delete_share_state(&self, group: &str, topic: Option<Uuid>) -> Result<(), Code> {
         self.shares
             .delete_state(group, topic, &*self.share_persister(), self.now_ms())
+            .await
             .map(|_| ())
             .map_err(|e| {
                 tracing::warn!(group, "share state not deleted: {e}");
@@ -116,13 +190,14 @@ impl Broker {
     }
 
     /// AlterShareGroupOffsets: the share-partition starts again at `start_offset`.
-    pub fn reset_share_start_offset(
+    pub async fn reset_share_start_offset(
         &self,
         key: &SharePartitionKey,
         start_offset: i64,
     ) -> Result<(), Code> {
         self.shares
             .reset_start_offset(key, start_offset, &*self.share_persister(), self.now_ms())
+            .await
             .map_err(|e| {
                 tracing::warn!(group = %key.group_id, "share start offset not reset: {e}");
                 E::KafkaStorageError.code()
@@ -132,12 +207,12 @@ impl Broker {
     /// DeleteGroups of `ids` (authorized): an empty share group's share state is deleted
     /// first, so a crash in between leaves a group without state, never state without its
     /// group (design §8.6); a group whose state cannot be deleted stays.
-    pub fn delete_groups(&self, ids: &[String]) -> Vec<Code> {
+    pub async fn delete_groups(&self, ids: &[String]) -> Vec<Code> {
         let now = self.now_ms();
         let mut codes: Vec<Option<Code>> = vec![None; ids.len()];
         for (i, id) in ids.iter().enumerate() {
             if let Ok(0) = self.groups.share_group_members(&self.topics, id, None, now)
-                && let Err(code) = self.delete_share_state(id, None)
+                && let Err(code) = self.delete_share_state(id, None).await
             {
                 codes[i] = Some(code);
             }

@@ -376,7 +376,7 @@ async fn serve_connection<R, W>(
 {
     let conn_id = info.conn_id;
     serve_requests(rd, wr, info, &broker, shutdown).await;
-    broker.connection_closed(conn_id);
+    broker.connection_closed(conn_id).await;
 }
 
 async fn serve_requests<R, W>(

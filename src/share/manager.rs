@@ -1,6 +1,6 @@
 //! The share-partitions of this broker (Kafka `SharePartitionManager`; design §6, §7, §12):
 //! one [`SharePartition`] state machine per (group, topic id, partition), each behind its own
-//! mutex with an availability watch that parked ShareFetches wait on.
+//! state lock with an availability watch that parked ShareFetches wait on.
 //!
 //! Owns: creating a share-partition on its first ShareFetch with the SPSO
 //! `share.auto.offset.reset` gives (earliest: the log start; latest: the high watermark;
@@ -9,20 +9,38 @@
 //! goes to the socket from the files, design §7.6), the lock-expiry tick, and releasing a
 //! member's records when its share session ends.
 //!
-//! Durable state (design §8): the persisted states replayed at start-up wait in a map until
-//! their share-partition is first used (then restored from them, §8.4); an acknowledgement that
+//! Durable state (design §8): on a single broker the persisted states replayed at start-up
+//! wait in a map until their share-partition is first used (then restored from them, §8.4); a
+//! manager that did not replay (a cluster node) reads a share-partition's state from the
+//! persister on first use instead ([`StatePersister::load_one`]). An acknowledgement that
 //! changes a share-partition is written through the [`StatePersister`] before it is applied
 //! (refused as a whole, memory unchanged, when the write fails); initialization, lock expiries,
 //! session-end releases and SPSO moves at acquisition mark the share-partition dirty and
 //! [`ShareManager::flush`] (the tick) writes every dirty one in one batch, retrying on the next
 //! tick after a failure. Acquired records are never written (they come back Available).
 //!
-//! Never: speaks the wire, reads config stores (settings come in as values), or takes a
-//! share-partition lock while holding a partition lock (the partition read takes the partition
-//! lock under the share-partition lock, never the other way round).
+//! Locks (design §14.1 step 2): a share-partition's state is behind a `tokio::sync::Mutex`,
+//! held across the persister's write (which may be an RPC), so write-before-apply and the
+//! order of one key's records hold. The maps are `parking_lot` locks, never held across an
+//! await. A path that holds several state locks (the flush, deletions) takes them in key
+//! order; every other path holds one at a time. A share-partition taken out of the map
+//! (deleted, reset, dropped, a new leader epoch) is retired: whoever locks it afterwards leaves
+//! it alone, so nothing is written for it after its tombstone or its successor's state.
+//!
+//! Leadership (design §14.1 step 3): a share-partition remembers the partition's leader epoch
+//! it was created or restored under; once the partition leads at a later epoch (leadership
+//! went away and came back) it is stale and is made again from the persister. A partition no
+//! longer led here loses its share-partitions from memory only; a deleted topic's are
+//! tombstoned.
+//!
+//! Never: speaks the wire, reads config stores (settings come in as values), takes a
+//! share-partition's state lock while holding a partition lock (the partition read takes the
+//! partition lock under the state lock, never the other way round), or holds a map lock or a
+//! partition lock across an await.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
@@ -40,8 +58,9 @@ use crate::log::batch::{HEADER_SIZE, MAGIC_V2};
 use crate::log::{BatchHeader, FileSlice, LogError};
 use crate::partition::{Isolation, Partition};
 
-/// One share-partition: (group id, topic id, partition index).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One share-partition: (group id, topic id, partition index). Ordered: the order in which a
+/// path holding several state locks takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SharePartitionKey {
     pub group_id: String,
     pub topic_id: Uuid,
@@ -69,8 +88,15 @@ impl SharePartitionKey {
 /// A share-partition and the watch bumped whenever some of its records become Available again
 /// (release, lock expiry, a session's end, an acknowledgement that frees window room).
 struct Cell {
-    state: Mutex<Slot>,
+    state: tokio::sync::Mutex<Slot>,
     available: watch::Sender<u64>,
+    /// The partition's leader epoch this share-partition was created or restored under.
+    leader_epoch: i32,
+    /// Taken out of the map: nothing more may be done with it or written for it.
+    retired: AtomicBool,
+    /// SPSO as of the last change, for readers that must not wait behind a write holding the
+    /// state lock (the admin APIs).
+    start_offset: AtomicI64,
 }
 
 /// A share-partition with what its persisted record needs.
@@ -86,11 +112,11 @@ struct Slot {
 
 impl Slot {
     /// The record of `sp` as the next write of this slot.
-    fn snapshot(&self, sp: &SharePartition, now_ms: i64) -> PersistedState {
+    fn snapshot(&self, sp: &SharePartition, leader_epoch: i32, now_ms: i64) -> PersistedState {
         PersistedState {
             snapshot_epoch: self.snapshot_epoch.saturating_add(1),
             state_epoch: self.state_epoch,
-            leader_epoch: 0,
+            leader_epoch,
             start_offset: sp.start_offset(),
             delivery_complete_count: sp.delivery_complete_count().min(i32::MAX as i64) as i32,
             write_timestamp_ms: now_ms,
@@ -107,8 +133,53 @@ fn restore(state: &PersistedState) -> SharePartition {
 }
 
 impl Cell {
+    fn new(
+        sp: SharePartition,
+        state_epoch: i32,
+        snapshot_epoch: i32,
+        dirty: bool,
+        leader_epoch: i32,
+    ) -> Arc<Cell> {
+        Arc::new(Cell {
+            start_offset: AtomicI64::new(sp.start_offset()),
+            state: tokio::sync::Mutex::new(Slot {
+                sp,
+                state_epoch,
+                snapshot_epoch,
+                dirty,
+            }),
+            available: watch::Sender::new(0),
+            leader_epoch,
+            retired: AtomicBool::new(false),
+        })
+    }
+
+    fn restored(state: &PersistedState, leader_epoch: i32) -> Arc<Cell> {
+        Self::new(
+            restore(state),
+            state.state_epoch,
+            state.snapshot_epoch,
+            false,
+            leader_epoch,
+        )
+    }
+
     fn bump(&self) {
         self.available.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// After a change of `sp` (under the state lock).
+    fn publish(&self, sp: &SharePartition) {
+        self.start_offset
+            .store(sp.start_offset(), Ordering::Release);
+    }
+
+    fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 }
 
@@ -126,21 +197,41 @@ impl Acquisition {
     }
 }
 
+/// What [`ShareManager::retain_partitions`] dropped: share-partitions of deleted topics (state
+/// tombstoned), and of partitions merely not led here (memory only).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub deleted: usize,
+    pub unloaded: usize,
+}
+
 /// The share-partitions of this broker.
 #[derive(Default)]
 pub struct ShareManager {
     partitions: RwLock<HashMap<SharePartitionKey, Arc<Cell>>>,
-    /// Persisted states not materialized yet (replayed at start-up; taken on first use).
+    /// Persisted states not materialized yet (replayed at start-up, or written by a reset;
+    /// taken on first use).
     persisted: Mutex<HashMap<SharePartitionKey, PersistedState>>,
+    /// Every state was replayed at start-up ([`ShareManager::open`]): a share-partition in
+    /// neither map has none. Otherwise its state is read from the persister on first use.
+    replayed: bool,
 }
 
+/// How often an acquisition looks the share-partition up again when the one it found was
+/// retired while it waited for its lock.
+const RETIRED_RETRIES: usize = 3;
+
 impl ShareManager {
+    /// A manager that reads each share-partition's state from the persister on first use (a
+    /// cluster node).
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A manager holding what `persister` kept (design §8.4): each share-partition is restored
-    /// from its state when first used.
+    /// from its state when first used; one without state here has none. The single broker's:
+    /// it leads every partition, so nothing it holds is ever dropped from memory only (which
+    /// would leave it to be initialized again, not restored).
     pub fn open(persister: &dyn StatePersister) -> Self {
         let persisted: HashMap<SharePartitionKey, PersistedState> = persister
             .load()
@@ -156,66 +247,95 @@ impl ShareManager {
         ShareManager {
             partitions: Default::default(),
             persisted: Mutex::new(persisted),
+            replayed: true,
         }
-    }
-
-    fn new_cell(
-        sp: SharePartition,
-        state_epoch: i32,
-        snapshot_epoch: i32,
-        dirty: bool,
-    ) -> Arc<Cell> {
-        Arc::new(Cell {
-            state: Mutex::new(Slot {
-                sp,
-                state_epoch,
-                snapshot_epoch,
-                dirty,
-            }),
-            available: watch::Sender::new(0),
-        })
     }
 
     fn existing(&self, key: &SharePartitionKey) -> Option<Arc<Cell>> {
         self.partitions.read().get(key).cloned()
     }
 
-    /// The share-partition of `key`, created with its initial state if it has none.
-    fn cell(
+    /// The share-partitions `which` picks, in key order (the order several state locks are
+    /// taken in).
+    fn cells(
+        &self,
+        which: impl Fn(&SharePartitionKey) -> bool,
+    ) -> Vec<(SharePartitionKey, Arc<Cell>)> {
+        let mut cells: Vec<(SharePartitionKey, Arc<Cell>)> = self
+            .partitions
+            .read()
+            .iter()
+            .filter(|(k, _)| which(k))
+            .map(|(k, c)| (k.clone(), c.clone()))
+            .collect();
+        cells.sort_by(|a, b| a.0.cmp(&b.0));
+        cells
+    }
+
+    /// The share-partition of `key` as the partition leads now (`partition`'s leader epoch),
+    /// made if it has none (restored from its persisted state, or initialized) or if the one
+    /// here was made under an earlier leader epoch (leadership left and came back: what it
+    /// holds may be stale).
+    async fn cell(
         &self,
         key: &SharePartitionKey,
         partition: &Partition,
         reset: ShareAutoOffsetReset,
         now_ms: i64,
-    ) -> Arc<Cell> {
-        if let Some(cell) = self.existing(key) {
-            return cell;
+        persister: &dyn StatePersister,
+    ) -> Result<Arc<Cell>, PersistError> {
+        let epoch = partition.leader_epoch();
+        if let Some(cell) = self.existing(key)
+            && cell.leader_epoch >= epoch
+        {
+            return Ok(cell);
         }
         {
             // A persisted state is taken under the map lock, so no racing creator can miss it.
             let mut partitions = self.partitions.write();
-            if let Some(cell) = partitions.get(key) {
-                return cell.clone();
+            match partitions.get(key) {
+                Some(cell) if cell.leader_epoch >= epoch => return Ok(cell.clone()),
+                Some(stale) => {
+                    tracing::debug!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, from = stale.leader_epoch, to = epoch, "share-partition made again at a new leader epoch");
+                    stale.retire();
+                    partitions.remove(key);
+                }
+                None => {}
             }
             if let Some(state) = self.persisted.lock().remove(key) {
-                let cell = Self::new_cell(
-                    restore(&state),
-                    state.state_epoch,
-                    state.snapshot_epoch,
-                    false,
-                );
+                let cell = Cell::restored(&state, epoch);
                 partitions.insert(key.clone(), cell.clone());
-                return cell;
+                return Ok(cell);
             }
         }
-        // Resolved outside the map lock (it reads the partition); a racing creator's cell wins.
-        // The new state is written by the next flush (design §8.3: at initialization).
-        let state = Self::initial_state(partition, reset, now_ms);
-        self.partitions
-            .write()
-            .entry(key.clone())
-            .or_insert_with(|| Self::new_cell(state, 0, 0, true))
-            .clone()
+        // Read and resolved outside the map lock (a load may be an RPC; the initial state
+        // reads the partition); a racing creator's cell wins. A new state is written by the
+        // next flush (design §8.3: at initialization).
+        let loaded = if self.replayed {
+            None
+        } else {
+            persister.load_one(&key.state_key(), epoch).await?
+        };
+        let cell = match &loaded {
+            Some(state) => Cell::restored(state, epoch),
+            None => Cell::new(
+                Self::initial_state(partition, reset, now_ms),
+                0,
+                0,
+                true,
+                epoch,
+            ),
+        };
+        let mut partitions = self.partitions.write();
+        match partitions.get(key) {
+            Some(racing) if racing.leader_epoch >= epoch => Ok(racing.clone()),
+            _ => {
+                if let Some(stale) = partitions.insert(key.clone(), cell.clone()) {
+                    stale.retire();
+                }
+                Ok(cell)
+            }
+        }
     }
 
     /// A share-partition without state starts at the SPSO `share.auto.offset.reset` gives
@@ -240,23 +360,27 @@ impl ShareManager {
     }
 
     /// A receiver of the share-partition's availability watch (creating the share-partition
-    /// if needed), to subscribe before trying to acquire.
-    pub fn subscribe(
+    /// if needed), to subscribe before trying to acquire. KAFKA_STORAGE_ERROR when its state
+    /// cannot be read.
+    pub async fn subscribe(
         &self,
         key: &SharePartitionKey,
         partition: &Partition,
         reset: ShareAutoOffsetReset,
         now_ms: i64,
-    ) -> watch::Receiver<u64> {
-        self.cell(key, partition, reset, now_ms)
-            .available
-            .subscribe()
+        persister: &dyn StatePersister,
+    ) -> Result<watch::Receiver<u64>, KafkaError> {
+        let cell = self
+            .cell(key, partition, reset, now_ms, persister)
+            .await
+            .map_err(|e| load_failed(key, e))?;
+        Ok(cell.available.subscribe())
     }
 
     /// Acquire records of `partition` for `member` (design §6.5): redeliveries first, then new
     /// whole batches, within `limits`. Returns the ranges and the batches that carry them.
     #[allow(clippy::too_many_arguments)]
-    pub fn acquire(
+    pub async fn acquire(
         &self,
         key: &SharePartitionKey,
         partition: &Partition,
@@ -265,59 +389,82 @@ impl ShareManager {
         limits: AcquireLimits,
         settings: &ShareSettings,
         reset: ShareAutoOffsetReset,
+        persister: &dyn StatePersister,
     ) -> Result<Acquisition, KafkaError> {
-        let cell = self.cell(key, partition, reset, now_ms);
-        let mut slot = cell.state.lock();
-        let mut source = LogSource::new(partition);
-        // What a write would show of this (expiries at the delivery limit archive records; the
-        // log start may move SPSO); acquisitions themselves are not written.
-        let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
-        let records = slot
-            .sp
-            .acquire(member, now_ms, limits, settings, &mut source)?;
-        if (slot.sp.start_offset(), slot.sp.delivery_complete_count()) != before {
-            slot.dirty = true;
+        for _ in 0..RETIRED_RETRIES {
+            let cell = self
+                .cell(key, partition, reset, now_ms, persister)
+                .await
+                .map_err(|e| load_failed(key, e))?;
+            let mut slot = cell.state.lock().await;
+            if cell.is_retired() {
+                // Dropped or replaced while we waited: acquire from its successor.
+                continue;
+            }
+            let mut source = LogSource::new(partition);
+            // What a write would show of this (expiries at the delivery limit archive records;
+            // the log start may move SPSO); acquisitions themselves are not written.
+            let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
+            let records = slot
+                .sp
+                .acquire(member, now_ms, limits, settings, &mut source)?;
+            if (slot.sp.start_offset(), slot.sp.delivery_complete_count()) != before {
+                slot.dirty = true;
+                cell.publish(&slot.sp);
+            }
+            drop(slot);
+            if records.is_empty() {
+                return Ok(Acquisition::default());
+            }
+            let batches = source.covering(&records)?;
+            return Ok(Acquisition { records, batches });
         }
-        drop(slot);
-        if records.is_empty() {
-            return Ok(Acquisition::default());
-        }
-        let batches = source.covering(&records)?;
-        Ok(Acquisition { records, batches })
+        Ok(Acquisition::default())
     }
 
     /// Apply a partition's acknowledgements from `member` (design §6.6), all or nothing. A
-    /// share-partition that does not exist here has nothing acquired: INVALID_RECORD_STATE for
-    /// any acknowledgement (none is no error). The changed state is written before it is
-    /// applied (design §8.3); a failed write refuses the acknowledgement with
+    /// share-partition that does not exist here, or was made under an earlier leader epoch than
+    /// the partition's `leader_epoch` now, has nothing acquired: INVALID_RECORD_STATE for any
+    /// acknowledgement (none is no error). The changed state is written before it is applied
+    /// (design §8.3), under the state lock; a failed write refuses the acknowledgement with
     /// KAFKA_STORAGE_ERROR and leaves the share-partition as it was.
-    pub fn acknowledge(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn acknowledge(
         &self,
         key: &SharePartitionKey,
         member: &str,
         batches: &[AcknowledgementBatch],
         now_ms: i64,
         settings: &ShareSettings,
+        leader_epoch: i32,
         persister: &dyn StatePersister,
     ) -> Result<(), KafkaError> {
         if batches.is_empty() {
             return Ok(());
         }
-        let Some(cell) = self.existing(key) else {
+        let Some(cell) = self
+            .existing(key)
+            .filter(|c| c.leader_epoch >= leader_epoch)
+        else {
             return Err(KafkaError::InvalidRecordState);
         };
-        let mut slot = cell.state.lock();
+        let mut slot = cell.state.lock().await;
+        if cell.is_retired() {
+            return Err(KafkaError::InvalidRecordState);
+        }
         let mut next = slot.sp.clone();
         next.acknowledge(member, batches, now_ms, settings)?;
         if next != slot.sp {
-            let snapshot = slot.snapshot(&next, now_ms);
-            if let Err(e) = persister.write(&[(key.state_key(), Some(snapshot))], now_ms) {
+            let snapshot = slot.snapshot(&next, cell.leader_epoch, now_ms);
+            let record = [(key.state_key(), Some(snapshot))];
+            if let Err(e) = persister.write(&record, now_ms).await {
                 tracing::warn!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "acknowledgement refused: {e}");
                 return Err(KafkaError::KafkaStorageError);
             }
             slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
             slot.dirty = false;
             slot.sp = next;
+            cell.publish(&slot.sp);
         }
         drop(slot);
         cell.bump();
@@ -326,32 +473,30 @@ impl ShareManager {
 
     /// Write every dirty share-partition's state as one batch (the tick, design §8.3). On a
     /// failed write they stay dirty for the next flush. Returns how many were written.
-    pub fn flush(
+    pub async fn flush(
         &self,
         persister: &dyn StatePersister,
         now_ms: i64,
     ) -> Result<usize, PersistError> {
-        let cells: Vec<(SharePartitionKey, Arc<Cell>)> = self
-            .partitions
-            .read()
-            .iter()
-            .map(|(k, c)| (k.clone(), c.clone()))
-            .collect();
+        let cells = self.cells(|_| true);
         // Held until the write is done, so no acknowledgement's newer record of the same key
-        // can land before this older one. No other path holds two share-partition locks.
+        // can land before this older one; taken in key order, as every path holding several.
         let mut slots = Vec::new();
         let mut records: Vec<StateWrite> = Vec::new();
         for (key, cell) in &cells {
-            let slot = cell.state.lock();
-            if slot.dirty {
-                records.push((key.state_key(), Some(slot.snapshot(&slot.sp, now_ms))));
+            let slot = cell.state.lock().await;
+            if slot.dirty && !cell.is_retired() {
+                records.push((
+                    key.state_key(),
+                    Some(slot.snapshot(&slot.sp, cell.leader_epoch, now_ms)),
+                ));
                 slots.push(slot);
             }
         }
         if records.is_empty() {
             return Ok(0);
         }
-        persister.write(&records, now_ms)?;
+        persister.write(&records, now_ms).await?;
         for slot in &mut slots {
             slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
             slot.dirty = false;
@@ -361,13 +506,14 @@ impl ShareManager {
 
     /// The member's share session ended: its acquired records in every share-partition of the
     /// group become Available again (delivery count decremented). Returns how many offsets.
-    pub fn release_member(&self, group_id: &str, member: &str) -> i64 {
+    pub async fn release_member(&self, group_id: &str, member: &str) -> i64 {
         self.make_available(|k| k.group_id == group_id, |sp| sp.release_member(member))
+            .await
     }
 
     /// The lock-expiry tick (design §6.9): every share-partition's locks due at `now_ms`.
     /// Returns how many offsets expired.
-    pub fn expire_locks(&self, now_ms: i64, settings: &ShareSettings) -> i64 {
+    pub async fn expire_locks(&self, now_ms: i64, settings: &ShareSettings) -> i64 {
         self.make_available(
             |_| true,
             |sp| {
@@ -377,29 +523,27 @@ impl ShareManager {
                 sp.expire_locks(now_ms, settings)
             },
         )
+        .await
     }
 
-    /// Runs `change` on every materialized share-partition `which` picks; one that made records
-    /// Available again (`change` returns how many) is marked for the tick's write and its
-    /// parked fetches are woken. Returns the total.
-    fn make_available(
+    /// Runs `change` on every materialized share-partition `which` picks, one at a time; one
+    /// that made records Available again (`change` returns how many) is marked for the tick's
+    /// write and its parked fetches are woken. Returns the total.
+    async fn make_available(
         &self,
         which: impl Fn(&SharePartitionKey) -> bool,
         change: impl Fn(&mut SharePartition) -> i64,
     ) -> i64 {
-        let cells: Vec<Arc<Cell>> = self
-            .partitions
-            .read()
-            .iter()
-            .filter(|(k, _)| which(k))
-            .map(|(_, c)| c.clone())
-            .collect();
         let mut total = 0;
-        for cell in cells {
-            let mut slot = cell.state.lock();
+        for (_, cell) in self.cells(which) {
+            let mut slot = cell.state.lock().await;
+            if cell.is_retired() {
+                continue;
+            }
             let n = change(&mut slot.sp);
             if n > 0 {
                 slot.dirty = true;
+                cell.publish(&slot.sp);
                 drop(slot);
                 cell.bump();
                 total += n;
@@ -408,42 +552,95 @@ impl ShareManager {
         total
     }
 
-    /// Drop the share-partitions, materialized or only persisted, whose partition `led` no
-    /// longer answers for (topic deleted, leadership moved), tombstoning their state (design
-    /// §8.4: a deleted topic's state can never apply to another). Fetches parked on one are
-    /// woken (their watch closes) and try again. Returns how many were dropped.
-    pub fn retain_partitions(
+    /// Drop the share-partitions, materialized or only persisted, whose partition is not led
+    /// here any more. Those `gone` picks (their topic was deleted: the topic id no longer
+    /// exists) are tombstoned too (design §8.4: a deleted topic's state can never apply to
+    /// another); the others (leadership moved) leave memory only, their state kept for the
+    /// next leader. Fetches parked on one are woken (their watch closes) and try again.
+    pub async fn retain_partitions(
         &self,
+        gone: impl Fn(&Uuid, i32) -> bool,
         led: impl Fn(&Uuid, i32) -> bool,
         persister: &dyn StatePersister,
         now_ms: i64,
-    ) -> usize {
-        let mut gone: Vec<SharePartitionKey> = Vec::new();
-        let mut keep = |k: &SharePartitionKey| {
-            let led = led(&k.topic_id, k.partition);
-            if !led {
-                gone.push(k.clone());
-            }
-            led
-        };
+    ) -> Dropped {
+        let mut deleted: Vec<(SharePartitionKey, Option<Arc<Cell>>)> = Vec::new();
+        let mut unloaded = 0usize;
         {
             // Both maps under the partitions' lock, as `cell` moves a key from one to the other.
             let mut partitions = self.partitions.write();
-            partitions.retain(|k, _| keep(k));
-            self.persisted.lock().retain(|k, _| keep(k));
+            partitions.retain(|k, cell| {
+                if led(&k.topic_id, k.partition) {
+                    return true;
+                }
+                if gone(&k.topic_id, k.partition) {
+                    deleted.push((k.clone(), Some(cell.clone())));
+                } else {
+                    cell.retire();
+                    unloaded += 1;
+                }
+                false
+            });
+            self.persisted.lock().retain(|k, _| {
+                if led(&k.topic_id, k.partition) {
+                    return true;
+                }
+                if gone(&k.topic_id, k.partition) {
+                    deleted.push((k.clone(), None));
+                } else {
+                    unloaded += 1;
+                }
+                false
+            });
         }
-        let tombstones: Vec<StateWrite> = gone.iter().map(|k| (k.state_key(), None)).collect();
-        if let Err(e) = persister.write(&tombstones, now_ms) {
+        deleted.sort_by(|a, b| a.0.cmp(&b.0));
+        // A write under way for one of them lands before its tombstone: its state lock is
+        // held across the tombstones' write (in key order), and it is retired under it.
+        let mut slots = Vec::new();
+        for cell in deleted.iter().filter_map(|(_, c)| c.as_ref()) {
+            slots.push(cell.state.lock().await);
+            cell.retire();
+        }
+        let tombstones: Vec<StateWrite> =
+            deleted.iter().map(|(k, _)| (k.state_key(), None)).collect();
+        if let Err(e) = persister.write(&tombstones, now_ms).await {
             // Replayed again at the next start, where the same check drops it.
-            tracing::warn!("share state of partitions gone not deleted: {e}");
+            tracing::warn!("share state of deleted topics not deleted: {e}");
         }
-        gone.len()
+        drop(slots);
+        Dropped {
+            deleted: deleted.len(),
+            unloaded,
+        }
     }
 
-    /// SPSO of a share-partition that exists (materialized or persisted).
+    /// Drop from memory only the share-partitions, materialized or only persisted, of
+    /// partitions `lost` picks (led by another node now; their state stays with the persister
+    /// for the next leader). Returns how many.
+    pub fn unload_partitions(&self, lost: impl Fn(&Uuid, i32) -> bool) -> usize {
+        let mut unloaded = 0usize;
+        let mut partitions = self.partitions.write();
+        partitions.retain(|k, cell| {
+            if !lost(&k.topic_id, k.partition) {
+                return true;
+            }
+            cell.retire();
+            unloaded += 1;
+            false
+        });
+        self.persisted.lock().retain(|k, _| {
+            let lost = lost(&k.topic_id, k.partition);
+            unloaded += usize::from(lost);
+            !lost
+        });
+        unloaded
+    }
+
+    /// SPSO of a share-partition that exists (materialized or persisted), as of its last
+    /// change (never waiting for a write under way).
     pub fn start_offset(&self, key: &SharePartitionKey) -> Option<i64> {
         match self.existing(key) {
-            Some(c) => Some(c.state.lock().sp.start_offset()),
+            Some(c) => Some(c.start_offset.load(Ordering::Acquire)),
             None => self.persisted.lock().get(key).map(|s| s.start_offset),
         }
     }
@@ -456,7 +653,13 @@ impl ShareManager {
             .read()
             .iter()
             .filter(|(k, _)| k.group_id == group)
-            .map(|(k, c)| (k.topic_id, k.partition, c.state.lock().sp.start_offset()))
+            .map(|(k, c)| {
+                (
+                    k.topic_id,
+                    k.partition,
+                    c.start_offset.load(Ordering::Acquire),
+                )
+            })
             .collect();
         out.extend(
             self.persisted
@@ -472,7 +675,7 @@ impl ShareManager {
     /// Delete the state of `group` (only topic `topic` with `Some`): tombstones first, then the
     /// in-memory share-partitions (design §8.6). Nothing is dropped when the write fails.
     /// Returns the share-partitions deleted.
-    pub fn delete_state(
+    pub async fn delete_state(
         &self,
         group: &str,
         topic: Option<Uuid>,
@@ -481,51 +684,84 @@ impl ShareManager {
     ) -> Result<Vec<SharePartitionKey>, PersistError> {
         let matches =
             |k: &SharePartitionKey| k.group_id == group && topic.is_none_or(|t| t == k.topic_id);
-        let mut partitions = self.partitions.write();
-        let mut persisted = self.persisted.lock();
-        let keys: Vec<SharePartitionKey> = partitions
-            .keys()
-            .chain(persisted.keys())
-            .filter(|k| matches(k))
-            .cloned()
-            .collect();
+        let cells = self.cells(matches);
+        let mut keys: Vec<SharePartitionKey> = cells.iter().map(|(k, _)| k.clone()).collect();
+        keys.extend(self.persisted.lock().keys().filter(|k| matches(k)).cloned());
+        keys.sort();
+        keys.dedup();
+        // Held across the tombstones' write, so a write under way for one lands before it.
+        let mut slots = Vec::new();
+        for (_, cell) in &cells {
+            slots.push(cell.state.lock().await);
+        }
         let tombstones: Vec<StateWrite> = keys.iter().map(|k| (k.state_key(), None)).collect();
-        persister.write(&tombstones, now_ms)?;
-        partitions.retain(|k, _| !matches(k));
-        persisted.retain(|k, _| !matches(k));
+        persister.write(&tombstones, now_ms).await?;
+        {
+            let mut partitions = self.partitions.write();
+            partitions.retain(|k, cell| {
+                let delete = matches(k);
+                if delete {
+                    cell.retire();
+                }
+                !delete
+            });
+            self.persisted.lock().retain(|k, _| !matches(k));
+        }
+        drop(slots);
         Ok(keys)
     }
 
     /// Replace a share-partition's state with an empty window at `start_offset` under a new
     /// state epoch (AlterShareGroupOffsets, design §9.2), written first. The share-partition is
     /// restored from it on its next use.
-    pub fn reset_start_offset(
+    pub async fn reset_start_offset(
         &self,
         key: &SharePartitionKey,
         start_offset: i64,
         persister: &dyn StatePersister,
         now_ms: i64,
     ) -> Result<(), PersistError> {
-        let mut partitions = self.partitions.write();
-        let mut persisted = self.persisted.lock();
-        let epoch = match partitions.get(key) {
-            Some(c) => c.state.lock().state_epoch,
-            None => persisted.get(key).map_or(0, |s| s.state_epoch),
+        let cell = self.existing(key);
+        // Held across the write, so a write under way for it lands first.
+        let slot = match &cell {
+            Some(c) => Some(c.state.lock().await).filter(|_| !c.is_retired()),
+            None => None,
+        };
+        let (epoch, leader_epoch) = match (&slot, &cell) {
+            (Some(s), Some(c)) => (s.state_epoch, c.leader_epoch),
+            _ => (
+                self.persisted.lock().get(key).map_or(0, |s| s.state_epoch),
+                0,
+            ),
         };
         let state = PersistedState {
             snapshot_epoch: 1,
             state_epoch: epoch.saturating_add(1),
-            leader_epoch: 0,
+            leader_epoch,
             start_offset: start_offset.max(0),
             delivery_complete_count: 0,
             write_timestamp_ms: now_ms,
             runs: Vec::new(),
         };
-        persister.write(&[(key.state_key(), Some(state.clone()))], now_ms)?;
-        partitions.remove(key);
-        persisted.insert(key.clone(), state);
+        persister
+            .write(&[(key.state_key(), Some(state.clone()))], now_ms)
+            .await?;
+        {
+            let mut partitions = self.partitions.write();
+            if let Some(replaced) = partitions.remove(key) {
+                replaced.retire();
+            }
+            self.persisted.lock().insert(key.clone(), state);
+        }
+        drop(slot);
         Ok(())
     }
+}
+
+/// A share-partition's state could not be read: the partition cannot be served now.
+fn load_failed(key: &SharePartitionKey, e: PersistError) -> KafkaError {
+    tracing::warn!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "share-partition state not loaded: {e}");
+    KafkaError::KafkaStorageError
 }
 
 /// The partition's log as acquisition reads it: whole batches up to the high watermark
@@ -769,8 +1005,8 @@ mod tests {
 
     const EARLIEST: ShareAutoOffsetReset = ShareAutoOffsetReset::Earliest;
 
-    #[test]
-    fn initialization_follows_auto_offset_reset() {
+    #[tokio::test]
+    async fn initialization_follows_auto_offset_reset() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 3);
@@ -789,12 +1025,15 @@ mod tests {
                 limits(10, 1 << 20),
                 &s,
                 ShareAutoOffsetReset::Latest,
+                &NOP,
             )
+            .await
             .unwrap();
         assert!(got.records.is_empty());
         assert_eq!(m.start_offset(&latest), Some(3));
         let got = m
-            .acquire(&key(0), &p, A, 0, limits(10, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p, A, 0, limits(10, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 2, 1)]);
         // Records produced after a latest share-partition was made are delivered.
@@ -808,14 +1047,16 @@ mod tests {
                 limits(10, 1 << 20),
                 &s,
                 ShareAutoOffsetReset::Latest,
+                &NOP,
             )
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(3, 4, 1)]);
         assert_eq!(bases(&got), vec![3]);
     }
 
-    #[test]
-    fn by_duration_starts_at_the_first_record_that_recent() {
+    #[tokio::test]
+    async fn by_duration_starts_at_the_first_record_that_recent() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 5); // timestamps 0..=4
@@ -830,7 +1071,9 @@ mod tests {
                 limits(10, 1 << 20),
                 &s,
                 ShareAutoOffsetReset::ByDuration(8),
+                &NOP,
             )
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(2, 4, 1)]);
         // Nothing that recent: the end.
@@ -846,30 +1089,41 @@ mod tests {
             limits(10, 1 << 20),
             &s,
             ShareAutoOffsetReset::ByDuration(8),
+            &NOP,
         )
+        .await
         .unwrap();
         assert_eq!(m.start_offset(&k), Some(5));
-        assert!(m.acknowledge(&k, A, &[], 100, &s, &NOP).is_ok());
+        assert!(m.acknowledge(&k, A, &[], 100, &s, 0, &NOP).await.is_ok());
     }
 
-    #[test]
-    fn retain_drops_share_partitions_of_partitions_gone() {
+    #[tokio::test]
+    async fn retain_drops_share_partitions_of_partitions_gone() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         let m = ShareManager::new();
-        let w = m.subscribe(&key(0), &p, EARLIEST, 0);
-        m.subscribe(&key(1), &p, EARLIEST, 0);
+        let w = m.subscribe(&key(0), &p, EARLIEST, 0, &NOP).await.unwrap();
+        m.subscribe(&key(1), &p, EARLIEST, 0, &NOP).await.unwrap();
         assert_eq!(
-            m.retain_partitions(|_, partition| partition == 1, &NOP, 0),
-            1
+            m.retain_partitions(
+                |_, partition| partition != 1,
+                |_, partition| partition == 1,
+                &NOP,
+                0
+            )
+            .await,
+            Dropped {
+                deleted: 1,
+                unloaded: 0
+            }
         );
         assert_eq!(m.start_offset(&key(0)), None);
         assert!(m.start_offset(&key(1)).is_some());
         assert!(w.has_changed().is_err(), "a parked fetch's watch closes");
     }
 
-    #[test]
-    fn max_records_and_max_bytes_bound_whole_batches() {
+    #[tokio::test]
+    async fn max_records_and_max_bytes_bound_whole_batches() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         for _ in 0..4 {
@@ -879,21 +1133,23 @@ mod tests {
         let s = ShareSettings::default();
         // Six records: two whole batches (batch-optimized overshoots to the batch end).
         let got = m
-            .acquire(&key(0), &p, A, 0, limits(6, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p, A, 0, limits(6, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 9, 1)]);
         assert_eq!(bases(&got), vec![0, 5]);
         // One byte: still one whole batch (KIP-74).
         let got = m
-            .acquire(&key(0), &p, B, 0, limits(500, 1), &s, EARLIEST)
+            .acquire(&key(0), &p, B, 0, limits(500, 1), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(10, 14, 1)]);
         assert_eq!(bases(&got), vec![10]);
         assert_eq!(got.bytes(), got.batches[0].len);
     }
 
-    #[test]
-    fn reads_for_new_records_stop_once_the_records_wanted_are_covered() {
+    #[tokio::test]
+    async fn reads_for_new_records_stop_once_the_records_wanted_are_covered() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         // 40 batches of 10 records of 2 KiB: ~20 KiB a batch, ~800 KiB in all.
@@ -933,8 +1189,8 @@ mod tests {
         assert_eq!(all.len(), 40);
     }
 
-    #[test]
-    fn acquisition_across_partitions_and_members() {
+    #[tokio::test]
+    async fn acquisition_across_partitions_and_members() {
         let dir = tempfile::tempdir().unwrap();
         let (p0, p1) = (
             open(&dir.path().join("0"), 0),
@@ -945,10 +1201,12 @@ mod tests {
         let m = ShareManager::new();
         let s = ShareSettings::default();
         let a0 = m
-            .acquire(&key(0), &p0, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p0, A, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         let a1 = m
-            .acquire(&key(1), &p1, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(1), &p1, A, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(
             (ranges(&a0), ranges(&a1)),
@@ -956,50 +1214,56 @@ mod tests {
         );
         // Locked: another member gets nothing.
         let b0 = m
-            .acquire(&key(0), &p0, B, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p0, B, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert!(b0.records.is_empty() && b0.batches.is_empty());
     }
 
-    #[test]
-    fn release_redelivers_the_same_batches_with_the_next_count() {
+    #[tokio::test]
+    async fn release_redelivers_the_same_batches_with_the_next_count() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 3);
         produce(&p, 3);
         let m = ShareManager::new();
         let s = ShareSettings::default();
-        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
-        let mut watch = m.subscribe(&key(0), &p, EARLIEST, 0);
+        let mut watch = m.subscribe(&key(0), &p, EARLIEST, 0, &NOP).await.unwrap();
         let ack = |first, last, t| AcknowledgementBatch {
             first_offset: first,
             last_offset: last,
             acknowledge_types: vec![t],
         };
-        m.acknowledge(&key(0), A, &[ack(0, 1, 1), ack(2, 4, 2)], 0, &s, &NOP)
+        m.acknowledge(&key(0), A, &[ack(0, 1, 1), ack(2, 4, 2)], 0, &s, 0, &NOP)
+            .await
             .unwrap();
         assert!(watch.has_changed().unwrap(), "availability bumped");
         watch.borrow_and_update();
         assert_eq!(m.start_offset(&key(0)), Some(2));
         let got = m
-            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(2, 4, 2)]);
         // Offsets 2..4 span both batches.
         assert_eq!(bases(&got), vec![0, 3]);
         assert_eq!(
-            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s, &NOP),
+            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s, 0, &NOP)
+                .await,
             Err(KafkaError::InvalidRecordState)
         );
         assert_eq!(
-            m.acknowledge(&key(7), A, &[ack(0, 0, 1)], 0, &s, &NOP),
+            m.acknowledge(&key(7), A, &[ack(0, 0, 1)], 0, &s, 0, &NOP)
+                .await,
             Err(KafkaError::InvalidRecordState)
         );
     }
 
-    #[test]
-    fn the_expiry_tick_frees_locks_with_the_simulated_clock() {
+    #[tokio::test]
+    async fn the_expiry_tick_frees_locks_with_the_simulated_clock() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 4);
@@ -1017,14 +1281,19 @@ mod tests {
             limits(500, 1 << 20),
             &s,
             EARLIEST,
+            &NOP,
         )
+        .await
         .unwrap();
-        let mut watch = m.subscribe(&key(0), &p, EARLIEST, clock.now_ms());
+        let mut watch = m
+            .subscribe(&key(0), &p, EARLIEST, clock.now_ms(), &NOP)
+            .await
+            .unwrap();
         clock.advance(499);
-        assert_eq!(m.expire_locks(clock.now_ms(), &s), 0);
+        assert_eq!(m.expire_locks(clock.now_ms(), &s).await, 0);
         assert!(!watch.has_changed().unwrap());
         clock.advance(1);
-        assert_eq!(m.expire_locks(clock.now_ms(), &s), 4);
+        assert_eq!(m.expire_locks(clock.now_ms(), &s).await, 4);
         assert!(watch.has_changed().unwrap());
         watch.borrow_and_update();
         let got = m
@@ -1036,13 +1305,15 @@ mod tests {
                 limits(500, 1 << 20),
                 &s,
                 EARLIEST,
+                &NOP,
             )
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 3, 2)]);
     }
 
-    #[test]
-    fn release_on_session_end_decrements_and_wakes() {
+    #[tokio::test]
+    async fn release_on_session_end_decrements_and_wakes() {
         let dir = tempfile::tempdir().unwrap();
         let (p0, p1) = (
             open(&dir.path().join("0"), 0),
@@ -1053,17 +1324,19 @@ mod tests {
         let m = ShareManager::new();
         let s = ShareSettings::default();
         for (k, p) in [(key(0), &p0), (key(1), &p1)] {
-            m.acquire(&k, p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            m.acquire(&k, p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+                .await
                 .unwrap();
         }
-        let w0 = m.subscribe(&key(0), &p0, EARLIEST, 0);
-        assert_eq!(m.release_member("other-group", A), 0);
-        assert_eq!(m.release_member("g", B), 0);
+        let w0 = m.subscribe(&key(0), &p0, EARLIEST, 0, &NOP).await.unwrap();
+        assert_eq!(m.release_member("other-group", A).await, 0);
+        assert_eq!(m.release_member("g", B).await, 0);
         assert!(!w0.has_changed().unwrap());
-        assert_eq!(m.release_member("g", A), 4);
+        assert_eq!(m.release_member("g", A).await, 4);
         assert!(w0.has_changed().unwrap());
         let got = m
-            .acquire(&key(1), &p1, B, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(1), &p1, B, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 1, 1)], "count decremented, then +1");
     }
@@ -1083,8 +1356,8 @@ mod tests {
     /// Initialization is written by the flush; an acknowledgement is written before it is
     /// applied; Acquired records are written as Available with their delivery count, never as
     /// Acquired; a manager opened from the records restores SPSO and the window lazily.
-    #[test]
-    fn state_is_written_and_restored_on_first_use() {
+    #[tokio::test]
+    async fn state_is_written_and_restored_on_first_use() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         for _ in 0..3 {
@@ -1093,16 +1366,21 @@ mod tests {
         let disk = MemoryPersister::new();
         let m = ShareManager::open(&disk);
         let s = ShareSettings::default();
-        m.subscribe(&key(0), &p, EARLIEST, 0);
-        assert_eq!(m.flush(&disk, 0).unwrap(), 1, "initialization");
+        m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap();
+        assert_eq!(m.flush(&disk, 0).await.unwrap(), 1, "initialization");
         assert_eq!(disk.get(&state_key(0)).unwrap().start_offset, 0);
-        assert_eq!(m.flush(&disk, 0).unwrap(), 0, "nothing dirty");
+        assert_eq!(m.flush(&disk, 0).await.unwrap(), 0, "nothing dirty");
 
         let got = m
-            .acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(0, 5, 1)]);
-        assert_eq!(m.flush(&disk, 0).unwrap(), 0, "acquisition is not written");
+        assert_eq!(
+            m.flush(&disk, 0).await.unwrap(),
+            0,
+            "acquisition is not written"
+        );
         // Accept 0..1, reject 2, release 3: 4..5 stay Acquired.
         m.acknowledge(
             &key(0),
@@ -1110,8 +1388,10 @@ mod tests {
             &[ack(0, 1, 1), ack(2, 2, 3), ack(3, 3, 2)],
             0,
             &s,
+            0,
             &disk,
         )
+        .await
         .unwrap();
         let written = disk.get(&state_key(0)).unwrap();
         assert_eq!(written.start_offset, 3);
@@ -1140,42 +1420,46 @@ mod tests {
         assert_eq!(m2.start_offset(&key(0)), Some(3));
         assert_eq!(m2.group_start_offsets("g"), vec![(key(0).topic_id, 0, 3)]);
         let got = m2
-            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST)
+            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
             .unwrap();
         assert_eq!(
             ranges(&got),
             vec![(3, 5, 2)],
             "redelivered, nothing accepted"
         );
-        assert_eq!(m2.flush(&disk, 0).unwrap(), 0, "restored, not dirty");
+        assert_eq!(m2.flush(&disk, 0).await.unwrap(), 0, "restored, not dirty");
     }
 
     /// A failed write refuses the acknowledgement and leaves memory as it was; expiry and
     /// release are written by the next flush that succeeds.
-    #[test]
-    fn a_failed_write_refuses_the_acknowledgement() {
+    #[tokio::test]
+    async fn a_failed_write_refuses_the_acknowledgement() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 4);
         let disk = MemoryPersister::new();
         let m = ShareManager::open(&disk);
         let s = ShareSettings::default();
-        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST)
+        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
             .unwrap();
         disk.set_failing(true);
         assert_eq!(
-            m.acknowledge(&key(0), A, &[ack(0, 3, 1)], 0, &s, &disk),
+            m.acknowledge(&key(0), A, &[ack(0, 3, 1)], 0, &s, 0, &disk)
+                .await,
             Err(KafkaError::KafkaStorageError)
         );
         assert_eq!(m.start_offset(&key(0)), Some(0), "memory unchanged");
-        assert!(m.flush(&disk, 0).is_err());
+        assert!(m.flush(&disk, 0).await.is_err());
         disk.set_failing(false);
-        m.acknowledge(&key(0), A, &[ack(0, 1, 1)], 0, &s, &disk)
+        m.acknowledge(&key(0), A, &[ack(0, 1, 1)], 0, &s, 0, &disk)
+            .await
             .unwrap();
         assert_eq!(m.start_offset(&key(0)), Some(2));
         assert_eq!(disk.get(&state_key(0)).unwrap().start_offset, 2);
-        assert_eq!(m.release_member("g", A), 2);
-        assert_eq!(m.flush(&disk, 0).unwrap(), 1);
+        assert_eq!(m.release_member("g", A).await, 2);
+        assert_eq!(m.flush(&disk, 0).await.unwrap(), 1);
         let w = disk.get(&state_key(0)).unwrap();
         assert_eq!(
             (
@@ -1190,36 +1474,44 @@ mod tests {
 
     /// Deleting a group's (or one topic's) state tombstones it, materialized or not; so does
     /// dropping the partitions of a deleted topic; a reset starts a new state epoch.
-    #[test]
-    fn tombstones_and_resets() {
+    #[tokio::test]
+    async fn tombstones_and_resets() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path(), 0);
         produce(&p, 4);
         let disk = MemoryPersister::new();
         let m = ShareManager::open(&disk);
         for i in 0..3 {
-            m.subscribe(&key(i), &p, EARLIEST, 0);
+            m.subscribe(&key(i), &p, EARLIEST, 0, &disk).await.unwrap();
         }
         let other = SharePartitionKey {
             topic_id: Uuid::from_u128(2),
             ..key(0)
         };
-        m.subscribe(&other, &p, EARLIEST, 0);
-        m.flush(&disk, 0).unwrap();
+        m.subscribe(&other, &p, EARLIEST, 0, &disk).await.unwrap();
+        m.flush(&disk, 0).await.unwrap();
         let m = ShareManager::open(&disk);
-        m.subscribe(&key(0), &p, EARLIEST, 0); // materialized; 1, 2 and `other` only persisted
+        m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap(); // materialized; 1, 2 and `other` only persisted
 
-        assert_eq!(m.retain_partitions(|_, i| i != 2, &disk, 0), 1);
+        assert_eq!(
+            m.retain_partitions(|_, i| i == 2, |_, i| i != 2, &disk, 0)
+                .await,
+            Dropped {
+                deleted: 1,
+                unloaded: 0
+            }
+        );
         assert!(disk.get(&state_key(2)).is_none());
         let deleted = m
             .delete_state("g", Some(Uuid::from_u128(1)), &disk, 0)
+            .await
             .unwrap();
         assert_eq!(deleted.len(), 2);
         assert!(disk.get(&state_key(0)).is_none() && disk.get(&state_key(1)).is_none());
         assert_eq!(m.start_offset(&key(0)), None);
         assert_eq!(m.group_start_offsets("g"), vec![(other.topic_id, 0, 0)]);
 
-        m.reset_start_offset(&other, 3, &disk, 0).unwrap();
+        m.reset_start_offset(&other, 3, &disk, 0).await.unwrap();
         let w = disk.get(&other.state_key()).unwrap();
         assert_eq!((w.start_offset, w.state_epoch), (3, 1));
         let got = m
@@ -1231,18 +1523,318 @@ mod tests {
                 limits(500, 1 << 20),
                 &ShareSettings::default(),
                 EARLIEST,
+                &disk,
             )
+            .await
             .unwrap();
         assert_eq!(ranges(&got), vec![(3, 3, 1)]);
-        m.delete_state("g", None, &disk, 0).unwrap();
+        m.delete_state("g", None, &disk, 0).await.unwrap();
         assert!(disk.load().is_empty());
         disk.set_failing(true);
-        m.subscribe(&key(0), &p, EARLIEST, 0);
-        assert!(m.delete_state("g", None, &disk, 0).is_err());
+        m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap();
+        assert!(m.delete_state("g", None, &disk, 0).await.is_err());
         assert_eq!(
             m.start_offset(&key(0)),
             Some(0),
             "kept when the tombstone failed"
         );
+    }
+
+    /// Acquires all of `p` for A (ids from `key(i)`), accepts the first two offsets and
+    /// writes: SPSO 2, the rest Available with count 1 on the persister.
+    async fn accept_two(
+        m: &ShareManager,
+        k: &SharePartitionKey,
+        p: &Partition,
+        disk: &MemoryPersister,
+    ) {
+        let s = ShareSettings::default();
+        m.acquire(k, p, A, 0, limits(500, 1 << 20), &s, EARLIEST, disk)
+            .await
+            .unwrap();
+        m.acknowledge(k, A, &[ack(0, 1, 1)], 0, &s, p.leader_epoch(), disk)
+            .await
+            .unwrap();
+    }
+
+    /// A deleted topic's share-partitions are dropped and tombstoned; those of a partition
+    /// merely not led here leave memory only, and a manager that loads per key (a cluster
+    /// node) restores them from the persister on their next use.
+    #[tokio::test]
+    async fn retain_tombstones_deleted_topics_and_only_unloads_moved_leadership() {
+        let dir = tempfile::tempdir().unwrap();
+        let ps: Vec<Arc<Partition>> = (0..3)
+            .map(|i| open(&dir.path().join(i.to_string()), i))
+            .collect();
+        for p in &ps {
+            produce(p, 4);
+        }
+        let disk = MemoryPersister::new();
+        let m = ShareManager::new();
+        for (i, p) in ps.iter().enumerate() {
+            accept_two(&m, &key(i as i32), p, &disk).await;
+        }
+        let moved = m
+            .subscribe(&key(1), &ps[1], EARLIEST, 0, &disk)
+            .await
+            .unwrap();
+        // Partition 0 is led here, 1 moved to another node, 2's topic is gone.
+        let dropped = m
+            .retain_partitions(|_, i| i == 2, |_, i| i == 0, &disk, 0)
+            .await;
+        assert_eq!(
+            dropped,
+            Dropped {
+                deleted: 1,
+                unloaded: 1
+            }
+        );
+        assert!(disk.get(&state_key(2)).is_none(), "tombstoned");
+        assert_eq!(disk.get(&state_key(1)).unwrap().start_offset, 2, "kept");
+        assert_eq!(m.start_offset(&key(0)), Some(2));
+        assert_eq!(m.start_offset(&key(1)), None, "not in memory");
+        assert!(
+            moved.has_changed().is_err(),
+            "a parked fetch's watch closes"
+        );
+        assert_eq!(
+            m.acknowledge(
+                &key(1),
+                A,
+                &[ack(2, 3, 1)],
+                0,
+                &ShareSettings::default(),
+                0,
+                &disk
+            )
+            .await,
+            Err(KafkaError::InvalidRecordState),
+            "what A held went with the memory"
+        );
+        // Led here again: restored from the persister, A's records Available again.
+        let got = m
+            .acquire(
+                &key(1),
+                &ps[1],
+                B,
+                0,
+                limits(500, 1 << 20),
+                &ShareSettings::default(),
+                EARLIEST,
+                &disk,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(2, 3, 2)]);
+        assert_eq!(m.start_offset(&key(1)), Some(2));
+
+        // The image's follower unloads at once, as the retention tick does.
+        assert_eq!(m.unload_partitions(|_, i| i == 1), 1);
+        assert_eq!(m.start_offset(&key(1)), None);
+        assert_eq!(disk.get(&state_key(1)).unwrap().start_offset, 2);
+    }
+
+    /// A share-partition made under an earlier leader epoch is stale once the partition leads
+    /// at a later one (leadership went away and came back): it is made again from the
+    /// persister, the acquisitions it held are gone, and acknowledgements of them fail.
+    #[tokio::test]
+    async fn a_new_leader_epoch_reloads_the_share_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::new();
+        let s = ShareSettings::default();
+        accept_two(&m, &key(0), &p, &disk).await;
+        assert_eq!(disk.get(&state_key(0)).unwrap().leader_epoch, 0);
+        let old = m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap();
+
+        p.set_leader_epoch(3);
+        assert_eq!(
+            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s, 3, &disk)
+                .await,
+            Err(KafkaError::InvalidRecordState),
+            "acquired under epoch 0"
+        );
+        let got = m
+            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
+            .unwrap();
+        assert_eq!(
+            ranges(&got),
+            vec![(2, 3, 2)],
+            "restored: 2..3 Available, count 1"
+        );
+        assert!(old.has_changed().is_err(), "the stale one is gone");
+        assert_eq!(
+            m.acknowledge(&key(0), A, &[ack(2, 2, 1)], 0, &s, 3, &disk)
+                .await,
+            Err(KafkaError::InvalidRecordState)
+        );
+        m.acknowledge(&key(0), B, &[ack(2, 3, 1)], 0, &s, 3, &disk)
+            .await
+            .unwrap();
+        let w = disk.get(&state_key(0)).unwrap();
+        assert_eq!(
+            (w.start_offset, w.leader_epoch),
+            (4, 3),
+            "written under the new epoch"
+        );
+        // The same epoch again keeps the share-partition.
+        let again = m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap();
+        m.release_member("g", B).await;
+        assert_eq!(m.start_offset(&key(0)), Some(4));
+        drop(again);
+    }
+
+    /// Flushes, acknowledgements, expiries, deletions and resets of the same share-partitions
+    /// at once, with every write suspending under its state lock: all finish (the paths that
+    /// hold several state locks take them in key order) and each key's last record is its
+    /// last state.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_writers_do_not_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let ps: Vec<Arc<Partition>> = (0..4)
+            .map(|i| open(&dir.path().join(i.to_string()), i))
+            .collect();
+        for p in &ps {
+            produce(p, 8);
+        }
+        let disk = Arc::new(MemoryPersister::new());
+        let m = Arc::new(ShareManager::new());
+        let s = ShareSettings {
+            record_lock_duration_ms: 10,
+            ..ShareSettings::default()
+        };
+        let keys: Vec<SharePartitionKey> = ["g", "h"]
+            .into_iter()
+            .flat_map(|g| {
+                (0..4).map(move |i| SharePartitionKey {
+                    group_id: g.into(),
+                    ..key(i)
+                })
+            })
+            .collect();
+        for k in &keys {
+            let p = &ps[k.partition as usize];
+            m.acquire(k, p, A, 0, limits(4, 1 << 20), &s, EARLIEST, &*disk)
+                .await
+                .unwrap();
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for round in 0..4i64 {
+            for k in &keys {
+                let (m, disk, k) = (m.clone(), disk.clone(), k.clone());
+                tasks.spawn(async move {
+                    let s = ShareSettings::default();
+                    let _ = m
+                        .acknowledge(&k, A, &[ack(round, round, 1)], 0, &s, 0, &*disk)
+                        .await;
+                });
+            }
+            let (m2, disk2) = (m.clone(), disk.clone());
+            tasks.spawn(async move {
+                m2.flush(&*disk2, 0).await.unwrap();
+            });
+            if round == 1 {
+                let (m3, disk3) = (m.clone(), disk.clone());
+                tasks.spawn(async move {
+                    m3.delete_state("h", None, &*disk3, 0).await.unwrap();
+                });
+                let (m4, disk4) = (m.clone(), disk.clone());
+                tasks.spawn(async move {
+                    m4.reset_start_offset(&key(3), 6, &*disk4, 0).await.unwrap();
+                });
+            }
+            if round == 2 {
+                let m5 = m.clone();
+                tasks.spawn(async move {
+                    m5.expire_locks(100, &ShareSettings::default()).await;
+                });
+            }
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+        })
+        .await
+        .expect("deadlocked");
+        assert!(disk.writes.load(Ordering::SeqCst) > 10);
+        m.flush(&*disk, 0).await.unwrap();
+        for i in 0..3 {
+            assert_eq!(
+                disk.get(&state_key(i)).map(|w| w.start_offset),
+                m.start_offset(&key(i)),
+                "partition {i}: the last record is the state"
+            );
+        }
+        assert_eq!(disk.get(&state_key(3)).unwrap().start_offset, 6);
+        assert_eq!(m.group_start_offsets("h"), vec![]);
+        assert!(keys[4..].iter().all(|k| disk.get(&k.state_key()).is_none()));
+    }
+
+    /// The flush and a deletion both hold several state locks across a write: while an
+    /// acknowledgement holds one in the middle, the flush holds the ones before it and the
+    /// deletion waits behind them rather than taking the ones after it (key order), so both
+    /// finish.
+    #[tokio::test(start_paused = true)]
+    async fn several_lock_holders_take_locks_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let ps: Vec<Arc<Partition>> = (0..4)
+            .map(|i| open(&dir.path().join(i.to_string()), i))
+            .collect();
+        let disk = Arc::new(MemoryPersister::new());
+        let m = Arc::new(ShareManager::new());
+        let s = ShareSettings::default();
+        for (i, p) in ps.iter().enumerate() {
+            produce(p, 2);
+            // Initialized (dirty: not written yet) and acquired.
+            m.acquire(
+                &key(i as i32),
+                p,
+                A,
+                0,
+                limits(10, 1 << 20),
+                &s,
+                EARLIEST,
+                &*disk,
+            )
+            .await
+            .unwrap();
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let (m1, d1) = (m.clone(), disk.clone());
+        tasks.spawn(async move {
+            let s = ShareSettings::default();
+            m1.acknowledge(&key(1), A, &[ack(0, 1, 1)], 0, &s, 0, &*d1)
+                .await
+                .unwrap();
+        });
+        let (m2, d2) = (m.clone(), disk.clone());
+        tasks.spawn(async move {
+            assert_eq!(
+                m2.flush(&*d2, 0).await.unwrap(),
+                3,
+                "all but the acknowledged one"
+            );
+        });
+        let (m3, d3) = (m.clone(), disk.clone());
+        tasks.spawn(async move {
+            assert_eq!(m3.delete_state("g", None, &*d3, 0).await.unwrap().len(), 4);
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+        })
+        .await
+        .expect("deadlocked");
+        assert_eq!(disk.writes.load(Ordering::SeqCst), 3);
+        assert!(
+            (0..4).all(|i| disk.get(&state_key(i)).is_none()),
+            "deleted last"
+        );
+        assert_eq!(m.group_start_offsets("g"), vec![]);
     }
 }

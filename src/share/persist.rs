@@ -2,9 +2,15 @@
 //! [`StatePersister`] writes snapshots and tombstones and replays what was written. The state
 //! machine and the manager never know which one they have.
 //!
+//! Writes and per-key loads are futures (design §14.1 step 2): in a cluster they become RPCs to
+//! the share coordinator, awaited under the share-partition's state lock. `load` (the replay at
+//! start-up) stays synchronous. The futures are boxed, as a trait with `async fn` could not be
+//! used as `dyn StatePersister`.
+//!
 //! - [`LocalPersister`]: the local `__share_group_state` partition (single broker; one
 //!   compacted partition created on first write), through the topic registry's internal append
-//!   and replay, as `__consumer_offsets` is written.
+//!   and replay, as `__consumer_offsets` is written. Synchronous inside: its futures finish on
+//!   their first poll.
 //! - [`VolatilePersister`]: writes nothing, so nothing survives the process (a cluster node
 //!   until the share coordinator exists, design §8.7).
 //! - [`MemoryPersister`]: unit tests' persister, which can be told to fail.
@@ -12,6 +18,8 @@
 //! Never: decides what to write or when (that is [`super::manager`]).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
@@ -32,10 +40,23 @@ pub struct PersistError(pub String);
 /// One record to write: a state, or `None` to delete the key's state.
 pub type StateWrite = (StateKey, Option<PersistedState>);
 
+/// What a persister's write or load hands back: a future borrowing the persister and its
+/// arguments.
+pub type PersistFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PersistError>> + Send + 'a>>;
+
 pub trait StatePersister: Send + Sync {
     /// Write `records` as one unit (one batch): all of them or, on error, none that a reader
-    /// may rely on.
-    fn write(&self, records: &[StateWrite], now_ms: i64) -> Result<(), PersistError>;
+    /// may rely on. Nothing is written until the future is polled.
+    fn write<'a>(&'a self, records: &'a [StateWrite], now_ms: i64) -> PersistFuture<'a, ()>;
+
+    /// One key's latest state (`None`: none), read when its share-partition is first used by a
+    /// manager that did not replay everything at start-up (a cluster node; the share
+    /// coordinator fences older leader epochs with `leader_epoch`, design §14.1).
+    fn load_one<'a>(
+        &'a self,
+        key: &'a StateKey,
+        leader_epoch: i32,
+    ) -> PersistFuture<'a, Option<PersistedState>>;
 
     /// Every key's latest state (tombstoned keys absent), for start-up.
     fn load(&self) -> HashMap<StateKey, PersistedState>;
@@ -46,8 +67,8 @@ pub struct LocalPersister<'a> {
     pub topics: &'a TopicRegistry,
 }
 
-impl StatePersister for LocalPersister<'_> {
-    fn write(&self, records: &[StateWrite], now_ms: i64) -> Result<(), PersistError> {
+impl LocalPersister<'_> {
+    fn write_now(&self, records: &[StateWrite], now_ms: i64) -> Result<(), PersistError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -59,6 +80,22 @@ impl StatePersister for LocalPersister<'_> {
             .append_internal(SHARE_STATE_TOPIC, 0, kvs, None, now_ms)
             .map(|_| ())
             .map_err(|e| PersistError(e.to_string()))
+    }
+}
+
+impl StatePersister for LocalPersister<'_> {
+    fn write<'a>(&'a self, records: &'a [StateWrite], now_ms: i64) -> PersistFuture<'a, ()> {
+        Box::pin(async move { self.write_now(records, now_ms) })
+    }
+
+    /// A whole replay of the one partition, for one key. The single broker's manager never
+    /// asks (it replays everything at start-up, `ShareManager::open`); correct all the same.
+    fn load_one<'a>(
+        &'a self,
+        key: &'a StateKey,
+        _leader_epoch: i32,
+    ) -> PersistFuture<'a, Option<PersistedState>> {
+        Box::pin(async move { Ok(self.load().remove(key)) })
     }
 
     fn load(&self) -> HashMap<StateKey, PersistedState> {
@@ -92,8 +129,16 @@ impl StatePersister for LocalPersister<'_> {
 pub struct VolatilePersister;
 
 impl StatePersister for VolatilePersister {
-    fn write(&self, _records: &[StateWrite], _now_ms: i64) -> Result<(), PersistError> {
-        Ok(())
+    fn write<'a>(&'a self, _records: &'a [StateWrite], _now_ms: i64) -> PersistFuture<'a, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn load_one<'a>(
+        &'a self,
+        _key: &'a StateKey,
+        _leader_epoch: i32,
+    ) -> PersistFuture<'a, Option<PersistedState>> {
+        Box::pin(std::future::ready(Ok(None)))
     }
 
     fn load(&self) -> HashMap<StateKey, PersistedState> {
@@ -101,7 +146,9 @@ impl StatePersister for VolatilePersister {
     }
 }
 
-/// Keeps the latest state per key in memory; `fail` makes every write fail (unit tests).
+/// Keeps the latest state per key in memory; `fail` makes every write fail (unit tests). Its
+/// futures yield once before they do anything, as a remote persister's would, so tests see
+/// other tasks run while a state lock is held across a write.
 #[derive(Default)]
 pub struct MemoryPersister {
     states: Mutex<HashMap<StateKey, PersistedState>>,
@@ -124,20 +171,42 @@ impl MemoryPersister {
     }
 }
 
-impl StatePersister for MemoryPersister {
-    fn write(&self, records: &[StateWrite], _now_ms: i64) -> Result<(), PersistError> {
+impl MemoryPersister {
+    fn failing(&self) -> Result<(), PersistError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(PersistError("failing on purpose".into()));
         }
-        let mut states = self.states.lock();
-        for (k, v) in records {
-            match v {
-                Some(s) => states.insert(k.clone(), s.clone()),
-                None => states.remove(k),
-            };
-        }
-        self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+}
+
+impl StatePersister for MemoryPersister {
+    fn write<'a>(&'a self, records: &'a [StateWrite], _now_ms: i64) -> PersistFuture<'a, ()> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            self.failing()?;
+            let mut states = self.states.lock();
+            for (k, v) in records {
+                match v {
+                    Some(s) => states.insert(k.clone(), s.clone()),
+                    None => states.remove(k),
+                };
+            }
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+
+    fn load_one<'a>(
+        &'a self,
+        key: &'a StateKey,
+        _leader_epoch: i32,
+    ) -> PersistFuture<'a, Option<PersistedState>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            self.failing()?;
+            Ok(self.get(key))
+        })
     }
 
     fn load(&self) -> HashMap<StateKey, PersistedState> {
@@ -173,8 +242,8 @@ mod tests {
 
     /// The local topic replays the latest state of each key; a tombstone deletes it; the
     /// records survive reopening the registry.
-    #[test]
-    fn local_state_replays_latest_and_tombstones() {
+    #[tokio::test]
+    async fn local_state_replays_latest_and_tombstones() {
         let dir = tempfile::tempdir().unwrap();
         let (c, _) = Config::from_sources(
             None,
@@ -193,15 +262,19 @@ mod tests {
             let p = LocalPersister { topics: &reg };
             assert!(p.load().is_empty(), "no topic yet");
             p.write(&[(key(0), Some(state(1))), (key(1), Some(state(4)))], 0)
+                .await
                 .unwrap();
-            p.write(&[(key(0), Some(state(9)))], 0).unwrap();
-            p.write(&[(key(1), None)], 0).unwrap();
+            p.write(&[(key(0), Some(state(9)))], 0).await.unwrap();
+            p.write(&[(key(1), None)], 0).await.unwrap();
             assert!(reg.get(SHARE_STATE_TOPIC).unwrap().is_internal());
             reg.shut_down();
         }
         let reg = TopicRegistry::open(c, 0).unwrap();
-        let loaded = LocalPersister { topics: &reg }.load();
+        let p = LocalPersister { topics: &reg };
+        let loaded = p.load();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[&key(0)], state(9));
+        assert_eq!(p.load_one(&key(0), 0).await.unwrap(), Some(state(9)));
+        assert_eq!(p.load_one(&key(1), 0).await.unwrap(), None, "tombstoned");
     }
 }
