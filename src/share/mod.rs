@@ -9,7 +9,9 @@
 //! broker's share-partitions, their initialization, log reads, expiry tick and availability
 //! watches). The first three are pure: time comes in as `now_ms`, settings as plain numbers,
 //! records as batch facts from a [`partition::BatchSource`]; the manager reads partitions
-//! (under its share-partition locks, never the other way round).
+//! (under its share-partition locks, never the other way round). The manager and the
+//! persister are async: a persister's write may be an RPC, awaited under the share-partition's
+//! (tokio) state lock.
 //!
 //! Never: speaks the wire, or uses `group/` (share groups' membership lives
 //! there; what needs both is composed in `broker/`, design §12.2).
