@@ -618,6 +618,14 @@ impl ShareManager {
     /// partitions `lost` picks (led by another node now; their state stays with the persister
     /// for the next leader). Returns how many.
     pub fn unload_partitions(&self, lost: impl Fn(&Uuid, i32) -> bool) -> usize {
+        let lost_one = |k: &SharePartitionKey| lost(&k.topic_id, k.partition);
+        // Called on every move of a cluster's image: the map is write-locked (which stalls
+        // every share fetch for a moment) only when there is something to drop.
+        if !self.partitions.read().keys().any(lost_one)
+            && !self.persisted.lock().keys().any(lost_one)
+        {
+            return 0;
+        }
         let mut unloaded = 0usize;
         let mut partitions = self.partitions.write();
         partitions.retain(|k, cell| {
