@@ -164,3 +164,10 @@ def test_share_group_offsets_as_kafka_share_groups_sh(start_broker, run_java, ja
     finally:
         m.stop()
     java_ok(run_java("ShareAdmin", "delete-offsets", b.bootstrap, group, topic, "13"))
+
+
+def test_share_group_lag_as_kafka_share_groups_sh(broker, run_java):
+    """kafka-share-groups.sh --describe --offsets's LAG (DescribeShareGroupOffsets v1, KIP-1226)
+    through the Admin client: a KafkaShareConsumer accepts 30 of 100 records and releases the
+    rest (LAG 70); --reset-offsets to 50 gives LAG 50; a partition never read has no offsets."""
+    java_ok(run_java("ShareAdmin", "lag", broker.bootstrap, "sg-lag", "lag-t"))

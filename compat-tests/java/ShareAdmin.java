@@ -14,6 +14,11 @@
 //            <expected start>; --reset-offsets --to-earliest/--to-latest --execute moves it there
 //   delete-offsets <expected start>   once Empty: --delete-offsets forgets the topic's START-OFFSET, --delete
 //            removes the group (no longer listed, its offsets GROUP_ID_NOT_FOUND)
+// Lag (DescribeShareGroupOffsets v1, KIP-1226; kafka-share-groups.sh --describe --offsets prints it as LAG):
+//   lag      creates <topic> and <topic>-idle, produces 100 records, one KafkaShareConsumer (explicit mode)
+//            accepts offsets 0-29 and releases 30-39 (and the rest): LAG 70 = 100 - 30 - 0; after
+//            --reset-offsets to 50 LAG 50 (the delivery-complete count starts again at 0); a partition
+//            the group never read has no offsets (null), so no lag
 // Every scenario asserts on its own, prints "ok <section>" / "FAIL <section>: ..." and finally OK, or exits 1.
 import java.util.*;
 import java.util.concurrent.*;
@@ -22,6 +27,11 @@ import org.apache.kafka.clients.admin.*;
 import org.apache.kafka.common.*;
 import org.apache.kafka.common.errors.*;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import java.time.Duration;
+import org.apache.kafka.clients.consumer.*;
+import org.apache.kafka.clients.producer.*;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.serialization.*;
 
 public class ShareAdmin {
     static void check(boolean ok, String msg) {
@@ -80,6 +90,7 @@ public class ShareAdmin {
                 case "reset-earliest": reset(a, group, topic, Long.parseLong(args[4]), OffsetSpec.earliest()); break;
                 case "reset-latest": reset(a, group, topic, Long.parseLong(args[4]), OffsetSpec.latest()); break;
                 case "delete-offsets": deleteOffsets(a, group, topic, Long.parseLong(args[4])); break;
+                case "lag": lag(a, bs, group, topic); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         }
@@ -223,6 +234,75 @@ public class ShareAdmin {
             check(listed(a, ListGroupsOptions.forShareGroups(), group).isEmpty(), "still listed");
             expectFailure(a.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec())).partitionsToOffsetInfo(group),
                 GroupIdNotFoundException.class, "offsets of the deleted group");
+        });
+    }
+
+    /** START-OFFSET and LAG of partition 0 of <topic>, all partitions and asked by name. */
+    static void expectLag(Admin a, String group, String topic, long start, long lag) throws Exception {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        SharePartitionOffsetInfo info = offsets(a, group).get(tp);
+        check(info != null, "no offsets for " + tp + ": " + offsets(a, group));
+        eq(start, info.startOffset(), "START-OFFSET of " + tp);
+        eq(Optional.of(lag), info.lag(), "LAG of " + tp);
+        Map<TopicPartition, SharePartitionOffsetInfo> named = get(a.listShareGroupOffsets(Map.of(group,
+            new ListShareGroupOffsetsSpec().topicPartitions(List.of(tp)))).partitionsToOffsetInfo(group));
+        eq(Optional.of(lag), named.get(tp).lag(), "LAG asked by name");
+    }
+
+    static void lag(Admin a, String bs, String group, String topic) {
+        TopicPartition tp = new TopicPartition(topic, 0);
+        TopicPartition idle = new TopicPartition(topic + "-idle", 0);
+        section("setup: 100 records, share.auto.offset.reset=earliest", () -> {
+            get(a.createTopics(List.of(new NewTopic(topic, 1, (short) 1), new NewTopic(idle.topic(), 1, (short) 1))).all());
+            ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
+            AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
+            get(a.incrementalAlterConfigs(Map.of(res, List.of(op))).all());
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bs);
+            p.put("key.serializer", StringSerializer.class.getName());
+            p.put("value.serializer", StringSerializer.class.getName());
+            p.put("linger.ms", "200"); // one batch, so one poll acquires all of it
+            try (KafkaProducer<String, String> prod = new KafkaProducer<>(p)) {
+                for (int i = 0; i < 100; i++)
+                    prod.send(new ProducerRecord<>(topic, 0, Integer.toString(i), "v-" + i));
+            }
+        });
+        section("accept 30, release the rest: LAG 70", () -> {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bs);
+            p.put("group.id", group);
+            p.put("share.acknowledgement.mode", "explicit");
+            p.put("key.deserializer", StringDeserializer.class.getName());
+            p.put("value.deserializer", StringDeserializer.class.getName());
+            try (KafkaShareConsumer<String, String> c = new KafkaShareConsumer<>(p)) {
+                c.subscribe(List.of(topic));
+                ConsumerRecords<String, String> recs = ConsumerRecords.empty();
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (recs.isEmpty()) {
+                    check(System.currentTimeMillis() < deadline, "no records polled");
+                    recs = c.poll(Duration.ofMillis(500));
+                }
+                eq(100, recs.count(), "records in the first poll");
+                for (ConsumerRecord<String, String> r : recs)
+                    c.acknowledge(r, r.offset() < 30 ? AcknowledgeType.ACCEPT : AcknowledgeType.RELEASE);
+                Map<TopicIdPartition, Optional<KafkaException>> acked = c.commitSync();
+                for (Optional<KafkaException> e : acked.values())
+                    check(e.isEmpty(), "acknowledgement failed: " + e);
+            }
+            waitEmpty(a, group);
+            // SPSO 30 (0-29 accepted), nothing delivered for good above it: 100 - 30 - 0.
+            expectLag(a, group, topic, 30, 70);
+        });
+        section("a partition without state has no offsets (no LAG)", () -> {
+            Map<TopicPartition, SharePartitionOffsetInfo> named = get(a.listShareGroupOffsets(Map.of(group,
+                new ListShareGroupOffsetsSpec().topicPartitions(List.of(idle)))).partitionsToOffsetInfo(group));
+            check(named.containsKey(idle), "idle partition not answered: " + named);
+            eq(null, named.get(idle), "offsets of " + idle);
+            check(!offsets(a, group).containsKey(idle), "idle partition listed: " + offsets(a, group));
+        });
+        section("--reset-offsets to 50: LAG 50", () -> {
+            get(a.alterShareGroupOffsets(group, Map.of(tp, 50L)).all());
+            expectLag(a, group, topic, 50, 50);
         });
     }
 }

@@ -1,12 +1,16 @@
-//! DescribeShareGroupOffsets (key 90), v0 (KIP-932; design §9.1): each share group's start
-//! offset (SPSO) per partition, what `kafka-share-groups.sh --describe` prints as START-OFFSET
-//! (Admin.listShareGroupOffsets).
+//! DescribeShareGroupOffsets (key 90), v0–1 (KIP-932, KIP-1226; design §9.1): each share
+//! group's start offset (SPSO) and, from v1, lag per partition, what `kafka-share-groups.sh
+//! --describe` prints as START-OFFSET and LAG (Admin.listShareGroupOffsets).
 //!
 //! Per group: a group id (INVALID_GROUP_ID), DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), this node its coordinator
 //! (NOT_COORDINATOR), a share group (GROUP_ID_NOT_FOUND). Topics null: every partition with
 //! share state, of topics the client may DESCRIBE. Named topics: each requested partition,
 //! UNKNOWN_TOPIC_OR_PARTITION for one that does not exist, TOPIC_AUTHORIZATION_FAILED without
-//! DESCRIBE on the topic, start offset -1 without state. v1 (`Lag`) needs a codec patch.
+//! DESCRIBE on the topic, start offset -1 without state.
+//!
+//! Lag (v1) is Kafka's: high watermark − SPSO − delivery-complete count (the Acknowledged and
+//! Archived offsets at or above the SPSO), not clamped; -1 ("uninitialized", which the Admin
+//! client shows as no lag) without state or without the partition here. v0 leaves it out.
 
 use std::collections::BTreeMap;
 
@@ -19,11 +23,11 @@ use kafka_protocol::messages::describe_share_group_offsets_response::{
 use kafka_protocol::messages::{
     DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse, TopicName,
 };
+use uuid::Uuid;
 
 use super::context::{RequestContext, str_bytes};
-use crate::broker::TopicView;
+use crate::broker::{Broker, TopicView};
 use crate::security::acl::AclOperation;
-use crate::share::SharePartitionKey;
 
 pub fn handle(
     ctx: &RequestContext,
@@ -56,16 +60,26 @@ pub fn handle(
                     .with_start_offset(start_offset)
                     .with_leader_epoch(leader_epoch)
             };
+            // (topic id, partition) → (SPSO, delivery-complete count), read once per group.
+            let offsets: BTreeMap<(Uuid, i32), (i64, i64)> = b
+                .shares
+                .group_offsets(gid)
+                .into_iter()
+                .map(|(id, index, spso, dcc)| ((id, index), (spso, dcc)))
+                .collect();
             let epoch = |v: &TopicView, index: i32| {
                 v.partitions
                     .iter()
                     .find(|p| p.partition == index)
                     .map_or(-1, |p| p.leader_epoch)
             };
+            let with_state = |v: &TopicView, index: i32, (spso, dcc): (i64, i64)| {
+                partition(index, spso, epoch(v, index)).with_lag(lag(b, v.id, index, spso, dcc))
+            };
             let topics: Vec<Topic> = match &g.topics {
                 None => {
                     let mut by_topic: BTreeMap<String, Topic> = BTreeMap::new();
-                    for (id, index, spso) in b.shares.group_start_offsets(gid) {
+                    for (&(id, index), &state) in &offsets {
                         let Some(view) = views.iter().find(|v| v.id == id) else {
                             continue;
                         };
@@ -80,7 +94,7 @@ pub fn handle(
                                     .with_topic_id(id)
                             })
                             .partitions
-                            .push(partition(index, spso, epoch(view, index)));
+                            .push(with_state(view, index, state));
                     }
                     by_topic.into_values().collect()
                 }
@@ -104,13 +118,8 @@ pub fn handle(
                                 }) else {
                                     return err(E::UnknownTopicOrPartition);
                                 };
-                                let key = SharePartitionKey {
-                                    group_id: gid.to_string(),
-                                    topic_id: v.id,
-                                    partition: index,
-                                };
-                                match b.shares.start_offset(&key) {
-                                    Some(spso) => partition(index, spso, epoch(v, index)),
+                                match offsets.get(&(v.id, index)) {
+                                    Some(&state) => with_state(v, index, state),
                                     None => partition(index, -1, -1),
                                 }
                             })
@@ -126,4 +135,19 @@ pub fn handle(
         })
         .collect();
     DescribeShareGroupOffsetsResponse::default().with_groups(groups)
+}
+
+/// KIP-1226's lag: the partition's high watermark (what ListOffsets "latest" answers) minus the
+/// SPSO minus the offsets at or above it already delivered for good. Not clamped, as Kafka;
+/// -1 when the partition is not held here or the count is uninitialized.
+fn lag(b: &Broker, topic_id: Uuid, index: i32, spso: i64, delivery_complete_count: i64) -> i64 {
+    if spso < 0 || delivery_complete_count < 0 {
+        return -1;
+    }
+    b.topics
+        .get_by_id(topic_id)
+        .and_then(|t| t.partition(index))
+        .map_or(-1, |p| {
+            p.offsets().high_watermark - spso - delivery_complete_count
+        })
 }

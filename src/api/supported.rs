@@ -46,9 +46,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     // Share groups (KIP-932); v0 was Kafka 4.0's early access, removed in 4.1.
     (ApiKey::ShareGroupHeartbeat, 1, 1),
     (ApiKey::ShareGroupDescribe, 1, 1),
-    // Share-group offsets (KIP-932, design §9); DescribeShareGroupOffsets v1 (Lag) needs a
-    // codec patch.
-    (ApiKey::DescribeShareGroupOffsets, 0, 0),
+    // Share-group offsets (KIP-932, design §9); DescribeShareGroupOffsets v1 adds Lag
+    // (KIP-1226, vendored codec patched).
+    (ApiKey::DescribeShareGroupOffsets, 0, 1),
     (ApiKey::AlterShareGroupOffsets, 0, 0),
     (ApiKey::DeleteShareGroupOffsets, 0, 0),
     // Transactions.

@@ -680,6 +680,34 @@ impl ShareManager {
         out
     }
 
+    /// Every share-partition of `group` with state here: (topic id, partition, SPSO,
+    /// delivery-complete count), the inputs of DescribeShareGroupOffsets v1's lag (KIP-1226).
+    pub fn group_offsets(&self, group: &str) -> Vec<(Uuid, i32, i64, i64)> {
+        let mut out: Vec<(Uuid, i32, i64, i64)> = self
+            .partitions
+            .read()
+            .iter()
+            .filter(|(k, _)| k.group_id == group)
+            .map(|(k, c)| {
+                let slot = c.state.lock();
+                let (spso, dcc) = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
+                (k.topic_id, k.partition, spso, dcc)
+            })
+            .collect();
+        out.extend(
+            self.persisted
+                .lock()
+                .iter()
+                .filter(|(k, _)| k.group_id == group)
+                .map(|(k, s)| {
+                    let dcc = i64::from(s.delivery_complete_count);
+                    (k.topic_id, k.partition, s.start_offset, dcc)
+                }),
+        );
+        out.sort();
+        out
+    }
+
     /// Delete the state of `group` (only topic `topic` with `Some`): tombstones first, then the
     /// in-memory share-partitions (design §8.6). Nothing is dropped when the write fails.
     /// Returns the share-partitions deleted.

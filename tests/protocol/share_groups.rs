@@ -901,3 +901,195 @@ async fn share_group_offsets_apis_check_acls() {
     let r = delete_offsets(&mut c, "ag", &["secret"]).await;
     assert_eq!((r.error_code, r.responses[0].error_code), (0, 0));
 }
+
+/// DescribeShareGroupOffsets v1 reports Kafka's lag (KIP-1226): high watermark − SPSO −
+/// delivery-complete count, from the live share-partition and, after a restart, from the
+/// persisted state; -1 without state; v0 has no such field. Alter resets the count to 0.
+#[tokio::test]
+async fn describe_offsets_v1_reports_lag() {
+    use fjord::embedded::EmbeddedBroker;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::share_acknowledge_request::{
+        AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch,
+    };
+    use kafka_protocol::messages::share_fetch_request::{FetchPartition, FetchTopic};
+    const ACCEPT: i8 = 1;
+    const RELEASE: i8 = 2;
+
+    async fn start(dir: &std::path::Path) -> (EmbeddedBroker, Client) {
+        let b = EmbeddedBroker::builder()
+            .data_dir(dir)
+            .start()
+            .await
+            .unwrap();
+        let addr: std::net::SocketAddr = b.bootstrap_servers().parse().unwrap();
+        (b, Client::connect(addr).await)
+    }
+    /// (partition, start offset, lag) of every partition answered, at `version`.
+    async fn lags(
+        c: &mut Client,
+        version: i16,
+        topics: Option<&[(&str, &[i32])]>,
+    ) -> Vec<(i32, i64, i64)> {
+        let topics = topics.map(|ts| {
+            ts.iter()
+                .map(|(n, ps)| {
+                    describe_req::DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(name(n))
+                        .with_partitions(ps.to_vec())
+                })
+                .collect()
+        });
+        let req = DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            describe_req::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(gid("lag"))
+                .with_topics(topics),
+        ]);
+        let r: DescribeShareGroupOffsetsResponse = c
+            .call(ApiKey::DescribeShareGroupOffsets, version, &req)
+            .await;
+        let g = &r.groups[0];
+        assert_eq!(g.error_code, 0);
+        g.topics
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| {
+                assert_eq!(p.error_code, 0);
+                (p.partition_index, p.start_offset, p.lag)
+            })
+            .collect()
+    }
+    async fn ack(c: &mut Client, topic: Uuid, epoch: i32, acks: &[(i64, i64, i8)]) {
+        let req = ShareAcknowledgeRequest::default()
+            .with_group_id(Some(gid("lag")))
+            .with_member_id(Some(StrBytes::from_static_str("A")))
+            .with_share_session_epoch(epoch)
+            .with_topics(vec![
+                AcknowledgeTopic::default()
+                    .with_topic_id(topic)
+                    .with_partitions(vec![
+                        AcknowledgePartition::default()
+                            .with_partition_index(0)
+                            .with_acknowledgement_batches(
+                                acks.iter()
+                                    .map(|&(first, last, t)| {
+                                        AcknowledgementBatch::default()
+                                            .with_first_offset(first)
+                                            .with_last_offset(last)
+                                            .with_acknowledge_types(vec![t])
+                                    })
+                                    .collect(),
+                            ),
+                    ]),
+            ]);
+        let r: ShareAcknowledgeResponse = c.call(ApiKey::ShareAcknowledge, 1, &req).await;
+        assert_eq!(r.error_code, 0);
+        assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (b, mut c) = start(dir.path()).await;
+    let topic = create_topic(&mut c, "lt", 2).await;
+    // The group exists (Empty) before anything is consumed.
+    assert_eq!(
+        heartbeat(&mut c, &join("lag", "m", &["lt"]))
+            .await
+            .error_code,
+        0
+    );
+    assert_eq!(heartbeat(&mut c, &beat("lag", "m", -1)).await.error_code, 0);
+    assert_eq!(lags(&mut c, 1, None).await, vec![]);
+    assert_eq!(
+        lags(&mut c, 1, Some(&[("lt", &[0, 1])])).await,
+        vec![(0, -1, -1), (1, -1, -1)],
+        "no state: start offset and lag unknown"
+    );
+
+    // 100 records on partition 0; member A acquires them all, accepts 0–29, releases 30–39.
+    let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name("lt"))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(crate::common::batch(&values, 1))),
+                ]),
+        ]);
+    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &req).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+    let reset = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        incremental_alter_configs_request::AlterConfigsResource::default()
+            .with_resource_type(32)
+            .with_resource_name(StrBytes::from_static_str("lag"))
+            .with_configs(vec![
+                incremental_alter_configs_request::AlterableConfig::default()
+                    .with_name(StrBytes::from_static_str("share.auto.offset.reset"))
+                    .with_config_operation(0)
+                    .with_value(Some(StrBytes::from_static_str("earliest"))),
+            ]),
+    ]);
+    let r: IncrementalAlterConfigsResponse =
+        c.call(ApiKey::IncrementalAlterConfigs, 1, &reset).await;
+    assert_eq!(r.responses[0].error_code, 0);
+    let fetch = ShareFetchRequest::default()
+        .with_group_id(Some(gid("lag")))
+        .with_member_id(Some(StrBytes::from_static_str("A")))
+        .with_share_session_epoch(0)
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(52_428_800)
+        .with_max_records(500)
+        .with_batch_size(500)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic_id(topic)
+                .with_partitions(vec![FetchPartition::default().with_partition_index(0)]),
+        ]);
+    let r: ShareFetchResponse = c.call(ApiKey::ShareFetch, 1, &fetch).await;
+    let acquired: Vec<(i64, i64)> = r.responses[0].partitions[0]
+        .acquired_records
+        .iter()
+        .map(|a| (a.first_offset, a.last_offset))
+        .collect();
+    assert_eq!(acquired, vec![(0, 99)]);
+    ack(&mut c, topic, 1, &[(0, 29, ACCEPT), (30, 39, RELEASE)]).await;
+
+    // SPSO 30, nothing complete above it: 100 − 30 − 0.
+    assert_eq!(lags(&mut c, 1, None).await, vec![(0, 30, 70)]);
+    assert_eq!(
+        lags(&mut c, 1, Some(&[("lt", &[0, 1])])).await,
+        vec![(0, 30, 70), (1, -1, -1)]
+    );
+    // v0 has no Lag on the wire: the decoder's default, -1.
+    assert_eq!(lags(&mut c, 0, None).await, vec![(0, 30, -1)]);
+
+    // Accepting 50–54 leaves the SPSO at 30 (30–39 are available again) and completes 5
+    // offsets above it: 100 − 30 − 5.
+    ack(&mut c, topic, 2, &[(50, 54, ACCEPT)]).await;
+    assert_eq!(lags(&mut c, 1, None).await, vec![(0, 30, 65)]);
+
+    // After a restart the share-partition is only persisted state until its next use: the
+    // count comes from the record.
+    drop(c);
+    b.shutdown().await.unwrap();
+    let (_b, mut c) = start(dir.path()).await;
+    assert_eq!(lags(&mut c, 1, None).await, vec![(0, 30, 65)]);
+    assert_eq!(
+        lags(&mut c, 1, Some(&[("lt", &[0])])).await,
+        vec![(0, 30, 65)]
+    );
+
+    // AlterShareGroupOffsets to 50: an empty window, the count 0 (KAFKA-20034): 100 − 50.
+    let r = alter(&mut c, "lag", "lt", &[(0, 50)]).await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert_eq!(lags(&mut c, 1, None).await, vec![(0, 50, 50)]);
+    // Kafka does not clamp: a start offset past the high watermark gives a negative lag.
+    let r = alter(&mut c, "lag", "lt", &[(0, 120)]).await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert_eq!(lags(&mut c, 1, None).await, vec![(0, 120, -20)]);
+}

@@ -9,3 +9,4 @@ mod integration_tests;
 #[cfg(feature = "client")]
 mod produce_fetch;
 mod request_header;
+mod share_group_v1;
