@@ -94,9 +94,10 @@ struct Cell {
     leader_epoch: i32,
     /// Taken out of the map: nothing more may be done with it or written for it.
     retired: AtomicBool,
-    /// SPSO as of the last change, for readers that must not wait behind a write holding the
-    /// state lock (the admin APIs).
+    /// SPSO and the delivery-complete count as of the last change, for readers that must not
+    /// wait behind a write holding the state lock (the admin APIs).
     start_offset: AtomicI64,
+    delivery_complete: AtomicI64,
 }
 
 /// A share-partition with what its persisted record needs.
@@ -142,6 +143,7 @@ impl Cell {
     ) -> Arc<Cell> {
         Arc::new(Cell {
             start_offset: AtomicI64::new(sp.start_offset()),
+            delivery_complete: AtomicI64::new(sp.delivery_complete_count()),
             state: tokio::sync::Mutex::new(Slot {
                 sp,
                 state_epoch,
@@ -172,6 +174,8 @@ impl Cell {
     fn publish(&self, sp: &SharePartition) {
         self.start_offset
             .store(sp.start_offset(), Ordering::Release);
+        self.delivery_complete
+            .store(sp.delivery_complete_count(), Ordering::Release);
     }
 
     fn retire(&self) {
@@ -653,33 +657,6 @@ impl ShareManager {
         }
     }
 
-    /// Every share-partition of `group` with state here, and its SPSO (DescribeShareGroupOffsets
-    /// with no topics).
-    pub fn group_start_offsets(&self, group: &str) -> Vec<(Uuid, i32, i64)> {
-        let mut out: Vec<(Uuid, i32, i64)> = self
-            .partitions
-            .read()
-            .iter()
-            .filter(|(k, _)| k.group_id == group)
-            .map(|(k, c)| {
-                (
-                    k.topic_id,
-                    k.partition,
-                    c.start_offset.load(Ordering::Acquire),
-                )
-            })
-            .collect();
-        out.extend(
-            self.persisted
-                .lock()
-                .iter()
-                .filter(|(k, _)| k.group_id == group)
-                .map(|(k, s)| (k.topic_id, k.partition, s.start_offset)),
-        );
-        out.sort();
-        out
-    }
-
     /// Every share-partition of `group` with state here: (topic id, partition, SPSO,
     /// delivery-complete count), the inputs of DescribeShareGroupOffsets v1's lag (KIP-1226).
     pub fn group_offsets(&self, group: &str) -> Vec<(Uuid, i32, i64, i64)> {
@@ -689,8 +666,8 @@ impl ShareManager {
             .iter()
             .filter(|(k, _)| k.group_id == group)
             .map(|(k, c)| {
-                let slot = c.state.lock();
-                let (spso, dcc) = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
+                let spso = c.start_offset.load(Ordering::Acquire);
+                let dcc = c.delivery_complete.load(Ordering::Acquire);
                 (k.topic_id, k.partition, spso, dcc)
             })
             .collect();
@@ -1001,6 +978,14 @@ mod tests {
             crate::partition::AppendOutcome::Appended(r) => r.base_offset,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// (topic id, partition, SPSO) of the group's share-partitions.
+    fn start_offsets(m: &ShareManager, group: &str) -> Vec<(Uuid, i32, i64)> {
+        m.group_offsets(group)
+            .into_iter()
+            .map(|(t, p, spso, _)| (t, p, spso))
+            .collect()
     }
 
     fn key(partition: i32) -> SharePartitionKey {
@@ -1454,7 +1439,7 @@ mod tests {
         // A restart: nothing materialized until used; then the same SPSO and window.
         let m2 = ShareManager::open(&disk);
         assert_eq!(m2.start_offset(&key(0)), Some(3));
-        assert_eq!(m2.group_start_offsets("g"), vec![(key(0).topic_id, 0, 3)]);
+        assert_eq!(start_offsets(&m2, "g"), vec![(key(0).topic_id, 0, 3)]);
         let got = m2
             .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
             .await
@@ -1545,7 +1530,7 @@ mod tests {
         assert_eq!(deleted.len(), 2);
         assert!(disk.get(&state_key(0)).is_none() && disk.get(&state_key(1)).is_none());
         assert_eq!(m.start_offset(&key(0)), None);
-        assert_eq!(m.group_start_offsets("g"), vec![(other.topic_id, 0, 0)]);
+        assert_eq!(start_offsets(&m, "g"), vec![(other.topic_id, 0, 0)]);
 
         m.reset_start_offset(&other, 3, &disk, 0).await.unwrap();
         let w = disk.get(&other.state_key()).unwrap();
@@ -1806,7 +1791,7 @@ mod tests {
             );
         }
         assert_eq!(disk.get(&state_key(3)).unwrap().start_offset, 6);
-        assert_eq!(m.group_start_offsets("h"), vec![]);
+        assert_eq!(start_offsets(&m, "h"), vec![]);
         assert!(keys[4..].iter().all(|k| disk.get(&k.state_key()).is_none()));
     }
 
@@ -1871,6 +1856,6 @@ mod tests {
             (0..4).all(|i| disk.get(&state_key(i)).is_none()),
             "deleted last"
         );
-        assert_eq!(m.group_start_offsets("g"), vec![]);
+        assert_eq!(start_offsets(&m, "g"), vec![]);
     }
 }
