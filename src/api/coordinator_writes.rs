@@ -252,6 +252,6 @@ fn retext(set: &impl Fn(&mut i16), code: &mut i16, message: &mut Option<StrBytes
     if *code == before {
         return false;
     }
-    *message = E::try_from_code(*code).map(|e| StrBytes::from_string(e.to_string()));
+    *message = crate::share::coordinator::kafka_message(*code).map(StrBytes::from_static_str);
     true
 }

@@ -41,8 +41,9 @@ async fn answer(
         return Err((E::InvalidRequest.code(), None));
     }
     if key_type == SHARE_KEY && !ctx.authorize_cluster(AclOperation::ClusterAction) {
-        let e = E::ClusterAuthorizationFailed;
-        return Err((e.code(), Some(str_bytes(e.to_string()))));
+        let e = E::ClusterAuthorizationFailed.code();
+        let text = crate::share::coordinator::kafka_message(e).map(str_bytes);
+        return Err((e, text));
     }
     if key.is_empty() && key_type == GROUP_KEY {
         return Err((E::InvalidGroupId.code(), None));

@@ -26,10 +26,7 @@ pub(super) fn authorized(ctx: &RequestContext) -> Result<(), StateError> {
     if ctx.authorize_cluster(AclOperation::ClusterAction) {
         Ok(())
     } else {
-        Err(StateError {
-            code: E::ClusterAuthorizationFailed.code(),
-            message: None,
-        })
+        Err(StateError::new(E::ClusterAuthorizationFailed))
     }
 }
 
@@ -51,12 +48,7 @@ pub(super) fn known(ctx: &RequestContext, topic_id: Uuid, partition: i32) -> boo
 
 /// The error text of a refused partition: Kafka's validation message, else the code's.
 pub(super) fn message(e: &StateError) -> Option<StrBytes> {
-    Some(str_bytes(match e.message {
-        Some(m) => m.to_string(),
-        None => E::try_from_code(e.code)
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-    }))
+    e.message.map(str_bytes)
 }
 
 pub fn handle(

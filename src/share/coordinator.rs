@@ -53,7 +53,29 @@ pub const UNRESOLVED_START_OFFSET: &str = "The start offset cannot be a negative
 pub const BAD_STATE_BATCHES: &str =
     "State batches must be contiguous from the start offset, in state 0, 2 or 4.";
 
-/// A refused or failed operation: a Kafka code and, for the codes Kafka explains, its message.
+/// Kafka's text (`Errors.message()`) for the codes the share coordinator's answers carry.
+pub fn kafka_message(code: Code) -> Option<&'static str> {
+    Some(match E::try_from_code(code)? {
+        E::NotCoordinator => "This is not the correct coordinator.",
+        E::CoordinatorLoadInProgress => {
+            "The coordinator is loading and hence can't process requests."
+        }
+        E::CoordinatorNotAvailable => "The coordinator is not available.",
+        E::UnknownTopicOrPartition => "This server does not host this topic-partition.",
+        E::FencedLeaderEpoch => {
+            "The leader epoch in the request is older than the epoch on the broker."
+        }
+        E::FencedStateEpoch => {
+            "The share coordinator rejected the request because the share-group state epoch did not match."
+        }
+        E::ClusterAuthorizationFailed => "Cluster authorization failed.",
+        E::RequestTimedOut => "The request timed out.",
+        _ => return None,
+    })
+}
+
+/// A refused or failed operation: a Kafka code and its message (Kafka's validation message,
+/// or the code's own text).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateError {
     pub code: Code,
@@ -61,10 +83,10 @@ pub struct StateError {
 }
 
 impl StateError {
-    fn new(code: E) -> Self {
+    pub fn new(code: E) -> Self {
         StateError {
             code: code.code(),
-            message: None,
+            message: kafka_message(code.code()),
         }
     }
 

@@ -428,3 +428,74 @@ async fn cluster_share_coordinator_round_trip_and_fencing() {
     assert_eq!(delete(c, &delete_req(g, t, 1)).await, 0, "deleted already");
     drop(cluster);
 }
+
+/// ClusterAction on the cluster, as Kafka's `KafkaApis` asks of the share-state APIs: a client
+/// denied it gets CLUSTER_AUTHORIZATION_FAILED for every partition, and for key type 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_share_state_rpcs_need_cluster_action() {
+    let cluster = start_cluster(
+        3,
+        &[
+            AUTHORIZER,
+            "allow.everyone.if.no.acl.found=true",
+            "share.coordinator.state.topic.num.partitions=1",
+        ],
+    )
+    .await;
+    let t = Uuid::from_u128(9);
+    let key = share_key("g", t, 0);
+    // Every node's image names the same coordinator before it is asked.
+    let mut nodes = Vec::new();
+    for addr in &cluster.addrs {
+        nodes.push(share_coordinator_of(&mut Client::connect(*addr).await, &key).await);
+    }
+    assert!(nodes.iter().all(|&n| n == nodes[0]), "{nodes:?}");
+    let mut c = Client::connect(cluster.addrs[(nodes[0] - 1) as usize]).await;
+    // Allowed while no ACL names the cluster: the request reaches the coordinator (which
+    // does not know the topic) once it has loaded the partition.
+    let mut code = 14;
+    for _ in 0..100 {
+        code = init(&mut c, &init_req("g", t, 0, 0, 0)).await;
+        if code != 14 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(code, UNKNOWN_TOPIC_OR_PARTITION);
+    let mut deny = allow(RT::Cluster, "kafka-cluster", Op::ClusterAction);
+    deny.entry.permission = fjord::security::acl::AclPermissionType::Deny;
+    let created = cluster.nodes[0].broker.create_acls(vec![deny]).await;
+    assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+    for _ in 0..100 {
+        code = init(&mut c, &init_req("g", t, 0, 0, 0)).await;
+        if code == CLUSTER_AUTHORIZATION_FAILED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(code, CLUSTER_AUTHORIZATION_FAILED, "initialize");
+    assert_eq!(
+        write(&mut c, &write_req("g", t, 0, (0, 0), 0, &[])).await,
+        CLUSTER_AUTHORIZATION_FAILED
+    );
+    let r = read(&mut c, &read_req("g", t, 0, 0)).await;
+    assert_eq!(
+        (r.error_code, r.error_message.as_deref()),
+        (
+            CLUSTER_AUTHORIZATION_FAILED,
+            Some("Cluster authorization failed.")
+        )
+    );
+    assert_eq!(
+        summary(&mut c, &summary_req("g", t, 0)).await.error_code,
+        CLUSTER_AUTHORIZATION_FAILED
+    );
+    assert_eq!(
+        delete(&mut c, &delete_req("g", t, 0)).await,
+        CLUSTER_AUTHORIZATION_FAILED
+    );
+    assert_eq!(
+        find_share_coordinator(&mut c, 6, &key).await,
+        (CLUSTER_AUTHORIZATION_FAILED, -1)
+    );
+}
