@@ -887,7 +887,7 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "share.coordinator.state.topic.min.isr",
         T::Short,
         Some("2"),
-        "min.insync.replicas of __share_group_state, set when a cluster creates it.",
+        "min.insync.replicas of __share_group_state (set when a cluster creates it): fewer in-sync replicas refuse the share coordinator's writes.",
     ),
     key(
         "share.coordinator.state.topic.segment.bytes",

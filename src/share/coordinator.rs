@@ -410,7 +410,10 @@ impl ShareCoordinator {
 }
 
 /// Write one record of `key` to its partition; the in-memory state follows only once it is
-/// written. Kafka's coordinators answer a failed append COORDINATOR_NOT_AVAILABLE (retried).
+/// written. Kafka's coordinators answer a failed append COORDINATOR_NOT_AVAILABLE (retried),
+/// and so an append refused for want of in-sync replicas: the coordinator writes with
+/// acks=all, so the topic's `min.insync.replicas` (`share.coordinator.state.topic.min.isr`)
+/// holds for it as for a producer's write.
 fn append(
     topics: &TopicRegistry,
     partition: i32,
@@ -418,6 +421,18 @@ fn append(
     state: Option<&PersistedState>,
     now_ms: i64,
 ) -> Result<(), StateError> {
+    if let Some(t) = topics.get(SHARE_STATE_TOPIC) {
+        let min_isr = t.settings.read().min_insync_replicas;
+        let isr = t.partition(partition).and_then(|p| p.in_sync_replicas());
+        if let Some(isr) = isr.filter(|&n| n < min_isr) {
+            tracing::warn!(
+                isr,
+                min_isr,
+                "{SHARE_STATE_TOPIC}-{partition}: not enough in-sync replicas to write"
+            );
+            return Err(StateError::new(E::CoordinatorNotAvailable));
+        }
+    }
     let record = (encode_key(key), state.map(encode_value));
     topics
         .append_internal(SHARE_STATE_TOPIC, partition, vec![record], None, now_ms)
@@ -497,6 +512,32 @@ mod tests {
             topics,
             coordinator,
         }
+    }
+
+    /// `share.coordinator.state.topic.min.isr` holds for the coordinator's acks=all writes:
+    /// one in-sync replica of two required refuses the write, and nothing changes.
+    #[test]
+    fn writes_need_min_isr() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, _) = Config::from_sources(
+            None,
+            Vec::new(),
+            &[format!("log.dirs={}", dir.path().display())],
+        )
+        .unwrap();
+        let topics = TopicRegistry::open(Arc::new(c), 0).unwrap();
+        let mut cfg = std::collections::BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        cfg.insert("min.insync.replicas".to_string(), "2".to_string());
+        topics.create(SHARE_STATE_TOPIC, 1, 1, cfg, 0).unwrap();
+        let coordinator = ShareCoordinator::new(partition_for_key);
+        coordinator.load_partition(&topics, 0, 1);
+        let k = key(0);
+        assert_eq!(
+            coordinator.initialize(&topics, &k, 0, 0, true, 0),
+            Err(code(E::CoordinatorNotAvailable))
+        );
+        assert_eq!(coordinator.get(&k), None);
     }
 
     fn key(partition: i32) -> StateKey {
