@@ -1,4 +1,5 @@
-//! ApiVersions (key 18), v0–v4: the versions fjord serves, from [`super::supported::SUPPORTED`].
+//! ApiVersions (key 18), v0–v4: the versions fjord serves, from [`super::supported::SUPPORTED`]
+//! (and, on a cluster node, [`super::supported::CLUSTER_ONLY`]).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::api_versions_response::{
@@ -7,11 +8,10 @@ use kafka_protocol::messages::api_versions_response::{
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
 use super::context::{RequestContext, str_bytes};
-use super::supported::SUPPORTED;
+use super::supported::advertised_apis;
 
-fn api_keys() -> Vec<ApiVersion> {
-    SUPPORTED
-        .iter()
+fn api_keys(cluster: bool) -> Vec<ApiVersion> {
+    advertised_apis(cluster)
         .map(|&(key, min, max)| {
             ApiVersion::default()
                 .with_api_key(key as i16)
@@ -48,7 +48,8 @@ pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest) -> ApiVersionsRespo
             "client software"
         );
     }
-    let mut resp = ApiVersionsResponse::default().with_api_keys(api_keys());
+    let cluster = ctx.broker.cluster.is_some();
+    let mut resp = ApiVersionsResponse::default().with_api_keys(api_keys(cluster));
     if ctx.version >= 3 {
         resp.supported_features = FEATURES
             .iter()
@@ -75,8 +76,8 @@ pub fn handle(ctx: &RequestContext, req: ApiVersionsRequest) -> ApiVersionsRespo
 }
 
 /// KIP-511: the v0-format answer to an ApiVersions version we don't know.
-pub fn unsupported_version_response() -> ApiVersionsResponse {
+pub fn unsupported_version_response(cluster: bool) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(api_keys())
+        .with_api_keys(api_keys(cluster))
 }

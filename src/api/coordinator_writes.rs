@@ -1,7 +1,7 @@
 //! Coordinator answers wait for their records' ISR (in a cluster), as Kafka's coordinators
-//! append with acks=all: a group's state, a committed offset, a transaction's state or decision
-//! is acknowledged only once every in-sync replica of its `__consumer_offsets` /
-//! `__transaction_state` partition has it, so the coordinator's failover loses nothing a client
+//! append with acks=all: a group's state, a committed offset, a transaction's state or
+//! decision, a share-partition's state is acknowledged only once every in-sync replica of its
+//! `__consumer_offsets` / `__transaction_state` / `__share_group_state` partition has it, so the coordinator's failover loses nothing a client
 //! was told. Each request that a coordinator may write for names its partitions here
 //! ([`partitions_written`]); after the handler answered, [`settle`] waits until those
 //! partitions' high watermarks reach their log ends, and turns the answer's successes into
@@ -10,9 +10,11 @@
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
 
 use super::context::RequestContext;
 use crate::group::{OFFSETS_TOPIC, partition_for_key};
+use crate::share::persist::SHARE_STATE_TOPIC;
 use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
 
 /// The internal partitions a coordinator may write to for `request`, or none.
@@ -28,6 +30,36 @@ pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&
             partition_for_key(id, b.txn_state_partitions()),
         )
     };
+    // The share coordinator's requests (reads too: a read may store a leader epoch, and the
+    // summary needs the NOT_COORDINATOR of a partition not loaded yet).
+    let share = |group: &str, keys: Vec<(uuid::Uuid, i32)>| {
+        let count = b.share_state_partitions();
+        let mut v: Vec<_> = keys
+            .into_iter()
+            .map(|(topic_id, partition)| {
+                let key = crate::share::records::StateKey {
+                    group: group.to_string(),
+                    topic_id,
+                    partition,
+                };
+                (
+                    SHARE_STATE_TOPIC,
+                    b.share_coordinator.partition_of(&key, count),
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    macro_rules! keys {
+        ($r:expr) => {
+            $r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, p.partition)))
+                .collect()
+        };
+    }
     match request {
         RequestKind::JoinGroup(r) => vec![group(&r.group_id)],
         RequestKind::SyncGroup(r) => vec![group(&r.group_id)],
@@ -52,6 +84,11 @@ pub fn partitions_written(ctx: &RequestContext, request: &RequestKind) -> Vec<(&
             .as_ref()
             .map(|t| vec![txn(t)])
             .unwrap_or_default(),
+        RequestKind::InitializeShareGroupState(r) => share(&r.group_id, keys!(r)),
+        RequestKind::ReadShareGroupState(r) => share(&r.group_id, keys!(r)),
+        RequestKind::WriteShareGroupState(r) => share(&r.group_id, keys!(r)),
+        RequestKind::DeleteShareGroupState(r) => share(&r.group_id, keys!(r)),
+        RequestKind::ReadShareGroupStateSummary(r) => share(&r.group_id, keys!(r)),
         RequestKind::AddOffsetsToTxn(r) => vec![txn(&r.transactional_id)],
         RequestKind::EndTxn(r) => vec![txn(&r.transactional_id)],
         RequestKind::AddPartitionsToTxn(r) => {
@@ -148,6 +185,49 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
                 r.producer_epoch = -1;
             }
         }
+        ResponseKind::InitializeShareGroupState(r) => r
+            .results
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| {
+                retext(&set, &mut p.error_code, &mut p.error_message);
+            }),
+        ResponseKind::ReadShareGroupState(r) => r
+            .results
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| {
+                if retext(&set, &mut p.error_code, &mut p.error_message) {
+                    p.state_epoch = 0;
+                    p.start_offset = -1;
+                    p.state_batches.clear();
+                }
+            }),
+        ResponseKind::WriteShareGroupState(r) => r
+            .results
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| {
+                retext(&set, &mut p.error_code, &mut p.error_message);
+            }),
+        ResponseKind::DeleteShareGroupState(r) => r
+            .results
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| {
+                retext(&set, &mut p.error_code, &mut p.error_message);
+            }),
+        ResponseKind::ReadShareGroupStateSummary(r) => r
+            .results
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .for_each(|p| {
+                if retext(&set, &mut p.error_code, &mut p.error_message) {
+                    p.state_epoch = 0;
+                    p.leader_epoch = 0;
+                    p.start_offset = -1;
+                }
+            }),
         ResponseKind::AddOffsetsToTxn(r) => set(&mut r.error_code),
         ResponseKind::EndTxn(r) => set(&mut r.error_code),
         ResponseKind::AddPartitionsToTxn(r) => {
@@ -162,4 +242,16 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
         }
         _ => {}
     }
+}
+
+/// `set` on a code that travels with its text (the share coordinator's answers): a replaced
+/// code gets the new code's text. Whether it was replaced.
+fn retext(set: &impl Fn(&mut i16), code: &mut i16, message: &mut Option<StrBytes>) -> bool {
+    let before = *code;
+    set(code);
+    if *code == before {
+        return false;
+    }
+    *message = crate::share::coordinator::kafka_message(*code).map(StrBytes::from_static_str);
+    true
 }

@@ -1,7 +1,8 @@
-//! FindCoordinator (key 10), v0–v6: the broker that coordinates a group or a transactional id.
+//! FindCoordinator (key 10), v0–v6: the broker that coordinates a group, a transactional id or
+//! (key type 2, v6+, brokers only) a share-partition's state (`group:topicId:partition`).
 //! A single broker coordinates everything; in a cluster it is the leader of the key's
-//! `__consumer_offsets` / `__transaction_state` partition. v4+ batches keys
-//! (`coordinator_keys`).
+//! `__consumer_offsets` / `__transaction_state` / `__share_group_state` partition. v4+ batches
+//! keys (`coordinator_keys`).
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -10,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::context::{RequestContext, str_bytes};
 use crate::broker::BrokerEndpoint;
-use crate::broker::coordinators::{GROUP_KEY, TRANSACTION_KEY};
+use crate::broker::coordinators::{GROUP_KEY, SHARE_KEY, TRANSACTION_KEY};
 use crate::security::acl::AclOperation;
 
 async fn answer(
@@ -18,7 +19,7 @@ async fn answer(
     key_type: i8,
     key: &StrBytes,
 ) -> Result<BrokerEndpoint, (i16, Option<StrBytes>)> {
-    if key_type != GROUP_KEY && key_type != TRANSACTION_KEY {
+    if ![GROUP_KEY, TRANSACTION_KEY, SHARE_KEY].contains(&key_type) {
         return Err((
             E::InvalidRequest.code(),
             Some(str_bytes(format!("unknown key type {key_type}"))),
@@ -32,6 +33,17 @@ async fn answer(
         && !ctx.authorize_transactional_id(AclOperation::Describe, key.as_str())
     {
         return Err((E::TransactionalIdAuthorizationFailed.code(), None));
+    }
+    // Kafka's `getCoordinator`: the share coordinator is found with v6+ only, by a broker
+    // (ClusterAction on the cluster; Kafka fails the whole request, which for v6 is every
+    // key's answer).
+    if key_type == SHARE_KEY && ctx.version < 6 {
+        return Err((E::InvalidRequest.code(), None));
+    }
+    if key_type == SHARE_KEY && !ctx.authorize_cluster(AclOperation::ClusterAction) {
+        let e = E::ClusterAuthorizationFailed.code();
+        let text = crate::share::coordinator::kafka_message(e).map(str_bytes);
+        return Err((e, text));
     }
     if key.is_empty() && key_type == GROUP_KEY {
         return Err((E::InvalidGroupId.code(), None));

@@ -25,7 +25,7 @@ mod supported;
 
 pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};
 pub use sasl::Session;
-pub use supported::{SUPPORTED, accepts, advertised};
+pub use supported::{CLUSTER_ONLY, SUPPORTED, accepts, accepts_in, advertised};
 
 pub mod acls;
 pub mod add_offsets_to_txn;
@@ -41,6 +41,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_share_group_offsets;
+pub mod delete_share_group_state;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -58,6 +59,7 @@ pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod initialize_share_group_state;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -70,6 +72,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod read_share_group_state;
+pub mod read_share_group_state_summary;
 pub mod scram_credentials;
 pub mod share_acknowledge;
 pub mod share_fetch;
@@ -77,6 +81,7 @@ pub mod share_group_describe;
 pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_offset_commit;
+pub mod write_share_group_state;
 pub mod write_txn_markers;
 
 #[derive(Debug, thiserror::Error)]
@@ -133,11 +138,12 @@ async fn answer_frame(
     let (key, version, correlation_id) = frame_key(&frame)?;
     session.admits(key, broker.clock.now_ms())?;
 
-    if !accepts(key, version) {
+    let cluster = broker.cluster.is_some();
+    if !accepts_in(key, version, cluster) {
         if key == ApiKey::ApiVersions {
             // KIP-511: answer an unknown ApiVersions version in v0 format with
             // UNSUPPORTED_VERSION and our ranges, so the client can retry lower.
-            let resp = api_versions::unsupported_version_response();
+            let resp = api_versions::unsupported_version_response(cluster);
             return encode_response(key, 0, correlation_id, &ResponseKind::ApiVersions(resp))
                 .map(|b| Some(vec![Chunk::Bytes(b.freeze())]));
         }
@@ -377,6 +383,16 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::DescribeUserScramCredentials(r) => scram_credentials::describe(ctx, r).into(),
         RequestKind::AlterUserScramCredentials(r) => scram_credentials::alter(ctx, r).await.into(),
         RequestKind::ShareAcknowledge(r) => share_acknowledge::handle(ctx, r).await.into(),
+        // Share coordinator (cluster nodes only, `supported::CLUSTER_ONLY`).
+        RequestKind::InitializeShareGroupState(r) => {
+            initialize_share_group_state::handle(ctx, r).into()
+        }
+        RequestKind::ReadShareGroupState(r) => read_share_group_state::handle(ctx, r).into(),
+        RequestKind::WriteShareGroupState(r) => write_share_group_state::handle(ctx, r).into(),
+        RequestKind::DeleteShareGroupState(r) => delete_share_group_state::handle(ctx, r).into(),
+        RequestKind::ReadShareGroupStateSummary(r) => {
+            read_share_group_state_summary::handle(ctx, r).into()
+        }
         other => {
             // Unreachable while SUPPORTED and this match agree; never panic on it.
             tracing::error!(

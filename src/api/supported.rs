@@ -1,6 +1,7 @@
 //! What fjord advertises in ApiVersions and accepts: [`SUPPORTED`] is the single source of
-//! truth. An API or version is listed only once it is implemented and covered by a real-client
-//! test (docs/compatibility.md, which a unit test here holds to this table).
+//! truth, with [`CLUSTER_ONLY`] added on a node of a cluster. An API or version is listed only
+//! once it is implemented and covered by a real-client test (docs/compatibility.md, which a
+//! unit test here holds to these tables).
 
 use kafka_protocol::messages::ApiKey;
 
@@ -84,19 +85,46 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ShareAcknowledge, 1, 1),
 ];
 
-/// The advertised range of an API, if any.
+/// APIs only a node of a cluster serves: the share coordinator's (KIP-932, design
+/// share-groups.md §14.1), which share-partition leaders and group coordinators call on each
+/// other. A single broker keeps share state itself (`share::LocalPersister`) and has no use
+/// for them, so it neither advertises nor accepts them.
+pub const CLUSTER_ONLY: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::InitializeShareGroupState, 0, 0),
+    (ApiKey::ReadShareGroupState, 0, 0),
+    (ApiKey::WriteShareGroupState, 0, 1),
+    (ApiKey::DeleteShareGroupState, 0, 0),
+    (ApiKey::ReadShareGroupStateSummary, 0, 1),
+];
+
+/// Every advertised API: [`SUPPORTED`], and on a cluster node [`CLUSTER_ONLY`] too.
+pub fn advertised_apis(cluster: bool) -> impl Iterator<Item = &'static (ApiKey, i16, i16)> {
+    let extra: &'static [(ApiKey, i16, i16)] = if cluster { CLUSTER_ONLY } else { &[] };
+    SUPPORTED.iter().chain(extra)
+}
+
+/// The advertised range of an API on a single broker, if any.
 pub fn advertised(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED
-        .iter()
+    advertised_in(key, false)
+}
+
+/// The advertised range of an API on a single broker or (`cluster`) a cluster node.
+pub fn advertised_in(key: ApiKey, cluster: bool) -> Option<(i16, i16)> {
+    advertised_apis(cluster)
         .find(|(k, _, _)| *k == key)
         .map(|&(_, lo, hi)| (lo, hi))
 }
 
-/// Whether a request of this API and version is served.
+/// Whether a single broker serves a request of this API and version.
 pub fn accepts(key: ApiKey, version: i16) -> bool {
+    accepts_in(key, version, false)
+}
+
+/// Whether a single broker or (`cluster`) a cluster node serves this API and version.
+pub fn accepts_in(key: ApiKey, version: i16, cluster: bool) -> bool {
     // What the codec can decode, or fjord's own codec for the versions it dropped.
     let decodable = version >= key.valid_versions().min || legacy_codec::carries(key, version);
-    matches!(advertised(key), Some((lo, hi)) if decodable && version >= lo && version <= hi)
+    matches!(advertised_in(key, cluster), Some((lo, hi)) if decodable && version >= lo && version <= hi)
 }
 
 #[cfg(test)]
@@ -114,8 +142,12 @@ mod tests {
             .filter(|l| l.starts_with("| ") && !l.starts_with("| key") && !l.starts_with("| ---"))
             .map(|l| l.split('|').map(str::trim).collect())
             .collect();
-        assert_eq!(rows.len(), SUPPORTED.len(), "one row per advertised API");
-        for (key, lo, hi) in SUPPORTED {
+        assert_eq!(
+            rows.len(),
+            SUPPORTED.len() + CLUSTER_ONLY.len(),
+            "one row per advertised API"
+        );
+        for (key, lo, hi) in advertised_apis(true) {
             let row = rows
                 .iter()
                 .find(|r| r[1] == (*key as i16).to_string())
@@ -126,6 +158,14 @@ mod tests {
                 "{key:?}: doc says {}, advertised {lo}–{hi}",
                 row[3]
             );
+            let cluster_only = CLUSTER_ONLY.iter().any(|(k, _, _)| k == key);
+            assert_eq!(
+                row[3].contains("cluster only"),
+                cluster_only,
+                "{key:?}: the doc says whether only a cluster serves it"
+            );
         }
+        assert!(!accepts(ApiKey::ReadShareGroupState, 0), "single broker");
+        assert!(accepts_in(ApiKey::ReadShareGroupState, 0, true));
     }
 }

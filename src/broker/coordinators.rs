@@ -1,10 +1,11 @@
-//! Where groups and transactions are coordinated. A single broker coordinates everything. In a
-//! cluster, as in Kafka, a group id (transactional id) maps to a partition of
-//! `__consumer_offsets` (`__transaction_state`) by its Java hash, and the leader of that
+//! Where groups, transactions and share-partition state are coordinated. A single broker
+//! coordinates everything. In a cluster, as in Kafka, a group id (transactional id, share
+//! key `group:topicId:partition`) maps to a partition of `__consumer_offsets`
+//! (`__transaction_state`, `__share_group_state`) by its Java hash, and the leader of that
 //! partition is its coordinator: FindCoordinator answers with it, and the others answer
 //! NOT_COORDINATOR. The internal topics are created through the controller the first time a
 //! coordinator is looked for. When a node gains (loses) the leadership of such a partition it
-//! replays (forgets) the groups in it.
+//! replays (forgets) the groups (transactions, share states) in it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::cluster::controller::NewTopic;
 use crate::error::Code;
 use crate::group::{OFFSETS_TOPIC, TopicSource, partition_for_key};
 use crate::partition::Partition;
+use crate::share::persist::SHARE_STATE_TOPIC;
 use crate::txn::coordinator::{PartitionDirectory, TRANSACTION_STATE_TOPIC};
 
 /// In a cluster, where the transaction coordinator finds partitions: the image says whether
@@ -36,6 +38,8 @@ impl PartitionDirectory for Broker {
 /// FindCoordinator's key types.
 pub const GROUP_KEY: i8 = 0;
 pub const TRANSACTION_KEY: i8 = 1;
+/// The share coordinator (KIP-932): brokers only, FindCoordinator v6+.
+pub const SHARE_KEY: i8 = 2;
 
 impl Broker {
     /// How many partitions `__transaction_state` has (1 on a single broker).
@@ -62,6 +66,26 @@ impl Broker {
                 .map(|t| t.partitions.len() as i32)
                 .unwrap_or(c.config.offsets_topic_num_partitions),
         }
+    }
+
+    /// How many partitions `__share_group_state` has (1 on a single broker, where
+    /// `share/persist.rs` writes its one partition).
+    pub fn share_state_partitions(&self) -> i32 {
+        match &self.cluster {
+            None => 1,
+            Some(c) => c
+                .image()
+                .topics
+                .get(SHARE_STATE_TOPIC)
+                .map(|t| t.partitions.len() as i32)
+                .unwrap_or(self.config.share_state_topic_num_partitions),
+        }
+    }
+
+    /// The `__share_group_state` partition holding `key`'s state.
+    pub fn share_state_partition(&self, key: &crate::share::records::StateKey) -> i32 {
+        self.share_coordinator
+            .partition_of(key, self.share_state_partitions())
     }
 
     /// NOT_COORDINATOR unless this node coordinates `transactional_id`.
@@ -113,6 +137,11 @@ impl Broker {
                 cluster.config.offsets_topic_num_partitions,
                 cluster.config.offsets_topic_replication_factor,
             ),
+            SHARE_KEY => (
+                SHARE_STATE_TOPIC,
+                self.config.share_state_topic_num_partitions,
+                self.config.share_state_topic_replication_factor,
+            ),
             _ => (
                 TRANSACTION_STATE_TOPIC,
                 cluster.config.transaction_state_log_num_partitions,
@@ -123,6 +152,17 @@ impl Broker {
         if !exists {
             let mut configs = BTreeMap::new();
             configs.insert("cleanup.policy".to_string(), "compact".to_string());
+            if key_type == SHARE_KEY {
+                // Kafka's ShareCoordinatorService creates it with these two.
+                configs.insert(
+                    "min.insync.replicas".to_string(),
+                    self.config.share_state_topic_min_isr.to_string(),
+                );
+                configs.insert(
+                    "segment.bytes".to_string(),
+                    self.config.share_state_topic_segment_bytes.to_string(),
+                );
+            }
             let spec = NewTopic {
                 name: topic.to_string(),
                 partitions: count,
@@ -200,6 +240,7 @@ impl Broker {
             return;
         }
         self.follow_txn_coordinator();
+        self.follow_share_coordinator();
         let (count, led) = self.led_partitions(OFFSETS_TOPIC);
         let owned = self.groups.owned_partitions().unwrap_or_default();
         if owned == led {
@@ -215,6 +256,38 @@ impl Broker {
         tracing::info!(
             partitions = ?led,
             "coordinating the groups of {} of {count} {OFFSETS_TOPIC} partitions",
+            led.len()
+        );
+    }
+
+    /// The share coordinator follows the leadership of `__share_group_state` as the group
+    /// coordinator follows `__consumer_offsets`.
+    fn follow_share_coordinator(&self) {
+        let (count, mut led) = self.led_partitions(SHARE_STATE_TOPIC);
+        // The image read here may be newer than the one this reconcile opened partitions from
+        // (`__share_group_state` created meanwhile): load a partition once it leads locally,
+        // the next reconcile does the rest. Its first writes would fail otherwise.
+        let local = self.topics.get(SHARE_STATE_TOPIC);
+        led.retain(|&p| {
+            local
+                .as_ref()
+                .and_then(|t| t.partition(p))
+                .is_some_and(|p| matches!(p.role(), crate::partition::Role::Leader(_)))
+        });
+        let owned = self.share_coordinator.owned_partitions();
+        if owned == led {
+            return;
+        }
+        for &p in owned.difference(&led) {
+            self.share_coordinator.unload_partition(p);
+        }
+        for &p in led.difference(&owned) {
+            self.share_coordinator
+                .load_partition(&self.topics, p, count);
+        }
+        tracing::info!(
+            partitions = ?led,
+            "coordinating the share state of {} of {count} {SHARE_STATE_TOPIC} partitions",
             led.len()
         );
     }

@@ -65,6 +65,9 @@ pub struct Broker {
     pub shares: crate::share::ShareManager,
     /// Share sessions of the share consumers fetching here.
     pub share_sessions: share_sessions::ShareSessionCache,
+    /// A cluster node's share coordinator (the `__share_group_state` partitions it leads);
+    /// loads nothing on a single broker, whose state `share::LocalPersister` keeps.
+    pub share_coordinator: crate::share::ShareCoordinator,
     /// Traffic counters, read by the HTTP listener's `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once the broker serves clients (its listeners bound; in a cluster, registered).
@@ -183,6 +186,7 @@ impl Broker {
             fetch_sessions,
             shares,
             share_sessions,
+            share_coordinator: crate::share::ShareCoordinator::new(crate::group::partition_for_key),
             security,
             groups,
             txns,

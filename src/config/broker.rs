@@ -71,6 +71,10 @@ pub struct Config {
     pub share: ShareGroupBrokerConfig,
     pub share_state_topic_num_partitions: i32,
     pub share_state_topic_segment_bytes: i32,
+    /// `share.coordinator.state.topic.replication.factor` and `.min.isr`: how a cluster creates
+    /// `__share_group_state` (the share coordinator's topic, design §14.1).
+    pub share_state_topic_replication_factor: i16,
+    pub share_state_topic_min_isr: i16,
     pub transaction_max_timeout_ms: i32,
     pub log_retention_check_interval_ms: i64,
     /// The cluster keys (`process.roles`, `controller.quorum.voters`, …); `None` for the
@@ -874,6 +878,18 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "Partitions of __share_group_state in a cluster; a single broker keeps one.",
     ),
     key(
+        "share.coordinator.state.topic.replication.factor",
+        T::Short,
+        Some("3"),
+        "Replicas of __share_group_state in a cluster; it is created once that many brokers are registered.",
+    ),
+    key(
+        "share.coordinator.state.topic.min.isr",
+        T::Short,
+        Some("2"),
+        "min.insync.replicas of __share_group_state (set when a cluster creates it): fewer in-sync replicas refuse the share coordinator's writes.",
+    ),
+    key(
         "share.coordinator.state.topic.segment.bytes",
         T::Int,
         Some("104857600"),
@@ -956,8 +972,6 @@ pub(super) const IGNORED_KEYS: &[&str] = &[
     "socket.send.buffer.bytes",
     "socket.receive.buffer.bytes",
     "transaction.state.log.min.isr",
-    "share.coordinator.state.topic.replication.factor",
-    "share.coordinator.state.topic.min.isr",
     // Share-group knobs with no meaning in fjord's design (one persister, no coordinator
     // threads or snapshots of their own; share groups are always on).
     "share.coordinator.snapshot.update.records.per.snapshot",
@@ -1350,6 +1364,13 @@ impl Config {
                 1,
             )?
             .min(i32::MAX as i64) as i32,
+            share_state_topic_replication_factor: positive(
+                "share.coordinator.state.topic.replication.factor",
+                1,
+            )?
+            .min(i16::MAX as i64) as i16,
+            share_state_topic_min_isr: positive("share.coordinator.state.topic.min.isr", 1)?
+                .min(i16::MAX as i64) as i16,
             raw,
         })
     }
@@ -1790,6 +1811,8 @@ mod tests {
         );
         assert_eq!(c.share_state_topic_num_partitions, 50);
         assert_eq!(c.share_state_topic_segment_bytes, 104_857_600);
+        assert_eq!(c.share_state_topic_replication_factor, 3);
+        assert_eq!(c.share_state_topic_min_isr, 2);
         let c = build(
             None,
             &[],

@@ -5,7 +5,8 @@
 //! Parts: `runs.rs` (the run-length map of in-flight offsets), `partition.rs` (one
 //! share-partition's state machine: acquire, acknowledge, lock expiry, delivery limit, SPSO),
 //! `records.rs` (the snapshot records of `__share_group_state`), `persist.rs` (where they are
-//! written and replayed: [`persist::StatePersister`]) and `manager.rs` (the
+//! written and replayed: [`persist::StatePersister`]), `coordinator.rs` (a cluster node's share
+//! coordinator: the records of the `__share_group_state` partitions it leads) and `manager.rs` (the
 //! broker's share-partitions, their initialization, log reads, expiry tick and availability
 //! watches). The first three are pure: time comes in as `now_ms`, settings as plain numbers,
 //! records as batch facts from a [`partition::BatchSource`]; the manager reads partitions
@@ -16,12 +17,14 @@
 //! Never: speaks the wire, or uses `group/` (share groups' membership lives
 //! there; what needs both is composed in `broker/`, design §12.2).
 
+pub mod coordinator;
 pub mod manager;
 pub mod partition;
 pub mod persist;
 pub mod records;
 pub mod runs;
 
+pub use coordinator::{ShareCoordinator, StateError, StateSummary, StateWriteRequest};
 pub use manager::{Acquisition, ShareManager, SharePartitionKey};
 pub use partition::{
     AcknowledgeType, AcknowledgementBatch, AcquireLimits, AcquiredRecords, BatchInfo, BatchSource,

@@ -254,3 +254,80 @@ pub async fn create_topic_unchecked(b: &TestBroker, name: &str) -> Uuid {
         .await;
     created[0].as_ref().expect("topic created").id
 }
+
+/// A cluster of in-process nodes (`fjord::launch::Node`, as the binary runs one): every node a
+/// broker and a controller, client listeners on ephemeral ports, internal topics replicated to
+/// min(n, 3) nodes.
+pub struct TestCluster {
+    pub nodes: Vec<fjord::launch::Node>,
+    /// Each node's client listener, by node id - 1.
+    pub addrs: Vec<SocketAddr>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Start `n` nodes (n >= 2) with `extra` overrides and wait until every one serves.
+pub async fn start_cluster(n: usize, extra: &[&str]) -> TestCluster {
+    // Controller ports must be known up front (the voters list): take free ones, holding each
+    // until all are chosen so that none repeats.
+    let holds: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = holds
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(holds);
+    let voters: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+        .collect();
+    let rf = n.min(3);
+    let mut dirs = Vec::new();
+    let mut starting = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ov = vec![
+            format!("node.id={}", i + 1),
+            "process.roles=broker,controller".to_string(),
+            format!("controller.quorum.voters={}", voters.join(",")),
+            format!("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}"),
+            "controller.listener.names=CONTROLLER".to_string(),
+            format!("log.dirs={}", dir.path().display()),
+            "cluster.id=protocol-test-cluster".to_string(),
+            format!("offsets.topic.replication.factor={rf}"),
+            format!("transaction.state.log.replication.factor={rf}"),
+            format!("share.coordinator.state.topic.replication.factor={rf}"),
+            format!("default.replication.factor={rf}"),
+        ];
+        ov.extend(extra.iter().map(|s| s.to_string()));
+        dirs.push(dir);
+        let (config, _) = Config::from_sources(None, Vec::new(), &ov).unwrap();
+        starting.push(tokio::spawn(async move {
+            let mut node = fjord::launch::Node::start(config, Arc::new(SystemClock))
+                .await
+                .unwrap();
+            assert!(node.serve().await, "node stopped before serving");
+            node
+        }));
+    }
+    let mut nodes = Vec::new();
+    for s in starting {
+        nodes.push(s.await.unwrap());
+    }
+    let addrs = nodes
+        .iter()
+        .map(|node| {
+            node.kafka_addrs()
+                .iter()
+                .find(|(name, _)| name == "PLAINTEXT")
+                .unwrap()
+                .1
+        })
+        .collect();
+    TestCluster {
+        nodes,
+        addrs,
+        _dirs: dirs,
+    }
+}

@@ -27,4 +27,5 @@ mod replica_admin;
 mod sasl;
 mod share_fetch;
 mod share_groups;
+mod share_state_rpcs;
 mod transactions;
