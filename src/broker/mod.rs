@@ -2,6 +2,7 @@
 //! producer ids, clock. Owns `meta.properties` (node id and cluster id, as
 //! Kafka's KRaft brokers keep them) so a data dir keeps its cluster id.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub mod security;
 pub mod security_store;
 mod share_groups;
 pub mod share_sessions;
+pub mod share_state;
 mod shares;
 pub mod view;
 
@@ -68,6 +70,8 @@ pub struct Broker {
     /// A cluster node's share coordinator (the `__share_group_state` partitions it leads);
     /// loads nothing on a single broker, whose state `share::LocalPersister` keeps.
     pub share_coordinator: crate::share::ShareCoordinator,
+    /// Connections to the other nodes for the share-state RPCs (`share_state.rs`), by node id.
+    share_peers: parking_lot::Mutex<HashMap<i32, Arc<crate::cluster::peer::Peer>>>,
     /// Traffic counters, read by the HTTP listener's `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set once the broker serves clients (its listeners bound; in a cluster, registered).
@@ -187,6 +191,7 @@ impl Broker {
             shares,
             share_sessions,
             share_coordinator: crate::share::ShareCoordinator::new(crate::group::partition_for_key),
+            share_peers: Default::default(),
             security,
             groups,
             txns,

@@ -14,12 +14,11 @@ use kafka_protocol::ResponseError as E;
 use uuid::Uuid;
 
 use super::share_sessions::ShareSessionKey;
+use super::share_state::RemotePersister;
 use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
 use crate::error::Code;
-use crate::share::{
-    LocalPersister, SharePartitionKey, ShareSettings, StatePersister, VolatilePersister,
-};
+use crate::share::{LocalPersister, SharePartitionKey, ShareSettings, StatePersister};
 
 impl Broker {
     /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
@@ -77,12 +76,11 @@ impl Broker {
     }
 
     /// Where share-partition state is written: the local `__share_group_state` on a single
-    /// broker; nowhere in a cluster (design §8.7: state lives in the leader's memory until the
-    /// share coordinator exists). It borrows the broker: a task that writes holds an
-    /// `Arc<Broker>` and asks for it inside.
+    /// broker; in a cluster, each key's share coordinator (`share_state.rs`, design §14.1).
+    /// It borrows the broker: a task that writes holds an `Arc<Broker>` and asks for it inside.
     pub fn share_persister(&self) -> Box<dyn StatePersister + '_> {
         if self.cluster.is_some() {
-            Box::new(VolatilePersister)
+            Box::new(RemotePersister { broker: self })
         } else {
             Box::new(LocalPersister {
                 topics: &self.topics,

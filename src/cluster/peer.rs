@@ -1,6 +1,7 @@
 //! Kafka-protocol requests from one broker to another, on the other's inter-broker listener,
 //! as Kafka's brokers send them: WriteTxnMarkers from a transaction coordinator to the leaders
-//! of its transaction's partitions (and, with replication, Fetch from followers).
+//! of its transaction's partitions, the share-state RPCs from share-partition leaders to share
+//! coordinators (and, with replication, Fetch from followers).
 //!
 //! **Owns:** one lazily (re)connected connection per peer broker, request framing (length,
 //! request header v2, body) and reading the matching response.
@@ -60,23 +61,27 @@ impl Peer {
         req: &WriteTxnMarkersRequest,
         timeout: Duration,
     ) -> io::Result<WriteTxnMarkersResponse> {
-        const VERSION: i16 = 1;
-        let key = ApiKey::WriteTxnMarkers;
-        let mut body = BytesMut::new();
-        req.encode(&mut body, VERSION).map_err(bad)?;
-        let mut resp = self.exchange(key, VERSION, &body, timeout).await?;
-        WriteTxnMarkersResponse::decode(&mut resp, VERSION).map_err(bad)
+        self.call(ApiKey::WriteTxnMarkers, 1, req, timeout).await
     }
 
     /// Fetch v15 (ReplicaState, topic ids, last fetched epochs): a follower's fetch.
     pub async fn fetch(&self, req: &FetchRequest, timeout: Duration) -> io::Result<FetchResponse> {
-        const VERSION: i16 = 15;
+        self.call(ApiKey::Fetch, 15, req, timeout).await
+    }
+
+    /// One request of `key` at `version` and its decoded response, within `timeout` (the
+    /// share-state RPCs between brokers, and the two above).
+    pub async fn call<Req: Encodable, Resp: Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        req: &Req,
+        timeout: Duration,
+    ) -> io::Result<Resp> {
         let mut body = BytesMut::new();
-        req.encode(&mut body, VERSION).map_err(bad)?;
-        let mut resp = self
-            .exchange(ApiKey::Fetch, VERSION, &body, timeout)
-            .await?;
-        FetchResponse::decode(&mut resp, VERSION).map_err(bad)
+        req.encode(&mut body, version).map_err(bad)?;
+        let mut resp = self.exchange(key, version, &body, timeout).await?;
+        Resp::decode(&mut resp, version).map_err(bad)
     }
 
     /// A new connection, logged in when the listener is a SASL one (SaslHandshake v1, then

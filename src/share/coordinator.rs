@@ -36,8 +36,8 @@ use uuid::Uuid;
 use super::persist::SHARE_STATE_TOPIC;
 use super::records::{
     PersistedRun, PersistedState, StateKey, decode_key, decode_value, encode_key, encode_value,
+    state_from_id,
 };
-use super::runs::RecordState;
 use crate::error::{Code, KafkaError as E};
 use crate::topics::TopicRegistry;
 
@@ -452,12 +452,7 @@ fn window(start_offset: i64, batches: &[(i64, i64, i8, i16)]) -> Option<Vec<Pers
     let mut expect = start_offset;
     let mut runs = Vec::with_capacity(batches.len());
     for &(first_offset, last_offset, state, delivery_count) in batches {
-        let state = match state {
-            0 => RecordState::Available,
-            2 => RecordState::Acknowledged,
-            4 => RecordState::Archived,
-            _ => return None,
-        };
+        let state = state_from_id(state)?;
         if first_offset != expect || last_offset < first_offset || delivery_count < 0 {
             return None;
         }
@@ -477,6 +472,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::group::partition_for_key;
+    use crate::share::runs::RecordState;
     use std::sync::Arc;
 
     const PARTITIONS: i32 = 3;

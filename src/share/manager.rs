@@ -276,6 +276,16 @@ impl ShareManager {
         cells
     }
 
+    /// Retire `cell` and take it out of the map if it is still `key`'s (a fenced write: the
+    /// next use loads the state again, at the partition's current leader epoch).
+    fn forget(&self, key: &SharePartitionKey, cell: &Arc<Cell>) {
+        cell.retire();
+        let mut partitions = self.partitions.write();
+        if partitions.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            partitions.remove(key);
+        }
+    }
+
     /// The share-partition of `key` as the partition leads now (`partition`'s leader epoch),
     /// made if it has none (restored from its persisted state, or initialized) or if the one
     /// here was made under an earlier leader epoch (leadership left and came back: what it
@@ -463,6 +473,11 @@ impl ShareManager {
             let record = [(key.state_key(), Some(snapshot))];
             if let Err(e) = persister.write(&record, now_ms).await {
                 tracing::warn!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "acknowledgement refused: {e}");
+                if let PersistError::Fenced(_) = e {
+                    // Another leader (or a reset) took over the state: this copy is dead.
+                    self.forget(key, &cell);
+                    return Err(KafkaError::NotLeaderOrFollower);
+                }
                 return Err(KafkaError::KafkaStorageError);
             }
             slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
@@ -500,7 +515,17 @@ impl ShareManager {
         if records.is_empty() {
             return Ok(0);
         }
-        persister.write(&records, now_ms).await?;
+        if let Err(e) = persister.write(&records, now_ms).await {
+            if let PersistError::Fenced(keys) = &e {
+                // Never written again: a newer leader or a reset owns these states now.
+                for (key, cell) in &cells {
+                    if keys.contains(&key.state_key()) {
+                        self.forget(key, cell);
+                    }
+                }
+            }
+            return Err(e);
+        }
         for slot in &mut slots {
             slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
             slot.dirty = false;
@@ -771,10 +796,14 @@ impl ShareManager {
     }
 }
 
-/// A share-partition's state could not be read: the partition cannot be served now.
+/// A share-partition's state could not be read: the partition cannot be served now (by this
+/// node at all, when a newer leader epoch fenced the read).
 fn load_failed(key: &SharePartitionKey, e: PersistError) -> KafkaError {
     tracing::warn!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "share-partition state not loaded: {e}");
-    KafkaError::KafkaStorageError
+    match e {
+        PersistError::Fenced(_) => KafkaError::NotLeaderOrFollower,
+        PersistError::Failed(_) => KafkaError::KafkaStorageError,
+    }
 }
 
 /// The partition's log as acquisition reads it: whole batches up to the high watermark

@@ -32,10 +32,18 @@ use crate::topics::TopicRegistry;
 /// The internal topic that holds share-partition state.
 pub const SHARE_STATE_TOPIC: &str = "__share_group_state";
 
-/// A write failed: nothing of it may be assumed written.
+/// A write or load failed: nothing of a write may be assumed written.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("writing share state: {0}")]
-pub struct PersistError(pub String);
+pub enum PersistError {
+    /// Not written (not read): a local write failed, the share coordinator could not be
+    /// reached in time or refused. Nothing changes; the caller may try again.
+    #[error("share state: {0}")]
+    Failed(String),
+    /// The share coordinator holds a newer leader epoch or state epoch for the key (design
+    /// §14.1): this node's share-partition is stale and must not be used or written again.
+    #[error("share state of {} share-partition(s) fenced by a newer epoch", .0.len())]
+    Fenced(Vec<StateKey>),
+}
 
 /// One record to write: a state, or `None` to delete the key's state.
 pub type StateWrite = (StateKey, Option<PersistedState>);
@@ -79,7 +87,7 @@ impl LocalPersister<'_> {
         self.topics
             .append_internal(SHARE_STATE_TOPIC, 0, kvs, None, now_ms)
             .map(|_| ())
-            .map_err(|e| PersistError(e.to_string()))
+            .map_err(|e| PersistError::Failed(e.to_string()))
     }
 }
 
@@ -174,7 +182,7 @@ impl MemoryPersister {
 impl MemoryPersister {
     fn failing(&self) -> Result<(), PersistError> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(PersistError("failing on purpose".into()));
+            return Err(PersistError::Failed("failing on purpose".into()));
         }
         Ok(())
     }

@@ -82,7 +82,8 @@ impl PersistedRun {
     }
 }
 
-fn state_from_id(id: i8) -> Option<RecordState> {
+/// A persisted state's id (`RecordState::id`) back, for the states a record may hold.
+pub fn state_from_id(id: i8) -> Option<RecordState> {
     match id {
         0 => Some(RecordState::Available),
         2 => Some(RecordState::Acknowledged),
