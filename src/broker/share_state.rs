@@ -145,7 +145,11 @@ impl Broker {
 
     /// The node coordinating `key` now: `Ok(None)` when `__share_group_state` does not exist
     /// (and `create` is false: there is no state anywhere); `Err` while it has no leader.
-    pub(super) async fn share_state_node(&self, key: &StateKey, create: bool) -> Result<Option<i32>, String> {
+    pub(super) async fn share_state_node(
+        &self,
+        key: &StateKey,
+        create: bool,
+    ) -> Result<Option<i32>, String> {
         let partition = self.share_state_partition(key);
         match self.partition_leader(SHARE_STATE_TOPIC, partition) {
             Some(leader) if leader >= 0 => Ok(Some(leader)),
@@ -182,14 +186,20 @@ impl Broker {
         F: FnMut(Arc<Peer>) -> Fut,
         Fut: Future<Output = Attempt<T>>,
     {
-        let deadline = Instant::now() + DEADLINE;
+        let started = Instant::now();
+        let deadline = started + DEADLINE;
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
             let why = match self.share_state_node(key, create).await {
                 Ok(None) => return Ok(None),
                 Ok(Some(node)) => match self.share_peer(node) {
                     None => format!("node {node} has no address"),
                     Some(peer) => match attempt(peer).await {
-                        Attempt::Done(v) => return Ok(Some(v)),
+                        Attempt::Done(v) => {
+                            tracing::debug!(key = %coordinator_key(key), node, attempts, micros = started.elapsed().as_micros() as u64, "share state call done");
+                            return Ok(Some(v));
+                        }
                         Attempt::Failed(e) => return Err(e),
                         Attempt::Again(why) => format!("node {node}: {why}"),
                     },

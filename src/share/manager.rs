@@ -324,7 +324,8 @@ impl ShareManager {
         }
         // Read and resolved outside the map lock (a load may be an RPC; the initial state
         // reads the partition); a racing creator's cell wins. A new state is written by the
-        // next flush (design §8.3: at initialization).
+        // next flush (design §8.3: at initialization) on a single broker, at once on a cluster
+        // node (below).
         let loaded = if self.replayed {
             None
         } else {
@@ -340,16 +341,39 @@ impl ShareManager {
                 epoch,
             ),
         };
-        let mut partitions = self.partitions.write();
-        match partitions.get(key) {
-            Some(racing) if racing.leader_epoch >= epoch => Ok(racing.clone()),
-            _ => {
-                if let Some(stale) = partitions.insert(key.clone(), cell.clone()) {
-                    stale.retire();
+        {
+            let mut partitions = self.partitions.write();
+            match partitions.get(key) {
+                Some(racing) if racing.leader_epoch >= epoch => return Ok(racing.clone()),
+                _ => {
+                    if let Some(stale) = partitions.insert(key.clone(), cell.clone()) {
+                        stale.retire();
+                    }
                 }
-                Ok(cell)
             }
         }
+        if loaded.is_none() && !self.replayed {
+            // A cluster node writes a new state before anything is acquired from it: a failover
+            // right after must find this SPSO, not resolve `share.auto.offset.reset` again
+            // (with `latest`, to a later offset). A failed write leaves it to the tick.
+            let mut slot = cell.state.lock().await;
+            if slot.dirty && !cell.is_retired() {
+                let record = [(
+                    key.state_key(),
+                    Some(slot.snapshot(&slot.sp, cell.leader_epoch, now_ms)),
+                )];
+                match persister.write(&record, now_ms).await {
+                    Ok(()) => {
+                        slot.snapshot_epoch = slot.snapshot_epoch.saturating_add(1);
+                        slot.dirty = false;
+                    }
+                    Err(e) => {
+                        tracing::debug!(group = %key.group_id, topic_id = %key.topic_id, partition = key.partition, "new share state left to the tick: {e}");
+                    }
+                }
+            }
+        }
+        Ok(cell)
     }
 
     /// A share-partition without state starts at the SPSO `share.auto.offset.reset` gives
