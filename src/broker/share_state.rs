@@ -42,9 +42,9 @@ use crate::share::{RecordState, StatePersister};
 /// How long one state operation keeps trying a coordinator that moves or loads.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 /// One RPC's own limit.
-const RPC_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const RPC_TIMEOUT: Duration = Duration::from_secs(3);
 /// Between attempts at a coordinator that is not ready.
-const BACKOFF: Duration = Duration::from_millis(50);
+pub(super) const BACKOFF: Duration = Duration::from_millis(50);
 
 /// The share-state persister of a cluster node.
 pub struct RemotePersister<'a> {
@@ -103,7 +103,7 @@ enum Attempt<T> {
 }
 
 /// The codes a coordinator answers while it moves, loads or catches up.
-fn transient(code: i16) -> bool {
+pub(super) fn transient(code: i16) -> bool {
     [
         E::NotCoordinator,
         E::CoordinatorLoadInProgress,
@@ -145,7 +145,11 @@ impl Broker {
 
     /// The node coordinating `key` now: `Ok(None)` when `__share_group_state` does not exist
     /// (and `create` is false: there is no state anywhere); `Err` while it has no leader.
-    pub(super) async fn share_state_node(&self, key: &StateKey, create: bool) -> Result<Option<i32>, String> {
+    pub(super) async fn share_state_node(
+        &self,
+        key: &StateKey,
+        create: bool,
+    ) -> Result<Option<i32>, String> {
         let partition = self.share_state_partition(key);
         match self.partition_leader(SHARE_STATE_TOPIC, partition) {
             Some(leader) if leader >= 0 => Ok(Some(leader)),
@@ -272,7 +276,7 @@ impl Broker {
     }
 
     /// DeleteShareGroupState of `key`; nothing to do when no state topic exists.
-    async fn delete_share_state_of(&self, key: &StateKey) -> Result<(), PersistError> {
+    pub(super) async fn delete_share_state_of(&self, key: &StateKey) -> Result<(), PersistError> {
         use delete_share_group_state_request::{DeleteStateData, PartitionData};
         let req = DeleteShareGroupStateRequest::default()
             .with_group_id(key.group.clone().into())

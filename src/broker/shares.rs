@@ -5,7 +5,8 @@
 //! tombstoned, a moved leadership's only leaves memory, design §14.1 step 3); where their
 //! state is written; the share-partitions' timers (lock expiry and the dirty-state flush); the
 //! admin side (design §9): share-group offsets and DeleteGroups deleting a share group's state
-//! before the group.
+//! before the group. In a cluster the admin side asks the share coordinators instead
+//! (`share_admin.rs`, design §14.1 step 6).
 //!
 //! The share manager's operations are awaited (a persister may be an RPC, and a state lock is
 //! held across it).
@@ -176,7 +177,11 @@ impl Broker {
 
     /// DeleteShareGroupOffsets / DeleteGroups: tombstone the share state of `group` (one topic
     /// with `Some`). KAFKA_STORAGE_ERROR when the tombstones cannot be written.
+    /// In a cluster the state is deleted at the share coordinators (`share_admin.rs`).
     pub async fn delete_share_state(&self, group: &str, topic: Option<Uuid>) -> Result<(), Code> {
+        if self.cluster.is_some() {
+            return self.delete_cluster_share_state(group, topic).await;
+        }
         self.shares
             .delete_state(group, topic, &*self.share_persister(), self.now_ms())
             .await
@@ -187,12 +192,23 @@ impl Broker {
             })
     }
 
-    /// AlterShareGroupOffsets: the share-partition starts again at `start_offset`.
+    /// AlterShareGroupOffsets: the share-partition starts again at `start_offset`. In a
+    /// cluster its coordinator initializes it again under the next state epoch
+    /// (`share_admin.rs`).
     pub async fn reset_share_start_offset(
         &self,
         key: &SharePartitionKey,
         start_offset: i64,
     ) -> Result<(), Code> {
+        if self.cluster.is_some() {
+            return self
+                .initialize_share_start_offset(
+                    &key.group_id,
+                    (key.topic_id, key.partition),
+                    start_offset,
+                )
+                .await;
+        }
         self.shares
             .reset_start_offset(key, start_offset, &*self.share_persister(), self.now_ms())
             .await
