@@ -19,7 +19,9 @@ use super::share_state::RemotePersister;
 use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
 use crate::error::Code;
-use crate::share::{LocalPersister, SharePartitionKey, ShareSettings, StatePersister};
+use crate::share::{
+    LocalPersister, SharePartitionKey, ShareSettings, StatePersister, VolatilePersister,
+};
 
 impl Broker {
     /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
@@ -63,6 +65,42 @@ impl Broker {
             .await;
         if released > 0 {
             tracing::debug!(group = %key.group_id, member = %key.member_id, released, "share session ended; records released");
+        }
+        if self.cluster.is_some() && !self.share_sessions.has_group(&key.group_id) {
+            self.unload_share_group(&key.group_id).await;
+        }
+    }
+
+    /// The last share session of `group` on this cluster node ended: its share-partitions
+    /// leave memory once their state is written, as Kafka's leader drops a share-partition
+    /// whose group has no member on it (`SharePartitionListener.onGroupEmpty`). The state is
+    /// the coordinator's, and an AlterShareGroupOffsets or DeleteShareGroupOffsets made there
+    /// while the group is empty (design §14.1 step 6) is what the next session reads, not a
+    /// stale copy. Kept when the write fails (its next write is fenced or retried instead).
+    async fn unload_share_group(&self, group: &str) {
+        let now = self.now_ms();
+        if let Err(e) = self.shares.flush(&*self.share_persister(), now).await {
+            tracing::warn!(
+                group,
+                "share state not written; the group stays loaded: {e}"
+            );
+            return;
+        }
+        if self.share_sessions.has_group(group) {
+            return;
+        }
+        // Memory only: the "tombstones" go to a persister that writes nothing.
+        if let Ok(keys) = self
+            .shares
+            .delete_state(group, None, &VolatilePersister, now)
+            .await
+            && !keys.is_empty()
+        {
+            tracing::debug!(
+                group,
+                unloaded = keys.len(),
+                "share group unloaded: no session left here"
+            );
         }
     }
 
