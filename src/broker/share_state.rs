@@ -245,11 +245,12 @@ impl Broker {
                             ),
                     ]),
             ]);
-        let mut initialized = false;
+        // Initialized at most once, by whichever attempt first finds no state (an earlier
+        // attempt may have met a coordinator still loading).
+        let initialized = std::sync::atomic::AtomicBool::new(false);
         self.at_share_coordinator(key, true, |peer| {
             let req = &req;
-            let first = !initialized;
-            initialized = true;
+            let initialized = &initialized;
             async move {
                 let resp: WriteShareGroupStateResponse = match peer
                     .call(ApiKey::WriteShareGroupState, 1, req, RPC_TIMEOUT)
@@ -261,7 +262,9 @@ impl Broker {
                 let Some(p) = resp.results.first().and_then(|t| t.partitions.first()) else {
                     return Attempt::Failed(PersistError::Failed("empty answer".into()));
                 };
-                if p.error_code == E::InvalidRequest.code() && first {
+                if p.error_code == E::InvalidRequest.code()
+                    && !initialized.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     // No state at the coordinator yet: initialize, then write again.
                     return match initialize(&peer, key, state).await {
                         Attempt::Done(()) => Attempt::Again("initialized".into()),
