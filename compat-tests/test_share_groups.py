@@ -171,3 +171,28 @@ def test_share_group_lag_as_kafka_share_groups_sh(broker, run_java):
     through the Admin client: a KafkaShareConsumer accepts 30 of 100 records and releases the
     rest (LAG 70); --reset-offsets to 50 gives LAG 50; a partition never read has no offsets."""
     java_ok(run_java("ShareAdmin", "lag", broker.bootstrap, "sg-lag", "lag-t"))
+
+
+def test_share_group_offsets_in_a_cluster(start_cluster, run_java):
+    """kafka-share-groups.sh --describe/--reset/--delete-offsets and --delete against a 3-node
+    cluster (design §14.1 step 6): the share state lives at the share coordinators, the
+    partitions are led by the two nodes that are not the group's coordinator, and the Admin
+    client bootstraps from that coordinator, which leads none of them — its answers (START-OFFSET,
+    LAG from the leaders' high watermarks) come from the other nodes. See ShareAdmin.java
+    `cluster`."""
+    from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
+    from test_replication import create_topic
+
+    cluster = start_cluster(overrides=GROUP_OVERRIDES)
+    group, topic = "sg-cluster-admin", "share-ca"
+
+    def coordinator(node):
+        with wire.Conn(node.port) as c:
+            r = c.request(FindCoordinatorRequest_v2(coordinator_key=group, coordinator_type=0))
+        return r.coordinator_id if r.error_code == 0 else None
+
+    home = wait_until(lambda: coordinator(cluster.node(1)), timeout=30, what="a group coordinator")
+    a, b = [n.node_id for n in cluster.nodes if n.node_id != home]
+    parts = create_topic(cluster, topic, 3, assignment={0: [a, b, home], 1: [b, home, a], 2: [a, home, b]})
+    assert {p: m.leader for p, m in parts.items()} == {0: a, 1: b, 2: a}
+    java_ok(run_java("ShareAdmin", "cluster", cluster.node(home).bootstrap, group, topic))

@@ -19,6 +19,11 @@
 //            accepts offsets 0-29 and releases 30-39 (and the rest): LAG 70 = 100 - 30 - 0; after
 //            --reset-offsets to 50 LAG 50 (the delivery-complete count starts again at 0); a partition
 //            the group never read has no offsets (null), so no lag
+// In a cluster (design share-groups.md §14.1 step 6; <bootstrap> a node leading none of the partitions):
+//   cluster  <topic> exists with 3 partitions: 30 records produced to each, a KafkaShareConsumer accepts
+//            offsets 0-9 of each and releases the rest: START-OFFSET 10, LAG 20 everywhere; --reset-offsets
+//            of partition 0 to 20 and partition 1 to 0: a new consumer gets exactly 20-29, 0-29 and 10-29;
+//            then START-OFFSET 30, LAG 0; --delete-offsets, --delete
 // Every scenario asserts on its own, prints "ok <section>" / "FAIL <section>: ..." and finally OK, or exits 1.
 import java.util.*;
 import java.util.concurrent.*;
@@ -91,6 +96,7 @@ public class ShareAdmin {
                 case "reset-latest": reset(a, group, topic, Long.parseLong(args[4]), OffsetSpec.latest()); break;
                 case "delete-offsets": deleteOffsets(a, group, topic, Long.parseLong(args[4])); break;
                 case "lag": lag(a, bs, group, topic); break;
+                case "cluster": cluster(a, bs, group, topic); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         }
@@ -303,6 +309,113 @@ public class ShareAdmin {
         section("--reset-offsets to 50: LAG 50", () -> {
             get(a.alterShareGroupOffsets(group, Map.of(tp, 50L)).all());
             expectLag(a, group, topic, 50, 50);
+        });
+    }
+
+    static KafkaShareConsumer<String, String> shareConsumer(String bs, String group) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("group.id", group);
+        p.put("share.acknowledgement.mode", "explicit");
+        p.put("key.deserializer", StringDeserializer.class.getName());
+        p.put("value.deserializer", StringDeserializer.class.getName());
+        return new KafkaShareConsumer<>(p);
+    }
+
+    /** START-OFFSET and LAG of each partition of <topic> (index -> {start, lag}), all partitions and by name. */
+    static void expectAll(Admin a, String group, String topic, long[][] expected) throws Exception {
+        Map<TopicPartition, SharePartitionOffsetInfo> all = offsets(a, group);
+        List<TopicPartition> tps = new ArrayList<>();
+        for (int p = 0; p < expected.length; p++) tps.add(new TopicPartition(topic, p));
+        Map<TopicPartition, SharePartitionOffsetInfo> named = get(a.listShareGroupOffsets(Map.of(group,
+            new ListShareGroupOffsetsSpec().topicPartitions(tps))).partitionsToOffsetInfo(group));
+        eq(new HashSet<>(tps), all.keySet(), "partitions with offsets");
+        for (TopicPartition tp : tps) {
+            long[] e = expected[tp.partition()];
+            for (Map<TopicPartition, SharePartitionOffsetInfo> m : List.of(all, named)) {
+                SharePartitionOffsetInfo info = m.get(tp);
+                check(info != null, "no offsets for " + tp + ": " + m);
+                eq(e[0], info.startOffset(), "START-OFFSET of " + tp);
+                eq(Optional.of(e[1]), info.lag(), "LAG of " + tp);
+                check(info.leaderEpoch().isPresent(), "no leader epoch for " + tp);
+            }
+        }
+    }
+
+    static void cluster(Admin a, String bs, String group, String topic) {
+        int partitions = 3;
+        section("setup: 30 records in each of 3 partitions, share.auto.offset.reset=earliest", () -> {
+            ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
+            AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
+            get(a.incrementalAlterConfigs(Map.of(res, List.of(op))).all());
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bs);
+            p.put("acks", "all");
+            p.put("key.serializer", StringSerializer.class.getName());
+            p.put("value.serializer", StringSerializer.class.getName());
+            p.put("linger.ms", "200");
+            try (KafkaProducer<String, String> prod = new KafkaProducer<>(p)) {
+                for (int part = 0; part < partitions; part++)
+                    for (int i = 0; i < 30; i++)
+                        prod.send(new ProducerRecord<>(topic, part, part + "-" + i, "v-" + i));
+            }
+        });
+        section("accept 0-9 of each partition, release the rest: START-OFFSET 10, LAG 20", () -> {
+            try (KafkaShareConsumer<String, String> c = shareConsumer(bs, group)) {
+                c.subscribe(List.of(topic));
+                Set<String> accepted = new HashSet<>();
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (accepted.size() < 10 * partitions) {
+                    check(System.currentTimeMillis() < deadline, "not every partition polled: " + accepted);
+                    ConsumerRecords<String, String> recs = c.poll(Duration.ofMillis(500));
+                    if (recs.isEmpty()) continue;
+                    for (ConsumerRecord<String, String> r : recs) {
+                        boolean accept = r.offset() < 10;
+                        c.acknowledge(r, accept ? AcknowledgeType.ACCEPT : AcknowledgeType.RELEASE);
+                        if (accept) accepted.add(r.partition() + "@" + r.offset());
+                    }
+                    for (Optional<KafkaException> e : c.commitSync().values())
+                        check(e.isEmpty(), "acknowledgement failed: " + e);
+                }
+            }
+            waitEmpty(a, group);
+            expectAll(a, group, topic, new long[][] {{10, 20}, {10, 20}, {10, 20}});
+        });
+        section("--reset-offsets: partition 0 to 20, partition 1 to 0", () -> {
+            TopicPartition tp0 = new TopicPartition(topic, 0), tp1 = new TopicPartition(topic, 1);
+            get(a.alterShareGroupOffsets(group, Map.of(tp0, 20L, tp1, 0L)).all());
+            expectAll(a, group, topic, new long[][] {{20, 10}, {0, 30}, {10, 20}});
+        });
+        section("a new consumer starts exactly where each partition's START-OFFSET is", () -> {
+            Map<Integer, TreeSet<Long>> got = new TreeMap<>();
+            try (KafkaShareConsumer<String, String> c = shareConsumer(bs, group)) {
+                c.subscribe(List.of(topic));
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (got.values().stream().mapToInt(Set::size).sum() < 60) {
+                    check(System.currentTimeMillis() < deadline, "records missing: " + got);
+                    ConsumerRecords<String, String> recs = c.poll(Duration.ofMillis(500));
+                    if (recs.isEmpty()) continue;
+                    for (ConsumerRecord<String, String> r : recs) {
+                        c.acknowledge(r, AcknowledgeType.ACCEPT);
+                        got.computeIfAbsent(r.partition(), k -> new TreeSet<>()).add(r.offset());
+                    }
+                    for (Optional<KafkaException> e : c.commitSync().values())
+                        check(e.isEmpty(), "acknowledgement failed: " + e);
+                }
+            }
+            eq(LongStream.range(20, 30).boxed().collect(Collectors.toCollection(TreeSet::new)), got.get(0), "offsets of partition 0");
+            eq(LongStream.range(0, 30).boxed().collect(Collectors.toCollection(TreeSet::new)), got.get(1), "offsets of partition 1");
+            eq(LongStream.range(10, 30).boxed().collect(Collectors.toCollection(TreeSet::new)), got.get(2), "offsets of partition 2");
+            waitEmpty(a, group);
+            expectAll(a, group, topic, new long[][] {{30, 0}, {30, 0}, {30, 0}});
+        });
+        section("--delete-offsets, then --delete", () -> {
+            get(a.deleteShareGroupOffsets(group, Set.of(topic)).all());
+            eq(Map.of(), offsets(a, group), "offsets after --delete-offsets");
+            get(a.deleteShareGroups(List.of(group)).all());
+            check(listed(a, ListGroupsOptions.forShareGroups(), group).isEmpty(), "still listed");
+            expectFailure(a.listShareGroupOffsets(Map.of(group, new ListShareGroupOffsetsSpec())).partitionsToOffsetInfo(group),
+                GroupIdNotFoundException.class, "offsets of the deleted group");
         });
     }
 }

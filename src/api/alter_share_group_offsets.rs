@@ -7,9 +7,9 @@
 //! (NON_EMPTY_GROUP); all top-level errors. Per partition: UNKNOWN_TOPIC_OR_PARTITION,
 //! TOPIC_AUTHORIZATION_FAILED without READ on the topic, else the share-partition's state is
 //! replaced by an empty window at the offset under a new state epoch, written first
-//! (KAFKA_STORAGE_ERROR when it cannot be). The partition must be led here: a cluster keeps
-//! share state on the partition's leader (design §8.7). Async: each new state is written
-//! (awaited) before the answer.
+//! (KAFKA_STORAGE_ERROR when it cannot be). In a cluster the share coordinator initializes
+//! it under the next state epoch, wherever the partition is led (design §14.1 step 6;
+//! its error when it cannot). Async: each new state is written (awaited) before the answer.
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::alter_share_group_offsets_response::{
@@ -74,8 +74,18 @@ pub async fn handle(
             let code = if !allowed {
                 E::TopicAuthorizationFailed.code()
             } else if let Some(v) = view {
-                match b.leader_partition(TopicRef::Name(name), index) {
-                    Ok(_) => {
+                // A cluster's share state is at its coordinator, wherever the partition leads.
+                let here = if b.cluster.is_some() {
+                    usize::try_from(index)
+                        .ok()
+                        .filter(|&i| i < v.partitions.len())
+                        .map(|_| ())
+                        .ok_or(E::UnknownTopicOrPartition.code())
+                } else {
+                    b.leader_partition(TopicRef::Name(name), index).map(|_| ())
+                };
+                match here {
+                    Ok(()) => {
                         let key = SharePartitionKey {
                             group_id: gid.to_string(),
                             topic_id: v.id,

@@ -340,7 +340,7 @@ async fn answer(ctx: &RequestContext, request: RequestKind) -> Option<ResponseKi
         RequestKind::ShareGroupHeartbeat(r) => share_group_heartbeat::handle(ctx, r).into(),
         RequestKind::ShareGroupDescribe(r) => share_group_describe::handle(ctx, r).into(),
         RequestKind::DescribeShareGroupOffsets(r) => {
-            describe_share_group_offsets::handle(ctx, r).into()
+            describe_share_group_offsets::handle(ctx, r).await.into()
         }
         RequestKind::AlterShareGroupOffsets(r) => {
             alter_share_group_offsets::handle(ctx, r).await.into()

@@ -22,6 +22,7 @@ mod markers;
 pub mod replication;
 pub mod security;
 pub mod security_store;
+mod share_admin;
 mod share_groups;
 pub mod share_sessions;
 pub mod share_state;

@@ -222,6 +222,11 @@ impl ShareSessionCache {
         closed
     }
 
+    /// Whether any session of `group` is kept now.
+    pub fn has_group(&self, group: &str) -> bool {
+        self.sessions.lock().keys().any(|k| k.group_id == group)
+    }
+
     /// Sessions kept now.
     pub fn len(&self) -> usize {
         self.sessions.lock().len()

@@ -42,9 +42,9 @@ use crate::share::{RecordState, StatePersister};
 /// How long one state operation keeps trying a coordinator that moves or loads.
 pub const DEADLINE: Duration = Duration::from_secs(5);
 /// One RPC's own limit.
-const RPC_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const RPC_TIMEOUT: Duration = Duration::from_secs(3);
 /// Between attempts at a coordinator that is not ready.
-const BACKOFF: Duration = Duration::from_millis(50);
+pub(super) const BACKOFF: Duration = Duration::from_millis(50);
 
 /// The share-state persister of a cluster node.
 pub struct RemotePersister<'a> {
@@ -103,7 +103,7 @@ enum Attempt<T> {
 }
 
 /// The codes a coordinator answers while it moves, loads or catches up.
-fn transient(code: i16) -> bool {
+pub(super) fn transient(code: i16) -> bool {
     [
         E::NotCoordinator,
         E::CoordinatorLoadInProgress,
@@ -251,11 +251,12 @@ impl Broker {
                             ),
                     ]),
             ]);
-        let mut initialized = false;
+        // Initialized at most once, by whichever attempt first finds no state (an earlier
+        // attempt may have met a coordinator still loading).
+        let initialized = std::sync::atomic::AtomicBool::new(false);
         self.at_share_coordinator(key, true, |peer| {
             let req = &req;
-            let first = !initialized;
-            initialized = true;
+            let initialized = &initialized;
             async move {
                 let resp: WriteShareGroupStateResponse = match peer
                     .call(ApiKey::WriteShareGroupState, 1, req, RPC_TIMEOUT)
@@ -267,7 +268,9 @@ impl Broker {
                 let Some(p) = resp.results.first().and_then(|t| t.partitions.first()) else {
                     return Attempt::Failed(PersistError::Failed("empty answer".into()));
                 };
-                if p.error_code == E::InvalidRequest.code() && first {
+                if p.error_code == E::InvalidRequest.code()
+                    && !initialized.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     // No state at the coordinator yet: initialize, then write again.
                     return match initialize(&peer, key, state).await {
                         Attempt::Done(()) => Attempt::Again("initialized".into()),
@@ -282,7 +285,7 @@ impl Broker {
     }
 
     /// DeleteShareGroupState of `key`; nothing to do when no state topic exists.
-    async fn delete_share_state_of(&self, key: &StateKey) -> Result<(), PersistError> {
+    pub(super) async fn delete_share_state_of(&self, key: &StateKey) -> Result<(), PersistError> {
         use delete_share_group_state_request::{DeleteStateData, PartitionData};
         let req = DeleteShareGroupStateRequest::default()
             .with_group_id(key.group.clone().into())

@@ -5,7 +5,8 @@
 //! tombstoned, a moved leadership's only leaves memory, design §14.1 step 3); where their
 //! state is written; the share-partitions' timers (lock expiry and the dirty-state flush); the
 //! admin side (design §9): share-group offsets and DeleteGroups deleting a share group's state
-//! before the group.
+//! before the group. In a cluster the admin side asks the share coordinators instead
+//! (`share_admin.rs`, design §14.1 step 6).
 //!
 //! The share manager's operations are awaited (a persister may be an RPC, and a state lock is
 //! held across it).
@@ -18,7 +19,9 @@ use super::share_state::RemotePersister;
 use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
 use crate::error::Code;
-use crate::share::{LocalPersister, SharePartitionKey, ShareSettings, StatePersister};
+use crate::share::{
+    LocalPersister, SharePartitionKey, ShareSettings, StatePersister, VolatilePersister,
+};
 
 impl Broker {
     /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
@@ -62,6 +65,42 @@ impl Broker {
             .await;
         if released > 0 {
             tracing::debug!(group = %key.group_id, member = %key.member_id, released, "share session ended; records released");
+        }
+        if self.cluster.is_some() && !self.share_sessions.has_group(&key.group_id) {
+            self.unload_share_group(&key.group_id).await;
+        }
+    }
+
+    /// The last share session of `group` on this cluster node ended: its share-partitions
+    /// leave memory once their state is written, as Kafka's leader drops a share-partition
+    /// whose group has no member on it (`SharePartitionListener.onGroupEmpty`). The state is
+    /// the coordinator's, and an AlterShareGroupOffsets or DeleteShareGroupOffsets made there
+    /// while the group is empty (design §14.1 step 6) is what the next session reads, not a
+    /// stale copy. Kept when the write fails (its next write is fenced or retried instead).
+    async fn unload_share_group(&self, group: &str) {
+        let now = self.now_ms();
+        if let Err(e) = self.shares.flush(&*self.share_persister(), now).await {
+            tracing::warn!(
+                group,
+                "share state not written; the group stays loaded: {e}"
+            );
+            return;
+        }
+        if self.share_sessions.has_group(group) {
+            return;
+        }
+        // Memory only: the "tombstones" go to a persister that writes nothing.
+        if let Ok(keys) = self
+            .shares
+            .delete_state(group, None, &VolatilePersister, now)
+            .await
+            && !keys.is_empty()
+        {
+            tracing::debug!(
+                group,
+                unloaded = keys.len(),
+                "share group unloaded: no session left here"
+            );
         }
     }
 
@@ -176,7 +215,11 @@ impl Broker {
 
     /// DeleteShareGroupOffsets / DeleteGroups: tombstone the share state of `group` (one topic
     /// with `Some`). KAFKA_STORAGE_ERROR when the tombstones cannot be written.
+    /// In a cluster the state is deleted at the share coordinators (`share_admin.rs`).
     pub async fn delete_share_state(&self, group: &str, topic: Option<Uuid>) -> Result<(), Code> {
+        if self.cluster.is_some() {
+            return self.delete_cluster_share_state(group, topic).await;
+        }
         self.shares
             .delete_state(group, topic, &*self.share_persister(), self.now_ms())
             .await
@@ -187,12 +230,23 @@ impl Broker {
             })
     }
 
-    /// AlterShareGroupOffsets: the share-partition starts again at `start_offset`.
+    /// AlterShareGroupOffsets: the share-partition starts again at `start_offset`. In a
+    /// cluster its coordinator initializes it again under the next state epoch
+    /// (`share_admin.rs`).
     pub async fn reset_share_start_offset(
         &self,
         key: &SharePartitionKey,
         start_offset: i64,
     ) -> Result<(), Code> {
+        if self.cluster.is_some() {
+            return self
+                .initialize_share_start_offset(
+                    &key.group_id,
+                    (key.topic_id, key.partition),
+                    start_offset,
+                )
+                .await;
+        }
         self.shares
             .reset_start_offset(key, start_offset, &*self.share_persister(), self.now_ms())
             .await

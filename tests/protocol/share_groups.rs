@@ -1093,3 +1093,162 @@ async fn describe_offsets_v1_reports_lag() {
     assert_eq!(r.responses[0].partitions[0].error_code, 0);
     assert_eq!(lags(&mut c, 1, None).await, vec![(0, 120, -20)]);
 }
+
+/// In a cluster the share-group offsets admin APIs reach the share coordinators (design
+/// §14.1 step 6): Alter initializes state for partitions whichever node leads them, Describe
+/// (named and all partitions) reads it back with the leaders' high watermarks (0: nothing
+/// produced, so the lag is exactly minus the start offset), a second Alter moves it, Delete
+/// of the topic and DeleteGroups remove it at the coordinators (a group re-created by Alter
+/// sees none of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn share_group_offsets_admin_apis_in_a_cluster() {
+    use std::time::Duration;
+    let cluster =
+        crate::common::start_cluster(3, &["share.coordinator.state.topic.num.partitions=5"]).await;
+    let mut first = Client::connect(cluster.addrs[0]).await;
+    let topic_id = create_topic(&mut first, "q", 3).await;
+    let group = "cluster-admins";
+    // The group's coordinator answers the admin APIs.
+    let mut home = None;
+    for _ in 0..200 {
+        let req = FindCoordinatorRequest::default()
+            .with_key_type(0)
+            .with_key(StrBytes::from_static_str("cluster-admins"));
+        let resp: FindCoordinatorResponse = first.call(ApiKey::FindCoordinator, 3, &req).await;
+        if resp.error_code == 0 {
+            home = Some(resp.node_id.0);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let home = home.expect("a group coordinator");
+    let mut c = Client::connect(cluster.addrs[(home - 1) as usize]).await;
+
+    let alter = |parts: &[(i32, i64)]| {
+        AlterShareGroupOffsetsRequest::default()
+            .with_group_id(gid(group))
+            .with_topics(vec![
+                alter_req::AlterShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(name("q"))
+                    .with_partitions(
+                        parts
+                            .iter()
+                            .map(|&(i, o)| {
+                                alter_req::AlterShareGroupOffsetsRequestPartition::default()
+                                    .with_partition_index(i)
+                                    .with_start_offset(o)
+                            })
+                            .collect(),
+                    ),
+            ])
+    };
+    let codes = |r: &AlterShareGroupOffsetsResponse| -> Vec<i16> {
+        assert_eq!(r.error_code, 0, "{r:?}");
+        r.responses[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect()
+    };
+    let describe = |topics: Option<Vec<i32>>| {
+        DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            describe_req::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(gid(group))
+                .with_topics(topics.map(|ps| {
+                    vec![
+                        describe_req::DescribeShareGroupOffsetsRequestTopic::default()
+                            .with_topic_name(name("q"))
+                            .with_partitions(ps),
+                    ]
+                })),
+        ])
+    };
+    // (partition, start offset, lag, error) per partition of topic q, in answer order.
+    let offsets = |r: &DescribeShareGroupOffsetsResponse| -> Vec<(i32, i64, i64, i16)> {
+        let g = &r.groups[0];
+        assert_eq!(g.error_code, 0, "{r:?}");
+        g.topics
+            .iter()
+            .inspect(|t| assert_eq!((t.topic_name.as_str(), t.topic_id), ("q", topic_id)))
+            .flat_map(|t| &t.partitions)
+            .map(|p| (p.partition_index, p.start_offset, p.lag, p.error_code))
+            .collect()
+    };
+
+    // The first Alter creates the group and, through the controller, `__share_group_state`
+    // (asked again until the group's coordinator has loaded and its image knows the topic).
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        let r: AlterShareGroupOffsetsResponse = c
+            .call(ApiKey::AlterShareGroupOffsets, 0, &alter(&[(0, 5), (1, 7)]))
+            .await;
+        // NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS while the group's partition loads.
+        if ![16, 14].contains(&r.error_code) {
+            got = codes(&r);
+            if got != vec![3, 3] {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(got, vec![0, 0]);
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(ApiKey::DescribeShareGroupOffsets, 1, &describe(None))
+        .await;
+    assert_eq!(offsets(&r), vec![(0, 5, -5, 0), (1, 7, -7, 0)]);
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(
+            ApiKey::DescribeShareGroupOffsets,
+            1,
+            &describe(Some(vec![1, 2, 3])),
+        )
+        .await;
+    assert_eq!(
+        offsets(&r),
+        vec![(1, 7, -7, 0), (2, -1, -1, 0), (3, -1, -1, 3)]
+    );
+
+    // A second Alter: the next state epoch at the coordinator.
+    let r: AlterShareGroupOffsetsResponse = c
+        .call(ApiKey::AlterShareGroupOffsets, 0, &alter(&[(0, 9)]))
+        .await;
+    assert_eq!(codes(&r), vec![0]);
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(ApiKey::DescribeShareGroupOffsets, 1, &describe(None))
+        .await;
+    assert_eq!(offsets(&r), vec![(0, 9, -9, 0), (1, 7, -7, 0)]);
+
+    // DeleteShareGroupOffsets of the topic: no state left.
+    let req = DeleteShareGroupOffsetsRequest::default()
+        .with_group_id(gid(group))
+        .with_topics(vec![
+            delete_req::DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(name("q")),
+        ]);
+    let r: DeleteShareGroupOffsetsResponse = c.call(ApiKey::DeleteShareGroupOffsets, 0, &req).await;
+    assert_eq!((r.error_code, r.responses[0].error_code), (0, 0), "{r:?}");
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(ApiKey::DescribeShareGroupOffsets, 1, &describe(None))
+        .await;
+    assert_eq!(offsets(&r), vec![]);
+
+    // DeleteGroups deletes the state at the coordinators before the group.
+    let r: AlterShareGroupOffsetsResponse = c
+        .call(ApiKey::AlterShareGroupOffsets, 0, &alter(&[(1, 3)]))
+        .await;
+    assert_eq!(codes(&r), vec![0]);
+    let req = DeleteGroupsRequest::default().with_groups_names(vec![gid(group)]);
+    let r: DeleteGroupsResponse = c.call(ApiKey::DeleteGroups, 2, &req).await;
+    assert_eq!(r.results[0].error_code, 0);
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(ApiKey::DescribeShareGroupOffsets, 1, &describe(None))
+        .await;
+    assert_eq!(r.groups[0].error_code, GROUP_ID_NOT_FOUND);
+    let r: AlterShareGroupOffsetsResponse = c
+        .call(ApiKey::AlterShareGroupOffsets, 0, &alter(&[(2, 4)]))
+        .await;
+    assert_eq!(codes(&r), vec![0]);
+    let r: DescribeShareGroupOffsetsResponse = c
+        .call(ApiKey::DescribeShareGroupOffsets, 1, &describe(None))
+        .await;
+    assert_eq!(offsets(&r), vec![(2, 4, -4, 0)]);
+}
