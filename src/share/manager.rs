@@ -1848,6 +1848,37 @@ mod tests {
         assert!(keys[4..].iter().all(|k| disk.get(&k.state_key()).is_none()));
     }
 
+    /// A cluster node's manager (no replay) reads a new share-partition's state and, finding
+    /// none, writes the initial one before acquiring: the SPSO `latest` resolved is durable
+    /// before any record is handed out, and the tick has nothing left to write.
+    #[tokio::test]
+    async fn a_cluster_node_writes_a_new_state_before_acquiring() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 3);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::new();
+        let s = ShareSettings::default();
+        let got = m
+            .acquire(
+                &key(0),
+                &p,
+                A,
+                0,
+                limits(10, 1 << 20),
+                &s,
+                ShareAutoOffsetReset::Latest,
+                &disk,
+            )
+            .await
+            .unwrap();
+        assert!(got.records.is_empty(), "latest: nothing before offset 3");
+        assert_eq!(disk.writes.load(Ordering::SeqCst), 1);
+        let written = disk.get(&state_key(0)).expect("written at once");
+        assert_eq!((written.start_offset, written.runs.len()), (3, 0));
+        assert_eq!(m.flush(&disk, 0).await.unwrap(), 0, "nothing dirty");
+    }
+
     /// The flush and a deletion both hold several state locks across a write: while an
     /// acknowledgement holds one in the middle, the flush holds the ones before it and the
     /// deletion waits behind them rather than taking the ones after it (key order), so both
@@ -1859,7 +1890,8 @@ mod tests {
             .map(|i| open(&dir.path().join(i.to_string()), i))
             .collect();
         let disk = Arc::new(MemoryPersister::new());
-        let m = Arc::new(ShareManager::new());
+        // A replaying (single-broker) manager: new states wait for the flush.
+        let m = Arc::new(ShareManager::open(&*disk));
         let s = ShareSettings::default();
         for (i, p) in ps.iter().enumerate() {
             produce(p, 2);
