@@ -29,7 +29,7 @@ use kafka_protocol::messages::{
     initialize_share_group_state_request, read_share_group_state_request,
     write_share_group_state_request,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::Broker;
 use super::coordinators::SHARE_KEY;
@@ -258,15 +258,19 @@ impl Broker {
             let req = &req;
             let initialized = &initialized;
             async move {
-                let resp: WriteShareGroupStateResponse = match peer
-                    .call(ApiKey::WriteShareGroupState, 1, req, RPC_TIMEOUT)
-                    .await
+                let p = match ask(
+                    &peer,
+                    ApiKey::WriteShareGroupState,
+                    1,
+                    req,
+                    |r: WriteShareGroupStateResponse| {
+                        r.results.into_iter().next()?.partitions.into_iter().next()
+                    },
+                )
+                .await
                 {
-                    Ok(r) => r,
-                    Err(e) => return Attempt::Again(e.to_string()),
-                };
-                let Some(p) = resp.results.first().and_then(|t| t.partitions.first()) else {
-                    return Attempt::Failed(PersistError::Failed("empty answer".into()));
+                    Ok(p) => p,
+                    Err(a) => return a,
                 };
                 if p.error_code == E::InvalidRequest.code()
                     && !initialized.swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -297,16 +301,19 @@ impl Broker {
         self.at_share_coordinator(key, false, |peer| {
             let req = &req;
             async move {
-                let resp: DeleteShareGroupStateResponse = match peer
-                    .call(ApiKey::DeleteShareGroupState, 0, req, RPC_TIMEOUT)
-                    .await
+                match ask(
+                    &peer,
+                    ApiKey::DeleteShareGroupState,
+                    0,
+                    req,
+                    |r: DeleteShareGroupStateResponse| {
+                        r.results.into_iter().next()?.partitions.into_iter().next()
+                    },
+                )
+                .await
                 {
-                    Ok(r) => r,
-                    Err(e) => return Attempt::Again(e.to_string()),
-                };
-                match resp.results.first().and_then(|t| t.partitions.first()) {
-                    Some(p) => classify(key, p.error_code, p.error_message.as_ref(), ()),
-                    None => Attempt::Failed(PersistError::Failed("empty answer".into())),
+                    Ok(p) => classify(key, p.error_code, p.error_message.as_ref(), ()),
+                    Err(a) => a,
                 }
             }
         })
@@ -338,15 +345,19 @@ impl Broker {
             .at_share_coordinator(key, false, |peer| {
                 let req = &req;
                 async move {
-                    let resp: ReadShareGroupStateResponse = match peer
-                        .call(ApiKey::ReadShareGroupState, 0, req, RPC_TIMEOUT)
-                        .await
+                    let p = match ask(
+                        &peer,
+                        ApiKey::ReadShareGroupState,
+                        0,
+                        req,
+                        |r: ReadShareGroupStateResponse| {
+                            r.results.into_iter().next()?.partitions.into_iter().next()
+                        },
+                    )
+                    .await
                     {
-                        Ok(r) => r,
-                        Err(e) => return Attempt::Again(e.to_string()),
-                    };
-                    let Some(p) = resp.results.first().and_then(|t| t.partitions.first()) else {
-                        return Attempt::Failed(PersistError::Failed("empty answer".into()));
+                        Ok(p) => p,
+                        Err(a) => return a,
                     };
                     if p.error_code == E::InvalidRequest.code() {
                         // Uninitialized: no state.
@@ -402,17 +413,36 @@ async fn initialize(peer: &Peer, key: &StateKey, state: &PersistedState) -> Atte
                         .with_start_offset(state.start_offset),
                 ]),
         ]);
-    let resp: InitializeShareGroupStateResponse = match peer
-        .call(ApiKey::InitializeShareGroupState, 0, &req, RPC_TIMEOUT)
-        .await
+    match ask(
+        &peer,
+        ApiKey::InitializeShareGroupState,
+        0,
+        &req,
+        |r: InitializeShareGroupStateResponse| {
+            r.results.into_iter().next()?.partitions.into_iter().next()
+        },
+    )
+    .await
     {
-        Ok(r) => r,
-        Err(e) => return Attempt::Again(e.to_string()),
-    };
-    match resp.results.first().and_then(|t| t.partitions.first()) {
-        Some(p) => classify(key, p.error_code, p.error_message.as_ref(), ()),
-        None => Attempt::Failed(PersistError::Failed("empty answer".into())),
+        Ok(p) => classify(key, p.error_code, p.error_message.as_ref(), ()),
+        Err(a) => a,
     }
+}
+
+/// One RPC to `peer` and the one partition result `first` picks from its answer (every
+/// request here names one key); an unanswered call is tried again, an empty answer fails.
+async fn ask<Req: Encodable, Resp: Decodable, P, T>(
+    peer: &Peer,
+    api: ApiKey,
+    version: i16,
+    req: &Req,
+    first: impl FnOnce(Resp) -> Option<P>,
+) -> Result<P, Attempt<T>> {
+    let resp = peer
+        .call(api, version, req, RPC_TIMEOUT)
+        .await
+        .map_err(|e| Attempt::Again(e.to_string()))?;
+    first(resp).ok_or_else(|| Attempt::Failed(PersistError::Failed("empty answer".into())))
 }
 
 /// Offsets Acknowledged or Archived in `runs` (the delivery-complete count).
