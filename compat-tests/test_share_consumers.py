@@ -22,7 +22,8 @@ def sbroker(start_broker):
     return start_broker(SHARE_OVERRIDES)
 
 
-@pytest.mark.parametrize("mode", ["three-share", "release", "reject", "delivery-limit", "mixed", "console"])
+@pytest.mark.parametrize("mode", ["three-share", "release", "reject", "delivery-limit", "mixed", "console",
+                                  "read-committed"])
 def test_share_consumer_scenarios(sbroker, run_java, mode):
     out = run_java("ShareScenarios", mode, sbroker.bootstrap, f"sh-{mode}", f"sg-{mode}")
     assert "OK" in out

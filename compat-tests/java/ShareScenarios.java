@@ -10,6 +10,8 @@
 //   lock-expiry <lockMs>  a member that stops polling keeps its records for the lock duration only
 //   mixed           a classic group and a share group read the same topic independently
 //   console         what kafka-console-share-consumer.sh does: each record printed and accepted once
+//   read-committed  share.isolation.level=read_committed: aborted and open transactions' records
+//                   are never delivered, committed ones are once committed; read_uncommitted gets all
 // Records carry their index as key ("0", "1", ...). Exits 0 printing "OK" on success; prints
 // "FAIL: ..." and exits 1 otherwise.
 import java.time.Duration;
@@ -54,6 +56,7 @@ public class ShareScenarios {
                 case "lock-expiry" -> lockExpiry(bs, topic, group, Long.parseLong(a[4]));
                 case "mixed" -> mixed(bs, topic, group);
                 case "console" -> console(bs, topic, group);
+                case "read-committed" -> readCommitted(bs, topic, group);
                 default -> throw new IllegalArgumentException("unknown mode " + a[0]);
             }
             System.out.println("OK");
@@ -80,6 +83,13 @@ public class ShareScenarios {
     static void fromEarliest(Admin admin, String group) throws Exception {
         ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
         AlterConfigOp op = new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"), AlterConfigOp.OpType.SET);
+        admin.incrementalAlterConfigs(Map.of(res, List.of(op))).all().get(30, TimeUnit.SECONDS);
+    }
+
+    /** One group config (kafka-configs.sh --entity-type groups --alter --add-config name=value). */
+    static void groupConfig(Admin admin, String group, String name, String value) throws Exception {
+        ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
+        AlterConfigOp op = new AlterConfigOp(new ConfigEntry(name, value), AlterConfigOp.OpType.SET);
         admin.incrementalAlterConfigs(Map.of(res, List.of(op))).all().get(30, TimeUnit.SECONDS);
     }
 
@@ -389,6 +399,51 @@ public class ShareScenarios {
         try (KafkaShareConsumer<String, String> c = consumer(bs, group, true, "console-share-consumer")) {
             c.subscribe(List.of(topic));
             eq(List.of(), keys(pollFor(c, 1, 2_000)), "records for a second console run");
+        }
+    }
+    /** A transactional producer commits 0-4, aborts 5-9, commits 10-14, and leaves 15-19 in an
+     *  open transaction. A read_committed share group gets exactly 0-4 and 10-14 (the aborted
+     *  records and the transaction markers are never delivered), nothing of the open
+     *  transaction until it commits, then 15-19. A read_uncommitted group gets all 20, aborted
+     *  ones included, as from Kafka (only read_committed filters). */
+    static void readCommitted(String bs, String topic, String group) throws Exception {
+        String rcGroup = group + "-rc";
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("transactional.id", "tx-" + topic);
+        p.put("linger.ms", "0");
+        p.put("key.serializer", StringSerializer.class.getName());
+        p.put("value.serializer", StringSerializer.class.getName());
+        try (Admin admin = admin(bs);
+             KafkaProducer<String, String> prod = new KafkaProducer<>(p);
+             KafkaShareConsumer<String, String> rc = consumer(bs, rcGroup, false, "committed-reader")) {
+            createTopic(admin, topic, 1);
+            fromEarliest(admin, rcGroup);
+            groupConfig(admin, rcGroup, "share.isolation.level", "read_committed");
+            fromEarliest(admin, group);
+            prod.initTransactions();
+            int[][] txns = {{0, 5}, {5, 10}, {10, 15}, {15, 20}};
+            for (int t = 0; t < txns.length; t++) {
+                prod.beginTransaction();
+                for (int i = txns[t][0]; i < txns[t][1]; i++)
+                    prod.send(new ProducerRecord<>(topic, 0, Integer.toString(i), "v-" + i));
+                prod.flush();
+                if (t == 1) prod.abortTransaction();
+                else if (t != 3) prod.commitTransaction();
+            }
+            rc.subscribe(List.of(topic));
+            List<String> want = new ArrayList<>(range(0, 5));
+            want.addAll(range(10, 15));
+            eq(want, keys(pollFor(rc, 10, 30_000)), "read_committed deliveries");
+            eq(List.of(), keys(pollFor(rc, 1, 2_000)), "read_committed deliveries while a transaction is open");
+            prod.commitTransaction();
+            eq(range(15, 20), keys(pollFor(rc, 5, 30_000)), "read_committed deliveries after the commit");
+            eq(List.of(), keys(pollFor(rc, 1, 1_000)), "read_committed deliveries after everything");
+        }
+        try (KafkaShareConsumer<String, String> ru = consumer(bs, group, false, "uncommitted-reader")) {
+            ru.subscribe(List.of(topic));
+            eq(range(0, 20), keys(pollFor(ru, 20, 30_000)), "read_uncommitted deliveries");
+            eq(List.of(), keys(pollFor(ru, 1, 1_000)), "read_uncommitted deliveries after everything");
         }
     }
 }

@@ -130,6 +130,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
     }
     let settings = b.share_settings(Some(&group));
     let reset = b.share_auto_offset_reset(&group);
+    let read_committed = b.share_read_committed(&group);
 
     let mut partitions = context.partitions.clone();
     for (tp, _) in &acks {
@@ -209,6 +210,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
             &req,
             &settings,
             reset,
+            read_committed,
             &mut wanted,
             &spk,
             &*persister,
@@ -237,6 +239,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
                     &req,
                     &settings,
                     reset,
+                    read_committed,
                     &mut wanted,
                     &spk,
                     &*persister,
@@ -259,6 +262,7 @@ async fn acquire_all(
     req: &ShareFetchRequest,
     settings: &crate::share::ShareSettings,
     reset: crate::config::group::ShareAutoOffsetReset,
+    read_committed: bool,
     wanted: &mut [Wanted],
     spk: &(dyn Fn(ShareTopicPartition) -> SharePartitionKey + Sync),
     persister: &dyn StatePersister,
@@ -283,6 +287,7 @@ async fn acquire_all(
         let limits = AcquireLimits {
             max_records: records_left,
             max_bytes: bytes_left.min(i32::MAX as i64) as i32,
+            read_committed,
         };
         match b
             .shares

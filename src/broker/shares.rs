@@ -56,6 +56,16 @@ impl Broker {
         .unwrap_or(ShareAutoOffsetReset::Latest)
     }
 
+    /// The group's `share.isolation.level` is read_committed (default read_uncommitted).
+    pub fn share_read_committed(&self, group: &str) -> bool {
+        effective_value(
+            &self.config,
+            &self.group_configs_of(group),
+            "share.isolation.level",
+        )
+        .is_some_and(|v| v == "read_committed")
+    }
+
     /// A share session ended: its member's acquired records go back (delivery count
     /// decremented, design §6.4).
     pub async fn end_share_session(&self, key: &ShareSessionKey) {

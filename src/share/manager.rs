@@ -56,6 +56,7 @@ use crate::config::group::ShareAutoOffsetReset;
 use crate::error::KafkaError;
 use crate::log::batch::{HEADER_SIZE, MAGIC_V2};
 use crate::log::{BatchHeader, FileSlice, LogError};
+use crate::partition::producer_state::AbortedTxn;
 use crate::partition::{Isolation, Partition};
 
 /// One share-partition: (group id, topic id, partition index). Ordered: the order in which a
@@ -439,7 +440,7 @@ impl ShareManager {
                 // Dropped or replaced while we waited: acquire from its successor.
                 continue;
             }
-            let mut source = LogSource::new(partition);
+            let mut source = LogSource::new(partition, limits.read_committed);
             // What a write would show of this (expiries at the delivery limit archive records;
             // the log start may move SPSO); acquisitions themselves are not written.
             let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
@@ -831,22 +832,42 @@ fn load_failed(key: &SharePartitionKey, e: PersistError) -> KafkaError {
 }
 
 /// The partition's log as acquisition reads it: whole batches up to the high watermark
-/// (read_uncommitted; read_committed is a later step, design §6.11), remembered with their
+/// (read_uncommitted), or up to the last stable offset with aborted transactions' batches and
+/// transaction markers marked to archive (read_committed, design §6.11), remembered with their
 /// file ranges so the answer can carry them.
 struct LogSource<'a> {
     partition: &'a Partition,
     log_start: i64,
+    read_committed: bool,
+    /// read_committed: the aborted transactions overlapping what was read so far.
+    aborted: Vec<AbortedTxn>,
     /// Batches read so far, by base offset.
     read: BTreeMap<i64, (BatchInfo, FileSlice)>,
 }
 
 impl<'a> LogSource<'a> {
-    fn new(partition: &'a Partition) -> Self {
+    fn new(partition: &'a Partition, read_committed: bool) -> Self {
         LogSource {
             log_start: partition.offsets().log_start_offset,
             partition,
+            read_committed,
+            aborted: Vec::new(),
             read: BTreeMap::new(),
         }
+    }
+
+    /// read_committed: a marker is never a record to hand out, and a data batch of a
+    /// transaction that `aborted` lists (begun at or before the batch, its ABORT marker after
+    /// it) was rolled back.
+    fn archives(&self, h: &BatchHeader) -> bool {
+        self.read_committed
+            && (h.is_control()
+                || (h.is_transactional()
+                    && self.aborted.iter().any(|a| {
+                        a.producer_id == h.producer_id
+                            && a.first_offset <= h.base_offset
+                            && h.last_offset() < a.last_offset
+                    })))
     }
 
     /// Whole batches from the one holding `offset` (or from the log start when `offset` is
@@ -854,12 +875,19 @@ impl<'a> LogSource<'a> {
     /// its header is read.
     fn read_from(&mut self, offset: i64, max_bytes: i32) -> Result<Vec<BatchInfo>, KafkaError> {
         let offset = offset.max(self.log_start);
-        let read = self.partition.read(
-            offset,
-            max_bytes.max(0) as usize,
-            true,
-            Isolation::HighWatermark,
-        );
+        let isolation = if self.read_committed {
+            Isolation::Committed
+        } else {
+            Isolation::HighWatermark
+        };
+        let read = self
+            .partition
+            .read(offset, max_bytes.max(0) as usize, true, isolation);
+        for a in read.aborted {
+            if !self.aborted.contains(&a) {
+                self.aborted.push(a);
+            }
+        }
         let slices = match read.slices {
             Ok(slices) => slices,
             Err(LogError::OffsetOutOfRange { .. }) => return Ok(Vec::new()),
@@ -888,6 +916,7 @@ impl<'a> LogSource<'a> {
                     base_offset: h.base_offset,
                     last_offset: h.last_offset(),
                     is_control: h.is_control(),
+                    archive: self.archives(&h),
                 };
                 let range = FileSlice {
                     file: slice.file.clone(),
@@ -970,6 +999,8 @@ impl BatchSource for LogSource<'_> {
         let mut at = offset;
         let mut bytes_left = i64::from(max_bytes.max(0));
         let mut chunk = FIRST_READ_BYTES;
+        // Offsets to hand out among those read (archived batches take none of `max_records`).
+        let mut deliverable = 0i64;
         loop {
             let ask = chunk.min(bytes_left).max(1) as i32;
             // Only the first read may go past `max_bytes` (one whole batch at least, KIP-74).
@@ -987,10 +1018,13 @@ impl BatchSource for LogSource<'_> {
                     return Ok(found);
                 }
                 bytes_left -= size;
+                if !b.archive {
+                    deliverable += b.last_offset - b.base_offset.max(at) + 1;
+                }
                 at = b.last_offset.saturating_add(1);
                 found.push(b);
             }
-            if at - offset >= max_records || bytes_left <= 0 {
+            if deliverable >= max_records || bytes_left <= 0 {
                 return Ok(found);
             }
             chunk = chunk.saturating_mul(2);
@@ -1053,6 +1087,7 @@ mod tests {
         AcquireLimits {
             max_records,
             max_bytes,
+            read_committed: false,
         }
     }
 
@@ -1222,6 +1257,96 @@ mod tests {
         assert_eq!(got.bytes(), got.batches[0].len);
     }
 
+    /// Appends `n` records of a transaction of `producer_id` (first sequence `seq`).
+    fn produce_txn(p: &Partition, producer_id: i64, seq: i32, n: usize) {
+        let recs: Vec<(i64, &str)> = (0..n).map(|i| (i as i64, "t")).collect();
+        let bytes = crate::log::test_util::batch_bytes_with(
+            &recs,
+            Compression::None,
+            producer_id,
+            0,
+            seq,
+            true,
+            false,
+        );
+        let v = p
+            .validate(BytesMut::from(&bytes[..]), AppendOrigin::Client, 0)
+            .unwrap();
+        p.append(v, 0).unwrap();
+    }
+
+    /// read_committed (design §6.11): acquisition stops at the LSO, archives the aborted
+    /// transaction and the markers, and hands out the open transaction once it commits (the
+    /// marker moves the partition's progress watch, which wakes a parked fetch);
+    /// read_uncommitted hands out everything below the high watermark.
+    #[tokio::test]
+    async fn read_committed_skips_aborted_transactions_and_markers_and_stops_at_the_lso() {
+        use crate::log::control::Marker;
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 2); // 0-1
+        produce_txn(&p, 7, 0, 3); // 2-4
+        assert_eq!(p.write_marker(7, 0, Marker::Commit, 0, 0).unwrap(), 5);
+        produce_txn(&p, 8, 0, 3); // 6-8
+        assert_eq!(p.write_marker(8, 0, Marker::Abort, 0, 0).unwrap(), 9);
+        produce_txn(&p, 9, 0, 2); // 10-11, open
+        produce(&p, 1); // 12
+        assert_eq!(p.offsets().last_stable_offset, 10);
+
+        let m = ShareManager::new();
+        let s = ShareSettings::default();
+        let committed = AcquireLimits {
+            read_committed: true,
+            ..limits(500, 1 << 20)
+        };
+        let got = m
+            .acquire(&key(0), &p, A, 0, committed, &s, EARLIEST, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(0, 4, 1)]);
+        assert_eq!(bases(&got), vec![0, 2]);
+        // Nothing more below the LSO: 5-9 were archived, not acquired.
+        let none = m
+            .acquire(&key(0), &p, B, 0, committed, &s, EARLIEST, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(ranges(&none), vec![]);
+        m.acknowledge(&key(0), A, &[ack(0, 4, 1)], 0, &s, 0, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(m.start_offset(&key(0)), Some(10));
+
+        let mut progress = p.subscribe();
+        progress.borrow_and_update();
+        assert_eq!(p.write_marker(9, 0, Marker::Commit, 0, 0).unwrap(), 13);
+        assert!(
+            progress.has_changed().unwrap(),
+            "the commit wakes a parked fetch"
+        );
+        let got = m
+            .acquire(&key(0), &p, B, 0, committed, &s, EARLIEST, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(10, 12, 1)]);
+        assert_eq!(bases(&got), vec![10, 12]);
+        m.acknowledge(&key(0), B, &[ack(10, 12, 1)], 0, &s, 0, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(m.start_offset(&key(0)), Some(14));
+
+        // read_uncommitted: the aborted records and the markers too.
+        let other = SharePartitionKey {
+            group_id: "u".into(),
+            ..key(0)
+        };
+        let got = m
+            .acquire(&other, &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &NOP)
+            .await
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(0, 13, 1)]);
+        assert_eq!(bases(&got), vec![0, 2, 5, 6, 9, 10, 12, 13]);
+    }
+
     #[tokio::test]
     async fn reads_for_new_records_stop_once_the_records_wanted_are_covered() {
         let dir = tempfile::tempdir().unwrap();
@@ -1236,7 +1361,7 @@ mod tests {
                 .unwrap();
             p.append(v, 0).unwrap();
         }
-        let mut source = LogSource::new(&p);
+        let mut source = LogSource::new(&p, false);
         let got = source.read_batches(0, i32::MAX, 25).unwrap();
         // The first 64 KiB chunk holds three whole batches: 30 records, enough.
         assert_eq!(
@@ -1249,15 +1374,15 @@ mod tests {
             "no header read past what the fetch can take"
         );
         // Wanting more reads further in doubling chunks, up to the bytes allowed.
-        let mut source = LogSource::new(&p);
+        let mut source = LogSource::new(&p, false);
         let got = source.read_batches(5, i32::MAX, 200).unwrap();
         assert_eq!(got.first().map(|b| b.base_offset), Some(0));
         let covered = got.last().unwrap().last_offset - 5 + 1;
         assert!((200..200 + 40).contains(&covered), "covered {covered}");
-        let mut source = LogSource::new(&p);
+        let mut source = LogSource::new(&p, false);
         let got = source.read_batches(0, 50 << 10, 400).unwrap();
         assert_eq!(got.len(), 2, "50 KiB: two whole batches");
-        let all = LogSource::new(&p)
+        let all = LogSource::new(&p, false)
             .read_batches(0, i32::MAX, i64::MAX)
             .unwrap();
         assert_eq!(all.len(), 40);

@@ -38,14 +38,18 @@ impl Default for ShareSettings {
     }
 }
 
-/// What the state machine needs to know about one log batch: its offsets. Control batches and
-/// batches with offsets missing (compaction) are acquired whole like any other; the client
-/// acknowledges what it does not hand out as GAP (KIP-932).
+/// What the state machine needs to know about one log batch: its offsets, and whether it may be
+/// handed out at all. Under read_uncommitted, control batches and batches with offsets missing
+/// (compaction) are acquired whole like any other; the client acknowledges what it does not hand
+/// out as GAP (KIP-932).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchInfo {
     pub base_offset: i64,
     pub last_offset: i64,
     pub is_control: bool,
+    /// Never handed out: its offsets are Archived when read (read_committed: a batch of an
+    /// aborted transaction, or a transaction marker; design §6.11).
+    pub archive: bool,
 }
 
 /// Where new records come from: the partition's log, read in whole batches. The partition read
@@ -56,9 +60,9 @@ pub trait BatchSource {
 
     /// Whole batches holding or following `offset`, ascending, up to the read bound (the high
     /// watermark, or the LSO under read_committed), about `max_bytes` of them but at least one
-    /// when there is one, and no more batches once those read hold `max_records` offsets from
-    /// `offset` on (the fetch could not take them: reading their headers would be waste). An
-    /// empty list means nothing to read.
+    /// when there is one, and no more batches once those read hold `max_records` offsets to hand
+    /// out (batches to archive count none) from `offset` on (the fetch could not take more:
+    /// reading their headers would be waste). An empty list means nothing to read.
     fn read_batches(
         &mut self,
         offset: i64,
@@ -113,6 +117,10 @@ pub struct AcquireLimits {
     pub max_records: i64,
     /// `MaxBytes`, handed to the batch source.
     pub max_bytes: i32,
+    /// The group's `share.isolation.level` is read_committed: new batches are read up to the
+    /// last stable offset, and aborted transactions' batches and markers are archived (design
+    /// §6.11). Only the batch source looks at it.
+    pub read_committed: bool,
 }
 
 /// One share-partition (group, topic id, partition).
@@ -268,7 +276,7 @@ impl SharePartition {
             });
         }
         let first_new = self.next_offset;
-        for batch in batches {
+        'batches: for batch in batches {
             if remaining <= 0 {
                 break;
             }
@@ -281,6 +289,24 @@ impl SharePartition {
                 // or retention): nothing to deliver, so they are done.
                 let last = (batch.base_offset - 1).min(self.next_offset + room - 1);
                 self.push_new(last, RecordState::Archived, 0);
+            }
+            if batch.archive {
+                // Never handed out: done at once, and SPSO moves over it now (when nothing
+                // before it is in flight) so it takes no room from the batches after it.
+                while self.next_offset <= batch.last_offset {
+                    let room = self.start_offset + settings.max_record_locks - self.next_offset;
+                    if room <= 0 {
+                        break 'batches;
+                    }
+                    let last = batch.last_offset.min(self.next_offset + room - 1);
+                    let before = self.next_offset;
+                    self.push_new(last, RecordState::Archived, 0);
+                    if self.next_offset == before {
+                        break 'batches;
+                    }
+                    self.finish();
+                }
+                continue;
             }
             let room = self.start_offset + settings.max_record_locks - self.next_offset;
             if room <= 0 {
@@ -632,6 +658,7 @@ mod tests {
                     base_offset: base,
                     last_offset: base + n - 1,
                     is_control: false,
+                    archive: false,
                 });
                 base += n;
             }
@@ -658,16 +685,20 @@ mod tests {
             }
             let mut out: Vec<BatchInfo> = Vec::new();
             let mut bytes = 0i64;
+            // Offsets to hand out among the batches taken.
+            let mut covered = 0i64;
             for b in &self.batches {
                 if b.last_offset < offset || b.last_offset < self.log_start {
                     continue;
                 }
                 let size = b.last_offset - b.base_offset + 1;
-                let covered = out.last().map_or(0, |l| l.last_offset - offset + 1);
                 if !out.is_empty() && (bytes + size > max_bytes as i64 || covered >= max_records) {
                     break;
                 }
                 bytes += size;
+                if !b.archive {
+                    covered += b.last_offset - b.base_offset.max(offset) + 1;
+                }
                 out.push(*b);
             }
             Ok(out)
@@ -686,6 +717,7 @@ mod tests {
         AcquireLimits {
             max_records,
             max_bytes: i32::MAX,
+            read_committed: false,
         }
     }
 
@@ -756,6 +788,7 @@ mod tests {
                 AcquireLimits {
                     max_records: 100,
                     max_bytes: 12,
+                    read_committed: false,
                 },
                 &settings(),
                 &mut log,
@@ -846,6 +879,7 @@ mod tests {
             base_offset: 5,
             last_offset: 5,
             is_control: true,
+            archive: false,
         });
         let mut sp = SharePartition::new(0);
         assert_eq!(acquire(&mut sp, &mut log, A, 0, 100), vec![got(0, 5, 1)]);
@@ -859,6 +893,87 @@ mod tests {
         assert_eq!(sp.start_offset(), 6);
     }
 
+    /// A log of `(first, last, archive)` batches, contiguous from the first.
+    fn marked(batches: &[(i64, i64, bool)]) -> FakeLog {
+        FakeLog {
+            batches: batches
+                .iter()
+                .map(|&(base_offset, last_offset, archive)| BatchInfo {
+                    base_offset,
+                    last_offset,
+                    is_control: false,
+                    archive,
+                })
+                .collect(),
+            log_start: 0,
+            fail: None,
+        }
+    }
+
+    #[test]
+    fn batches_to_archive_are_archived_at_acquisition_and_never_handed_out() {
+        // Committed 0-4, an aborted transaction 5-9 and its marker 10, committed 11-15 and its
+        // marker 16 (read_committed, design §6.11).
+        let mut log = marked(&[
+            (0, 4, false),
+            (5, 9, true),
+            (10, 10, true),
+            (11, 15, false),
+            (16, 16, true),
+        ]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(
+            acquire(&mut sp, &mut log, A, 0, 100),
+            vec![got(0, 4, 1), got(11, 15, 1)]
+        );
+        assert_eq!((sp.start_offset(), sp.next_offset()), (0, 17));
+        assert_eq!(state(&sp, 5), (4, 0));
+        assert_eq!(state(&sp, 10), (4, 0));
+        assert_eq!(state(&sp, 16), (4, 0));
+        // Archived offsets cannot be acknowledged; nothing more to acquire.
+        assert_eq!(
+            sp.acknowledge(A, &[ack(5, 9, &[ACCEPT])], 0, &settings()),
+            Err(KafkaError::InvalidRecordState)
+        );
+        assert_eq!(acquire(&mut sp, &mut log, B, 0, 100), vec![]);
+        // SPSO moves over the archived offsets and the markers once the rest is done.
+        sp.acknowledge(A, &[ack(0, 4, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        assert_eq!(sp.start_offset(), 11);
+        sp.acknowledge(A, &[ack(11, 15, &[ACCEPT])], 0, &settings())
+            .unwrap();
+        assert_eq!(
+            (sp.start_offset(), sp.next_offset(), sp.in_flight()),
+            (17, 17, 0)
+        );
+        // A lock expiry never makes them Available.
+        assert_eq!(sp.expire_locks(10_000, &settings()), 0);
+    }
+
+    #[test]
+    fn archived_batches_at_the_front_move_spso_and_take_no_room_or_records() {
+        let mut log = marked(&[
+            (0, 9, true),
+            (10, 10, true),
+            (11, 14, false),
+            (15, 20, false),
+        ]);
+        let mut sp = SharePartition::new(0);
+        let tight = ShareSettings {
+            max_record_locks: 5,
+            ..settings()
+        };
+        let r = sp.acquire(A, 0, limits(4), &tight, &mut log).unwrap();
+        sp.check_invariants(&tight).unwrap();
+        assert_eq!(r, vec![got(11, 14, 1)]);
+        assert_eq!((sp.start_offset(), sp.next_offset()), (11, 15));
+        // Only archived offsets read: nothing handed out, SPSO at the end.
+        let mut log = marked(&[(0, 3, true), (4, 4, true)]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 100), vec![]);
+        assert_eq!((sp.start_offset(), sp.next_offset()), (5, 5));
+    }
+
     #[test]
     fn offsets_in_no_batch_are_archived_not_delivered() {
         let mut log = FakeLog::sized(&[5]);
@@ -866,6 +981,7 @@ mod tests {
             base_offset: 8,
             last_offset: 9,
             is_control: false,
+            archive: false,
         });
         let mut sp = SharePartition::new(0);
         acquire(&mut sp, &mut log, A, 0, 5);
