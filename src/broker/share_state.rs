@@ -414,7 +414,7 @@ async fn initialize(peer: &Peer, key: &StateKey, state: &PersistedState) -> Atte
                 ]),
         ]);
     match ask(
-        &peer,
+        peer,
         ApiKey::InitializeShareGroupState,
         0,
         &req,
