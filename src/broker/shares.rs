@@ -19,9 +19,7 @@ use super::share_state::RemotePersister;
 use super::{Broker, TopicRef};
 use crate::config::group::{ShareAutoOffsetReset, effective_value};
 use crate::error::Code;
-use crate::share::{
-    LocalPersister, SharePartitionKey, ShareSettings, StatePersister, VolatilePersister,
-};
+use crate::share::{LocalPersister, SharePartitionKey, ShareSettings, StatePersister};
 
 impl Broker {
     /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
@@ -99,16 +97,11 @@ impl Broker {
         if self.share_sessions.has_group(group) {
             return;
         }
-        // Memory only: the "tombstones" go to a persister that writes nothing.
-        if let Ok(keys) = self
-            .shares
-            .delete_state(group, None, &VolatilePersister, now)
-            .await
-            && !keys.is_empty()
-        {
+        let unloaded = self.shares.unload_partitions(|k| k.group_id == group);
+        if unloaded > 0 {
             tracing::debug!(
                 group,
-                unloaded = keys.len(),
+                unloaded,
                 "share group unloaded: no session left here"
             );
         }
@@ -206,10 +199,10 @@ impl Broker {
         let me = self.node_id;
         // The image is read per share-partition under the manager's map lock (that order, as
         // `forget_share_partitions`), never held around it.
-        let unloaded = self.shares.unload_partitions(|id, index| {
+        let unloaded = self.shares.unload_partitions(|k| {
             let image = cluster.image();
-            image.topic_by_id(*id).is_some_and(|t| {
-                usize::try_from(index)
+            image.topic_by_id(k.topic_id).is_some_and(|t| {
+                usize::try_from(k.partition)
                     .ok()
                     .and_then(|i| t.partitions.get(i))
                     .is_some_and(|p| p.leader != me)

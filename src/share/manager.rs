@@ -668,30 +668,30 @@ impl ShareManager {
         }
     }
 
-    /// Drop from memory only the share-partitions, materialized or only persisted, of
-    /// partitions `lost` picks (led by another node now; their state stays with the persister
-    /// for the next leader). Returns how many.
-    pub fn unload_partitions(&self, lost: impl Fn(&Uuid, i32) -> bool) -> usize {
-        let lost_one = |k: &SharePartitionKey| lost(&k.topic_id, k.partition);
+    /// Drop from memory only the share-partitions, materialized or only persisted, that `lost`
+    /// picks: those of partitions led by another node now, or of a group with no session left
+    /// on this node. Their state stays with the persister for whoever uses them next; nothing
+    /// is written. Returns how many.
+    pub fn unload_partitions(&self, lost: impl Fn(&SharePartitionKey) -> bool) -> usize {
         // Called on every move of a cluster's image: the map is write-locked (which stalls
         // every share fetch for a moment) only when there is something to drop.
-        if !self.partitions.read().keys().any(lost_one)
-            && !self.persisted.lock().keys().any(lost_one)
-        {
+        if !self.partitions.read().keys().any(&lost) && !self.persisted.lock().keys().any(&lost) {
             return 0;
         }
         let mut unloaded = 0usize;
         let mut partitions = self.partitions.write();
         partitions.retain(|k, cell| {
-            if !lost(&k.topic_id, k.partition) {
+            if !lost(k) {
                 return true;
             }
+            // A write under way for it still lands (its lock is not waited for): it carries
+            // what the share-partition had, and a write made after it is skipped.
             cell.retire();
             unloaded += 1;
             false
         });
         self.persisted.lock().retain(|k, _| {
-            let lost = lost(&k.topic_id, k.partition);
+            let lost = lost(k);
             unloaded += usize::from(lost);
             !lost
         });
@@ -1828,7 +1828,7 @@ mod tests {
         assert_eq!(m.start_offset(&key(1)), Some(2));
 
         // The image's follower unloads at once, as the retention tick does.
-        assert_eq!(m.unload_partitions(|_, i| i == 1), 1);
+        assert_eq!(m.unload_partitions(|k| k.partition == 1), 1);
         assert_eq!(m.start_offset(&key(1)), None);
         assert_eq!(disk.get(&state_key(1)).unwrap().start_offset, 2);
     }
