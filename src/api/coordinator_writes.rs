@@ -10,9 +10,9 @@
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_protocol::protocol::StrBytes;
 
 use super::context::RequestContext;
+use super::share_state_rpcs::{StateResponse, StateResult, refuse};
 use crate::group::{OFFSETS_TOPIC, partition_for_key};
 use crate::share::persist::SHARE_STATE_TOPIC;
 use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
@@ -185,49 +185,11 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
                 r.producer_epoch = -1;
             }
         }
-        ResponseKind::InitializeShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::ReadShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                if retext(&set, &mut p.error_code, &mut p.error_message) {
-                    p.state_epoch = 0;
-                    p.start_offset = -1;
-                    p.state_batches.clear();
-                }
-            }),
-        ResponseKind::WriteShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::DeleteShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::ReadShareGroupStateSummary(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                if retext(&set, &mut p.error_code, &mut p.error_message) {
-                    p.state_epoch = 0;
-                    p.leader_epoch = 0;
-                    p.start_offset = -1;
-                }
-            }),
+        ResponseKind::InitializeShareGroupState(r) => retext(r, &set),
+        ResponseKind::ReadShareGroupState(r) => retext(r, &set),
+        ResponseKind::WriteShareGroupState(r) => retext(r, &set),
+        ResponseKind::DeleteShareGroupState(r) => retext(r, &set),
+        ResponseKind::ReadShareGroupStateSummary(r) => retext(r, &set),
         ResponseKind::AddOffsetsToTxn(r) => set(&mut r.error_code),
         ResponseKind::EndTxn(r) => set(&mut r.error_code),
         ResponseKind::AddPartitionsToTxn(r) => {
@@ -244,14 +206,16 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
     }
 }
 
-/// `set` on a code that travels with its text (the share coordinator's answers): a replaced
-/// code gets the new code's text. Whether it was replaced.
-fn retext(set: &impl Fn(&mut i16), code: &mut i16, message: &mut Option<StrBytes>) -> bool {
-    let before = *code;
-    set(code);
-    if *code == before {
-        return false;
+/// `set` on the partitions of a share coordinator's answer, whose codes travel with their
+/// text: a replaced code gets the new code's text, and the partition no state (as a refusal).
+fn retext(response: &mut impl StateResponse, set: &impl Fn(&mut i16)) {
+    for p in response.results_mut() {
+        let (code, _) = p.error_mut();
+        let before = *code;
+        set(code);
+        if *code != before {
+            let to = *code;
+            refuse(p, to, crate::share::coordinator::kafka_message(to));
+        }
     }
-    *message = crate::share::coordinator::kafka_message(*code).map(StrBytes::from_static_str);
-    true
 }
