@@ -231,149 +231,105 @@ mod tests {
     };
     use kafka_protocol::protocol::StrBytes;
 
-    const NOT_COORDINATOR: &str = "This is not the correct coordinator.";
-    const LOADING: &str = "The coordinator is loading and hence can't process requests.";
-
-    fn read_answer() -> ResponseKind {
-        let ok = read::PartitionResult::default()
-            .with_partition(0)
-            .with_state_epoch(3)
-            .with_start_offset(10)
-            .with_state_batches(vec![read::StateBatch::default().with_last_offset(4)]);
-        let refused = read::PartitionResult::default()
-            .with_partition(1)
-            .with_error_code(E::NotCoordinator.code())
-            .with_error_message(Some(StrBytes::from_static_str(NOT_COORDINATOR)))
-            .with_start_offset(-1);
-        ReadShareGroupStateResponse::default()
-            .with_results(vec![
-                read::ReadStateResult::default().with_partitions(vec![ok, refused]),
-            ])
-            .into()
+    /// A share-state answer's partition error: its code and Kafka's text for it.
+    fn error(e: E) -> (i16, Option<StrBytes>) {
+        let text = crate::share::coordinator::kafka_message(e.code());
+        (e.code(), text.map(StrBytes::from_static_str))
     }
 
-    /// Partition, code, text, state epoch, start offset, state batches.
-    type ReadPartition<'a> = (i32, i16, Option<&'a str>, i32, i64, usize);
-
-    fn read_partitions(r: &ResponseKind) -> Vec<ReadPartition<'_>> {
-        let ResponseKind::ReadShareGroupState(r) = r else {
-            panic!("{r:?}")
-        };
-        r.results[0]
-            .partitions
-            .iter()
-            .map(|p| {
-                (
-                    p.partition,
-                    p.error_code,
-                    p.error_message.as_deref(),
-                    p.state_epoch,
-                    p.start_offset,
-                    p.state_batches.len(),
-                )
-            })
-            .collect()
+    /// A read's partitions 0 (a state) and 1 (`refused`).
+    fn read_answer(refused: E) -> ResponseKind {
+        let (code, text) = error(refused);
+        ReadShareGroupStateResponse::default()
+            .with_results(vec![read::ReadStateResult::default().with_partitions(
+                vec![
+                read::PartitionResult::default()
+                    .with_state_epoch(3)
+                    .with_start_offset(10)
+                    .with_state_batches(vec![read::StateBatch::default().with_last_offset(4)]),
+                read::PartitionResult::default()
+                    .with_partition(1)
+                    .with_error_code(code)
+                    .with_error_message(text)
+                    .with_start_offset(-1),
+            ],
+            )])
+            .into()
     }
 
     /// NOT_COORDINATOR at a node that leads but has not loaded becomes
     /// COORDINATOR_LOAD_IN_PROGRESS with its text; a success stays as it is.
     #[test]
     fn settle_retexts_a_share_read_not_coordinator() {
-        let mut r = read_answer();
+        let mut r = read_answer(E::NotCoordinator);
         replace(
             &mut r,
             E::NotCoordinator.code(),
             E::CoordinatorLoadInProgress.code(),
         );
-        assert_eq!(
-            read_partitions(&r),
-            vec![
-                (0, 0, None, 3, 10, 1),
-                (
-                    1,
-                    E::CoordinatorLoadInProgress.code(),
-                    Some(LOADING),
-                    0,
-                    -1,
-                    0
-                ),
-            ]
-        );
+        assert_eq!(r, read_answer(E::CoordinatorLoadInProgress));
     }
 
     /// A share read's success whose record missed its ISR answers the failure's code and text
     /// and no state; an error already there stays.
     #[test]
     fn settle_turns_a_share_read_success_into_an_error_without_state() {
-        let mut r = read_answer();
-        replace(&mut r, 0, E::NotCoordinator.code());
-        assert_eq!(
-            read_partitions(&r),
-            vec![
-                (0, E::NotCoordinator.code(), Some(NOT_COORDINATOR), 0, -1, 0),
-                (1, E::NotCoordinator.code(), Some(NOT_COORDINATOR), 0, -1, 0),
-            ]
-        );
+        let mut r = read_answer(E::NotCoordinator);
+        replace(&mut r, 0, E::CoordinatorNotAvailable.code());
+        let (code, text) = error(E::CoordinatorNotAvailable);
+        let ResponseKind::ReadShareGroupState(mut want) = read_answer(E::NotCoordinator) else {
+            unreachable!()
+        };
+        want.results[0].partitions[0] = read::PartitionResult::default()
+            .with_error_code(code)
+            .with_error_message(text)
+            .with_start_offset(-1);
+        assert_eq!(r, want.into());
     }
 
     /// A summary's success turned into an error loses its epochs and start offset; its
-    /// delivery-complete count stays.
+    /// delivery-complete count stays. A write's gets the error's code and text.
     #[test]
-    fn settle_turns_a_share_summary_success_into_an_error() {
-        let ok = summary::PartitionResult::default()
-            .with_partition(2)
-            .with_state_epoch(3)
-            .with_leader_epoch(5)
-            .with_start_offset(10)
-            .with_delivery_complete_count(7);
-        let mut r: ResponseKind = ReadShareGroupStateSummaryResponse::default()
-            .with_results(vec![
-                summary::ReadStateSummaryResult::default().with_partitions(vec![ok]),
-            ])
-            .into();
+    fn settle_turns_share_summary_and_write_successes_into_errors() {
+        let answer = |p| {
+            ReadShareGroupStateSummaryResponse::default()
+                .with_results(vec![
+                    summary::ReadStateSummaryResult::default().with_partitions(vec![p]),
+                ])
+                .into()
+        };
+        let mut r: ResponseKind = answer(
+            summary::PartitionResult::default()
+                .with_partition(2)
+                .with_state_epoch(3)
+                .with_leader_epoch(5)
+                .with_start_offset(10)
+                .with_delivery_complete_count(7),
+        );
         replace(&mut r, 0, E::CoordinatorNotAvailable.code());
-        let ResponseKind::ReadShareGroupStateSummary(r) = r else {
-            panic!()
-        };
-        let p = &r.results[0].partitions[0];
-        assert_eq!(
-            (
-                p.partition,
-                p.error_code,
-                p.error_message.as_deref(),
-                p.state_epoch,
-                p.leader_epoch,
-                p.start_offset,
-                p.delivery_complete_count
-            ),
-            (
-                2,
-                E::CoordinatorNotAvailable.code(),
-                Some("The coordinator is not available."),
-                0,
-                0,
-                -1,
-                7
-            )
-        );
-    }
+        let (code, text) = error(E::CoordinatorNotAvailable);
+        let want = summary::PartitionResult::default()
+            .with_partition(2)
+            .with_error_code(code)
+            .with_error_message(text)
+            .with_start_offset(-1)
+            .with_delivery_complete_count(7);
+        assert_eq!(r, answer(want));
 
-    /// A write's success turned into an error gets the error's text.
-    #[test]
-    fn settle_turns_a_share_write_success_into_an_error() {
-        let mut r: ResponseKind = WriteShareGroupStateResponse::default()
-            .with_results(vec![write::WriteStateResult::default().with_partitions(
-                vec![write::PartitionResult::default().with_partition(4)],
-            )])
-            .into();
-        replace(&mut r, 0, E::NotCoordinator.code());
-        let ResponseKind::WriteShareGroupState(r) = r else {
-            panic!()
+        let answer = |p| {
+            WriteShareGroupStateResponse::default()
+                .with_results(vec![
+                    write::WriteStateResult::default().with_partitions(vec![p]),
+                ])
+                .into()
         };
-        let p = &r.results[0].partitions[0];
-        assert_eq!(
-            (p.partition, p.error_code, p.error_message.as_deref()),
-            (4, E::NotCoordinator.code(), Some(NOT_COORDINATOR))
-        );
+        let mut r: ResponseKind = answer(write::PartitionResult::default().with_partition(4));
+        replace(&mut r, 0, E::NotCoordinator.code());
+        let (code, text) = error(E::NotCoordinator);
+        let want = write::PartitionResult::default()
+            .with_partition(4)
+            .with_error_code(code)
+            .with_error_message(text);
+        assert_eq!(r, answer(want));
     }
 }
