@@ -10,9 +10,9 @@
 
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use kafka_protocol::protocol::StrBytes;
 
 use super::context::RequestContext;
+use super::share_state_rpcs::{StateResponse, StateResult, refuse};
 use crate::group::{OFFSETS_TOPIC, partition_for_key};
 use crate::share::persist::SHARE_STATE_TOPIC;
 use crate::txn::coordinator::TRANSACTION_STATE_TOPIC;
@@ -185,49 +185,11 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
                 r.producer_epoch = -1;
             }
         }
-        ResponseKind::InitializeShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::ReadShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                if retext(&set, &mut p.error_code, &mut p.error_message) {
-                    p.state_epoch = 0;
-                    p.start_offset = -1;
-                    p.state_batches.clear();
-                }
-            }),
-        ResponseKind::WriteShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::DeleteShareGroupState(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                retext(&set, &mut p.error_code, &mut p.error_message);
-            }),
-        ResponseKind::ReadShareGroupStateSummary(r) => r
-            .results
-            .iter_mut()
-            .flat_map(|t| t.partitions.iter_mut())
-            .for_each(|p| {
-                if retext(&set, &mut p.error_code, &mut p.error_message) {
-                    p.state_epoch = 0;
-                    p.leader_epoch = 0;
-                    p.start_offset = -1;
-                }
-            }),
+        ResponseKind::InitializeShareGroupState(r) => retext(r, &set),
+        ResponseKind::ReadShareGroupState(r) => retext(r, &set),
+        ResponseKind::WriteShareGroupState(r) => retext(r, &set),
+        ResponseKind::DeleteShareGroupState(r) => retext(r, &set),
+        ResponseKind::ReadShareGroupStateSummary(r) => retext(r, &set),
         ResponseKind::AddOffsetsToTxn(r) => set(&mut r.error_code),
         ResponseKind::EndTxn(r) => set(&mut r.error_code),
         ResponseKind::AddPartitionsToTxn(r) => {
@@ -244,14 +206,130 @@ fn replace(response: &mut ResponseKind, from: i16, to: i16) {
     }
 }
 
-/// `set` on a code that travels with its text (the share coordinator's answers): a replaced
-/// code gets the new code's text. Whether it was replaced.
-fn retext(set: &impl Fn(&mut i16), code: &mut i16, message: &mut Option<StrBytes>) -> bool {
-    let before = *code;
-    set(code);
-    if *code == before {
-        return false;
+/// `set` on the partitions of a share coordinator's answer, whose codes travel with their
+/// text: a replaced code gets the new code's text, and the partition no state (as a refusal).
+fn retext(response: &mut impl StateResponse, set: &impl Fn(&mut i16)) {
+    for p in response.results_mut() {
+        let (code, _) = p.error_mut();
+        let before = *code;
+        set(code);
+        if *code != before {
+            let to = *code;
+            refuse(p, to, crate::share::coordinator::kafka_message(to));
+        }
     }
-    *message = crate::share::coordinator::kafka_message(*code).map(StrBytes::from_static_str);
-    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::{
+        ReadShareGroupStateResponse, ReadShareGroupStateSummaryResponse,
+        WriteShareGroupStateResponse, read_share_group_state_response as read,
+        read_share_group_state_summary_response as summary,
+        write_share_group_state_response as write,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    /// A share-state answer's partition error: its code and Kafka's text for it.
+    fn error(e: E) -> (i16, Option<StrBytes>) {
+        let text = crate::share::coordinator::kafka_message(e.code());
+        (e.code(), text.map(StrBytes::from_static_str))
+    }
+
+    /// A read's partitions 0 (a state) and 1 (`refused`).
+    fn read_answer(refused: E) -> ResponseKind {
+        let (code, text) = error(refused);
+        ReadShareGroupStateResponse::default()
+            .with_results(vec![read::ReadStateResult::default().with_partitions(
+                vec![
+                read::PartitionResult::default()
+                    .with_state_epoch(3)
+                    .with_start_offset(10)
+                    .with_state_batches(vec![read::StateBatch::default().with_last_offset(4)]),
+                read::PartitionResult::default()
+                    .with_partition(1)
+                    .with_error_code(code)
+                    .with_error_message(text)
+                    .with_start_offset(-1),
+            ],
+            )])
+            .into()
+    }
+
+    /// NOT_COORDINATOR at a node that leads but has not loaded becomes
+    /// COORDINATOR_LOAD_IN_PROGRESS with its text; a success stays as it is.
+    #[test]
+    fn settle_retexts_a_share_read_not_coordinator() {
+        let mut r = read_answer(E::NotCoordinator);
+        replace(
+            &mut r,
+            E::NotCoordinator.code(),
+            E::CoordinatorLoadInProgress.code(),
+        );
+        assert_eq!(r, read_answer(E::CoordinatorLoadInProgress));
+    }
+
+    /// A share read's success whose record missed its ISR answers the failure's code and text
+    /// and no state; an error already there stays.
+    #[test]
+    fn settle_turns_a_share_read_success_into_an_error_without_state() {
+        let mut r = read_answer(E::NotCoordinator);
+        replace(&mut r, 0, E::CoordinatorNotAvailable.code());
+        let (code, text) = error(E::CoordinatorNotAvailable);
+        let ResponseKind::ReadShareGroupState(mut want) = read_answer(E::NotCoordinator) else {
+            unreachable!()
+        };
+        want.results[0].partitions[0] = read::PartitionResult::default()
+            .with_error_code(code)
+            .with_error_message(text)
+            .with_start_offset(-1);
+        assert_eq!(r, want.into());
+    }
+
+    /// A summary's success turned into an error loses its epochs and start offset; its
+    /// delivery-complete count stays. A write's gets the error's code and text.
+    #[test]
+    fn settle_turns_share_summary_and_write_successes_into_errors() {
+        let answer = |p| {
+            ReadShareGroupStateSummaryResponse::default()
+                .with_results(vec![
+                    summary::ReadStateSummaryResult::default().with_partitions(vec![p]),
+                ])
+                .into()
+        };
+        let mut r: ResponseKind = answer(
+            summary::PartitionResult::default()
+                .with_partition(2)
+                .with_state_epoch(3)
+                .with_leader_epoch(5)
+                .with_start_offset(10)
+                .with_delivery_complete_count(7),
+        );
+        replace(&mut r, 0, E::CoordinatorNotAvailable.code());
+        let (code, text) = error(E::CoordinatorNotAvailable);
+        let want = summary::PartitionResult::default()
+            .with_partition(2)
+            .with_error_code(code)
+            .with_error_message(text)
+            .with_start_offset(-1)
+            .with_delivery_complete_count(7);
+        assert_eq!(r, answer(want));
+
+        let answer = |p| {
+            WriteShareGroupStateResponse::default()
+                .with_results(vec![
+                    write::WriteStateResult::default().with_partitions(vec![p]),
+                ])
+                .into()
+        };
+        let mut r: ResponseKind = answer(write::PartitionResult::default().with_partition(4));
+        replace(&mut r, 0, E::NotCoordinator.code());
+        let (code, text) = error(E::NotCoordinator);
+        let want = write::PartitionResult::default()
+            .with_partition(4)
+            .with_error_code(code)
+            .with_error_message(text);
+        assert_eq!(r, answer(want));
+    }
 }

@@ -21,6 +21,7 @@ mod context;
 mod coordinator_writes;
 pub mod legacy_codec;
 pub mod sasl;
+mod share_state_rpcs;
 mod supported;
 
 pub use context::{Chunk, ConnectionInfo, RequestContext, str_bytes};

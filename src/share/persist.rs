@@ -52,6 +52,19 @@ pub type StateWrite = (StateKey, Option<PersistedState>);
 /// arguments.
 pub type PersistFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PersistError>> + Send + 'a>>;
 
+/// Where share-partition state is written and read back. It is read in one of two ways, by
+/// the two kinds of [`super::manager::ShareManager`]:
+///
+/// - a single broker replays everything once, when it opens ([`Self::load`],
+///   `ShareManager::open`), and never reads again: a share-partition without a replayed state
+///   has none;
+/// - a cluster node replays nothing and reads each key when its share-partition is first used
+///   ([`Self::load_one`], `ShareManager::new`), at its share coordinator, which fences older
+///   leader epochs.
+///
+/// A persister that replays (local, volatile, unit tests') answers `load_one` from that same
+/// replay (the default), so the two ways never disagree; one read key by key (a cluster
+/// node's) answers `load` with nothing.
 pub trait StatePersister: Send + Sync {
     /// Write `records` as one unit (one batch): all of them or, on error, none that a reader
     /// may rely on. Nothing is written until the future is polled.
@@ -59,12 +72,15 @@ pub trait StatePersister: Send + Sync {
 
     /// One key's latest state (`None`: none), read when its share-partition is first used by a
     /// manager that did not replay everything at start-up (a cluster node; the share
-    /// coordinator fences older leader epochs with `leader_epoch`, design §14.1).
+    /// coordinator fences older leader epochs with `leader_epoch`, design §14.1). By default,
+    /// the key's state in a whole [`Self::load`].
     fn load_one<'a>(
         &'a self,
         key: &'a StateKey,
-        leader_epoch: i32,
-    ) -> PersistFuture<'a, Option<PersistedState>>;
+        _leader_epoch: i32,
+    ) -> PersistFuture<'a, Option<PersistedState>> {
+        Box::pin(async move { Ok(self.load().remove(key)) })
+    }
 
     /// Every key's latest state (tombstoned keys absent), for start-up.
     fn load(&self) -> HashMap<StateKey, PersistedState>;
@@ -94,16 +110,6 @@ impl LocalPersister<'_> {
 impl StatePersister for LocalPersister<'_> {
     fn write<'a>(&'a self, records: &'a [StateWrite], now_ms: i64) -> PersistFuture<'a, ()> {
         Box::pin(async move { self.write_now(records, now_ms) })
-    }
-
-    /// A whole replay of the one partition, for one key. The single broker's manager never
-    /// asks (it replays everything at start-up, `ShareManager::open`); correct all the same.
-    fn load_one<'a>(
-        &'a self,
-        key: &'a StateKey,
-        _leader_epoch: i32,
-    ) -> PersistFuture<'a, Option<PersistedState>> {
-        Box::pin(async move { Ok(self.load().remove(key)) })
     }
 
     fn load(&self) -> HashMap<StateKey, PersistedState> {
@@ -139,14 +145,6 @@ pub struct VolatilePersister;
 impl StatePersister for VolatilePersister {
     fn write<'a>(&'a self, _records: &'a [StateWrite], _now_ms: i64) -> PersistFuture<'a, ()> {
         Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn load_one<'a>(
-        &'a self,
-        _key: &'a StateKey,
-        _leader_epoch: i32,
-    ) -> PersistFuture<'a, Option<PersistedState>> {
-        Box::pin(std::future::ready(Ok(None)))
     }
 
     fn load(&self) -> HashMap<StateKey, PersistedState> {
@@ -248,23 +246,26 @@ mod tests {
         }
     }
 
+    /// A broker's config with its log under `dir`.
+    fn config(dir: &tempfile::TempDir) -> Arc<Config> {
+        let logs = format!("log.dirs={}", dir.path().display());
+        Arc::new(Config::from_sources(None, Vec::new(), &[logs]).unwrap().0)
+    }
+
+    fn key(partition: i32) -> StateKey {
+        StateKey {
+            group: "g".into(),
+            topic_id: Uuid::from_u128(5),
+            partition,
+        }
+    }
+
     /// The local topic replays the latest state of each key; a tombstone deletes it; the
     /// records survive reopening the registry.
     #[tokio::test]
     async fn local_state_replays_latest_and_tombstones() {
         let dir = tempfile::tempdir().unwrap();
-        let (c, _) = Config::from_sources(
-            None,
-            Vec::new(),
-            &[format!("log.dirs={}", dir.path().display())],
-        )
-        .unwrap();
-        let c = Arc::new(c);
-        let key = |p| StateKey {
-            group: "g".into(),
-            topic_id: Uuid::from_u128(5),
-            partition: p,
-        };
+        let c = config(&dir);
         {
             let reg = TopicRegistry::open(c.clone(), 0).unwrap();
             let p = LocalPersister { topics: &reg };
@@ -282,7 +283,29 @@ mod tests {
         let loaded = p.load();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[&key(0)], state(9));
+    }
+
+    /// The single-broker contract: a persister that replays answers `load_one` with what its
+    /// replay holds for the key (latest write, none once tombstoned or never written), so a
+    /// manager reading key by key would see what `ShareManager::open` restores.
+    #[tokio::test]
+    async fn a_replaying_persister_loads_one_key_from_its_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = TopicRegistry::open(config(&dir), 0).unwrap();
+        let p = LocalPersister { topics: &reg };
+        assert_eq!(p.load_one(&key(0), 0).await.unwrap(), None, "no topic yet");
+        p.write(&[(key(0), Some(state(1))), (key(1), Some(state(4)))], 0)
+            .await
+            .unwrap();
+        p.write(&[(key(0), Some(state(9))), (key(1), None)], 0)
+            .await
+            .unwrap();
         assert_eq!(p.load_one(&key(0), 0).await.unwrap(), Some(state(9)));
         assert_eq!(p.load_one(&key(1), 0).await.unwrap(), None, "tombstoned");
+        assert_eq!(p.load_one(&key(2), 0).await.unwrap(), None, "never written");
+        let v = VolatilePersister;
+        v.write(&[(key(0), Some(state(1)))], 0).await.unwrap();
+        assert_eq!(v.load_one(&key(0), 0).await.unwrap(), None, "nothing kept");
+        reg.shut_down();
     }
 }
