@@ -476,7 +476,7 @@ async fn auto_offset_reset_earliest_and_latest() {
     assert_eq!(got(&r).0, vec![(0, 2, 1)]);
 }
 
-/// ApiVersions advertises ShareFetch and ShareAcknowledge at v1 and finalizes share.version 1.
+/// ApiVersions advertises ShareFetch and ShareAcknowledge at v1-2 and finalizes share.version 1.
 #[tokio::test]
 async fn api_versions_show_share_apis_and_feature() {
     let b = start(&[]).await;
@@ -496,7 +496,7 @@ async fn api_versions_show_share_apis_and_feature() {
             .iter()
             .find(|k| k.api_key == key as i16)
             .unwrap_or_else(|| panic!("{key:?} advertised"));
-        assert_eq!((k.min_version, k.max_version), (1, 1));
+        assert_eq!((k.min_version, k.max_version), (1, 2));
     }
     let f = r
         .finalized_features
