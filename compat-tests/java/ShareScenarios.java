@@ -12,6 +12,10 @@
 //   console         what kafka-console-share-consumer.sh does: each record printed and accepted once
 //   read-committed  share.isolation.level=read_committed: aborted and open transactions' records
 //                   are never delivered, committed ones are once committed; read_uncommitted gets all
+//   record-limit    share.acquire.mode=record_limit (KIP-1206, ShareFetch v2), max.poll.records=7:
+//                   the broker hands each fetch at most 7 records, cutting 20-record batches
+//   renew           acknowledge(record, RENEW) (KIP-1222, v2): a member keeps its records for three
+//                   lock durations by renewing them; another member gets none; accepted once
 // Records carry their index as key ("0", "1", ...). Exits 0 printing "OK" on success; prints
 // "FAIL: ..." and exits 1 otherwise.
 import java.time.Duration;
@@ -57,6 +61,8 @@ public class ShareScenarios {
                 case "mixed" -> mixed(bs, topic, group);
                 case "console" -> console(bs, topic, group);
                 case "read-committed" -> readCommitted(bs, topic, group);
+                case "record-limit" -> recordLimit(bs, topic, group);
+                case "renew" -> renew(bs, topic, group);
                 default -> throw new IllegalArgumentException("unknown mode " + a[0]);
             }
             System.out.println("OK");
@@ -110,6 +116,11 @@ public class ShareScenarios {
     }
 
     static KafkaShareConsumer<String, String> consumer(String bs, String group, boolean explicit, String clientId) {
+        return consumer(bs, group, explicit, clientId, Map.of());
+    }
+
+    static KafkaShareConsumer<String, String> consumer(String bs, String group, boolean explicit, String clientId,
+                                                       Map<String, String> extra) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bs);
         p.put("group.id", group);
@@ -117,6 +128,7 @@ public class ShareScenarios {
         p.put("share.acknowledgement.mode", explicit ? "explicit" : "implicit");
         p.put("key.deserializer", StringDeserializer.class.getName());
         p.put("value.deserializer", StringDeserializer.class.getName());
+        p.putAll(extra);
         return new KafkaShareConsumer<>(p);
     }
 
@@ -444,6 +456,118 @@ public class ShareScenarios {
             ru.subscribe(List.of(topic));
             eq(range(0, 20), keys(pollFor(ru, 20, 30_000)), "read_uncommitted deliveries");
             eq(List.of(), keys(pollFor(ru, 1, 1_000)), "read_uncommitted deliveries after everything");
+        }
+    }
+
+    static List<Long> offsets(List<ConsumerRecord<String, String>> rs) {
+        List<Long> o = new ArrayList<>();
+        for (ConsumerRecord<String, String> r : rs) o.add(r.offset());
+        return o;
+    }
+
+    static List<Long> offsetRange(long from, long to) {
+        List<Long> o = new ArrayList<>();
+        for (long i = from; i < to; i++) o.add(i);
+        return o;
+    }
+
+    /** One poll's records (up to `timeoutMs` for a non-empty one). */
+    static List<ConsumerRecord<String, String>> onePoll(KafkaShareConsumer<String, String> c, long timeoutMs) {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (System.currentTimeMillis() < deadline) {
+            List<ConsumerRecord<String, String>> got = new ArrayList<>();
+            for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) got.add(r);
+            if (!got.isEmpty()) return got;
+        }
+        return List.of();
+    }
+
+    /** share.acquire.mode=record_limit with max.poll.records=7 over 50 records in batches of 20,
+     *  20 and 10. Member A's first fetch acquires exactly offsets 0-6 (batch_optimized would
+     *  take the whole first batch, 0-19), so member B's first fetch gets 7-13 while A holds its
+     *  records; then A drains the rest 7 at a time, cutting batches at 20 and 40. Every poll has
+     *  exactly the expected offsets; all 50 are accepted once, each at its first delivery. */
+    static void recordLimit(String bs, String topic, String group) throws Exception {
+        Map<String, String> limit = Map.of("share.acquire.mode", "record_limit", "max.poll.records", "7");
+        try (Admin admin = admin(bs);
+             KafkaShareConsumer<String, String> a = consumer(bs, group, true, "limited-a", limit);
+             KafkaShareConsumer<String, String> b = consumer(bs, group, true, "limited-b", limit)) {
+            createTopic(admin, topic, 1);
+            fromEarliest(admin, group);
+            produce(bs, topic, 0, 50, 20);
+            Map<Long, Integer> accepted = new TreeMap<>();
+            a.subscribe(List.of(topic));
+            List<ConsumerRecord<String, String>> first = onePoll(a, 30_000);
+            eq(offsetRange(0, 7), offsets(first), "A's first poll");
+            b.subscribe(List.of(topic));
+            List<ConsumerRecord<String, String>> second = onePoll(b, 30_000);
+            eq(offsetRange(7, 14), offsets(second), "B's first poll, while A holds 0-6");
+            for (var rs : List.of(first, second))
+                for (ConsumerRecord<String, String> r : rs) {
+                    eq((short) 1, deliveries(r), "deliveryCount of " + r.offset());
+                    (rs == first ? a : b).acknowledge(r, AcknowledgeType.ACCEPT);
+                    accepted.merge(r.offset(), 1, Integer::sum);
+                }
+            commitOk(a, "A accepts 0-6");
+            commitOk(b, "B accepts 7-13");
+            for (long from = 14; from < 50; from += 7) {
+                List<ConsumerRecord<String, String>> rs = onePoll(a, 30_000);
+                eq(offsetRange(from, Math.min(from + 7, 50)), offsets(rs), "A's poll from " + from);
+                for (ConsumerRecord<String, String> r : rs) {
+                    eq((short) 1, deliveries(r), "deliveryCount of " + r.offset());
+                    eq("v-" + r.offset(), r.value(), "value at " + r.offset());
+                    a.acknowledge(r, AcknowledgeType.ACCEPT);
+                    accepted.merge(r.offset(), 1, Integer::sum);
+                }
+                commitOk(a, "A accepts from " + from);
+            }
+            eq(List.of(), keys(pollFor(a, 1, 2_000)), "records after all 50 were accepted");
+            eq(new ArrayList<>(offsetRange(0, 50)), new ArrayList<>(accepted.keySet()), "offsets accepted");
+            for (var e : accepted.entrySet()) eq(1, e.getValue(), "acceptances of offset " + e.getKey());
+        }
+    }
+
+    /** Explicit mode, acknowledge(record, RENEW): member A acquires records 0-4 and keeps them
+     *  for three lock durations by renewing them every third of one, alternately through
+     *  commitSync (ShareAcknowledge v2) and through the next poll (a renewing ShareFetch v2);
+     *  each renewal gives the records back to A on a later poll, deliveryCount still 1. Member
+     *  B polls all along and gets none of them. Then A accepts them: once, at delivery 1, and
+     *  nobody gets them again. */
+    static void renew(String bs, String topic, String group) throws Exception {
+        try (Admin admin = admin(bs);
+             KafkaShareConsumer<String, String> a = consumer(bs, group, true, "renewer");
+             KafkaShareConsumer<String, String> b = consumer(bs, group, true, "waiter")) {
+            createTopic(admin, topic, 1);
+            fromEarliest(admin, group);
+            produce(bs, topic, 0, 5, 5);
+            a.subscribe(List.of(topic));
+            List<ConsumerRecord<String, String>> held = pollFor(a, 5, 30_000);
+            long acquired = System.currentTimeMillis();
+            eq(range(0, 5), keys(held), "records A acquired");
+            long lockMs = a.acquisitionLockTimeoutMs().orElseThrow(() -> new AssertionError("no lock timeout")).longValue();
+            b.subscribe(List.of(topic));
+            List<String> bGot = new ArrayList<>();
+            int renewals = 0;
+            while (System.currentTimeMillis() - acquired < 3 * lockMs) {
+                long until = System.currentTimeMillis() + lockMs / 3;
+                while (System.currentTimeMillis() < until)
+                    for (ConsumerRecord<String, String> r : b.poll(Duration.ofMillis(100))) bGot.add(r.key());
+                for (ConsumerRecord<String, String> r : held) a.acknowledge(r, AcknowledgeType.RENEW);
+                if (renewals % 2 == 0) commitOk(a, "renewal " + renewals);
+                renewals++;
+                held = pollFor(a, 5, lockMs / 2);
+                eq(range(0, 5), keys(held), "records A has back after renewal " + renewals);
+                for (ConsumerRecord<String, String> r : held)
+                    eq((short) 1, deliveries(r), "deliveryCount of " + r.key() + " after renewal " + renewals);
+            }
+            long heldFor = System.currentTimeMillis() - acquired;
+            eq(List.of(), bGot, "records B got while A renewed them");
+            eq(Optional.of((int) lockMs), a.acquisitionLockTimeoutMs(), "lock timeout after the renewals");
+            for (ConsumerRecord<String, String> r : held) a.acknowledge(r, AcknowledgeType.ACCEPT);
+            commitOk(a, "A accepts 0-4");
+            eq(List.of(), keys(pollFor(b, 1, lockMs + 1_000)), "records B got after A accepted");
+            eq(List.of(), keys(pollFor(a, 1, 1_000)), "records A got after accepting");
+            System.out.println("held " + heldFor + " ms with " + renewals + " renewals (lock " + lockMs + " ms)");
         }
     }
 }

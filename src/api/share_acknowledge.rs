@@ -1,6 +1,9 @@
-//! ShareAcknowledge (key 79), v1 (KIP-932; design docs/design/share-groups.md §7.4): a share
-//! consumer's acknowledgements outside a ShareFetch (`commitSync`/`commitAsync`, and on
-//! `close()` with the final epoch).
+//! ShareAcknowledge (key 79), v1–2 (KIP-932; design docs/design/share-groups.md §7.4, §7.8): a
+//! share consumer's acknowledgements outside a ShareFetch (`commitSync`/`commitAsync`, and on
+//! `close()` with the final epoch). v2 (KIP-1222): `IsRenewAck` allows RENEW (type 4), which
+//! restarts the lock of records the member holds (RENEW otherwise is INVALID_REQUEST for the
+//! partition), and the answer carries `AcquisitionLockTimeoutMs`, the group's lock duration,
+//! which the client takes as the renewed lock's length.
 //!
 //! Steps 1–4 of ShareFetch (`share_fetch.rs`): group and member ids, READ on the group, the
 //! share session (epoch 0 is INVALID_SHARE_SESSION_EPOCH: a session cannot start with an
@@ -16,7 +19,7 @@ use kafka_protocol::messages::share_acknowledge_response::{
 use kafka_protocol::messages::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
 
 use super::context::RequestContext;
-use super::share_fetch::{current_leader, session_error_code};
+use super::share_fetch::{current_leader, renew_refused, session_error_code};
 use crate::broker::TopicRef;
 use crate::broker::share_sessions::ShareSessionKey;
 use crate::security::acl::AclOperation;
@@ -87,18 +90,22 @@ pub async fn handle(
                         topic_id: t.topic_id,
                         partition: p.partition_index,
                     };
-                    b.shares
-                        .acknowledge(
-                            &spk,
-                            &member,
-                            &batches,
-                            now,
-                            &settings,
-                            part.leader_epoch(),
-                            &*persister,
-                        )
-                        .await
-                        .map_or_else(|e| e.code(), |()| 0)
+                    if renew_refused(ctx.version, req.is_renew_ack, &batches) {
+                        E::InvalidRequest.code()
+                    } else {
+                        b.shares
+                            .acknowledge(
+                                &spk,
+                                &member,
+                                &batches,
+                                now,
+                                &settings,
+                                part.leader_epoch(),
+                                &*persister,
+                            )
+                            .await
+                            .map_or_else(|e| e.code(), |()| 0)
+                    }
                 }
                 Err(code) => *code,
             };
@@ -119,5 +126,10 @@ pub async fn handle(
     if closing {
         b.end_share_session(&key).await;
     }
-    ShareAcknowledgeResponse::default().with_responses(responses)
+    ShareAcknowledgeResponse::default()
+        // v2 only (ignorable: left out below v2).
+        .with_acquisition_lock_timeout_ms(
+            settings.record_lock_duration_ms.clamp(0, i32::MAX as i64) as i32,
+        )
+        .with_responses(responses)
 }

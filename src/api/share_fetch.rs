@@ -1,4 +1,4 @@
-//! ShareFetch (key 78), v1 (KIP-932; design docs/design/share-groups.md §7): a share
+//! ShareFetch (key 78), v1–2 (KIP-932; design docs/design/share-groups.md §7): a share
 //! consumer's fetch. Records are not fetched from an offset the client chose but acquired for
 //! the member: whole batches go out with the `AcquiredRecords` ranges the member holds, locked
 //! for `AcquisitionLockTimeoutMs`.
@@ -15,6 +15,14 @@
 //!
 //! The group and member come from the request: ShareFetch does not check that the member is
 //! in the group or assigned the partitions (as Kafka, design §15 q10).
+//!
+//! v2 (Kafka 4.2, design §7.8): `ShareAcquireMode` 1 (record-limit, KIP-1206) acquires at most
+//! `MaxRecords` records, cutting a batch; `IsRenewAck` (KIP-1222) allows acknowledge type 4,
+//! RENEW, which restarts the lock of records the member holds. A renewing fetch must set
+//! `MaxBytes`, `MinBytes`, `MaxRecords` and `MaxWaitMs` to 0 (else INVALID_REQUEST) and
+//! fetches nothing, as Kafka's does: the client sends one to renew, and a fetch would only eat
+//! into the renewed lock. RENEW without `IsRenewAck`, or in a v1 request, is INVALID_REQUEST
+//! for that partition's acknowledgements.
 //!
 //! Differences from Kafka: `MinBytes` is met by anything acquired (records once acquired are
 //! answered at once rather than held while waiting for more; clients send 1); `BatchSize` is
@@ -69,6 +77,16 @@ struct Wanted {
     error: Code,
 }
 
+/// `ShareAcquireMode` values (KIP-1206; Kafka `ShareAcquireMode`).
+pub const SHARE_ACQUIRE_MODE_BATCH_OPTIMIZED: i8 = 0;
+pub const SHARE_ACQUIRE_MODE_RECORD_LIMIT: i8 = 1;
+
+/// Whether a partition's acknowledgements use RENEW (type 4) where the request may not: below
+/// v2, or without `IsRenewAck` (Kafka refuses both with INVALID_REQUEST, KIP-1222).
+pub fn renew_refused(version: i16, is_renew_ack: bool, batches: &[AcknowledgementBatch]) -> bool {
+    !(version >= 2 && is_renew_ack) && batches.iter().any(AcknowledgementBatch::renews)
+}
+
 pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchReply {
     let b = &ctx.broker;
     let group = req.group_id.as_ref().map_or("", |g| g.as_str()).to_string();
@@ -82,6 +100,22 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
     }
     if !ctx.authorize_group(AclOperation::Read, &group) {
         return top_error(E::GroupAuthorizationFailed.code());
+    }
+    // v2 fields (decoded as 0 / false below v2).
+    let renewing = req.is_renew_ack;
+    if renewing
+        && (req.max_bytes != 0
+            || req.min_bytes != 0
+            || req.max_records != 0
+            || req.max_wait_ms != 0)
+    {
+        return top_error(E::InvalidRequest.code());
+    }
+    if !matches!(
+        req.share_acquire_mode,
+        SHARE_ACQUIRE_MODE_BATCH_OPTIMIZED | SHARE_ACQUIRE_MODE_RECORD_LIMIT
+    ) {
+        return top_error(E::InvalidRequest.code());
     }
     let mut added: Vec<ShareTopicPartition> = Vec::new();
     let mut acks: Vec<(ShareTopicPartition, Vec<AcknowledgementBatch>)> = Vec::new();
@@ -159,6 +193,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
             continue;
         };
         w.ack = Some(match &w.resolved {
+            Ok(_) if renew_refused(ctx.version, renewing, batches) => E::InvalidRequest.code(),
             Ok(p) => b
                 .shares
                 .acknowledge(
@@ -180,7 +215,8 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
         return respond(ctx, false, settings.record_lock_duration_ms, wanted);
     }
 
-    let fetching = req.max_records > 0 && req.max_bytes > 0;
+    // A renewing fetch fetches nothing (its limits are 0 anyway).
+    let fetching = !renewing && req.max_records > 0 && req.max_bytes > 0;
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let errors = wanted.iter().any(|w| w.resolved.is_err());
     loop {
@@ -287,6 +323,7 @@ async fn acquire_all(
         let limits = AcquireLimits {
             max_records: records_left,
             max_bytes: bytes_left.min(i32::MAX as i64) as i32,
+            record_limit: req.share_acquire_mode == SHARE_ACQUIRE_MODE_RECORD_LIMIT,
             read_committed,
         };
         match b
@@ -442,13 +479,13 @@ fn put_compact_array<T: kafka_protocol::protocol::Encodable>(
     Ok(())
 }
 
-/// Encode a [`ShareFetchReply`] body (v1, the only version) as chunks: encoded bytes with the
+/// Encode a [`ShareFetchReply`] body (v1–2: v2 changed only the request) as chunks: encoded bytes with the
 /// batches' file ranges in between, byte for byte what kafka-protocol encodes with the data in
 /// memory (a unit test holds it to that). A partition with file data has `records: None` as a
 /// placeholder; its fields around the records are written here, the rest by the codec.
 pub fn encode_reply(reply: &ShareFetchReply, version: i16) -> anyhow::Result<Vec<Chunk>> {
     use kafka_protocol::protocol::Encodable;
-    anyhow::ensure!(version == 1, "ShareFetch v{version}");
+    anyhow::ensure!((1..=2).contains(&version), "ShareFetch v{version}");
     let r = &reply.response;
     anyhow::ensure!(
         r.unknown_tagged_fields.is_empty(),
@@ -565,9 +602,11 @@ mod tests {
             records.push(slices);
         }
         let reply = ShareFetchReply { response, records };
-        let chunks = encode_reply(&reply, 1).unwrap();
-        let mut want = BytesMut::new();
-        expected.encode(&mut want, 1).unwrap();
-        assert_eq!(materialize(&chunks), want.to_vec());
+        for version in 1..=2 {
+            let chunks = encode_reply(&reply, version).unwrap();
+            let mut want = BytesMut::new();
+            expected.encode(&mut want, version).unwrap();
+            assert_eq!(materialize(&chunks), want.to_vec(), "v{version}");
+        }
     }
 }

@@ -80,9 +80,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteAcls, 1, 3),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
-    // Share groups (KIP-932): v1 only, the codec's (design share-groups.md §3).
-    (ApiKey::ShareFetch, 1, 1),
-    (ApiKey::ShareAcknowledge, 1, 1),
+    // Share groups (KIP-932): v1-2 as Kafka 4.2, v2 being record-limit acquisition
+    // (KIP-1206) and RENEW (KIP-1222) (design share-groups.md §3, §7.8).
+    (ApiKey::ShareFetch, 1, 2),
+    (ApiKey::ShareAcknowledge, 1, 2),
 ];
 
 /// APIs only a node of a cluster serves: the share coordinator's (KIP-932, design

@@ -493,7 +493,18 @@ impl ShareManager {
         }
         let mut next = slot.sp.clone();
         next.acknowledge(member, batches, now_ms, settings)?;
-        if next != slot.sp {
+        if batches.iter().all(AcknowledgementBatch::only_renews) {
+            // RENEW (KIP-1222) moves only lock deadlines, which are never written (an
+            // Acquired offset is persisted as Available), so nothing is written before the
+            // answer, as in Kafka. The expiries it ran first are written by the next flush.
+            let before = (slot.sp.start_offset(), slot.sp.delivery_complete_count());
+            let moved = (next.start_offset(), next.delivery_complete_count()) != before;
+            slot.sp = next;
+            if moved {
+                slot.dirty = true;
+                cell.publish(&slot.sp);
+            }
+        } else if next != slot.sp {
             let snapshot = slot.snapshot(&next, cell.leader_epoch, now_ms);
             let record = [(key.state_key(), Some(snapshot))];
             if let Err(e) = persister.write(&record, now_ms).await {
@@ -1087,6 +1098,7 @@ mod tests {
         AcquireLimits {
             max_records,
             max_bytes,
+            record_limit: false,
             read_committed: false,
         }
     }
@@ -1628,6 +1640,29 @@ mod tests {
             "redelivered, nothing accepted"
         );
         assert_eq!(m2.flush(&disk, 0).await.unwrap(), 0, "restored, not dirty");
+    }
+
+    /// A RENEW writes nothing (deadlines are not persisted), so it succeeds while writes fail,
+    /// and the renewed lock holds past the old deadline.
+    #[tokio::test]
+    async fn a_renewal_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::open(&disk);
+        let s = ShareSettings::default();
+        m.acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
+            .unwrap();
+        m.flush(&disk, 0).await.unwrap();
+        disk.set_failing(true);
+        m.acknowledge(&key(0), A, &[ack(0, 3, 4)], 20_000, &s, 0, &disk)
+            .await
+            .unwrap();
+        assert_eq!(m.expire_locks(30_000, &s).await, 0, "renewed to 50 000");
+        assert_eq!(m.expire_locks(50_000, &s).await, 4);
+        disk.set_failing(false);
     }
 
     /// A failed write refuses the acknowledgement and leaves memory as it was; expiry and

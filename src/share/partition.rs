@@ -2,8 +2,9 @@
 //! share-partition start offset (SPSO), the next offset to read (Kafka's SPEO + 1), and the
 //! in-flight window `[SPSO, next)` with each offset's state, delivery count and lock.
 //!
-//! Owns acquisition (redelivery first, then new batches from a [`BatchSource`]), acknowledgement
-//! (ACCEPT / RELEASE / REJECT / GAP with Kafka's error codes), lock expiry, the delivery-count
+//! Owns acquisition (redelivery first, then new batches from a [`BatchSource`]; batch-optimized
+//! or, KIP-1206, strictly within `MaxRecords`), acknowledgement (ACCEPT / RELEASE / REJECT / GAP,
+//! and RENEW of a lock, KIP-1222, with Kafka's error codes), lock expiry, the delivery-count
 //! limit, the `group.share.partition.max.record.locks` bound, the release of a member's records
 //! when its share session ends, and SPSO advancement.
 //!
@@ -80,13 +81,16 @@ pub struct AcquiredRecords {
     pub delivery_count: i16,
 }
 
-/// Kafka's acknowledge types (`AcknowledgeType`; 4 = RENEW only from ShareFetch v2).
+/// Kafka's acknowledge types (`AcknowledgeType`). RENEW (KIP-1222) is valid only in a v2
+/// request that sets `IsRenewAck`; the API layer checks that (it knows the version), this
+/// module applies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcknowledgeType {
     Gap = 0,
     Accept = 1,
     Release = 2,
     Reject = 3,
+    Renew = 4,
 }
 
 impl AcknowledgeType {
@@ -96,6 +100,7 @@ impl AcknowledgeType {
             1 => Some(AcknowledgeType::Accept),
             2 => Some(AcknowledgeType::Release),
             3 => Some(AcknowledgeType::Reject),
+            4 => Some(AcknowledgeType::Renew),
             _ => None,
         }
     }
@@ -110,11 +115,30 @@ pub struct AcknowledgementBatch {
     pub acknowledge_types: Vec<i8>,
 }
 
+impl AcknowledgementBatch {
+    /// Whether any offset of the batch is acknowledged with RENEW (4).
+    pub fn renews(&self) -> bool {
+        self.acknowledge_types
+            .contains(&(AcknowledgeType::Renew as i8))
+    }
+
+    /// Whether every offset of the batch is acknowledged with RENEW (4).
+    pub fn only_renews(&self) -> bool {
+        self.acknowledge_types
+            .iter()
+            .all(|&t| t == AcknowledgeType::Renew as i8)
+    }
+}
+
 /// Limits of one acquisition (from the ShareFetch request).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcquireLimits {
-    /// `MaxRecords`: batch-optimized acquisition may overshoot it to the end of a batch.
+    /// `MaxRecords`: batch-optimized acquisition may overshoot it to the end of a batch;
+    /// under `record_limit` it is never exceeded.
     pub max_records: i64,
+    /// `ShareAcquireMode` 1, record-limit (KIP-1206, ShareFetch v2): a new batch is cut after
+    /// the `max_records`-th offset; the rest of it stays beyond `next` for the next fetch.
+    pub record_limit: bool,
     /// `MaxBytes`, handed to the batch source.
     pub max_bytes: i32,
     /// The group's `share.isolation.level` is read_committed: new batches are read up to the
@@ -227,7 +251,8 @@ impl SharePartition {
 
     /// Acquires records for `member` (design §6.5 steps 2–5): Available offsets of the window
     /// first (up to `max_records`, splitting the last run), then new whole batches from `next`
-    /// while the window has room (the last batch cut at the window limit). Returns the acquired
+    /// while the window has room (the last batch cut at the window limit, or under
+    /// `record_limit` at `max_records`, design §7.8). Returns the acquired
     /// ranges in offset order. Locks due at `now_ms` expire and the source's log start is applied
     /// first; a read error then acquires nothing.
     pub fn acquire(
@@ -312,7 +337,10 @@ impl SharePartition {
             if room <= 0 {
                 break;
             }
-            let last = batch.last_offset.min(self.next_offset + room - 1);
+            let mut last = batch.last_offset.min(self.next_offset + room - 1);
+            if limits.record_limit {
+                last = last.min(self.next_offset + remaining - 1);
+            }
             remaining -= last - self.next_offset + 1;
             self.push_new(last, acquired.clone(), 1);
         }
@@ -362,7 +390,8 @@ impl SharePartition {
     /// INVALID_REQUEST for a malformed list (`first > last`, unknown type, wrong number of
     /// types, ranges overlapping or not ascending), INVALID_RECORD_STATE when an offset at or
     /// above SPSO is beyond the window or not Acquired by `member`. Offsets below SPSO are
-    /// already done and skipped. Locks due at `now_ms` expire first, so a late acknowledgement
+    /// already done and skipped. RENEW (KIP-1222, design §7.8) restarts the lock of offsets the
+    /// member holds (deadline `now_ms` + the lock duration), keeping state and delivery count. Locks due at `now_ms` expire first, so a late acknowledgement
     /// of an expired lock fails as it does in Kafka once the lock timer has run.
     pub fn acknowledge(
         &mut self,
@@ -391,7 +420,7 @@ impl SharePartition {
         }
         for batch in batches {
             if let [t] = batch.acknowledge_types[..] {
-                self.apply(batch.first_offset, batch.last_offset, t, settings);
+                self.apply(batch.first_offset, batch.last_offset, t, now_ms, settings);
                 continue;
             }
             // One type per offset: apply runs of equal types.
@@ -400,7 +429,7 @@ impl SharePartition {
             for i in 1..=types.len() {
                 if i == types.len() || types[i] != types[i - 1] {
                     let last = batch.first_offset + i as i64 - 1;
-                    self.apply(start, last, types[i - 1], settings);
+                    self.apply(start, last, types[i - 1], now_ms, settings);
                     start = last + 1;
                 }
             }
@@ -410,19 +439,30 @@ impl SharePartition {
     }
 
     /// One validated acknowledgement of `first..=last` (offsets below SPSO untouched).
-    fn apply(&mut self, first: i64, last: i64, ack: i8, settings: &ShareSettings) {
+    fn apply(&mut self, first: i64, last: i64, ack: i8, now_ms: i64, settings: &ShareSettings) {
         let first = first.max(self.start_offset);
         let Some(ack) = AcknowledgeType::from_i8(ack) else {
             return;
         };
         let limit = settings.delivery_count_limit;
+        let renewed_deadline = now_ms.saturating_add(settings.record_lock_duration_ms);
         self.runs.update(first, last, |run| {
-            run.state = match ack {
-                AcknowledgeType::Accept => RecordState::Acknowledged,
-                AcknowledgeType::Reject | AcknowledgeType::Gap => RecordState::Archived,
-                AcknowledgeType::Release if run.delivery_count >= limit => RecordState::Archived,
-                AcknowledgeType::Release => RecordState::Available,
-            }
+            run.state = match (ack, &run.state) {
+                // Validated: every offset is Acquired by the acknowledging member.
+                (AcknowledgeType::Renew, RecordState::Acquired { member, .. }) => {
+                    RecordState::Acquired {
+                        member: member.clone(),
+                        deadline_ms: renewed_deadline,
+                    }
+                }
+                (AcknowledgeType::Renew, state) => state.clone(),
+                (AcknowledgeType::Accept, _) => RecordState::Acknowledged,
+                (AcknowledgeType::Reject | AcknowledgeType::Gap, _) => RecordState::Archived,
+                (AcknowledgeType::Release, _) if run.delivery_count >= limit => {
+                    RecordState::Archived
+                }
+                (AcknowledgeType::Release, _) => RecordState::Available,
+            };
         });
     }
 
@@ -717,6 +757,7 @@ mod tests {
         AcquireLimits {
             max_records,
             max_bytes: i32::MAX,
+            record_limit: false,
             read_committed: false,
         }
     }
@@ -760,6 +801,179 @@ mod tests {
     const RELEASE: i8 = 2;
     const REJECT: i8 = 3;
     const GAP: i8 = 0;
+    const RENEW: i8 = 4;
+
+    fn record_limit(max_records: i64) -> AcquireLimits {
+        AcquireLimits {
+            record_limit: true,
+            ..limits(max_records)
+        }
+    }
+
+    fn deadline(sp: &SharePartition, offset: i64) -> Option<i64> {
+        match sp.state_of(offset) {
+            Some((RecordState::Acquired { deadline_ms, .. }, _)) => Some(*deadline_ms),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn record_limit_never_exceeds_max_records_and_splits_batches() {
+        // 50 records in three large batches; fetches of 7 alternate between two members.
+        let mut log = FakeLog::sized(&[20, 20, 10]);
+        let mut sp = SharePartition::new(0);
+        let mut fetched = Vec::new();
+        for i in 0..8 {
+            let member = if i % 2 == 0 { A } else { B };
+            let r = sp
+                .acquire(member, 0, record_limit(7), &settings(), &mut log)
+                .unwrap();
+            sp.check_invariants(&settings()).unwrap();
+            for a in &r {
+                sp.acknowledge(
+                    member,
+                    &[ack(a.first_offset, a.last_offset, &[ACCEPT])],
+                    0,
+                    &settings(),
+                )
+                .unwrap();
+            }
+            fetched.push(r);
+        }
+        // A range across the batch boundary at 20 is one range: one delivery count.
+        let want: Vec<Vec<AcquiredRecords>> = vec![
+            vec![got(0, 6, 1)],
+            vec![got(7, 13, 1)],
+            vec![got(14, 20, 1)],
+            vec![got(21, 27, 1)],
+            vec![got(28, 34, 1)],
+            vec![got(35, 41, 1)],
+            vec![got(42, 48, 1)],
+            vec![got(49, 49, 1)],
+        ];
+        assert_eq!(fetched, want);
+        assert_eq!((sp.start_offset(), sp.next_offset()), (50, 50));
+        assert!(acquire(&mut sp, &mut log, A, 0, 7).is_empty());
+    }
+
+    #[test]
+    fn record_limit_leaves_the_rest_of_a_batch_for_the_next_fetch() {
+        let mut log = FakeLog::sized(&[20]);
+        let mut sp = SharePartition::new(0);
+        let r = sp
+            .acquire(A, 0, record_limit(7), &settings(), &mut log)
+            .unwrap();
+        assert_eq!(r, vec![got(0, 6, 1)]);
+        // Only the acquired offsets entered the window; 7..=19 are still unread.
+        assert_eq!((sp.start_offset(), sp.next_offset()), (0, 7));
+        assert_eq!(sp.state_of(7), None);
+        // Another member's fetch takes them next, whatever A does.
+        let r = sp
+            .acquire(B, 0, record_limit(100), &settings(), &mut log)
+            .unwrap();
+        assert_eq!(r, vec![got(7, 19, 1)]);
+        sp.check_invariants(&settings()).unwrap();
+        // Batch-optimized acquisition of the same log overshoots to the batch end.
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 7), vec![got(0, 19, 1)]);
+    }
+
+    #[test]
+    fn record_limit_counts_redelivered_and_new_records_together() {
+        let mut log = FakeLog::sized(&[10, 10]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 10), vec![got(0, 9, 1)]);
+        sp.acknowledge(
+            A,
+            &[ack(0, 4, &[RELEASE]), ack(5, 9, &[ACCEPT])],
+            0,
+            &settings(),
+        )
+        .unwrap();
+        let r = sp
+            .acquire(B, 0, record_limit(7), &settings(), &mut log)
+            .unwrap();
+        assert_eq!(r, vec![got(0, 4, 2), got(10, 11, 1)]);
+        assert_eq!(sp.next_offset(), 12);
+        let r = sp
+            .acquire(B, 0, record_limit(3), &settings(), &mut log)
+            .unwrap();
+        assert_eq!(r, vec![got(12, 14, 1)]);
+        sp.check_invariants(&settings()).unwrap();
+    }
+
+    #[test]
+    fn renew_restarts_the_lock_of_acquired_records_only() {
+        let mut log = FakeLog::sized(&[10, 5]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 10), vec![got(0, 9, 1)]);
+        assert_eq!(deadline(&sp, 0), Some(1_000));
+        // At 800 A renews 0..=4: their lock runs to 1 800, 5..=9 keep 1 000.
+        sp.acknowledge(A, &[ack(0, 4, &[RENEW])], 800, &settings())
+            .unwrap();
+        assert_eq!(deadline(&sp, 0), Some(1_800));
+        assert_eq!(deadline(&sp, 4), Some(1_800));
+        assert_eq!(deadline(&sp, 5), Some(1_000));
+        assert_eq!(state(&sp, 0), (1, 1), "state and delivery count kept");
+        assert_eq!(sp.expire_locks(1_000, &settings()), 5);
+        assert_eq!(state(&sp, 5), (0, 1));
+        assert_eq!(state(&sp, 4), (1, 1));
+        // Another member cannot renew them, nor anyone renew Available, unread or terminal
+        // offsets: INVALID_RECORD_STATE, nothing changes.
+        let before = sp.clone();
+        for (member, batches) in [
+            (B, vec![ack(0, 4, &[RENEW])]),
+            (A, vec![ack(5, 5, &[RENEW])]),
+            (A, vec![ack(0, 4, &[RENEW]), ack(10, 10, &[RENEW])]),
+        ] {
+            assert_eq!(
+                sp.acknowledge(member, &batches, 1_100, &settings()),
+                Err(KafkaError::InvalidRecordState),
+                "{member} {batches:?}"
+            );
+            assert_eq!(sp, before);
+        }
+        // Per-offset types mix RENEW with others; B takes 5..=9 and renews some of them.
+        assert_eq!(acquire(&mut sp, &mut log, B, 1_100, 5), vec![got(5, 9, 2)]);
+        sp.acknowledge(
+            B,
+            &[ack(5, 9, &[RENEW, ACCEPT, RENEW, REJECT, RELEASE])],
+            1_500,
+            &settings(),
+        )
+        .unwrap();
+        assert_eq!(deadline(&sp, 5), Some(2_500));
+        assert_eq!(state(&sp, 5), (1, 2));
+        assert_eq!(state(&sp, 6), (2, 2));
+        assert_eq!(deadline(&sp, 7), Some(2_500));
+        assert_eq!(state(&sp, 8), (4, 2));
+        assert_eq!(state(&sp, 9), (0, 2));
+        // A renewal at the deadline is too late, as any acknowledgement is.
+        assert_eq!(
+            sp.acknowledge(A, &[ack(0, 4, &[RENEW])], 1_800, &settings()),
+            Err(KafkaError::InvalidRecordState)
+        );
+        assert_eq!(state(&sp, 0), (0, 1));
+        sp.check_invariants(&settings()).unwrap();
+    }
+
+    #[test]
+    fn renewed_records_are_accepted_once_with_their_first_delivery_count() {
+        let mut log = FakeLog::sized(&[3]);
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, &mut log, A, 0, 3);
+        // Held for five lock durations by renewing before each deadline; B gets nothing.
+        for t in 1..=5 {
+            sp.acknowledge(A, &[ack(0, 2, &[RENEW])], t * 900, &settings())
+                .unwrap();
+            assert!(acquire(&mut sp, &mut log, B, t * 900 + 50, 10).is_empty());
+        }
+        assert_eq!(sp.earliest_deadline(), Some(5_500));
+        sp.acknowledge(A, &[ack(0, 2, &[ACCEPT])], 5_400, &settings())
+            .unwrap();
+        assert_eq!((sp.start_offset(), sp.delivery_complete_count()), (3, 0));
+        assert!(acquire(&mut sp, &mut log, B, 10_000, 10).is_empty());
+    }
 
     #[test]
     fn first_acquire_takes_whole_batches_and_overshoots_to_the_batch_end() {
@@ -788,6 +1002,7 @@ mod tests {
                 AcquireLimits {
                     max_records: 100,
                     max_bytes: 12,
+                    record_limit: false,
                     read_committed: false,
                 },
                 &settings(),
@@ -1075,7 +1290,7 @@ mod tests {
         let before = sp.clone();
         let bad: Vec<Vec<AcknowledgementBatch>> = vec![
             vec![ack(5, 4, &[ACCEPT])],
-            vec![ack(0, 4, &[4])],
+            vec![ack(0, 4, &[5])],
             vec![ack(0, 4, &[-1])],
             vec![ack(0, 4, &[])],
             vec![ack(0, 4, &[ACCEPT, ACCEPT])],
@@ -1334,8 +1549,17 @@ mod tests {
             match rng.below(10) {
                 0..=2 => {
                     let n = rng.range(0, 20);
-                    let r = sp.acquire(member, now, limits(n), &s, &mut log).unwrap();
+                    let record_limit = rng.below(2) == 0;
+                    let l = AcquireLimits {
+                        record_limit,
+                        ..limits(n)
+                    };
+                    let r = sp.acquire(member, now, l, &s, &mut log).unwrap();
                     acquired += r.len();
+                    if record_limit {
+                        let total: i64 = r.iter().map(|a| a.last_offset - a.first_offset + 1).sum();
+                        assert!(total <= n, "seed {seed} step {step}: {total} > {n}");
+                    }
                     for a in &r {
                         redelivered += usize::from(a.delivery_count > 1);
                         assert!(a.first_offset <= a.last_offset);
@@ -1377,9 +1601,9 @@ mod tests {
                         let first = rng.range(a, b);
                         let last = rng.range(first, b);
                         let types = if rng.below(3) == 0 {
-                            (first..=last).map(|_| rng.range(0, 3) as i8).collect()
+                            (first..=last).map(|_| rng.range(0, 4) as i8).collect()
                         } else {
-                            vec![rng.range(0, 3) as i8]
+                            vec![rng.range(0, 4) as i8]
                         };
                         batches.push(ack(first, last, &types));
                     } else {
@@ -1408,7 +1632,7 @@ mod tests {
                                     } else {
                                         b.acknowledge_types[i]
                                     };
-                                    if o >= before.start_offset() && t != RELEASE {
+                                    if o >= before.start_offset() && t != RELEASE && t != RENEW {
                                         done.insert(o);
                                     }
                                 }

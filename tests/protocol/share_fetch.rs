@@ -1,8 +1,9 @@
-//! ShareFetch (78) and ShareAcknowledge (79) v1 over raw frames (KIP-932; design
+//! ShareFetch (78) and ShareAcknowledge (79) v1-2 over raw frames (KIP-932; design
 //! docs/design/share-groups.md §7): acquisition with exact ranges and delivery counts, locks
 //! between members, ACCEPT / RELEASE / REJECT with redelivery, piggy-backed acknowledgements,
 //! share-session errors, the release of a closed connection's records, long polls woken by a
-//! produce and by a lock expiry, `share.auto.offset.reset`, and ApiVersions.
+//! produce and by a lock expiry, `share.auto.offset.reset`, ApiVersions, and v2 (design §7.8):
+//! record-limit acquisition and RENEW.
 //!
 //! Waits are on responses (a parked fetch asks to wait far longer than the test allows), never
 //! sleeps; the lock-expiry test drives the broker's clock by hand.
@@ -476,7 +477,7 @@ async fn auto_offset_reset_earliest_and_latest() {
     assert_eq!(got(&r).0, vec![(0, 2, 1)]);
 }
 
-/// ApiVersions advertises ShareFetch and ShareAcknowledge at v1 and finalizes share.version 1.
+/// ApiVersions advertises ShareFetch and ShareAcknowledge at v1-2 and finalizes share.version 1.
 #[tokio::test]
 async fn api_versions_show_share_apis_and_feature() {
     let b = start(&[]).await;
@@ -496,7 +497,7 @@ async fn api_versions_show_share_apis_and_feature() {
             .iter()
             .find(|k| k.api_key == key as i16)
             .unwrap_or_else(|| panic!("{key:?} advertised"));
-        assert_eq!((k.min_version, k.max_version), (1, 1));
+        assert_eq!((k.min_version, k.max_version), (1, 2));
     }
     let f = r
         .finalized_features
@@ -657,4 +658,256 @@ async fn long_poll_returns_when_records_are_released() {
     assert_eq!(r.responses[0].partitions[0].error_code, 0);
     let r = woken(parked).await;
     assert_eq!(got(&r), (vec![(0, 0, 2)], values(&[(0, "r")])));
+}
+
+const RENEW: i8 = 4;
+const INVALID_REQUEST: i16 = 42;
+const INVALID_RECORD_STATE: i16 = 121;
+
+/// `values` as ONE batch: `common::batch` writes a batch per record (the codec's encoder
+/// starts a new batch where `offset - sequence` changes, and sequences are -1 without a
+/// producer id), so the sequences here count up with the offsets. No producer id: the broker
+/// does not look at the base sequence of a non-idempotent batch.
+async fn produce_one_batch(c: &mut Client, topic: &str, values: &[&str]) {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: 1 + i as i64,
+            key: None,
+            value: Some(bytes::Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name(topic))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(buf.freeze())),
+                ]),
+        ]);
+    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &req).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 0);
+}
+
+/// A v2 ShareFetch: `fetch_request` with `ShareAcquireMode` and `MaxRecords`.
+fn fetch_v2(
+    group: &str,
+    member: &str,
+    epoch: i32,
+    topic: Uuid,
+    mode: i8,
+    max: i32,
+) -> ShareFetchRequest {
+    fetch_request(group, member, epoch, topic, &[], 0)
+        .with_max_records(max)
+        .with_batch_size(max)
+        .with_share_acquire_mode(mode)
+}
+
+/// The renewing ShareFetch a 4.3 client sends: the acknowledgements, `IsRenewAck`, and every
+/// limit 0.
+fn renew_fetch(
+    group: &str,
+    member: &str,
+    epoch: i32,
+    topic: Uuid,
+    acks: &[(i64, i64, &[i8])],
+) -> ShareFetchRequest {
+    fetch_request(group, member, epoch, topic, acks, 0)
+        .with_min_bytes(0)
+        .with_max_bytes(0)
+        .with_max_records(0)
+        .with_batch_size(0)
+        .with_is_renew_ack(true)
+}
+
+/// ShareFetch v2 `ShareAcquireMode` 1 (KIP-1206): at most `MaxRecords` records, cutting a
+/// batch, the rest for the next fetch; the whole batch still goes out (the client hands out
+/// only acquired offsets). v1 and mode 0 overshoot to the batch end; an unknown mode is
+/// INVALID_REQUEST.
+#[tokio::test]
+async fn v2_record_limit_acquires_at_most_max_records() {
+    let b = start(&[]).await;
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "rl", 1).await;
+    set_group_config(&mut c, "g", "share.auto.offset.reset", "earliest").await;
+    let ten = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    produce_one_batch(&mut c, "rl", &ten).await;
+    let all: Vec<(i64, &str)> = ten
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, *v))
+        .collect();
+
+    let mut a = Client::connect(b.addr).await;
+    let r: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "A", 0, topic, 1, 3))
+        .await;
+    assert_eq!(got(&r), (vec![(0, 2, 1)], values(&all)));
+    let r: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "A", 1, topic, 1, 3))
+        .await;
+    assert_eq!(got(&r).0, vec![(3, 5, 1)]);
+    let mut other = Client::connect(b.addr).await;
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "B", 0, topic, 1, 1))
+        .await;
+    assert_eq!(got(&r).0, vec![(6, 6, 1)]);
+    // Batch-optimized (v2 mode 0, or v1) takes the rest of the batch.
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "B", 1, topic, 0, 1))
+        .await;
+    assert_eq!(got(&r).0, vec![(7, 9, 1)]);
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "C", 0, topic, 2, 1))
+        .await;
+    assert_eq!((r.error_code, r.responses.len()), (INVALID_REQUEST, 0));
+}
+
+/// RENEW (KIP-1222): ShareAcknowledge v2 and a renewing ShareFetch v2 restart the lock of the
+/// member's records (delivery count kept), the ShareAcknowledge answer carries
+/// `AcquisitionLockTimeoutMs`; nobody else gets the records meanwhile. RENEW below v2 or
+/// without `IsRenewAck` is INVALID_REQUEST for the partition, a renewing fetch with non-zero
+/// limits is INVALID_REQUEST, and renewing records one does not hold is INVALID_RECORD_STATE.
+#[tokio::test]
+async fn v2_renew_restarts_the_lock() {
+    let clock = ManualClock::new(1_000_000);
+    let b = start_with_clock(
+        &[
+            "group.share.min.record.lock.duration.ms=1000",
+            "group.share.record.lock.duration.ms=1000",
+        ],
+        clock.clone(),
+    )
+    .await;
+    let mut c = Client::connect(b.addr).await;
+    let topic = create_topic(&mut c, "rn", 1).await;
+    set_group_config(&mut c, "g", "share.auto.offset.reset", "earliest").await;
+    produce(&mut c, "rn", &["x", "y", "z"]).await;
+
+    let mut a = Client::connect(b.addr).await;
+    let r: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "A", 0, topic, 0, 500))
+        .await;
+    assert_eq!(got(&r).0, vec![(0, 2, 1)]);
+
+    // Refused renewals change nothing (the two acknowledgements still use session epochs 1
+    // and 2; the refused fetch, a top-level error, uses none).
+    let renew = ack_request("g", "A", 1, topic, &[(0, 2, &[RENEW])]);
+    let r: ShareAcknowledgeResponse = a.call(ApiKey::ShareAcknowledge, 1, &renew).await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, INVALID_REQUEST,
+        "v1"
+    );
+    let r: ShareAcknowledgeResponse = a
+        .call(
+            ApiKey::ShareAcknowledge,
+            2,
+            &ack_request("g", "A", 2, topic, &[(0, 2, &[RENEW])]),
+        )
+        .await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code, INVALID_REQUEST,
+        "no IsRenewAck"
+    );
+    let r: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            2,
+            &renew_fetch("g", "A", 3, topic, &[(0, 2, &[RENEW])]).with_max_records(500),
+        )
+        .await;
+    assert_eq!((r.error_code, r.responses.len()), (INVALID_REQUEST, 0));
+
+    // At 800 ms A renews with a ShareAcknowledge: locked until 1 800.
+    clock.advance(800);
+    let r: ShareAcknowledgeResponse = a
+        .call(
+            ApiKey::ShareAcknowledge,
+            2,
+            &ack_request("g", "A", 3, topic, &[(0, 2, &[RENEW])]).with_is_renew_ack(true),
+        )
+        .await;
+    assert_eq!((r.error_code, r.acquisition_lock_timeout_ms), (0, 1000));
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    clock.advance(400);
+    let mut other = Client::connect(b.addr).await;
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "B", 0, topic, 0, 500))
+        .await;
+    assert_eq!(got(&r), (vec![], vec![]), "still A's at 1 200 ms");
+    // B cannot renew them.
+    let r: ShareAcknowledgeResponse = other
+        .call(
+            ApiKey::ShareAcknowledge,
+            2,
+            &ack_request("g", "B", 1, topic, &[(0, 2, &[RENEW])]).with_is_renew_ack(true),
+        )
+        .await;
+    assert_eq!(
+        r.responses[0].partitions[0].error_code,
+        INVALID_RECORD_STATE
+    );
+
+    // At 1 200 ms A renews with a ShareFetch, which fetches nothing: locked until 2 200.
+    let r: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            2,
+            &renew_fetch("g", "A", 4, topic, &[(0, 2, &[RENEW])]),
+        )
+        .await;
+    assert_eq!(r.error_code, 0);
+    let p = &r.responses[0].partitions[0];
+    assert_eq!((p.acknowledge_error_code, p.error_code), (0, 0));
+    assert!(p.acquired_records.is_empty());
+    clock.advance(999);
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "B", 2, topic, 0, 500))
+        .await;
+    assert_eq!(got(&r), (vec![], vec![]), "still A's at 2 199 ms");
+
+    // Accepted once, by A; nothing left for B.
+    let r: ShareAcknowledgeResponse = a
+        .call(
+            ApiKey::ShareAcknowledge,
+            2,
+            &ack_request("g", "A", 5, topic, &[(0, 2, &[ACCEPT])]),
+        )
+        .await;
+    assert_eq!(r.responses[0].partitions[0].error_code, 0);
+    assert_eq!(spso(&b, "g", topic), Some(3));
+    clock.advance(5_000);
+    let r: ShareFetchResponse = other
+        .call(ApiKey::ShareFetch, 2, &fetch_v2("g", "B", 3, topic, 0, 500))
+        .await;
+    assert_eq!(got(&r), (vec![], vec![]));
 }

@@ -10,3 +10,4 @@ mod integration_tests;
 mod produce_fetch;
 mod request_header;
 mod share_group_v1;
+mod share_v2;
