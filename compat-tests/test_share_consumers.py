@@ -25,7 +25,9 @@ def sbroker(start_broker):
 @pytest.mark.parametrize("mode", ["three-share", "release", "reject", "delivery-limit", "mixed", "console",
                                   "read-committed",
                                   # ShareFetch/ShareAcknowledge v2 (Kafka 4.2): KIP-1206, KIP-1222
-                                  "record-limit", "renew"])
+                                  "record-limit", "renew",
+                                  # per-group configs of Kafka 4.3 (KIP-1240)
+                                  "renew-disabled", "group-limits"])
 def test_share_consumer_scenarios(sbroker, run_java, mode):
     out = run_java("ShareScenarios", mode, sbroker.bootstrap, f"sh-{mode}", f"sg-{mode}")
     assert "OK" in out

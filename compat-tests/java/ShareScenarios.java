@@ -16,6 +16,10 @@
 //                   the broker hands each fetch at most 7 records, cutting 20-record batches
 //   renew           acknowledge(record, RENEW) (KIP-1222, v2): a member keeps its records for three
 //                   lock durations by renewing them; another member gets none; accepted once
+//   renew-disabled  share.renew.acknowledge.enable=false (KIP-1240): a RENEW fails the partition's
+//                   commitSync with InvalidRecordStateException; the lock then expires as usual
+//   group-limits    the group configs share.delivery.count.limit=2 and
+//                   share.partition.max.record.locks=100 (KIP-1240) over the broker's 5 and 2000
 // Records carry their index as key ("0", "1", ...). Exits 0 printing "OK" on success; prints
 // "FAIL: ..." and exits 1 otherwise.
 import java.time.Duration;
@@ -63,6 +67,8 @@ public class ShareScenarios {
                 case "read-committed" -> readCommitted(bs, topic, group);
                 case "record-limit" -> recordLimit(bs, topic, group);
                 case "renew" -> renew(bs, topic, group);
+                case "renew-disabled" -> renewDisabled(bs, topic, group);
+                case "group-limits" -> groupLimits(bs, topic, group);
                 default -> throw new IllegalArgumentException("unknown mode " + a[0]);
             }
             System.out.println("OK");
@@ -568,6 +574,77 @@ public class ShareScenarios {
             eq(List.of(), keys(pollFor(b, 1, lockMs + 1_000)), "records B got after A accepted");
             eq(List.of(), keys(pollFor(a, 1, 1_000)), "records A got after accepting");
             System.out.println("held " + heldFor + " ms with " + renewals + " renewals (lock " + lockMs + " ms)");
+        }
+    }
+
+    /** share.renew.acknowledge.enable=false (kafka-configs.sh --entity-type groups): the group
+     *  refuses RENEW. commitSync reports InvalidRecordStateException for the partition (what
+     *  Kafka 4.3's own integration test expects) and the record stays acquired until its lock
+     *  expires; then it is delivered again (deliveryCount 2) and accepted once. */
+    static void renewDisabled(String bs, String topic, String group) throws Exception {
+        try (Admin admin = admin(bs); KafkaShareConsumer<String, String> c = consumer(bs, group, true, "no-renew")) {
+            createTopic(admin, topic, 1);
+            fromEarliest(admin, group);
+            groupConfig(admin, group, "share.renew.acknowledge.enable", "false");
+            produce(bs, topic, 0, 1, 1);
+            c.subscribe(List.of(topic));
+            List<ConsumerRecord<String, String>> rs = pollFor(c, 1, 30_000);
+            eq(List.of("0"), keys(rs), "first delivery");
+            c.acknowledge(rs.get(0), AcknowledgeType.RENEW);
+            Map<TopicIdPartition, Optional<KafkaException>> res = c.commitSync(Duration.ofSeconds(30));
+            eq(1, res.size(), "partitions in the commit result");
+            Optional<KafkaException> error = res.values().iterator().next();
+            check(error.isPresent() && error.get() instanceof org.apache.kafka.common.errors.InvalidRecordStateException,
+                "a refused renewal fails with InvalidRecordStateException, got " + error);
+            List<ConsumerRecord<String, String>> again = pollFor(c, 1, 30_000);
+            eq(List.of("0"), keys(again), "the record once its lock expired");
+            eq((short) 2, deliveries(again.get(0)), "its deliveryCount");
+            c.acknowledge(again.get(0), AcknowledgeType.ACCEPT);
+            commitOk(c, "accept 0");
+            eq(List.of(), keys(pollFor(c, 1, 2_000)), "records after the accept");
+        }
+    }
+
+    /** Per-group limits (KIP-1240) over the broker's defaults: with share.delivery.count.limit=2
+     *  a record RELEASEd on every delivery is delivered twice and archived (the broker's limit is
+     *  5); with share.partition.max.record.locks=100 a member gets at most 100 records in flight
+     *  (the broker's limit is 2000): 150 records in batches of 10 on a second topic arrive as
+     *  0-99, and 100-149 only once those are accepted. */
+    static void groupLimits(String bs, String topic, String group) throws Exception {
+        String windowed = topic + "-window";
+        try (Admin admin = admin(bs); KafkaShareConsumer<String, String> c = consumer(bs, group, true, "limits")) {
+            createTopic(admin, topic, 1);
+            createTopic(admin, windowed, 1);
+            fromEarliest(admin, group);
+            groupConfig(admin, group, "share.delivery.count.limit", "2");
+            groupConfig(admin, group, "share.partition.max.record.locks", "100");
+            produce(bs, topic, 0, 1, 1);
+            c.subscribe(List.of(topic));
+            for (int n = 1; n <= 2; n++) {
+                List<ConsumerRecord<String, String>> rs = pollFor(c, 1, 30_000);
+                eq(List.of("0"), keys(rs), "delivery " + n);
+                eq((short) n, deliveries(rs.get(0)), "deliveryCount at delivery " + n);
+                c.acknowledge(rs.get(0), AcknowledgeType.RELEASE);
+                commitOk(c, "release at delivery " + n);
+            }
+            eq(List.of(), keys(pollFor(c, 1, 2_000)), "deliveries after the second");
+            // All 150 exist before anyone reads the second topic, so the first fetch sees them all.
+            produce(bs, windowed, 0, 150, 10);
+            try (KafkaShareConsumer<String, String> w = consumer(bs, group, true, "window")) {
+                w.subscribe(List.of(windowed));
+                List<ConsumerRecord<String, String>> window = onePoll(w, 30_000);
+                eq(offsetRange(0, 100), offsets(window), "the first poll under 100 record locks");
+                for (ConsumerRecord<String, String> r : window) w.acknowledge(r, AcknowledgeType.ACCEPT);
+                commitOk(w, "accept 0-99");
+                List<ConsumerRecord<String, String>> rest = pollFor(w, 50, 30_000);
+                eq(offsetRange(100, 150), offsets(rest), "the rest once the window was accepted");
+                for (ConsumerRecord<String, String> r : rest) w.acknowledge(r, AcknowledgeType.ACCEPT);
+                commitOk(w, "accept 100-149");
+            }
+            ConfigResource res = new ConfigResource(ConfigResource.Type.GROUP, group);
+            Config cfg = admin.describeConfigs(List.of(res)).all().get(30, TimeUnit.SECONDS).get(res);
+            eq("2", cfg.get("share.delivery.count.limit").value(), "described share.delivery.count.limit");
+            eq("100", cfg.get("share.partition.max.record.locks").value(), "described share.partition.max.record.locks");
         }
     }
 }

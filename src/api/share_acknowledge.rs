@@ -59,7 +59,7 @@ pub async fn handle(
             return ShareAcknowledgeResponse::default().with_error_code(session_error_code(e));
         }
     };
-    let settings = b.share_settings(Some(&group));
+    let settings = b.share_settings(&group);
     let persister = b.share_persister();
     let mut responses: Vec<ShareAcknowledgeTopicResponse> = Vec::new();
     for t in &req.topics {

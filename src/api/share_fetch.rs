@@ -162,7 +162,7 @@ pub async fn handle(ctx: &RequestContext, req: ShareFetchRequest) -> ShareFetchR
     for evicted in &context.evicted {
         b.end_share_session(evicted).await;
     }
-    let settings = b.share_settings(Some(&group));
+    let settings = b.share_settings(&group);
     let reset = b.share_auto_offset_reset(&group);
     let read_committed = b.share_read_committed(&group);
 

@@ -22,24 +22,51 @@ use crate::error::Code;
 use crate::share::{LocalPersister, SharePartitionKey, ShareSettings, StatePersister};
 
 impl Broker {
-    /// The share settings of `group` (its `share.record.lock.duration.ms` over the broker's),
-    /// or the broker's own with `None` (what the expiry tick needs: the delivery limit).
-    pub fn share_settings(&self, group: Option<&str>) -> ShareSettings {
+    /// The share settings of `group`: its group configs over the broker's `group.share.*`
+    /// keys, a stored value outside the broker's current bounds held to them (Kafka's
+    /// `GroupConfig.evaluate`: the bounds may have changed since it was set).
+    pub fn share_settings(&self, group: &str) -> ShareSettings {
         let share = &self.config.share;
-        let lock_ms = group
-            .and_then(|g| {
-                effective_value(
-                    &self.config,
-                    &self.group_configs_of(g),
-                    "share.record.lock.duration.ms",
-                )
-            })
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(share.record_lock_duration_ms as i64);
+        let configs = self.group_configs_of(group);
+        let int = |name: &str, bounds: (i32, i32)| {
+            effective_value(&self.config, &configs, name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .map(|v| v.clamp(bounds.0 as i64, bounds.1 as i64))
+        };
+        let lock_ms = int(
+            "share.record.lock.duration.ms",
+            (
+                share.min_record_lock_duration_ms,
+                share.max_record_lock_duration_ms,
+            ),
+        )
+        .unwrap_or(share.record_lock_duration_ms as i64);
+        let delivery_limit = int(
+            "share.delivery.count.limit",
+            (
+                share.min_delivery_count_limit,
+                share.max_delivery_count_limit,
+            ),
+        )
+        .unwrap_or(share.delivery_count_limit as i64);
+        let max_record_locks = int(
+            "share.partition.max.record.locks",
+            (
+                share.min_partition_max_record_locks,
+                share.max_partition_max_record_locks,
+            ),
+        )
+        .unwrap_or(share.partition_max_record_locks as i64);
         ShareSettings {
             record_lock_duration_ms: lock_ms,
-            delivery_count_limit: share.delivery_count_limit.clamp(1, i16::MAX as i32) as i16,
-            max_record_locks: share.partition_max_record_locks as i64,
+            delivery_count_limit: delivery_limit.clamp(1, i16::MAX as i64) as i16,
+            max_record_locks,
+            renew_enabled: effective_value(
+                &self.config,
+                &configs,
+                "share.renew.acknowledge.enable",
+            )
+            .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
         }
     }
 
@@ -135,7 +162,7 @@ impl Broker {
     /// batch (retried next tick on failure).
     pub async fn share_tick(&self, now_ms: i64) {
         self.shares
-            .expire_locks(now_ms, &self.share_settings(None))
+            .expire_locks(now_ms, |group| self.share_settings(group))
             .await;
         self.flush_share_state(now_ms).await;
     }

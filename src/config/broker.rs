@@ -100,7 +100,13 @@ pub struct ShareGroupBrokerConfig {
     pub min_record_lock_duration_ms: i32,
     pub max_record_lock_duration_ms: i32,
     pub delivery_count_limit: i32,
+    /// The bounds of a group's `share.delivery.count.limit` (KIP-1240, Kafka 4.3).
+    pub min_delivery_count_limit: i32,
+    pub max_delivery_count_limit: i32,
     pub partition_max_record_locks: i32,
+    /// The bounds of a group's `share.partition.max.record.locks` (KIP-1240, Kafka 4.3).
+    pub min_partition_max_record_locks: i32,
+    pub max_partition_max_record_locks: i32,
     pub max_share_sessions: i32,
     pub session_timeout_ms: i32,
     pub heartbeat_interval_ms: i32,
@@ -809,13 +815,37 @@ pub const BROKER_KEYS: &[KeySpec] = &[
         "group.share.delivery.count.limit",
         T::Int,
         Some("5"),
-        "Deliveries of a record to share consumers before it is archived. 2-10.",
+        "Deliveries of a record to share consumers before it is archived. 2-10, within the min and max below; a group config (share.delivery.count.limit) overrides it.",
+    ),
+    key(
+        "group.share.min.delivery.count.limit",
+        T::Int,
+        Some("2"),
+        "Smallest share.delivery.count.limit a group config may set. 2-5.",
+    ),
+    key(
+        "group.share.max.delivery.count.limit",
+        T::Int,
+        Some("10"),
+        "Largest share.delivery.count.limit a group config may set. 5-25.",
     ),
     key(
         "group.share.partition.max.record.locks",
         T::Int,
         Some("2000"),
-        "Records of one share-partition acquired at once. 100-10000.",
+        "Records of one share-partition acquired at once. 100-10000, within the min and max below; a group config (share.partition.max.record.locks) overrides it.",
+    ),
+    key(
+        "group.share.min.partition.max.record.locks",
+        T::Int,
+        Some("100"),
+        "Smallest share.partition.max.record.locks a group config may set. 100-10000.",
+    ),
+    key(
+        "group.share.max.partition.max.record.locks",
+        T::Int,
+        Some("4000"),
+        "Largest share.partition.max.record.locks a group config may set. 100-10000.",
     ),
     key(
         "group.share.max.share.sessions",
@@ -1406,7 +1436,19 @@ fn share_group_keys(
             3_600_000,
         )?,
         delivery_count_limit: ranged("group.share.delivery.count.limit", 2, 10)?,
+        min_delivery_count_limit: ranged("group.share.min.delivery.count.limit", 2, 5)?,
+        max_delivery_count_limit: ranged("group.share.max.delivery.count.limit", 5, 25)?,
         partition_max_record_locks: ranged("group.share.partition.max.record.locks", 100, 10_000)?,
+        min_partition_max_record_locks: ranged(
+            "group.share.min.partition.max.record.locks",
+            100,
+            10_000,
+        )?,
+        max_partition_max_record_locks: ranged(
+            "group.share.max.partition.max.record.locks",
+            100,
+            10_000,
+        )?,
         max_share_sessions: at_least("group.share.max.share.sessions")?,
         session_timeout_ms: at_least("group.share.session.timeout.ms")?,
         heartbeat_interval_ms: at_least("group.share.heartbeat.interval.ms")?,
@@ -1426,6 +1468,30 @@ fn share_group_keys(
         }
     };
     let b = c.bounds;
+    require(
+        c.max_delivery_count_limit >= c.delivery_count_limit,
+        "group.share.max.delivery.count.limit",
+        c.max_delivery_count_limit,
+        "must be greater than or equal to group.share.delivery.count.limit",
+    )?;
+    require(
+        c.delivery_count_limit >= c.min_delivery_count_limit,
+        "group.share.delivery.count.limit",
+        c.delivery_count_limit,
+        "must be greater than or equal to group.share.min.delivery.count.limit",
+    )?;
+    require(
+        c.max_partition_max_record_locks >= c.partition_max_record_locks,
+        "group.share.max.partition.max.record.locks",
+        c.max_partition_max_record_locks,
+        "must be greater than or equal to group.share.partition.max.record.locks",
+    )?;
+    require(
+        c.partition_max_record_locks >= c.min_partition_max_record_locks,
+        "group.share.partition.max.record.locks",
+        c.partition_max_record_locks,
+        "must be greater than or equal to group.share.min.partition.max.record.locks",
+    )?;
     require(
         c.record_lock_duration_ms >= c.min_record_lock_duration_ms,
         "group.share.record.lock.duration.ms",
@@ -1787,7 +1853,11 @@ mod tests {
                 min_record_lock_duration_ms: 15_000,
                 max_record_lock_duration_ms: 60_000,
                 delivery_count_limit: 5,
+                min_delivery_count_limit: 2,
+                max_delivery_count_limit: 10,
                 partition_max_record_locks: 2000,
+                min_partition_max_record_locks: 100,
+                max_partition_max_record_locks: 4000,
                 max_share_sessions: 2000,
                 session_timeout_ms: 45_000,
                 heartbeat_interval_ms: 5000,
@@ -1834,6 +1904,26 @@ mod tests {
             refused(&["group.share.delivery.count.limit=11"]),
             "invalid value '11' for group.share.delivery.count.limit: Value must be in the range [2, 10]"
         );
+        assert_eq!(
+            refused(&["group.share.partition.max.record.locks=5000"]),
+            "invalid value '4000' for group.share.max.partition.max.record.locks: must be greater than or equal to group.share.partition.max.record.locks"
+        );
+        assert_eq!(
+            refused(&[
+                "group.share.min.delivery.count.limit=5",
+                "group.share.delivery.count.limit=4"
+            ]),
+            "invalid value '4' for group.share.delivery.count.limit: must be greater than or equal to group.share.min.delivery.count.limit"
+        );
+        let c = build(
+            None,
+            &[],
+            &[
+                "group.share.max.partition.max.record.locks=10000",
+                "group.share.partition.max.record.locks=10000",
+            ],
+        );
+        assert_eq!(c.share.partition_max_record_locks, 10_000);
         assert_eq!(
             refused(&["group.share.record.lock.duration.ms=10000"]),
             "invalid value '10000' for group.share.record.lock.duration.ms: must be greater than or equal to group.share.min.record.lock.duration.ms"

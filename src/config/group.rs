@@ -1,5 +1,6 @@
 //! Group configs (KIP-848 / KIP-932: `kafka-configs.sh --entity-type groups`): the keys Kafka
-//! 4.2's `GroupConfig` defines for consumer-protocol and share groups, their defaults (the
+//! 4.2's `GroupConfig` defines for consumer-protocol and share groups (and 4.3's per-group
+//! delivery count limit and record locks, KIP-1240), their defaults (the
 //! broker's `group.consumer.*` / `group.share.*` values), the checks a new set must pass
 //! (with Kafka's messages), and [`GroupConfigs`], a single broker's store kept in
 //! `<log dir>/group-configs.json` (a cluster keeps them in its metadata image instead; the
@@ -28,8 +29,10 @@ const fn key(name: &'static str, kind: ConfigType, doc: &'static str) -> GroupKe
     GroupKeySpec { name, kind, doc }
 }
 
-/// Kafka 4.2's group config keys that fjord's groups have (the `streams.*` ones are left out:
-/// fjord has no streams groups).
+/// Kafka 4.2's group config keys that fjord's groups have, with 4.3's
+/// `share.delivery.count.limit` and `share.partition.max.record.locks` (the `streams.*` ones are
+/// left out: fjord has no streams groups; so are 4.3's `*.assignment.interval.ms`: fjord assigns
+/// at once).
 pub const GROUP_KEYS: &[GroupKeySpec] = &[
     key(
         "consumer.session.timeout.ms",
@@ -55,6 +58,16 @@ pub const GROUP_KEYS: &[GroupKeySpec] = &[
         "share.record.lock.duration.ms",
         ConfigType::Int,
         "The record acquisition lock duration in milliseconds for share groups.",
+    ),
+    key(
+        "share.delivery.count.limit",
+        ConfigType::Int,
+        "The most deliveries of a record to the share group before it is archived (Kafka 4.3, KIP-1240).",
+    ),
+    key(
+        "share.partition.max.record.locks",
+        ConfigType::Int,
+        "The most records of one share-partition the share group holds in flight (Kafka 4.3, KIP-1240).",
     ),
     key(
         "share.auto.offset.reset",
@@ -85,6 +98,8 @@ pub fn group_default(broker: &Config, name: &str) -> Option<String> {
         "share.session.timeout.ms" => broker.share.session_timeout_ms.to_string(),
         "share.heartbeat.interval.ms" => broker.share.heartbeat_interval_ms.to_string(),
         "share.record.lock.duration.ms" => broker.share.record_lock_duration_ms.to_string(),
+        "share.delivery.count.limit" => broker.share.delivery_count_limit.to_string(),
+        "share.partition.max.record.locks" => broker.share.partition_max_record_locks.to_string(),
         "share.auto.offset.reset" => "latest".into(),
         "share.isolation.level" => "read_uncommitted".into(),
         "share.renew.acknowledge.enable" => "true".into(),
@@ -268,10 +283,12 @@ pub fn validate_group_config(
                 let v: i32 = value
                     .parse()
                     .map_err(|_| invalid_value(spec.name, raw, "Not a number of type INT"))?;
-                let min = if spec.name == "share.record.lock.duration.ms" {
-                    1000
-                } else {
-                    1
+                // Kafka's `atLeast` per key.
+                let min = match spec.name {
+                    "share.record.lock.duration.ms" => 1000,
+                    "share.delivery.count.limit" => 2,
+                    "share.partition.max.record.locks" => 100,
+                    _ => 1,
                 };
                 if v < min {
                     return Err(invalid_value(
@@ -345,6 +362,24 @@ pub fn validate_group_config(
             broker.share.max_record_lock_duration_ms,
         ),
         "record.lock.duration.ms",
+    )?;
+    within(
+        "share.delivery.count.limit",
+        "group.share",
+        (
+            broker.share.min_delivery_count_limit,
+            broker.share.max_delivery_count_limit,
+        ),
+        "delivery.count.limit",
+    )?;
+    within(
+        "share.partition.max.record.locks",
+        "group.share",
+        (
+            broker.share.min_partition_max_record_locks,
+            broker.share.max_partition_max_record_locks,
+        ),
+        "partition.max.record.locks",
     )?;
     for kind in ["consumer", "share"] {
         if get(&format!("{kind}.session.timeout.ms"))
@@ -476,6 +511,8 @@ mod tests {
         assert_eq!(d("share.auto.offset.reset"), "latest");
         assert_eq!(d("share.isolation.level"), "read_uncommitted");
         assert_eq!(d("share.renew.acknowledge.enable"), "true");
+        assert_eq!(d("share.delivery.count.limit"), "5");
+        assert_eq!(d("share.partition.max.record.locks"), "2000");
         let b = broker(&[
             "group.share.record.lock.duration.ms=20000",
             "group.share.min.record.lock.duration.ms=1000",
@@ -485,6 +522,46 @@ mod tests {
             Some("20000")
         );
         assert_eq!(group_default(&b, "nope"), None);
+    }
+
+    #[test]
+    fn kip_1240_keys_are_held_to_the_broker_bounds() {
+        let b = broker(&[]);
+        let ok = [
+            ("share.delivery.count.limit", "2"),
+            ("share.delivery.count.limit", "10"),
+            ("share.partition.max.record.locks", "100"),
+            ("share.partition.max.record.locks", "4000"),
+        ];
+        for (k, v) in ok {
+            assert_eq!(check(&b, &[(k, v)]), Ok(()), "{k}={v}");
+        }
+        let refused = [
+            (
+                ("share.delivery.count.limit", "1"),
+                "Invalid value 1 for configuration share.delivery.count.limit: Value must be at least 2",
+            ),
+            (
+                ("share.delivery.count.limit", "11"),
+                "share.delivery.count.limit must be less than or equal to group.share.max.delivery.count.limit",
+            ),
+            (
+                ("share.partition.max.record.locks", "99"),
+                "Invalid value 99 for configuration share.partition.max.record.locks: Value must be at least 100",
+            ),
+            (
+                ("share.partition.max.record.locks", "4001"),
+                "share.partition.max.record.locks must be less than or equal to group.share.max.partition.max.record.locks",
+            ),
+        ];
+        for ((k, v), message) in refused {
+            assert_eq!(check(&b, &[(k, v)]), Err(message.to_string()), "{k}={v}");
+        }
+        let b = broker(&["group.share.min.delivery.count.limit=4"]);
+        assert_eq!(
+            check(&b, &[("share.delivery.count.limit", "3")]),
+            Err("share.delivery.count.limit must be greater than or equal to group.share.min.delivery.count.limit".to_string())
+        );
     }
 
     #[test]

@@ -572,20 +572,28 @@ impl ShareManager {
     /// The member's share session ended: its acquired records in every share-partition of the
     /// group become Available again (delivery count decremented). Returns how many offsets.
     pub async fn release_member(&self, group_id: &str, member: &str) -> i64 {
-        self.make_available(|k| k.group_id == group_id, |sp| sp.release_member(member))
-            .await
+        self.make_available(
+            |k| k.group_id == group_id,
+            |_, sp| sp.release_member(member),
+        )
+        .await
     }
 
     /// The lock-expiry tick (design §6.9): every share-partition's locks due at `now_ms`.
     /// Returns how many offsets expired.
-    pub async fn expire_locks(&self, now_ms: i64, settings: &ShareSettings) -> i64 {
+    pub async fn expire_locks(
+        &self,
+        now_ms: i64,
+        settings_of: impl Fn(&str) -> ShareSettings,
+    ) -> i64 {
         self.make_available(
             |_| true,
-            |sp| {
+            |k, sp| {
                 if sp.earliest_deadline().is_none_or(|d| d > now_ms) {
                     return 0;
                 }
-                sp.expire_locks(now_ms, settings)
+                // Per group: its delivery limit decides Available or Archived.
+                sp.expire_locks(now_ms, &settings_of(&k.group_id))
             },
         )
         .await
@@ -597,15 +605,15 @@ impl ShareManager {
     async fn make_available(
         &self,
         which: impl Fn(&SharePartitionKey) -> bool,
-        change: impl Fn(&mut SharePartition) -> i64,
+        change: impl Fn(&SharePartitionKey, &mut SharePartition) -> i64,
     ) -> i64 {
         let mut total = 0;
-        for (_, cell) in self.cells(which) {
+        for (key, cell) in self.cells(which) {
             let mut slot = cell.state.lock().await;
             if cell.is_retired() {
                 continue;
             }
-            let n = change(&mut slot.sp);
+            let n = change(&key, &mut slot.sp);
             if n > 0 {
                 slot.dirty = true;
                 cell.publish(&slot.sp);
@@ -1501,10 +1509,10 @@ mod tests {
             .await
             .unwrap();
         clock.advance(499);
-        assert_eq!(m.expire_locks(clock.now_ms(), &s).await, 0);
+        assert_eq!(m.expire_locks(clock.now_ms(), |_| s).await, 0);
         assert!(!watch.has_changed().unwrap());
         clock.advance(1);
-        assert_eq!(m.expire_locks(clock.now_ms(), &s).await, 4);
+        assert_eq!(m.expire_locks(clock.now_ms(), |_| s).await, 4);
         assert!(watch.has_changed().unwrap());
         watch.borrow_and_update();
         let got = m
@@ -1660,8 +1668,8 @@ mod tests {
         m.acknowledge(&key(0), A, &[ack(0, 3, 4)], 20_000, &s, 0, &disk)
             .await
             .unwrap();
-        assert_eq!(m.expire_locks(30_000, &s).await, 0, "renewed to 50 000");
-        assert_eq!(m.expire_locks(50_000, &s).await, 4);
+        assert_eq!(m.expire_locks(30_000, |_| s).await, 0, "renewed to 50 000");
+        assert_eq!(m.expire_locks(50_000, |_| s).await, 4);
         disk.set_failing(false);
     }
 
@@ -1983,7 +1991,7 @@ mod tests {
             if round == 2 {
                 let m5 = m.clone();
                 tasks.spawn(async move {
-                    m5.expire_locks(100, &ShareSettings::default()).await;
+                    m5.expire_locks(100, |_| ShareSettings::default()).await;
                 });
             }
         }

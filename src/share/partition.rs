@@ -27,6 +27,8 @@ pub struct ShareSettings {
     /// `group.share.partition.max.record.locks`: the most offsets the window may span before
     /// new records are acquired.
     pub max_record_locks: i64,
+    /// The group's `share.renew.acknowledge.enable` (KIP-1240): RENEW is refused when false.
+    pub renew_enabled: bool,
 }
 
 impl Default for ShareSettings {
@@ -35,6 +37,7 @@ impl Default for ShareSettings {
             record_lock_duration_ms: 30_000,
             delivery_count_limit: 5,
             max_record_locks: 2_000,
+            renew_enabled: true,
         }
     }
 }
@@ -402,6 +405,11 @@ impl SharePartition {
     ) -> Result<(), KafkaError> {
         self.expire_locks(now_ms, settings);
         validate_batches(batches)?;
+        // Kafka 4.3 refuses the whole partition's acknowledgement (its integration test sees
+        // InvalidRecordStateException on commitSync).
+        if !settings.renew_enabled && batches.iter().any(AcknowledgementBatch::renews) {
+            return Err(KafkaError::InvalidRecordState);
+        }
         for batch in batches {
             let first = batch.first_offset.max(self.start_offset);
             if first > batch.last_offset {
@@ -750,6 +758,7 @@ mod tests {
             record_lock_duration_ms: 1_000,
             delivery_count_limit: 5,
             max_record_locks: 2_000,
+            renew_enabled: true,
         }
     }
 
@@ -955,6 +964,58 @@ mod tests {
         );
         assert_eq!(state(&sp, 0), (0, 1));
         sp.check_invariants(&settings()).unwrap();
+    }
+
+    /// `share.renew.acknowledge.enable=false` (KIP-1240): a RENEW anywhere in a partition's
+    /// acknowledgement refuses all of it with INVALID_RECORD_STATE and changes nothing, as
+    /// Kafka 4.3's `testRenewAcknowledgementDisabled` sees it; other types still apply.
+    #[test]
+    fn renew_disabled_refuses_the_partitions_acknowledgement() {
+        let mut log = FakeLog::sized(&[10]);
+        let mut sp = SharePartition::new(0);
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 10), vec![got(0, 9, 1)]);
+        let off = ShareSettings {
+            renew_enabled: false,
+            ..settings()
+        };
+        let before = sp.clone();
+        for batches in [
+            vec![ack(0, 4, &[RENEW])],
+            vec![ack(0, 1, &[ACCEPT]), ack(2, 2, &[RENEW])],
+            vec![ack(0, 2, &[ACCEPT, RENEW, ACCEPT])],
+        ] {
+            assert_eq!(
+                sp.acknowledge(A, &batches, 100, &off),
+                Err(KafkaError::InvalidRecordState),
+                "{batches:?}"
+            );
+            assert_eq!(sp, before);
+        }
+        sp.acknowledge(A, &[ack(0, 9, &[ACCEPT])], 100, &off)
+            .unwrap();
+        assert_eq!(sp.start_offset(), 10);
+    }
+
+    /// A group's delivery limit lowered while records are in flight (KIP-1240): a record already
+    /// at or past the new limit is delivered once more and archived when that delivery ends.
+    #[test]
+    fn a_lowered_delivery_limit_allows_one_final_delivery() {
+        let mut log = FakeLog::sized(&[1]);
+        let mut sp = SharePartition::new(0);
+        for n in 1..=3 {
+            assert_eq!(acquire(&mut sp, &mut log, A, 0, 1), vec![got(0, 0, n)]);
+            sp.acknowledge(A, &[ack(0, 0, &[RELEASE])], 0, &settings())
+                .unwrap();
+        }
+        let two = ShareSettings {
+            delivery_count_limit: 2,
+            ..settings()
+        };
+        assert_eq!(acquire(&mut sp, &mut log, A, 0, 1), vec![got(0, 0, 4)]);
+        sp.acknowledge(A, &[ack(0, 0, &[RELEASE])], 0, &two)
+            .unwrap();
+        assert_eq!(sp.start_offset(), 1, "archived");
+        assert!(acquire(&mut sp, &mut log, A, 0, 1).is_empty());
     }
 
     #[test]
@@ -1535,6 +1596,7 @@ mod tests {
             record_lock_duration_ms: 100,
             delivery_count_limit: 3,
             max_record_locks: 150,
+            renew_enabled: true,
         };
         let sizes: Vec<i64> = (0..200).map(|_| rng.range(1, 12)).collect();
         let mut log = FakeLog::sized(&sizes);
