@@ -660,8 +660,11 @@ public class AdminSurface {
         entry(c, "consumer.session.timeout.ms", "45000", DEFAULT, "[]");
         entry(c, "consumer.heartbeat.interval.ms", "5000", DEFAULT, "[]");
         entry(c, "share.renew.acknowledge.enable", "true", DEFAULT, "[]");
+        entry(c, "share.delivery.count.limit", "5", DEFAULT, "[]");
+        entry(c, "share.partition.max.record.locks", "2000", DEFAULT, "[]");
         eq(List.of("consumer.heartbeat.interval.ms", "consumer.session.timeout.ms", "share.auto.offset.reset",
-                        "share.heartbeat.interval.ms", "share.isolation.level", "share.record.lock.duration.ms",
+                        "share.delivery.count.limit", "share.heartbeat.interval.ms", "share.isolation.level",
+                        "share.partition.max.record.locks", "share.record.lock.duration.ms",
                         "share.renew.acknowledge.enable", "share.session.timeout.ms"),
                 c.entries().stream().map(ConfigEntry::name).sorted().collect(Collectors.toList()), "group keys");
         for (ConfigEntry e : c.entries()) {
@@ -681,7 +684,7 @@ public class AdminSurface {
                 entry(c, "share.auto.offset.reset", "latest", DEFAULT, "[]");
                 entry(c, "share.record.lock.duration.ms", "30000", DEFAULT, "[]");
                 entry(c, "share.isolation.level", "read_uncommitted", DEFAULT, "[]");
-                eq(8, c.entries().size(), "group keys");
+                eq(10, c.entries().size(), "group keys");
             });
             section("incrementalAlterConfigs SET on a group (kafka-configs.sh --alter --add-config)", () -> {
                 get(a.incrementalAlterConfigs(Map.of(g, List.of(
@@ -728,6 +731,17 @@ public class AdminSurface {
                         op("share.session.timeout.ms", "70000", AlterConfigOp.OpType.SET)))).all(),
                         InvalidConfigurationException.class, "share.session.timeout.ms above the broker maximum");
                 eq("share.session.timeout.ms must be less than or equal to group.share.max.session.timeout.ms",
+                        t.getMessage(), "message");
+                // Kafka 4.3's per-group limits (KIP-1240), held to the broker's bounds.
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.delivery.count.limit", "11", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.delivery.count.limit above the broker maximum");
+                eq("share.delivery.count.limit must be less than or equal to group.share.max.delivery.count.limit",
+                        t.getMessage(), "message");
+                t = expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
+                        op("share.partition.max.record.locks", "99", AlterConfigOp.OpType.SET)))).all(),
+                        InvalidConfigurationException.class, "share.partition.max.record.locks=99");
+                eq("Invalid value 99 for configuration share.partition.max.record.locks: Value must be at least 100",
                         t.getMessage(), "message");
                 expectFailure(a.incrementalAlterConfigs(Map.of(g, List.of(
                         op("share.isolation.level", "read_committed", AlterConfigOp.OpType.APPEND)))).all(),
