@@ -96,7 +96,7 @@ def test_an_idle_groups_start_offset_survives_a_whole_cluster_sigkill(start_clus
         after.stop()
 
 
-NOT_COORDINATOR, INVALID_REQUEST = 16, 42
+COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, INVALID_REQUEST = 14, 15, 16, 42
 
 
 def read_share_state(port, group, topic_id, partition):
@@ -141,10 +141,13 @@ def read_share_state(port, group, topic_id, partition):
 
 def share_state_everywhere(cluster, group, topic_id, partition=0):
     """{node id: (error, start offset)} of the live nodes that coordinate the key (every other
-    node answers NOT_COORDINATOR)."""
+    node answers NOT_COORDINATOR); None while one answers that it is loading
+    (COORDINATOR_LOAD_IN_PROGRESS) or not available (a coordinator that moves)."""
     got = {}
     for n in cluster.live():
         answer = read_share_state(n.port, group, topic_id, partition)
+        if answer[0] in (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE):
+            return None
         if answer[0] != NOT_COORDINATOR:
             got[n.node_id] = answer
     return got
