@@ -24,6 +24,12 @@
 //            offsets 0-9 of each and releases the rest: START-OFFSET 10, LAG 20 everywhere; --reset-offsets
 //            of partition 0 to 20 and partition 1 to 0: a new consumer gets exactly 20-29, 0-29 and 10-29;
 //            then START-OFFSET 30, LAG 0; --delete-offsets, --delete
+// Printing modes, for a Python test that asserts (design share-groups.md §14.1 step 7 f):
+//   topic-id     prints "TOPICID <id>" (Uuid.toString()) of <topic>
+//   delete-topic deletes <topic> (Admin.deleteTopics) and prints "DELETED <id>"
+//   offsets      --describe --offsets of every partition with state: "OFFSET <topic> <partition> <start> <lag|->"
+//   state-log    every record of __share_group_state, in order per partition, of <group> (any topic when
+//                <topic> is "-"): "STATE <state partition> <offset> <topic id> <partition> VALUE|TOMBSTONE"
 // Every scenario asserts on its own, prints "ok <section>" / "FAIL <section>: ..." and finally OK, or exits 1.
 import java.util.*;
 import java.util.concurrent.*;
@@ -97,6 +103,19 @@ public class ShareAdmin {
                 case "delete-offsets": deleteOffsets(a, group, topic, Long.parseLong(args[4])); break;
                 case "lag": lag(a, bs, group, topic); break;
                 case "cluster": cluster(a, bs, group, topic); break;
+                case "topic-id": section("topic id", () -> System.out.println("TOPICID " + topicId(a, topic))); break;
+                case "delete-topic": section("delete " + topic, () -> {
+                    Uuid id = topicId(a, topic);
+                    get(a.deleteTopics(List.of(topic)).all());
+                    System.out.println("DELETED " + id);
+                }); break;
+                case "offsets": section("--describe --offsets", () -> {
+                    TreeMap<String, SharePartitionOffsetInfo> sorted = new TreeMap<>();
+                    offsets(a, group).forEach((tp, info) -> sorted.put(tp.topic() + " " + tp.partition(), info));
+                    sorted.forEach((tp, info) -> System.out.println("OFFSET " + tp + " " + info.startOffset() + " "
+                        + info.lag().map(String::valueOf).orElse("-")));
+                }); break;
+                case "state-log": section("__share_group_state", () -> stateLog(bs, group)); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         }
@@ -157,6 +176,46 @@ public class ShareAdmin {
             check(listed(a, ListGroupsOptions.forShareGroups(), group).isEmpty(), "still listed");
             expectFailure(a.describeShareGroups(List.of(group)).all(), GroupIdNotFoundException.class, "describe deleted");
         });
+    }
+
+    static Uuid topicId(Admin a, String topic) throws Exception {
+        return get(a.describeTopics(List.of(topic)).allTopicNames()).get(topic).topicId();
+    }
+
+    /** Every record of __share_group_state up to its end: fjord's snapshot key (int16 type, string group,
+     *  uuid topic id, int32 partition) and whether the value is a tombstone, for <group>'s keys. */
+    static void stateLog(String bs, String group) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bs);
+        p.put("key.deserializer", ByteArrayDeserializer.class.getName());
+        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+        p.put("enable.auto.commit", "false");
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            List<TopicPartition> tps = c.partitionsFor("__share_group_state", Duration.ofSeconds(30)).stream()
+                .map(i -> new TopicPartition(i.topic(), i.partition()))
+                .sorted(Comparator.comparingInt(TopicPartition::partition))
+                .collect(Collectors.toList());
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<TopicPartition, Long> end = c.endOffsets(tps, Duration.ofSeconds(30));
+            Map<Integer, List<String>> lines = new TreeMap<>();
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                check(System.currentTimeMillis() < deadline, "__share_group_state not read to its end " + end);
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    java.nio.ByteBuffer k = java.nio.ByteBuffer.wrap(r.key());
+                    k.getShort(); // record type 0: a snapshot
+                    byte[] g = new byte[k.getShort()];
+                    k.get(g);
+                    Uuid id = new Uuid(k.getLong(), k.getLong());
+                    int partition = k.getInt();
+                    if (!new String(g, java.nio.charset.StandardCharsets.UTF_8).equals(group)) continue;
+                    lines.computeIfAbsent(r.partition(), x -> new ArrayList<>()).add("STATE " + r.partition() + " "
+                        + r.offset() + " " + id + " " + partition + " " + (r.value() == null ? "TOMBSTONE" : "VALUE"));
+                }
+            }
+            lines.values().forEach(l -> l.forEach(System.out::println));
+        }
     }
 
     /** --describe --offsets: START-OFFSET per partition (Admin.listShareGroupOffsets, all partitions). */

@@ -292,6 +292,55 @@ impl Broker {
         );
     }
 
+    /// After the image moved (and so after the share coordinator loaded a partition): the
+    /// share coordinator tombstones the state of topics the image no longer has (design §8.4,
+    /// `ShareCoordinator::delete_deleted_topics`), once the image is known to be current. The
+    /// tombstones are written as DeleteShareGroupState writes them, and their ISR is waited
+    /// for as `api/coordinator_writes.rs` waits for it; one that misses it (a failover under
+    /// way) is written again by the partition's next coordinator when it loads.
+    pub(super) fn delete_share_state_of_deleted_topics(self: &Arc<Self>) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let exists = |id: uuid::Uuid| cluster.image().topic_by_id(id).is_some();
+        let swept = self.share_coordinator.delete_deleted_topics(
+            &self.topics,
+            cluster
+                .caught_up()
+                .then_some(&exists as &dyn Fn(uuid::Uuid) -> bool),
+            self.now_ms(),
+        );
+        if swept.failed > 0 {
+            tracing::warn!(
+                failed = swept.failed,
+                "share state of deleted topics not deleted yet (tried again at the next move of the image)"
+            );
+        }
+        if swept.partitions.is_empty() {
+            return;
+        }
+        tracing::info!(
+            deleted = swept.deleted,
+            partitions = ?swept.partitions,
+            "share state of deleted topics tombstoned"
+        );
+        // Called from the blocking reconcile, inside the runtime.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let broker = self.clone();
+        runtime.spawn(async move {
+            for p in swept.partitions {
+                if let Err(code) = broker.replicate_internal(SHARE_STATE_TOPIC, p).await {
+                    tracing::warn!(
+                        code,
+                        "{SHARE_STATE_TOPIC}-{p}: tombstones of deleted topics not in the ISR yet"
+                    );
+                }
+            }
+        });
+    }
+
     fn follow_txn_coordinator(&self) {
         let (count, led) = self.led_partitions(TRANSACTION_STATE_TOPIC);
         let owned = self.txns.owned_partitions().unwrap_or_default();

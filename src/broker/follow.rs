@@ -1,8 +1,9 @@
 //! A cluster node follows the metadata image: whenever it moves, the partitions assigned to
 //! this node are opened (created empty when new), the topics the cluster no longer has are
 //! dropped with their data, so are the partitions a reassignment moved off this node, and
-//! topic configs follow the image; so do the coordinators and the share-partitions (those of
-//! partitions led elsewhere now leave memory).
+//! topic configs follow the image; so do the coordinators (the share coordinator tombstones
+//! the state of deleted topics) and the share-partitions (those of partitions led elsewhere
+//! now leave memory).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -127,6 +128,7 @@ impl Broker {
             self.drop_moved_partitions(cluster, &hosted);
         }
         self.follow_coordinators();
+        self.delete_share_state_of_deleted_topics();
         self.follow_share_leadership();
     }
 

@@ -16,6 +16,11 @@
 //! with a higher leader epoch stores it (a record, before the answer) so that an older leader's
 //! later writes are fenced; reading or writing a key never initialized is INVALID_REQUEST.
 //!
+//! A deleted topic's state is tombstoned here, by the coordinator itself, after each move of
+//! the image ([`ShareCoordinator::delete_deleted_topics`], Kafka's
+//! `ShareCoordinatorShard.maybeCleanupShareState`): a DeleteShareGroupState of a topic the
+//! image no longer has is UNKNOWN_TOPIC_OR_PARTITION, as Kafka answers, so no leader can do it.
+//!
 //! **Deviation from Kafka: a write replaces the key's state.** Kafka's coordinator merges the
 //! written state batches into the stored ones (the leader sends only what changed). The only
 //! sender here is fjord's share-partition leader, which always sends its whole window, so a
@@ -105,6 +110,18 @@ pub struct StateSummary {
     pub state_epoch: i32,
     pub leader_epoch: i32,
     pub delivery_complete_count: i32,
+}
+
+/// What [`ShareCoordinator::delete_deleted_topics`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeletedTopicsSweep {
+    /// Keys tombstoned.
+    pub deleted: usize,
+    /// The `__share_group_state` partitions written, in order: the caller waits for their ISR,
+    /// as the API layer does for the other writes (`api/coordinator_writes.rs`).
+    pub partitions: Vec<i32>,
+    /// Keys of deleted topics whose tombstone could not be written (kept for the next sweep).
+    pub failed: usize,
 }
 
 /// A WriteShareGroupState partition: the leader's whole window (see the module doc).
@@ -373,13 +390,71 @@ impl ShareCoordinator {
             if !known {
                 return Err(StateError::new(E::UnknownTopicOrPartition));
             }
-            if !states.contains_key(key) {
-                return Ok(());
-            }
-            append(topics, p, key, None, now_ms)?;
-            states.remove(key);
-            Ok(())
+            tombstone(topics, p, states, key, now_ms).map(|_| ())
         })
+    }
+
+    /// Tombstone the state of every key coordinated here whose topic no longer exists, as
+    /// Kafka's share coordinator does when the image drops a topic
+    /// (`ShareCoordinatorService.handleTopicsDeletion` → `maybeCleanupShareState`): nobody
+    /// else would, once no leader holds the share-partition in memory. Run after every move
+    /// of the image and so after every load (a state partition replayed after the deletion).
+    ///
+    /// `exists` says whether a topic id is in the cluster image; `None` while the image is
+    /// not known to be current (a restarting node's may lack topics): nothing is deleted then.
+    /// It is asked under the loaded partitions' lock, so a key that an initialize stored
+    /// (it checked the topic in an image no newer than the one asked here) is seen by it; a
+    /// topic id never comes back, so one the image lacks is deleted for good (a topic
+    /// re-created under its name has a new id, whose keys are other keys). A tombstone that
+    /// cannot be written leaves its key, which the next sweep tries again.
+    pub fn delete_deleted_topics(
+        &self,
+        topics: &TopicRegistry,
+        exists: Option<&dyn Fn(Uuid) -> bool>,
+        now_ms: i64,
+    ) -> DeletedTopicsSweep {
+        let mut swept = DeletedTopicsSweep::default();
+        let Some(exists) = exists else {
+            return swept;
+        };
+        let mut loaded = self.loaded.lock();
+        let mut known: HashMap<Uuid, bool> = HashMap::new();
+        let mut partitions: Vec<i32> = loaded.keys().copied().collect();
+        partitions.sort_unstable();
+        for p in partitions {
+            let Some(states) = loaded.get_mut(&p) else {
+                continue;
+            };
+            let mut gone: Vec<StateKey> = states
+                .keys()
+                .filter(|k| {
+                    !*known
+                        .entry(k.topic_id)
+                        .or_insert_with(|| exists(k.topic_id))
+                })
+                .cloned()
+                .collect();
+            gone.sort_unstable();
+            let mut written = false;
+            for (i, key) in gone.iter().enumerate() {
+                match tombstone(topics, p, states, key, now_ms) {
+                    Ok(w) => {
+                        written |= w;
+                        swept.deleted += usize::from(w);
+                    }
+                    Err(_) => {
+                        // The partition cannot be written now (its ISR, or its leadership is
+                        // moving): the rest of it neither.
+                        swept.failed += gone.len() - i;
+                        break;
+                    }
+                }
+            }
+            if written {
+                swept.partitions.push(p);
+            }
+        }
+        swept
     }
 
     /// ReadShareGroupStateSummary: what the state says without its window, and without
@@ -407,6 +482,23 @@ impl ShareCoordinator {
             })
         })
     }
+}
+
+/// Tombstone `key` in partition `p` if it has state (whether a record was written): the one
+/// delete path of DeleteShareGroupState and of the deleted topics' sweep.
+fn tombstone(
+    topics: &TopicRegistry,
+    p: i32,
+    states: &mut HashMap<StateKey, PersistedState>,
+    key: &StateKey,
+    now_ms: i64,
+) -> Result<bool, StateError> {
+    if !states.contains_key(key) {
+        return Ok(false);
+    }
+    append(topics, p, key, None, now_ms)?;
+    states.remove(key);
+    Ok(true)
 }
 
 /// Write one record of `key` to its partition; the in-memory state follows only once it is
@@ -747,6 +839,130 @@ mod tests {
             "Acquired is never persisted"
         );
         assert_eq!(c.get(&k).unwrap(), s, "refusals change nothing");
+    }
+
+    /// The deleted topics' sweep: nothing while the image is not known to be current; then
+    /// exactly the keys of topic ids the image lacks are tombstoned (a record each, in their
+    /// own partitions, which it names), the others kept as they were, whatever their group; a
+    /// topic re-created under its name (a new id) keeps its own state. A second sweep writes
+    /// nothing, and a replay after it (the next coordinator) finds the same.
+    #[test]
+    fn deleted_topics_are_tombstoned_only_with_a_current_image() {
+        let f = fixture();
+        let (t, c) = (&f.topics, &f.coordinator);
+        let deleted = Uuid::from_u128(1);
+        let recreated = Uuid::from_u128(2);
+        let live = Uuid::from_u128(3);
+        let keys: Vec<StateKey> = ["readers", "auditors"]
+            .iter()
+            .flat_map(|g| {
+                [deleted, recreated, live].into_iter().flat_map(move |id| {
+                    (0..4).map(move |partition| StateKey {
+                        group: g.to_string(),
+                        topic_id: id,
+                        partition,
+                    })
+                })
+            })
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            c.initialize(t, k, 0, i as i64, true, 1).unwrap();
+        }
+        let log_end = |p: i32| {
+            t.get(SHARE_STATE_TOPIC)
+                .unwrap()
+                .partition(p)
+                .unwrap()
+                .offsets()
+                .log_end_offset
+        };
+        let ends = || (0..PARTITIONS).map(log_end).collect::<Vec<_>>();
+        let before = ends();
+        let states: Vec<Option<PersistedState>> = keys.iter().map(|k| c.get(k)).collect();
+        assert!(states.iter().all(Option::is_some));
+
+        // Not caught up: the image may lack any topic, nothing is deleted.
+        assert_eq!(
+            c.delete_deleted_topics(t, None, 2),
+            DeletedTopicsSweep::default()
+        );
+        assert_eq!(ends(), before);
+        assert_eq!(keys.iter().map(|k| c.get(k)).collect::<Vec<_>>(), states);
+
+        // The image has `live` and the re-created topic's new id, not `deleted`.
+        let exists = |id: Uuid| id == live || id == recreated;
+        let swept = c.delete_deleted_topics(t, Some(&exists), 3);
+        let gone: Vec<&StateKey> = keys.iter().filter(|k| k.topic_id == deleted).collect();
+        let mut per_partition = vec![0i64; PARTITIONS as usize];
+        for k in &gone {
+            per_partition[c.partition_of(k, PARTITIONS) as usize] += 1;
+        }
+        let written: Vec<i32> = (0..PARTITIONS)
+            .filter(|&p| per_partition[p as usize] > 0)
+            .collect();
+        assert_eq!(
+            swept,
+            DeletedTopicsSweep {
+                deleted: 8,
+                partitions: written,
+                failed: 0
+            }
+        );
+        let after: Vec<i64> = before
+            .iter()
+            .zip(&per_partition)
+            .map(|(b, n)| b + n)
+            .collect();
+        assert_eq!(ends(), after, "one tombstone per deleted key");
+        for (k, s) in keys.iter().zip(&states) {
+            let want = if k.topic_id == deleted {
+                None
+            } else {
+                s.clone()
+            };
+            assert_eq!(c.get(k), want, "{k:?}");
+        }
+        assert_eq!(
+            c.read(t, gone[0], -1, true, 4),
+            Err(StateError::invalid(READ_UNINITIALIZED))
+        );
+
+        // Done once: a second sweep writes nothing; a replay has the same keys.
+        assert_eq!(
+            c.delete_deleted_topics(t, Some(&exists), 5),
+            DeletedTopicsSweep::default()
+        );
+        assert_eq!(ends(), after);
+        let other = ShareCoordinator::new(partition_for_key);
+        for p in 0..PARTITIONS {
+            other.load_partition(t, p, PARTITIONS);
+        }
+        for k in &keys {
+            assert_eq!(other.get(k), c.get(k), "{k:?}");
+        }
+    }
+
+    /// A sweep whose tombstones cannot be written (too few in-sync replicas) keeps the keys
+    /// and counts them; the next one, once writes succeed, deletes them.
+    #[test]
+    fn a_failed_sweep_keeps_its_keys_for_the_next() {
+        let f = fixture();
+        let (t, c) = (&f.topics, &f.coordinator);
+        let keys: Vec<StateKey> = (0..4).map(key).collect();
+        for k in &keys {
+            c.initialize(t, k, 0, 0, true, 1).unwrap();
+        }
+        let topic = t.get(SHARE_STATE_TOPIC).unwrap();
+        topic.settings.write().min_insync_replicas = 2;
+        let gone = |_: Uuid| false;
+        let swept = c.delete_deleted_topics(t, Some(&gone), 2);
+        assert_eq!((swept.deleted, swept.failed), (0, 4));
+        assert!(swept.partitions.is_empty());
+        assert!(keys.iter().all(|k| c.get(k).is_some()));
+        topic.settings.write().min_insync_replicas = 1;
+        let swept = c.delete_deleted_topics(t, Some(&gone), 3);
+        assert_eq!((swept.deleted, swept.failed), (4, 0));
+        assert!(keys.iter().all(|k| c.get(k).is_none()));
     }
 
     /// Keys of a partition not loaded here are NOT_COORDINATOR; unloading forgets them and

@@ -527,3 +527,225 @@ async fn cluster_share_state_rpcs_need_cluster_action() {
         (CLUSTER_AUTHORIZATION_FAILED, -1)
     );
 }
+
+/// The latest record of `key` in `node`'s replica of its `__share_group_state` partition:
+/// `None` without one, `Some(None)` for a tombstone.
+fn last_record(
+    node: &fjord::launch::Node,
+    partition: i32,
+    key: &fjord::share::records::StateKey,
+) -> Option<Option<bytes::Bytes>> {
+    let mut last = None;
+    node.broker.topics.replay_internal_partition(
+        fjord::share::persist::SHARE_STATE_TOPIC,
+        partition,
+        &mut |r| {
+            if r.key
+                .as_ref()
+                .and_then(fjord::share::records::decode_key)
+                .as_ref()
+                == Some(key)
+            {
+                last = Some(r.value.clone());
+            }
+        },
+    );
+    last
+}
+
+/// Design §14.1 step 7 (f): three in-process nodes; state initialized and written for a
+/// group's partition of topic `doomed` and of topic `kept`; `doomed` deleted with
+/// DeleteTopics. Its key's coordinator tombstones the state by itself (no leader holds it:
+/// the state was written with raw RPCs), every replica of the state partition gets the
+/// tombstone, and the key reads as uninitialized (INVALID_REQUEST, not the
+/// UNKNOWN_TOPIC_OR_PARTITION a key with state of an unknown topic answers); `kept`'s state
+/// is as written. A topic re-created under the name has a new id and no state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_share_coordinator_tombstones_a_deleted_topics_state() {
+    let cluster = start_cluster(3, &["share.coordinator.state.topic.num.partitions=5"]).await;
+    let mut clients = Vec::new();
+    for addr in &cluster.addrs {
+        clients.push(Client::connect(*addr).await);
+    }
+    let create = |topic: &str| {
+        CreateTopicsRequest::default()
+            .with_topics(vec![
+                create_topics_request::CreatableTopic::default()
+                    .with_name(name(topic))
+                    .with_num_partitions(1)
+                    .with_replication_factor(3),
+            ])
+            .with_timeout_ms(5000)
+    };
+    let mut ids = Vec::new();
+    for topic in ["doomed", "kept"] {
+        let resp: CreateTopicsResponse = clients[0]
+            .call(ApiKey::CreateTopics, 7, &create(topic))
+            .await;
+        assert_eq!(resp.topics[0].error_code, 0);
+        ids.push(resp.topics[0].topic_id);
+    }
+    let (doomed, kept) = (ids[0], ids[1]);
+    let g = "readers";
+    let state_key = |topic_id| fjord::share::records::StateKey {
+        group: g.into(),
+        topic_id,
+        partition: 0,
+    };
+    // Each key's coordinator (index into `clients`), initialized and written.
+    let batches = [(10, 14, 2, 1), (15, 19, 0, 2)];
+    let mut at = Vec::new();
+    for t in [doomed, kept] {
+        let node = share_coordinator_of(&mut clients[0], &share_key(g, t, 0)).await;
+        let i = (node - 1) as usize;
+        // Until the coordinator's image has the topic and names it the state partition's
+        // leader (FindCoordinator answered from node 1's image), and it loaded the partition.
+        let mut code = UNKNOWN_TOPIC_OR_PARTITION;
+        for _ in 0..100 {
+            code = init(&mut clients[i], &init_req(g, t, 0, 0, 10)).await;
+            if ![UNKNOWN_TOPIC_OR_PARTITION, NOT_COORDINATOR, 14].contains(&code) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(code, 0, "initialize");
+        assert_eq!(
+            write(&mut clients[i], &write_req(g, t, 0, (0, 2), 10, &batches)).await,
+            0
+        );
+        at.push(i);
+    }
+    let state_partition = cluster.nodes[at[0]]
+        .broker
+        .share_state_partition(&state_key(doomed));
+    let written = last_record(&cluster.nodes[at[0]], state_partition, &state_key(doomed));
+    assert!(matches!(written, Some(Some(_))), "{written:?}");
+
+    let resp: DeleteTopicsResponse = clients[0]
+        .call(
+            ApiKey::DeleteTopics,
+            6,
+            &DeleteTopicsRequest::default()
+                .with_topics(vec![
+                    delete_topics_request::DeleteTopicState::default()
+                        .with_name(Some(name("doomed"))),
+                ])
+                .with_timeout_ms(5000),
+        )
+        .await;
+    assert_eq!(resp.responses[0].error_code, 0);
+
+    // The coordinator's image loses the topic, then it tombstones the key.
+    let c = &mut clients[at[0]];
+    let mut r = read(c, &read_req(g, doomed, 0, -1)).await;
+    for _ in 0..200 {
+        if r.error_code == INVALID_REQUEST {
+            break;
+        }
+        assert!(
+            [0, UNKNOWN_TOPIC_OR_PARTITION].contains(&r.error_code),
+            "{r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        r = read(c, &read_req(g, doomed, 0, -1)).await;
+    }
+    assert_eq!((r.error_code, r.start_offset), (INVALID_REQUEST, -1));
+    assert_eq!(
+        r.error_message.as_deref(),
+        Some("Read operation on uninitialized share partition not allowed.")
+    );
+    assert!(r.state_batches.is_empty());
+    assert_eq!(
+        cluster.nodes[at[0]]
+            .broker
+            .share_coordinator
+            .get(&state_key(doomed)),
+        None
+    );
+    // The summary asks the image first, which has no such topic any more.
+    assert_eq!(
+        summary(c, &summary_req(g, doomed, 0)).await.error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    // Every replica of the state partition has the tombstone as the key's last record.
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let mut last = last_record(node, state_partition, &state_key(doomed));
+        for _ in 0..200 {
+            if last == Some(None) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            last = last_record(node, state_partition, &state_key(doomed));
+        }
+        assert_eq!(last, Some(None), "node {}", i + 1);
+    }
+
+    // The live topic's state is untouched.
+    let c = &mut clients[at[1]];
+    let r = read(c, &read_req(g, kept, 0, -1)).await;
+    assert_eq!((r.error_code, r.state_epoch, r.start_offset), (0, 0, 10));
+    let got: Vec<_> = r
+        .state_batches
+        .iter()
+        .map(|b| {
+            (
+                b.first_offset,
+                b.last_offset,
+                b.delivery_state,
+                b.delivery_count,
+            )
+        })
+        .collect();
+    assert_eq!(got, batches);
+    let sm = summary(c, &summary_req(g, kept, 0)).await;
+    assert_eq!(
+        (
+            sm.error_code,
+            sm.state_epoch,
+            sm.leader_epoch,
+            sm.start_offset
+        ),
+        (0, 0, 2, 10)
+    );
+
+    // Re-created under the same name: a new id, a key without state.
+    let mut recreated = Uuid::nil();
+    for _ in 0..100 {
+        let resp: CreateTopicsResponse = clients[0]
+            .call(ApiKey::CreateTopics, 7, &create("doomed"))
+            .await;
+        if resp.topics[0].error_code == 0 {
+            recreated = resp.topics[0].topic_id;
+            break;
+        }
+        // TOPIC_ALREADY_EXISTS while the deletion completes.
+        assert_eq!(resp.topics[0].error_code, 36);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(recreated, Uuid::nil());
+    assert_ne!(recreated, doomed);
+    let node = share_coordinator_of(&mut clients[0], &share_key(g, recreated, 0)).await;
+    let c = &mut clients[(node - 1) as usize];
+    let mut sm = summary(c, &summary_req(g, recreated, 0)).await;
+    for _ in 0..100 {
+        if ![UNKNOWN_TOPIC_OR_PARTITION, NOT_COORDINATOR, 14].contains(&sm.error_code) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sm = summary(c, &summary_req(g, recreated, 0)).await;
+    }
+    assert_eq!(
+        (
+            sm.error_code,
+            sm.state_epoch,
+            sm.leader_epoch,
+            sm.start_offset
+        ),
+        (0, 0, 0, -1)
+    );
+    assert_eq!(
+        read(c, &read_req(g, recreated, 0, -1)).await.error_code,
+        INVALID_REQUEST
+    );
+    drop(cluster);
+}
