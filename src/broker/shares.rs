@@ -1,8 +1,9 @@
 //! Share groups' broker-side composition (design §7, §12.2): the effective share settings of a
 //! group (its group configs over the broker's `group.share.*` keys), and the end of share
 //! sessions (final epoch, closed connection, eviction), which releases the member's records;
-//! dropping the share-partitions of partitions no longer led here (a deleted topic's state is
-//! tombstoned, a moved leadership's only leaves memory, design §14.1 step 3); where their
+//! dropping the share-partitions of partitions no longer led here (a single broker tombstones a
+//! deleted topic's state, a cluster's share coordinator does; a moved leadership's only leaves
+//! memory, design §14.1 step 3); where their
 //! state is written; the share-partitions' timers (lock expiry and the dirty-state flush); the
 //! admin side (design §9): share-group offsets and DeleteGroups deleting a share group's state
 //! before the group. In a cluster the admin side asks the share coordinators instead
@@ -195,12 +196,16 @@ impl Broker {
 
     /// Drop the share-partitions of partitions this broker no longer leads: a deleted topic's
     /// with their persisted state, a moved leadership's from memory only (the next leader
-    /// loads their state). On a single broker every partition that exists is led here.
+    /// loads their state). On a single broker every partition that exists is led here. In a
+    /// cluster a deleted topic's leave memory only too: its share coordinator tombstones their
+    /// state itself (`delete_share_state_of_deleted_topics`), and refuses a delete for a topic
+    /// its image no longer has, as Kafka's does.
     pub async fn forget_share_partitions(&self) {
+        let single = self.cluster.is_none();
         let dropped = self
             .shares
             .retain_partitions(
-                |id, index| !self.share_partition_exists(id, index),
+                |id, index| single && !self.share_partition_exists(id, index),
                 |id, index| self.leader_partition(TopicRef::Id(*id), index).is_ok(),
                 &*self.share_persister(),
                 self.now_ms(),
