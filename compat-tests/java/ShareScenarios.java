@@ -171,6 +171,19 @@ public class ShareScenarios {
         return k;
     }
 
+    /** Record "0" is delivered `limit` times with deliveryCount 1..limit, RELEASEd each time,
+     *  and then never again (archived at the delivery limit). */
+    static void releaseUntilArchived(KafkaShareConsumer<String, String> c, int limit) {
+        for (int n = 1; n <= limit; n++) {
+            List<ConsumerRecord<String, String>> rs = pollFor(c, 1, 30_000);
+            eq(List.of("0"), keys(rs), "delivery " + n);
+            eq((short) n, deliveries(rs.get(0)), "deliveryCount at delivery " + n);
+            c.acknowledge(rs.get(0), AcknowledgeType.RELEASE);
+            commitOk(c, "release at delivery " + n);
+        }
+        eq(List.of(), keys(pollFor(c, 1, 2_000)), "deliveries after delivery " + limit);
+    }
+
     static ShareGroupDescription describe(Admin admin, String group) throws Exception {
         return admin.describeShareGroups(List.of(group)).describedGroups().get(group).get(30, TimeUnit.SECONDS);
     }
@@ -304,14 +317,7 @@ public class ShareScenarios {
             fromEarliest(admin, group);
             produce(bs, topic, 0, 1, 1);
             c.subscribe(List.of(topic));
-            for (int n = 1; n <= 5; n++) {
-                List<ConsumerRecord<String, String>> rs = pollFor(c, 1, 30_000);
-                eq(List.of("0"), keys(rs), "delivery " + n);
-                eq((short) n, deliveries(rs.get(0)), "deliveryCount at delivery " + n);
-                c.acknowledge(rs.get(0), AcknowledgeType.RELEASE);
-                commitOk(c, "release at delivery " + n);
-            }
-            eq(List.of(), keys(pollFor(c, 1, 2_000)), "deliveries after the fifth");
+            releaseUntilArchived(c, 5);
             produce(bs, topic, 1, 2, 1);
             List<ConsumerRecord<String, String>> next = pollFor(c, 1, 30_000);
             eq(List.of("1"), keys(next), "the record produced after the archived one");
@@ -620,14 +626,7 @@ public class ShareScenarios {
             groupConfig(admin, group, "share.partition.max.record.locks", "100");
             produce(bs, topic, 0, 1, 1);
             c.subscribe(List.of(topic));
-            for (int n = 1; n <= 2; n++) {
-                List<ConsumerRecord<String, String>> rs = pollFor(c, 1, 30_000);
-                eq(List.of("0"), keys(rs), "delivery " + n);
-                eq((short) n, deliveries(rs.get(0)), "deliveryCount at delivery " + n);
-                c.acknowledge(rs.get(0), AcknowledgeType.RELEASE);
-                commitOk(c, "release at delivery " + n);
-            }
-            eq(List.of(), keys(pollFor(c, 1, 2_000)), "deliveries after the second");
+            releaseUntilArchived(c, 2);
             // All 150 exist before anyone reads the second topic, so the first fetch sees them all.
             produce(bs, windowed, 0, 150, 10);
             try (KafkaShareConsumer<String, String> w = consumer(bs, group, true, "window")) {

@@ -602,6 +602,19 @@ mod tests {
         }
     }
 
+    impl Fixture {
+        /// The log end offset of `__share_group_state` partition `p`: one more per record.
+        fn log_end(&self, p: i32) -> i64 {
+            self.topics
+                .get(SHARE_STATE_TOPIC)
+                .unwrap()
+                .partition(p)
+                .unwrap()
+                .offsets()
+                .log_end_offset
+        }
+    }
+
     /// `share.coordinator.state.topic.min.isr` holds for the coordinator's acks=all writes:
     /// one in-sync replica of two required refuses the write, and nothing changes.
     #[test]
@@ -743,17 +756,9 @@ mod tests {
         w.start_offset = -1;
         c.write(t, &k, &w, true, 40).unwrap();
         assert_eq!(c.get(&k).unwrap().start_offset, 105);
-        let log_end = |p: i32| {
-            t.get(SHARE_STATE_TOPIC)
-                .unwrap()
-                .partition(p)
-                .unwrap()
-                .offsets()
-                .log_end_offset
-        };
         let p = c.partition_of(&k, PARTITIONS);
         // The read at leader epoch 3 wrote nothing: the write had stored it.
-        assert_eq!(log_end(p), 4, "initialize + three writes");
+        assert_eq!(f.log_end(p), 4, "initialize + three writes");
     }
 
     /// The fencing table, in Kafka's order of checks; nothing is written for a refusal.
@@ -868,15 +873,7 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             c.initialize(t, k, 0, i as i64, true, 1).unwrap();
         }
-        let log_end = |p: i32| {
-            t.get(SHARE_STATE_TOPIC)
-                .unwrap()
-                .partition(p)
-                .unwrap()
-                .offsets()
-                .log_end_offset
-        };
-        let ends = || (0..PARTITIONS).map(log_end).collect::<Vec<_>>();
+        let ends = || (0..PARTITIONS).map(|p| f.log_end(p)).collect::<Vec<_>>();
         let before = ends();
         let states: Vec<Option<PersistedState>> = keys.iter().map(|k| c.get(k)).collect();
         assert!(states.iter().all(Option::is_some));

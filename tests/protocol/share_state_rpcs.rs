@@ -236,11 +236,38 @@ async fn read(
     resp.results[0].partitions[0].clone()
 }
 
+/// A read's state batches as (first offset, last offset, delivery state, delivery count).
+fn batches_of(r: &read_share_group_state_response::PartitionResult) -> Vec<(i64, i64, i8, i16)> {
+    r.state_batches
+        .iter()
+        .map(|b| {
+            (
+                b.first_offset,
+                b.last_offset,
+                b.delivery_state,
+                b.delivery_count,
+            )
+        })
+        .collect()
+}
+
 async fn summary(
     c: &mut Client,
     r: &ReadShareGroupStateSummaryRequest,
 ) -> read_share_group_state_summary_response::PartitionResult {
     summary_at(c, r, 0).await
+}
+
+/// A summary as (error code, state epoch, leader epoch, start offset).
+fn summary_fields(
+    sm: &read_share_group_state_summary_response::PartitionResult,
+) -> (i16, i32, i32, i64) {
+    (
+        sm.error_code,
+        sm.state_epoch,
+        sm.leader_epoch,
+        sm.start_offset,
+    )
 }
 
 async fn summary_at(
@@ -361,18 +388,7 @@ async fn cluster_share_coordinator_round_trip_and_fencing() {
     );
     let r = read(c, &read_req(g, t, 1, 3)).await;
     assert_eq!((r.error_code, r.state_epoch, r.start_offset), (0, 0, 100));
-    let got: Vec<_> = r
-        .state_batches
-        .iter()
-        .map(|b| {
-            (
-                b.first_offset,
-                b.last_offset,
-                b.delivery_state,
-                b.delivery_count,
-            )
-        })
-        .collect();
+    let got = batches_of(&r);
     assert_eq!(got, batches);
 
     // A new leader's read (epoch 4) stores its epoch: the old leader (3) is fenced.
@@ -397,15 +413,7 @@ async fn cluster_share_coordinator_round_trip_and_fencing() {
         "a stale initialize"
     );
     let sm = summary(c, &summary_req(g, t, 1)).await;
-    assert_eq!(
-        (
-            sm.error_code,
-            sm.state_epoch,
-            sm.leader_epoch,
-            sm.start_offset
-        ),
-        (0, 1, 4, 50)
-    );
+    assert_eq!(summary_fields(&sm), (0, 1, 4, 50));
     let r = read(c, &read_req(g, t, 1, 4)).await;
     assert_eq!((r.error_code, r.state_epoch, r.start_offset), (0, 1, 50));
     assert!(r.state_batches.is_empty());
@@ -444,15 +452,7 @@ async fn cluster_share_coordinator_round_trip_and_fencing() {
         Some("Read operation on uninitialized share partition not allowed.")
     );
     let sm = summary(c, &summary_req(g, t, 1)).await;
-    assert_eq!(
-        (
-            sm.error_code,
-            sm.state_epoch,
-            sm.leader_epoch,
-            sm.start_offset
-        ),
-        (0, 0, 0, -1)
-    );
+    assert_eq!(summary_fields(&sm), (0, 0, 0, -1));
     assert_eq!(delete(c, &delete_req(g, t, 1)).await, 0, "deleted already");
     drop(cluster);
 }
@@ -684,29 +684,10 @@ async fn cluster_share_coordinator_tombstones_a_deleted_topics_state() {
     let c = &mut clients[at[1]];
     let r = read(c, &read_req(g, kept, 0, -1)).await;
     assert_eq!((r.error_code, r.state_epoch, r.start_offset), (0, 0, 10));
-    let got: Vec<_> = r
-        .state_batches
-        .iter()
-        .map(|b| {
-            (
-                b.first_offset,
-                b.last_offset,
-                b.delivery_state,
-                b.delivery_count,
-            )
-        })
-        .collect();
+    let got = batches_of(&r);
     assert_eq!(got, batches);
     let sm = summary(c, &summary_req(g, kept, 0)).await;
-    assert_eq!(
-        (
-            sm.error_code,
-            sm.state_epoch,
-            sm.leader_epoch,
-            sm.start_offset
-        ),
-        (0, 0, 2, 10)
-    );
+    assert_eq!(summary_fields(&sm), (0, 0, 2, 10));
 
     // Re-created under the same name: a new id, a key without state.
     let mut recreated = Uuid::nil();
@@ -734,15 +715,7 @@ async fn cluster_share_coordinator_tombstones_a_deleted_topics_state() {
         tokio::time::sleep(Duration::from_millis(50)).await;
         sm = summary(c, &summary_req(g, recreated, 0)).await;
     }
-    assert_eq!(
-        (
-            sm.error_code,
-            sm.state_epoch,
-            sm.leader_epoch,
-            sm.start_offset
-        ),
-        (0, 0, 0, -1)
-    );
+    assert_eq!(summary_fields(&sm), (0, 0, 0, -1));
     assert_eq!(
         read(c, &read_req(g, recreated, 0, -1)).await.error_code,
         INVALID_REQUEST
