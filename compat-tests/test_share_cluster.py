@@ -14,6 +14,7 @@ import struct
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
 import wire
 from conftest import GROUP_OVERRIDES, JavaProc, produce, wait_until
@@ -44,31 +45,64 @@ def node_freezer(cluster, node):
     return lambda: node.proc.send_signal(signal.SIGSTOP), thaw
 
 
-@pytest.mark.parametrize("victim", ["partition-leader", "controller", "stopped-leader"])
-def test_accepted_records_are_never_redelivered_across_a_node_sigkill(start_cluster, java_classes, victim):
+def group_coordinator_of(cluster, group):
+    """The node FindCoordinator (key type 0, v2) names for `group`, asked of a live node."""
+    with wire.Conn(cluster.live()[0].port) as c:
+        r = c.request(FindCoordinatorRequest_v2(coordinator_key=group, coordinator_type=0))
+    assert r.error_code == 0, r
+    return r.coordinator_id
+
+
+@pytest.mark.parametrize("victim", ["partition-leader", "controller", "stopped-leader",
+                                    "share-coordinator", "group-coordinator"])
+def test_accepted_records_are_never_redelivered_across_a_node_sigkill(start_cluster, java_classes, run_java,
+                                                                      victim):
     """3,000 records on a partition replicated three times, accepted ten at a time by a
-    KafkaShareConsumer (commitSync). About half way the partition's leader (or the controller,
-    when another node leads) is SIGKILLed and restarted three quarters of the way; or the
-    leader is SIGSTOPped and, three quarters of the way, SIGCONTed as a zombie that still holds
-    the old share-partition (its writes are fenced by the new leader's epoch). Every key is
-    accepted exactly once as confirmed, none delivered after its acceptance was confirmed,
-    nothing left over."""
+    KafkaShareConsumer (commitSync). About half way a node is SIGKILLed and restarted three
+    quarters of the way: the partition's leader; or the controller (another node when the
+    leader is it); or the share coordinator of the share-partition's key (the leader of its
+    __share_group_state partition, found by asking every node for the key's state), or the
+    share group's coordinator (FindCoordinator), whichever node that is at the moment of the
+    kill (design §14.1 step 7 (b)). Or the leader is SIGSTOPped and, three quarters of the way,
+    SIGCONTed as a zombie that still holds the old share-partition (its writes are fenced by
+    the new leader's epoch). Every key is accepted exactly once as confirmed, none delivered
+    after its acceptance was confirmed, nothing left over."""
     cluster = start_cluster(overrides=SHARE_OVERRIDES)
     topic, group = f"shc-{victim}", f"sgc-{victim}"
     leaders = create_replicated(cluster, topic)
     leader = leaders[0].leader
-    if victim == "controller":
-        ctrl = cluster.controller_id()
-        target = cluster.node(ctrl if ctrl != leader else next(n.node_id for n in cluster.nodes
-                                                             if n.node_id != leader))
+    targets = []
+    if victim in ("share-coordinator", "group-coordinator"):
+        topic_id = None
+        if victim == "share-coordinator":
+            out = run_java("ShareAdmin", "topic-id", cluster.bootstrap, group, topic)
+            (topic_id,), = [l.split()[1:] for l in out.splitlines() if l.startswith("TOPICID ")]
+
+        def disrupt():
+            # Named now: the key has state (and so a coordinator) once the member acquired.
+            if topic_id is None:
+                node = group_coordinator_of(cluster, group)
+            else:
+                (node, _), = wait_until(lambda: share_state_everywhere(cluster, group, topic_id), timeout=30,
+                                        what="the key's share coordinator").items()
+            print(f"\n{victim}: node {node} (partition leader {leader})")
+            targets.append(cluster.node(node))
+            targets[0].kill()
+        after = cluster.start
     else:
-        target = cluster.node(leader)
-    disrupt, after = (node_freezer if victim == "stopped-leader" else node_restarter)(cluster, target)
+        if victim == "controller":
+            ctrl = cluster.controller_id()
+            targets.append(cluster.node(ctrl if ctrl != leader else next(n.node_id for n in cluster.nodes
+                                                                         if n.node_id != leader)))
+        else:
+            targets.append(cluster.node(leader))
+        disrupt, after = (node_freezer if victim == "stopped-leader" else node_restarter)(cluster, targets[0])
     try:
         accept_all_across(java_classes, cluster.bootstrap, topic, group, 3000, disrupt, after=after)
     finally:
-        if target.proc is not None and target.proc.poll() is None:
-            target.proc.send_signal(signal.SIGCONT)
+        for target in targets:
+            if target.proc is not None and target.proc.poll() is None:
+                target.proc.send_signal(signal.SIGCONT)
 
 
 def test_an_idle_groups_start_offset_survives_a_whole_cluster_sigkill(start_cluster, java_classes):
