@@ -562,7 +562,10 @@ impl SharePartition {
         }
     }
 
-    /// The invariants of design §6.10, for tests and debugging.
+    /// The invariants of design §6.10, for tests and debugging, under the settings the
+    /// share-partition was driven with throughout: after a group lowers its delivery limit or
+    /// record locks (KIP-1240) the window and delivery counts may exceed the new values for a
+    /// while, as Kafka allows.
     pub fn check_invariants(&self, settings: &ShareSettings) -> Result<(), String> {
         self.runs.check()?;
         if self.start_offset > self.next_offset {
