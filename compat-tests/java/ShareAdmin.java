@@ -1,7 +1,7 @@
 // Share groups (KIP-932) through the Java Admin client, called the way kafka-share-groups.sh calls it:
 // --list (listGroups forShareGroups), --describe --members / --state (describeShareGroups), --delete
-// (listGroups, then deleteShareGroups). The members themselves are raw ShareGroupHeartbeats sent by the
-// Python test (KafkaShareConsumer also needs ShareFetch, which fjord does not serve yet).
+// (listGroups, then deleteShareGroups). In these first two scenarios the members are raw
+// ShareGroupHeartbeats sent by the Python test, so their membership is exact.
 // Usage: java -cp ".cache/jars/*" compat-tests/java/ShareAdmin.java <scenario> <bootstrap> <group> <topic>
 //   stable   the group has members m1 and m2 sharing <topic>'s one partition: listed Stable as a share
 //            group (and not as a consumer group), described with both members, not deletable
