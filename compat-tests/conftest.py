@@ -304,6 +304,14 @@ class PartitionMeta:
                 f"replicas={self.replicas} isr={self.isr})")
 
 
+def find_coordinator(port, key, key_type):
+    """FindCoordinator v2 sent to the node listening on port: its response (error_code,
+    coordinator_id, host, port)."""
+    from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
+    with wire.Conn(port) as c:
+        return c.request(FindCoordinatorRequest_v2(coordinator_key=key, coordinator_type=key_type))
+
+
 def node_metadata(port, topics=None):
     """Metadata v7 from the node listening on port (topics=None: every topic)."""
     from kafka.protocol.metadata import MetadataRequest_v7

@@ -34,8 +34,8 @@ from kafka import TopicPartition as KTopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.protocol.admin import (AlterConfigsRequest_v1, CreatePartitionsRequest_v1, CreateTopicsRequest_v2,
                                   DeleteTopicsRequest_v1, DescribeConfigsRequest_v1)
-from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
+import conftest
 from conftest import (CLUSTER_OVERRIDES, FJORD_BIN, GROUP_OVERRIDES, free_port, node_metadata, partition_for,
                       produce, produce_per_partition, wait_until)
 import wire
@@ -126,8 +126,7 @@ def assert_dense_offsets(records, partitions):
 
 def find_coordinator(node, key, key_type):
     """FindCoordinator v2 sent to this node: (error, node id, host, port)."""
-    with wire.Conn(node.port) as c:
-        r = c.request(FindCoordinatorRequest_v2(coordinator_key=key, coordinator_type=key_type))
+    r = conftest.find_coordinator(node.port, key, key_type)
     return r.error_code, r.coordinator_id, r.host, r.port
 
 

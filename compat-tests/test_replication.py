@@ -36,8 +36,8 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
+import conftest
 from conftest import GROUP_OVERRIDES, node_metadata, partition_for, wait_until
 import wire
 
@@ -206,8 +206,7 @@ def read_partitions(bootstrap, topic, partitions, ends=None, timeout=60, **conf)
 
 def find_coordinator(node, key, key_type):
     """FindCoordinator v2 sent to this node: (error, node id)."""
-    with wire.Conn(node.port) as c:
-        r = c.request(FindCoordinatorRequest_v2(coordinator_key=key, coordinator_type=key_type))
+    r = conftest.find_coordinator(node.port, key, key_type)
     return r.error_code, r.coordinator_id
 
 

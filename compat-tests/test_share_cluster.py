@@ -14,10 +14,9 @@ import struct
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
 import wire
-from conftest import GROUP_OVERRIDES, JavaProc, produce, wait_until
+from conftest import GROUP_OVERRIDES, JavaProc, find_coordinator, produce, wait_until
 from test_share_consumers import SHARE_OVERRIDES, accept_all_across, recs, wait_acked
 
 
@@ -47,8 +46,7 @@ def node_freezer(cluster, node):
 
 def group_coordinator_of(cluster, group):
     """The node FindCoordinator (key type 0, v2) names for `group`, asked of a live node."""
-    with wire.Conn(cluster.live()[0].port) as c:
-        r = c.request(FindCoordinatorRequest_v2(coordinator_key=group, coordinator_type=0))
+    r = find_coordinator(cluster.live()[0].port, group, 0)
     assert r.error_code == 0, r
     return r.coordinator_id
 

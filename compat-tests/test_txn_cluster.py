@@ -14,10 +14,9 @@ import time
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka.protocol.find_coordinator import FindCoordinatorRequest_v2
 
+import conftest
 from conftest import GROUP_OVERRIDES, node_metadata, wait_until
-import wire
 
 # Every node's default as well as each topic's own setting: acks=all needs 2 of the 3 replicas.
 TXN_OVERRIDES = {**GROUP_OVERRIDES, "min.insync.replicas": "2"}
@@ -122,8 +121,7 @@ def watermarks(c, topic, partitions):
 def find_coordinator(node, key, key_type):
     """FindCoordinator v2 sent to `node` until it names one: the coordinator's node id."""
     def ask():
-        with wire.Conn(node.port) as c:
-            r = c.request(FindCoordinatorRequest_v2(coordinator_key=key, coordinator_type=key_type))
+        r = conftest.find_coordinator(node.port, key, key_type)
         return r.coordinator_id if r.error_code == 0 else None
     return wait_until(ask, timeout=20, interval=0.1, what=f"a coordinator for {key!r}")
 
