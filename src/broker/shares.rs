@@ -125,7 +125,11 @@ impl Broker {
         if self.share_sessions.has_group(group) {
             return;
         }
-        let unloaded = self.shares.unload_partitions(|k| k.group_id == group);
+        // Only what nobody uses: a session may open on another worker thread right now.
+        let unloaded = self
+            .shares
+            .unload_idle_partitions(|k| k.group_id == group)
+            .await;
         if unloaded > 0 {
             tracing::debug!(
                 group,

@@ -717,6 +717,47 @@ impl ShareManager {
         unloaded
     }
 
+    /// Drop from memory the share-partitions `idle` picks that nobody uses: a materialized one
+    /// only if, under its state lock, it holds no Acquired record and has no change waiting for
+    /// the tick's write; it is retired under that lock. For a group with no session left on this
+    /// node: a session opened meanwhile on another worker thread either locks a share-partition
+    /// first (which then holds its acquisition and stays) or finds it retired and acquires from
+    /// its successor, restored from the persister. So no acquisition is made on a share-partition
+    /// being dropped, which would let its records be delivered again. Returns how many.
+    pub async fn unload_idle_partitions(&self, idle: impl Fn(&SharePartitionKey) -> bool) -> usize {
+        let candidates: Vec<(SharePartitionKey, Arc<Cell>)> = self
+            .partitions
+            .read()
+            .iter()
+            .filter(|(k, _)| idle(k))
+            .map(|(k, cell)| (k.clone(), Arc::clone(cell)))
+            .collect();
+        let mut unloaded = 0usize;
+        for (key, cell) in candidates {
+            let slot = cell.state.lock().await;
+            if cell.is_retired() || slot.dirty || slot.sp.earliest_deadline().is_some() {
+                continue;
+            }
+            // The map lock under the state lock, never held across an await: no path waits for
+            // a state lock while it holds the map.
+            let mut partitions = self.partitions.write();
+            if partitions
+                .get(&key)
+                .is_some_and(|current| Arc::ptr_eq(current, &cell))
+            {
+                cell.retire();
+                partitions.remove(&key);
+                unloaded += 1;
+            }
+        }
+        self.persisted.lock().retain(|k, _| {
+            let idle = idle(k);
+            unloaded += usize::from(idle);
+            !idle
+        });
+        unloaded
+    }
+
     /// SPSO of a share-partition that exists (materialized or persisted), as of its last
     /// change (never waiting for a write under way).
     pub fn start_offset(&self, key: &SharePartitionKey) -> Option<i64> {
@@ -1874,6 +1915,94 @@ mod tests {
         assert_eq!(m.unload_partitions(|k| k.partition == 1), 1);
         assert_eq!(m.start_offset(&key(1)), None);
         assert_eq!(disk.get(&state_key(1)).unwrap().start_offset, 2);
+    }
+
+    /// A group with no session left here is unloaded only where nobody uses it: a
+    /// share-partition holding Acquired records, or a change not written yet, stays; once
+    /// released and written it goes, and the persister has its state.
+    #[tokio::test]
+    async fn an_idle_unload_keeps_what_is_acquired_or_unwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::new();
+        accept_two(&m, &key(0), &p, &disk).await;
+        assert_eq!(m.release_member(&key(0).group_id, A).await, 2);
+        let s = ShareSettings::default();
+        let got = m
+            .acquire(&key(0), &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+            .await
+            .unwrap();
+        assert_eq!(ranges(&got), vec![(2, 3, 1)]);
+        assert_eq!(m.unload_idle_partitions(|_| true).await, 0, "B holds 2-3");
+        assert_eq!(m.start_offset(&key(0)), Some(2));
+
+        assert_eq!(m.release_member(&key(0).group_id, B).await, 2);
+        assert_eq!(
+            m.unload_idle_partitions(|_| true).await,
+            0,
+            "release not written"
+        );
+        m.flush(&disk, 0).await.unwrap();
+        assert_eq!(m.unload_idle_partitions(|k| k.partition == 1).await, 0);
+        assert_eq!(m.unload_idle_partitions(|_| true).await, 1);
+        assert_eq!(m.start_offset(&key(0)), None);
+        let kept = disk.get(&state_key(0)).unwrap();
+        assert_eq!((kept.start_offset, kept.runs.len()), (2, 1));
+    }
+
+    /// An acquisition and an idle unload of the same share-partition, both waiting for its
+    /// state lock (a write holds it), in either order: the acquisition that locks first keeps
+    /// the share-partition loaded; one that locks after the unload acquires from the
+    /// successor, restored from the persister. Either way the records are acquired once, in
+    /// the share-partition the manager holds, and nobody else gets them.
+    #[tokio::test]
+    async fn an_acquisition_racing_an_idle_unload_is_never_lost() {
+        for acquisition_first in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = open(dir.path(), 0);
+            produce(&p, 4);
+            let disk = MemoryPersister::new();
+            let m = ShareManager::new();
+            accept_two(&m, &key(0), &p, &disk).await;
+            assert_eq!(m.release_member(&key(0).group_id, A).await, 2);
+            m.flush(&disk, 0).await.unwrap();
+            let s = ShareSettings::default();
+            let cell = m.existing(&key(0)).unwrap();
+            let writer = cell.state.lock().await;
+            let k = key(0);
+            let acquire = m.acquire(&k, &p, B, 0, limits(500, 1 << 20), &s, EARLIEST, &disk);
+            let unload = m.unload_idle_partitions(|_| true);
+            let release = async {
+                tokio::task::yield_now().await;
+                drop(writer);
+            };
+            // join! polls in order, and the state lock is handed out in the order asked.
+            let (got, unloaded) = if acquisition_first {
+                let (got, unloaded, ()) = tokio::join!(acquire, unload, release);
+                (got, unloaded)
+            } else {
+                let (unloaded, got, ()) = tokio::join!(unload, acquire, release);
+                (got, unloaded)
+            };
+            assert_eq!(
+                ranges(&got.unwrap()),
+                vec![(2, 3, 1)],
+                "{acquisition_first}"
+            );
+            assert_eq!(unloaded, usize::from(!acquisition_first));
+            assert_eq!(cell.is_retired(), !acquisition_first);
+            let again = m
+                .acquire(&key(0), &p, A, 0, limits(500, 1 << 20), &s, EARLIEST, &disk)
+                .await
+                .unwrap();
+            assert!(
+                again.records.is_empty(),
+                "B holds 2-3 ({acquisition_first})"
+            );
+            assert_eq!(m.unload_idle_partitions(|_| true).await, 0);
+        }
     }
 
     /// A share-partition made under an earlier leader epoch is stale once the partition leads
