@@ -1840,6 +1840,24 @@ mod tests {
             .unwrap();
     }
 
+    /// A fresh partition of 4 records, a persister and a manager (`ShareManager::new`, state
+    /// read per key), after `accept_two` on `key(0)`: the directory is kept alive by the
+    /// caller.
+    async fn two_accepted() -> (
+        tempfile::TempDir,
+        Arc<Partition>,
+        MemoryPersister,
+        ShareManager,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path(), 0);
+        produce(&p, 4);
+        let disk = MemoryPersister::new();
+        let m = ShareManager::new();
+        accept_two(&m, &key(0), &p, &disk).await;
+        (dir, p, disk, m)
+    }
+
     /// A deleted topic's share-partitions are dropped and tombstoned; those of a partition
     /// merely not led here leave memory only, and a manager that loads per key (a cluster
     /// node) restores them from the persister on their next use.
@@ -1922,12 +1940,7 @@ mod tests {
     /// released and written it goes, and the persister has its state.
     #[tokio::test]
     async fn an_idle_unload_keeps_what_is_acquired_or_unwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = open(dir.path(), 0);
-        produce(&p, 4);
-        let disk = MemoryPersister::new();
-        let m = ShareManager::new();
-        accept_two(&m, &key(0), &p, &disk).await;
+        let (_dir, p, disk, m) = two_accepted().await;
         assert_eq!(m.release_member(&key(0).group_id, A).await, 2);
         let s = ShareSettings::default();
         let got = m
@@ -1960,12 +1973,7 @@ mod tests {
     #[tokio::test]
     async fn an_acquisition_racing_an_idle_unload_is_never_lost() {
         for acquisition_first in [true, false] {
-            let dir = tempfile::tempdir().unwrap();
-            let p = open(dir.path(), 0);
-            produce(&p, 4);
-            let disk = MemoryPersister::new();
-            let m = ShareManager::new();
-            accept_two(&m, &key(0), &p, &disk).await;
+            let (_dir, p, disk, m) = two_accepted().await;
             assert_eq!(m.release_member(&key(0).group_id, A).await, 2);
             m.flush(&disk, 0).await.unwrap();
             let s = ShareSettings::default();
@@ -2010,13 +2018,8 @@ mod tests {
     /// persister, the acquisitions it held are gone, and acknowledgements of them fail.
     #[tokio::test]
     async fn a_new_leader_epoch_reloads_the_share_partition() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = open(dir.path(), 0);
-        produce(&p, 4);
-        let disk = MemoryPersister::new();
-        let m = ShareManager::new();
+        let (_dir, p, disk, m) = two_accepted().await;
         let s = ShareSettings::default();
-        accept_two(&m, &key(0), &p, &disk).await;
         assert_eq!(disk.get(&state_key(0)).unwrap().leader_epoch, 0);
         let old = m.subscribe(&key(0), &p, EARLIEST, 0, &disk).await.unwrap();
 
