@@ -129,13 +129,16 @@ def pattern(name):
     """The section pattern of one function, with what a new toolchain changes left to wildcards:
     a legacy Rust name without its hash; in a v0 name (the standard library's), each crate's
     disambiguator and each back-reference (an offset into the name, which moves when a
-    disambiguator's length does); other names whole."""
-    name = re.sub(r"\.llvm\.\d+$", "", name)
+    disambiguator's length does); other names whole. A local symbol's numeric suffix (`.llvm.N`,
+    or `.N` that LLVM adds to tell same-named locals apart) changes from build to build: it
+    becomes a wildcard."""
+    name, local = re.subn(r"(\.llvm)?\.\d+$", "", name)
+    tail = "*" if local else ""
     if m := re.match(r"(_ZN.*)17h[0-9a-f]{16}E$", name):
         return f".text.{m.group(1)}*"
     if name.startswith("_R"):
-        return ".text." + re.sub(r"B[0-9A-Za-z]*_", "B*_", re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name))
-    return f".text.{name}"
+        name = re.sub(r"B[0-9A-Za-z]*_", "B*_", re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name))
+    return f".text.{name}{tail}"
 
 
 def layout(ours, symbols):
@@ -158,7 +161,7 @@ def layout(ours, symbols):
         if len(members) <= 1:
             exact.append(pat)
         else:
-            exact.append(".text." + re.sub(r"\.llvm\.\d+$", "", name) + "*")
+            exact.append(".text." + re.sub(r"(\.llvm)?\.\d+$", "", name) + "*")
             families.add(pat)
     return sorted(set(exact)), sorted(families)
 
