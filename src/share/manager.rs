@@ -688,9 +688,9 @@ impl ShareManager {
     }
 
     /// Drop from memory only the share-partitions, materialized or only persisted, that `lost`
-    /// picks: those of partitions led by another node now, or of a group with no session left
-    /// on this node. Their state stays with the persister for whoever uses them next; nothing
-    /// is written. Returns how many.
+    /// picks: those of partitions led by another node now (a group with no session left here
+    /// goes by [`ShareManager::unload_idle_partitions`]). Their state stays with the persister
+    /// for whoever uses them next; nothing is written. Returns how many.
     pub fn unload_partitions(&self, lost: impl Fn(&SharePartitionKey) -> bool) -> usize {
         // Called on every move of a cluster's image: the map is write-locked (which stalls
         // every share fetch for a moment) only when there is something to drop.
@@ -709,12 +709,19 @@ impl ShareManager {
             unloaded += 1;
             false
         });
+        unloaded + self.forget_persisted(lost)
+    }
+
+    /// Drop the persisted states not materialized yet that `pick` picks (nobody can hold one);
+    /// returns how many.
+    fn forget_persisted(&self, pick: impl Fn(&SharePartitionKey) -> bool) -> usize {
+        let mut forgotten = 0usize;
         self.persisted.lock().retain(|k, _| {
-            let lost = lost(k);
-            unloaded += usize::from(lost);
-            !lost
+            let picked = pick(k);
+            forgotten += usize::from(picked);
+            !picked
         });
-        unloaded
+        forgotten
     }
 
     /// Drop from memory the share-partitions `idle` picks that nobody uses: a materialized one
@@ -750,12 +757,7 @@ impl ShareManager {
                 unloaded += 1;
             }
         }
-        self.persisted.lock().retain(|k, _| {
-            let idle = idle(k);
-            unloaded += usize::from(idle);
-            !idle
-        });
-        unloaded
+        unloaded + self.forget_persisted(idle)
     }
 
     /// SPSO of a share-partition that exists (materialized or persisted), as of its last
