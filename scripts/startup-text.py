@@ -10,7 +10,7 @@ first, next to each other, in an output section of their own (`.text.fjord_start
 
 How: the release executable runs under valgrind's callgrind, the way it starts in real use (a
 fresh data directory, the defaults, the HTTP listener on), and serves one client: a connection that
-asks ApiVersions and Metadata, and a GET /ready. Every function it ran that the executable defines
+asks ApiVersions and Metadata (compat-tests/wire.py), and a GET /ready. Every function it ran that the executable defines
 becomes one input-section pattern. A Rust function's pattern is its mangled name up to the
 17-hex-digit hash (`_ZN5fjord6server...17h<hash>E` -> `.text._ZN5fjord6server...*`; the
 standard library's v0 names with their crate hashes as wildcards): the hashes change with the
@@ -19,15 +19,15 @@ across toolchains. A pattern that no longer matches anything costs nothing;
 functions added to the start-up since the script was written are simply not grouped (rerun this
 after larger changes to what the broker does at start, and compare bench.sh's idle RSS).
 
-Needs valgrind (`apt-get install valgrind`) and a release build: `cargo build --release` first.
-Usage: scripts/startup-text.py [--binary target/release/fjord] [--out src/startup.ld]
+Needs valgrind (`apt-get install valgrind`), a release build (`cargo build --release` first) and
+the project's .venv (scripts/test.sh makes it).
+Usage: .venv/bin/python scripts/startup-text.py [--binary target/release/fjord] [--out src/startup.ld]
 """
 import argparse
 import fnmatch
 import re
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -35,49 +35,29 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "scripts" / "bench"), str(ROOT / "compat-tests")]
+from bench import free_port  # noqa: E402
+import wire  # noqa: E402  (the suite's raw protocol client; needs the project's .venv)
+
+# A local symbol's numeric suffix: `.llvm.N`, or `.N` that LLVM adds to tell same-named locals
+# apart. It changes from build to build.
+LOCAL_SUFFIX = re.compile(r"(\.llvm)?\.\d+$")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, deadline):
+def connect(port, deadline):
     while time.monotonic() < deadline:
         try:
-            return socket.create_connection(("127.0.0.1", port), timeout=1)
+            return wire.Conn(port, timeout=30, client_id="startup-text")
         except OSError:
             time.sleep(0.1)
     sys.exit(f"startup-text: nothing listened on {port} in time")
 
 
-def request(sock, api_key, version, correlation, body=b""):
-    """Sends one request with a v1 header (client id "startup-text") and reads its response."""
-    client = b"startup-text"
-    header = struct.pack(">hhih", api_key, version, correlation, len(client)) + client
-    frame = header + body
-    sock.sendall(struct.pack(">i", len(frame)) + frame)
-    size = struct.unpack(">i", recv_exact(sock, 4))[0]
-    return recv_exact(sock, size)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            sys.exit("startup-text: the broker closed the connection")
-        data += chunk
-    return data
-
-
 def exercise(kafka_port, http_port):
-    """One client's first steps: ApiVersions v0, Metadata v1 for all topics, GET /ready."""
-    with wait_port(kafka_port, time.monotonic() + 60) as sock:
-        sock.settimeout(30)
-        request(sock, 18, 0, 1)
-        request(sock, 3, 1, 2, struct.pack(">i", -1))
+    """One client's first steps: ApiVersions, Metadata for all topics, GET /ready."""
+    with connect(kafka_port, time.monotonic() + 60) as conn:
+        conn.api_versions()
+        conn.metadata(None)
     with socket.create_connection(("127.0.0.1", http_port), timeout=30) as http:
         http.sendall(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         reply = b""
@@ -129,10 +109,9 @@ def pattern(name):
     """The section pattern of one function, with what a new toolchain changes left to wildcards:
     a legacy Rust name without its hash; in a v0 name (the standard library's), each crate's
     disambiguator and each back-reference (an offset into the name, which moves when a
-    disambiguator's length does); other names whole. A local symbol's numeric suffix (`.llvm.N`,
-    or `.N` that LLVM adds to tell same-named locals apart) changes from build to build: it
-    becomes a wildcard."""
-    name, local = re.subn(r"(\.llvm)?\.\d+$", "", name)
+    disambiguator's length does); other names whole. A local symbol's numeric suffix becomes a
+    wildcard."""
+    name, local = LOCAL_SUFFIX.subn("", name)
     tail = "*" if local else ""
     if m := re.match(r"(_ZN.*)17h[0-9a-f]{16}E$", name):
         return f".text.{m.group(1)}*"
@@ -152,16 +131,21 @@ def layout(ours, symbols):
     by_prefix = {}
     for name in symbols:
         by_prefix.setdefault(name[:16], []).append(name)
+
+    def matches(glob):
+        """How many of the executable's functions `glob` names (looked up by its first 16
+        characters where it has that many before a wildcard: a scan of all is slow)."""
+        literal = glob.split("*")[0]
+        pool = by_prefix.get(literal[:16], []) if len(literal) >= 16 else symbols
+        return sum(1 for n in pool if fnmatch.fnmatchcase(n, glob))
+
     exact, families = [], set()
     for name in ours:
         pat = pattern(name)
-        glob = pat[len(".text."):]
-        members = [n for n in by_prefix.get(glob.split("*")[0][:16], []) if fnmatch.fnmatchcase(n, glob)] \
-            if len(glob.split("*")[0]) >= 16 else [n for n in symbols if fnmatch.fnmatchcase(n, glob)]
-        if len(members) <= 1:
+        if matches(pat[len(".text."):]) <= 1:
             exact.append(pat)
         else:
-            exact.append(".text." + re.sub(r"(\.llvm)?\.\d+$", "", name) + "*")
+            exact.append(".text." + LOCAL_SUFFIX.sub("", name) + "*")
             families.add(pat)
     return sorted(set(exact)), sorted(families)
 
